@@ -1,0 +1,377 @@
+//! Runs every BENCH.md workload on raft-rs and raft-core in one process and prints one
+//! side-by-side Markdown table with ratios.
+//!
+//! ```text
+//! bench                    full run (timings, allocations, memory, callgrind per micro case)
+//! bench --smoke            small counts, no callgrind; asserts the deterministic allocation
+//!                          properties (CI runs this; wall-clock times are never asserted)
+//! bench --no-callgrind     full run without the valgrind children
+//! bench --markdown FILE    also write the table (with its notes) to FILE
+//! bench --callgrind CASE --lib LIB [--ops N]
+//!                          child mode used under valgrind: set up the micro cluster of LIB
+//!                          (raft-rs | raft-core) and run the loop function of CASE
+//!                          (follower-heartbeat | leader-tick | leader-append-response) once
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use raft_bench::counting::{self, Counting};
+use raft_bench::raftrs::RaftRs;
+use raft_bench::report::{self, Cell, Row, Unit};
+use raft_bench::{median, Micro, MicroRun, Subject};
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Batch sizes of workload 1.
+const BATCHES: [usize; 4] = [1, 10, 100, 1000];
+/// Batch sizes reported for workload 2.
+const ALLOC_BATCHES: [usize; 2] = [1, 100];
+/// Batch size whose end-of-run heap is reported as resident memory.
+const MEMORY_BATCH: usize = 100;
+
+struct Params {
+    smoke: bool,
+    entries: u64,
+    runs: usize,
+    micro_runs: usize,
+    micro_div: u64,
+    callgrind: bool,
+}
+
+impl Params {
+    fn micro_ops(&self, m: Micro) -> u64 {
+        m.full_ops() / self.micro_div
+    }
+}
+
+/// What one library measured.
+struct Measured {
+    /// Median entries/s per batch size of [`BATCHES`].
+    throughput: Vec<f64>,
+    /// (allocations, bytes) per entry in the timed phase, per batch size of [`BATCHES`]
+    /// (median over the runs; they are deterministic for a given library build).
+    allocs: Vec<(f64, f64)>,
+    /// Resident heap bytes per node at the end of the [`MEMORY_BATCH`] run.
+    resident_per_node: f64,
+    /// Per micro case (order of [`Micro::ALL`]).
+    micro: Vec<MicroRun>,
+    /// Instructions per op from callgrind, per micro case, if measured.
+    instructions: Vec<Option<f64>>,
+}
+
+fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
+    let mut throughput = Vec::new();
+    let mut allocs = Vec::new();
+    let mut resident_per_node = 0.0;
+    for &b in &BATCHES {
+        let mut rates = Vec::new();
+        let mut a = Vec::new();
+        let mut by = Vec::new();
+        let mut res = Vec::new();
+        for _ in 0..p.runs {
+            let r = S::throughput(b, p.entries);
+            rates.push(p.entries as f64 / r.elapsed.as_secs_f64());
+            a.push(r.allocs.allocs as f64 / p.entries as f64);
+            by.push(r.allocs.bytes as f64 / p.entries as f64);
+            res.push(r.resident_bytes as f64 / 3.0);
+        }
+        let rate = median(&mut rates);
+        eprintln!("{}: throughput B={b}: {rate:.0} entries/s", S::NAME);
+        throughput.push(rate);
+        allocs.push((median(&mut a), median(&mut by)));
+        if b == MEMORY_BATCH {
+            resident_per_node = median(&mut res);
+        }
+    }
+    let mut micro = Vec::new();
+    let mut instructions = Vec::new();
+    for case in Micro::ALL {
+        let m = S::micro(case, p.micro_ops(case), p.micro_runs);
+        eprintln!(
+            "{}: {}: {:.1} ns/op, {:.3} allocs/op",
+            S::NAME,
+            case.label(),
+            m.ns_per_op,
+            m.allocs_per_op
+        );
+        micro.push(m);
+        instructions.push(if p.callgrind {
+            callgrind::<S>(case, p.micro_ops(case), lib_key)
+        } else {
+            None
+        });
+    }
+    Measured {
+        throughput,
+        allocs,
+        resident_per_node,
+        micro,
+        instructions,
+    }
+}
+
+/// Runs this executable under callgrind in child mode and returns instructions per op.
+fn callgrind<S: Subject>(case: Micro, ops: u64, lib_key: &str) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.join("callgrind");
+    std::fs::create_dir_all(&dir).ok()?;
+    let out = dir.join(format!("callgrind.out.{lib_key}.{}", case.key()));
+    let toggle = format!("--toggle-collect=*{}*", S::loop_symbol(case));
+    let status = Command::new("valgrind")
+        .args(["--tool=callgrind", "--collect-atstart=no", &toggle])
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(&exe)
+        .args(["--callgrind", case.key(), "--lib", lib_key, "--ops"])
+        .arg(ops.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => {
+            eprintln!("valgrind for {lib_key} {} exited with {s}", case.key());
+            return None;
+        }
+        Err(e) => {
+            eprintln!("valgrind not runnable ({e}); instructions/op skipped");
+            return None;
+        }
+    }
+    let ir = callgrind_total(&out)?;
+    let per_op = ir as f64 / ops as f64;
+    eprintln!(
+        "{}: {}: {per_op:.0} instructions/op ({})",
+        S::NAME,
+        case.label(),
+        out.display()
+    );
+    Some(per_op)
+}
+
+/// The collected `Ir` total of a callgrind output file ("totals:" or "summary:" line).
+fn callgrind_total(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let pick = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    pick("totals:").or_else(|| pick("summary:"))
+}
+
+fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let val = |f: &dyn Fn(&Measured) -> f64| -> (Cell, Cell) {
+        (Cell::Value(f(rs)), Cell::from_opt(core.map(f)))
+    };
+    for (i, b) in BATCHES.iter().enumerate() {
+        let (a, c) = val(&|m| m.throughput[i]);
+        rows.push(Row {
+            label: format!("throughput B={b} (entries/s)"),
+            unit: Unit::PerSecond,
+            raftrs: a,
+            raftcore: c,
+        });
+    }
+    for b in ALLOC_BATCHES {
+        let i = BATCHES
+            .iter()
+            .position(|&x| x == b)
+            .expect("batch measured");
+        let (a, c) = val(&|m| m.allocs[i].0);
+        rows.push(Row {
+            label: format!("allocations per entry, B={b}"),
+            unit: Unit::Count1,
+            raftrs: a,
+            raftcore: c,
+        });
+        let (a, c) = val(&|m| m.allocs[i].1);
+        rows.push(Row {
+            label: format!("bytes allocated per entry, B={b}"),
+            unit: Unit::Count0,
+            raftrs: a,
+            raftcore: c,
+        });
+    }
+    for (i, case) in Micro::ALL.iter().enumerate() {
+        let (a, c) = val(&|m| m.micro[i].ns_per_op);
+        rows.push(Row {
+            label: format!("{} (ns/op)", case.label()),
+            unit: Unit::Nanos,
+            raftrs: a,
+            raftcore: c,
+        });
+        let (a, c) = val(&|m| m.micro[i].allocs_per_op);
+        rows.push(Row {
+            label: format!("{} (allocations/op)", case.label()),
+            unit: Unit::Count1,
+            raftrs: a,
+            raftcore: c,
+        });
+        let instr = |m: &Measured| match m.instructions[i] {
+            Some(v) => Cell::Value(v),
+            None => Cell::Skipped,
+        };
+        rows.push(Row {
+            label: format!("{} (instructions/op)", case.label()),
+            unit: Unit::Count0,
+            raftrs: instr(rs),
+            raftcore: core.map_or(Cell::Pending, instr),
+        });
+    }
+    let (a, c) = val(&|m| m.resident_per_node);
+    rows.push(Row {
+        label: format!(
+            "resident heap per node after {} entries (bytes)",
+            report::thousands(p.entries as i64)
+        ),
+        unit: Unit::Count0,
+        raftrs: a,
+        raftcore: c,
+    });
+    let (a, c) = val(&|m| m.resident_per_node / p.entries as f64);
+    rows.push(Row {
+        label: "resident heap per node per entry (bytes)".into(),
+        unit: Unit::Count1,
+        raftrs: a,
+        raftcore: c,
+    });
+    rows
+}
+
+fn notes(p: &Params) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
+         per throughput run, median of {} run(s) on fresh clusters; micro benchmarks: median of {} \
+         timed run(s) after a warm-up ({} / {} / {} ops).\n",
+        report::thousands(p.entries as i64),
+        p.runs,
+        p.micro_runs,
+        report::thousands(p.micro_ops(Micro::FollowerHeartbeat) as i64),
+        report::thousands(p.micro_ops(Micro::LeaderTick) as i64),
+        report::thousands(p.micro_ops(Micro::LeaderAppendResponse) as i64),
+    ));
+    s.push_str(
+        "Allocations count every alloc, alloc_zeroed and realloc of the process during the timed \
+         phase, the harness's own included (raft-rs: one `Vec` per proposed payload and the \
+         entries `MemStorage::append` copies).\n",
+    );
+    s.push_str(&format!(
+        "Resident heap: live heap bytes of the three nodes (library state and in-memory log \
+         store) at the end of the B={MEMORY_BATCH} run, divided by 3.\n"
+    ));
+    if p.callgrind {
+        s.push_str(
+            "Instructions/op: `valgrind --tool=callgrind --collect-atstart=no \
+             --toggle-collect='*NAME*'` around each `#[inline(never)]` loop function \
+             (`raftrs_loop_*`, `raftcore_loop_*`), total Ir divided by the ops.\n",
+        );
+    }
+    if p.smoke {
+        s.push_str("SMOKE RUN: small counts, timings meaningless.\n");
+    }
+    s
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut smoke = false;
+    let mut callgrind = true;
+    let mut markdown: Option<PathBuf> = None;
+    let mut child: Option<Micro> = None;
+    let mut lib = String::from("raft-rs");
+    let mut ops: Option<u64> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| {
+            it.next()
+                .unwrap_or_else(|| die(&format!("{name} needs a value")))
+                .clone()
+        };
+        match a.as_str() {
+            "--smoke" => smoke = true,
+            "--no-callgrind" => callgrind = false,
+            "--markdown" => markdown = Some(PathBuf::from(val("--markdown"))),
+            "--callgrind" => {
+                let k = val("--callgrind");
+                child =
+                    Some(Micro::from_key(&k).unwrap_or_else(|| die(&format!("unknown case {k}"))));
+            }
+            "--lib" => lib = val("--lib"),
+            "--ops" => {
+                ops = Some(
+                    val("--ops")
+                        .parse()
+                        .unwrap_or_else(|_| die("--ops needs a number")),
+                )
+            }
+            "-h" | "--help" => {
+                println!("usage: bench [--smoke] [--no-callgrind] [--markdown FILE] | --callgrind CASE --lib raft-rs|raft-core [--ops N]");
+                return;
+            }
+            other => die(&format!("unknown argument {other}")),
+        }
+    }
+
+    if let Some(case) = child {
+        let ops = ops.unwrap_or(case.full_ops());
+        match lib.as_str() {
+            "raft-rs" => RaftRs::micro_once(case, ops),
+            "raft-core" => die("raft-core side pending: its step API has not landed"),
+            other => die(&format!("unknown library {other}")),
+        }
+        return;
+    }
+
+    assert!(counting::installed(), "counting allocator installed");
+    let p = if smoke {
+        Params {
+            smoke,
+            entries: 2_000,
+            runs: 1,
+            micro_runs: 1,
+            micro_div: 100,
+            callgrind: false,
+        }
+    } else {
+        Params {
+            smoke,
+            entries: 100_000,
+            runs: 3,
+            micro_runs: 7,
+            micro_div: 1,
+            callgrind,
+        }
+    };
+
+    let t0 = Instant::now();
+    let rs = measure::<RaftRs>(&p, "raft-rs");
+    let core: Option<Measured> = None; // raft-core side: pending its step API (phase 2).
+
+    // Deterministic sanity checks (never wall-clock): the counting allocator sees raft-rs'
+    // allocations, so a zero for raft-core means zero.
+    assert!(
+        rs.allocs.iter().all(|&(a, _)| a >= 1.0),
+        "raft-rs allocates per entry; counter broken?"
+    );
+
+    let table = report::markdown(&rows(&p, &rs, core.as_ref()));
+    let notes = notes(&p);
+    println!("{table}");
+    println!("{notes}");
+    eprintln!("total time {:.1}s", t0.elapsed().as_secs_f64());
+    if let Some(path) = markdown {
+        std::fs::write(&path, format!("{table}\n{notes}"))
+            .unwrap_or_else(|e| die(&format!("write {}: {e}", path.display())));
+    }
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("bench: {msg}");
+    std::process::exit(2)
+}
