@@ -246,7 +246,7 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
 fn notes(p: &Params) -> String {
     let mut s = String::new();
     s.push_str(&format!(
-        "Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
+        "- Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
          per throughput run, median of {} run(s) on fresh clusters; micro benchmarks: median of {} \
          timed run(s) after a warm-up ({} / {} / {} ops).\n",
         report::thousands(p.entries as i64),
@@ -257,23 +257,23 @@ fn notes(p: &Params) -> String {
         report::thousands(p.micro_ops(Micro::LeaderAppendResponse) as i64),
     ));
     s.push_str(
-        "Allocations count every alloc, alloc_zeroed and realloc of the process during the timed \
+        "- Allocations count every alloc, alloc_zeroed and realloc of the process during the timed \
          phase, the harness's own included (raft-rs: one `Vec` per proposed payload and the \
          entries `MemStorage::append` copies).\n",
     );
     s.push_str(&format!(
-        "Resident heap: live heap bytes of the three nodes (library state and in-memory log \
+        "- Resident heap: live heap bytes of the three nodes (library state and in-memory log \
          store) at the end of the B={MEMORY_BATCH} run, divided by 3.\n"
     ));
     if p.callgrind {
         s.push_str(
-            "Instructions/op: `valgrind --tool=callgrind --collect-atstart=no \
+            "- Instructions/op: `valgrind --tool=callgrind --collect-atstart=no \
              --toggle-collect='*NAME*'` around each `#[inline(never)]` loop function \
              (`raftrs_loop_*`, `raftcore_loop_*`), total Ir divided by the ops.\n",
         );
     }
     if p.smoke {
-        s.push_str("SMOKE RUN: small counts, timings meaningless.\n");
+        s.push_str("- SMOKE RUN: small counts, timings meaningless.\n");
     }
     s
 }
