@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Prints the footprint of the raft-core embassy firmware (raft-embedded-example/firmware) against
+# a common 256 KiB flash / 64 KiB RAM part:
+#   flash      = .vector_table + .text + .rodata + .data (the initial values of .data live in flash)
+#   static RAM = .data + .bss + .uninit + the stack reserved by memory.x (_stack_start - _stack_end)
+#   peak stack = measured by painting: the firmware, run under QEMU, reports how much of the
+#                painted stack was scrubbed off (needs qemu-system-arm and defmt-print)
+# plus what the firmware reports of its own configuration (size_of::<State>() on the target).
+#
+# Usage: scripts/footprint.sh [extra cargo build args, e.g. -j 1]
+# Needs: the thumbv7em-none-eabihf target; arm-none-eabi-size/nm (binutils-arm-none-eabi) or
+# llvm-size/llvm-nm.
+set -euo pipefail
+
+FLASH_PART=$((256 * 1024))
+RAM_PART=$((64 * 1024))
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+fw="$root/raft-embedded-example/firmware"
+elf="$fw/target/thumbv7em-none-eabihf/release/raft-embedded-firmware"
+
+pick() {
+  local tool
+  for tool in "$@"; do
+    if command -v "$tool" >/dev/null 2>&1; then
+      echo "$tool"
+      return 0
+    fi
+  done
+  echo "footprint.sh: none of $* found (apt-get install binutils-arm-none-eabi)" >&2
+  return 1
+}
+size_tool="$(pick arm-none-eabi-size llvm-size)"
+nm_tool="$(pick arm-none-eabi-nm llvm-nm)"
+
+# The firmware's own .cargo/config.toml selects the target and the linker scripts; a host
+# RUSTFLAGS would replace those, so it is cleared.
+(cd "$fw" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
+  cargo build --release "$@" >&2)
+
+section() { # bytes of one section, 0 if absent
+  "$size_tool" -A "$elf" | awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'
+}
+symbol() { # address of a linker symbol, in decimal
+  printf '%d' "0x$("$nm_tool" "$elf" | awk -v s="$1" '$3 == s { print $1 }')"
+}
+
+vt=$(section .vector_table)
+text=$(section .text)
+rodata=$(section .rodata)
+data=$(section .data)
+bss=$(section .bss)
+uninit=$(section .uninit)
+stack_reserved=$(($(symbol _stack_start) - $(symbol _stack_end)))
+
+flash=$((vt + text + rodata + data))
+statics=$((data + bss + uninit))
+ram=$((statics + stack_reserved))
+
+# Run the firmware once to read what only it can measure.
+peak="not measured (needs qemu-system-arm and defmt-print)"
+state_size="not reported"
+if command -v qemu-system-arm >/dev/null 2>&1 && command -v defmt-print >/dev/null 2>&1; then
+  if log="$(timeout 120 "$fw/qemu-run.sh" "$elf" 2>&1)"; then
+    p=$(sed -n 's/.*stack: peak \([0-9]*\) B.*/\1/p' <<<"$log" | tail -n 1)
+    [ -n "$p" ] && peak="$p B of $stack_reserved B reserved"
+    s=$(sed -n 's/.*size_of::<State>() = \([0-9]*\) B.*/\1/p' <<<"$log" | tail -n 1)
+    [ -n "$s" ] && state_size="$s B"
+  else
+    peak="not measured: the firmware run failed"
+    echo "$log" >&2
+  fi
+fi
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
+
+echo "Footprint of raft-embedded-firmware (release: opt-level s, LTO, 1 codegen unit)"
+echo "| what                                           | bytes  | of the part            |"
+echo "|------------------------------------------------|--------|------------------------|"
+printf '| flash (.vector_table+.text+.rodata+.data)      | %6d | %s of 256 KiB |\n' "$flash" "$(pct "$flash" "$FLASH_PART")"
+printf '|   .vector_table / .text / .rodata / .data      | %s / %s / %s / %s |\n' "$vt" "$text" "$rodata" "$data"
+printf '| static RAM (.data+.bss+.uninit+reserved stack) | %6d | %s of 64 KiB |\n' "$ram" "$(pct "$ram" "$RAM_PART")"
+printf '|   .data / .bss / .uninit / stack               | %s / %s / %s / %s |\n' "$data" "$bss" "$uninit" "$stack_reserved"
+printf '| peak stack (painted)                           | %s |\n' "$peak"
+printf '| size_of::<State>() on thumbv7em                | %s |\n' "$state_size"
+
+status=0
+if [ "$flash" -gt "$FLASH_PART" ] || [ "$ram" -gt "$RAM_PART" ]; then
+  echo "footprint.sh: does not fit a 256 KiB / 64 KiB part" >&2
+  status=1
+fi
+exit $status
