@@ -1,0 +1,149 @@
+//! Snapshot store behaviour: chunked writes, atomic install, leftovers, corruption.
+
+use std::fs;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::fault::FaultIo;
+use super::{SnapshotMeta, SnapshotStore, StorageError};
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[test]
+fn chunked_snapshot_is_installed_and_read_back_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let data = bytes(10_000);
+    let meta = SnapshotMeta::of_bytes(42, 5, &data);
+    store.begin(meta).unwrap();
+    let mut at = 0;
+    for chunk in data.chunks(1500) {
+        assert_eq!(
+            store.write_chunk(at, chunk).unwrap(),
+            at + chunk.len() as u64
+        );
+        // A duplicated chunk is harmless.
+        store.write_chunk(at, chunk).unwrap();
+        at += chunk.len() as u64;
+    }
+    assert_eq!(store.finish().unwrap(), meta);
+    assert_eq!(store.latest(), Some(meta));
+    let mut back = vec![];
+    let mut buf = [0u8; 777];
+    loop {
+        let n = store.read_chunk(meta, back.len() as u64, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        back.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(back, data);
+    drop(store);
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.read_all().unwrap(), Some((meta, data)));
+}
+
+#[test]
+fn holes_overruns_and_bad_checksums_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert!(matches!(
+        store.write_chunk(0, b"x"),
+        Err(StorageError::SnapshotChunk { .. })
+    ));
+    let data = bytes(100);
+    let mut meta = SnapshotMeta::of_bytes(1, 1, &data);
+    store.begin(meta).unwrap();
+    assert!(matches!(
+        store.write_chunk(10, b"x"),
+        Err(StorageError::SnapshotChunk { .. })
+    ));
+    assert!(matches!(
+        store.write_chunk(0, &bytes(101)),
+        Err(StorageError::SnapshotChunk { .. })
+    ));
+    store.write_chunk(0, &data[..50]).unwrap();
+    assert!(matches!(
+        store.finish(),
+        Err(StorageError::SnapshotChunk { .. })
+    ));
+    meta.crc ^= 1;
+    store.begin(meta).unwrap();
+    store.write_chunk(0, &data).unwrap();
+    assert!(matches!(
+        store.finish(),
+        Err(StorageError::SnapshotChunk { .. })
+    ));
+    assert_eq!(store.latest(), None);
+    assert!(!store.is_poisoned());
+    // Nothing is left behind.
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn leftover_temp_file_is_ignored_and_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let old = store.save(5, 1, b"old state").unwrap();
+    // A crash mid-receive leaves a temp file of a newer snapshot.
+    let newer = SnapshotMeta::of_bytes(9, 2, b"newer state");
+    store.begin(newer).unwrap();
+    store.write_chunk(0, b"newer").unwrap();
+    drop(store);
+    let tmp = dir.path().join(format!("{}.tmp", newer.file_name()));
+    assert!(tmp.exists());
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(old));
+    assert!(!tmp.exists());
+    assert_eq!(store.read_all().unwrap().unwrap().1, b"old state");
+}
+
+#[test]
+fn a_new_snapshot_replaces_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    store.save(5, 1, b"old").unwrap();
+    let new = store.save(9, 2, b"new").unwrap();
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    let store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(new));
+}
+
+#[test]
+fn a_damaged_snapshot_file_is_reported_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    store.save(5, 1, b"some state").unwrap();
+    let path = store.latest_path().unwrap();
+    drop(store);
+    let mut b = fs::read(&path).unwrap();
+    b[3] ^= 0x10;
+    fs::write(&path, b).unwrap();
+    assert!(matches!(
+        SnapshotStore::open(dir.path()),
+        Err(StorageError::CorruptSnapshot { file }) if file == path
+    ));
+}
+
+#[test]
+fn fsync_failure_while_installing_poisons_and_keeps_the_old_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let io = FaultIo::default();
+    let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
+    let old = store.save(5, 1, b"old").unwrap();
+    io.faults.fail_fsync.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        store.save(9, 2, b"new"),
+        Err(StorageError::Io { op: "fsync", .. })
+    ));
+    io.faults.fail_fsync.store(false, Ordering::SeqCst);
+    assert!(matches!(
+        store.save(9, 2, b"new"),
+        Err(StorageError::Poisoned)
+    ));
+    drop(store);
+    let store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(old));
+}

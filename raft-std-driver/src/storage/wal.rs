@@ -1,0 +1,457 @@
+//! The write-ahead log: segment files of framed records, replayed on open.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::log::{EntryLog, EntryRef};
+use super::record::{self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER, MAX_PAYLOAD};
+use super::segment::{list_segments, SegmentId};
+use super::{FileHandle, FileIo, StdIo, StorageError};
+
+/// Bytes of an entry record's payload besides the entry's own payload (tag, index, term, kind).
+const ENTRY_OVERHEAD: usize = 1 + 8 + 8 + 1;
+
+/// Buffered, unwritten record bytes beyond which `append_*` writes them out (without fsync) so
+/// one huge batch does not sit in memory twice.
+const FLUSH_THRESHOLD: usize = 1 << 20;
+
+/// Tuning for a [`Wal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment that has reached this size is closed at the next `sync` and a new one started.
+    /// Compaction deletes whole segments, so this is also its granularity.
+    pub segment_bytes: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// A torn tail that [`Wal::open`] cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The last segment.
+    pub file: PathBuf,
+    /// Where the file was truncated (the start of the first bad record).
+    pub offset: u64,
+    /// How many bytes were dropped.
+    pub dropped_bytes: u64,
+}
+
+/// What [`Wal::open`] found. The entries themselves stay in the [`Wal`] (read them with
+/// [`Wal::entry`]), so they are not held twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The last hard state written, or the default (term 0, no vote) for a new log.
+    pub hard_state: HardState,
+    /// The last snapshot point recorded, if any.
+    pub snapshot: Option<SnapshotPoint>,
+    /// The first entry index held (`snapshot.index + 1`).
+    pub first_index: u64,
+    /// The last entry index held (the snapshot index when no entry follows it).
+    pub last_index: u64,
+    /// Set when an incomplete last record was cut off.
+    pub torn_tail: Option<TornTail>,
+}
+
+/// A write-ahead log of Raft entries, hard state and snapshot points.
+///
+/// Appends are buffered and become durable together at the next [`Wal::sync`] (group commit).
+/// See the [module docs](super) for the recovery rules and the fail-stop policy.
+pub struct Wal {
+    io: Arc<dyn FileIo>,
+    dir: PathBuf,
+    opts: WalOptions,
+    /// Every segment on disk, oldest first; the last is the one appended to.
+    segments: Vec<SegmentId>,
+    file: Box<dyn FileHandle>,
+    /// Bytes of the current segment written to the file (not necessarily durable).
+    written: u64,
+    /// Framed records not yet written to the file.
+    pending: Vec<u8>,
+    hard_state: HardState,
+    log: EntryLog,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.dir)
+            .field("segments", &self.segments.len())
+            .field("first_index", &self.log.first_index())
+            .field("last_index", &self.log.last_index())
+            .field("poisoned", &self.poisoned)
+            .finish()
+    }
+}
+
+impl Wal {
+    /// Opens (or creates) the WAL in `dir` on the real file system with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<(Wal, Recovered), StorageError> {
+        Wal::open_with(dir, WalOptions::default(), Arc::new(StdIo))
+    }
+
+    /// Opens (or creates) the WAL in `dir` through `io`, replaying every segment, cutting a torn
+    /// tail off the last one and failing on any other damage.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        opts: WalOptions,
+        io: Arc<dyn FileIo>,
+    ) -> Result<(Wal, Recovered), StorageError> {
+        let dir = dir.as_ref().to_path_buf();
+        io.create_dir_all(&dir)
+            .map_err(|e| StorageError::io("create dir", &dir, e))?;
+        let mut segments = list_segments(io.as_ref(), &dir)?;
+        let mut hard_state = HardState::default();
+        let mut log = EntryLog::new();
+        let mut torn_tail = None;
+        let mut tail_len = 0;
+
+        if segments.is_empty() {
+            let first = SegmentId {
+                seq: 0,
+                first_index: 1,
+            };
+            let path = dir.join(first.file_name());
+            io.open(&path, true)
+                .map_err(|e| StorageError::io("create", &path, e))?;
+            io.sync_dir(&dir)
+                .map_err(|e| StorageError::io("fsync dir", &dir, e))?;
+            segments.push(first);
+        }
+
+        for (i, id) in segments.iter().enumerate() {
+            let path = dir.join(id.file_name());
+            let buf = io
+                .read(&path)
+                .map_err(|e| StorageError::io("read", &path, e))?;
+            let is_last = i + 1 == segments.len();
+            let end = replay_segment(&buf, &mut hard_state, &mut log);
+            if end < buf.len() {
+                if !is_last || record::any_valid_frame_after(&buf, end) {
+                    return Err(StorageError::Corrupt {
+                        file: path,
+                        offset: end as u64,
+                    });
+                }
+                let mut file = io
+                    .open(&path, false)
+                    .map_err(|e| StorageError::io("open", &path, e))?;
+                file.set_len(end as u64)
+                    .map_err(|e| StorageError::io("truncate", &path, e))?;
+                file.sync()
+                    .map_err(|e| StorageError::io("fsync", &path, e))?;
+                torn_tail = Some(TornTail {
+                    file: path.clone(),
+                    offset: end as u64,
+                    dropped_bytes: (buf.len() - end) as u64,
+                });
+            }
+            if is_last {
+                tail_len = end as u64;
+            }
+        }
+
+        if let Some((from, to)) = log.gap() {
+            return Err(StorageError::Inconsistent {
+                reason: format!("entries {from}..={to} are missing"),
+            });
+        }
+
+        // `segments` is non-empty: a first segment was created above if there was none.
+        let current = segments[segments.len() - 1];
+        let path = dir.join(current.file_name());
+        let file = io
+            .open(&path, false)
+            .map_err(|e| StorageError::io("open", &path, e))?;
+        let snapshot = log.snapshot();
+        let recovered = Recovered {
+            hard_state,
+            snapshot: (snapshot.index > 0).then_some(snapshot),
+            first_index: log.first_index(),
+            last_index: log.last_index(),
+            torn_tail,
+        };
+        let wal = Wal {
+            io,
+            dir,
+            opts,
+            segments,
+            file,
+            written: tail_len,
+            pending: Vec::new(),
+            hard_state,
+            log,
+            poisoned: false,
+        };
+        Ok((wal, recovered))
+    }
+
+    /// Appends an entry at `index`, which must be `last_index() + 1` (truncate first to
+    /// overwrite). Readable at once, durable after the next [`Wal::sync`].
+    pub fn append_entry(
+        &mut self,
+        index: u64,
+        term: u64,
+        kind: u8,
+        payload: &[u8],
+    ) -> Result<(), StorageError> {
+        self.check()?;
+        if index != self.log.next_index() {
+            return Err(StorageError::NonContiguous {
+                expected: self.log.next_index(),
+                got: index,
+            });
+        }
+        if payload.len() > MAX_PAYLOAD - ENTRY_OVERHEAD {
+            return Err(StorageError::EntryTooLarge { len: payload.len() });
+        }
+        self.write_record(Record::Entry {
+            index,
+            term,
+            kind,
+            payload,
+        })?;
+        self.log.push(term, kind, payload);
+        Ok(())
+    }
+
+    /// Discards every entry at `index` and above. `index` must be above the snapshot point and at
+    /// most `last_index() + 1` (which discards nothing).
+    pub fn truncate_from(&mut self, index: u64) -> Result<(), StorageError> {
+        self.check()?;
+        if index <= self.log.snapshot().index || index > self.log.next_index() {
+            return Err(StorageError::OutOfRange { index });
+        }
+        if index == self.log.next_index() {
+            return Ok(());
+        }
+        self.write_record(Record::TruncateFrom { index })?;
+        self.log.truncate_from(index);
+        Ok(())
+    }
+
+    /// Records a new hard state, durable after the next [`Wal::sync`].
+    pub fn set_hard_state(&mut self, hard_state: HardState) -> Result<(), StorageError> {
+        self.check()?;
+        if hard_state == self.hard_state {
+            return Ok(());
+        }
+        self.write_record(Record::HardState(hard_state))?;
+        self.hard_state = hard_state;
+        Ok(())
+    }
+
+    /// Records that a snapshot received from the leader now covers the log up to `point`. The
+    /// entries after it are kept if the log holds `point` with the same term, else all are
+    /// dropped (Raft's InstallSnapshot rule). Call only once the snapshot file is durable, then
+    /// [`Wal::compact`] (or at least [`Wal::sync`]).
+    pub fn install_snapshot(&mut self, point: SnapshotPoint) -> Result<(), StorageError> {
+        self.check()?;
+        if point.index <= self.log.snapshot().index {
+            return Ok(());
+        }
+        self.write_record(Record::Snapshot(point))?;
+        self.log.apply_snapshot(point);
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable: one write of the buffered records and one
+    /// fsync. A full segment is then closed and a new
+    /// one started, so only the last segment can ever hold unsynced (tearable) records.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        self.check()?;
+        self.flush()?;
+        let path = self.current_path();
+        if let Err(e) = self.file.sync() {
+            return Err(self.poison(StorageError::io("fsync", path, e)));
+        }
+        if self.written >= self.opts.segment_bytes {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Records a local snapshot up to `upto_index` (taken by the state machine, so
+    /// `upto_index <= last_index()`), makes it durable, drops the entries it covers from memory
+    /// and deletes the segments whose entries all lie at or below the snapshot point. Returns the
+    /// number of segment files deleted. Call only once the snapshot file itself is durable.
+    pub fn compact(&mut self, upto_index: u64) -> Result<usize, StorageError> {
+        self.check()?;
+        if upto_index > self.log.snapshot().index {
+            let term = self
+                .log
+                .term(upto_index)
+                .ok_or(StorageError::OutOfRange { index: upto_index })?;
+            self.install_snapshot(SnapshotPoint {
+                index: upto_index,
+                term,
+            })?;
+        }
+        self.sync()?;
+        // Segment k's live entries are all below segments[k + 1].first_index, so it is covered
+        // when that is at most snapshot + 1. Each later segment starts with the then-current
+        // hard state and snapshot point, so the retained ones replay to the same state.
+        let covered = self.log.snapshot().index + 1;
+        let mut removable = 0;
+        while removable + 1 < self.segments.len()
+            && self.segments[removable + 1].first_index <= covered
+        {
+            removable += 1;
+        }
+        for k in 0..removable {
+            let path = self.dir.join(self.segments[k].file_name());
+            if let Err(e) = self.io.remove(&path) {
+                return Err(self.poison(StorageError::io("remove", path, e)));
+            }
+        }
+        if removable > 0 {
+            self.segments.drain(..removable);
+            if let Err(e) = self.io.sync_dir(&self.dir) {
+                return Err(self.poison(StorageError::io("fsync dir", &self.dir, e)));
+            }
+        }
+        Ok(removable)
+    }
+
+    /// The entry at `index`, if the log holds it (appended, durable or not, and not compacted).
+    pub fn entry(&self, index: u64) -> Option<EntryRef<'_>> {
+        self.log.get(index)
+    }
+
+    /// The term of the entry at `index`, also answering for the snapshot point.
+    pub fn term(&self, index: u64) -> Option<u64> {
+        self.log.term(index)
+    }
+
+    /// The first index held (`snapshot index + 1`).
+    pub fn first_index(&self) -> u64 {
+        self.log.first_index()
+    }
+
+    /// The last index held (the snapshot index when the log is empty).
+    pub fn last_index(&self) -> u64 {
+        self.log.last_index()
+    }
+
+    /// The current hard state (as last set; durable after `sync`).
+    pub fn hard_state(&self) -> HardState {
+        self.hard_state
+    }
+
+    /// The current snapshot point, if any.
+    pub fn snapshot_point(&self) -> Option<SnapshotPoint> {
+        let p = self.log.snapshot();
+        (p.index > 0).then_some(p)
+    }
+
+    /// The number of segment files on disk.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// True once an I/O error has stopped this WAL.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        if self.poisoned {
+            Err(StorageError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poison(&mut self, e: StorageError) -> StorageError {
+        self.poisoned = true;
+        e
+    }
+
+    fn current_path(&self) -> PathBuf {
+        // `segments` always holds at least the current segment.
+        self.dir
+            .join(self.segments[self.segments.len() - 1].file_name())
+    }
+
+    fn write_record(&mut self, r: Record<'_>) -> Result<(), StorageError> {
+        r.encode_framed(&mut self.pending);
+        if self.pending.len() >= FLUSH_THRESHOLD {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_at(self.written, &self.pending) {
+            let path = self.current_path();
+            return Err(self.poison(StorageError::io("write", path, e)));
+        }
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Starts a new segment whose first records restate the hard state and snapshot point, and
+    /// makes it durable before anything is appended to it.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        let last = self.segments[self.segments.len() - 1];
+        let id = SegmentId {
+            seq: last.seq + 1,
+            first_index: self.log.next_index(),
+        };
+        let path = self.dir.join(id.file_name());
+        let mut file = match self.io.open(&path, true) {
+            Ok(f) => f,
+            Err(e) => return Err(self.poison(StorageError::io("create", path, e))),
+        };
+        let mut header = Vec::with_capacity(2 * (FRAME_HEADER + 17));
+        Record::HardState(self.hard_state).encode_framed(&mut header);
+        if let Some(p) = self.snapshot_point() {
+            Record::Snapshot(p).encode_framed(&mut header);
+        }
+        let synced = file
+            .write_at(0, &header)
+            .and_then(|()| file.sync())
+            .and_then(|()| self.io.sync_dir(&self.dir));
+        if let Err(e) = synced {
+            return Err(self.poison(StorageError::io("start segment", path, e)));
+        }
+        self.segments.push(id);
+        self.file = file;
+        self.written = header.len() as u64;
+        Ok(())
+    }
+}
+
+/// Replays the valid records at the start of `buf`, returning where the first bad or
+/// incomplete one starts (`buf.len()` if none).
+fn replay_segment(buf: &[u8], hard_state: &mut HardState, log: &mut EntryLog) -> usize {
+    let mut at = 0;
+    while at < buf.len() {
+        let Frame::Ok { record, next } = record::read_frame(buf, at) else {
+            return at;
+        };
+        match record {
+            Record::Entry {
+                index,
+                term,
+                kind,
+                payload,
+            } => log.replay_entry(index, term, kind, payload),
+            Record::TruncateFrom { index } => log.truncate_from(index),
+            Record::HardState(hs) => *hard_state = hs,
+            Record::Snapshot(p) => log.apply_snapshot(p),
+        }
+        at = next;
+    }
+    at
+}
