@@ -14,4 +14,6 @@
 #[macro_use]
 mod fmt;
 
+pub mod link;
 pub mod pingpong;
+pub mod rng;
