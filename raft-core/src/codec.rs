@@ -1,0 +1,461 @@
+//! The wire codec: a [`Message`] in one framed datagram.
+//!
+//! A frame is the postcard encoding of `(version, cluster_id, from, to, message)` followed, for
+//! an AppendEntries, by its entries as records `[term u64 LE][kind u8][len u16 LE][payload]`.
+//! The records are the same bytes the shipped [`RingStore`](crate::RingStore) keeps, so encoding
+//! from it is a copy. Encoding fills a caller's buffer from a message descriptor and an
+//! [`EntrySource`] (the log store); decoding borrows the entries from the frame.
+//!
+//! Decoding never panics and never allocates: every byte string yields `Ok` or a
+//! [`CodecError`], and a decoded frame is fully validated (iterating its entries cannot fail).
+
+use core::fmt;
+
+use crate::message::{Append, EntryCount, Message};
+use crate::types::{EntryKind, LogIndex, NodeId, Term};
+
+/// The frame format version this crate speaks.
+pub const VERSION: u8 = 1;
+/// The largest frame the codec accepts: a UDP datagram's payload limit.
+pub const MAX_FRAME_BYTES: u32 = 65_507;
+/// Worst-case bytes of the frame header plus the largest message header (every varint at its
+/// longest): a frame carries entries in at most `max_frame_bytes - MAX_HEADER_BYTES` bytes.
+pub const MAX_HEADER_BYTES: u32 = 80;
+/// Bytes an entry record adds to its payload: term (8), kind (1), length (2).
+pub const ENTRY_OVERHEAD: u32 = 11;
+
+/// The largest payload an entry may carry so that it fits alone in a frame of `frame_bytes`.
+pub const fn max_payload(frame_bytes: u32) -> u32 {
+    let p = frame_bytes.saturating_sub(MAX_HEADER_BYTES + ENTRY_OVERHEAD);
+    if p > u16::MAX as u32 {
+        u16::MAX as u32
+    } else {
+        p
+    }
+}
+
+/// Who a frame is from and for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Header {
+    /// The cluster the sender belongs to.
+    pub cluster_id: u32,
+    /// The sender.
+    pub from: NodeId,
+    /// The addressee.
+    pub to: NodeId,
+}
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CodecError {
+    /// The output buffer is too small for the frame.
+    BufferTooSmall,
+    /// The frame is longer than [`MAX_FRAME_BYTES`].
+    Oversized,
+    /// The frame is empty or ends inside a field.
+    Truncated,
+    /// The first byte is not [`VERSION`].
+    BadVersion,
+    /// The header or message does not decode.
+    Malformed,
+    /// An entry record is malformed (unknown kind, length past the end).
+    BadEntry,
+    /// Bytes remain after the last entry (or after a message without entries).
+    TrailingBytes,
+    /// Encoding: the log store does not hold an entry the message names.
+    EntryMissing,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CodecError::BufferTooSmall => "buffer too small for the frame",
+            CodecError::Oversized => "frame longer than MAX_FRAME_BYTES",
+            CodecError::Truncated => "frame truncated",
+            CodecError::BadVersion => "unknown frame version",
+            CodecError::Malformed => "malformed header or message",
+            CodecError::BadEntry => "malformed entry record",
+            CodecError::TrailingBytes => "trailing bytes after the message",
+            CodecError::EntryMissing => "the log store lacks an entry the message names",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CodecError {}
+
+/// One log entry, borrowed from a store or a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The term the entry was created in.
+    pub term: Term,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// The application payload (empty for `EntryKind::Empty`).
+    pub data: &'a [u8],
+}
+
+/// Where the encoder reads entries from: the log store.
+pub trait EntrySource {
+    /// The entry at `index`, if held.
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>>;
+
+    /// Optional fast path: the encoded records of the `count` entries starting at `first`,
+    /// if the source holds them contiguously in the wire record format.
+    fn records(&self, _first: LogIndex, _count: u32) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// Writes one entry record into `buf`, returning the bytes written.
+pub fn write_record(buf: &mut [u8], e: &EntryRef<'_>) -> Result<usize, CodecError> {
+    let len = e.data.len();
+    let need = ENTRY_OVERHEAD as usize + len;
+    if len > u16::MAX as usize {
+        return Err(CodecError::BadEntry);
+    }
+    let out = buf.get_mut(..need).ok_or(CodecError::BufferTooSmall)?;
+    out[..8].copy_from_slice(&e.term.0.to_le_bytes());
+    out[8] = e.kind.to_byte();
+    out[9..11].copy_from_slice(&(len as u16).to_le_bytes());
+    out[11..].copy_from_slice(e.data);
+    Ok(need)
+}
+
+/// Reads one entry record from the front of `buf`: the entry and the rest of `buf`.
+pub fn read_record(buf: &[u8]) -> Result<(EntryRef<'_>, &[u8]), CodecError> {
+    let (head, rest) = buf
+        .split_at_checked(ENTRY_OVERHEAD as usize)
+        .ok_or(CodecError::BadEntry)?;
+    let mut term = [0u8; 8];
+    term.copy_from_slice(&head[..8]);
+    let kind = EntryKind::from_byte(head[8]).ok_or(CodecError::BadEntry)?;
+    let len = u16::from_le_bytes([head[9], head[10]]) as usize;
+    let (data, rest) = rest.split_at_checked(len).ok_or(CodecError::BadEntry)?;
+    let entry = EntryRef {
+        term: Term(u64::from_le_bytes(term)),
+        kind,
+        data,
+    };
+    Ok((entry, rest))
+}
+
+/// The entries of a decoded AppendEntries, borrowed from the frame and already validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireEntries<'a> {
+    count: u32,
+    bytes: &'a [u8],
+}
+
+impl<'a> WireEntries<'a> {
+    /// No entries.
+    pub const EMPTY: WireEntries<'static> = WireEntries {
+        count: 0,
+        bytes: &[],
+    };
+
+    /// Validates `count` records filling exactly `bytes`.
+    pub fn parse(count: u32, bytes: &'a [u8]) -> Result<WireEntries<'a>, CodecError> {
+        let mut rest = bytes;
+        for _ in 0..count {
+            rest = read_record(rest)?.1;
+        }
+        if !rest.is_empty() {
+            return Err(CodecError::TrailingBytes);
+        }
+        Ok(WireEntries { count, bytes })
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The raw records, in the format of [`write_record`].
+    pub fn records(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> WireIter<'a> {
+        WireIter {
+            left: self.count,
+            rest: self.bytes,
+        }
+    }
+
+    /// The entries after skipping `n`, in order.
+    pub fn skip(&self, n: u32) -> WireIter<'a> {
+        let mut it = self.iter();
+        for _ in 0..n {
+            if it.next().is_none() {
+                break;
+            }
+        }
+        it
+    }
+}
+
+/// Iterator over [`WireEntries`].
+#[derive(Clone, Debug)]
+pub struct WireIter<'a> {
+    left: u32,
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for WireIter<'a> {
+    type Item = EntryRef<'a>;
+
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        // Validated at decode time; a malformed record simply ends the iteration.
+        let (e, rest) = read_record(self.rest).ok()?;
+        self.left -= 1;
+        self.rest = rest;
+        Some(e)
+    }
+}
+
+impl EntrySource for WireEntries<'_> {
+    fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
+        None
+    }
+}
+
+type WireHead<'m> = (u8, u32, NodeId, NodeId, &'m Message<EntryCount>);
+type WireHeadOwned = (u8, u32, NodeId, NodeId, Message<EntryCount>);
+
+fn encode_head(
+    hdr: &Header,
+    msg: &Message<EntryCount>,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
+    match postcard::to_slice(&head, buf) {
+        Ok(used) => Ok(used.len()),
+        Err(_) => Err(CodecError::BufferTooSmall),
+    }
+}
+
+/// Encodes `msg` from `hdr.from` to `hdr.to` into `buf`, reading an AppendEntries' entries
+/// `prev_index + 1 ..= prev_index + count` from `src`. Returns the frame length.
+pub fn encode<S: EntrySource + ?Sized>(
+    hdr: &Header,
+    msg: &Message<EntryCount>,
+    src: &S,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let mut n = encode_head(hdr, msg, buf)?;
+    if let Message::Append(a) = msg {
+        let first = a.prev_index.next();
+        let count = a.entries.0;
+        if let Some(raw) = src.records(first, count) {
+            let out = buf
+                .get_mut(n..n + raw.len())
+                .ok_or(CodecError::BufferTooSmall)?;
+            out.copy_from_slice(raw);
+            n += raw.len();
+        } else {
+            for k in 0..u64::from(count) {
+                let e = src.entry(first.plus(k)).ok_or(CodecError::EntryMissing)?;
+                let tail = buf.get_mut(n..).ok_or(CodecError::BufferTooSmall)?;
+                n += write_record(tail, &e)?;
+            }
+        }
+    }
+    if n > MAX_FRAME_BYTES as usize {
+        return Err(CodecError::Oversized);
+    }
+    Ok(n)
+}
+
+/// Encodes a decoded message again (its entries from the frame it came from).
+pub fn encode_wire(
+    hdr: &Header,
+    msg: &Message<WireEntries<'_>>,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let desc = msg.map_entries(|e| EntryCount(e.len()));
+    let mut n = encode_head(hdr, &desc, buf)?;
+    if let Message::Append(Append { entries, .. }) = msg {
+        let raw = entries.records();
+        let out = buf
+            .get_mut(n..n + raw.len())
+            .ok_or(CodecError::BufferTooSmall)?;
+        out.copy_from_slice(raw);
+        n += raw.len();
+    }
+    Ok(n)
+}
+
+/// Decodes and validates one frame. Never panics, never allocates.
+pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
+    if frame.len() > MAX_FRAME_BYTES as usize {
+        return Err(CodecError::Oversized);
+    }
+    match frame.first() {
+        None => return Err(CodecError::Truncated),
+        Some(&v) if v != VERSION => return Err(CodecError::BadVersion),
+        Some(_) => {}
+    }
+    let ((_, cluster_id, from, to, msg), rest) = postcard::take_from_bytes::<WireHeadOwned>(frame)
+        .map_err(|e| match e {
+            postcard::Error::DeserializeUnexpectedEnd => CodecError::Truncated,
+            _ => CodecError::Malformed,
+        })?;
+    let hdr = Header {
+        cluster_id,
+        from,
+        to,
+    };
+    let msg = match msg {
+        Message::Append(a) => {
+            let entries = WireEntries::parse(a.entries.0, rest)?;
+            Message::Append(Append {
+                term: a.term,
+                prev_index: a.prev_index,
+                prev_term: a.prev_term,
+                commit: a.commit,
+                floor: a.floor,
+                round: a.round,
+                entries,
+            })
+        }
+        other => {
+            if !rest.is_empty() {
+                return Err(CodecError::TrailingBytes);
+            }
+            other.map_entries(|_| WireEntries::EMPTY)
+        }
+    };
+    Ok((hdr, msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{AppendResponse, VoteRequest};
+
+    struct Two;
+    impl EntrySource for Two {
+        fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+            match index.0 {
+                5 => Some(EntryRef {
+                    term: Term(2),
+                    kind: EntryKind::Normal,
+                    data: b"hello",
+                }),
+                6 => Some(EntryRef {
+                    term: Term(3),
+                    kind: EntryKind::Empty,
+                    data: b"",
+                }),
+                _ => None,
+            }
+        }
+    }
+
+    fn hdr() -> Header {
+        Header {
+            cluster_id: 7,
+            from: NodeId(1),
+            to: NodeId(2),
+        }
+    }
+
+    fn append(count: u32) -> Message<EntryCount> {
+        Message::Append(Append {
+            term: Term(u64::MAX),
+            prev_index: LogIndex(4),
+            prev_term: Term(u64::MAX),
+            commit: LogIndex(u64::MAX),
+            floor: LogIndex(u64::MAX),
+            round: u32::MAX,
+            entries: EntryCount(count),
+        })
+    }
+
+    #[test]
+    fn append_round_trips_with_borrowed_entries() {
+        let mut buf = [0u8; 256];
+        let n = encode(&hdr(), &append(2), &Two, &mut buf).unwrap();
+        let (h, m) = decode(&buf[..n]).unwrap();
+        assert_eq!(h, hdr());
+        let got: heapless::Vec<EntryRef<'_>, 4> = m.entries().collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].data, b"hello");
+        assert_eq!(got[1].kind, EntryKind::Empty);
+        let mut again = [0u8; 256];
+        let n2 = encode_wire(&h, &m, &mut again).unwrap();
+        assert_eq!(&buf[..n], &again[..n2]);
+    }
+
+    #[test]
+    fn worst_case_header_fits_the_documented_bound() {
+        let mut buf = [0u8; 256];
+        let big = Header {
+            cluster_id: u32::MAX,
+            from: NodeId(u32::MAX),
+            to: NodeId(u32::MAX),
+        };
+        let n = encode(&big, &append(0), &Two, &mut buf).unwrap();
+        assert!(n <= MAX_HEADER_BYTES as usize, "{n}");
+    }
+
+    #[test]
+    fn missing_entry_and_small_buffer_are_errors() {
+        let mut buf = [0u8; 256];
+        let mut bad = append(3);
+        assert_eq!(
+            encode(&hdr(), &bad, &Two, &mut buf),
+            Err(CodecError::EntryMissing)
+        );
+        bad = append(1);
+        let mut tiny = [0u8; 4];
+        assert_eq!(
+            encode(&hdr(), &bad, &Two, &mut tiny),
+            Err(CodecError::BufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn hostile_frames_are_errors_not_panics() {
+        assert_eq!(decode(&[]), Err(CodecError::Truncated));
+        assert_eq!(decode(&[9, 0, 0]), Err(CodecError::BadVersion));
+        let mut buf = [0u8; 256];
+        let msg = Message::Vote(VoteRequest {
+            term: Term(1),
+            last_index: LogIndex(0),
+            last_term: Term(0),
+        });
+        let n = encode(&hdr(), &msg, &Two, &mut buf).unwrap();
+        for cut in 0..n {
+            assert!(decode(&buf[..cut]).is_err());
+        }
+        buf[n] = 0;
+        assert_eq!(decode(&buf[..n + 1]), Err(CodecError::TrailingBytes));
+        let n = encode(&hdr(), &append(2), &Two, &mut buf).unwrap();
+        for cut in 0..n {
+            assert!(decode(&buf[..cut]).is_err(), "cut {cut}");
+        }
+        let resp = Message::AppendResponse(AppendResponse {
+            term: Term(1),
+            success: true,
+            index: LogIndex(3),
+            hint_index: LogIndex(0),
+            hint_term: Term(0),
+            round: 1,
+        });
+        let n = encode(&hdr(), &resp, &Two, &mut buf).unwrap();
+        assert!(decode(&buf[..n]).is_ok());
+    }
+}

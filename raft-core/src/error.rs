@@ -1,0 +1,91 @@
+//! Errors: small `Copy` enums with `Display`, one per seam.
+
+use core::fmt;
+
+/// Why a [`Config`](crate::Config) or a membership list was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// `heartbeat_ticks` must be at least 1.
+    HeartbeatZero,
+    /// `election_ticks` must be larger than `heartbeat_ticks`, or a healthy leader would
+    /// be deposed between two heartbeats.
+    ElectionNotAboveHeartbeat,
+    /// The voter list is empty, lists a node twice, or does not contain this node.
+    BadVoters,
+    /// More voters than the `PEERS` capacity of the `State` type.
+    TooManyVoters,
+    /// `max_frame_bytes` is too small to carry even an empty AppendEntries.
+    FrameTooSmall,
+    /// `max_frame_bytes` above [`MAX_FRAME_BYTES`](crate::codec::MAX_FRAME_BYTES).
+    FrameTooLarge,
+    /// `max_inflight_msgs` is zero or above the `INFLIGHT` capacity of the `State` type.
+    BadInflight,
+    /// `max_inflight_bytes` is smaller than `max_frame_bytes`, so not even one full
+    /// message could ever be in flight.
+    InflightBytesTooSmall,
+    /// `max_uncommitted` is zero.
+    UncommittedZero,
+    /// `max_apply` is zero: nothing could ever be applied.
+    ApplyZero,
+    /// `log_bytes` cannot hold even one entry of the largest payload.
+    LogBytesTooSmall,
+    /// The `LOG` capacity of the `State` type is below 4 entries.
+    LogWindowTooSmall,
+    /// The restored hard state or log is inconsistent (vote for a non-member, a log
+    /// shorter than the applied index, terms that go down).
+    BadRestore,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::HeartbeatZero => "heartbeat_ticks must be at least 1",
+            ConfigError::ElectionNotAboveHeartbeat => {
+                "election_ticks must be larger than heartbeat_ticks"
+            }
+            ConfigError::BadVoters => {
+                "voters must be non-empty, without duplicates, and include this node"
+            }
+            ConfigError::TooManyVoters => "more voters than the PEERS capacity",
+            ConfigError::FrameTooSmall => "max_frame_bytes is too small for an empty append",
+            ConfigError::FrameTooLarge => "max_frame_bytes is above codec::MAX_FRAME_BYTES",
+            ConfigError::BadInflight => "max_inflight_msgs must be in 1..=INFLIGHT",
+            ConfigError::InflightBytesTooSmall => "max_inflight_bytes must be >= max_frame_bytes",
+            ConfigError::UncommittedZero => "max_uncommitted must be at least 1",
+            ConfigError::ApplyZero => "max_apply must be at least 1",
+            ConfigError::LogBytesTooSmall => "log_bytes cannot hold one maximum-size entry",
+            ConfigError::LogWindowTooSmall => "the LOG capacity must be at least 4 entries",
+            ConfigError::BadRestore => "the restored hard state or log is inconsistent",
+        })
+    }
+}
+
+/// A programming error of the driver, reported instead of a panic. Received messages never
+/// produce these: a bad message is ignored and counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StepError {
+    /// The node stopped after a storage failure; rebuild it with
+    /// [`State::restore`](crate::State::restore).
+    Halted,
+    /// `Persisted { seq }` named a sequence number that was never handed out.
+    UnknownPersistSeq,
+    /// `Captured { index }` named an index beyond what was applied.
+    CaptureBeyondApplied,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepError::Halted => "the node halted after a storage failure",
+            StepError::UnknownPersistSeq => "Persisted named a sequence number never issued",
+            StepError::CaptureBeyondApplied => "Captured named an index beyond the applied index",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}
+#[cfg(feature = "std")]
+impl std::error::Error for StepError {}

@@ -1,0 +1,59 @@
+//! What a driver feeds into [`State::step`](crate::State::step).
+
+use crate::codec::{self, WireEntries};
+use crate::message::Message;
+use crate::types::{LogIndex, NodeId};
+
+/// One input to the step function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// One logical clock tick. Election and heartbeat timeouts are counted in ticks.
+    Tick,
+    /// A message already decoded by the driver (see [`codec::decode`]), from `from`.
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message, borrowing its entries from the received frame.
+        msg: Message<WireEntries<'a>>,
+    },
+    /// A raw received frame: the core decodes it, checks its cluster id and addressee, and
+    /// counts and ignores anything wrong with it.
+    Frame(&'a [u8]),
+    /// A client asks to append `data` to the log. Answered by an `Output::Proposal`.
+    Propose {
+        /// The command; the core reads only its length, the driver stores it.
+        data: &'a [u8],
+    },
+    /// Every `Persist` with a sequence number up to `seq` is durable
+    /// (`Durability::Deferred` only; ignored under `Inline`).
+    Persisted {
+        /// The highest durable `Persist` sequence number.
+        seq: u64,
+    },
+    /// The state machine durably captured everything up to `index` (a snapshot of it exists
+    /// outside the log), so the log may be compacted up to there.
+    Captured {
+        /// Applied index covered by the capture.
+        index: LogIndex,
+    },
+    /// The driver's storage failed. The node stops (fail-stop): every later step is an
+    /// error until it is rebuilt from what was durable.
+    StorageFailed,
+}
+
+impl<'a> Input<'a> {
+    /// The entries of an AppendEntries carried by this input, if any.
+    pub fn entries(&self) -> Option<WireEntries<'a>> {
+        match self {
+            Input::Message {
+                msg: Message::Append(a),
+                ..
+            } => Some(a.entries),
+            Input::Frame(f) => match codec::decode(f) {
+                Ok((_, Message::Append(a))) => Some(a.entries),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Payload storage beside the core: the [`LogStore`] contract and [`RingStore`], a byte ring
+//! over a caller-provided array for firmware, the simulator and tests.
+//!
+//! The core never touches payload bytes. A driver performs each `Persist` output on its store
+//! (see [`persist_entries`]), the codec reads entries from the store when it encodes an
+//! AppendEntries, and the driver reads committed entries from it to apply them. An entry
+//! appended by a performed `Persist` is readable at once, before it is durable.
+
+use core::fmt;
+
+use crate::codec::{read_record, write_record, EntryRef, EntrySource, ENTRY_OVERHEAD};
+use crate::input::Input;
+use crate::output::{NewEntriesFrom, Persist};
+use crate::types::{EntryKind, LogIndex};
+
+/// Why a store refused an operation. The core budgets the store (`Config::log_bytes` and the
+/// `LOG` window) so that a driver that follows the outputs never sees these; they exist so a
+/// driver bug is an error, not a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StoreError {
+    /// No room for the entry.
+    Full,
+    /// The entry's index does not follow the last one held.
+    NotContiguous,
+    /// The entry is larger than a record can describe.
+    TooLarge,
+    /// The `Persist` names entries the input does not carry.
+    MissingEntries,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreError::Full => "log store full",
+            StoreError::NotContiguous => "entry index does not follow the last entry",
+            StoreError::TooLarge => "entry too large for a record",
+            StoreError::MissingEntries => "the input does not carry the entries Persist names",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for StoreError {}
+
+/// A log payload store the driver owns.
+pub trait LogStore: EntrySource {
+    /// Appends `entry` at `index`, which must be `last_index() + 1` (any index when empty).
+    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError>;
+    /// Drops every entry at or after `index`.
+    fn truncate_from(&mut self, index: LogIndex);
+    /// Drops every entry at or before `upto`.
+    fn compact_to(&mut self, upto: LogIndex);
+    /// The last index held, or the index before the first when empty.
+    fn last_index(&self) -> LogIndex;
+}
+
+/// Performs the log part of a `Persist` on `store`: truncation, then the new entries, taken
+/// from the `input` of the step that produced the output. (Hard state is the driver's own.)
+pub fn persist_entries<S: LogStore + ?Sized>(
+    store: &mut S,
+    persist: &Persist,
+    input: &Input<'_>,
+) -> Result<(), StoreError> {
+    if let Some(from) = persist.truncate_from {
+        store.truncate_from(from);
+    }
+    let Some(new) = persist.entries else {
+        return Ok(());
+    };
+    match new.from {
+        NewEntriesFrom::Proposal { term } => {
+            let Input::Propose { data } = input else {
+                return Err(StoreError::MissingEntries);
+            };
+            let e = EntryRef {
+                term,
+                kind: EntryKind::Normal,
+                data,
+            };
+            store.append(new.first, e)
+        }
+        NewEntriesFrom::Empty { term } => {
+            let e = EntryRef {
+                term,
+                kind: EntryKind::Empty,
+                data: &[],
+            };
+            store.append(new.first, e)
+        }
+        NewEntriesFrom::Message { skip } => {
+            let Some(entries) = input.entries() else {
+                return Err(StoreError::MissingEntries);
+            };
+            let mut it = entries.skip(skip);
+            for k in 0..u64::from(new.count) {
+                let e = it.next().ok_or(StoreError::MissingEntries)?;
+                store.append(new.first.plus(k), e)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A byte ring of entry records over a caller-provided buffer, indexing up to `E` entries.
+///
+/// Records are the codec's wire records (`[term][kind][len][payload]`), never split across
+/// the end of the buffer, so reads borrow one contiguous slice and an AppendEntries of
+/// contiguous records is encoded with one copy. A record that does not fit before the end
+/// starts over at offset 0; the space skipped is at most one record, which is why a buffer of
+/// `n` bytes is budgeted as [`RingStore::budget`]`(n, max_payload)` bytes for the core.
+pub struct RingStore<'a, const E: usize> {
+    buf: &'a mut [u8],
+    /// Byte offset of each record; slot `(slot0 + k) % E` holds entry `first + k`.
+    offs: [u32; E],
+    slot0: usize,
+    first: LogIndex,
+    count: usize,
+    /// Byte offset of the first record.
+    head: usize,
+    /// Byte offset after the last record.
+    tail: usize,
+    /// When the data wraps: the end of the upper segment `[head, wrap)`; the lower segment is
+    /// `[0, tail)`.
+    wrap: Option<usize>,
+}
+
+impl<'a, const E: usize> RingStore<'a, E> {
+    /// An empty store over `buf` whose next entry will be `base + 1`.
+    pub fn new(buf: &'a mut [u8], base: LogIndex) -> Self {
+        RingStore {
+            buf,
+            offs: [0; E],
+            slot0: 0,
+            first: base.next(),
+            count: 0,
+            head: 0,
+            tail: 0,
+            wrap: None,
+        }
+    }
+
+    /// The `Config::log_bytes` to give the core for a buffer of `buf_len` bytes holding
+    /// payloads of at most `max_payload` bytes: one record's worth less, the most the ring can
+    /// lose to the gap left when a record starts over at offset 0.
+    pub const fn budget(buf_len: usize, max_payload: u32) -> u32 {
+        let r = buf_len.saturating_sub(max_payload as usize + ENTRY_OVERHEAD as usize);
+        if r > u32::MAX as usize {
+            u32::MAX
+        } else {
+            r as u32
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn off(&self, index: LogIndex) -> Option<usize> {
+        if index < self.first || index.0 - self.first.0 >= self.count as u64 {
+            return None;
+        }
+        let k = (index.0 - self.first.0) as usize;
+        Some(self.offs[(self.slot0 + k) % E] as usize)
+    }
+
+    fn record_end(&self, off: usize) -> usize {
+        let len = u16::from_le_bytes([self.buf[off + 9], self.buf[off + 10]]) as usize;
+        off + ENTRY_OVERHEAD as usize + len
+    }
+
+    fn clear(&mut self, next: LogIndex) {
+        self.first = next;
+        self.count = 0;
+        self.slot0 = 0;
+        self.head = 0;
+        self.tail = 0;
+        self.wrap = None;
+    }
+
+    /// Where a record of `need` bytes goes, and whether placing it wraps.
+    fn place(&self, need: usize) -> Option<(usize, bool)> {
+        match self.wrap {
+            None if self.buf.len() - self.tail >= need => Some((self.tail, false)),
+            None if self.head >= need => Some((0, true)),
+            None => None,
+            Some(_) if self.head - self.tail >= need => Some((self.tail, false)),
+            Some(_) => None,
+        }
+    }
+}
+
+impl<const E: usize> EntrySource for RingStore<'_, E> {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        let off = self.off(index)?;
+        read_record(&self.buf[off..]).ok().map(|(e, _)| e)
+    }
+
+    fn records(&self, first: LogIndex, count: u32) -> Option<&[u8]> {
+        if count == 0 {
+            return Some(&[]);
+        }
+        let start = self.off(first)?;
+        let last = self.off(first.plus(u64::from(count) - 1))?;
+        // Records are laid out in index order; the run is contiguous unless it wraps.
+        (last >= start).then(|| &self.buf[start..self.record_end(last)])
+    }
+}
+
+impl<const E: usize> LogStore for RingStore<'_, E> {
+    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        if self.count == 0 {
+            self.clear(index);
+        } else if index != self.first.plus(self.count as u64) {
+            return Err(StoreError::NotContiguous);
+        }
+        if self.count == E {
+            return Err(StoreError::Full);
+        }
+        if entry.data.len() > u16::MAX as usize {
+            return Err(StoreError::TooLarge);
+        }
+        let need = ENTRY_OVERHEAD as usize + entry.data.len();
+        let (at, wraps) = self.place(need).ok_or(StoreError::Full)?;
+        write_record(&mut self.buf[at..], &entry).map_err(|_| StoreError::Full)?;
+        if wraps {
+            self.wrap = Some(self.tail);
+        }
+        self.tail = at + need;
+        self.offs[(self.slot0 + self.count) % E] = at as u32;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn truncate_from(&mut self, index: LogIndex) {
+        let Some(off) = self.off(index) else {
+            if index <= self.first {
+                self.clear(self.first);
+            }
+            return;
+        };
+        self.count = (index.0 - self.first.0) as usize;
+        if self.count == 0 {
+            self.clear(self.first);
+            return;
+        }
+        if let Some(w) = self.wrap {
+            if off >= self.head {
+                // The cut is in the upper segment: the lower one is gone.
+                self.wrap = None;
+                self.tail = off;
+            } else if off == 0 {
+                self.wrap = None;
+                self.tail = w;
+            } else {
+                self.tail = off;
+            }
+        } else {
+            self.tail = off;
+        }
+    }
+
+    fn compact_to(&mut self, upto: LogIndex) {
+        if upto < self.first {
+            return;
+        }
+        let next = upto.next();
+        let Some(off) = self.off(next) else {
+            self.clear(next);
+            return;
+        };
+        let k = (next.0 - self.first.0) as usize;
+        if self.wrap.is_some() && off < self.head {
+            // The new head is in the lower segment: the data no longer wraps.
+            self.wrap = None;
+        }
+        self.head = off;
+        self.slot0 = (self.slot0 + k) % E;
+        self.count -= k;
+        self.first = next;
+    }
+
+    fn last_index(&self) -> LogIndex {
+        self.first.plus(self.count as u64).prev()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Term;
+
+    fn e(data: &[u8]) -> EntryRef<'_> {
+        EntryRef {
+            term: Term(1),
+            kind: EntryKind::Normal,
+            data,
+        }
+    }
+
+    #[test]
+    fn ring_wraps_truncates_and_compacts_without_losing_entries() {
+        let mut buf = [0u8; 64];
+        let mut s: RingStore<'_, 8> = RingStore::new(&mut buf, LogIndex(0));
+        // 3 records of 11 + 8 = 19 bytes fill 57 of 64 bytes.
+        for i in 1..=3u64 {
+            s.append(LogIndex(i), e(&[i as u8; 8])).unwrap();
+        }
+        assert_eq!(s.append(LogIndex(4), e(&[4; 8])), Err(StoreError::Full));
+        s.compact_to(LogIndex(1));
+        s.append(LogIndex(4), e(&[4; 8])).unwrap(); // wraps to offset 0
+        assert_eq!(s.entry(LogIndex(4)).unwrap().data, &[4; 8]);
+        assert_eq!(s.entry(LogIndex(2)).unwrap().data, &[2; 8]);
+        assert!(
+            s.records(LogIndex(3), 2).is_none(),
+            "wrapped run has no contiguous view"
+        );
+        assert_eq!(s.records(LogIndex(2), 2).unwrap().len(), 38);
+        s.truncate_from(LogIndex(3));
+        assert_eq!(s.last_index(), LogIndex(2));
+        s.append(LogIndex(3), e(&[9; 8])).unwrap();
+        assert_eq!(s.entry(LogIndex(3)).unwrap().data, &[9; 8]);
+        s.compact_to(LogIndex(3));
+        assert!(s.is_empty());
+        assert_eq!(s.last_index(), LogIndex(3));
+        assert_eq!(
+            s.append(LogIndex(9), e(b"x")),
+            Ok(()),
+            "an empty store restarts anywhere"
+        );
+        assert_eq!(
+            s.append(LogIndex(11), e(b"x")),
+            Err(StoreError::NotContiguous)
+        );
+    }
+
+    #[test]
+    fn budget_is_always_enough() {
+        // Any sequence of appends and compactions whose live bytes stay within the budget
+        // fits: exercise every record size against a small ring.
+        let mut buf = [0u8; 100];
+        let max = 20u32;
+        let budget = RingStore::<16>::budget(100, max) as usize;
+        let mut s: RingStore<'_, 16> = RingStore::new(&mut buf, LogIndex(0));
+        let mut live: heapless::Deque<usize, 16> = heapless::Deque::new();
+        let mut used = 0usize;
+        let mut next = 1u64;
+        for step in 0..2000usize {
+            let len = (step * 7) % (max as usize + 1);
+            let rec = len + ENTRY_OVERHEAD as usize;
+            while used + rec > budget || live.len() == 16 {
+                used -= live.pop_front().unwrap();
+                s.compact_to(LogIndex(next - live.len() as u64 - 1));
+            }
+            s.append(LogIndex(next), e(&[7; 20][..len])).unwrap();
+            live.push_back(rec).unwrap();
+            used += rec;
+            next += 1;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The core's bounded log window: entry metadata for `first ..= last`.
+
+use crate::codec::ENTRY_OVERHEAD;
+use crate::types::{EntryKind, LogIndex, Term};
+
+/// What the core remembers of one entry: 16 bytes, independent of the payload size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryMeta {
+    pub(crate) term: Term,
+    pub(crate) len: u16,
+    pub(crate) kind: EntryKind,
+}
+
+impl EntryMeta {
+    /// Bytes this entry takes in the store and in a frame.
+    pub(crate) fn record_bytes(&self) -> u32 {
+        u32::from(self.len) + ENTRY_OVERHEAD
+    }
+}
+
+/// A ring of up to `L` entry metas following the compaction point `(base, base_term)`.
+#[derive(Clone, Debug)]
+pub(crate) struct Window<const L: usize> {
+    metas: [EntryMeta; L],
+    /// Slot of the first entry (index `base + 1`).
+    head: usize,
+    /// Number of entries held.
+    len: usize,
+    /// The index just before the window (the compaction / snapshot point).
+    base: LogIndex,
+    /// The term of `base`.
+    base_term: Term,
+    /// Store bytes used by the entries held.
+    bytes: u64,
+}
+
+impl<const L: usize> Window<L> {
+    pub(crate) fn new(base: LogIndex, base_term: Term) -> Self {
+        Window {
+            metas: [EntryMeta::default(); L],
+            head: 0,
+            len: 0,
+            base,
+            base_term,
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn base(&self) -> LogIndex {
+        self.base
+    }
+
+    pub(crate) fn base_term(&self) -> Term {
+        self.base_term
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn free(&self) -> usize {
+        L - self.len
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub(crate) fn last_index(&self) -> LogIndex {
+        self.base.plus(self.len as u64)
+    }
+
+    pub(crate) fn last_term(&self) -> Term {
+        self.term(self.last_index()).unwrap_or(self.base_term)
+    }
+
+    fn slot(&self, index: LogIndex) -> Option<usize> {
+        if index <= self.base || index > self.last_index() {
+            return None;
+        }
+        let off = (index.0 - self.base.0 - 1) as usize;
+        Some((self.head + off) % L)
+    }
+
+    /// Metadata of an entry inside the window.
+    pub(crate) fn meta(&self, index: LogIndex) -> Option<&EntryMeta> {
+        self.slot(index).map(|s| &self.metas[s])
+    }
+
+    /// The term of `index`: known for the window, the base, and index 0.
+    pub(crate) fn term(&self, index: LogIndex) -> Option<Term> {
+        if index == self.base {
+            return Some(self.base_term);
+        }
+        if index == LogIndex::ZERO {
+            return Some(Term(0));
+        }
+        self.meta(index).map(|m| m.term)
+    }
+
+    /// Appends one entry at `last + 1`. False if the window is full.
+    pub(crate) fn push(&mut self, meta: EntryMeta) -> bool {
+        if self.len == L {
+            return false;
+        }
+        let s = (self.head + self.len) % L;
+        self.metas[s] = meta;
+        self.len += 1;
+        self.bytes += u64::from(meta.record_bytes());
+        true
+    }
+
+    /// Drops every entry at or after `index` (which must be above the base).
+    pub(crate) fn truncate_from(&mut self, index: LogIndex) {
+        while self.len > 0 && self.last_index() >= index && index > self.base {
+            let s = (self.head + self.len - 1) % L;
+            self.bytes -= u64::from(self.metas[s].record_bytes());
+            self.len -= 1;
+        }
+    }
+
+    /// Drops every entry at or before `upto` (clamped to the window), making `upto` the base.
+    pub(crate) fn compact_to(&mut self, upto: LogIndex) {
+        let upto = upto.min(self.last_index());
+        while self.base < upto {
+            let m = self.metas[self.head];
+            self.bytes -= u64::from(m.record_bytes());
+            self.base_term = m.term;
+            self.base = self.base.next();
+            self.head = (self.head + 1) % L;
+            self.len -= 1;
+        }
+    }
+
+    /// The largest index at or below `index` whose term is at most `term`; used for fast
+    /// backtracking on both sides. Below the window, the base answers.
+    pub(crate) fn find_conflict_by_term(&self, index: LogIndex, term: Term) -> LogIndex {
+        let mut i = index.min(self.last_index());
+        while i > self.base {
+            match self.term(i) {
+                Some(t) if t <= term => return i,
+                _ => i = i.prev(),
+            }
+        }
+        self.base
+    }
+
+    /// Whether `(index, term)` names an entry of this log (Log Matching's check).
+    pub(crate) fn matches(&self, index: LogIndex, term: Term) -> bool {
+        self.term(index) == Some(term)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(term: u64) -> EntryMeta {
+        EntryMeta {
+            term: Term(term),
+            len: 4,
+            kind: EntryKind::Normal,
+        }
+    }
+
+    #[test]
+    fn push_truncate_compact_keep_indices_and_bytes() {
+        let mut w: Window<4> = Window::new(LogIndex(0), Term(0));
+        for t in [1, 1, 2, 3] {
+            assert!(w.push(meta(t)));
+        }
+        assert!(!w.push(meta(3)), "full window refuses");
+        assert_eq!(w.last_index(), LogIndex(4));
+        assert_eq!(w.bytes(), 4 * 15);
+        w.truncate_from(LogIndex(3));
+        assert_eq!((w.last_index(), w.last_term()), (LogIndex(2), Term(1)));
+        w.compact_to(LogIndex(1));
+        assert_eq!((w.base(), w.base_term()), (LogIndex(1), Term(1)));
+        assert_eq!(w.term(LogIndex(1)), Some(Term(1)));
+        assert_eq!(w.term(LogIndex(0)), Some(Term(0)));
+        assert!(w.push(meta(4)) && w.push(meta(4)) && w.push(meta(5)));
+        assert_eq!(w.free(), 0);
+        assert_eq!(w.term(LogIndex(5)), Some(Term(5)));
+        assert_eq!(w.find_conflict_by_term(LogIndex(5), Term(4)), LogIndex(4));
+        assert_eq!(w.find_conflict_by_term(LogIndex(5), Term(0)), LogIndex(1));
+    }
+}

@@ -1,0 +1,147 @@
+//! The protocol messages: one serde type shared by every driver and the codec.
+//!
+//! `Message<E>` is generic over how an AppendEntries carries its entries: the core emits
+//! `Message<EntryCount>` (a descriptor naming how many entries follow `prev_index`; the codec
+//! reads them from the log store when it encodes), and decoding a frame yields
+//! `Message<WireEntries<'_>>` that borrows the entries from the frame.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{EntryRef, WireEntries};
+use crate::types::{LogIndex, Term};
+
+/// RequestVote and PreVote: "vote for me in `term`; my log ends at (`last_index`, `last_term`)".
+/// For a PreVote, `term` is the term the sender would campaign in; nobody changes term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct VoteRequest {
+    /// The (proposed) election term.
+    pub term: Term,
+    /// The index of the candidate's last log entry.
+    pub last_index: LogIndex,
+    /// The term of the candidate's last log entry.
+    pub last_term: Term,
+}
+
+/// The answer to a [`VoteRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct VoteResponse {
+    /// The responder's term; for a granted PreVote, the request's term.
+    pub term: Term,
+    /// Whether the vote was granted.
+    pub granted: bool,
+}
+
+/// AppendEntries: entries after `prev_index`, plus the leader's commit index. With no
+/// entries it is a heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Append<E> {
+    /// The leader's term.
+    pub term: Term,
+    /// The index of the entry just before the new ones.
+    pub prev_index: LogIndex,
+    /// The term of the entry at `prev_index`.
+    pub prev_term: Term,
+    /// The leader's commit index.
+    pub commit: LogIndex,
+    /// Every voter holds the log up to here: a follower may compact up to it without
+    /// leaving a lagging node behind (the leader's minimum match index, capped at commit).
+    pub floor: LogIndex,
+    /// The heartbeat round this message belongs to; echoed in the response so the leader
+    /// can count distinct responders per round (CheckQuorum).
+    pub round: u32,
+    /// The entries: a count in the core's descriptor, borrowed bytes after decoding.
+    pub entries: E,
+}
+
+/// The answer to an [`Append`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AppendResponse {
+    /// The responder's term.
+    pub term: Term,
+    /// Whether the entries (or heartbeat) matched the follower's log.
+    pub success: bool,
+    /// On success, the last index the follower now holds matching the leader. On rejection,
+    /// the `prev_index` that did not match (lets the leader discard stale rejections).
+    pub index: LogIndex,
+    /// On rejection, the follower's hint: the largest index at or below `index` whose term is
+    /// at most the leader's `prev_term` (fast backtracking, etcd's `findConflictByTerm`).
+    pub hint_index: LogIndex,
+    /// On rejection, the follower's term at `hint_index`.
+    pub hint_term: Term,
+    /// The round of the request this answers.
+    pub round: u32,
+}
+
+/// How many entries after `prev_index` an outgoing [`Append`] carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(transparent)]
+pub struct EntryCount(pub u32);
+
+/// Every protocol message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Message<E> {
+    /// PreVote request.
+    PreVote(VoteRequest),
+    /// PreVote answer.
+    PreVoteResponse(VoteResponse),
+    /// RequestVote.
+    Vote(VoteRequest),
+    /// RequestVote answer.
+    VoteResponse(VoteResponse),
+    /// AppendEntries (or heartbeat).
+    Append(Append<E>),
+    /// AppendEntries answer.
+    AppendResponse(AppendResponse),
+}
+
+impl<E> Message<E> {
+    /// The sender's term as carried in the message.
+    pub fn term(&self) -> Term {
+        match self {
+            Message::PreVote(m) | Message::Vote(m) => m.term,
+            Message::PreVoteResponse(m) | Message::VoteResponse(m) => m.term,
+            Message::Append(m) => m.term,
+            Message::AppendResponse(m) => m.term,
+        }
+    }
+
+    /// The same message with its entries replaced by `f(entries)`.
+    pub fn map_entries<F, T>(self, f: F) -> Message<T>
+    where
+        F: FnOnce(E) -> T,
+    {
+        match self {
+            Message::PreVote(m) => Message::PreVote(m),
+            Message::PreVoteResponse(m) => Message::PreVoteResponse(m),
+            Message::Vote(m) => Message::Vote(m),
+            Message::VoteResponse(m) => Message::VoteResponse(m),
+            Message::AppendResponse(m) => Message::AppendResponse(m),
+            Message::Append(a) => Message::Append(Append {
+                term: a.term,
+                prev_index: a.prev_index,
+                prev_term: a.prev_term,
+                commit: a.commit,
+                floor: a.floor,
+                round: a.round,
+                entries: f(a.entries),
+            }),
+        }
+    }
+}
+
+impl<'a> Message<WireEntries<'a>> {
+    /// The entries of an Append, empty for every other message.
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        let wire = match self {
+            Message::Append(a) => a.entries,
+            _ => WireEntries::EMPTY,
+        };
+        wire.iter()
+    }
+}

@@ -1,0 +1,167 @@
+//! What [`State::step`](crate::State::step) asks the driver to do.
+//!
+//! # The output contract
+//!
+//! Each step returns a short list of small descriptors (no payload copies). **Perform them in
+//! order.** A driver that makes every [`Output::Persist`] durable before it performs the next
+//! output is correct; that is all a firmware needs ([`Durability::Inline`]).
+//!
+//! Under [`Durability::Deferred`] a driver may instead make a `Persist` durable in the
+//! background (group commit, fsync while the sends go out) and report
+//! [`Input::Persisted { seq }`](crate::Input::Persisted) when it is. The core then holds back
+//! exactly the messages that acknowledge durable state — vote grants and append
+//! acknowledgements — until their `Persist` is reported durable; a leader counts its own log
+//! toward a quorum only up to its durable index; and `Apply` never passes the durable index.
+//! Everything else may go out at once.
+//!
+//! What a driver may do with each output:
+//!
+//! | output | the driver |
+//! |---|---|
+//! | `Persist` | truncates and appends the log store ([`persist_entries`](crate::persist_entries): entries come from the step's input), writes the hard state; makes both durable (now, or later with `Persisted`) |
+//! | `Send` | encodes with [`codec::encode`](crate::codec::encode) from its log store and sends; may drop it (the protocol retries) |
+//! | `Apply` | applies the committed entries `first..=last`, read from its log store, to the state machine, in order. Each index comes out exactly once per `State`; after a restart the core resumes after the applied index it was restored with |
+//! | `Proposal` | answers the client that proposed in this step |
+//! | `RoleChanged` | notifies the application (raftos' `on_leader` / `on_follower`) |
+//! | `Compact` | may drop log-store entries up to `upto` (they are captured in a snapshot) |
+//! | `CaptureWanted` | should capture the state machine at its applied index soon and report `Captured`, so the window can slide |
+//!
+//! # Bounded outputs
+//!
+//! A step emits at most [`outputs_needed`]`(PEERS)` outputs: one `Persist`, one `Proposal`,
+//! one `Apply`, one `Compact` or `CaptureWanted`, one `RoleChanged`, at most one message to
+//! each other peer, and one held-back acknowledgement released by `Persisted`. `State::step`
+//! checks at compile time that its `Outputs` capacity is at least that bound, so outputs never
+//! overflow; work beyond the bound per step (more entries to apply, more entries to send) stays
+//! pending in `State` and comes out on the next step, of any kind including `Tick`.
+
+use crate::config::Durability;
+use crate::message::{EntryCount, Message};
+use crate::types::{HardState, LogIndex, NodeId, Role, Term};
+
+/// The bounded list a step fills.
+pub type Outputs<const N: usize> = heapless::Vec<Output, N>;
+
+/// The smallest `Outputs` capacity for a cluster of up to `peers` voters (self included).
+pub const fn outputs_needed(peers: usize) -> usize {
+    // peers - 1 sends + Persist + Proposal + Apply + Compact/CaptureWanted + RoleChanged +
+    // one released acknowledgement + one reply to the sender of this input.
+    peers + 6
+}
+
+/// One thing for the driver to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Make this durable (see the contract above).
+    Persist(Persist),
+    /// Send `msg` to `to`.
+    Send {
+        /// The addressee.
+        to: NodeId,
+        /// The message; an AppendEntries names its entries by count after `prev_index`.
+        msg: Message<EntryCount>,
+    },
+    /// Apply committed entries `first..=last` to the state machine.
+    Apply {
+        /// First index to apply.
+        first: LogIndex,
+        /// Last index to apply.
+        last: LogIndex,
+    },
+    /// The answer to this step's `Propose`.
+    Proposal(Proposal),
+    /// The node's role or known leader changed.
+    RoleChanged {
+        /// The new role.
+        role: Role,
+        /// The current term.
+        term: Term,
+        /// The known leader, if any.
+        leader: Option<NodeId>,
+    },
+    /// The log up to `upto` is no longer needed: the store may drop it.
+    Compact {
+        /// Last index that may be dropped.
+        upto: LogIndex,
+    },
+    /// The log window is filling up: capture the state machine and report `Captured`.
+    CaptureWanted {
+        /// The applied index a capture would cover now.
+        upto: LogIndex,
+    },
+}
+
+/// The answer to a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Proposal {
+    /// Appended at `index` in `term`; it is committed once `Apply` covers `index` (and the
+    /// entry at `index` still has `term`).
+    Accepted {
+        /// Where the entry went.
+        index: LogIndex,
+        /// The leader's term.
+        term: Term,
+    },
+    /// This node is not the leader; try `leader_hint` if known.
+    NotLeader {
+        /// The leader this node knows of.
+        leader_hint: Option<NodeId>,
+    },
+    /// A bounded resource is full (log window, store bytes, uncommitted cap, persist queue,
+    /// or a leadership transfer in progress); retry later.
+    Busy,
+    /// The payload cannot fit in one frame of `max_frame_bytes`.
+    TooLarge,
+}
+
+/// A durable write: hard state and/or log entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Persist {
+    /// Increases by one per `Persist`; report it back with `Persisted` under
+    /// `Durability::Deferred`.
+    pub seq: u64,
+    /// New hard state to write, if it changed.
+    pub hard_state: Option<HardState>,
+    /// Drop every log entry at or after this index first.
+    pub truncate_from: Option<LogIndex>,
+    /// Then append these entries.
+    pub entries: Option<NewEntries>,
+}
+
+/// Entries a `Persist` appends, and where the driver finds their bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NewEntries {
+    /// Index of the first new entry.
+    pub first: LogIndex,
+    /// How many.
+    pub count: u32,
+    /// Where their bytes come from.
+    pub from: NewEntriesFrom,
+}
+
+/// The source of a `Persist`'s new entries: always the input of the same step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NewEntriesFrom {
+    /// The `Propose` payload, as one `Normal` entry of `term`.
+    Proposal {
+        /// The leader's term.
+        term: Term,
+    },
+    /// A new leader's empty entry of `term`.
+    Empty {
+        /// The leader's term.
+        term: Term,
+    },
+    /// The entries of the received AppendEntries, after skipping the first `skip`.
+    Message {
+        /// Entries of the message already held (matching) and not re-appended.
+        skip: u32,
+    },
+}
+
+#[allow(dead_code)] // Referenced from the docs above.
+const _DOC_LINK: Option<Durability> = None;

@@ -1,0 +1,164 @@
+//! Elections: PreVote and RequestVote, from both sides.
+
+use crate::message::{Message, VoteRequest, VoteResponse};
+use crate::state::{Ctx, State};
+use crate::types::{NodeId, Role};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// The election timer fired: start a PreVote round, or a real election without PreVote.
+    pub(crate) fn start_election(&mut self, cx: &mut Ctx<'_>) {
+        if self.cfg.pre_vote {
+            self.campaign(true, cx);
+        } else {
+            self.campaign(false, cx);
+        }
+    }
+
+    /// Asks every voter for a (pre-)vote. A real campaign bumps the term and votes for self;
+    /// both are in this step's `Persist`, and under `Deferred` durability the own vote only
+    /// counts once that `Persist` is durable.
+    pub(crate) fn campaign(&mut self, pre: bool, cx: &mut Ctx<'_>) {
+        let term = if pre {
+            self.stats.pre_votes += 1;
+            self.set_role(Role::PreCandidate, None, cx);
+            self.hs.term.next()
+        } else {
+            self.stats.elections += 1;
+            let t = self.hs.term.next();
+            self.set_term(t, cx);
+            self.set_vote(self.cfg.id, cx);
+            self.set_role(Role::Candidate, None, cx);
+            t
+        };
+        self.reset_election_timer();
+        for g in self.granted.iter_mut() {
+            *g = None;
+        }
+        self.granted[self.me] = Some(true);
+        let req = VoteRequest {
+            term,
+            last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
+        };
+        for k in 0..self.voters.len() {
+            if k != self.me {
+                let to = self.voters[k];
+                let msg = if pre {
+                    Message::PreVote(req)
+                } else {
+                    Message::Vote(req)
+                };
+                self.send(to, msg, cx);
+            }
+        }
+        self.tally_votes(cx);
+    }
+
+    /// Counts granted votes; a majority wins, a majority of rejections loses.
+    pub(crate) fn tally_votes(&mut self, cx: &mut Ctx<'_>) {
+        let pre = match self.role {
+            Role::PreCandidate => true,
+            Role::Candidate => false,
+            _ => return,
+        };
+        // The own vote of a real candidate counts once it is durable: cast in this step, it
+        // rides on this step's Persist (`next_seq`).
+        let vote_seq = if cx.hs_dirty {
+            self.next_seq
+        } else {
+            self.hs_seq
+        };
+        let own_durable = pre || self.durable_by(vote_seq);
+        let mut yes = 0;
+        let mut no = 0;
+        for (k, g) in self.granted.iter().enumerate() {
+            match g {
+                Some(true) if k != self.me || own_durable => yes += 1,
+                Some(false) => no += 1,
+                _ => {}
+            }
+        }
+        if yes >= self.quorum() {
+            if pre {
+                self.campaign(false, cx);
+            } else {
+                self.become_leader(cx);
+            }
+        } else if no >= self.quorum() {
+            let term = self.hs.term;
+            self.become_follower(term, None, cx);
+        }
+    }
+
+    /// RequestVote / PreVote receiver (Figure 2): grant if the vote is free (or already ours
+    /// to give this candidate) and the candidate's log is at least as up-to-date (5.4.1).
+    pub(crate) fn handle_vote_request(
+        &mut self,
+        from: NodeId,
+        req: VoteRequest,
+        pre: bool,
+        cx: &mut Ctx<'_>,
+    ) {
+        let up_to_date =
+            (req.last_term, req.last_index) >= (self.log.last_term(), self.log.last_index());
+        if pre {
+            // Grant a PreVote for a later term when the log is up to date (the lease check
+            // already ran in `receive`).
+            let granted = up_to_date && req.term > self.hs.term;
+            let term = if granted { req.term } else { self.hs.term };
+            self.send(
+                from,
+                Message::PreVoteResponse(VoteResponse { term, granted }),
+                cx,
+            );
+            return;
+        }
+        let free = match self.hs.vote {
+            None => self.leader.is_none(),
+            Some(v) => v == from,
+        };
+        if free && up_to_date {
+            self.set_vote(from, cx);
+            // Figure 2 / 5.2: granting a vote resets the election timer.
+            self.reset_election_timer();
+            let seq = self.seq_for_ack(cx);
+            if self.durable_by(seq) {
+                let resp = VoteResponse {
+                    term: self.hs.term,
+                    granted: true,
+                };
+                self.send(from, Message::VoteResponse(resp), cx);
+            } else {
+                self.held_vote = Some((from, self.hs.term, seq));
+            }
+        } else {
+            let resp = VoteResponse {
+                term: self.hs.term,
+                granted: false,
+            };
+            self.send(from, Message::VoteResponse(resp), cx);
+        }
+    }
+
+    pub(crate) fn handle_vote_response(
+        &mut self,
+        from: NodeId,
+        r: VoteResponse,
+        pre: bool,
+        cx: &mut Ctx<'_>,
+    ) {
+        let expecting = match self.role {
+            Role::PreCandidate => pre && (r.term == self.hs.term.next() || !r.granted),
+            Role::Candidate => !pre,
+            _ => false,
+        };
+        if !expecting {
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
+        if let Some(pos) = self.position(from) {
+            self.granted[pos] = Some(r.granted);
+        }
+        self.tally_votes(cx);
+    }
+}

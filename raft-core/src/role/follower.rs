@@ -1,0 +1,160 @@
+//! AppendEntries receiver (Figure 2, section 5.3): consistency check, conflict truncation,
+//! append, commit.
+
+use crate::codec::WireEntries;
+use crate::fmt::raft_debug;
+use crate::log::window::EntryMeta;
+use crate::message::{Append, AppendResponse, Message};
+use crate::output::{NewEntries, NewEntriesFrom};
+use crate::state::{Ctx, State};
+use crate::types::{LogIndex, NodeId, Role, Term};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// "Reply false if term < currentTerm": the reply carries our term so the stale leader
+    /// steps down.
+    pub(crate) fn reject_stale_append(&mut self, to: NodeId, prev: LogIndex, cx: &mut Ctx<'_>) {
+        let resp = AppendResponse {
+            term: self.hs.term,
+            success: false,
+            index: prev,
+            hint_index: LogIndex::ZERO,
+            hint_term: Term(0),
+            round: 0,
+        };
+        self.send(to, Message::AppendResponse(resp), cx);
+    }
+
+    pub(crate) fn handle_append(
+        &mut self,
+        from: NodeId,
+        a: Append<WireEntries<'_>>,
+        cx: &mut Ctx<'_>,
+    ) {
+        if self.role == Role::Leader {
+            // Two leaders in one term cannot happen; a forged or corrupted message can.
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
+        // A valid AppendEntries from the current leader: follow it, reset the election timer.
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.set_role(Role::Follower, Some(from), cx);
+        }
+        self.elapsed = 0;
+
+        let mut resp = AppendResponse {
+            term: self.hs.term,
+            success: false,
+            index: a.prev_index,
+            hint_index: LogIndex::ZERO,
+            hint_term: Term(0),
+            round: a.round,
+        };
+        // Entries at or below the compaction point are committed, hence match the leader's;
+        // skip them and check consistency at the first entry we still hold.
+        let base = self.log.base();
+        let (prev, prev_term, skip) = if a.prev_index < base {
+            let skip = base.0 - a.prev_index.0;
+            if skip > u64::from(a.entries.len()) {
+                // Everything in the message is already compacted: we hold it all.
+                resp.success = true;
+                resp.index = a.prev_index.plus(u64::from(a.entries.len()));
+                self.ack_append(from, resp, cx);
+                return;
+            }
+            (base, self.log.base_term(), skip as u32)
+        } else {
+            (a.prev_index, a.prev_term, 0)
+        };
+        if skip == 0 && !self.log.matches(prev, prev_term) {
+            // "Reply false if log doesn't contain an entry at prevLogIndex whose term matches
+            // prevLogTerm", with a hint for fast backtracking.
+            self.stats.appends_rejected += 1;
+            raft_debug!(
+                "{} rejects append at {} from {}",
+                self.cfg.id.0,
+                prev.0,
+                from.0
+            );
+            let hint = self
+                .log
+                .find_conflict_by_term(prev.min(self.log.last_index()), prev_term);
+            resp.hint_index = hint;
+            resp.hint_term = self.log.term(hint).unwrap_or(Term(0));
+            self.send(from, Message::AppendResponse(resp), cx);
+            return;
+        }
+        let mut index = prev;
+        let mut appending = false;
+        for (k, e) in a.entries.skip(skip).enumerate() {
+            let at = index.next();
+            if !appending {
+                match self.log.term(at) {
+                    Some(t) if t == e.term => {
+                        // Already held: skip.
+                        index = at;
+                        continue;
+                    }
+                    Some(_) => {
+                        // "If an existing entry conflicts with a new one (same index but
+                        // different terms), delete the existing entry and all that follow."
+                        if at <= self.commit {
+                            // A leader never contradicts a committed entry; drop the message.
+                            self.stats.ignored_unexpected += 1;
+                            return;
+                        }
+                        self.truncate_log(at, cx);
+                    }
+                    None => {}
+                }
+                if cx.entries.is_some() || !self.has_room(e.data.len(), 0) {
+                    self.stats.appends_truncated_full += 1;
+                    break;
+                }
+                appending = true;
+                cx.entries = Some(NewEntries {
+                    first: at,
+                    count: 0,
+                    from: NewEntriesFrom::Message {
+                        skip: skip + k as u32,
+                    },
+                });
+            } else if !self.has_room(e.data.len(), 0) {
+                self.stats.appends_truncated_full += 1;
+                break;
+            }
+            let meta = EntryMeta {
+                term: e.term,
+                len: e.data.len() as u16,
+                kind: e.kind,
+            };
+            if !self.append_meta(meta, cx) {
+                self.stats.appends_truncated_full += 1;
+                break;
+            }
+            index = at;
+        }
+        // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last
+        // new entry)": only entries this message verified count.
+        if a.commit > self.commit {
+            self.commit = self.commit.max(a.commit.min(index));
+        }
+        let floor = a.floor.min(index).min(self.commit);
+        if floor > self.floor {
+            self.floor = floor;
+        }
+        resp.success = true;
+        resp.index = index;
+        self.ack_append(from, resp, cx);
+    }
+
+    /// Sends a successful append acknowledgement once what it acknowledges is durable.
+    fn ack_append(&mut self, to: NodeId, resp: AppendResponse, cx: &mut Ctx<'_>) {
+        let seq = self.seq_for_ack(cx);
+        if self.durable_by(seq) {
+            self.send(to, Message::AppendResponse(resp), cx);
+        } else {
+            // A newer acknowledgement to the same leader supersedes the held one.
+            self.held_ack = Some((to, resp, seq));
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The leader: proposals, replication under flow control, commit, heartbeats, CheckQuorum.
+
+use crate::codec::MAX_HEADER_BYTES;
+use crate::log::window::EntryMeta;
+use crate::message::{Append, AppendResponse, EntryCount, Message};
+use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
+use crate::progress::{Progress, ProgressState};
+use crate::state::{Ctx, State};
+use crate::types::{EntryKind, LogIndex, NodeId, Role};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    pub(crate) fn become_leader(&mut self, cx: &mut Ctx<'_>) {
+        self.stats.became_leader += 1;
+        let me = self.cfg.id;
+        self.set_role(Role::Leader, Some(me), cx);
+        // "Reinitialized after election": nextIndex = last + 1, matchIndex = 0.
+        let next = self.log.last_index().next();
+        for p in self.progress.iter_mut() {
+            *p = Progress::new(next);
+        }
+        self.round = self.round.wrapping_add(1);
+        self.cq_round = self.round;
+        self.elapsed = 0;
+        self.hb_elapsed = 0;
+        self.held_ack = None;
+        self.held_vote = None;
+        // An empty entry of the new term lets the leader commit entries of earlier terms
+        // (5.4.2); with no room yet it is appended as soon as compaction makes some.
+        self.needs_empty = true;
+        self.append_empty(cx);
+        self.broadcast_append(cx);
+    }
+
+    fn append_empty(&mut self, cx: &mut Ctx<'_>) {
+        if !self.needs_empty || cx.entries.is_some() || !self.has_room(0, 0) {
+            return;
+        }
+        let term = self.hs.term;
+        let first = self.log.last_index().next();
+        cx.entries = Some(NewEntries {
+            first,
+            count: 0,
+            from: NewEntriesFrom::Empty { term },
+        });
+        let meta = EntryMeta {
+            term,
+            len: 0,
+            kind: EntryKind::Empty,
+        };
+        if self.append_meta(meta, cx) {
+            self.needs_empty = false;
+        } else {
+            cx.entries = None;
+        }
+        self.maybe_commit(cx);
+    }
+
+    pub(crate) fn propose(&mut self, data: &[u8], cx: &mut Ctx<'_>) {
+        let answer = self.try_propose(data, cx);
+        if answer == Proposal::Busy {
+            self.stats.proposals_busy += 1;
+        }
+        cx.push(Output::Proposal(answer), &mut self.stats);
+    }
+
+    fn try_propose(&mut self, data: &[u8], cx: &mut Ctx<'_>) -> Proposal {
+        if self.role != Role::Leader {
+            return Proposal::NotLeader {
+                leader_hint: self.leader,
+            };
+        }
+        if data.len() > self.cfg.max_payload() as usize {
+            return Proposal::TooLarge;
+        }
+        let uncommitted = self.commit.distance_to(self.log.last_index());
+        // One window slot stays free for the empty entry of a future leader.
+        if self.needs_empty
+            || uncommitted >= u64::from(self.cfg.max_uncommitted)
+            || !self.has_room(data.len(), 1)
+        {
+            return Proposal::Busy;
+        }
+        let term = self.hs.term;
+        let index = self.log.last_index().next();
+        cx.entries = Some(NewEntries {
+            first: index,
+            count: 0,
+            from: NewEntriesFrom::Proposal { term },
+        });
+        let meta = EntryMeta {
+            term,
+            len: data.len() as u16,
+            kind: EntryKind::Normal,
+        };
+        if !self.append_meta(meta, cx) {
+            cx.entries = None;
+            return Proposal::Busy;
+        }
+        self.maybe_commit(cx);
+        self.broadcast_append(cx);
+        Proposal::Accepted { index, term }
+    }
+
+    pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {
+        self.append_empty(cx);
+        self.elapsed = self.elapsed.saturating_add(1);
+        if self.elapsed >= self.cfg.election_ticks {
+            self.elapsed = 0;
+            if self.cfg.check_quorum && !self.quorum_active() {
+                // raftos' step_down_missed_heartbeats, made exact: no majority answered any
+                // round sent during the last election timeout.
+                self.stats.check_quorum_step_downs += 1;
+                let term = self.hs.term;
+                self.become_follower(term, None, cx);
+                return;
+            }
+            self.cq_round = self.round.wrapping_add(1);
+        }
+        self.hb_elapsed = self.hb_elapsed.saturating_add(1);
+        if self.hb_elapsed >= self.cfg.heartbeat_ticks {
+            self.hb_elapsed = 0;
+            self.round = self.round.wrapping_add(1);
+            for k in 0..self.voters.len() {
+                if k == self.me {
+                    continue;
+                }
+                let p = &mut self.progress[k];
+                match p.state {
+                    // A lost probe is re-sent once per heartbeat.
+                    ProgressState::Probe => p.probe_sent = false,
+                    // No progress for a whole heartbeat with messages in flight: they were
+                    // lost; fall back to probing from the match index.
+                    ProgressState::Replicate => {
+                        if p.inflight_len() > 0 && p.matched == p.matched_at_heartbeat {
+                            p.become_probe();
+                        }
+                    }
+                }
+                p.matched_at_heartbeat = p.matched;
+                self.send_append(k, true, cx);
+            }
+        }
+    }
+
+    /// Distinct voters (self included) that answered a round sent in this CheckQuorum window.
+    fn quorum_active(&self) -> bool {
+        let since = self.cq_round;
+        let n = (0..self.voters.len())
+            .filter(|&k| {
+                k == self.me || self.progress[k].acked_round.wrapping_sub(since) < (1 << 31)
+            })
+            .count();
+        n >= self.quorum()
+    }
+
+    pub(crate) fn broadcast_append(&mut self, cx: &mut Ctx<'_>) {
+        for k in 0..self.voters.len() {
+            if k != self.me && cx.sent_to & (1 << k) == 0 {
+                self.send_append(k, false, cx);
+            }
+        }
+    }
+
+    /// Sends voter `k` the next entries its progress allows; with `heartbeat`, an empty
+    /// AppendEntries when no entries may go (so the round and commit still reach it).
+    fn send_append(&mut self, k: usize, heartbeat: bool, cx: &mut Ctx<'_>) {
+        if cx.sent_to & (1 << k) != 0 {
+            return;
+        }
+        let to = self.voters[k];
+        let p = &self.progress[k];
+        let can = p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes);
+        let last = self.log.last_index();
+        let (prev, count, bytes) = if can && (p.next <= last || p.state == ProgressState::Probe) {
+            let prev = p.next.prev();
+            if prev < self.log.base() {
+                // The entries it needs were compacted; it must wait for a snapshot.
+                self.stats.needs_snapshot += 1;
+                return;
+            }
+            let budget = self.cfg.max_frame_bytes - MAX_HEADER_BYTES;
+            let budget = budget.min(p.bytes_left(self.cfg.max_inflight_bytes).max(1));
+            let (count, bytes) = self.batch(prev, budget);
+            (prev, count, bytes)
+        } else if heartbeat {
+            // Heartbeat: anchored at the match index, which the follower holds.
+            let prev = match p.state {
+                ProgressState::Replicate => p.matched.max(self.log.base()),
+                ProgressState::Probe => p.next.prev().max(self.log.base()),
+            };
+            (prev, 0, 0)
+        } else {
+            return;
+        };
+        let Some(prev_term) = self.log.term(prev) else {
+            return;
+        };
+        if can && (count > 0 || self.progress[k].state == ProgressState::Probe) {
+            self.progress[k].sent(prev.plus(u64::from(count)), bytes);
+        }
+        let msg = Message::Append(Append {
+            term: self.hs.term,
+            prev_index: prev,
+            prev_term,
+            commit: self.commit,
+            floor: self.floor,
+            round: self.round,
+            entries: EntryCount(count),
+        });
+        self.send(to, msg, cx);
+    }
+
+    /// How many entries after `prev` fit in `budget` record bytes (at least one if any).
+    fn batch(&self, prev: LogIndex, budget: u32) -> (u32, u32) {
+        let mut count = 0u32;
+        let mut bytes = 0u32;
+        let mut i = prev.next();
+        while let Some(m) = self.log.meta(i) {
+            let b = m.record_bytes();
+            if count > 0 && bytes + b > budget {
+                break;
+            }
+            count += 1;
+            bytes += b;
+            i = i.next();
+        }
+        (count, bytes)
+    }
+
+    pub(crate) fn handle_append_response(
+        &mut self,
+        from: NodeId,
+        r: AppendResponse,
+        cx: &mut Ctx<'_>,
+    ) {
+        if self.role != Role::Leader {
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
+        let Some(k) = self.position(from) else { return };
+        let p = &mut self.progress[k];
+        if r.round.wrapping_sub(p.acked_round) < (1 << 31) {
+            p.acked_round = r.round;
+        }
+        if r.success {
+            if r.index > self.log.last_index() {
+                // Acknowledges entries we never had: a corrupted or forged message.
+                self.stats.ignored_unexpected += 1;
+                return;
+            }
+            if p.ack(r.index) {
+                self.maybe_commit(cx);
+            }
+        } else {
+            // Fast backtracking: map the follower's hint onto our log (etcd's
+            // findConflictByTerm on the leader side).
+            let probe = self.log.find_conflict_by_term(r.hint_index, r.hint_term);
+            if !self.progress[k].reject(r.index, probe) {
+                return;
+            }
+        }
+        self.send_append(k, false, cx);
+    }
+
+    /// Under `Deferred` durability the leader's own log counts only once durable.
+    pub(crate) fn leader_durable_advanced(&mut self, cx: &mut Ctx<'_>) {
+        self.maybe_commit(cx);
+    }
+
+    /// "If there exists an N such that N > commitIndex, a majority of matchIndex[i] >= N,
+    /// and log[N].term == currentTerm: set commitIndex = N" (5.3, 5.4.2).
+    pub(crate) fn maybe_commit(&mut self, cx: &mut Ctx<'_>) {
+        let durable = if self.cfg.durability == crate::config::Durability::Inline {
+            self.log.last_index()
+        } else {
+            self.durable
+        };
+        let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
+        let mut min_match = durable;
+        for k in 0..self.voters.len() {
+            let m = if k == self.me {
+                durable
+            } else {
+                self.progress[k].matched
+            };
+            min_match = min_match.min(m);
+            let _ = matched.push(m.0);
+        }
+        let n = LogIndex(crate::quorum::committed_value(&mut matched));
+        let mut advanced = false;
+        if n > self.commit && self.log.term(n) == Some(self.hs.term) {
+            self.commit = n;
+            advanced = true;
+        }
+        let floor = min_match.min(self.commit);
+        if floor > self.floor {
+            self.floor = floor;
+        }
+        if advanced {
+            // Followers learn the new commit index now, not at the next heartbeat.
+            self.broadcast_append_or_commit(cx);
+        }
+    }
+
+    fn broadcast_append_or_commit(&mut self, cx: &mut Ctx<'_>) {
+        for k in 0..self.voters.len() {
+            if k != self.me && cx.sent_to & (1 << k) == 0 {
+                self.send_append(k, true, cx);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The role logic, split as etcd's `stepLeader` / `stepCandidate` / `stepFollower` are:
+//! this file handles ticks and the term rules every role shares, then dispatches.
+
+mod candidate;
+mod follower;
+mod leader;
+
+use crate::codec::WireEntries;
+use crate::message::{Message, VoteResponse};
+use crate::state::{Ctx, State};
+use crate::types::{NodeId, Role};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
+        match self.role {
+            Role::Leader => self.leader_tick(cx),
+            _ => {
+                self.elapsed = self.elapsed.saturating_add(1);
+                if self.elapsed >= self.timeout && self.position(self.cfg.id).is_some() {
+                    self.start_election(cx);
+                }
+            }
+        }
+    }
+
+    /// A message from `from`: the term rules of Figure 2 ("if RPC request or response contains
+    /// term T > currentTerm: set currentTerm = T, convert to follower"), refined by PreVote and
+    /// the leader lease of CheckQuorum, then the role's handler.
+    pub(crate) fn receive(
+        &mut self,
+        from: NodeId,
+        msg: Message<WireEntries<'_>>,
+        cx: &mut Ctx<'_>,
+    ) {
+        if from == self.cfg.id || self.position(from).is_none() {
+            self.stats.dropped_unknown_peer += 1;
+            return;
+        }
+        let term = msg.term();
+        if term > self.hs.term {
+            match msg {
+                Message::PreVote(_) | Message::Vote(_) if self.in_lease() => {
+                    // A leader was heard within the election timeout: a node asking for
+                    // votes now is disruptive (partitioned or removed), not needed.
+                    self.stats.ignored_in_lease += 1;
+                    return;
+                }
+                // A PreVote does not change anyone's term; a granted PreVote response carries
+                // the term the candidate would campaign in.
+                Message::PreVote(_) => {}
+                Message::PreVoteResponse(r) if r.granted => {}
+                Message::Append(_) => self.become_follower(term, Some(from), cx),
+                _ => self.become_follower(term, None, cx),
+            }
+        } else if term < self.hs.term {
+            self.stats.stale_term += 1;
+            match msg {
+                // Tell a stale leader or candidate about the newer term so it steps down.
+                Message::Append(a) => self.reject_stale_append(from, a.prev_index, cx),
+                Message::Vote(_) | Message::PreVote(_) => {
+                    let resp = VoteResponse {
+                        term: self.hs.term,
+                        granted: false,
+                    };
+                    let m = match msg {
+                        Message::Vote(_) => Message::VoteResponse(resp),
+                        _ => Message::PreVoteResponse(resp),
+                    };
+                    self.send(from, m, cx);
+                }
+                _ => {}
+            }
+            return;
+        }
+        match msg {
+            Message::PreVote(req) => self.handle_vote_request(from, req, true, cx),
+            Message::Vote(req) => self.handle_vote_request(from, req, false, cx),
+            Message::PreVoteResponse(r) => self.handle_vote_response(from, r, true, cx),
+            Message::VoteResponse(r) => self.handle_vote_response(from, r, false, cx),
+            Message::Append(a) => self.handle_append(from, a, cx),
+            Message::AppendResponse(r) => self.handle_append_response(from, r, cx),
+        }
+    }
+
+    /// With CheckQuorum, a follower that heard from its leader within the minimum election
+    /// timeout does not grant (pre-)votes in a higher term (thesis section 4.2.3).
+    fn in_lease(&self) -> bool {
+        self.cfg.check_quorum
+            && match self.role {
+                Role::Leader => true,
+                Role::Follower => self.leader.is_some() && self.elapsed < self.cfg.election_ticks,
+                _ => false,
+            }
+    }
+}

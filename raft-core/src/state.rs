@@ -1,0 +1,620 @@
+//! [`State`]: one node's whole protocol state, and the step function that advances it.
+
+use heapless::{Deque, Vec, VecView};
+
+use crate::codec;
+use crate::config::{Config, Durability};
+use crate::error::{ConfigError, StepError};
+use crate::fmt::raft_info;
+use crate::input::Input;
+use crate::log::store::LogStore;
+use crate::log::window::{EntryMeta, Window};
+use crate::message::{EntryCount, Message};
+use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
+use crate::progress::Progress;
+use crate::rng::Rng;
+use crate::stats::Stats;
+use crate::types::{HardState, LogIndex, NodeId, Role, Term};
+
+/// How many `Persist`s may be outstanding under `Durability::Deferred` before new ones are
+/// merged into the newest (which then stands for both). Never blocks progress.
+const PERSIST_QUEUE: usize = 4;
+
+/// One node's protocol state. Capacities are const generics:
+/// - `PEERS`: the most voters the cluster may have, this node included;
+/// - `LOG`: entries in the log window (16 bytes of metadata each; payloads live in the store);
+/// - `INFLIGHT`: AppendEntries in flight per follower (the pipelining window).
+///
+/// Build it with [`State::new`] (a fresh node) or [`State::restore`] (after a restart), then
+/// call [`State::step`] for every input.
+#[derive(Clone, Debug)]
+pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
+    pub(crate) cfg: Config,
+    pub(crate) voters: Vec<NodeId, PEERS>,
+    /// Index of this node in `voters`.
+    pub(crate) me: usize,
+    pub(crate) hs: HardState,
+    pub(crate) role: Role,
+    pub(crate) leader: Option<NodeId>,
+    pub(crate) log: Window<LOG>,
+    pub(crate) commit: LogIndex,
+    /// Last index handed out in an `Apply`.
+    pub(crate) applied: LogIndex,
+    /// The state machine captured up to here (`Input::Captured`).
+    pub(crate) captured: LogIndex,
+    /// Every voter holds the log up to here (leader: computed; follower: from the leader).
+    pub(crate) floor: LogIndex,
+    /// `CaptureWanted` was last emitted for this applied index.
+    pub(crate) capture_asked: LogIndex,
+    /// Last index whose content is durable and equal to the current log.
+    pub(crate) durable: LogIndex,
+    /// Every `Persist` up to this sequence number is durable.
+    pub(crate) durable_seq: u64,
+    /// The sequence number the next `Persist` gets.
+    pub(crate) next_seq: u64,
+    /// The `Persist` that carries the current hard state.
+    pub(crate) hs_seq: u64,
+    /// Outstanding `Persist`s: (seq, last durable-equal index once it lands).
+    pub(crate) persists: Deque<(u64, LogIndex), PERSIST_QUEUE>,
+    /// A granted vote waiting for its `Persist` (to, term, seq).
+    pub(crate) held_vote: Option<(NodeId, Term, u64)>,
+    /// An append acknowledgement waiting for its `Persist` (to, message, seq).
+    pub(crate) held_ack: Option<(NodeId, crate::message::AppendResponse, u64)>,
+    pub(crate) rng: Rng,
+    /// Ticks since the election timer was reset (followers and candidates) or since the
+    /// last CheckQuorum window began (leaders).
+    pub(crate) elapsed: u32,
+    /// The current randomized election timeout.
+    pub(crate) timeout: u32,
+    /// Ticks since the last heartbeat (leaders).
+    pub(crate) hb_elapsed: u32,
+    /// Granted votes by voter position in the current (pre-)election.
+    pub(crate) granted: Vec<Option<bool>, PEERS>,
+    /// Per voter position (this node's own slot unused).
+    pub(crate) progress: Vec<Progress<INFLIGHT>, PEERS>,
+    /// The leader's heartbeat round (raftos' request_id).
+    pub(crate) round: u32,
+    /// The round at which the current CheckQuorum window began.
+    pub(crate) cq_round: u32,
+    /// The new leader has not yet appended its empty entry (no room yet).
+    pub(crate) needs_empty: bool,
+    pub(crate) stats: Stats,
+    pub(crate) halted: bool,
+}
+
+/// What a restarted node read back from its storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restored {
+    /// The durable hard state.
+    pub hard_state: HardState,
+    /// The index and term the log starts after (0 and 0 without compaction).
+    pub base: (LogIndex, Term),
+    /// The index the state machine has applied (at least `base.0`: a snapshot covers it).
+    pub applied: LogIndex,
+}
+
+/// Per-step bookkeeping: the outputs, and the one `Persist` the step may emit.
+pub(crate) struct Ctx<'o> {
+    pub(crate) out: &'o mut VecView<Output>,
+    pub(crate) hs_dirty: bool,
+    pub(crate) truncate_from: Option<LogIndex>,
+    pub(crate) entries: Option<NewEntries>,
+    /// Voter positions already sent a message this step (one message per peer per step).
+    pub(crate) sent_to: u64,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn push(&mut self, o: Output, stats: &mut Stats) {
+        if self.out.push(o).is_err() {
+            stats.output_overflow += 1;
+        }
+    }
+
+    pub(crate) fn persists(&self) -> bool {
+        self.hs_dirty || self.truncate_from.is_some() || self.entries.is_some()
+    }
+}
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// A fresh node with an empty log in term 0.
+    pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
+        let restored = Restored {
+            hard_state: HardState::default(),
+            base: (LogIndex::ZERO, Term(0)),
+            applied: LogIndex::ZERO,
+        };
+        Self::build(cfg, voters, restored)
+    }
+
+    /// A node rebuilt after a restart from exactly what was durable: the hard state, the
+    /// log entries in `store` after `restored.base`, and the state machine's applied index.
+    /// Entries up to the applied index are not applied again; later committed entries are.
+    pub fn restore<S: LogStore + ?Sized>(
+        cfg: Config,
+        voters: &[NodeId],
+        restored: Restored,
+        store: &S,
+    ) -> Result<Self, ConfigError> {
+        let mut s = Self::build(cfg, voters, restored)?;
+        let mut i = restored.base.0.next();
+        while i <= store.last_index() {
+            let e = store.entry(i).ok_or(ConfigError::BadRestore)?;
+            if e.term < s.log.last_term() || e.term > s.hs.term || e.data.len() > u16::MAX as usize
+            {
+                return Err(ConfigError::BadRestore);
+            }
+            let meta = EntryMeta {
+                term: e.term,
+                len: e.data.len() as u16,
+                kind: e.kind,
+            };
+            if !s.log.push(meta) {
+                return Err(ConfigError::BadRestore);
+            }
+            i = i.next();
+        }
+        if restored.applied > s.log.last_index() {
+            return Err(ConfigError::BadRestore);
+        }
+        s.durable = s.log.last_index();
+        Ok(s)
+    }
+
+    fn build(cfg: Config, voters: &[NodeId], r: Restored) -> Result<Self, ConfigError> {
+        cfg.validate(F, L)?;
+        if voters.len() > P || voters.len() > 64 {
+            return Err(ConfigError::TooManyVoters);
+        }
+        let me = voters
+            .iter()
+            .position(|&v| v == cfg.id)
+            .ok_or(ConfigError::BadVoters)?;
+        for (k, v) in voters.iter().enumerate() {
+            if voters[..k].contains(v) {
+                return Err(ConfigError::BadVoters);
+            }
+        }
+        if let Some(v) = r.hard_state.vote {
+            if !voters.contains(&v) {
+                return Err(ConfigError::BadRestore);
+            }
+        }
+        if r.applied < r.base.0 || r.base.1 > r.hard_state.term {
+            return Err(ConfigError::BadRestore);
+        }
+        let mut progress = Vec::new();
+        let mut granted = Vec::new();
+        for _ in voters {
+            // Both have capacity P >= voters.len(), checked above.
+            let _ = progress.push(Progress::new(LogIndex(1)));
+            let _ = granted.push(None);
+        }
+        let mut s = State {
+            cfg,
+            voters: Vec::from_slice(voters).map_err(|_| ConfigError::TooManyVoters)?,
+            me,
+            hs: r.hard_state,
+            role: Role::Follower,
+            leader: None,
+            log: Window::new(r.base.0, r.base.1),
+            commit: r.applied,
+            applied: r.applied,
+            captured: r.base.0,
+            floor: r.base.0,
+            capture_asked: LogIndex::ZERO,
+            durable: r.base.0,
+            durable_seq: 0,
+            next_seq: 1,
+            hs_seq: 0,
+            persists: Deque::new(),
+            held_vote: None,
+            held_ack: None,
+            rng: Rng::new(cfg.seed ^ u64::from(cfg.id.0).rotate_left(32)),
+            elapsed: 0,
+            timeout: cfg.election_ticks,
+            hb_elapsed: 0,
+            granted,
+            progress,
+            round: 0,
+            cq_round: 0,
+            needs_empty: false,
+            stats: Stats::default(),
+            halted: false,
+        };
+        s.reset_election_timer();
+        Ok(s)
+    }
+
+    /// Advances the node by one input, appending what the driver must do to `out` (which is
+    /// cleared first). See [`crate::output`] for the contract. Errors are driver mistakes
+    /// only; any received message, however hostile, yields outputs or is counted and ignored.
+    ///
+    /// `N` must be at least [`outputs_needed`]`(PEERS)`: checked at compile time.
+    pub fn step<const N: usize>(
+        &mut self,
+        input: Input<'_>,
+        out: &mut Outputs<N>,
+    ) -> Result<(), StepError> {
+        const {
+            assert!(
+                N >= outputs_needed(P),
+                "Outputs capacity below outputs_needed(PEERS)"
+            )
+        };
+        out.clear();
+        self.step_view(input, out.as_mut_view())
+    }
+
+    /// [`State::step`] over an output list of any capacity: the caller guarantees at least
+    /// [`outputs_needed`]`(PEERS)` free slots (outputs beyond it are counted in
+    /// `Stats::output_overflow`, never written out of bounds).
+    pub fn step_view(
+        &mut self,
+        input: Input<'_>,
+        out: &mut VecView<Output>,
+    ) -> Result<(), StepError> {
+        if self.halted {
+            return Err(StepError::Halted);
+        }
+        let mut cx = Ctx {
+            out,
+            hs_dirty: false,
+            truncate_from: None,
+            entries: None,
+            sent_to: 0,
+        };
+        let r = self.dispatch(input, &mut cx);
+        self.after_step(&mut cx);
+        r
+    }
+
+    fn dispatch(&mut self, input: Input<'_>, cx: &mut Ctx<'_>) -> Result<(), StepError> {
+        match input {
+            Input::Tick => self.tick(cx),
+            Input::Message { from, msg } => self.receive(from, msg, cx),
+            Input::Frame(frame) => match codec::decode(frame) {
+                Err(_) => self.stats.dropped_malformed += 1,
+                Ok((h, _)) if h.cluster_id != self.cfg.cluster_id => {
+                    self.stats.dropped_wrong_cluster += 1
+                }
+                Ok((h, _)) if h.to != self.cfg.id => self.stats.dropped_misaddressed += 1,
+                Ok((h, msg)) => self.receive(h.from, msg, cx),
+            },
+            Input::Propose { data } => self.propose(data, cx),
+            Input::Persisted { seq } => return self.persisted(seq, cx),
+            Input::Captured { index } => {
+                if index > self.applied {
+                    return Err(StepError::CaptureBeyondApplied);
+                }
+                self.captured = self.captured.max(index);
+            }
+            Input::StorageFailed => {
+                self.halted = true;
+                cx.out.clear();
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Work every step ends with: apply what is committed and durable, compact, and emit the
+    /// step's `Persist` first in the outputs.
+    fn after_step(&mut self, cx: &mut Ctx<'_>) {
+        if self.halted {
+            return;
+        }
+        if self.cfg.durability == Durability::Inline {
+            self.durable = self.log.last_index();
+        }
+        self.maybe_apply(cx);
+        self.maybe_compact(cx);
+        if !cx.persists() {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if cx.hs_dirty {
+            self.hs_seq = seq;
+        }
+        let p = Persist {
+            seq,
+            hard_state: cx.hs_dirty.then_some(self.hs),
+            truncate_from: cx.truncate_from,
+            entries: cx.entries,
+        };
+        match self.cfg.durability {
+            Durability::Inline => self.durable_seq = seq,
+            Durability::Deferred => {
+                let last = self.log.last_index();
+                if self.persists.is_full() {
+                    // Merge into the newest: it becomes durable no earlier than this one.
+                    if let Some(back) = self.persists.back_mut() {
+                        *back = (seq, last);
+                    }
+                } else {
+                    let _ = self.persists.push_back((seq, last));
+                }
+            }
+        }
+        if cx.out.insert(0, Output::Persist(p)).is_err() {
+            self.stats.output_overflow += 1;
+        }
+    }
+
+    fn persisted(&mut self, seq: u64, cx: &mut Ctx<'_>) -> Result<(), StepError> {
+        if seq >= self.next_seq {
+            return Err(StepError::UnknownPersistSeq);
+        }
+        if self.cfg.durability == Durability::Inline || seq <= self.durable_seq {
+            return Ok(());
+        }
+        self.durable_seq = seq;
+        while let Some(&(s, last)) = self.persists.front() {
+            if s > seq {
+                break;
+            }
+            self.durable = self.durable.max(last.min(self.log.last_index()));
+            let _ = self.persists.pop_front();
+        }
+        self.release_held(cx);
+        match self.role {
+            Role::Leader => self.leader_durable_advanced(cx),
+            Role::Candidate => self.tally_votes(cx),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The sequence number a message acknowledging the current state depends on.
+    pub(crate) fn seq_for_ack(&self, cx: &Ctx<'_>) -> u64 {
+        if cx.persists() {
+            self.next_seq
+        } else {
+            self.next_seq - 1
+        }
+    }
+
+    /// Whether state persisted by `seq` (this step's `Persist` if `seq == next_seq`) may be
+    /// acknowledged now.
+    pub(crate) fn durable_by(&self, seq: u64) -> bool {
+        self.cfg.durability == Durability::Inline || seq <= self.durable_seq
+    }
+
+    fn release_held(&mut self, cx: &mut Ctx<'_>) {
+        if let Some((to, term, seq)) = self.held_vote {
+            if self.durable_by(seq) {
+                self.held_vote = None;
+                if term == self.hs.term {
+                    let msg = Message::VoteResponse(crate::message::VoteResponse {
+                        term,
+                        granted: true,
+                    });
+                    self.send(to, msg, cx);
+                }
+            }
+        }
+        if let Some((to, resp, seq)) = self.held_ack {
+            if self.durable_by(seq) {
+                self.held_ack = None;
+                if resp.term == self.hs.term {
+                    self.send(to, Message::AppendResponse(resp), cx);
+                }
+            }
+        }
+    }
+
+    /// Queues a message; at most one per peer per step (the output bound relies on it).
+    pub(crate) fn send(&mut self, to: NodeId, msg: Message<EntryCount>, cx: &mut Ctx<'_>) {
+        if let Some(pos) = self.position(to) {
+            cx.sent_to |= 1 << pos;
+        }
+        cx.push(Output::Send { to, msg }, &mut self.stats);
+    }
+
+    pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
+        self.voters.iter().position(|&v| v == id)
+    }
+
+    pub(crate) fn quorum(&self) -> usize {
+        crate::quorum::majority(self.voters.len())
+    }
+
+    pub(crate) fn reset_election_timer(&mut self) {
+        self.elapsed = 0;
+        self.timeout = self
+            .rng
+            .in_range(self.cfg.election_ticks, self.cfg.election_ticks);
+    }
+
+    pub(crate) fn set_term(&mut self, term: Term, cx: &mut Ctx<'_>) {
+        if term != self.hs.term {
+            self.hs = HardState { term, vote: None };
+            cx.hs_dirty = true;
+            self.held_vote = None;
+            self.held_ack = None;
+        }
+    }
+
+    pub(crate) fn set_vote(&mut self, vote: NodeId, cx: &mut Ctx<'_>) {
+        self.hs.vote = Some(vote);
+        cx.hs_dirty = true;
+    }
+
+    /// Changes role (and known leader), emitting `RoleChanged` when either changed.
+    pub(crate) fn set_role(&mut self, role: Role, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
+        if role == self.role && leader == self.leader {
+            return;
+        }
+        raft_info!(
+            "{} -> role {:?} term {}",
+            self.cfg.id.0,
+            role,
+            self.hs.term.0
+        );
+        self.role = role;
+        self.leader = leader;
+        let term = self.hs.term;
+        cx.push(Output::RoleChanged { role, term, leader }, &mut self.stats);
+    }
+
+    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
+        self.set_term(term, cx);
+        if self.role == Role::Leader {
+            self.needs_empty = false;
+        }
+        self.set_role(Role::Follower, leader, cx);
+        self.reset_election_timer();
+    }
+
+    /// Appends one entry's metadata at the end of the log, recording it for this step's
+    /// `Persist`. False if the window is full.
+    pub(crate) fn append_meta(&mut self, meta: EntryMeta, cx: &mut Ctx<'_>) -> bool {
+        if !self.log.push(meta) {
+            return false;
+        }
+        if let Some(e) = cx.entries.as_mut() {
+            e.count += 1;
+        }
+        true
+    }
+
+    /// Drops log entries from `index` on, recording it for this step's `Persist`.
+    pub(crate) fn truncate_log(&mut self, index: LogIndex, cx: &mut Ctx<'_>) {
+        self.log.truncate_from(index);
+        cx.truncate_from = Some(cx.truncate_from.map_or(index, |t| t.min(index)));
+        let keep = index.prev();
+        self.durable = self.durable.min(keep);
+        for p in self.persists.iter_mut() {
+            p.1 = p.1.min(keep);
+        }
+    }
+
+    fn maybe_apply(&mut self, cx: &mut Ctx<'_>) {
+        let upto = self.commit.min(self.durable);
+        if upto > self.applied {
+            let first = self.applied.next();
+            let last = upto.min(self.applied.plus(u64::from(self.cfg.max_apply)));
+            self.applied = last;
+            cx.push(Output::Apply { first, last }, &mut self.stats);
+        }
+    }
+
+    fn maybe_compact(&mut self, cx: &mut Ctx<'_>) {
+        let upto = self.captured.min(self.floor).min(self.applied);
+        if upto > self.log.base() {
+            self.log.compact_to(upto);
+            cx.push(Output::Compact { upto }, &mut self.stats);
+        } else if self.log.free() <= L / 4 && self.applied > self.captured.max(self.capture_asked) {
+            self.capture_asked = self.applied;
+            cx.push(
+                Output::CaptureWanted { upto: self.applied },
+                &mut self.stats,
+            );
+        }
+    }
+
+    /// Whether the log has room for one more entry of `len` payload bytes.
+    pub(crate) fn has_room(&self, len: usize, reserve_slots: usize) -> bool {
+        let rec = len as u64 + u64::from(codec::ENTRY_OVERHEAD);
+        self.log.free() > reserve_slots && self.log.bytes() + rec <= u64::from(self.cfg.log_bytes)
+    }
+
+    // ----- The read-only view: what tests, checkers and applications may observe. -----
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// The voters, this node included.
+    pub fn voters(&self) -> &[NodeId] {
+        &self.voters
+    }
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The current term and vote (as last handed to the driver to persist).
+    pub fn hard_state(&self) -> HardState {
+        self.hs
+    }
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.hs.term
+    }
+    /// The leader this node knows of in its term.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    /// The commit index as known to this node.
+    pub fn commit(&self) -> LogIndex {
+        self.commit
+    }
+    /// The last index handed out in an `Apply`.
+    pub fn applied(&self) -> LogIndex {
+        self.applied
+    }
+    /// The index just before the log window (compaction point).
+    pub fn first_index(&self) -> LogIndex {
+        self.log.base().next()
+    }
+    /// The last index of the log.
+    pub fn last_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+    /// The term of the last entry.
+    pub fn last_term(&self) -> Term {
+        self.log.last_term()
+    }
+    /// The term of the entry at `index`, if it is in the window (or is the compaction point).
+    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
+        self.log.term(index)
+    }
+    /// The last index whose content is durable (under `Inline`, the last index).
+    pub fn durable_index(&self) -> LogIndex {
+        self.durable
+    }
+    /// Every `Persist` up to this sequence number is known durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
+    }
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// Whether the node stopped after a storage failure.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+    /// Entries in the log window and its capacity.
+    pub fn window_usage(&self) -> (usize, usize) {
+        (self.log.len(), L)
+    }
+    /// The leader's match index for `peer` (None if not leader or not a voter).
+    pub fn match_index(&self, peer: NodeId) -> Option<LogIndex> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let pos = self.position(peer)?;
+        if pos == self.me {
+            return Some(self.durable);
+        }
+        Some(self.progress[pos].matched)
+    }
+}
+
+/// The by-value step: `step(state, input) -> (state, outputs)`, a thin wrapper over
+/// [`State::step`]. It moves the whole `State` in and out (see the crate docs for the bytes
+/// copied); hot loops use the in-place form. A driver error leaves the state unchanged apart
+/// from counters and comes back as the error.
+pub fn step<const P: usize, const L: usize, const F: usize, const N: usize>(
+    mut state: State<P, L, F>,
+    input: Input<'_>,
+) -> (State<P, L, F>, Result<Outputs<N>, StepError>) {
+    let mut out = Outputs::new();
+    let r = state.step(input, &mut out);
+    (state, r.map(|()| out))
+}
