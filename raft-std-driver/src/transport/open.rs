@@ -1,0 +1,159 @@
+//! Opening incoming datagrams: allow-list, replay window, authentication.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+
+use super::frame::{Header, HEADER_LEN, MAGIC_VERSION, NONCE_AT, OVERHEAD, TAG_LEN};
+use super::replay::{ReplayWindow, Stale};
+use super::{ClusterKey, DropCounters, DropReason};
+
+/// Where a configured sender may send from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerBinding {
+    /// Only from this address (cluster nodes).
+    Fixed(SocketAddr),
+    /// From any address (clients on ephemeral ports). The frame must still authenticate and be
+    /// fresh; reply to the address it came from.
+    Roaming,
+}
+
+struct Peer {
+    binding: PeerBinding,
+    window: ReplayWindow,
+}
+
+/// An accepted datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Opened<'a> {
+    /// The authenticated sender id.
+    pub sender: u32,
+    /// Its counter (the sender's boot epoch is `counter >> 32`).
+    pub counter: u64,
+    /// The decrypted frame, borrowed from the opener's buffer until the next `open`.
+    pub plaintext: &'a [u8],
+}
+
+/// Opens datagrams for one node and counts what it drops.
+pub struct Opener {
+    cipher: XChaCha20Poly1305,
+    peers: HashMap<u32, Peer>,
+    max_datagram: usize,
+    buf: Vec<u8>,
+    counters: DropCounters,
+}
+
+impl fmt::Debug for Opener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opener")
+            .field("peers", &self.peers.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener {
+    /// An opener for node `local_id` accepting the `peers` listed (an entry for `local_id`
+    /// itself is ignored), datagrams of at most `max_datagram` bytes.
+    pub fn new(
+        key: &ClusterKey,
+        local_id: u32,
+        peers: impl IntoIterator<Item = (u32, PeerBinding)>,
+        max_datagram: usize,
+    ) -> Opener {
+        let peers = peers
+            .into_iter()
+            .filter(|(id, _)| *id != local_id)
+            .map(|(id, binding)| {
+                let window = ReplayWindow::default();
+                (id, Peer { binding, window })
+            })
+            .collect();
+        Opener {
+            cipher: XChaCha20Poly1305::new(key.as_bytes().into()),
+            peers,
+            max_datagram,
+            buf: Vec::with_capacity(max_datagram),
+            counters: DropCounters::default(),
+        }
+    }
+
+    /// Checks and decrypts `datagram`, received from `from`. Every refusal is counted in
+    /// [`Opener::counters`] before it is returned; nothing about a refused datagram changes any
+    /// other state.
+    pub fn open(&mut self, from: SocketAddr, datagram: &[u8]) -> Result<Opened<'_>, DropReason> {
+        match self.check_and_decrypt(from, datagram) {
+            Ok((sender, counter)) => {
+                self.counters.accepted += 1;
+                Ok(Opened {
+                    sender,
+                    counter,
+                    plaintext: &self.buf,
+                })
+            }
+            Err(reason) => {
+                self.counters.record(reason);
+                Err(reason)
+            }
+        }
+    }
+
+    /// Accepted and dropped datagrams so far.
+    pub fn counters(&self) -> &DropCounters {
+        &self.counters
+    }
+
+    fn check_and_decrypt(
+        &mut self,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(u32, u64), DropReason> {
+        if datagram.len() > self.max_datagram {
+            return Err(DropReason::Oversized);
+        }
+        if datagram.len() < OVERHEAD {
+            return Err(DropReason::Malformed);
+        }
+        let header = Header::read(datagram).ok_or(DropReason::Malformed)?;
+        if header.version != MAGIC_VERSION {
+            return Err(DropReason::Malformed);
+        }
+        // Cheap refusals first, before any cryptography; none of them changes state.
+        let peer = self
+            .peers
+            .get_mut(&header.sender)
+            .ok_or(DropReason::UnknownPeer)?;
+        if let PeerBinding::Fixed(addr) = peer.binding {
+            if addr != from {
+                return Err(DropReason::AddressMismatch);
+            }
+        }
+        peer.window.check(header.counter).map_err(|s| match s {
+            Stale::Replayed => DropReason::Replayed,
+            Stale::TooOld => DropReason::TooOld,
+        })?;
+
+        let (head, rest) = datagram.split_at(HEADER_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        self.buf.clear();
+        self.buf.extend_from_slice(ciphertext);
+        let nonce = XNonce::from_slice(&head[NONCE_AT..HEADER_LEN]);
+        // `tag` is exactly TAG_LEN bytes: `rest` holds at least TAG_LEN (checked against
+        // OVERHEAD above) and was split TAG_LEN from its end.
+        let tag = Tag::from_slice(tag);
+        if self
+            .cipher
+            .decrypt_in_place_detached(nonce, head, &mut self.buf, tag)
+            .is_err()
+        {
+            self.buf.clear();
+            return Err(DropReason::BadTag);
+        }
+        // Authentic: only now may the window move.
+        peer.window.mark(header.counter);
+        Ok((header.sender, header.counter))
+    }
+}
