@@ -2,5 +2,6 @@
 //! store and the binaries built on them.
 #![deny(missing_docs)]
 
+pub mod kv;
 pub mod storage;
 pub mod transport;
