@@ -27,6 +27,13 @@
 //! * Any other bad record (in an earlier segment, or followed by a valid record) is
 //!   [`StorageError::Corrupt`] naming the file and byte offset; nothing is skipped.
 //! * A gap in the segment sequence or in the entry indexes is [`StorageError::Inconsistent`].
+//!
+//! The "nothing valid after it" test errs on the safe side: a crash that persisted a later
+//! block of the last unsynced batch but not an earlier one is reported as `Corrupt` rather than
+//! cut, so the node stops instead of guessing (no synced record is ever dropped silently).
+//! Only the last segment can hold unsynced records: a segment is closed only right after an
+//! fsync, and a new one's header (hard state, snapshot point) is durable before any entry goes
+//! in, so after compaction the first remaining segment always restates them.
 
 mod error;
 mod io;

@@ -111,6 +111,7 @@ impl Wal {
         let mut log = EntryLog::new();
         let mut torn_tail = None;
         let mut tail_len = 0;
+        let mut last_header_ok = true;
 
         if segments.is_empty() {
             let first = SegmentId {
@@ -131,7 +132,11 @@ impl Wal {
                 .read(&path)
                 .map_err(|e| StorageError::io("read", &path, e))?;
             let is_last = i + 1 == segments.len();
+            let snapshot_before = log.snapshot().index > 0;
             let end = replay_segment(&buf, &mut hard_state, &mut log);
+            if is_last {
+                last_header_ok = id.seq == 0 || has_header(&buf[..end], snapshot_before);
+            }
             if end < buf.len() {
                 if !is_last || record::any_valid_frame_after(&buf, end) {
                     return Err(StorageError::Corrupt {
@@ -177,7 +182,7 @@ impl Wal {
             last_index: log.last_index(),
             torn_tail,
         };
-        let wal = Wal {
+        let mut wal = Wal {
             io,
             dir,
             opts,
@@ -189,6 +194,13 @@ impl Wal {
             log,
             poisoned: false,
         };
+        if !last_header_ok {
+            // A crash while a segment was being started left it without its full header (which
+            // is made durable before any entry goes in, so it holds no entries). Start another
+            // one: it and the headerless one have the same first index, so compaction deletes
+            // them together and the first retained segment always has a header.
+            wal.roll()?;
+        }
         Ok((wal, recovered))
     }
 
@@ -430,6 +442,26 @@ impl Wal {
         self.written = header.len() as u64;
         Ok(())
     }
+}
+
+/// Whether a segment's valid bytes start with the header `roll` writes: the hard state, then
+/// the snapshot point if there was one.
+fn has_header(buf: &[u8], with_snapshot: bool) -> bool {
+    let Frame::Ok {
+        record: Record::HardState(_),
+        next,
+    } = record::read_frame(buf, 0)
+    else {
+        return false;
+    };
+    !with_snapshot
+        || matches!(
+            record::read_frame(buf, next),
+            Frame::Ok {
+                record: Record::Snapshot(_),
+                ..
+            }
+        )
 }
 
 /// Replays the valid records at the start of `buf`, returning where the first bad or

@@ -423,3 +423,52 @@ fn a_crash_after_rolling_keeps_the_new_segments_header() {
     let (_, rec) = Wal::open_with(dir.path(), opts(10), Arc::new(StdIo)).unwrap();
     assert_eq!((rec.hard_state.term, rec.last_index), (3, 1));
 }
+
+#[test]
+fn a_segment_torn_while_being_started_gets_a_fresh_header_before_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(150);
+    let hs = HardState {
+        term: 6,
+        voted_for: Some(1),
+    };
+    let (mut wal, _) = Wal::open_with(dir.path(), o, Arc::new(StdIo)).unwrap();
+    wal.set_hard_state(hs).unwrap();
+    for i in 1..=4 {
+        wal.append_entry(i, 6, 0, &[1; 30]).unwrap();
+    }
+    wal.sync().unwrap();
+    wal.compact(2).unwrap();
+    for i in 5..=8 {
+        wal.append_entry(i, 6, 0, &[1; 30]).unwrap();
+    }
+    wal.sync().unwrap(); // rolls: the new segment's header holds the hard state and snapshot
+    drop(wal);
+    let last = segments(dir.path()).pop().unwrap();
+    let header_len = fs::metadata(&last).unwrap().len();
+    // Every cut of the header: empty, mid-record, and exactly after the hard state record.
+    for cut in 0..header_len {
+        let case = tempfile::tempdir().unwrap();
+        for seg in segments(dir.path()) {
+            fs::copy(&seg, case.path().join(seg.file_name().unwrap())).unwrap();
+        }
+        let torn = case.path().join(last.file_name().unwrap());
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&torn)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let (mut wal, _) = Wal::open_with(case.path(), o, Arc::new(StdIo)).unwrap();
+        wal.compact(8).unwrap();
+        drop(wal);
+        let (wal, rec) = Wal::open_with(case.path(), o, Arc::new(StdIo)).unwrap();
+        assert_eq!(rec.hard_state, hs, "cut {cut}");
+        assert_eq!(
+            rec.snapshot,
+            Some(SnapshotPoint { index: 8, term: 6 }),
+            "cut {cut}"
+        );
+        assert_eq!(wal.last_index(), 8, "cut {cut}");
+    }
+}
