@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn each_bad_setting_is_a_clear_error() {
-        let cases: [(fn(&mut Config), ConfigError); 8] = [
+        type Case = (fn(&mut Config), ConfigError);
+        let cases: [Case; 8] = [
             (|c| c.heartbeat_ticks = 0, ConfigError::HeartbeatZero),
             (
                 |c| c.election_ticks = 3,

@@ -129,6 +129,9 @@ mod state;
 mod stats;
 mod types;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 pub use config::{Config, Durability};
 pub use error::{ConfigError, StepError};
 pub use input::Input;

@@ -350,8 +350,7 @@ mod tests {
         let mut s: RingStore<'_, 16> = RingStore::new(&mut buf, LogIndex(0));
         let mut live: heapless::Deque<usize, 16> = heapless::Deque::new();
         let mut used = 0usize;
-        let mut next = 1u64;
-        for step in 0..2000usize {
+        for (next, step) in (1u64..).zip(0..2000usize) {
             let len = (step * 7) % (max as usize + 1);
             let rec = len + ENTRY_OVERHEAD as usize;
             while used + rec > budget || live.len() == 16 {
@@ -361,7 +360,6 @@ mod tests {
             s.append(LogIndex(next), e(&[7; 20][..len])).unwrap();
             live.push_back(rec).unwrap();
             used += rec;
-            next += 1;
         }
     }
 }

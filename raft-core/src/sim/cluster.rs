@@ -1,0 +1,723 @@
+//! The simulated cluster: N nodes, the network, the schedule of actions, the checks.
+
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use crate::codec::{self, Header};
+use crate::config::{Config, Durability};
+use crate::input::Input;
+use crate::log::store::{persist_entries, LogStore};
+use crate::message::Message;
+use crate::output::{Output, Proposal};
+use crate::rng::Rng;
+use crate::sim::check::{Checker, NodeView, Violation};
+use crate::sim::network::{Network, Packet};
+use crate::sim::node::SimNode;
+use crate::sim::SimRng;
+use crate::state::{Restored, State};
+use crate::types::{LogIndex, NodeId, Role, Term};
+
+/// Outputs buffer of the simulator (at least `outputs_needed(P)` for every `P` it runs).
+type SimOutputs = heapless::Vec<Output, 32>;
+
+/// One thing that happens in a schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// One tick on a node.
+    Tick(u8),
+    /// Deliver the i-th frame in flight (any order: reordering).
+    Deliver(u16),
+    /// Lose the i-th frame in flight.
+    Drop(u16),
+    /// Duplicate the i-th frame in flight.
+    Duplicate(u16),
+    /// A client proposes on a node.
+    Propose(u8),
+    /// The oldest pending write of a node becomes durable (Deferred durability).
+    Fsync(u8),
+    /// A node crashes: it keeps only what was durable.
+    Crash(u8),
+    /// A crashed node restarts from what was durable.
+    Restart(u8),
+    /// The directed links in the mask (bit `from * 8 + to`) are cut; the others heal.
+    Partition(u64),
+    /// A node's state machine captures its applied state (a snapshot).
+    Capture(u8),
+    /// A hostile frame arrives at a node (random bytes, maybe a mangled real frame).
+    Garbage(u8, u64),
+}
+
+/// Knobs of a simulation.
+#[derive(Clone, Copy, Debug)]
+pub struct SimConfig {
+    /// Nodes in the cluster (at most 8 and at most `P`).
+    pub nodes: usize,
+    /// When `Persist` counts as durable.
+    pub durability: Durability,
+    /// Frame size limit.
+    pub max_frame_bytes: u32,
+    /// In-flight messages per follower.
+    pub max_inflight_msgs: u32,
+    /// Uncommitted entries cap.
+    pub max_uncommitted: u32,
+    /// Entries per Apply.
+    pub max_apply: u32,
+    /// Log store bytes (budget).
+    pub log_bytes: u32,
+    /// PreVote on.
+    pub pre_vote: bool,
+    /// CheckQuorum on.
+    pub check_quorum: bool,
+    /// Election timeout in ticks.
+    pub election_ticks: u32,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_ticks: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            nodes: 3,
+            durability: Durability::Inline,
+            max_frame_bytes: 400,
+            max_inflight_msgs: 4,
+            max_uncommitted: 16,
+            max_apply: 8,
+            log_bytes: 64 * 1024,
+            pre_vote: true,
+            check_quorum: true,
+            election_ticks: 10,
+            heartbeat_ticks: 3,
+        }
+    }
+}
+
+/// A write a client saw acknowledged: (index, term, payload).
+pub type Acked = (LogIndex, Term, Vec<u8>);
+
+/// N simulated nodes and their network.
+pub struct Cluster<const P: usize, const L: usize, const F: usize> {
+    /// The nodes, by position (id = position + 1).
+    pub nodes: Vec<SimNode<P, L, F>>,
+    /// The network.
+    pub net: Network,
+    /// The invariant checker.
+    pub checker: Checker,
+    /// The settings.
+    pub sim: SimConfig,
+    /// Writes accepted by a leader and not yet known applied: (node, index, term, payload).
+    pub proposed: Vec<(usize, LogIndex, Term, Vec<u8>)>,
+    /// Writes acknowledged to a client (applied on the node that accepted them).
+    pub acked: Vec<Acked>,
+    /// A hash of every output of every step, in order (determinism).
+    pub trace: u64,
+    /// Print role changes, commits and failovers as they happen.
+    pub verbose: bool,
+    next_value: u64,
+    seed: u64,
+}
+
+impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
+    /// A fresh cluster; every node seeded from `seed`.
+    pub fn new(sim: SimConfig, seed: u64) -> Result<Self, String> {
+        let ids: Vec<NodeId> = (1..=sim.nodes as u32).map(NodeId).collect();
+        let mut nodes = Vec::new();
+        for &id in &ids {
+            let state =
+                State::new(Self::node_config(&sim, id, seed), &ids).map_err(|e| format!("{e}"))?;
+            nodes.push(SimNode::new(id, state));
+        }
+        Ok(Cluster {
+            nodes,
+            net: Network::default(),
+            checker: Checker::new(sim.nodes),
+            sim,
+            proposed: Vec::new(),
+            acked: Vec::new(),
+            trace: 0,
+            verbose: false,
+            next_value: 0,
+            seed,
+        })
+    }
+
+    fn node_config(sim: &SimConfig, id: NodeId, seed: u64) -> Config {
+        let mut c = Config::new(id, seed.wrapping_mul(31).wrapping_add(u64::from(id.0)));
+        c.durability = sim.durability;
+        c.max_frame_bytes = sim.max_frame_bytes;
+        c.max_inflight_msgs = sim.max_inflight_msgs;
+        c.max_inflight_bytes = sim.max_frame_bytes * sim.max_inflight_msgs;
+        c.max_uncommitted = sim.max_uncommitted;
+        c.max_apply = sim.max_apply;
+        c.log_bytes = sim.log_bytes;
+        c.pre_vote = sim.pre_vote;
+        c.check_quorum = sim.check_quorum;
+        c.election_ticks = sim.election_ticks;
+        c.heartbeat_ticks = sim.heartbeat_ticks;
+        c
+    }
+
+    fn ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    /// The current leader with the highest term, if any node is leader.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.nodes.len())
+            .filter_map(|k| self.nodes[k].state.as_ref().map(|s| (k, s)))
+            .filter(|(_, s)| s.role() == Role::Leader)
+            .max_by_key(|(_, s)| s.term())
+            .map(|(k, _)| k)
+    }
+
+    /// Performs one action and checks every invariant.
+    pub fn act(&mut self, a: Action) -> Result<(), Violation> {
+        let n = self.nodes.len();
+        match a {
+            Action::Tick(k) => self.step_node(k as usize % n, Input::Tick)?,
+            Action::Deliver(i) => {
+                if let Some(p) = self.net.take(i as usize) {
+                    self.step_node(p.to, Input::Frame(&p.frame))?;
+                }
+            }
+            Action::Drop(i) => self.net.drop_one(i as usize),
+            Action::Duplicate(i) => self.net.duplicate(i as usize),
+            Action::Propose(k) => {
+                self.next_value += 1;
+                let mut data = self.next_value.to_le_bytes().to_vec();
+                data.extend_from_slice(&[k; 4]);
+                self.step_node(k as usize % n, Input::Propose { data: &data })?;
+            }
+            Action::Fsync(k) => self.fsync(k as usize % n, 1)?,
+            Action::Crash(k) => self.crash(k as usize % n),
+            Action::Restart(k) => self.restart(k as usize % n)?,
+            Action::Partition(mask) => self.net.cut = mask,
+            Action::Capture(k) => self.capture(k as usize % n)?,
+            Action::Garbage(k, bits) => {
+                let frame = self.garbage(k as usize % n, bits);
+                self.step_node(k as usize % n, Input::Frame(&frame))?;
+            }
+        }
+        self.checker.steps += 1;
+        let durable: Vec<_> = self.nodes.iter().map(|n| &n.durable).collect();
+        self.checker.check_durable_quorum(&durable)
+    }
+
+    /// A hostile frame that Raft's fault model lets reach the core: random bytes (which do not
+    /// decode, or decode as another cluster's), a truncated real frame, or a real frame re-sent
+    /// as if from an unknown node, another cluster, or to the wrong node. Forged frames that
+    /// pass as a member's are outside the model (the transport authenticates peers); the
+    /// single-node hostile-input test feeds those.
+    fn garbage(&mut self, to: usize, bits: u64) -> Vec<u8> {
+        let mut rng = Rng::new(bits);
+        let real = (!self.net.packets.is_empty()).then(|| {
+            self.net.packets[(bits as usize >> 8) % self.net.packets.len()]
+                .frame
+                .clone()
+        });
+        match (bits % 4, real) {
+            (0, Some(f)) => {
+                let cut = rng.in_range(0, f.len() as u32) as usize;
+                f[..cut].to_vec()
+            }
+            (1, Some(f)) => {
+                let mut buf = std::vec![0u8; f.len() + 16];
+                let Ok((mut h, m)) = codec::decode(&f) else {
+                    return f;
+                };
+                match rng.in_range(0, 3) {
+                    0 => h.from = NodeId(99),
+                    1 => h.cluster_id = 1 + rng.in_range(0, 1000),
+                    _ => {
+                        h.to = NodeId(if h.to.0 == to as u32 + 1 {
+                            98
+                        } else {
+                            to as u32 + 1
+                        })
+                    }
+                }
+                let n = codec::encode_wire(&h, &m, &mut buf).unwrap_or(0);
+                buf.truncate(n);
+                buf
+            }
+            _ => {
+                let len = rng.in_range(0, 64) as usize;
+                let mut f: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+                if let Some(b) = f.get_mut(1) {
+                    // Never cluster 0: if these bytes decode, they are another cluster's.
+                    *b |= 1;
+                }
+                if let Some(b) = f.first_mut() {
+                    *b = codec::VERSION;
+                }
+                f
+            }
+        }
+    }
+
+    /// Steps node `k` with `input` (if it is up) and performs its outputs in order.
+    pub fn step_node(&mut self, k: usize, input: Input<'_>) -> Result<(), Violation> {
+        let Some(state) = self.nodes[k].state.as_mut() else {
+            return Ok(());
+        };
+        let mut out = SimOutputs::new();
+        if let Err(e) = state.step_view(input, out.as_mut_view()) {
+            return Err(format!("n{}: driver error {e} on {input:?}", k + 1));
+        }
+        if state.stats().output_overflow > 0 {
+            return Err(format!("n{}: outputs overflowed", k + 1));
+        }
+        for o in out.iter() {
+            self.trace = crate::sim::store::mix(self.trace, format!("{k}{o:?}").as_bytes());
+        }
+        self.perform(k, input, &out)
+    }
+
+    fn perform(&mut self, k: usize, input: Input<'_>, out: &SimOutputs) -> Result<(), Violation> {
+        let mut observed = false;
+        for o in out.iter() {
+            if !observed && !matches!(o, Output::Persist(_)) {
+                self.observe(k)?;
+                observed = true;
+            }
+            match o {
+                Output::Persist(p) => self.perform_persist(k, p, &input)?,
+                Output::Send { to, msg } => self.perform_send(k, *to, msg)?,
+                Output::Apply { first, last } => {
+                    let mut i = *first;
+                    while i <= *last {
+                        let node = &mut self.nodes[k];
+                        if i != node.machine.applied.next() {
+                            return Err(format!(
+                                "n{}: Apply {i} after {}",
+                                k + 1,
+                                node.machine.applied
+                            ));
+                        }
+                        let chain = node
+                            .apply(i)
+                            .ok_or_else(|| format!("n{}: Apply {i} not in store", k + 1))?;
+                        self.checker.observe_apply(node.id, i, chain)?;
+                        self.ack_applied(k, i);
+                        i = i.next();
+                    }
+                }
+                Output::Proposal(Proposal::Accepted { index, term }) => {
+                    if let Input::Propose { data } = input {
+                        self.proposed.push((k, *index, *term, data.to_vec()));
+                    }
+                }
+                Output::Proposal(_) => {}
+                Output::RoleChanged { role, term, .. } => {
+                    if self.verbose {
+                        std::println!("  n{} is {role} in {term}", k + 1);
+                    }
+                }
+                Output::Compact { upto } => {
+                    let node = &mut self.nodes[k];
+                    if *upto > node.snapshot.0.applied {
+                        return Err(format!("n{}: Compact {upto} beyond its capture", k + 1));
+                    }
+                    node.store.compact_to(*upto);
+                    node.durable.compact_to(*upto);
+                }
+                Output::CaptureWanted { .. } => self.nodes[k].capture_wanted = true,
+            }
+        }
+        if !observed {
+            self.observe(k)?;
+        }
+        Ok(())
+    }
+
+    fn observe(&mut self, k: usize) -> Result<(), Violation> {
+        let node = &self.nodes[k];
+        let Some(s) = node.state.as_ref() else {
+            return Ok(());
+        };
+        let v = NodeView {
+            pos: k,
+            id: node.id,
+            incarnation: node.incarnation,
+            role: s.role(),
+            term: s.term(),
+            commit: s.commit(),
+            store: &node.store,
+        };
+        if s.commit() > s.last_index() || s.applied() > s.commit() {
+            return Err(format!("n{}: commit/applied beyond the log", k + 1));
+        }
+        self.checker.observe_node(&v)
+    }
+
+    fn perform_persist(
+        &mut self,
+        k: usize,
+        p: &crate::output::Persist,
+        input: &Input<'_>,
+    ) -> Result<(), Violation> {
+        let node = &mut self.nodes[k];
+        let leader = node
+            .state
+            .as_ref()
+            .is_some_and(|s| s.role() == Role::Leader);
+        if leader && p.truncate_from.is_some() {
+            return Err(format!(
+                "Leader Append-Only: leader n{} truncates its log",
+                k + 1
+            ));
+        }
+        persist_entries(&mut node.store, p, input)
+            .map_err(|e| format!("n{}: persist: {e}", k + 1))?;
+        if let Some(n) = p.entries {
+            for j in 0..u64::from(n.count) {
+                let i = n.first.plus(j);
+                let e = node.store.get(i).ok_or("persisted entry missing")?;
+                self.checker.observe_entry(i, e.term, e.chain)?;
+            }
+        }
+        let w = node.record_write(p);
+        match self.sim.durability {
+            Durability::Inline => {
+                for (i, t, c) in node.make_durable(&w) {
+                    self.checker.observe_entry(i, t, c)?;
+                }
+            }
+            Durability::Deferred => node.pending.push_back(w),
+        }
+        Ok(())
+    }
+
+    /// Checks nothing is acknowledged before it is durable, then encodes and sends.
+    fn perform_send(
+        &mut self,
+        k: usize,
+        to: NodeId,
+        msg: &Message<crate::message::EntryCount>,
+    ) -> Result<(), Violation> {
+        let node = &self.nodes[k];
+        match msg {
+            Message::VoteResponse(r) if r.granted => {
+                let hs = node.durable_hs;
+                if hs.term != r.term || hs.vote != Some(to) {
+                    return Err(format!(
+                        "n{}: vote for {to} in {} sent before it was durable",
+                        k + 1,
+                        r.term
+                    ));
+                }
+            }
+            Message::AppendResponse(r) if r.success => {
+                let d = &node.durable;
+                let ok = r.index <= d.base()
+                    || (d.last_index() >= r.index && d.chain(r.index) == node.store.chain(r.index));
+                if !ok || node.durable_hs.term < r.term {
+                    return Err(format!(
+                        "n{}: acknowledged {} before it was durable",
+                        k + 1,
+                        r.index
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let to_pos = self
+            .nodes
+            .iter()
+            .position(|n| n.id == to)
+            .ok_or("send to unknown node")?;
+        let hdr = Header {
+            cluster_id: 0,
+            from: node.id,
+            to,
+        };
+        let mut buf = std::vec![0u8; self.sim.max_frame_bytes as usize];
+        let n = codec::encode(&hdr, msg, &node.store, &mut buf)
+            .map_err(|e| format!("n{}: encode {msg:?}: {e}", k + 1))?;
+        buf.truncate(n);
+        self.net.send(Packet {
+            from: k,
+            to: to_pos,
+            frame: buf,
+        });
+        Ok(())
+    }
+
+    fn ack_applied(&mut self, k: usize, i: LogIndex) {
+        let Some(pos) = self.proposed.iter().position(|p| p.0 == k && p.1 == i) else {
+            return;
+        };
+        let (_, index, term, data) = self.proposed.swap_remove(pos);
+        if self.nodes[k].store.term(index) == Some(term) {
+            if self.verbose {
+                std::println!(
+                    "  n{} committed entry {index} ({} bytes)",
+                    k + 1,
+                    data.len()
+                );
+            }
+            self.acked.push((index, term, data));
+        }
+    }
+
+    /// Makes the oldest `count` pending writes of node `k` durable and reports them.
+    pub fn fsync(&mut self, k: usize, count: usize) -> Result<(), Violation> {
+        let mut last = None;
+        for _ in 0..count {
+            let Some(w) = self.nodes[k].pending.pop_front() else {
+                break;
+            };
+            for (i, t, c) in self.nodes[k].make_durable(&w) {
+                self.checker.observe_entry(i, t, c)?;
+            }
+            last = Some(w.seq);
+        }
+        match last {
+            Some(seq) => self.step_node(k, Input::Persisted { seq }),
+            None => Ok(()),
+        }
+    }
+
+    /// Crashes node `k`: only durable state survives.
+    pub fn crash(&mut self, k: usize) {
+        let node = &mut self.nodes[k];
+        if node.state.take().is_some() {
+            node.pending.clear();
+            node.store = node.durable.clone();
+            node.machine = node.snapshot.0.clone();
+            node.capture_wanted = false;
+            self.proposed.retain(|p| p.0 != k);
+            if self.verbose {
+                std::println!("  n{} crashed", k + 1);
+            }
+        }
+    }
+
+    /// Restarts a crashed node from its durable hard state, log and snapshot.
+    pub fn restart(&mut self, k: usize) -> Result<(), Violation> {
+        if self.nodes[k].state.is_some() {
+            return Ok(());
+        }
+        let ids = self.ids();
+        let node = &mut self.nodes[k];
+        node.incarnation += 1;
+        let cfg = Self::node_config(
+            &self.sim,
+            node.id,
+            self.seed.wrapping_add(u64::from(node.incarnation)),
+        );
+        let restored = Restored {
+            hard_state: node.durable_hs,
+            base: (node.durable.base(), node.durable.base_term()),
+            applied: node.snapshot.0.applied,
+        };
+        let s = State::restore(cfg, &ids, restored, &node.durable)
+            .map_err(|e| format!("n{}: restore: {e}", k + 1))?;
+        node.state = Some(s);
+        if self.verbose {
+            std::println!("  n{} restarted", k + 1);
+        }
+        Ok(())
+    }
+
+    /// Node `k` captures its state machine durably and tells the core.
+    pub fn capture(&mut self, k: usize) -> Result<(), Violation> {
+        let node = &mut self.nodes[k];
+        if node.state.is_none() || node.machine.applied <= node.snapshot.0.applied {
+            return Ok(());
+        }
+        let at = node.machine.applied;
+        let term = node
+            .store
+            .term(at)
+            .ok_or("capture of an entry not in the store")?;
+        node.snapshot = (node.machine.clone(), term);
+        node.capture_wanted = false;
+        self.step_node(k, Input::Captured { index: at })
+    }
+
+    /// Draws the next action of a random schedule.
+    pub fn random_action(&self, rng: &mut SimRng, faults: bool) -> Action {
+        let n = self.nodes.len() as u32;
+        let node = rng.in_range(0, n) as u8;
+        let r = rng.in_range(0, 1000);
+        let idx = rng.in_range(0, 1 << 16) as u16;
+        match r {
+            0..=299 => Action::Tick(node),
+            300..=599 => Action::Deliver(idx),
+            600..=699 => Action::Propose(node),
+            700..=799 => Action::Fsync(node),
+            800..=829 => Action::Capture(node),
+            _ if !faults => Action::Deliver(idx),
+            830..=889 => Action::Drop(idx),
+            890..=929 => Action::Duplicate(idx),
+            930..=944 => Action::Crash(node),
+            945..=969 => Action::Restart(node),
+            970..=979 => {
+                // A random asymmetric cut among the nodes, or a clean split.
+                let mut mask = 0u64;
+                for from in 0..n as usize {
+                    for to in 0..n as usize {
+                        if from != to && rng.in_range(0, 4) == 0 {
+                            mask |= 1 << (from * 8 + to);
+                        }
+                    }
+                }
+                Action::Partition(mask)
+            }
+            980..=989 => Action::Partition(0),
+            _ => Action::Garbage(node, rng.next_u64()),
+        }
+    }
+
+    /// Runs `steps` random actions from `rng`.
+    pub fn run_random(&mut self, rng: &mut SimRng, steps: usize) -> Result<(), Violation> {
+        for step in 0..steps {
+            let a = self.random_action(rng, true);
+            self.act(a)
+                .map_err(|e| format!("step {step} ({a:?}): {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// One round of a healthy network: every node ticks, every frame is delivered in order,
+    /// every write becomes durable, every wanted capture happens.
+    pub fn healthy_round(&mut self) -> Result<(), Violation> {
+        for k in 0..self.nodes.len() {
+            self.step_node(k, Input::Tick)?;
+        }
+        for _ in 0..64 {
+            if self.net.packets.is_empty() {
+                break;
+            }
+            while !self.net.packets.is_empty() {
+                if let Some(p) = self.net.take(0) {
+                    self.step_node(p.to, Input::Frame(&p.frame))?;
+                }
+                for k in 0..self.nodes.len() {
+                    let pending = self.nodes[k].pending.len();
+                    self.fsync(k, pending)?;
+                }
+            }
+        }
+        for k in 0..self.nodes.len() {
+            let pending = self.nodes[k].pending.len();
+            self.fsync(k, pending)?;
+            if self.nodes[k].capture_wanted {
+                self.capture(k)?;
+            }
+        }
+        let durable: Vec<_> = self.nodes.iter().map(|n| &n.durable).collect();
+        self.checker.check_durable_quorum(&durable)
+    }
+
+    /// One line per node: role, term, leader, log, commit, applied, counters.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            match n.state.as_ref() {
+                None => s.push_str(&format!("{}: down\n", n.id)),
+                Some(st) => s.push_str(&format!(
+                    "{}: {} {} leader={:?} log={}..={} (last term {}) commit={} applied={} durable={} window={:?} pending={} {:?}\n",
+                    n.id,
+                    st.role(),
+                    st.term(),
+                    st.leader().map(|l| l.0),
+                    st.first_index(),
+                    st.last_index(),
+                    st.last_term(),
+                    st.commit(),
+                    st.applied(),
+                    st.durable_index(),
+                    st.window_usage(),
+                    n.pending.len(),
+                    st.stats(),
+                )),
+            }
+        }
+        s
+    }
+
+    /// Whether one leader leads everyone, everything is committed, and every node applied it.
+    pub fn settled(&self) -> bool {
+        let Some(l) = self.leader() else { return false };
+        let Some(ls) = self.nodes[l].state.as_ref() else {
+            return false;
+        };
+        let commit = ls.commit();
+        commit == ls.last_index()
+            && self.nodes.iter().all(|n| {
+                n.state.as_ref().is_some_and(|s| {
+                    s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
+                })
+            })
+    }
+
+    /// Liveness: heal everything, then within `max_rounds` rounds a leader must lead every
+    /// node with everything committed and applied everywhere; a new proposal must then be
+    /// accepted (nothing stays `Busy`) and applied everywhere too. Returns the rounds used.
+    pub fn heal_and_settle(&mut self, max_rounds: u32) -> Result<u32, Violation> {
+        self.net.cut = 0;
+        for k in 0..self.nodes.len() {
+            self.restart(k)?;
+        }
+        let mut rounds = 0;
+        let mut probe_done = false;
+        loop {
+            if self.settled() {
+                if probe_done {
+                    break;
+                }
+                let l = self.leader().ok_or("no leader")?;
+                let before = self.acked.len();
+                self.next_value += 1;
+                let data = self.next_value.to_le_bytes();
+                let mut out = SimOutputs::new();
+                let s = self.nodes[l].state.as_mut().ok_or("leader down")?;
+                s.step_view(Input::Propose { data: &data }, out.as_mut_view())
+                    .map_err(|e| format!("{e}"))?;
+                match out.iter().find_map(|o| {
+                    if let Output::Proposal(p) = o {
+                        Some(*p)
+                    } else {
+                        None
+                    }
+                }) {
+                    Some(Proposal::Accepted { .. }) => {}
+                    other => {
+                        // Busy may last while captures let the window slide; retry later.
+                        if rounds + 1 >= max_rounds {
+                            return Err(format!("after healing, proposal answered {other:?}"));
+                        }
+                    }
+                }
+                self.perform(l, Input::Propose { data: &data }, &out)?;
+                probe_done = self.acked.len() > before || self.proposed.iter().any(|p| p.0 == l);
+            }
+            if rounds >= max_rounds {
+                return Err(format!(
+                    "not settled {max_rounds} rounds after healing:\n{}",
+                    self.describe()
+                ));
+            }
+            self.healthy_round()?;
+            rounds += 1;
+        }
+        // Every acknowledged write is in every node's state machine at its index.
+        for (index, _, data) in &self.acked {
+            for n in &self.nodes {
+                let found = n.machine.log.iter().any(|(i, d)| i == index && d == data)
+                    || n.snapshot
+                        .0
+                        .log
+                        .iter()
+                        .any(|(i, d)| i == index && d == data);
+                if !found {
+                    return Err(format!("{}: acknowledged write at {index} missing", n.id));
+                }
+            }
+        }
+        Ok(rounds)
+    }
+}
