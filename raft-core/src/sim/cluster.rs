@@ -199,7 +199,6 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 self.step_node(k as usize % n, Input::Frame(&frame))?;
             }
         }
-        self.checker.steps += 1;
         let durable: Vec<_> = self.nodes.iter().map(|n| &n.durable).collect();
         self.checker.check_durable_quorum(&durable)
     }
@@ -268,6 +267,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if state.stats().output_overflow > 0 {
             return Err(format!("n{}: outputs overflowed", k + 1));
         }
+        self.checker.steps += 1;
         for o in out.iter() {
             self.trace = crate::sim::store::mix(self.trace, format!("{k}{o:?}").as_bytes());
         }
@@ -309,9 +309,14 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     }
                 }
                 Output::Proposal(_) => {}
-                Output::RoleChanged { role, term, .. } => {
+                Output::RoleChanged { role, term, leader } => {
                     if self.verbose {
-                        std::println!("  n{} is {role} in {term}", k + 1);
+                        match leader {
+                            Some(l) if *role == Role::Follower => {
+                                std::println!("  n{} follows {l} in {term}", k + 1)
+                            }
+                            _ => std::println!("  n{} is {role} in {term}", k + 1),
+                        }
                     }
                 }
                 Output::Compact { upto } => {
@@ -639,18 +644,15 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         s
     }
 
-    /// Whether one leader leads everyone, everything is committed, and every node applied it.
+    /// Whether one leader leads every node that is up, everything is committed, and every
+    /// node that is up applied it.
     pub fn settled(&self) -> bool {
         let Some(l) = self.leader() else { return false };
-        let Some(ls) = self.nodes[l].state.as_ref() else {
-            return false;
-        };
+        let Some(ls) = self.nodes[l].state.as_ref() else { return false };
         let commit = ls.commit();
         commit == ls.last_index()
-            && self.nodes.iter().all(|n| {
-                n.state.as_ref().is_some_and(|s| {
-                    s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
-                })
+            && self.nodes.iter().filter_map(|n| n.state.as_ref()).all(|s| {
+                s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
             })
     }
 
