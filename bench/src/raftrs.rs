@@ -283,6 +283,7 @@ impl Subject for RaftRs {
             elapsed,
             allocs,
             resident_bytes,
+            settle_ticks: 0,
         }
     }
 

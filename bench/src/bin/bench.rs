@@ -18,9 +18,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use raft_bench::counting::{self, Counting};
+use raft_bench::raftcore::{self, RaftCore};
 use raft_bench::raftrs::RaftRs;
 use raft_bench::report::{self, Cell, Row, Unit};
-use raft_bench::{median, Micro, MicroRun, Subject};
+use raft_bench::{election, median, Micro, MicroRun, Subject, PAYLOAD_LEN};
+use raft_core::codec;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -34,6 +36,7 @@ const MEMORY_BATCH: usize = 100;
 
 struct Params {
     smoke: bool,
+    election_seeds: u64,
     entries: u64,
     runs: usize,
     micro_runs: usize,
@@ -60,12 +63,15 @@ struct Measured {
     micro: Vec<MicroRun>,
     /// Instructions per op from callgrind, per micro case, if measured.
     instructions: Vec<Option<f64>>,
+    /// Most leader ticks any run needed after its timer stopped to apply everything everywhere.
+    settle_ticks: u64,
 }
 
 fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
     let mut throughput = Vec::new();
     let mut allocs = Vec::new();
     let mut resident_per_node = 0.0;
+    let mut settle_ticks = 0;
     for &b in &BATCHES {
         let mut rates = Vec::new();
         let mut a = Vec::new();
@@ -77,6 +83,7 @@ fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
             a.push(r.allocs.allocs as f64 / p.entries as f64);
             by.push(r.allocs.bytes as f64 / p.entries as f64);
             res.push(r.resident_bytes as f64 / 3.0);
+            settle_ticks = settle_ticks.max(r.settle_ticks);
         }
         let rate = median(&mut rates);
         eprintln!("{}: throughput B={b}: {rate:.0} entries/s", S::NAME);
@@ -110,6 +117,7 @@ fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
         resident_per_node,
         micro,
         instructions,
+        settle_ticks,
     }
 }
 
@@ -226,24 +234,46 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
     let (a, c) = val(&|m| m.resident_per_node);
     rows.push(Row {
         label: format!(
-            "resident heap per node after {} entries (bytes)",
+            "resident heap per node at the end of a {}-entry run (bytes)",
             report::thousands(p.entries as i64)
         ),
         unit: Unit::Count0,
         raftrs: a,
         raftcore: c,
     });
-    let (a, c) = val(&|m| m.resident_per_node / p.entries as f64);
+    let per_entry = raftcore::state_bytes_per_entry()
+        + (codec::ENTRY_OVERHEAD as usize + PAYLOAD_LEN + 4) as f64;
     rows.push(Row {
-        label: "resident heap per node per entry (bytes)".into(),
+        label: format!(
+            "bytes per log entry held (raft-rs: resident / entries; raft-core: core metadata {:.0} \
+             + store record {} + store offset 4)",
+            raftcore::state_bytes_per_entry(),
+            codec::ENTRY_OVERHEAD as usize + PAYLOAD_LEN
+        ),
         unit: Unit::Count1,
-        raftrs: a,
-        raftcore: c,
+        raftrs: Cell::Value(rs.resident_per_node / p.entries as f64),
+        raftcore: if core.is_some() {
+            Cell::Value(per_entry)
+        } else {
+            Cell::Pending
+        },
     });
+    if core.is_some() {
+        rows.push(Row {
+            label: format!(
+                "raft-core `State<3, {}, {}>` size (bytes; a by-value step copies this)",
+                raftcore::LOG,
+                raftcore::INFLIGHT
+            ),
+            unit: Unit::Count0,
+            raftrs: Cell::NotApplicable,
+            raftcore: Cell::Value(raftcore::state_bytes() as f64),
+        });
+    }
     rows
 }
 
-fn notes(p: &Params) -> String {
+fn notes(p: &Params, core: &Measured) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "- Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
@@ -271,6 +301,32 @@ fn notes(p: &Params) -> String {
              --toggle-collect='*NAME*'` around each `#[inline(never)]` loop function \
              (`raftrs_loop_*`, `raftcore_loop_*`), total Ir divided by the ops.\n",
         );
+    }
+    s.push_str(&format!(
+        "- raft-core: `State<3, {log}, {inf}>`, election 10 / heartbeat 3 ticks, PreVote and \
+         CheckQuorum on, frames of 65,507 bytes (the codec's maximum), {inf} AppendEntries in \
+         flight per follower, inline durability; compaction driven by the harness (it answers \
+         `CaptureWanted` with `Captured` at once; the window holds {log} entries, so a node does \
+         not keep the whole log, unlike raft-rs' `MemStorage`). Messages travel encoded by the \
+         codec from the sender's `RingStore` into a frame arena and are decoded, borrowing, at \
+         the receiver (no zero-copy shortcut); the micro benchmarks include that encode and \
+         decode of the incoming message and the encoding of any answer.\n",
+        log = raftcore::LOG,
+        inf = raftcore::INFLIGHT,
+    ));
+    s.push_str(
+        "- Resident heap, raft-core: its boxed `State`, boxed `RingStore` and the store's \
+         1 MiB ring, all fixed-size (they do not grow with the log).\n",
+    );
+    if core.settle_ticks > 0 {
+        s.push_str(&format!(
+            "- DEVIATION: after the last drive() of a raft-core run, node 3 had not applied the \
+             last entry: the leader's commit-only AppendEntries is anchored at the follower's \
+             match index, so the follower whose acknowledgement arrives after the commit learns \
+             the final commit only from the next heartbeat. The harness then ticked the leader \
+             (untimed, at most {} ticks in any run) until every node had applied everything.\n",
+            core.settle_ticks
+        ));
     }
     if p.smoke {
         s.push_str("- SMOKE RUN: small counts, timings meaningless.\n");
@@ -322,7 +378,7 @@ fn main() {
         let ops = ops.unwrap_or(case.full_ops());
         match lib.as_str() {
             "raft-rs" => RaftRs::micro_once(case, ops),
-            "raft-core" => die("raft-core side pending: its step API has not landed"),
+            "raft-core" => RaftCore::micro_once(case, ops),
             other => die(&format!("unknown library {other}")),
         }
         return;
@@ -332,6 +388,7 @@ fn main() {
     let p = if smoke {
         Params {
             smoke,
+            election_seeds: 20,
             entries: 2_000,
             runs: 1,
             micro_runs: 1,
@@ -341,6 +398,7 @@ fn main() {
     } else {
         Params {
             smoke,
+            election_seeds: 1_000,
             entries: 100_000,
             runs: 3,
             micro_runs: 7,
@@ -351,7 +409,7 @@ fn main() {
 
     let t0 = Instant::now();
     let rs = measure::<RaftRs>(&p, "raft-rs");
-    let core: Option<Measured> = None; // raft-core side: pending its step API (phase 2).
+    let core = measure::<RaftCore>(&p, "raft-core");
 
     // Deterministic sanity checks (never wall-clock): the counting allocator sees raft-rs'
     // allocations, so a zero for raft-core means zero.
@@ -360,13 +418,54 @@ fn main() {
         "raft-rs allocates per entry; counter broken?"
     );
 
-    let table = report::markdown(&rows(&p, &rs, core.as_ref()));
-    let notes = notes(&p);
+    // raft-core allocates nothing: not per committed entry (timed phase of every batch size,
+    // the harness's store and network included) and not per micro operation.
+    for (b, &(a, _)) in BATCHES.iter().zip(&core.allocs) {
+        assert_eq!(a, 0.0, "raft-core allocated {a} times per entry at B={b}");
+    }
+    for (case, m) in Micro::ALL.iter().zip(&core.micro) {
+        assert_eq!(
+            m.allocs_per_op,
+            0.0,
+            "raft-core allocated in {}",
+            case.label()
+        );
+    }
+    eprintln!("asserted: raft-core made 0 heap allocations in every timed phase");
+
+    let mut elections = String::new();
+    elections.push_str(&format!(
+        "Election latency in raft-core's simulator: ticks from the loss of the leader to a new \
+         leader, {} seeds, 3 nodes, election timeout {} ticks (each drawn from [{}, {})), heartbeat \
+         {} ticks, CheckQuorum on (raft-rs has no equivalent simulator: not measured for it).\n\n\
+         | PreVote | p50 | p99 | max |\n|---|---:|---:|---:|\n",
+        report::thousands(p.election_seeds as i64),
+        election::ELECTION_TICKS,
+        election::ELECTION_TICKS,
+        2 * election::ELECTION_TICKS,
+        election::HEARTBEAT_TICKS,
+    ));
+    for pre_vote in [true, false] {
+        let l = election::latency(pre_vote, p.election_seeds)
+            .unwrap_or_else(|e| die(&format!("election latency: {e}")));
+        eprintln!("raft-core: election latency pre_vote={pre_vote}: {l:?}");
+        elections.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            if pre_vote { "on" } else { "off" },
+            l.p50,
+            l.p99,
+            l.max
+        ));
+    }
+
+    let table = report::markdown(&rows(&p, &rs, Some(&core)));
+    let notes = notes(&p, &core);
     println!("{table}");
     println!("{notes}");
+    println!("{elections}");
     eprintln!("total time {:.1}s", t0.elapsed().as_secs_f64());
     if let Some(path) = markdown {
-        std::fs::write(&path, format!("{table}\n{notes}"))
+        std::fs::write(&path, format!("{table}\n{notes}\n{elections}"))
             .unwrap_or_else(|e| die(&format!("write {}: {e}", path.display())));
     }
 }
