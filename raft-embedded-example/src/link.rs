@@ -20,8 +20,10 @@ use crate::rng::Rng;
 /// Nodes in the example cluster.
 pub const NODES: usize = 3;
 
-/// Capacity of one frame buffer; the nodes' `max_frame_bytes` never exceeds it.
-pub const FRAME_BYTES: usize = 256;
+/// Capacity of one frame buffer, and the nodes' `max_frame_bytes`: entries carry up to
+/// `raft_core::codec::max_payload(128)` = 37 bytes, and an AppendEntries up to 3 of the
+/// example's 4-byte values.
+pub const FRAME_BYTES: usize = 128;
 
 /// Frames all nodes may have queued toward the link task at once.
 pub const UPLINK_DEPTH: usize = 8;
@@ -116,6 +118,17 @@ pub struct LinkConfig {
     pub dup_per_mille: u32,
     /// Each delivered copy is delayed uniformly in `0..=max_delay_ms` milliseconds.
     pub max_delay_ms: u32,
+}
+
+impl LinkConfig {
+    /// The example's link: 5 % of frames dropped, 5 % duplicated, each delayed up to 8 ms
+    /// (under one 10 ms tick), from the example's [`SEED`](crate::SEED).
+    pub const DEFAULT: LinkConfig = LinkConfig {
+        seed: crate::SEED,
+        drop_per_mille: 50,
+        dup_per_mille: 50,
+        max_delay_ms: 8,
+    };
 }
 
 /// Sends `frame` to node `to` through the link: never waits; a full uplink drops and counts.

@@ -7,20 +7,23 @@
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
-use embassy_executor::Executor;
-use raft_embedded_example::pingpong::{self, Mailbox};
+use embassy_executor::{Executor, Spawner};
+use raft_embedded_example::cluster::{Node, NodeMemory, Shared, STORE_BYTES};
+use raft_embedded_example::link::{self, LinkConfig, NODES};
+use raft_embedded_example::scenario::{self, Scenario};
+use raft_embedded_example::{node, SEED};
 use raft_embedded_firmware::{stack, time_driver};
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 defmt::timestamp!("{=u64:ms}", embassy_time::Instant::now().as_millis());
 
-/// Round trips the client makes.
-const ROUNDS: u32 = 20;
-
-// Channels are `const`-constructible, so they are plain statics; values built at run time (the
-// executor) go in `StaticCell`s. Nothing is on a heap.
-static TO_SERVER: Mailbox = Mailbox::new();
-static TO_CLIENT: Mailbox = Mailbox::new();
+// Channels, counters and the board are `const`-constructible: a plain static. The nodes'
+// disks are zeroed buffers (`ConstStaticCell`, in .bss); their `State`s are built at run time
+// (`StaticCell`). Nothing is on a heap.
+static SHARED: Shared = Shared::new();
+static DISKS: ConstStaticCell<[[u8; STORE_BYTES]; NODES]> =
+    ConstStaticCell::new([[0; STORE_BYTES]; NODES]);
+static MEMORY: [StaticCell<NodeMemory>; NODES] = [const { StaticCell::new() }; NODES];
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
 
 #[entry]
@@ -29,26 +32,43 @@ fn main() -> ! {
     let mut core = cortex_m::Peripherals::take().expect("core peripherals taken once");
     time_driver::start(&mut core.SYST);
     defmt::info!(
-        "boot: SysTick at 1 kHz, stack reserved {=usize} B",
-        stack::reserved()
+        "boot: SysTick at 1 kHz, stack reserved {=usize} B, size_of::<State>() = {=usize} B",
+        stack::reserved(),
+        core::mem::size_of::<Node>()
     );
 
     let executor = EXECUTOR.init(Executor::new());
-    executor.run(|spawner| {
-        // Each task has a pool of one and is spawned once, so spawning cannot fail.
-        spawner.spawn(server(&TO_SERVER, &TO_CLIENT).expect("server spawned once"));
-        spawner.spawn(client(&TO_SERVER, &TO_CLIENT).expect("client spawned once"));
-    })
+    executor.run(spawn_all)
+}
+
+/// Builds the nodes' memory and spawns every task. Not inlined into `Executor::run`, whose
+/// frame lives for ever: the temporaries of building three `State`s are popped when this
+/// returns.
+#[inline(never)]
+fn spawn_all(spawner: Spawner) {
+    // `take` and each `init` run once (`run` calls this once), so none of them panics; the task
+    // pools are sized for exactly the spawns below, so spawning cannot fail.
+    for (k, disk) in DISKS.take().iter_mut().enumerate() {
+        let memory = MEMORY[k].init_with(|| NodeMemory::new(k, SEED, disk));
+        spawner.spawn(node_task(k, memory).expect("node pool of NODES"));
+    }
+    spawner.spawn(link_task(LinkConfig::DEFAULT).expect("link spawned once"));
+    spawner.spawn(client_task().expect("client spawned once"));
+}
+
+#[embassy_executor::task(pool_size = NODES)]
+async fn node_task(k: usize, memory: &'static mut NodeMemory) {
+    node::run(k, memory, &SHARED, SEED).await
 }
 
 #[embassy_executor::task]
-async fn server(inbox: &'static Mailbox, outbox: &'static Mailbox) {
-    pingpong::server(inbox, outbox).await
+async fn link_task(config: LinkConfig) {
+    link::run(&SHARED.uplink, &SHARED.inboxes, &SHARED.link_stats, config).await
 }
 
 #[embassy_executor::task]
-async fn client(outbox: &'static Mailbox, inbox: &'static Mailbox) {
-    let passed = match pingpong::client(outbox, inbox, ROUNDS).await {
+async fn client_task() {
+    let passed = match scenario::run(&SHARED, Scenario::DEFAULT).await {
         Ok(report) => {
             defmt::info!("checks passed: {}", report);
             true
