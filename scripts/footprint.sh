@@ -58,31 +58,35 @@ statics=$((data + bss + uninit))
 ram=$((statics + stack_reserved))
 
 # Run the firmware once to read what only it can measure.
-peak="not measured (needs qemu-system-arm and defmt-print)"
-state_size="not reported"
+peak="-"
+peak_note="not measured (needs qemu-system-arm and defmt-print)"
+state_size="-"
 if command -v qemu-system-arm >/dev/null 2>&1 && command -v defmt-print >/dev/null 2>&1; then
   if log="$(timeout 120 "$fw/qemu-run.sh" "$elf" 2>&1)"; then
     p=$(sed -n 's/.*stack: peak \([0-9]*\) B.*/\1/p' <<<"$log" | tail -n 1)
-    [ -n "$p" ] && peak="$p B of $stack_reserved B reserved"
+    if [ -n "$p" ]; then
+      peak="$p"
+      peak_note="$(awk -v a="$p" -v b="$stack_reserved" 'BEGIN { printf "%.0f %% of the reserved stack", 100 * a / b }')"
+    fi
     s=$(sed -n 's/.*size_of::<State>() = \([0-9]*\) B.*/\1/p' <<<"$log" | tail -n 1)
-    [ -n "$s" ] && state_size="$s B"
+    [ -n "$s" ] && state_size="$s"
   else
-    peak="not measured: the firmware run failed"
+    peak_note="not measured: the firmware run failed (its log is on stderr)"
     echo "$log" >&2
   fi
 fi
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
 
-echo "Footprint of raft-embedded-firmware (release: opt-level s, LTO, 1 codegen unit)"
-echo "| what                                           | bytes  | of the part            |"
-echo "|------------------------------------------------|--------|------------------------|"
-printf '| flash (.vector_table+.text+.rodata+.data)      | %6d | %s of 256 KiB |\n' "$flash" "$(pct "$flash" "$FLASH_PART")"
-printf '|   .vector_table / .text / .rodata / .data      | %s / %s / %s / %s |\n' "$vt" "$text" "$rodata" "$data"
-printf '| static RAM (.data+.bss+.uninit+reserved stack) | %6d | %s of 64 KiB |\n' "$ram" "$(pct "$ram" "$RAM_PART")"
-printf '|   .data / .bss / .uninit / stack               | %s / %s / %s / %s |\n' "$data" "$bss" "$uninit" "$stack_reserved"
-printf '| peak stack (painted)                           | %s |\n' "$peak"
-printf '| size_of::<State>() on thumbv7em                | %s |\n' "$state_size"
+echo "Footprint of raft-embedded-firmware (release: opt-level \"s\", LTO, 1 codegen unit)"
+echo
+echo "| what | bytes | against a 256 KiB / 64 KiB part |"
+echo "|---|---:|---|"
+echo "| flash: .vector_table + .text + .rodata + .data | $flash | $(pct "$flash" "$FLASH_PART") of flash ($vt + $text + $rodata + $data) |"
+echo "| static RAM: .data + .bss + .uninit + reserved stack | $ram | $(pct "$ram" "$RAM_PART") of RAM ($data + $bss + $uninit + $stack_reserved) |"
+echo "| reserved stack (memory.x) | $stack_reserved | |"
+echo "| peak stack (painted, measured under QEMU) | $peak | $peak_note |"
+echo "| size_of::<State>() on thumbv7em (3 voters, 32-entry window) | $state_size | one per node |"
 
 status=0
 if [ "$flash" -gt "$FLASH_PART" ] || [ "$ram" -gt "$RAM_PART" ]; then

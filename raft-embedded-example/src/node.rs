@@ -257,6 +257,7 @@ async fn power_cycle(
 fn reboot(k: usize, mem: &mut NodeMemory, seed: u64) -> Result<(), NodeError> {
     let restored = Restored {
         hard_state: mem.disk.hard_state,
+        commit: raft_core::LogIndex::ZERO,
         base: mem.disk.base,
         applied: mem.disk.base.0,
     };
