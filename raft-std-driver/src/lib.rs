@@ -1,7 +1,15 @@
 //! The std driver for raft-core: UDP transport, durable storage, a replicated key-value
-//! store and the binaries built on them.
+//! store, the [`Node`](node::Node) driver that runs raft-core's step loop over them, a
+//! blocking [`Client`](client::Client), and the binaries built on them (`raft-node`,
+//! `raft-client`, `raft-demo`).
 #![deny(missing_docs)]
 
+pub mod client;
+pub mod config;
 pub mod kv;
+pub mod logstore;
+pub mod machine;
+pub mod node;
 pub mod storage;
 pub mod transport;
+pub mod wire;

@@ -41,7 +41,9 @@
 //!
 //! The sender id must be configured and, for nodes, bound to the address the datagram came
 //! from ([`PeerBinding::Fixed`]). Frames claiming the receiver's own id are refused as
-//! `UnknownPeer` (a reflected frame). Everything refused is counted in [`DropCounters`].
+//! `UnknownPeer` (a reflected frame). Clients are the exception: ids at or above
+//! [`CLIENT_ID_MIN`] roam and are admitted on their first authentic datagram
+//! ([`Opener::accept_clients`]). Everything refused is counted in [`DropCounters`].
 
 mod drops;
 pub mod epoch;
@@ -57,5 +59,5 @@ mod tests;
 pub use drops::{DropCounters, DropReason};
 pub use frame::{HEADER_LEN, MAGIC_VERSION, OVERHEAD, TAG_LEN};
 pub use key::{ClusterKey, KeyError};
-pub use open::{Opened, Opener, PeerBinding};
+pub use open::{Opened, Opener, PeerBinding, CLIENT_ID_MIN};
 pub use seal::{SealError, Sealer};

@@ -1,6 +1,6 @@
 //! Opening incoming datagrams: allow-list, replay window, authentication.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -37,10 +37,22 @@ pub struct Opened<'a> {
     pub plaintext: &'a [u8],
 }
 
+/// Sender ids at or above this are clients: never configured one by one, admitted on their
+/// first authentic datagram when [`Opener::accept_clients`] is on (see its docs).
+pub const CLIENT_ID_MIN: u32 = 0x8000_0000;
+
+/// Replay windows of the clients seen, bounded: the oldest admitted is forgotten first.
+struct Clients {
+    max: usize,
+    windows: HashMap<u32, ReplayWindow>,
+    order: VecDeque<u32>,
+}
+
 /// Opens datagrams for one node and counts what it drops.
 pub struct Opener {
     cipher: XChaCha20Poly1305,
     peers: HashMap<u32, Peer>,
+    clients: Option<Clients>,
     max_datagram: usize,
     buf: Vec<u8>,
     counters: DropCounters,
@@ -75,6 +87,7 @@ impl Opener {
         Opener {
             cipher: XChaCha20Poly1305::new(key.as_bytes().into()),
             peers,
+            clients: None,
             max_datagram,
             buf: Vec::with_capacity(max_datagram),
             counters: DropCounters::default(),
@@ -101,6 +114,19 @@ impl Opener {
         }
     }
 
+    /// Also accepts clients: any sender id at or above [`CLIENT_ID_MIN`], from any address
+    /// ([`PeerBinding::Roaming`]), once its datagram authenticates. A replay window is kept for
+    /// at most `max` clients; past that the longest-known one is forgotten, so a datagram it
+    /// sent earlier could be accepted once more. That is harmless for the client protocol:
+    /// writes are deduplicated by the key-value sessions and replies are matched to requests.
+    pub fn accept_clients(&mut self, max: usize) {
+        self.clients = Some(Clients {
+            max: max.max(1),
+            windows: HashMap::new(),
+            order: VecDeque::new(),
+        });
+    }
+
     /// Accepted and dropped datagrams so far.
     pub fn counters(&self) -> &DropCounters {
         &self.counters
@@ -122,19 +148,32 @@ impl Opener {
             return Err(DropReason::Malformed);
         }
         // Cheap refusals first, before any cryptography; none of them changes state.
-        let peer = self
-            .peers
-            .get_mut(&header.sender)
-            .ok_or(DropReason::UnknownPeer)?;
-        if let PeerBinding::Fixed(addr) = peer.binding {
-            if addr != from {
-                return Err(DropReason::AddressMismatch);
-            }
-        }
-        peer.window.check(header.counter).map_err(|s| match s {
+        let stale = |s| match s {
             Stale::Replayed => DropReason::Replayed,
             Stale::TooOld => DropReason::TooOld,
-        })?;
+        };
+        let is_client = match self.peers.get(&header.sender) {
+            Some(peer) => {
+                if let PeerBinding::Fixed(addr) = peer.binding {
+                    if addr != from {
+                        return Err(DropReason::AddressMismatch);
+                    }
+                }
+                peer.window.check(header.counter).map_err(stale)?;
+                false
+            }
+            None => {
+                let clients = self
+                    .clients
+                    .as_ref()
+                    .filter(|_| header.sender >= CLIENT_ID_MIN)
+                    .ok_or(DropReason::UnknownPeer)?;
+                if let Some(w) = clients.windows.get(&header.sender) {
+                    w.check(header.counter).map_err(stale)?;
+                }
+                true
+            }
+        };
 
         let (head, rest) = datagram.split_at(HEADER_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
@@ -152,8 +191,26 @@ impl Opener {
             self.buf.clear();
             return Err(DropReason::BadTag);
         }
-        // Authentic: only now may the window move.
-        peer.window.mark(header.counter);
+        // Authentic: only now may the window move (or a client's window be created).
+        if !is_client {
+            if let Some(peer) = self.peers.get_mut(&header.sender) {
+                peer.window.mark(header.counter);
+            }
+        } else if let Some(c) = self.clients.as_mut() {
+            if !c.windows.contains_key(&header.sender) {
+                while c.windows.len() >= c.max {
+                    match c.order.pop_front() {
+                        Some(old) => c.windows.remove(&old),
+                        None => break,
+                    };
+                }
+                c.order.push_back(header.sender);
+            }
+            c.windows
+                .entry(header.sender)
+                .or_default()
+                .mark(header.counter);
+        }
         Ok((header.sender, header.counter))
     }
 }

@@ -1,0 +1,297 @@
+//! A blocking client of the key-value service: finds the leader by itself, retries a request
+//! with the same session sequence number until it is answered (so it applies exactly once),
+//! and gives up with [`ClientError::Unreachable`] after a deadline.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::Peer;
+use crate::kv::{Command, Request, Response};
+use crate::transport::{ClusterKey, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
+use crate::wire::{self, ClientBody, ClientRequest, NodeStatus, ReplyBody, ServerReply};
+
+const MAX_UDP: usize = 65_507;
+
+/// Timeouts of a [`Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// How long one attempt waits for a reply before trying the next node.
+    pub attempt_timeout: Duration,
+    /// How long a request is retried before the cluster counts as unreachable.
+    pub deadline: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            attempt_timeout: Duration::from_millis(500),
+            deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// No node answered usefully before the deadline.
+    Unreachable {
+        /// How long the client tried.
+        waited: Duration,
+        /// The last thing that went wrong.
+        last: String,
+    },
+    /// The command can never fit in one frame.
+    TooLarge,
+    /// A node answered with bytes that are not a response.
+    BadReply,
+    /// The client's socket failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Unreachable { waited, last } => write!(
+                f,
+                "cluster unreachable: no answer within {:.1} s (last: {last})",
+                waited.as_secs_f64()
+            ),
+            ClientError::TooLarge => f.write_str("command too large for one frame"),
+            ClientError::BadReply => f.write_str("malformed reply from a node"),
+            ClientError::Io(e) => write!(f, "socket: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A client session (one at a time: requests are numbered 1, 2, 3, ...).
+pub struct Client {
+    sock: UdpSocket,
+    sealer: Sealer,
+    opener: Opener,
+    nodes: Vec<Peer>,
+    target: usize,
+    client_id: u64,
+    seq: u64,
+    next_req: u64,
+    opts: ClientOptions,
+    buf: Vec<u8>,
+    frame: Vec<u8>,
+    sealed: Vec<u8>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("client_id", &self.client_id)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of the cluster `nodes` (every node's id and address) under `key`.
+    pub fn new(key: &ClusterKey, nodes: Vec<Peer>, opts: ClientOptions) -> io::Result<Client> {
+        if nodes.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no nodes given",
+            ));
+        }
+        let any: SocketAddr = if nodes[0].addr.is_ipv4() {
+            "0.0.0.0:0".parse().expect("literal address")
+        } else {
+            "[::]:0".parse().expect("literal address")
+        };
+        let sock = UdpSocket::bind(any)?;
+        let tid = CLIENT_ID_MIN | (crate::node::random_u64() as u32 & !CLIENT_ID_MIN);
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
+        let sealer = Sealer::new(key, tid, epoch, MAX_UDP);
+        let opener = Opener::new(
+            key,
+            tid,
+            nodes.iter().map(|p| (p.id, PeerBinding::Fixed(p.addr))),
+            MAX_UDP,
+        );
+        Ok(Client {
+            sock,
+            sealer,
+            opener,
+            target: (crate::node::random_u64() % nodes.len() as u64) as usize,
+            nodes,
+            client_id: crate::node::random_u64(),
+            seq: 0,
+            next_req: 1,
+            opts,
+            buf: vec![0; MAX_UDP],
+            frame: Vec::new(),
+            sealed: Vec::new(),
+        })
+    }
+
+    /// The session's client id.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// The node the next request goes to first (the last known leader).
+    pub fn target(&self) -> u32 {
+        self.nodes[self.target].id
+    }
+
+    /// Sends the next request to `id` first.
+    pub fn set_target(&mut self, id: u32) {
+        if let Some(k) = self.nodes.iter().position(|p| p.id == id) {
+            self.target = k;
+        }
+    }
+
+    /// Runs `command` in the next session slot: sends it to the leader (found by following
+    /// `NotLeader` hints and trying the nodes in turn) and retries it with the same sequence
+    /// number until it is answered or the deadline passes.
+    pub fn execute(&mut self, command: Command) -> Result<Response, ClientError> {
+        self.seq += 1;
+        let req = Request {
+            client: self.client_id,
+            seq: self.seq,
+            command,
+        };
+        let bytes = req.encode();
+        let start = Instant::now();
+        let mut last = String::from("no attempt");
+        loop {
+            let waited = start.elapsed();
+            if waited >= self.opts.deadline {
+                return Err(ClientError::Unreachable { waited, last });
+            }
+            let node = self.nodes[self.target];
+            let left = self.opts.deadline - waited;
+            let timeout = self.opts.attempt_timeout.min(left);
+            match self.roundtrip(node.addr, ClientBody::Command(bytes.clone()), timeout)? {
+                Some(ReplyBody::Applied(r)) => {
+                    return Response::decode(&r).map_err(|_| ClientError::BadReply)
+                }
+                Some(ReplyBody::NotLeader { leader: Some(l) })
+                    if l != node.id && self.nodes.iter().any(|p| p.id == l) =>
+                {
+                    last = format!("node {} redirected to {l}", node.id);
+                    self.set_target(l);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Some(ReplyBody::Busy) => {
+                    last = format!("node {} busy", node.id);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Some(ReplyBody::TooLarge) => return Err(ClientError::TooLarge),
+                other => {
+                    last = match other {
+                        None => format!("no reply from node {} ({})", node.id, node.addr),
+                        Some(ReplyBody::NotLeader { .. }) => {
+                            format!("node {} knows no leader", node.id)
+                        }
+                        Some(b) => format!("node {}: {b:?}", node.id),
+                    };
+                    self.target = (self.target + 1) % self.nodes.len();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    /// `id`'s status, one attempt.
+    pub fn status(&mut self, id: u32) -> Result<Option<NodeStatus>, ClientError> {
+        match self.ask(id, ClientBody::Status)? {
+            Some(ReplyBody::Status(s)) => Ok(Some(s)),
+            _ => Ok(None),
+        }
+    }
+
+    /// `id`'s counters (the `stats.json` document), one attempt.
+    pub fn stats(&mut self, id: u32) -> Result<Option<serde_json::Value>, ClientError> {
+        match self.ask(id, ClientBody::Stats)? {
+            Some(ReplyBody::Stats(s)) => Ok(serde_json::from_str(&s).ok()),
+            _ => Ok(None),
+        }
+    }
+
+    /// `key` as node `id` has it applied now (not linearizable: a diagnostic read).
+    pub fn local_get(&mut self, id: u32, key: &[u8]) -> Result<Option<Response>, ClientError> {
+        let req = Request {
+            client: self.client_id,
+            seq: 0,
+            command: Command::Get { key: key.to_vec() },
+        };
+        match self.ask(id, ClientBody::LocalQuery(req.encode()))? {
+            Some(ReplyBody::Applied(r)) => Ok(Response::decode(&r).ok()),
+            _ => Ok(None),
+        }
+    }
+
+    fn ask(&mut self, id: u32, body: ClientBody) -> Result<Option<ReplyBody>, ClientError> {
+        let Some(node) = self.nodes.iter().find(|p| p.id == id).copied() else {
+            return Ok(None);
+        };
+        self.roundtrip(node.addr, body, self.opts.attempt_timeout)
+    }
+
+    /// One request and its reply (replies to earlier requests are skipped).
+    fn roundtrip(
+        &mut self,
+        addr: SocketAddr,
+        body: ClientBody,
+        timeout: Duration,
+    ) -> Result<Option<ReplyBody>, ClientError> {
+        let id = self.next_req;
+        self.next_req += 1;
+        wire::encode(
+            wire::TAG_CLIENT,
+            &ClientRequest { id, body },
+            &mut self.frame,
+        );
+        self.sealer
+            .seal(&self.frame, &mut self.sealed)
+            .map_err(|_| ClientError::TooLarge)?;
+        if self.sock.send_to(&self.sealed, addr).is_err() {
+            return Ok(None);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.sock
+                .set_read_timeout(Some(left))
+                .map_err(ClientError::Io)?;
+            let (n, from) = match self.sock.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                // ECONNREFUSED: the node is down (ICMP port unreachable).
+                Err(_) => return Ok(None),
+            };
+            let Ok(opened) = self.opener.open(from, &self.buf[..n]) else {
+                continue;
+            };
+            let Some((&wire::TAG_REPLY, body)) = opened.plaintext.split_first() else {
+                continue;
+            };
+            if let Some(reply) = wire::decode::<ServerReply>(body) {
+                if reply.id == id {
+                    return Ok(Some(reply.body));
+                }
+            }
+        }
+    }
+}

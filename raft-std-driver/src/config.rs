@@ -1,0 +1,297 @@
+//! A node's configuration: from flags or a small TOML file, validated before anything starts.
+//!
+//! ```toml
+//! id = 1
+//! listen = "127.0.0.1:7001"          # optional when `peers` lists this node's own address
+//! peers = ["1=127.0.0.1:7001", "2=127.0.0.1:7002", "3=127.0.0.1:7003"]
+//! data_dir = "/var/lib/raft/1"
+//! key_file = "/etc/raft/cluster.key"  # 64 hex digits (`openssl rand -hex 32`)
+//! # Optional, with their defaults:
+//! cluster_id = 0
+//! tick_ms = 10
+//! election_ticks = 15
+//! heartbeat_ticks = 3
+//! fsync = true
+//! max_frame_bytes = 1200
+//! stats_interval_ms = 1000
+//! ```
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One `id=host:port` peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// Its node id.
+    pub id: u32,
+    /// Its UDP address.
+    pub addr: SocketAddr,
+}
+
+impl Peer {
+    /// Parses `id=host:port`.
+    pub fn parse(s: &str) -> Result<Peer, String> {
+        let (id, addr) = s
+            .split_once('=')
+            .ok_or_else(|| format!("peer `{s}` is not of the form id=host:port"))?;
+        let id: u32 = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer `{s}`: `{id}` is not a node id (a number)"))?;
+        if id == 0 || id >= crate::transport::CLIENT_ID_MIN {
+            return Err(format!(
+                "peer `{s}`: node ids must be in 1..{}",
+                crate::transport::CLIENT_ID_MIN
+            ));
+        }
+        let addr = addr
+            .trim()
+            .to_socket_addrs()
+            .map_err(|e| format!("peer `{s}`: bad address: {e}"))?
+            .next()
+            .ok_or_else(|| format!("peer `{s}`: address resolves to nothing"))?;
+        Ok(Peer { id, addr })
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.id, self.addr)
+    }
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// This node's id.
+    pub id: u32,
+    /// The address the UDP socket binds.
+    pub listen: SocketAddr,
+    /// The other voters (this node excluded).
+    pub peers: Vec<Peer>,
+    /// Where the WAL, snapshots, epoch file and `stats.json` live.
+    pub data_dir: PathBuf,
+    /// The pre-shared cluster key file.
+    pub key_file: PathBuf,
+    /// Wire cluster id; frames of another cluster are dropped.
+    pub cluster_id: u32,
+    /// Length of one raft-core tick.
+    pub tick: Duration,
+    /// Minimum election timeout, in ticks.
+    pub election_ticks: u32,
+    /// Heartbeat interval, in ticks.
+    pub heartbeat_ticks: u32,
+    /// Whether the WAL fsyncs (off only for benchmarks: a crash may then lose acknowledged
+    /// writes).
+    pub fsync: bool,
+    /// raft-core's `max_frame_bytes`; a sealed datagram adds the AEAD overhead and a tag byte.
+    pub max_frame_bytes: u32,
+    /// How often `stats.json` is rewritten.
+    pub stats_interval: Duration,
+}
+
+/// The TOML file's shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    id: u32,
+    listen: Option<String>,
+    #[serde(default)]
+    peers: Vec<String>,
+    data_dir: PathBuf,
+    key_file: PathBuf,
+    cluster_id: Option<u32>,
+    tick_ms: Option<u64>,
+    election_ticks: Option<u32>,
+    heartbeat_ticks: Option<u32>,
+    fsync: Option<bool>,
+    max_frame_bytes: Option<u32>,
+    stats_interval_ms: Option<u64>,
+}
+
+/// The settings as given (flags or file), before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawConfig {
+    /// `--id`.
+    pub id: Option<u32>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--peer`, repeated; may include this node itself.
+    pub peers: Vec<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// `--cluster-id`.
+    pub cluster_id: Option<u32>,
+    /// `--tick-ms`.
+    pub tick_ms: Option<u64>,
+    /// `--election-ticks`.
+    pub election_ticks: Option<u32>,
+    /// `--heartbeat-ticks`.
+    pub heartbeat_ticks: Option<u32>,
+    /// `--no-fsync` gives `Some(false)`.
+    pub fsync: Option<bool>,
+    /// `--max-frame-bytes`.
+    pub max_frame_bytes: Option<u32>,
+    /// `--stats-interval-ms`.
+    pub stats_interval_ms: Option<u64>,
+}
+
+impl RawConfig {
+    /// Reads a TOML config file. Flags given as well override it (see [`RawConfig::or`]).
+    pub fn from_file(path: &Path) -> Result<RawConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        let f: File = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().to_string();
+            format!("config {}: {msg}", path.display())
+        })?;
+        Ok(RawConfig {
+            id: Some(f.id),
+            listen: f.listen,
+            peers: f.peers,
+            data_dir: Some(f.data_dir),
+            key_file: Some(f.key_file),
+            cluster_id: f.cluster_id,
+            tick_ms: f.tick_ms,
+            election_ticks: f.election_ticks,
+            heartbeat_ticks: f.heartbeat_ticks,
+            fsync: f.fsync,
+            max_frame_bytes: f.max_frame_bytes,
+            stats_interval_ms: f.stats_interval_ms,
+        })
+    }
+
+    /// `self`'s settings, falling back to `base` for each one not given.
+    pub fn or(self, base: RawConfig) -> RawConfig {
+        RawConfig {
+            id: self.id.or(base.id),
+            listen: self.listen.or(base.listen),
+            peers: if self.peers.is_empty() {
+                base.peers
+            } else {
+                self.peers
+            },
+            data_dir: self.data_dir.or(base.data_dir),
+            key_file: self.key_file.or(base.key_file),
+            cluster_id: self.cluster_id.or(base.cluster_id),
+            tick_ms: self.tick_ms.or(base.tick_ms),
+            election_ticks: self.election_ticks.or(base.election_ticks),
+            heartbeat_ticks: self.heartbeat_ticks.or(base.heartbeat_ticks),
+            fsync: self.fsync.or(base.fsync),
+            max_frame_bytes: self.max_frame_bytes.or(base.max_frame_bytes),
+            stats_interval_ms: self.stats_interval_ms.or(base.stats_interval_ms),
+        }
+    }
+
+    /// Checks every setting; the error is one line naming what is wrong.
+    pub fn validate(self) -> Result<NodeConfig, String> {
+        let id = self.id.ok_or("missing --id (or `id` in the config file)")?;
+        if id == 0 || id >= crate::transport::CLIENT_ID_MIN {
+            return Err(format!(
+                "--id {id}: node ids must be in 1..{}",
+                crate::transport::CLIENT_ID_MIN
+            ));
+        }
+        let mut peers = Vec::new();
+        let mut own = None;
+        for p in &self.peers {
+            let peer = Peer::parse(p)?;
+            if peer.id == id {
+                own = Some(peer.addr);
+            } else if peers.iter().any(|q: &Peer| q.id == peer.id) {
+                return Err(format!("peer id {} is listed twice", peer.id));
+            } else {
+                peers.push(peer);
+            }
+        }
+        if peers.len() + 1 > crate::node::MAX_VOTERS {
+            return Err(format!(
+                "{} voters configured; at most {} are supported",
+                peers.len() + 1,
+                crate::node::MAX_VOTERS
+            ));
+        }
+        let listen = match (self.listen, own) {
+            (Some(l), _) => l
+                .to_socket_addrs()
+                .map_err(|e| format!("--listen {l}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("--listen {l}: resolves to nothing"))?,
+            (None, Some(a)) => a,
+            (None, None) => {
+                return Err("missing --listen (or list this node itself in --peer)".into())
+            }
+        };
+        let data_dir = self.data_dir.ok_or("missing --data-dir")?;
+        let key_file = self.key_file.ok_or("missing --key-file")?;
+        let tick_ms = self.tick_ms.unwrap_or(10);
+        if tick_ms == 0 || tick_ms > 10_000 {
+            return Err(format!("tick of {tick_ms} ms: must be in 1..=10000"));
+        }
+        let election_ticks = self.election_ticks.unwrap_or(15);
+        let heartbeat_ticks = self.heartbeat_ticks.unwrap_or(3);
+        let max_frame_bytes = self.max_frame_bytes.unwrap_or(1200);
+        let max_datagram = max_frame_bytes as usize + 1 + crate::transport::OVERHEAD;
+        if max_datagram > 65_507 {
+            return Err(format!(
+                "max_frame_bytes {max_frame_bytes}: the sealed datagram would exceed 65507 bytes"
+            ));
+        }
+        let cfg = NodeConfig {
+            id,
+            listen,
+            peers,
+            data_dir,
+            key_file,
+            cluster_id: self.cluster_id.unwrap_or(0),
+            tick: Duration::from_millis(tick_ms),
+            election_ticks,
+            heartbeat_ticks,
+            fsync: self.fsync.unwrap_or(true),
+            max_frame_bytes,
+            stats_interval: Duration::from_millis(self.stats_interval_ms.unwrap_or(1000).max(10)),
+        };
+        // raft-core's own rules (timeouts, frame size), reported in its words.
+        raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
+            .map_err(|e| format!("invalid raft settings: {e}"))?;
+        Ok(cfg)
+    }
+}
+
+impl NodeConfig {
+    /// Every voter's id, this node included, sorted.
+    pub fn voters(&self) -> Vec<raft_core::NodeId> {
+        let mut v: Vec<_> = std::iter::once(self.id)
+            .chain(self.peers.iter().map(|p| p.id))
+            .map(raft_core::NodeId)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The raft-core configuration: deferred durability (group commit), the timeouts and
+    /// frame size given, and the flow-control windows scaled to the frame size.
+    pub fn core(&self, seed: u64) -> raft_core::Config {
+        let mut c = raft_core::Config::new(raft_core::NodeId(self.id), seed);
+        c.cluster_id = self.cluster_id;
+        c.election_ticks = self.election_ticks;
+        c.heartbeat_ticks = self.heartbeat_ticks;
+        c.max_frame_bytes = self.max_frame_bytes;
+        c.max_inflight_msgs = 8;
+        c.max_inflight_bytes = 8 * self.max_frame_bytes;
+        c.max_apply = 256;
+        c.durability = raft_core::Durability::Deferred;
+        c
+    }
+
+    /// The largest sealed datagram: a tag byte and a frame, plus the AEAD overhead.
+    pub fn max_datagram(&self) -> usize {
+        self.max_frame_bytes as usize + 1 + crate::transport::OVERHEAD
+    }
+}

@@ -1,0 +1,93 @@
+//! The node's counters and their JSON form (`stats.json` and the stats request).
+
+use serde_json::{json, Value};
+
+use crate::transport::{DropCounters, DropReason};
+use crate::wire::NodeStatus;
+
+/// What the driver itself counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverCounters {
+    /// Authentic datagrams whose raft frame claims another sender than the sealed one.
+    pub sender_mismatch: u64,
+    /// Authentic datagrams with an unknown tag or an undecodable client request.
+    pub bad_payload: u64,
+    /// `recv` errors (e.g. ICMP port unreachable from an earlier send).
+    pub recv_errors: u64,
+    /// Datagrams that could not be sealed or sent.
+    pub send_errors: u64,
+    /// Messages that could not be encoded from the log (must stay 0).
+    pub encode_errors: u64,
+    /// `Persist` outputs performed.
+    pub persists: u64,
+    /// WAL syncs (group commits: one per turn with at least one `Persist`).
+    pub syncs: u64,
+    /// Proposals stepped (clients and handles).
+    pub proposals: u64,
+    /// Reads routed through the log.
+    pub reads_through_log: u64,
+    /// Entries applied.
+    pub applied: u64,
+    /// Snapshots saved.
+    pub snapshots: u64,
+    /// WAL compactions.
+    pub compactions: u64,
+    /// Times this node became leader.
+    pub became_leader: u64,
+}
+
+pub(crate) fn to_json(
+    status: &NodeStatus,
+    drops: &DropCounters,
+    core: &raft_core::Stats,
+    d: &DriverCounters,
+) -> Value {
+    let mut transport = serde_json::Map::new();
+    transport.insert("accepted".into(), json!(drops.accepted));
+    for r in DropReason::ALL {
+        transport.insert(r.name().into(), json!(drops.get(r)));
+    }
+    transport.insert("sender_mismatch".into(), json!(d.sender_mismatch));
+    transport.insert("bad_payload".into(), json!(d.bad_payload));
+    json!({
+        "id": status.id,
+        "role": status.role.to_string(),
+        "term": status.term,
+        "leader": status.leader,
+        "commit": status.commit,
+        "applied": status.applied,
+        "last_index": status.last_index,
+        "transport": transport,
+        "core": {
+            "dropped_malformed": core.dropped_malformed,
+            "dropped_wrong_cluster": core.dropped_wrong_cluster,
+            "dropped_misaddressed": core.dropped_misaddressed,
+            "dropped_unknown_peer": core.dropped_unknown_peer,
+            "stale_term": core.stale_term,
+            "ignored_in_lease": core.ignored_in_lease,
+            "ignored_unexpected": core.ignored_unexpected,
+            "appends_rejected": core.appends_rejected,
+            "appends_truncated_full": core.appends_truncated_full,
+            "elections": core.elections,
+            "pre_votes": core.pre_votes,
+            "became_leader": core.became_leader,
+            "check_quorum_step_downs": core.check_quorum_step_downs,
+            "proposals_busy": core.proposals_busy,
+            "needs_snapshot": core.needs_snapshot,
+            "output_overflow": core.output_overflow,
+        },
+        "driver": {
+            "recv_errors": d.recv_errors,
+            "send_errors": d.send_errors,
+            "encode_errors": d.encode_errors,
+            "persists": d.persists,
+            "syncs": d.syncs,
+            "proposals": d.proposals,
+            "reads_through_log": d.reads_through_log,
+            "applied": d.applied,
+            "snapshots": d.snapshots,
+            "compactions": d.compactions,
+            "became_leader": d.became_leader,
+        },
+    })
+}

@@ -1,0 +1,112 @@
+//! What travels inside a sealed datagram: a tag byte, then a raft-core frame or a client
+//! request or reply (postcard).
+//!
+//! ```text
+//! [TAG_RAFT   = 1][raft-core codec frame]          node -> node
+//! [TAG_CLIENT = 2][postcard ClientRequest]         client -> node
+//! [TAG_REPLY  = 3][postcard ServerReply]           node -> client
+//! ```
+//!
+//! The tag sits inside the sealed payload, so it is authenticated like everything else.
+
+use serde::{Deserialize, Serialize};
+
+/// A raft-core frame follows.
+pub const TAG_RAFT: u8 = 1;
+/// A [`ClientRequest`] follows.
+pub const TAG_CLIENT: u8 = 2;
+/// A [`ServerReply`] follows.
+pub const TAG_REPLY: u8 = 3;
+
+/// A client's request to a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRequest {
+    /// Chosen by the client to match the reply (a retry may reuse it).
+    pub id: u64,
+    /// What is asked.
+    pub body: ClientBody,
+}
+
+/// The kinds of client requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientBody {
+    /// A state-machine command (for the key-value store, an encoded
+    /// [`kv::Request`](crate::kv::Request)); answered once applied (reads: see
+    /// [`ReadPolicy`](crate::node::ReadPolicy)).
+    Command(Vec<u8>),
+    /// A read-only command answered from this node's state now, without the log: possibly
+    /// stale, for diagnostics and the demo's per-node check.
+    LocalQuery(Vec<u8>),
+    /// This node's role, term, leader and indexes.
+    Status,
+    /// This node's counters as JSON (the same document as `stats.json`).
+    Stats,
+}
+
+/// A node's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerReply {
+    /// The request's id.
+    pub id: u64,
+    /// The answer.
+    pub body: ReplyBody,
+}
+
+/// The kinds of replies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplyBody {
+    /// The command was applied (or the query answered); the state machine's response bytes.
+    Applied(Vec<u8>),
+    /// This node is not the leader; try `leader` if known.
+    NotLeader {
+        /// The leader this node knows of.
+        leader: Option<u32>,
+    },
+    /// The leader is at a capacity limit; retry later.
+    Busy,
+    /// The command can never fit in one frame.
+    TooLarge,
+    /// The command was not committed (leadership changed); retry with the same sequence
+    /// number.
+    Retry,
+    /// The node's status.
+    Status(NodeStatus),
+    /// The node's counters, JSON.
+    Stats(String),
+}
+
+/// A snapshot of a node's protocol position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The node's id.
+    pub id: u32,
+    /// Its role.
+    pub role: raft_core::Role,
+    /// Its term.
+    pub term: u64,
+    /// The leader it knows of.
+    pub leader: Option<u32>,
+    /// Its commit index.
+    pub commit: u64,
+    /// Its applied index.
+    pub applied: u64,
+    /// Its last log index.
+    pub last_index: u64,
+}
+
+/// Encodes `tag` then `value` into `out` (cleared first).
+pub fn encode<T: Serialize>(tag: u8, value: &T, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(tag);
+    // Postcard encodes these plain types into a growing Vec without error.
+    let body = postcard::to_stdvec(value).unwrap_or_default();
+    out.extend_from_slice(&body);
+}
+
+/// Decodes a whole postcard value; trailing bytes are refused.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((v, [])) => Some(v),
+        _ => None,
+    }
+}
