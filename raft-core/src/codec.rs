@@ -453,6 +453,7 @@ mod tests {
             index: LogIndex(3),
             hint_index: LogIndex(0),
             hint_term: Term(0),
+            commit: LogIndex(2),
             round: 1,
         });
         let n = encode(&hdr(), &resp, &Two, &mut buf).unwrap();

@@ -74,6 +74,10 @@ pub struct AppendResponse {
     pub hint_term: Term,
     /// The round of the request this answers.
     pub round: u32,
+    /// The responder's commit index. Entries up to it are committed, so a new leader (whose
+    /// log holds every committed entry) may adopt it: this lets a leader whose log window is
+    /// full of entries from earlier terms learn they are committed and compact them.
+    pub commit: LogIndex,
 }
 
 /// How many entries after `prev_index` an outgoing [`Append`] carries.

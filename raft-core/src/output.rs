@@ -124,6 +124,11 @@ pub struct Persist {
     pub seq: u64,
     /// New hard state to write, if it changed.
     pub hard_state: Option<HardState>,
+    /// The commit index when this was written. Storing it beside the hard state is optional;
+    /// a driver that passes it back in [`Restored::commit`](crate::Restored::commit) restarts
+    /// knowing which entries are committed (a cluster restarted as a whole then need not
+    /// re-learn it before it can compact a full log window).
+    pub commit: LogIndex,
     /// Drop every log entry at or after this index first.
     pub truncate_from: Option<LogIndex>,
     /// Then append these entries.

@@ -87,6 +87,9 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
 pub struct Restored {
     /// The durable hard state.
     pub hard_state: HardState,
+    /// The last `Persist::commit` that was durable (`LogIndex::ZERO` if not stored). Entries
+    /// up to it (and up to the durable log) count as committed again after the restart.
+    pub commit: LogIndex,
     /// The index and term the log starts after (0 and 0 without compaction).
     pub base: (LogIndex, Term),
     /// The index the state machine has applied (at least `base.0`: a snapshot covers it).
@@ -120,6 +123,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
         let restored = Restored {
             hard_state: HardState::default(),
+            commit: LogIndex::ZERO,
             base: (LogIndex::ZERO, Term(0)),
             applied: LogIndex::ZERO,
         };
@@ -156,6 +160,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if restored.applied > s.log.last_index() {
             return Err(ConfigError::BadRestore);
         }
+        s.commit = s.commit.max(restored.commit.min(s.log.last_index()));
         s.durable = s.log.last_index();
         Ok(s)
     }
@@ -199,7 +204,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             log: Window::new(r.base.0, r.base.1),
             commit: r.applied,
             applied: r.applied,
-            captured: r.base.0,
+            // A restarted state machine was rebuilt from a durable capture of `applied`.
+            captured: r.applied,
             floor: r.base.0,
             capture_asked: LogIndex::ZERO,
             durable: r.base.0,
@@ -319,6 +325,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let p = Persist {
             seq,
             hard_state: cx.hs_dirty.then_some(self.hs),
+            commit: self.commit,
             truncate_from: cx.truncate_from,
             entries: cx.entries,
         };

@@ -20,6 +20,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             hint_index: LogIndex::ZERO,
             hint_term: Term(0),
             round: 0,
+            commit: self.commit,
         };
         self.send(to, Message::AppendResponse(resp), cx);
     }
@@ -48,6 +49,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             hint_index: LogIndex::ZERO,
             hint_term: Term(0),
             round: a.round,
+            commit: self.commit,
         };
         // Entries at or below the compaction point are committed, hence match the leader's;
         // skip them and check consistency at the first entry we still hold.
@@ -144,6 +146,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         resp.success = true;
         resp.index = index;
+        resp.commit = self.commit;
         self.ack_append(from, resp, cx);
     }
 

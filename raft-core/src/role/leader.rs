@@ -73,10 +73,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return Proposal::TooLarge;
         }
         let uncommitted = self.commit.distance_to(self.log.last_index());
-        // One window slot stays free for the empty entry of a future leader.
+        // A quarter of the window (at least one slot) stays free for the empty entries of
+        // future leaders, so elections that fail to commit cannot fill it on their own.
         if self.needs_empty
             || uncommitted >= u64::from(self.cfg.max_uncommitted)
-            || !self.has_room(data.len(), 1)
+            || !self.has_room(data.len(), (L / 4).max(1))
         {
             return Proposal::Busy;
         }
@@ -241,6 +242,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let p = &mut self.progress[k];
         if r.round.wrapping_sub(p.acked_round) < (1 << 31) {
             p.acked_round = r.round;
+        }
+        // The follower's commit index names committed entries, which this leader's log holds
+        // at the same indices (Leader Completeness): adopt it.
+        let known = r.commit.min(self.log.last_index());
+        if known > self.commit {
+            self.commit = known;
         }
         if r.success {
             if r.index > self.log.last_index() {

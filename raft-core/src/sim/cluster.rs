@@ -228,13 +228,9 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 match rng.in_range(0, 3) {
                     0 => h.from = NodeId(99),
                     1 => h.cluster_id = 1 + rng.in_range(0, 1000),
-                    _ => {
-                        h.to = NodeId(if h.to.0 == to as u32 + 1 {
-                            98
-                        } else {
-                            to as u32 + 1
-                        })
-                    }
+                    // Addressed to anyone but the receiver: the core must drop it.
+                    _ if h.to.0 == to as u32 + 1 => h.to = NodeId(98),
+                    _ => {}
                 }
                 let n = codec::encode_wire(&h, &m, &mut buf).unwrap_or(0);
                 buf.truncate(n);
@@ -514,6 +510,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         );
         let restored = Restored {
             hard_state: node.durable_hs,
+            commit: node.durable_commit,
             base: (node.durable.base(), node.durable.base_term()),
             applied: node.snapshot.0.applied,
         };
@@ -648,7 +645,9 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// node that is up applied it.
     pub fn settled(&self) -> bool {
         let Some(l) = self.leader() else { return false };
-        let Some(ls) = self.nodes[l].state.as_ref() else { return false };
+        let Some(ls) = self.nodes[l].state.as_ref() else {
+            return false;
+        };
         let commit = ls.commit();
         commit == ls.last_index()
             && self.nodes.iter().filter_map(|n| n.state.as_ref()).all(|s| {

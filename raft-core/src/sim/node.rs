@@ -18,6 +18,8 @@ pub struct PendingWrite {
     pub seq: u64,
     /// Its hard state.
     pub hard_state: Option<HardState>,
+    /// The commit index it carries.
+    pub commit: LogIndex,
     /// Its truncation.
     pub truncate_from: Option<LogIndex>,
     /// Its entries, copied: (index, term, kind, data).
@@ -47,6 +49,8 @@ pub struct SimNode<const P: usize, const L: usize, const F: usize> {
     pub durable: MemStore,
     /// The durable hard state.
     pub durable_hs: HardState,
+    /// The durable commit index (stored beside the hard state).
+    pub durable_commit: LogIndex,
     /// Writes performed but not yet durable (`Durability::Deferred`).
     pub pending: VecDeque<PendingWrite>,
     /// The live state machine.
@@ -68,6 +72,7 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
             store: MemStore::default(),
             durable: MemStore::default(),
             durable_hs: HardState::default(),
+            durable_commit: LogIndex::ZERO,
             pending: VecDeque::new(),
             machine: Machine::default(),
             snapshot: (Machine::default(), Term(0)),
@@ -90,6 +95,7 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
         PendingWrite {
             seq: p.seq,
             hard_state: p.hard_state,
+            commit: p.commit,
             truncate_from: p.truncate_from,
             entries,
         }
@@ -101,6 +107,7 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
         if let Some(hs) = w.hard_state {
             self.durable_hs = hs;
         }
+        self.durable_commit = self.durable_commit.max(w.commit);
         if let Some(t) = w.truncate_from {
             self.durable.truncate_from(t);
         }
