@@ -7,6 +7,9 @@
 //!                          properties (CI runs this; wall-clock times are never asserted)
 //! bench --no-callgrind     full run without the valgrind children
 //! bench --markdown FILE    also write the table (with its notes) to FILE
+//! bench --throughput B --lib LIB [--ops N]
+//!                          one throughput run of N entries (default 100,000) in batches of B,
+//!                          for profiling under callgrind or perf
 //! bench --callgrind CASE --lib LIB [--ops N]
 //!                          child mode used under valgrind: set up the micro cluster of LIB
 //!                          (raft-rs | raft-core) and run the loop function of CASE
@@ -342,6 +345,7 @@ fn main() {
     let mut child: Option<Micro> = None;
     let mut lib = String::from("raft-rs");
     let mut ops: Option<u64> = None;
+    let mut throughput_child: Option<usize> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| {
@@ -359,6 +363,13 @@ fn main() {
                     Some(Micro::from_key(&k).unwrap_or_else(|| die(&format!("unknown case {k}"))));
             }
             "--lib" => lib = val("--lib"),
+            "--throughput" => {
+                throughput_child = Some(
+                    val("--throughput")
+                        .parse()
+                        .unwrap_or_else(|_| die("--throughput needs a batch size")),
+                )
+            }
             "--ops" => {
                 ops = Some(
                     val("--ops")
@@ -374,6 +385,21 @@ fn main() {
         }
     }
 
+    if let Some(b) = throughput_child {
+        // One throughput run, for profiling (`--toggle-collect='*throughput*'`).
+        let entries = ops.unwrap_or(100_000);
+        let r = match lib.as_str() {
+            "raft-rs" => RaftRs::throughput(b, entries),
+            "raft-core" => RaftCore::throughput(b, entries),
+            other => die(&format!("unknown library {other}")),
+        };
+        println!(
+            "{lib} B={b}: {:.0} entries/s, {} allocations",
+            entries as f64 / r.elapsed.as_secs_f64(),
+            r.allocs.allocs
+        );
+        return;
+    }
     if let Some(case) = child {
         let ops = ops.unwrap_or(case.full_ops());
         match lib.as_str() {
