@@ -9,6 +9,7 @@
 
 mod check;
 mod cluster;
+pub mod fuzz;
 mod network;
 mod node;
 mod store;
