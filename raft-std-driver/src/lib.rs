@@ -4,9 +4,11 @@
 //! `raft-client`, `raft-demo`).
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod kv;
+pub mod local;
 pub mod logstore;
 pub mod machine;
 pub mod node;

@@ -1,0 +1,110 @@
+//! `raft-node`: one member of a replicated key-value cluster over authenticated UDP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use raft_std_driver::cli;
+use raft_std_driver::config::RawConfig;
+use raft_std_driver::kv::KvStore;
+use raft_std_driver::node::Node;
+
+/// Runs one raft-core node of a replicated key-value store over authenticated, encrypted UDP.
+///
+/// Give the settings as flags or in a TOML file (`--config`); flags override the file.
+/// Counters are written to `<data-dir>/stats.json` every second. Ctrl-C (or SIGTERM) stops
+/// the node cleanly.
+#[derive(Parser, Debug)]
+#[command(name = "raft-node", version)]
+struct Args {
+    /// This node's id (1..2^31).
+    #[arg(long)]
+    id: Option<u32>,
+    /// A voter as ID=HOST:PORT; repeat for each. May include this node (then --listen may be
+    /// left out).
+    #[arg(long = "peer", value_name = "ID=ADDR")]
+    peers: Vec<String>,
+    /// The UDP address to bind.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory for the WAL, snapshots and stats.json (created if absent).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The cluster key: 64 hex digits (e.g. `openssl rand -hex 32 > key`).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// A TOML file with the same settings (id, listen, peers, data_dir, key_file, ...).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Cluster id on the wire (default 0).
+    #[arg(long)]
+    cluster_id: Option<u32>,
+    /// Tick length in milliseconds (default 10).
+    #[arg(long)]
+    tick_ms: Option<u64>,
+    /// Minimum election timeout in ticks (default 15).
+    #[arg(long)]
+    election_ticks: Option<u32>,
+    /// Heartbeat interval in ticks (default 3).
+    #[arg(long)]
+    heartbeat_ticks: Option<u32>,
+    /// Skip fsync (benchmarks only: a machine crash may lose acknowledged writes).
+    #[arg(long)]
+    no_fsync: bool,
+    /// Largest raft frame in bytes (default 1200, safe for any path MTU).
+    #[arg(long)]
+    max_frame_bytes: Option<u32>,
+    /// How often stats.json is rewritten, in milliseconds (default 1000).
+    #[arg(long)]
+    stats_interval_ms: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = match cli::parse() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    cli::init_tracing("info");
+    let flags = RawConfig {
+        id: args.id,
+        listen: args.listen,
+        peers: args.peers,
+        data_dir: args.data_dir,
+        key_file: args.key_file,
+        cluster_id: args.cluster_id,
+        tick_ms: args.tick_ms,
+        election_ticks: args.election_ticks,
+        heartbeat_ticks: args.heartbeat_ticks,
+        fsync: args.no_fsync.then_some(false),
+        max_frame_bytes: args.max_frame_bytes,
+        stats_interval_ms: args.stats_interval_ms,
+    };
+    let raw = match &args.config {
+        Some(path) => match RawConfig::from_file(path) {
+            Ok(file) => flags.or(file),
+            Err(e) => return cli::fail(e),
+        },
+        None => flags,
+    };
+    let cfg = match raw.validate() {
+        Ok(c) => c,
+        Err(e) => return cli::fail(e),
+    };
+    let (id, listen) = (cfg.id, cfg.listen);
+    let mut node = match Node::open(cfg, KvStore::default()) {
+        Ok(n) => n,
+        Err(e) => return cli::fail(format!("node {id}: {e}")),
+    };
+    let handle = node.handle();
+    if let Err(e) = ctrlc::set_handler(move || handle.shutdown()) {
+        return cli::fail(format!("cannot install the Ctrl-C handler: {e}"));
+    }
+    tracing::info!(id, %listen, "running");
+    match node.run() {
+        Ok(()) => {
+            tracing::info!(id, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => cli::fail(format!("node {id} stopped: {e}")),
+    }
+}

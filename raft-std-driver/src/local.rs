@@ -1,0 +1,220 @@
+//! A cluster of `raft-node` processes on 127.0.0.1 in a temporary directory: what `raft-demo`
+//! and the integration tests run.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use raft_core::Role;
+
+use crate::client::{Client, ClientOptions};
+use crate::config::Peer;
+use crate::transport::ClusterKey;
+
+/// One node process.
+#[derive(Debug)]
+pub struct LocalNode {
+    /// Its id.
+    pub id: u32,
+    /// Its UDP address.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// Its log file (stderr of the process, appended across restarts).
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+/// N `raft-node` processes. Dropping it kills them (SIGKILL).
+#[derive(Debug)]
+pub struct LocalCluster {
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    bin: PathBuf,
+    key: ClusterKey,
+    key_file: PathBuf,
+    extra: Vec<String>,
+    /// The nodes, ids 1..=N.
+    pub nodes: Vec<LocalNode>,
+}
+
+impl LocalCluster {
+    /// Starts `n` nodes of the `raft-node` binary `bin`, each with `extra` flags, under a new
+    /// temporary directory with a freshly generated key.
+    pub fn start(bin: &Path, n: usize, extra: &[&str]) -> io::Result<LocalCluster> {
+        let dir = tempfile::Builder::new().prefix("raft-cluster-").tempdir()?;
+        let root = dir.path().to_path_buf();
+        let mut key = [0u8; 32];
+        for chunk in key.chunks_mut(8) {
+            chunk.copy_from_slice(&crate::node::random_u64().to_le_bytes());
+        }
+        let key_file = root.join("cluster.key");
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&key_file, hex + "\n")?;
+        let mut nodes = Vec::new();
+        for id in 1..=n as u32 {
+            // Ask the OS for a free port; the node binds it right after (a race with other
+            // programs is possible but harmless on a test machine).
+            let addr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+            nodes.push(LocalNode {
+                id,
+                addr,
+                data_dir: root.join(format!("node-{id}")),
+                log: root.join(format!("node-{id}.log")),
+                child: None,
+            });
+        }
+        let mut c = LocalCluster {
+            dir: Some(dir),
+            root,
+            bin: bin.to_path_buf(),
+            key: ClusterKey::from_bytes(key),
+            key_file,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            nodes,
+        };
+        for id in 1..=n as u32 {
+            c.restart(id)?;
+        }
+        Ok(c)
+    }
+
+    /// The cluster's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The key file.
+    pub fn key_file(&self) -> &Path {
+        &self.key_file
+    }
+
+    /// The cluster key.
+    pub fn key(&self) -> &ClusterKey {
+        &self.key
+    }
+
+    /// Every node's id and address.
+    pub fn peers(&self) -> Vec<Peer> {
+        self.nodes
+            .iter()
+            .map(|n| Peer {
+                id: n.id,
+                addr: n.addr,
+            })
+            .collect()
+    }
+
+    /// A new client session of this cluster.
+    pub fn client(&self, opts: ClientOptions) -> io::Result<Client> {
+        Client::new(&self.key, self.peers(), opts)
+    }
+
+    /// The flags `raft-node` runs node `id` with.
+    pub fn args(&self, id: u32) -> Vec<String> {
+        let node = &self.nodes[id as usize - 1];
+        let mut args = vec![
+            "--id".to_string(),
+            id.to_string(),
+            "--data-dir".into(),
+            node.data_dir.display().to_string(),
+            "--key-file".into(),
+            self.key_file.display().to_string(),
+        ];
+        for p in self.peers() {
+            args.push("--peer".into());
+            args.push(p.to_string());
+        }
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// Starts (again) node `id`'s process, killing a running one first.
+    pub fn restart(&mut self, id: u32) -> io::Result<()> {
+        self.kill(id)?;
+        let args = self.args(id);
+        let node = &mut self.nodes[id as usize - 1];
+        let log: File = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log)?;
+        let child = Command::new(&self.bin)
+            .args(&args)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// Kills node `id` with SIGKILL (no chance to sync or clean up) and reaps it.
+    pub fn kill(&mut self, id: u32) -> io::Result<()> {
+        if let Some(mut c) = self.nodes[id as usize - 1].child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Whether node `id`'s process runs.
+    pub fn is_running(&mut self, id: u32) -> bool {
+        match self.nodes[id as usize - 1].child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Polls the running nodes (all but `except`) until one reports itself leader in a term
+    /// above `above_term`: its id and term.
+    pub fn wait_for_leader(
+        &mut self,
+        client: &mut Client,
+        except: Option<u32>,
+        above_term: u64,
+        timeout: Duration,
+    ) -> Option<(u32, u64)> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let ids: Vec<u32> = self.nodes.iter().map(|n| n.id).collect();
+            for id in ids {
+                if Some(id) == except || !self.is_running(id) {
+                    continue;
+                }
+                if let Ok(Some(s)) = client.status(id) {
+                    if s.role == Role::Leader && s.term > above_term {
+                        return Some((id, s.term));
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Keeps the directory (logs, data) after the cluster is dropped; returns its path.
+    pub fn keep(&mut self) -> PathBuf {
+        if let Some(d) = self.dir.take() {
+            let _ = d.keep();
+        }
+        self.root.clone()
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
