@@ -25,22 +25,46 @@ fi
 out="$CARGO_TARGET_DIR/bench-table.md"
 "$bin" --markdown "$out"
 
-# Profile summaries: the top functions (self cost) inside each loop function.
+# Profile summaries: the functions with the most self instructions inside each loop function
+# (callgrind.out.LIB.CASE from the bench run), and whole throughput runs (B=100, 20,000 entries)
+# of each library, in instructions per operation / per entry.
 cg="$CARGO_TARGET_DIR/release/callgrind"
 prof="$CARGO_TARGET_DIR/bench-profile.md"
 : >"$prof"
-if command -v callgrind_annotate >/dev/null && compgen -G "$cg/callgrind.out.*" >/dev/null; then
+top() { # FILE OPS: "instructions/op  function", summed per function, top 10
+    callgrind_annotate "$1" 2>/dev/null | awk -v ops="$2" '
+        /file:function/ { f = 1; getline; next }
+        f && !NF { exit }
+        f {
+            ir = $1; gsub(",", "", ir)
+            line = $0
+            sub(/^ *[0-9,]+ \( *[0-9.]+%\)  /, "", line)
+            sub(/ \[[^]]*\]$/, "", line)
+            fn = substr(line, index(line, ":") + 1)
+            sum[fn] += ir
+        }
+        END { for (k in sum) printf "%9.1f  %s\n", sum[k] / ops, substr(k, 1, 140) }' |
+        sort -rn | awk 'NR <= 10'
+}
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+    for lib in raft-rs raft-core; do
+        valgrind --tool=callgrind --collect-atstart=no '--toggle-collect=*Subject*throughput*' \
+            --callgrind-out-file="$cg/callgrind.out.$lib.throughput-b100" \
+            "$bin" --throughput 100 --lib "$lib" --ops 20000 >/dev/null 2>&1 || true
+    done
     for f in "$cg"/callgrind.out.*; do
+        [[ -f "$f" && "$f" != *.txt ]] || continue
         name="${f##*/callgrind.out.}"
-        callgrind_annotate "$f" >"$f.txt" 2>/dev/null || continue
+        ops="$(sed -n 's/^cmd:.*--ops \([0-9]*\).*/\1/p' "$f")"
+        total="$(sed -n 's/^totals: \([0-9]*\).*/\1/p' "$f")"
+        [[ -n "$ops" && -n "$total" && "$total" != 0 ]] || continue
+        unit=op
+        [[ "$name" == *throughput* ]] && unit=entry
         {
-            echo "$name (top functions by self instructions, share of the loop's total):"
+            echo "**$name**: $((total / ops)) instructions per $unit; top functions by self instructions per $unit:"
             echo
             echo '```'
-            # "N (pct)  file:function [object]" -> "pct  function"
-            awk '/file:function/ { f = 1; n = 0; getline; next } f && !NF { exit } f && n < 8 { print; n++ }' "$f.txt" |
-                sed -E 's/^ *[0-9,]+ \( *([0-9.]+%)\)  [^:]*:(.*) \[[^]]*\]$/\1  \2/; s/^ *[0-9,]+ \( *([0-9.]+%)\)  [^:]*:(.*)$/\1  \2/' |
-                awk '{ print substr($0, 1, 150) }'
+            top "$f" "$ops"
             echo '```'
             echo
         } >>"$prof"
@@ -61,7 +85,7 @@ gen="$CARGO_TARGET_DIR/bench-section.md"
     cat "$out"
     echo
     if [[ -s "$prof" ]]; then
-        echo "### Profiles (callgrind, inside the loop functions)"
+        echo "### Profiles (callgrind)"
         echo
         cat "$prof"
     fi

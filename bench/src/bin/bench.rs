@@ -312,8 +312,10 @@ fn notes(p: &Params, core: &Measured) -> String {
          `CaptureWanted` with `Captured` at once; the window holds {log} entries, so a node does \
          not keep the whole log, unlike raft-rs' `MemStorage`). Messages travel encoded by the \
          codec from the sender's `RingStore` into a frame arena and are decoded, borrowing, at \
-         the receiver (no zero-copy shortcut); the micro benchmarks include that encode and \
-         decode of the incoming message and the encoding of any answer.\n",
+         the receiver (no zero-copy shortcut). Micro benchmarks: the incoming frame is encoded \
+         once by the sender before the loop (raft-rs builds its message struct inside the \
+         loop); each operation is the receiver's work: decode the frame, step, perform the \
+         outputs, encoding any answer.\n",
         log = raftcore::LOG,
         inf = raftcore::INFLIGHT,
     ));
