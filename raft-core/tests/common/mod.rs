@@ -341,7 +341,7 @@ impl Node {
     pub fn applied_index(&self) -> LogIndex {
         self.applied.last().map_or(LogIndex::ZERO, |a| a.0)
     }
-    /// The terms of the readable log, index 1 first.
+    /// The terms of the readable log after its compaction point (index 1 first if none).
     pub fn log_terms(&self) -> Vec<u64> {
         self.store.entries().iter().map(|e| e.term.0).collect()
     }
