@@ -65,6 +65,8 @@ pub fn config(k: usize, seed: u64) -> Config {
 pub struct Disk {
     /// The last hard state a `Persist` carried.
     pub hard_state: HardState,
+    /// The commit index carried by the last `Persist`.
+    pub commit: LogIndex,
     /// The log entries after `base`.
     pub log: LogRing,
     /// The index and term the log starts after (moves only if the log is compacted).
@@ -76,6 +78,7 @@ impl Disk {
     pub fn new(buf: &'static mut [u8; STORE_BYTES]) -> Disk {
         Disk {
             hard_state: HardState::default(),
+            commit: LogIndex::ZERO,
             log: LogRing::new(buf, LogIndex::ZERO),
             base: (LogIndex::ZERO, Term(0)),
         }
