@@ -270,7 +270,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             sent_to: 0,
         };
         let r = self.dispatch(input, &mut cx);
-        self.after_step(&mut cx);
+        // A driver error is refused before any change: nothing to apply, persist or send.
+        if r.is_ok() {
+            self.after_step(&mut cx);
+        }
         r
     }
 
@@ -511,13 +514,18 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if upto > self.log.base() {
             self.log.compact_to(upto);
             cx.push(Output::Compact { upto }, &mut self.stats);
-        } else if self.log.free() <= L / 4 && self.applied > self.captured.max(self.capture_asked) {
+        } else if self.log_filling() && self.applied > self.captured.max(self.capture_asked) {
             self.capture_asked = self.applied;
             cx.push(
                 Output::CaptureWanted { upto: self.applied },
                 &mut self.stats,
             );
         }
+    }
+
+    /// Three quarters of the window or of the store's byte budget are used.
+    fn log_filling(&self) -> bool {
+        self.log.free() <= L / 4 || self.log.bytes() * 4 >= u64::from(self.cfg.log_bytes) * 3
     }
 
     /// Whether the log has room for one more entry of `len` payload bytes.

@@ -1,5 +1,4 @@
-//! Bugs the fuzzers and the model checker found in the core, kept as regression tests that
-//! are ignored until the core is fixed (`cargo test -- --ignored` runs them).
+//! Regression tests for bugs the fuzzers and the model checker found in the core (all fixed).
 #![cfg(feature = "sim")]
 
 use raft_core::codec::WireEntries;
@@ -17,7 +16,7 @@ type Node = State<3, 8, 2>;
 /// Only a forged or corrupted message can carry the node to `u64::MAX`, but the core should
 /// refuse to campaign (or refuse such terms) rather than vote twice.
 #[test]
-#[ignore = "BUG: at term u64::MAX a campaign saturates the term and votes a second time in it"]
+
 fn a_node_never_votes_twice_in_one_term_even_at_the_largest_term() {
     let voters = [NodeId(1), NodeId(2), NodeId(3)];
     let mut cfg = Config::new(NodeId(2), 7);
@@ -59,7 +58,7 @@ fn a_node_never_votes_twice_in_one_term_even_at_the_largest_term() {
 /// (`appends_truncated_full` climbs) forever: the cluster is wedged on a healthy network.
 /// Expected: a full byte budget asks for a capture just as a full window does.
 #[test]
-#[ignore = "BUG: a full log_bytes budget never asks for a capture, so the cluster wedges"]
+
 fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
     let sim = SimConfig {
         nodes: 3,
@@ -87,7 +86,7 @@ fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
 /// "terms that go down"), so the node can never restart. Expected: the core drops such an
 /// append (counted in `Stats`) so its log always stays restorable.
 #[test]
-#[ignore = "BUG: an append with decreasing entry terms is accepted and the node cannot restore"]
+
 fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
     use raft_core::codec::{self, EntryRef, EntrySource, Header};
     use raft_core::{Append, EntryCount, EntryKind};
@@ -141,7 +140,7 @@ fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
 /// core never hands it out again. Expected (as `step` documents): a driver error leaves the
 /// state unchanged apart from counters.
 #[test]
-#[ignore = "BUG: a step returning a driver error still applies pending entries, whose Apply is lost"]
+
 fn a_driver_error_changes_nothing_and_loses_no_apply() {
     use raft_core::codec::{self, EntryRef, EntrySource, Header};
     use raft_core::{Append, EntryCount, EntryKind, StepError};

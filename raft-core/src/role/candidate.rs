@@ -2,11 +2,16 @@
 
 use crate::message::{Message, VoteRequest, VoteResponse};
 use crate::state::{Ctx, State};
-use crate::types::{NodeId, Role};
+use crate::types::{NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// The election timer fired: start a PreVote round, or a real election without PreVote.
     pub(crate) fn start_election(&mut self, cx: &mut Ctx<'_>) {
+        if self.hs.term == Term(u64::MAX) {
+            // No later term exists: campaigning would vote a second time in this one.
+            self.reset_election_timer();
+            return;
+        }
         if self.cfg.pre_vote {
             self.campaign(true, cx);
         } else {

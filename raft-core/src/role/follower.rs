@@ -31,8 +31,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         a: Append<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader {
-            // Two leaders in one term cannot happen; a forged or corrupted message can.
+        if self.role == Role::Leader || !terms_are_plausible(&a) {
+            // Two leaders in one term cannot happen, nor entries whose terms go down or
+            // exceed the leader's; a forged or corrupted message can. Accepting it could make
+            // the durable log unrestorable.
             self.stats.ignored_unexpected += 1;
             return;
         }
@@ -160,4 +162,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.held_ack = Some((to, resp, seq));
         }
     }
+}
+
+/// Entry terms in an AppendEntries never go down, start at or after `prev_term`, and never
+/// exceed the leader's term.
+fn terms_are_plausible(a: &Append<WireEntries<'_>>) -> bool {
+    let mut last = a.prev_term;
+    for e in a.entries.iter() {
+        if e.term < last || e.term > a.term {
+            return false;
+        }
+        last = e.term;
+    }
+    true
 }
