@@ -32,7 +32,7 @@ cg="$CARGO_TARGET_DIR/release/callgrind"
 prof="$CARGO_TARGET_DIR/bench-profile.md"
 : >"$prof"
 top() { # FILE OPS: "instructions/op  function", summed per function, top 10
-    callgrind_annotate "$1" 2>/dev/null | awk -v ops="$2" '
+    { callgrind_annotate "$1" 2>/dev/null || true; } | awk -v ops="$2" '
         /file:function/ { f = 1; getline; next }
         f && !NF { exit }
         f {
@@ -44,7 +44,7 @@ top() { # FILE OPS: "instructions/op  function", summed per function, top 10
             sum[fn] += ir
         }
         END { for (k in sum) printf "%9.1f  %s\n", sum[k] / ops, substr(k, 1, 140) }' |
-        sort -rn | awk 'NR <= 10'
+        sort -rn | awk 'NR <= 10' || true
 }
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
     for lib in raft-rs raft-core; do

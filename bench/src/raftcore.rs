@@ -186,7 +186,9 @@ fn perform(
             }
             Output::Compact { upto } => io.store.compact_to(*upto),
             Output::CaptureWanted { upto } => capture = Some(*upto),
-            Output::Proposal(_) | Output::RoleChanged { .. } => {}
+            // Proposal answers, role changes (and outputs added later, e.g. reads) need
+            // nothing from this harness.
+            _ => {}
         }
     }
     (w, capture)

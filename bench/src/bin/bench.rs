@@ -70,35 +70,39 @@ struct Measured {
     settle_ticks: u64,
 }
 
-fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
-    let mut throughput = Vec::new();
-    let mut allocs = Vec::new();
-    let mut resident_per_node = 0.0;
-    let mut settle_ticks = 0;
-    for &b in &BATCHES {
-        let mut rates = Vec::new();
-        let mut a = Vec::new();
-        let mut by = Vec::new();
-        let mut res = Vec::new();
-        for _ in 0..p.runs {
-            let r = S::throughput(b, p.entries);
-            rates.push(p.entries as f64 / r.elapsed.as_secs_f64());
-            a.push(r.allocs.allocs as f64 / p.entries as f64);
-            by.push(r.allocs.bytes as f64 / p.entries as f64);
-            res.push(r.resident_bytes as f64 / 3.0);
-            settle_ticks = settle_ticks.max(r.settle_ticks);
-        }
-        let rate = median(&mut rates);
-        eprintln!("{}: throughput B={b}: {rate:.0} entries/s", S::NAME);
-        throughput.push(rate);
-        allocs.push((median(&mut a), median(&mut by)));
-        if b == MEMORY_BATCH {
-            resident_per_node = median(&mut res);
+/// Raw samples of one library, gathered run by run.
+#[derive(Default)]
+struct Samples {
+    rates: Vec<Vec<f64>>,
+    allocs: Vec<Vec<f64>>,
+    bytes: Vec<Vec<f64>>,
+    resident: Vec<Vec<f64>>,
+    settle_ticks: u64,
+    micro: Vec<MicroRun>,
+}
+
+impl Samples {
+    fn new() -> Samples {
+        let per_batch = || vec![Vec::new(); BATCHES.len()];
+        Samples {
+            rates: per_batch(),
+            allocs: per_batch(),
+            bytes: per_batch(),
+            resident: per_batch(),
+            ..Samples::default()
         }
     }
-    let mut micro = Vec::new();
-    let mut instructions = Vec::new();
-    for case in Micro::ALL {
+
+    fn throughput<S: Subject>(&mut self, p: &Params, i: usize) {
+        let r = S::throughput(BATCHES[i], p.entries);
+        self.rates[i].push(p.entries as f64 / r.elapsed.as_secs_f64());
+        self.allocs[i].push(r.allocs.allocs as f64 / p.entries as f64);
+        self.bytes[i].push(r.allocs.bytes as f64 / p.entries as f64);
+        self.resident[i].push(r.resident_bytes as f64 / 3.0);
+        self.settle_ticks = self.settle_ticks.max(r.settle_ticks);
+    }
+
+    fn micro<S: Subject>(&mut self, p: &Params, case: Micro) {
         let m = S::micro(case, p.micro_ops(case), p.micro_runs);
         eprintln!(
             "{}: {}: {:.1} ns/op, {:.3} allocs/op",
@@ -107,21 +111,61 @@ fn measure<S: Subject>(p: &Params, lib_key: &str) -> Measured {
             m.ns_per_op,
             m.allocs_per_op
         );
-        micro.push(m);
-        instructions.push(if p.callgrind {
-            callgrind::<S>(case, p.micro_ops(case), lib_key)
-        } else {
-            None
-        });
+        self.micro.push(m);
     }
-    Measured {
-        throughput,
-        allocs,
-        resident_per_node,
-        micro,
-        instructions,
-        settle_ticks,
+
+    fn finish<S: Subject>(mut self, p: &Params, lib_key: &str) -> Measured {
+        let mut throughput = Vec::new();
+        let mut allocs = Vec::new();
+        let mut resident_per_node = 0.0;
+        for (i, b) in BATCHES.iter().enumerate() {
+            let rate = median(&mut self.rates[i]);
+            eprintln!("{}: throughput B={b}: {rate:.0} entries/s", S::NAME);
+            throughput.push(rate);
+            allocs.push((median(&mut self.allocs[i]), median(&mut self.bytes[i])));
+            if *b == MEMORY_BATCH {
+                resident_per_node = median(&mut self.resident[i]);
+            }
+        }
+        let instructions = Micro::ALL
+            .iter()
+            .map(|&case| {
+                p.callgrind
+                    .then(|| callgrind::<S>(case, p.micro_ops(case), lib_key))
+                    .flatten()
+            })
+            .collect();
+        Measured {
+            throughput,
+            allocs,
+            resident_per_node,
+            micro: self.micro,
+            instructions,
+            settle_ticks: self.settle_ticks,
+        }
     }
+}
+
+/// Runs every timed workload on both libraries, interleaved (each throughput run of raft-rs is
+/// followed by the same run of raft-core, each micro case likewise), so that a change in the
+/// machine's load during the run affects both columns alike; then the callgrind children.
+fn measure_both(p: &Params) -> (Measured, Measured) {
+    let mut rs = Samples::new();
+    let mut core = Samples::new();
+    for i in 0..BATCHES.len() {
+        for _ in 0..p.runs {
+            rs.throughput::<RaftRs>(p, i);
+            core.throughput::<RaftCore>(p, i);
+        }
+    }
+    for case in Micro::ALL {
+        rs.micro::<RaftRs>(p, case);
+        core.micro::<RaftCore>(p, case);
+    }
+    (
+        rs.finish::<RaftRs>(p, "raft-rs"),
+        core.finish::<RaftCore>(p, "raft-core"),
+    )
 }
 
 /// Runs this executable under callgrind in child mode and returns instructions per op.
@@ -280,7 +324,8 @@ fn notes(p: &Params, core: &Measured) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "- Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
-         per throughput run, median of {} run(s) on fresh clusters; micro benchmarks: median of {} \
+         per throughput run, median of {} run(s) on fresh clusters (the two libraries' runs \
+         interleaved); micro benchmarks: median of {} \
          timed run(s) after a warm-up ({} / {} / {} ops).\n",
         report::thousands(p.entries as i64),
         p.runs,
@@ -436,8 +481,7 @@ fn main() {
     };
 
     let t0 = Instant::now();
-    let rs = measure::<RaftRs>(&p, "raft-rs");
-    let core = measure::<RaftCore>(&p, "raft-core");
+    let (rs, core) = measure_both(&p);
 
     // Deterministic sanity checks (never wall-clock): the counting allocator sees raft-rs'
     // allocations, so a zero for raft-core means zero.
