@@ -68,7 +68,8 @@ fn election_timeouts_are_randomized_between_election_ticks_and_twice_that() {
 #[test]
 fn candidate_becomes_leader_on_votes_from_a_majority() {
     // (cluster size, votes received: (from, granted), role afterwards)
-    let cases: &[(u32, &[(u32, bool)], Role)] = &[
+    type Case = (u32, &'static [(u32, bool)], Role);
+    let cases: &[Case] = &[
         (1, &[], Role::Leader),
         (3, &[(2, true), (3, true)], Role::Leader),
         (3, &[(2, true)], Role::Leader),

@@ -56,7 +56,7 @@ fn votes_and_terms_are_persisted_before_the_messages_that_depend_on_them() {
         persists(&out2).is_empty(),
         "nothing new to persist: {out2:?}"
     );
-    assert_eq!(vote_resps(&out2)[0].1.granted, false);
+    assert!(!vote_resps(&out2)[0].1.granted);
 }
 
 #[test]
@@ -174,17 +174,9 @@ fn restarted_node_never_votes_twice_in_one_term() {
         }
     );
     let out = c.recv(2, 3, vote_req(1, 0, 0));
-    assert_eq!(
-        vote_resps(&out)[0].1.granted,
-        false,
-        "a second vote in term 1"
-    );
+    assert!(!vote_resps(&out)[0].1.granted, "a second vote in term 1");
     let out = c.recv(2, 1, vote_req(1, 0, 0));
-    assert_eq!(
-        vote_resps(&out)[0].1.granted,
-        true,
-        "the same vote, re-sent"
-    );
+    assert!(vote_resps(&out)[0].1.granted, "the same vote, re-sent");
 }
 
 #[test]
@@ -196,7 +188,7 @@ fn restarted_node_never_votes_twice_in_one_term_with_deferred_persistence() {
     assert_eq!(grants_to(&c, 1), 1);
     c.crash_restart(2);
     let out = c.recv(2, 3, vote_req(1, 0, 0));
-    assert_eq!(vote_resps(&out)[0].1.granted, false);
+    assert!(!vote_resps(&out)[0].1.granted);
     // Crash before the vote was durable: it is lost, but so is the grant, which never left.
     let mut c = deferred(3);
     c.recv(2, 1, vote_req(1, 0, 0));
