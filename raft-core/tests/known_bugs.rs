@@ -16,7 +16,6 @@ type Node = State<3, 8, 2>;
 /// Only a forged or corrupted message can carry the node to `u64::MAX`, but the core should
 /// refuse to campaign (or refuse such terms) rather than vote twice.
 #[test]
-
 fn a_node_never_votes_twice_in_one_term_even_at_the_largest_term() {
     let voters = [NodeId(1), NodeId(2), NodeId(3)];
     let mut cfg = Config::new(NodeId(2), 7);
@@ -58,7 +57,6 @@ fn a_node_never_votes_twice_in_one_term_even_at_the_largest_term() {
 /// (`appends_truncated_full` climbs) forever: the cluster is wedged on a healthy network.
 /// Expected: a full byte budget asks for a capture just as a full window does.
 #[test]
-
 fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
     let sim = SimConfig {
         nodes: 3,
@@ -86,7 +84,6 @@ fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
 /// "terms that go down"), so the node can never restart. Expected: the core drops such an
 /// append (counted in `Stats`) so its log always stays restorable.
 #[test]
-
 fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
     use raft_core::codec::{self, EntryRef, EntrySource, Header};
     use raft_core::{Append, EntryCount, EntryKind};
@@ -140,7 +137,6 @@ fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
 /// core never hands it out again. Expected (as `step` documents): a driver error leaves the
 /// state unchanged apart from counters.
 #[test]
-
 fn a_driver_error_changes_nothing_and_loses_no_apply() {
     use raft_core::codec::{self, EntryRef, EntrySource, Header};
     use raft_core::{Append, EntryCount, EntryKind, StepError};
@@ -189,4 +185,22 @@ fn a_driver_error_changes_nothing_and_loses_no_apply() {
         LogIndex(1),
         "entry 2 was handed out in an Apply nobody received"
     );
+}
+
+/// Found by the `frame_roundtrip` fuzz target in its first second. `codec::decode` accepts
+/// overlong postcard varints: `[1, 0, 0x81, 0x00, 0, 0, 5, 1, 1]` (version 1, cluster 0,
+/// `from` = 1 written as `0x81 0x00`, to 0, a heartbeat response) decodes, and re-encodes to
+/// 8 bytes, not 9. Several byte strings thus name one frame (malleable frames; harmless
+/// under the AEAD, but a replay or dedup check over frame bytes would be fooled). Expected:
+/// decoding rejects a non-canonical frame (`CodecError::Malformed`).
+#[test]
+#[ignore = "BUG: decode accepts overlong varints, so frames are malleable"]
+fn decode_accepts_only_the_canonical_encoding() {
+    use raft_core::codec;
+    let frame = [1u8, 0, 0x81, 0x00, 0, 0, 5, 1, 1];
+    if let Ok((h, m)) = codec::decode(&frame) {
+        let mut buf = [0u8; 64];
+        let n = codec::encode_wire(&h, &m, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &frame[..], "decoded {h:?} {m:?}");
+    }
 }

@@ -90,19 +90,33 @@ pub fn frame_roundtrip(data: &[u8]) {
         Ok(n) => n,
         Err(e) => panic!("a decoded frame does not re-encode ({e}): {data:02x?}"),
     };
-    assert_eq!(
-        &buf[..n],
-        data,
-        "re-encoding a decoded frame changed its bytes: {hdr:?} {msg:?}"
-    );
-    match codec::decode(&buf[..n]) {
+    if CANONICAL_FRAMES {
+        assert_eq!(
+            &buf[..n],
+            data,
+            "re-encoding a decoded frame changed its bytes: {hdr:?} {msg:?}"
+        );
+    }
+    let again = &buf[..n];
+    match codec::decode(again) {
         Ok((h2, m2)) => {
             assert_eq!(h2, hdr, "header changed across a round trip");
             assert_eq!(m2, msg, "message changed across a round trip");
+            // The encoder's output is canonical: it is a fixed point of decode + encode.
+            let mut buf2 = std::vec![0u8; n];
+            let n2 = codec::encode_wire(&h2, &m2, &mut buf2).expect("encodes again");
+            assert_eq!(&buf2[..n2], again, "encoding is not a fixed point");
         }
         Err(e) => panic!("a re-encoded frame does not decode ({e}): {data:02x?}"),
     }
 }
+
+/// Whether [`frame_roundtrip`] requires a decoded frame to re-encode to exactly its own
+/// bytes. The decoder accepts overlong postcard varints (`[1, 0, 0x81, 0x00, ...]` reads
+/// `from` = 1 written in two bytes), so several byte strings decode to one message (see
+/// `raft-core/tests/known_bugs.rs`). Until the codec rejects them, the target checks that
+/// the re-encoded frame decodes to the same message and is a fixed point.
+pub const CANONICAL_FRAMES: bool = false;
 
 // ------------------------------------------------------------------------------------------
 // Target 2: one node, arbitrary inputs, node-local invariants after every step.
@@ -117,20 +131,15 @@ type NodeOutputs = Outputs<{ outputs_needed(3) }>;
 const MAX_OPS: usize = 512;
 
 /// Whether a step that returns a driver error must leave the node unchanged and emit
-/// nothing, as [`step`](crate::step) documents. It does not yet: the step still does its
-/// pending work (an `Apply` beyond `max_apply`, a `Compact`), which the by-value `step` then
-/// drops with the outputs (see `raft-core/tests/known_bugs.rs`). Off until fixed; the
+/// nothing, as [`step`](crate::step) documents. (It once did its pending work, an `Apply`
+/// the by-value `step` then lost: `known_bugs.rs`.) Turn off to fuzz past a regression: the
 /// harness then performs that work and checks everything else.
-pub const STRICT_ERROR_STEPS: bool = false;
+pub const STRICT_ERROR_STEPS: bool = true;
 
 /// Whether forged AppendEntries may carry entries whose terms go down or exceed the
-/// message's term. No leader sends those, and the core accepts them into its log, after which
-/// the node cannot be restored (`ConfigError::BadRestore`; see
-/// `raft-core/tests/known_bugs.rs`). Off until the core validates entry terms.
-pub const FORGE_ANY_ENTRY_TERMS: bool = false;
-
-/// Forged terms stay this far below `u64::MAX`, more than [`MAX_OPS`] inputs can climb.
-pub const TERM_HEADROOM: u64 = 1 << 20;
+/// message's term. No leader sends those; the core once accepted them, after which the node
+/// could not be restored (`known_bugs.rs`). Turn off to fuzz past a regression.
+pub const FORGE_ANY_ENTRY_TERMS: bool = true;
 
 /// What the node looks like from outside; a driver error must leave it unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,16 +278,14 @@ impl Harness {
         )
     }
 
-    /// A term near the node's own (one below to two above), or an extreme. The highest
-    /// extreme stays [`TERM_HEADROOM`] below `u64::MAX`: a node at `u64::MAX` votes twice in
-    /// that term when it campaigns (`Term::next` saturates; see
-    /// `raft-core/tests/known_bugs.rs`), and the fuzzer would find nothing else.
+    /// A term near the node's own (one below to two above), or an extreme. (At `u64::MAX`
+    /// a campaign once saturated the term and voted twice in it: `known_bugs.rs`.)
     fn term(&self, r: &mut Reader<'_>) -> Term {
         let cur = self.state().term().0;
         let b = r.u8();
         match b % 16 {
             0 => Term(0),
-            1 => Term(u64::MAX - TERM_HEADROOM),
+            1 => Term(u64::MAX),
             _ => Term(cur.saturating_add(u64::from(b >> 4) % 4).saturating_sub(1)),
         }
     }
@@ -691,6 +698,11 @@ impl Harness {
                 }
                 Output::RoleChanged { .. } | Output::CaptureWanted { .. } | Output::Proposal(_) => {
                 }
+                // Outputs of features this harness does not drive yet (reads, transfers):
+                // nothing for the driver to perform. The wildcard keeps this file building
+                // while those variants land.
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
         }
         if let Some(Output::RoleChanged { role, .. }) = out
@@ -815,12 +827,6 @@ pub const MAX_ACTIONS: usize = 2000;
 /// Bytes of one record of the simulator's 12-byte proposals.
 const SIM_RECORD: u32 = 12 + codec::ENTRY_OVERHEAD;
 
-/// The smallest `log_bytes` the cluster target uses: a full 8-entry window of the
-/// simulator's proposals, so the window fills before the byte budget. A smaller budget
-/// wedges the cluster (no `CaptureWanted` for a full byte budget; see
-/// `raft-core/tests/known_bugs.rs`); set this to 0 to fuzz that case once it is fixed.
-pub const LOG_BYTES_FLOOR: u32 = 8 * SIM_RECORD;
-
 /// Rounds of a healed network within which the cluster must settle.
 pub const SETTLE_ROUNDS: u32 = 300;
 
@@ -915,8 +921,10 @@ impl ClusterCase {
             max_inflight_msgs: 1 + u32::from(b0 >> 2 & 1),
             max_uncommitted: 1 + u32::from(b0 >> 3 & 3),
             max_apply: 1 + u32::from(b0 >> 5 & 1),
-            log_bytes: LOG_BYTES_FLOOR.max(max_payload + 2 * codec::ENTRY_OVERHEAD)
-                + SIM_RECORD * u32::from(b0 >> 6),
+            // The least `Config` allows (one maximum entry and the empty one) plus 0 to 3
+            // proposals: the byte budget fills long before the 8-entry window. (A full byte
+            // budget once never asked for a capture and wedged the cluster: known_bugs.rs.)
+            log_bytes: max_payload + 2 * codec::ENTRY_OVERHEAD + SIM_RECORD * u32::from(b0 >> 6),
             pre_vote: b1 & 0x40 == 0,
             check_quorum: b1 & 0x80 == 0,
             election_ticks,
