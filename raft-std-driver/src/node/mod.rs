@@ -622,6 +622,11 @@ impl<M: StateMachine> Node<M> {
                     self.counters.compactions += 1;
                 }
                 Output::CaptureWanted { .. } => self.capture_due = true,
+                // Outputs this driver never asks for: `Output::Read` answers `Input::Read`
+                // (ReadIndex, landing in raft-core), which `ReadPolicy::ThroughLog` does not
+                // use yet.
+                #[allow(unreachable_patterns)] // Unreachable against a raft-core without them.
+                _ => {}
             }
         }
         Ok(proposal)

@@ -1,0 +1,159 @@
+//! The library API in process: three `Node`s on threads, their handles, and fail-stop on an
+//! fsync error injected through the storage seam.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use raft_std_driver::config::{NodeConfig, RawConfig};
+use raft_std_driver::kv::{Command, KvStore, Request, Response};
+use raft_std_driver::node::{Node, ProposeError};
+use raft_std_driver::storage::{FileHandle, FileIo, StdIo};
+
+fn configs(dir: &Path, n: u32) -> Vec<NodeConfig> {
+    let key = dir.join("key");
+    std::fs::write(&key, "11".repeat(32)).unwrap();
+    let addrs: Vec<String> = (0..n)
+        .map(|_| {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().to_string()
+        })
+        .collect();
+    (1..=n)
+        .map(|id| {
+            RawConfig {
+                id: Some(id),
+                peers: (1..=n)
+                    .map(|p| format!("{p}={}", addrs[p as usize - 1]))
+                    .collect(),
+                data_dir: Some(dir.join(format!("n{id}"))),
+                key_file: Some(key.clone()),
+                ..RawConfig::default()
+            }
+            .validate()
+            .unwrap()
+        })
+        .collect()
+}
+
+fn put(seq: u64, k: &str) -> Vec<u8> {
+    Request {
+        client: 42,
+        seq,
+        command: Command::Put {
+            key: k.into(),
+            value: b"v".to_vec(),
+        },
+    }
+    .encode()
+}
+
+#[test]
+fn handles_find_the_leader_report_roles_and_propose_until_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<_> = configs(dir.path(), 3)
+        .into_iter()
+        .map(|c| Node::spawn_kv(c).unwrap())
+        .collect();
+    let events = nodes[0].0.subscribe();
+    let leader = nodes[0]
+        .0
+        .wait_until_leader(Duration::from_secs(10))
+        .expect("a leader");
+    // The subscription saw node 1 learn that leader (raftos' on_leader / on_follower).
+    let seen = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+        .any(|ev| ev.leader == Some(leader) && (ev.is_leader() == (leader.0 == 1)));
+    assert!(seen);
+    let (lh, _) = &nodes[leader.0 as usize - 1];
+    let r = lh.propose(put(1, "a"), Duration::from_secs(5)).unwrap();
+    assert_eq!(Response::decode(&r).unwrap(), Response::Written);
+    let (follower, _) = nodes
+        .iter()
+        .find(|(h, _)| h.role().0 != raft_core::Role::Leader)
+        .unwrap();
+    assert_eq!(
+        follower.wait_until_leader(Duration::from_secs(5)),
+        Some(leader)
+    );
+    assert!(matches!(
+        follower.propose(put(2, "b"), Duration::from_secs(5)),
+        Err(ProposeError::NotLeader(Some(l))) if l == leader
+    ));
+    for (h, t) in nodes {
+        h.shutdown();
+        t.join().unwrap().unwrap();
+    }
+}
+
+/// The real file system, whose fsyncs fail once `fail` is set.
+#[derive(Debug)]
+struct FailingSync(Arc<AtomicBool>);
+
+struct File(Box<dyn FileHandle>, Arc<AtomicBool>);
+
+impl FileHandle for File {
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.0.write_at(offset, buf)
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_at(offset, buf)
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        if self.1.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
+        self.0.sync()
+    }
+}
+
+impl FileIo for FailingSync {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
+        Ok(Box::new(File(StdIo.open(path, create)?, self.0.clone())))
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        StdIo.read(path)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        StdIo.list(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        StdIo.create_dir_all(dir)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        StdIo.remove(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdIo.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        StdIo.sync_dir(dir)
+    }
+}
+
+#[test]
+fn an_fsync_failure_stops_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = configs(dir.path(), 1).remove(0);
+    let fail = Arc::new(AtomicBool::new(false));
+    let node =
+        Node::open_with(cfg, KvStore::default(), Arc::new(FailingSync(fail.clone()))).unwrap();
+    let (h, t) = node.spawn().unwrap();
+    assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
+    let r = h.propose(put(1, "a"), Duration::from_secs(5)).unwrap();
+    assert_eq!(Response::decode(&r).unwrap(), Response::Written);
+    fail.store(true, Ordering::SeqCst);
+    let r = h.propose(put(2, "b"), Duration::from_secs(5));
+    assert_eq!(r, Err(ProposeError::Stopped));
+    let err = t.join().unwrap().expect_err("the node stops");
+    assert!(err.to_string().contains("fsync"), "{err}");
+    assert!(matches!(h.stopped(), Some(Some(_))));
+    assert_eq!(
+        h.propose(put(3, "c"), Duration::from_secs(1)),
+        Err(ProposeError::Stopped)
+    );
+}
