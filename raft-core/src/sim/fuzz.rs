@@ -216,6 +216,8 @@ struct Harness {
     prev: View,
     /// The step counter, for messages.
     steps: usize,
+    /// Print every step (`RAFT_FUZZ_TRACE` set): a failing input read as a trace.
+    trace: bool,
 }
 
 impl Harness {
@@ -255,6 +257,7 @@ impl Harness {
             max_seq: 0,
             prev,
             steps: 0,
+            trace: std::env::var_os("RAFT_FUZZ_TRACE").is_some(),
         }
     }
 
@@ -430,11 +433,16 @@ impl Harness {
             6 => {
                 let b = r.u8();
                 if b & 3 == 0 {
-                    // Invalid: a sequence number never handed out, or an old one.
+                    // Invalid: a sequence number never handed out; or a stale one, already
+                    // reported durable (a no-op; any higher one would be a lie).
                     let seq = match b >> 2 & 3 {
                         0 => self.max_seq + 1,
                         1 => u64::MAX,
-                        _ => self.max_seq.saturating_sub(u64::from(b >> 4)),
+                        _ => match self.cfg.durability {
+                            Durability::Inline => self.max_seq,
+                            Durability::Deferred => self.state().durable_seq(),
+                        }
+                        .saturating_sub(u64::from(b >> 4)),
                     };
                     self.step(Input::Persisted { seq });
                 } else {
@@ -501,6 +509,9 @@ impl Harness {
 
     /// Crash: only what was durable survives; restore from it at once.
     fn crash_and_restore(&mut self) {
+        if self.trace {
+            std::println!("crash; restore from the durable state");
+        }
         let node = &mut self.node;
         node.state = None;
         node.pending.clear();
@@ -565,6 +576,9 @@ impl Harness {
             None => unreachable!("the single-node harness restores at once after a crash"),
         };
         let s = self.state();
+        if self.trace {
+            std::println!("step {}: {input:?} -> {r:?} {out:?}", self.steps);
+        }
         if s.stats().output_overflow != 0 {
             self.fail(&format!("outputs overflowed on {input:?}: {out:?}"));
         }
