@@ -243,10 +243,7 @@ impl<M: StateMachine> Node<M> {
             applied: LogIndex(applied),
         };
         let seed = random_u64();
-        let core = Box::new(
-            Core::restore(cfg.core(seed), &cfg.voters(), restored, &log)
-                .map_err(|e| NodeError::Restore(e.to_string()))?,
-        );
+        let (core, log) = build_core(cfg.core(seed), cfg.voters(), restored, log)?;
         tracing::info!(
             id = cfg.id,
             term = rec.hard_state.term,
@@ -333,6 +330,7 @@ impl<M: StateMachine> Node<M> {
         let handle = self.handle();
         let t = std::thread::Builder::new()
             .name(format!("raft-node-{}", self.cfg.id))
+            .stack_size(8 << 20)
             .spawn(move || self.run())
             .map_err(|e| NodeError::Io("spawn", e))?;
         Ok((handle, t))
@@ -770,6 +768,30 @@ impl<M: StateMachine> Node<M> {
             tracing::debug!("cannot write stats.json");
         }
     }
+}
+
+/// `Core::restore`, boxed, on a helper thread with a large stack: `State` holds the log
+/// window inline (about 16 bytes per entry of [`LOG_WINDOW`]) and an unoptimized build may copy
+/// it several times on the stack before it reaches the box, more than a default 2 MiB thread
+/// stack (e.g. a test thread's) allows.
+fn build_core(
+    cfg: raft_core::Config,
+    voters: Vec<NodeId>,
+    restored: Restored,
+    log: WalLog,
+) -> Result<(Box<Core>, WalLog), NodeError> {
+    let restore = move || {
+        let core = Core::restore(cfg, &voters, restored, &log).map(Box::new);
+        (core, log)
+    };
+    let (core, log) = std::thread::Builder::new()
+        .name("raft-core-restore".into())
+        .stack_size(64 << 20)
+        .spawn(restore)
+        .map_err(|e| NodeError::Io("spawn", e))?
+        .join()
+        .map_err(|_| NodeError::Restore("raft-core restore panicked".into()))?;
+    Ok((core.map_err(|e| NodeError::Restore(e.to_string()))?, log))
 }
 
 /// 64 random bits from the OS (the election jitter seed).
