@@ -1,0 +1,227 @@
+//! Hand-built messages and helpers to look at a step's outputs.
+
+use raft_core::codec::{self, EntryRef, WireEntries};
+use raft_core::{
+    Append, AppendResponse, EntryCount, EntryKind, LogIndex, Message, NodeId, Output, Persist,
+    Proposal, Role, Term, VoteRequest, VoteResponse,
+};
+
+use super::{i, payload, t};
+
+// ----- Messages built by hand -----
+
+pub fn vote_req(term: u64, last_index: u64, last_term: u64) -> Message<WireEntries<'static>> {
+    Message::Vote(VoteRequest {
+        term: t(term),
+        last_index: i(last_index),
+        last_term: t(last_term),
+    })
+}
+
+pub fn pre_vote_req(term: u64, last_index: u64, last_term: u64) -> Message<WireEntries<'static>> {
+    Message::PreVote(VoteRequest {
+        term: t(term),
+        last_index: i(last_index),
+        last_term: t(last_term),
+    })
+}
+
+pub fn vote_resp(term: u64, granted: bool) -> Message<WireEntries<'static>> {
+    Message::VoteResponse(VoteResponse {
+        term: t(term),
+        granted,
+    })
+}
+
+pub fn pre_vote_resp(term: u64, granted: bool) -> Message<WireEntries<'static>> {
+    Message::PreVoteResponse(VoteResponse {
+        term: t(term),
+        granted,
+    })
+}
+
+/// A successful or failed AppendEntries answer without hints, echoing `round`.
+pub fn append_resp(
+    term: u64,
+    success: bool,
+    index: u64,
+    round: u32,
+) -> Message<WireEntries<'static>> {
+    Message::AppendResponse(AppendResponse {
+        term: t(term),
+        success,
+        index: i(index),
+        hint_index: LogIndex::ZERO,
+        hint_term: Term(0),
+        round,
+        commit: LogIndex::ZERO,
+    })
+}
+
+/// Entry records for a hand-built AppendEntries.
+pub struct Ents {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl Ents {
+    /// Entries with explicit terms and payloads.
+    pub fn new(entries: &[(u64, &[u8])]) -> Ents {
+        let mut bytes = Vec::new();
+        for (term, data) in entries {
+            let mut rec = vec![0u8; codec::ENTRY_OVERHEAD as usize + data.len()];
+            let e = EntryRef {
+                term: t(*term),
+                kind: EntryKind::Normal,
+                data,
+            };
+            codec::write_record(&mut rec, &e).expect("record fits");
+            bytes.extend_from_slice(&rec);
+        }
+        Ents {
+            bytes,
+            count: entries.len() as u32,
+        }
+    }
+
+    /// Entries of `terms` starting at index `first`, with the harness payloads.
+    pub fn terms(first: u64, terms: &[u64]) -> Ents {
+        let data: Vec<(u64, Vec<u8>)> = terms
+            .iter()
+            .enumerate()
+            .map(|(k, &term)| (term, payload(first + k as u64, term)))
+            .collect();
+        let refs: Vec<(u64, &[u8])> = data.iter().map(|(tm, d)| (*tm, d.as_slice())).collect();
+        Ents::new(&refs)
+    }
+
+    pub fn none() -> Ents {
+        Ents::new(&[])
+    }
+
+    pub fn wire(&self) -> WireEntries<'_> {
+        WireEntries::parse(self.count, &self.bytes).expect("valid records")
+    }
+}
+
+/// An AppendEntries from a leader of `term` (floor 0, round 0).
+pub fn append(
+    term: u64,
+    prev_index: u64,
+    prev_term: u64,
+    commit: u64,
+    ents: &Ents,
+) -> Message<WireEntries<'_>> {
+    Message::Append(Append {
+        term: t(term),
+        prev_index: i(prev_index),
+        prev_term: t(prev_term),
+        commit: i(commit),
+        floor: LogIndex::ZERO,
+        round: 0,
+        entries: ents.wire(),
+    })
+}
+
+/// What an AppendEntries descriptor looks like, for exact comparisons.
+pub fn append_desc(
+    term: u64,
+    prev_index: u64,
+    prev_term: u64,
+    commit: u64,
+    count: u32,
+    round: u32,
+) -> Message<EntryCount> {
+    Message::Append(Append {
+        term: t(term),
+        prev_index: i(prev_index),
+        prev_term: t(prev_term),
+        commit: i(commit),
+        floor: LogIndex::ZERO,
+        round,
+        entries: EntryCount(count),
+    })
+}
+
+// ----- Looking at outputs -----
+
+pub fn sends(out: &[Output]) -> Vec<(NodeId, Message<EntryCount>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg } => Some((*to, *msg)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn persists(out: &[Output]) -> Vec<Persist> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Persist(p) => Some(*p),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn proposal(out: &[Output]) -> Option<Proposal> {
+    out.iter().find_map(|o| match o {
+        Output::Proposal(p) => Some(*p),
+        _ => None,
+    })
+}
+
+pub fn applies(out: &[Output]) -> Vec<(u64, u64)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Apply { first, last } => Some((first.0, last.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn role_changes(out: &[Output]) -> Vec<(Role, Term, Option<NodeId>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::RoleChanged { role, term, leader } => Some((*role, *term, *leader)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The position of the first output matching `pred`.
+pub fn position(out: &[Output], pred: impl Fn(&Output) -> bool) -> Option<usize> {
+    out.iter().position(pred)
+}
+
+/// The AppendEntries descriptors in `out`.
+pub fn appends(out: &[Output]) -> Vec<(NodeId, Append<EntryCount>)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Append(a) => Some((to, a)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The AppendEntries answers in `out`.
+pub fn append_resps(out: &[Output]) -> Vec<(NodeId, AppendResponse)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::AppendResponse(r) => Some((to, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The vote answers in `out` (PreVote and real).
+pub fn vote_resps(out: &[Output]) -> Vec<(NodeId, VoteResponse)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::VoteResponse(r) | Message::PreVoteResponse(r) => Some((to, r)),
+            _ => None,
+        })
+        .collect()
+}
