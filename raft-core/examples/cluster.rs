@@ -18,7 +18,10 @@ fn leader_of(c: &Sim) -> Option<usize> {
 }
 
 fn run(seed: u64) -> Result<String, String> {
-    let sim = SimConfig { durability: Durability::Deferred, ..SimConfig::default() };
+    let sim = SimConfig {
+        durability: Durability::Deferred,
+        ..SimConfig::default()
+    };
     let mut c: Sim = Cluster::new(sim, seed)?;
     c.verbose = true;
     println!("3 nodes, seed {seed}: election timeout 10-19 ticks, heartbeat 3, PreVote and CheckQuorum on");

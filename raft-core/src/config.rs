@@ -62,6 +62,13 @@ pub struct Config {
     pub log_bytes: u32,
     /// When a `Persist` counts as durable.
     pub durability: Durability,
+    /// Serve reads from the leader's lease instead of a heartbeat round (opt-in). See
+    /// [`Config::lease_reads`](#structfield.lease_reads): a leader that heard from a majority
+    /// within the last `election_ticks - 2` ticks answers reads at once, assuming no node's
+    /// tick runs more than about 2 ticks per election timeout slower than another's (clock
+    /// drift), because followers that heard from it refuse to elect another leader for
+    /// `election_ticks`. Requires `check_quorum`; ignored without it.
+    pub lease_reads: bool,
 }
 
 impl Config {
@@ -84,6 +91,7 @@ impl Config {
             max_apply: 64,
             log_bytes: u32::MAX,
             durability: Durability::Inline,
+            lease_reads: false,
         }
     }
 

@@ -73,6 +73,8 @@ pub enum StepError {
     UnknownPersistSeq,
     /// `Captured { index }` named an index beyond what was applied.
     CaptureBeyondApplied,
+    /// `Read { id }` did not increase over the previous read id.
+    ReadIdNotIncreasing,
 }
 
 impl fmt::Display for StepError {
@@ -81,6 +83,7 @@ impl fmt::Display for StepError {
             StepError::Halted => "the node halted after a storage failure",
             StepError::UnknownPersistSeq => "Persisted named a sequence number never issued",
             StepError::CaptureBeyondApplied => "Captured named an index beyond the applied index",
+            StepError::ReadIdNotIncreasing => "Read ids must increase",
         })
     }
 }

@@ -24,6 +24,19 @@ pub enum Input<'a> {
         /// The command; the core reads only its length, the driver stores it.
         data: &'a [u8],
     },
+    /// A client wants a linearizable read. Answered by an `Output::Read` covering `id`: serve
+    /// it once the state machine has applied the index given there. Ids must increase.
+    Read {
+        /// The driver's id for this read (strictly increasing per node).
+        id: u64,
+    },
+    /// Hand leadership to the voter `to` (leaders only; ignored elsewhere). The leader
+    /// catches it up, sends it TimeoutNow, refuses proposals meanwhile, and gives up after an
+    /// election timeout.
+    TransferLeader {
+        /// The voter that should lead.
+        to: NodeId,
+    },
     /// Every `Persist` with a sequence number up to `seq` is durable
     /// (`Durability::Deferred` only; ignored under `Inline`).
     Persisted {

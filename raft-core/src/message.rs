@@ -80,6 +80,30 @@ pub struct AppendResponse {
     pub commit: LogIndex,
 }
 
+/// A follower asks the leader for a read index on behalf of its reads up to `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReadIndexRequest {
+    /// The follower's term.
+    pub term: Term,
+    /// The follower's newest read id; the answer covers every read up to it.
+    pub id: u64,
+}
+
+/// The leader's answer to a [`ReadIndexRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReadIndexResponse {
+    /// The leader's term.
+    pub term: Term,
+    /// The read id this answers (and every earlier one).
+    pub id: u64,
+    /// Serve the reads once the state machine has applied this index.
+    pub index: LogIndex,
+    /// False if the leader could not confirm its leadership (it stepped down).
+    pub ok: bool,
+}
+
 /// How many entries after `prev_index` an outgoing [`Append`] carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -102,16 +126,31 @@ pub enum Message<E> {
     Append(Append<E>),
     /// AppendEntries answer.
     AppendResponse(AppendResponse),
+    /// RequestVote sent by a candidate the leader handed leadership to (TimeoutNow): granted
+    /// even by followers that heard from the leader within the election timeout.
+    TransferVote(VoteRequest),
+    /// The leader hands its leadership over: campaign now (leadership transfer).
+    TimeoutNow {
+        /// The leader's term.
+        term: Term,
+    },
+    /// A follower asks for a read index (ReadIndex on a follower).
+    ReadIndex(ReadIndexRequest),
+    /// The leader answers a [`Message::ReadIndex`].
+    ReadIndexResponse(ReadIndexResponse),
 }
 
 impl<E> Message<E> {
     /// The sender's term as carried in the message.
     pub fn term(&self) -> Term {
         match self {
-            Message::PreVote(m) | Message::Vote(m) => m.term,
+            Message::PreVote(m) | Message::Vote(m) | Message::TransferVote(m) => m.term,
             Message::PreVoteResponse(m) | Message::VoteResponse(m) => m.term,
             Message::Append(m) => m.term,
             Message::AppendResponse(m) => m.term,
+            Message::TimeoutNow { term } => *term,
+            Message::ReadIndex(m) => m.term,
+            Message::ReadIndexResponse(m) => m.term,
         }
     }
 
@@ -126,6 +165,10 @@ impl<E> Message<E> {
             Message::Vote(m) => Message::Vote(m),
             Message::VoteResponse(m) => Message::VoteResponse(m),
             Message::AppendResponse(m) => Message::AppendResponse(m),
+            Message::TransferVote(m) => Message::TransferVote(m),
+            Message::TimeoutNow { term } => Message::TimeoutNow { term },
+            Message::ReadIndex(m) => Message::ReadIndex(m),
+            Message::ReadIndexResponse(m) => Message::ReadIndexResponse(m),
             Message::Append(a) => Message::Append(Append {
                 term: a.term,
                 prev_index: a.prev_index,

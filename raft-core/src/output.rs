@@ -23,14 +23,16 @@
 //! | `Apply` | applies the committed entries `first..=last`, read from its log store, to the state machine, in order. Each index comes out exactly once per `State`; after a restart the core resumes after the applied index it was restored with |
 //! | `Proposal` | answers the client that proposed in this step |
 //! | `RoleChanged` | notifies the application (raftos' `on_leader` / `on_follower`) |
+//! | `Read` | serves the reads it covers once its state machine has applied the index (`Ready`), or fails them (`Failed`) |
 //! | `Compact` | may drop log-store entries up to `upto` (they are captured in a snapshot) |
 //! | `CaptureWanted` | should capture the state machine at its applied index soon and report `Captured`, so the window can slide |
 //!
 //! # Bounded outputs
 //!
 //! A step emits at most [`outputs_needed`]`(PEERS)` outputs: one `Persist`, one `Proposal`,
-//! one `Apply`, one `Compact` or `CaptureWanted`, one `RoleChanged`, at most one message to
-//! each other peer, and one held-back acknowledgement released by `Persisted`. `State::step`
+//! one `Apply`, one `Read`, one `Compact` or `CaptureWanted`, one `RoleChanged`, at most one
+//! protocol message and one read-index answer to each other peer, and one held-back
+//! acknowledgement released by `Persisted`. `State::step`
 //! checks at compile time that its `Outputs` capacity is at least that bound, so outputs never
 //! overflow; work beyond the bound per step (more entries to apply, more entries to send) stays
 //! pending in `State` and comes out on the next step, of any kind including `Tick`.
@@ -44,9 +46,10 @@ pub type Outputs<const N: usize> = heapless::Vec<Output, N>;
 
 /// The smallest `Outputs` capacity for a cluster of up to `peers` voters (self included).
 pub const fn outputs_needed(peers: usize) -> usize {
-    // peers - 1 sends + Persist + Proposal + Apply + Compact/CaptureWanted + RoleChanged +
-    // one released acknowledgement + one reply to the sender of this input.
-    peers + 6
+    // peers - 1 appends + Persist + Proposal + Apply + Compact/CaptureWanted + RoleChanged +
+    // one released acknowledgement + one reply to the sender of this input + one Read, and
+    // peers - 1 read-index answers to followers.
+    2 * peers + 6
 }
 
 /// One thing for the driver to do.
@@ -84,6 +87,8 @@ pub enum Output {
         /// Last index that may be dropped.
         upto: LogIndex,
     },
+    /// The answer to reads: every read with an id up to `upto` not answered yet.
+    Read(ReadResult),
     /// The log window is filling up: capture the state machine and report `Captured`.
     CaptureWanted {
         /// The applied index a capture would cover now.
@@ -113,6 +118,28 @@ pub enum Proposal {
     Busy,
     /// The payload cannot fit in one frame of `max_frame_bytes`.
     TooLarge,
+}
+
+/// The answer to linearizable reads (`Input::Read`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReadResult {
+    /// Leadership was confirmed after these reads began: serve every read up to `upto` once
+    /// the state machine has applied `index`.
+    Ready {
+        /// The newest read id covered.
+        upto: u64,
+        /// The read index.
+        index: LogIndex,
+    },
+    /// These reads cannot be served here (not the leader, leadership lost, too many pending):
+    /// retry, at `leader_hint` if known.
+    Failed {
+        /// The newest read id covered.
+        upto: u64,
+        /// The leader this node knows of.
+        leader_hint: Option<NodeId>,
+    },
 }
 
 /// A durable write: hard state and/or log entries.

@@ -13,6 +13,7 @@ use crate::message::{EntryCount, Message};
 use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
 use crate::progress::Progress;
 use crate::rng::Rng;
+use crate::role::{ReadBatch, READ_BATCHES};
 use crate::stats::Stats;
 use crate::types::{HardState, LogIndex, NodeId, Role, Term};
 
@@ -78,6 +79,16 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) cq_round: u32,
     /// The new leader has not yet appended its empty entry (no room yet).
     pub(crate) needs_empty: bool,
+    /// Read batches waiting for (or riding on) a heartbeat round (leaders).
+    pub(crate) reads: Deque<ReadBatch, READ_BATCHES>,
+    /// The newest read id seen (`Input::Read` ids must increase).
+    pub(crate) last_read_id: Option<u64>,
+    /// A leadership transfer in progress: the target and the ticks since it began.
+    pub(crate) transfer: Option<(NodeId, u32)>,
+    /// Ticks this node has counted as leader (the lease clock).
+    pub(crate) now: u64,
+    /// The tick each of the last 4 rounds was sent at, by `round % 4`.
+    pub(crate) round_sent: [u64; 4],
     pub(crate) stats: Stats,
     pub(crate) halted: bool,
 }
@@ -224,6 +235,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             round: 0,
             cq_round: 0,
             needs_empty: false,
+            reads: Deque::new(),
+            last_read_id: None,
+            transfer: None,
+            now: 0,
+            round_sent: [0; 4],
             stats: Stats::default(),
             halted: false,
         };
@@ -290,6 +306,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 Ok((h, msg)) => self.receive(h.from, msg, cx),
             },
             Input::Propose { data } => self.propose(data, cx),
+            Input::Read { id } => return self.read(id, cx),
+            Input::TransferLeader { to } => self.transfer_leadership(to, cx),
             Input::Persisted { seq } => return self.persisted(seq, cx),
             Input::Captured { index } => {
                 if index > self.applied {
@@ -429,6 +447,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         crate::quorum::majority(self.voters.len())
     }
 
+    /// Starts the leader's next heartbeat round.
+    pub(crate) fn next_round(&mut self) {
+        self.round = self.round.wrapping_add(1);
+        self.round_sent[self.round as usize % self.round_sent.len()] = self.now;
+    }
+
     pub(crate) fn reset_election_timer(&mut self) {
         self.elapsed = 0;
         self.timeout = self
@@ -468,10 +492,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        self.set_term(term, cx);
         if self.role == Role::Leader {
             self.needs_empty = false;
+            self.transfer = None;
+            self.fail_all_reads(cx);
         }
+        self.set_term(term, cx);
         self.set_role(Role::Follower, leader, cx);
         self.reset_election_timer();
     }

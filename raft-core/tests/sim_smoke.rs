@@ -5,7 +5,7 @@ use raft_core::Durability;
 
 #[test]
 fn random_schedules_keep_safety_and_settle() {
-    let (mut acked, mut steps, mut rounds) = (0, 0, 0);
+    let (mut acked, mut steps, mut rounds, mut reads) = (0, 0, 0, 0);
     for seed in 0..200u64 {
         for durability in [Durability::Inline, Durability::Deferred] {
             let sim = SimConfig {
@@ -22,8 +22,10 @@ fn random_schedules_keep_safety_and_settle() {
                 Ok(r) => rounds += r,
             }
             acked += c.acked.len();
+            reads += c.reads_served;
             steps += c.checker.steps;
         }
     }
-    println!("acked {acked} steps {steps} rounds {rounds}");
+    println!("acked {acked} steps {steps} rounds {rounds} reads {reads}");
+    assert!(reads > 100, "reads were served");
 }

@@ -12,17 +12,14 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.reset_election_timer();
             return;
         }
-        if self.cfg.pre_vote {
-            self.campaign(true, cx);
-        } else {
-            self.campaign(false, cx);
-        }
+        let pre = self.cfg.pre_vote;
+        self.campaign(pre, false, cx);
     }
 
     /// Asks every voter for a (pre-)vote. A real campaign bumps the term and votes for self;
     /// both are in this step's `Persist`, and under `Deferred` durability the own vote only
     /// counts once that `Persist` is durable.
-    pub(crate) fn campaign(&mut self, pre: bool, cx: &mut Ctx<'_>) {
+    pub(crate) fn campaign(&mut self, pre: bool, transfer: bool, cx: &mut Ctx<'_>) {
         let term = if pre {
             self.stats.pre_votes += 1;
             self.set_role(Role::PreCandidate, None, cx);
@@ -48,10 +45,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         for k in 0..self.voters.len() {
             if k != self.me {
                 let to = self.voters[k];
-                let msg = if pre {
-                    Message::PreVote(req)
-                } else {
-                    Message::Vote(req)
+                let msg = match (pre, transfer) {
+                    (true, _) => Message::PreVote(req),
+                    (false, true) => Message::TransferVote(req),
+                    (false, false) => Message::Vote(req),
                 };
                 self.send(to, msg, cx);
             }
@@ -85,7 +82,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         if yes >= self.quorum() {
             if pre {
-                self.campaign(false, cx);
+                self.campaign(false, false, cx);
             } else {
                 self.become_leader(cx);
             }

@@ -18,7 +18,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         for p in self.progress.iter_mut() {
             *p = Progress::new(next);
         }
-        self.round = self.round.wrapping_add(1);
+        self.next_round();
         self.cq_round = self.round;
         self.elapsed = 0;
         self.hb_elapsed = 0;
@@ -76,6 +76,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         // A quarter of the window (at least one slot) stays free for the empty entries of
         // future leaders, so elections that fail to commit cannot fill it on their own.
         if self.needs_empty
+            || self.transfer.is_some()
             || uncommitted >= u64::from(self.cfg.max_uncommitted)
             || !self.has_room(data.len(), (L / 4).max(1))
         {
@@ -103,6 +104,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {
+        self.now += 1;
+        self.transfer_tick();
         self.append_empty(cx);
         self.elapsed = self.elapsed.saturating_add(1);
         if self.elapsed >= self.cfg.election_ticks {
@@ -120,7 +123,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         self.hb_elapsed = self.hb_elapsed.saturating_add(1);
         if self.hb_elapsed >= self.cfg.heartbeat_ticks {
             self.hb_elapsed = 0;
-            self.round = self.round.wrapping_add(1);
+            self.next_round();
+            self.assign_waiting_reads();
             for k in 0..self.voters.len() {
                 if k == self.me {
                     continue;
@@ -164,6 +168,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
 
     /// Sends voter `k` the next entries its progress allows; with `heartbeat`, an empty
     /// AppendEntries when no entries may go (so the round and commit still reach it).
+    pub(crate) fn send_heartbeat_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
+        self.send_append(k, true, cx);
+    }
+
     fn send_append(&mut self, k: usize, heartbeat: bool, cx: &mut Ctx<'_>) {
         if cx.sent_to & (1 << k) != 0 {
             return;
@@ -258,6 +266,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             if p.ack(r.index) {
                 self.maybe_commit(cx);
             }
+            self.maybe_send_timeout_now(k, cx);
         } else {
             // Fast backtracking: map the follower's hint onto our log (etcd's
             // findConflictByTerm on the leader side).
@@ -267,6 +276,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             }
         }
         self.send_append(k, false, cx);
+        self.check_reads(cx);
     }
 
     /// Under `Deferred` durability the leader's own log counts only once durable.
@@ -306,6 +316,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if advanced {
             // Followers learn the new commit index now, not at the next heartbeat.
             self.broadcast_append_or_commit(cx);
+            // Reads that waited for the first commit of this term can start.
+            self.start_read_round(cx);
         }
     }
 

@@ -4,6 +4,10 @@
 mod candidate;
 mod follower;
 mod leader;
+mod reads;
+mod transfer;
+
+pub(crate) use reads::{ReadBatch, READ_BATCHES};
 
 use crate::codec::WireEntries;
 use crate::message::{Message, VoteResponse};
@@ -57,7 +61,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             match msg {
                 // Tell a stale leader or candidate about the newer term so it steps down.
                 Message::Append(a) => self.reject_stale_append(from, a.prev_index, cx),
-                Message::Vote(_) | Message::PreVote(_) => {
+                Message::Vote(_) | Message::PreVote(_) | Message::TransferVote(_) => {
                     let resp = VoteResponse {
                         term: self.hs.term,
                         granted: false,
@@ -79,6 +83,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             Message::VoteResponse(r) => self.handle_vote_response(from, r, false, cx),
             Message::Append(a) => self.handle_append(from, a, cx),
             Message::AppendResponse(r) => self.handle_append_response(from, r, cx),
+            Message::TransferVote(req) => self.handle_vote_request(from, req, false, cx),
+            Message::TimeoutNow { .. } => self.handle_timeout_now(from, cx),
+            Message::ReadIndex(req) => self.handle_read_index(from, req, cx),
+            Message::ReadIndexResponse(r) => self.handle_read_index_response(from, r, cx),
         }
     }
 

@@ -46,6 +46,10 @@ pub enum Action {
     Capture(u8),
     /// A hostile frame arrives at a node (random bytes, maybe a mangled real frame).
     Garbage(u8, u64),
+    /// A client starts a linearizable read on a node.
+    Read(u8),
+    /// A client asks a node (the leader, if it is one) to hand leadership to another.
+    Transfer(u8, u8),
 }
 
 /// Knobs of a simulation.
@@ -110,6 +114,14 @@ pub struct Cluster<const P: usize, const L: usize, const F: usize> {
     pub proposed: Vec<(usize, LogIndex, Term, Vec<u8>)>,
     /// Writes acknowledged to a client (applied on the node that accepted them).
     pub acked: Vec<Acked>,
+    /// Reads started and not yet answered, per node: (id, the highest index acknowledged to
+    /// any client before the read began).
+    pub reads: Vec<Vec<(u64, LogIndex)>>,
+    /// Reads answered `Ready` and waiting for the state machine: (upto, index), per node.
+    pub ready_reads: Vec<Vec<(u64, LogIndex)>>,
+    /// Reads served (each checked against the writes acknowledged before it began).
+    pub reads_served: u64,
+    next_read: u64,
     /// A hash of every output of every step, in order (determinism).
     pub trace: u64,
     /// Print role changes, commits and failovers as they happen.
@@ -135,6 +147,10 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             sim,
             proposed: Vec::new(),
             acked: Vec::new(),
+            reads: std::vec![Vec::new(); sim.nodes],
+            ready_reads: std::vec![Vec::new(); sim.nodes],
+            reads_served: 0,
+            next_read: 0,
             trace: 0,
             verbose: false,
             next_value: 0,
@@ -194,6 +210,19 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             Action::Restart(k) => self.restart(k as usize % n)?,
             Action::Partition(mask) => self.net.cut = mask,
             Action::Capture(k) => self.capture(k as usize % n)?,
+            Action::Read(k) => {
+                let k = k as usize % n;
+                if self.nodes[k].state.is_some() {
+                    self.next_read += 1;
+                    let floor = self.acked.iter().map(|a| a.0).max().unwrap_or_default();
+                    self.reads[k].push((self.next_read, floor));
+                    self.step_node(k, Input::Read { id: self.next_read })?;
+                }
+            }
+            Action::Transfer(k, to) => {
+                let to = self.nodes[to as usize % n].id;
+                self.step_node(k as usize % n, Input::TransferLeader { to })?;
+            }
             Action::Garbage(k, bits) => {
                 let frame = self.garbage(k as usize % n, bits);
                 self.step_node(k as usize % n, Input::Frame(&frame))?;
@@ -324,10 +353,46 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     node.durable.compact_to(*upto);
                 }
                 Output::CaptureWanted { .. } => self.nodes[k].capture_wanted = true,
+                Output::Read(crate::output::ReadResult::Ready { upto, index }) => {
+                    self.ready_reads[k].push((*upto, *index));
+                }
+                Output::Read(crate::output::ReadResult::Failed { upto, .. }) => {
+                    self.reads[k].retain(|r| r.0 > *upto);
+                }
             }
         }
         if !observed {
             self.observe(k)?;
+        }
+        self.serve_reads(k)
+    }
+
+    /// Serves every read whose read index the state machine has reached, checking it sees
+    /// every write acknowledged before it began (linearizable reads).
+    fn serve_reads(&mut self, k: usize) -> Result<(), Violation> {
+        let applied = self.nodes[k].machine.applied;
+        let ready = core::mem::take(&mut self.ready_reads[k]);
+        for (upto, index) in ready {
+            if index > applied {
+                self.ready_reads[k].push((upto, index));
+                continue;
+            }
+            let mut i = 0;
+            while i < self.reads[k].len() {
+                let (id, floor) = self.reads[k][i];
+                if id > upto {
+                    i += 1;
+                    continue;
+                }
+                if applied < floor {
+                    return Err(format!(
+                        "n{}: read {id} served at {applied}, older than write {floor} acknowledged before it began",
+                        k + 1
+                    ));
+                }
+                self.reads_served += 1;
+                self.reads[k].swap_remove(i);
+            }
         }
         Ok(())
     }
@@ -489,6 +554,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             node.machine = node.snapshot.0.clone();
             node.capture_wanted = false;
             self.proposed.retain(|p| p.0 != k);
+            self.reads[k].clear();
+            self.ready_reads[k].clear();
             if self.verbose {
                 std::println!("  n{} crashed", k + 1);
             }
@@ -546,17 +613,19 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         let r = rng.in_range(0, 1000);
         let idx = rng.in_range(0, 1 << 16) as u16;
         match r {
-            0..=299 => Action::Tick(node),
-            300..=599 => Action::Deliver(idx),
-            600..=699 => Action::Propose(node),
-            700..=799 => Action::Fsync(node),
-            800..=829 => Action::Capture(node),
+            0..=279 => Action::Tick(node),
+            280..=559 => Action::Deliver(idx),
+            560..=649 => Action::Propose(node),
+            650..=739 => Action::Fsync(node),
+            740..=769 => Action::Capture(node),
+            770..=809 => Action::Read(node),
+            810..=814 => Action::Transfer(node, rng.in_range(0, n) as u8),
             _ if !faults => Action::Deliver(idx),
-            830..=889 => Action::Drop(idx),
-            890..=929 => Action::Duplicate(idx),
-            930..=944 => Action::Crash(node),
-            945..=969 => Action::Restart(node),
-            970..=979 => {
+            815..=869 => Action::Drop(idx),
+            870..=909 => Action::Duplicate(idx),
+            910..=929 => Action::Crash(node),
+            930..=959 => Action::Restart(node),
+            960..=974 => {
                 // A random asymmetric cut among the nodes, or a clean split.
                 let mut mask = 0u64;
                 for from in 0..n as usize {
@@ -568,7 +637,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 }
                 Action::Partition(mask)
             }
-            980..=989 => Action::Partition(0),
+            975..=984 => Action::Partition(0),
             _ => Action::Garbage(node, rng.next_u64()),
         }
     }
@@ -704,6 +773,24 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             }
             self.healthy_round()?;
             rounds += 1;
+        }
+        // A read on every node is served, and sees every acknowledged write.
+        for k in 0..self.nodes.len() {
+            self.reads[k].clear();
+            self.ready_reads[k].clear();
+            self.act(Action::Read(k as u8))?;
+        }
+        let mut waited = 0;
+        while self.reads.iter().any(|r| !r.is_empty()) {
+            if waited >= max_rounds {
+                return Err(format!(
+                    "reads not served after healing: {:?}\n{}",
+                    self.reads,
+                    self.describe()
+                ));
+            }
+            self.healthy_round()?;
+            waited += 1;
         }
         // Every acknowledged write is in every node's state machine at its index.
         for (index, _, data) in &self.acked {

@@ -1,0 +1,306 @@
+//! Linearizable reads: ReadIndex (thesis section 6.4), batched per heartbeat round, the
+//! opt-in leader lease, and reads on followers through the leader.
+//!
+//! A read registered at the leader records the commit index and waits for a heartbeat round
+//! sent *after* it began to be answered by a majority (raftos' request_id / response_map
+//! counting, the same rounds CheckQuorum counts). Reads arriving while a round is in flight
+//! wait for the next one, so a burst of reads costs one round. A new leader first commits an
+//! entry of its own term, so its commit index covers everything committed before it.
+
+use crate::error::StepError;
+use crate::message::{Message, ReadIndexRequest, ReadIndexResponse};
+use crate::output::{Output, ReadResult};
+use crate::state::{Ctx, State};
+use crate::types::{LogIndex, NodeId, Role};
+
+/// Read batches a leader holds (one waiting and one in flight per requester would need
+/// `2 * PEERS`): a full queue fails the newest reads (retry) rather than growing.
+pub(crate) const READ_BATCHES: usize = 4;
+
+/// Reads of one requester (this node, or a follower) that share a heartbeat round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReadBatch {
+    /// Newest read id in the batch.
+    pub(crate) upto: u64,
+    /// Serve at this index (the commit index when the batch's round started).
+    pub(crate) index: LogIndex,
+    /// The confirming round; 0 while waiting for the next round.
+    pub(crate) round: u32,
+    /// `None` for this node's reads, else the follower that asked.
+    pub(crate) from: Option<NodeId>,
+}
+
+/// `a` is at or after `b` in wrapping round order.
+fn round_reached(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b) < (1 << 31)
+}
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    pub(crate) fn read(&mut self, id: u64, cx: &mut Ctx<'_>) -> Result<(), StepError> {
+        if self.last_read_id.is_some_and(|last| id <= last) {
+            return Err(StepError::ReadIdNotIncreasing);
+        }
+        self.last_read_id = Some(id);
+        match (self.role, self.leader) {
+            (Role::Leader, _) => self.register_read(id, None, cx),
+            (_, Some(leader)) => {
+                let req = ReadIndexRequest {
+                    term: self.hs.term,
+                    id,
+                };
+                self.send(leader, Message::ReadIndex(req), cx);
+            }
+            (_, None) => {
+                let failed = ReadResult::Failed {
+                    upto: id,
+                    leader_hint: None,
+                };
+                cx.push(Output::Read(failed), &mut self.stats);
+            }
+        }
+        Ok(())
+    }
+
+    /// The leader has committed an entry of its own term.
+    fn committed_in_term(&self) -> bool {
+        self.log.term(self.commit) == Some(self.hs.term)
+    }
+
+    /// The round a majority of voters (this leader included) has answered.
+    fn quorum_round(&self) -> u32 {
+        let mut rounds: heapless::Vec<u64, P> = heapless::Vec::new();
+        for k in 0..self.voters.len() {
+            let r = if k == self.me {
+                self.round
+            } else {
+                self.progress[k].acked_round
+            };
+            // Order by distance behind the current round (rounds wrap).
+            let _ = rounds.push(u64::from(self.round.wrapping_sub(r)));
+        }
+        rounds.sort_unstable();
+        let behind = rounds.get(self.quorum() - 1).copied().unwrap_or(0) as u32;
+        self.round.wrapping_sub(behind)
+    }
+
+    /// The leader lease: a majority answered a round sent less than `election_ticks - 2`
+    /// ticks ago, so (with CheckQuorum's lease on the followers) no other leader exists.
+    fn lease_valid(&self) -> bool {
+        let q = self.quorum_round();
+        if self.round.wrapping_sub(q) as usize >= self.round_sent.len() {
+            return false;
+        }
+        let sent = self.round_sent[q as usize % self.round_sent.len()];
+        self.now.saturating_sub(sent) + 2 < u64::from(self.cfg.election_ticks)
+    }
+
+    pub(crate) fn register_read(&mut self, id: u64, from: Option<NodeId>, cx: &mut Ctx<'_>) {
+        let ready = self.committed_in_term();
+        if from.is_none()
+            && ready
+            && self.cfg.lease_reads
+            && self.cfg.check_quorum
+            && self.lease_valid()
+        {
+            let r = ReadResult::Ready {
+                upto: id,
+                index: self.commit,
+            };
+            cx.push(Output::Read(r), &mut self.stats);
+            return;
+        }
+        // Join this requester's waiting batch, if any; a batch whose round was already sent
+        // cannot take reads that began after it.
+        if let Some(b) = self
+            .reads
+            .iter_mut()
+            .find(|b| b.from == from && b.round == 0)
+        {
+            b.upto = b.upto.max(id);
+        } else if self
+            .reads
+            .push_back(ReadBatch {
+                upto: id,
+                index: LogIndex::ZERO,
+                round: 0,
+                from,
+            })
+            .is_err()
+        {
+            self.stats.reads_failed_busy += 1;
+            self.fail_read(id, from, cx);
+            return;
+        }
+        let in_flight = self.reads.iter().any(|b| b.round != 0);
+        if ready && !in_flight {
+            self.start_read_round(cx);
+        }
+    }
+
+    /// Starts a heartbeat round for every waiting batch.
+    pub(crate) fn start_read_round(&mut self, cx: &mut Ctx<'_>) {
+        if !self.committed_in_term() || self.reads.iter().all(|b| b.round != 0) {
+            return;
+        }
+        self.next_round();
+        let (round, commit) = (self.round, self.commit);
+        for b in self.reads.iter_mut().filter(|b| b.round == 0) {
+            b.round = round;
+            b.index = commit;
+        }
+        for k in 0..self.voters.len() {
+            if k != self.me {
+                self.send_heartbeat_now(k, cx);
+            }
+        }
+        self.check_reads(cx);
+    }
+
+    /// Answers every batch whose round a majority has acknowledged.
+    pub(crate) fn check_reads(&mut self, cx: &mut Ctx<'_>) {
+        if self.role != Role::Leader || self.reads.is_empty() {
+            return;
+        }
+        let q = self.quorum_round();
+        let mut local: Option<(u64, LogIndex)> = None;
+        while let Some(b) = self.reads.front().copied() {
+            if b.round == 0 || !round_reached(q, b.round) {
+                break;
+            }
+            let _ = self.reads.pop_front();
+            match b.from {
+                None => {
+                    let (u, i) = local.unwrap_or((0, LogIndex::ZERO));
+                    local = Some((u.max(b.upto), i.max(b.index)));
+                }
+                Some(f) => {
+                    let resp = ReadIndexResponse {
+                        term: self.hs.term,
+                        id: b.upto,
+                        index: b.index,
+                        ok: true,
+                    };
+                    cx.push(
+                        Output::Send {
+                            to: f,
+                            msg: Message::ReadIndexResponse(resp),
+                        },
+                        &mut self.stats,
+                    );
+                }
+            }
+        }
+        if let Some((upto, index)) = local {
+            cx.push(
+                Output::Read(ReadResult::Ready { upto, index }),
+                &mut self.stats,
+            );
+        }
+        // Reads that waited behind the confirmed round start the next one.
+        if self.reads.iter().all(|b| b.round == 0) {
+            self.start_read_round(cx);
+        }
+    }
+
+    fn fail_read(&mut self, upto: u64, from: Option<NodeId>, cx: &mut Ctx<'_>) {
+        let hint = self.leader;
+        match from {
+            None => cx.push(
+                Output::Read(ReadResult::Failed {
+                    upto,
+                    leader_hint: hint,
+                }),
+                &mut self.stats,
+            ),
+            Some(f) => {
+                let resp = ReadIndexResponse {
+                    term: self.hs.term,
+                    id: upto,
+                    index: LogIndex::ZERO,
+                    ok: false,
+                };
+                cx.push(
+                    Output::Send {
+                        to: f,
+                        msg: Message::ReadIndexResponse(resp),
+                    },
+                    &mut self.stats,
+                );
+            }
+        }
+    }
+
+    /// Leadership is lost: every pending read fails (its requester retries elsewhere).
+    pub(crate) fn fail_all_reads(&mut self, cx: &mut Ctx<'_>) {
+        let mut local: Option<u64> = None;
+        let mut per_peer: heapless::Vec<(NodeId, u64), P> = heapless::Vec::new();
+        while let Some(b) = self.reads.pop_front() {
+            match b.from {
+                None => local = Some(local.unwrap_or(0).max(b.upto)),
+                Some(f) => match per_peer.iter_mut().find(|(p, _)| *p == f) {
+                    Some(e) => e.1 = e.1.max(b.upto),
+                    None => {
+                        let _ = per_peer.push((f, b.upto));
+                    }
+                },
+            }
+        }
+        if let Some(upto) = local {
+            self.fail_read(upto, None, cx);
+        }
+        for (f, upto) in per_peer {
+            self.fail_read(upto, Some(f), cx);
+        }
+    }
+
+    pub(crate) fn handle_read_index(
+        &mut self,
+        from: NodeId,
+        req: ReadIndexRequest,
+        cx: &mut Ctx<'_>,
+    ) {
+        if self.role == Role::Leader {
+            self.register_read(req.id, Some(from), cx);
+        } else {
+            self.fail_read(req.id, Some(from), cx);
+        }
+    }
+
+    pub(crate) fn handle_read_index_response(
+        &mut self,
+        from: NodeId,
+        r: ReadIndexResponse,
+        cx: &mut Ctx<'_>,
+    ) {
+        if self.leader != Some(from) {
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
+        let out = if r.ok {
+            ReadResult::Ready {
+                upto: r.id,
+                index: r.index,
+            }
+        } else {
+            ReadResult::Failed {
+                upto: r.id,
+                leader_hint: None,
+            }
+        };
+        cx.push(Output::Read(out), &mut self.stats);
+    }
+}
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// A heartbeat round is starting: waiting read batches ride on it.
+    pub(crate) fn assign_waiting_reads(&mut self) {
+        if !self.committed_in_term() {
+            return;
+        }
+        let (round, commit) = (self.round, self.commit);
+        for b in self.reads.iter_mut().filter(|b| b.round == 0) {
+            b.round = round;
+            b.index = commit;
+        }
+    }
+}

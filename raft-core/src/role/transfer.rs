@@ -1,0 +1,48 @@
+//! Leadership transfer (thesis section 3.10): the leader catches the target up, sends it
+//! TimeoutNow, and refuses proposals until the target takes over or an election timeout
+//! passes.
+
+use crate::message::Message;
+use crate::state::{Ctx, State};
+use crate::types::{NodeId, Role};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    pub(crate) fn transfer_leadership(&mut self, to: NodeId, cx: &mut Ctx<'_>) {
+        let Some(k) = self.position(to) else { return };
+        if self.role != Role::Leader || k == self.me {
+            return;
+        }
+        self.transfer = Some((to, 0));
+        self.maybe_send_timeout_now(k, cx);
+    }
+
+    /// Sends TimeoutNow once the target holds the whole log; until then, entries.
+    pub(crate) fn maybe_send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
+        if self.transfer.map(|t| t.0) != Some(self.voters[k]) {
+            return;
+        }
+        if self.progress[k].matched == self.log.last_index() {
+            let term = self.hs.term;
+            let to = self.voters[k];
+            self.send(to, Message::TimeoutNow { term }, cx);
+        }
+    }
+
+    /// Called every leader tick: give up after an election timeout.
+    pub(crate) fn transfer_tick(&mut self) {
+        if let Some((to, elapsed)) = self.transfer {
+            let elapsed = elapsed + 1;
+            self.transfer = (elapsed < self.cfg.election_ticks).then_some((to, elapsed));
+        }
+    }
+
+    pub(crate) fn handle_timeout_now(&mut self, from: NodeId, cx: &mut Ctx<'_>) {
+        if self.role != Role::Follower || self.leader != Some(from) || self.hs.term.0 == u64::MAX {
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
+        // The leader asked: skip PreVote and the lease (the leader stops sending heartbeats
+        // once it sent TimeoutNow, and voters are told this is a transfer).
+        self.campaign(false, true, cx);
+    }
+}
