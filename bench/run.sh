@@ -75,6 +75,9 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') (
 rustc_v="$(rustc -V)"
 raft_v="$(grep -A1 '^name = "raft"$' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')"
 rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$root" status --porcelain -- raft-core 2>/dev/null)" ]]; then
+    rev="$rev (raft-core working tree with uncommitted changes)"
+fi
 
 gen="$CARGO_TARGET_DIR/bench-section.md"
 {
