@@ -19,6 +19,7 @@ mod msgs;
 use std::collections::{BTreeSet, VecDeque};
 
 use raft_core::codec::{self, EntryRef, Header, WireEntries};
+use raft_core::output::ReadResult;
 use raft_core::sim::MemStore;
 
 use raft_core::{
@@ -429,6 +430,21 @@ impl Cluster {
         self.step(to, Input::Message { from: n(from), msg })
     }
 
+    /// Node `id` begins the linearizable read `rid`; the read answers of this step.
+    pub fn read(&mut self, id: u32, rid: u64) -> Vec<ReadResult> {
+        reads(&self.step(id, Input::Read { id: rid }))
+    }
+
+    /// Every read answer node `id` has given so far, in order (across restarts).
+    pub fn reads_of(&self, id: u32) -> Vec<ReadResult> {
+        reads(&self.node(id).outputs)
+    }
+
+    /// Asks node `id` to hand leadership to `to`.
+    pub fn transfer(&mut self, id: u32, to: u32) -> Vec<Output> {
+        self.step(id, Input::TransferLeader { to: n(to) })
+    }
+
     pub fn propose(&mut self, id: u32, data: &[u8]) -> Proposal {
         let out = self.step(id, Input::Propose { data });
         proposal(&out).expect("a Propose is always answered")
@@ -460,6 +476,25 @@ impl Cluster {
         count
     }
 
+    /// Like `deliver_all`, but frames matching `drop` are lost instead of delivered.
+    pub fn deliver_all_dropping(&mut self, drop: impl Fn(&Envelope) -> bool) -> usize {
+        let mut count = 0;
+        loop {
+            if self.auto_fsync {
+                self.fsync_all();
+            }
+            let Some(env) = self.wire.pop_front() else {
+                break;
+            };
+            if !drop(&env) {
+                self.deliver(&env);
+            }
+            count += 1;
+            assert!(count < 100_000, "deliver_all_dropping does not converge");
+        }
+        count
+    }
+
     /// Removes and returns every frame in flight.
     pub fn drain(&mut self) -> Vec<Envelope> {
         self.wire.drain(..).collect()
@@ -485,6 +520,13 @@ impl Cluster {
         let hb = self.node(id).cfg.heartbeat_ticks;
         self.ticks(id, hb);
         self.deliver_all();
+    }
+
+    /// Like `heartbeat`, but frames matching `drop` are lost.
+    pub fn heartbeat_dropping(&mut self, id: u32, drop: impl Fn(&Envelope) -> bool) {
+        let hb = self.node(id).cfg.heartbeat_ticks;
+        self.ticks(id, hb);
+        self.deliver_all_dropping(drop);
     }
 
     /// Makes every pending write of node `id` durable and reports it.

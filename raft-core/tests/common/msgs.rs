@@ -1,6 +1,7 @@
 //! Hand-built messages and helpers to look at a step's outputs.
 
 use raft_core::codec::{self, EntryRef, WireEntries};
+use raft_core::output::ReadResult;
 use raft_core::{
     Append, AppendResponse, EntryCount, EntryKind, LogIndex, Message, NodeId, Output, Persist,
     Proposal, Role, Term, VoteRequest, VoteResponse,
@@ -24,6 +25,24 @@ pub fn pre_vote_req(term: u64, last_index: u64, last_term: u64) -> Message<WireE
         last_index: i(last_index),
         last_term: t(last_term),
     })
+}
+
+/// The RequestVote a candidate sends after TimeoutNow (leadership transfer).
+pub fn transfer_vote_req(
+    term: u64,
+    last_index: u64,
+    last_term: u64,
+) -> Message<WireEntries<'static>> {
+    Message::TransferVote(VoteRequest {
+        term: t(term),
+        last_index: i(last_index),
+        last_term: t(last_term),
+    })
+}
+
+/// A leader of `term` hands its leadership over.
+pub fn timeout_now(term: u64) -> Message<WireEntries<'static>> {
+    Message::TimeoutNow { term: t(term) }
 }
 
 pub fn vote_resp(term: u64, granted: bool) -> Message<WireEntries<'static>> {
@@ -221,6 +240,49 @@ pub fn vote_resps(out: &[Output]) -> Vec<(NodeId, VoteResponse)> {
         .into_iter()
         .filter_map(|(to, m)| match m {
             Message::VoteResponse(r) | Message::PreVoteResponse(r) => Some((to, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The read answers in `out` (`Output::Read`).
+pub fn reads(out: &[Output]) -> Vec<ReadResult> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Read(r) => Some(*r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The read-index requests a follower sent in `out`: (to, term, read id).
+pub fn read_index_reqs(out: &[Output]) -> Vec<(NodeId, u64, u64)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::ReadIndex(r) => Some((to, r.term.0, r.id)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The read-index answers a leader sent in `out`: (to, read id, read index, ok).
+pub fn read_index_resps(out: &[Output]) -> Vec<(NodeId, u64, u64, bool)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::ReadIndexResponse(r) => Some((to, r.id, r.index.0, r.ok)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The TimeoutNow messages in `out`: (to, term).
+pub fn timeouts_now(out: &[Output]) -> Vec<(NodeId, u64)> {
+    sends(out)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::TimeoutNow { term } => Some((to, term.0)),
             _ => None,
         })
         .collect()
