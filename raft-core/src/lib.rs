@@ -106,6 +106,189 @@
 //! }
 //! ```
 //!
+//! # Linearizable reads
+//!
+//! A client's read goes in as [`Input::Read`]` { id }` (ids increase per node) and comes back
+//! as an [`Output::Read`]: `ReadResult::Ready { upto, index }` lets the driver serve every read
+//! with an id up to `upto` once its state machine has applied `index`; `Failed` means retry
+//! (at `leader_hint` if known). A leader answers once a majority acknowledged a heartbeat
+//! round sent *after* the read began (ReadIndex; reads arriving meanwhile share the next
+//! round, and a new leader first commits an entry of its own term). A follower asks the
+//! leader and answers with the leader's read index. With [`Config::lease_reads`] (and
+//! CheckQuorum) a leader answers at once while its lease holds; its clock-drift assumption is
+//! documented there.
+//!
+//! ```
+//! # use raft_core::codec::{self, Header};
+//! # use raft_core::output::ReadResult;
+//! # use raft_core::{persist_entries, Config, Input, LogIndex, NodeId, Output, Outputs,
+//! #                 RingStore, Role, State};
+//! # const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+//! # // A minimal driver: three nodes, their log stores, and frames in flight.
+//! # struct Net<'a> {
+//! #     nodes: [State<3, 16, 4>; 3],
+//! #     stores: [RingStore<'a, 16>; 3],
+//! #     wire: Vec<(usize, Vec<u8>)>,
+//! #     outputs: [Vec<Output>; 3],
+//! #     applied: [LogIndex; 3],
+//! # }
+//! # impl Net<'_> {
+//! #     fn step(&mut self, k: usize, input: Input<'_>) {
+//! #         let mut out: Outputs<12> = Outputs::new();
+//! #         self.nodes[k].step(input, &mut out).unwrap();
+//! #         for o in &out {
+//! #             match o {
+//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
+//! #                 Output::Send { to, msg } => {
+//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
+//! #                     let mut frame = [0u8; 256];
+//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
+//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
+//! #                 }
+//! #                 Output::Apply { last, .. } => self.applied[k] = *last,
+//! #                 _ => {}
+//! #             }
+//! #             self.outputs[k].push(*o);
+//! #         }
+//! #     }
+//! #     fn deliver(&mut self) {
+//! #         while !self.wire.is_empty() {
+//! #             let (to, frame) = self.wire.remove(0);
+//! #             self.step(to, Input::Frame(&frame));
+//! #         }
+//! #     }
+//! #     fn reads(&self, k: usize) -> Vec<ReadResult> {
+//! #         self.outputs[k].iter().filter_map(|o| match o {
+//! #             Output::Read(r) => Some(*r),
+//! #             _ => None,
+//! #         }).collect()
+//! #     }
+//! # }
+//! # let mut bufs = [[0u8; 1024]; 3];
+//! # let [b1, b2, b3] = &mut bufs;
+//! # let mut net = Net {
+//! #     nodes: core::array::from_fn(|k| {
+//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
+//! #         cfg.max_frame_bytes = 256;
+//! #         cfg.max_inflight_bytes = 1024;
+//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #         State::new(cfg, &IDS).unwrap()
+//! #     }),
+//! #     stores: [b1, b2, b3].map(|b| RingStore::new(b, LogIndex(0))),
+//! #     wire: Vec::new(),
+//! #     outputs: Default::default(),
+//! #     applied: [LogIndex(0); 3],
+//! # };
+//! # while net.nodes[0].role() != Role::Leader {
+//! #     net.step(0, Input::Tick);
+//! #     net.deliver();
+//! # }
+//! // `net` performs each step's outputs and delivers frames (as the example above does).
+//! // Node 1 (`nodes[0]`) leads and has committed a write.
+//! net.step(0, Input::Propose { data: b"x=1" });
+//! net.deliver();
+//! let commit = net.nodes[0].commit();
+//!
+//! // A read on the leader is not answered at once: a heartbeat round goes out first.
+//! net.step(0, Input::Read { id: 1 });
+//! assert!(net.reads(0).is_empty());
+//! // A majority acknowledged that round: serve read 1 once `commit` is applied (it is).
+//! net.deliver();
+//! assert_eq!(net.reads(0), [ReadResult::Ready { upto: 1, index: commit }]);
+//! assert!(net.applied[0] >= commit);
+//!
+//! // A read on a follower goes through the leader and is served at the leader's index.
+//! net.step(2, Input::Read { id: 1 });
+//! net.deliver();
+//! assert_eq!(net.reads(2), [ReadResult::Ready { upto: 1, index: commit }]);
+//! ```
+//!
+//! # Leadership transfer
+//!
+//! [`Input::TransferLeader`]` { to }` on the leader hands leadership to the voter `to`: the
+//! leader catches it up, then sends it TimeoutNow; `to` campaigns at once (no PreVote) with a
+//! TransferVote that voters grant even inside the leader lease. Meanwhile the leader answers
+//! proposals `Busy`, and it gives up after an election timeout. Requests naming itself, a
+//! non-member, or sent to a follower are ignored. The driver sees the usual
+//! `RoleChanged` outputs.
+//!
+//! ```
+//! # use raft_core::codec::{self, Header};
+//! # use raft_core::{persist_entries, Config, Input, LogIndex, NodeId, Output, Outputs,
+//! #                 Proposal, RingStore, Role, State};
+//! # const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+//! # struct Net<'a> {
+//! #     nodes: [State<3, 16, 4>; 3],
+//! #     stores: [RingStore<'a, 16>; 3],
+//! #     wire: Vec<(usize, Vec<u8>)>,
+//! #     outputs: [Vec<Output>; 3],
+//! # }
+//! # impl Net<'_> {
+//! #     fn step(&mut self, k: usize, input: Input<'_>) {
+//! #         let mut out: Outputs<12> = Outputs::new();
+//! #         self.nodes[k].step(input, &mut out).unwrap();
+//! #         for o in &out {
+//! #             match o {
+//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
+//! #                 Output::Send { to, msg } => {
+//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
+//! #                     let mut frame = [0u8; 256];
+//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
+//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
+//! #                 }
+//! #                 _ => {}
+//! #             }
+//! #             self.outputs[k].push(*o);
+//! #         }
+//! #     }
+//! #     fn deliver(&mut self) {
+//! #         while !self.wire.is_empty() {
+//! #             let (to, frame) = self.wire.remove(0);
+//! #             self.step(to, Input::Frame(&frame));
+//! #         }
+//! #     }
+//! #     fn propose(&mut self, k: usize, data: &[u8]) -> Proposal {
+//! #         self.step(k, Input::Propose { data });
+//! #         self.outputs[k].iter().rev().find_map(|o| match o {
+//! #             Output::Proposal(p) => Some(*p),
+//! #             _ => None,
+//! #         }).unwrap()
+//! #     }
+//! # }
+//! # let mut bufs = [[0u8; 1024]; 3];
+//! # let [b1, b2, b3] = &mut bufs;
+//! # let mut net = Net {
+//! #     nodes: core::array::from_fn(|k| {
+//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
+//! #         cfg.max_frame_bytes = 256;
+//! #         cfg.max_inflight_bytes = 1024;
+//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #         State::new(cfg, &IDS).unwrap()
+//! #     }),
+//! #     stores: [b1, b2, b3].map(|b| RingStore::new(b, LogIndex(0))),
+//! #     wire: Vec::new(),
+//! #     outputs: Default::default(),
+//! # };
+//! # while net.nodes[0].role() != Role::Leader {
+//! #     net.step(0, Input::Tick);
+//! #     net.deliver();
+//! # }
+//! // Node 1 (`nodes[0]`) leads; node 2 holds its whole log.
+//! net.step(0, Input::TransferLeader { to: NodeId(2) });
+//! // Until node 2 takes over, node 1 refuses new entries.
+//! assert_eq!(net.propose(0, b"x=1"), Proposal::Busy);
+//!
+//! // TimeoutNow reaches node 2, which wins the next term at once.
+//! net.deliver();
+//! assert_eq!(net.nodes[1].role(), Role::Leader);
+//! assert_eq!(net.nodes[0].role(), Role::Follower);
+//! assert_eq!(
+//!     net.propose(0, b"x=1"),
+//!     Proposal::NotLeader { leader_hint: Some(NodeId(2)) }
+//! );
+//! assert!(matches!(net.propose(1, b"x=1"), Proposal::Accepted { .. }));
+//! ```
+//!
 //! # Limits, and what happens when each is hit
 //!
 //! Every bounded structure is named, and exhausting one never panics, never drops a committed
