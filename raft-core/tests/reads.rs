@@ -528,3 +528,46 @@ fn a_leader_handing_over_does_not_answer_reads_from_its_lease() {
         "stale read on n1: {answered:?} (x=2 committed at {index})"
     );
 }
+
+#[test]
+fn reads_beyond_the_pending_batch_cap_fail_at_once_and_succeed_when_retried() {
+    let mut c = Cluster::new(5);
+    c.elect(1);
+    c.heartbeat(1);
+    // The leader's own read rides on a round; four followers' reads wait for the next one.
+    assert_eq!(c.read(1, 1), vec![]);
+    let round = c.drain();
+    for f in 2..=5 {
+        c.step(f, Input::Read { id: 1 });
+    }
+    let requests = c.drain();
+    let mut refused = Vec::new();
+    for req in &requests {
+        refused.extend(read_index_resps(&c.deliver(req)));
+    }
+    // The leader holds a bounded number of batches: the one that does not fit is refused
+    // at once instead of queueing without bound.
+    assert_eq!(refused, vec![(n(5), 1, 0, false)]);
+    assert!(c.raft(1).stats().reads_failed_busy >= 1);
+    c.deliver_all();
+    assert_eq!(c.reads_of(5), vec![failed(1)]);
+    // Everything else completes, and the refused read succeeds when retried.
+    c.wire.extend(round);
+    c.deliver_all();
+    for f in 2..=4 {
+        assert_eq!(c.reads_of(f), vec![ready(1, 1)], "n{f}");
+    }
+    c.read(5, 2);
+    c.deliver_all();
+    assert_eq!(c.reads_of(5), vec![failed(1), ready(2, 1)]);
+}
+
+#[test]
+fn single_node_leader_answers_a_read_in_the_same_step() {
+    let mut c = Cluster::new(1);
+    c.tick_until_campaign(1);
+    assert_eq!(c.role(1), Role::Leader);
+    let out = c.step(1, Input::Read { id: 1 });
+    assert_eq!(reads(&out), vec![ready(1, 1)]);
+    assert!(sends(&out).is_empty());
+}
