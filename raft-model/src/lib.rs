@@ -1,0 +1,648 @@
+//! Exhaustive model checking of the real raft-core with [stateright]: the model's nodes are
+//! real [`raft_core::State`] values, driven through every interleaving of a small bounded
+//! configuration by the same `step` function drivers use, with every message encoded and
+//! decoded by the real codec.
+//!
+//! - 3 voters, durable storage per node (hard state, commit, log), `Durability::Inline`;
+//! - actions: tick, deliver any frame in flight (reordering), drop one, duplicate one, crash
+//!   a node (it keeps only what was durable), restart it ([`State::restore`]), and a client
+//!   invoking its next register operation on the leader;
+//! - bounds: a budget of ticks, drops, duplicates, crashes and client operations, a largest
+//!   term and log length ([`Bounds`]); a transition past a term or log bound is pruned;
+//! - properties: Election Safety, State Machine Safety, linearizability of a register whose
+//!   writes and reads go through the log (stateright's `LinearizabilityTester` with
+//!   `Register`), and, as a `sometimes`, that a client operation completes (a value was
+//!   committed and applied).
+//!
+//! `State` has no `Hash`/`Eq`; a node is fingerprinted by its complete `Debug` rendering
+//! (every field, internals included) minus the `Stats` counters, which only count and are
+//! never read by the protocol. That is exact state identity, not an abstraction.
+//!
+//! A counterexample path prints as a Rust test ([`RaftModel::path_as_rust`]) that replays it
+//! with [`RaftModel::replay`].
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use raft_core::codec::{self, EntryRef, EntrySource, Header};
+use raft_core::{
+    Config, EntryKind, HardState, Input, LogIndex, LogStore, NodeId, Output, Outputs, Proposal,
+    Restored, Role, State, StoreError, Term,
+};
+use stateright::semantics::register::{Register, RegisterOp, RegisterRet};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use stateright::{Model, Property};
+
+/// Voters in the model.
+pub const NODES: usize = 3;
+/// The node type: 3 voters, the smallest log window `Config` allows, one append in flight.
+pub type Node = State<NODES, 4, 1>;
+type NodeOutputs = Outputs<{ raft_core::outputs_needed(NODES) }>;
+
+/// Client ids of the register (threads of the linearizability tester).
+pub type ClientId = u8;
+/// The register's value type (0 is the initial value; writes write 1, 2, ...).
+pub type Value = u8;
+
+/// The bounds of one exploration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// Ticks, over all nodes.
+    pub ticks: u8,
+    /// Frames lost (besides those sent to a crashed node).
+    pub drops: u8,
+    /// Frames duplicated.
+    pub duplicates: u8,
+    /// Crashes (each node may restart any time after).
+    pub crashes: u8,
+    /// Faults of any kind (drops, duplicates, crashes) in one run, at most.
+    pub faults: u8,
+    /// No node's term may pass this (transitions that would are pruned).
+    pub max_term: u64,
+    /// No node's log may grow past this index (pruned likewise).
+    pub max_log: u64,
+    /// Frames in flight at most (pruned likewise).
+    pub max_in_flight: usize,
+    /// Each client's operations, in order: `Some(v)` writes `v`, `None` reads.
+    pub clients: &'static [&'static [Option<Value>]],
+    /// PreVote on every node.
+    pub pre_vote: bool,
+    /// CheckQuorum on every node.
+    pub check_quorum: bool,
+}
+
+impl Bounds {
+    /// The bound `.ci/run` checks: one writer and one reader, one fault of any kind (a
+    /// drop, a duplicate or a crash and restart) anywhere.
+    pub const SMALL: Bounds = Bounds {
+        ticks: 2,
+        drops: 1,
+        duplicates: 1,
+        crashes: 1,
+        faults: 1,
+        max_term: 2,
+        max_log: 3,
+        max_in_flight: 3,
+        clients: &[&[Some(1)], &[None]],
+        pre_vote: false,
+        check_quorum: false,
+    };
+
+    /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): more ticks and terms, two writes
+    /// and two reads.
+    pub const LARGE: Bounds = Bounds {
+        ticks: 3,
+        drops: 1,
+        duplicates: 1,
+        crashes: 1,
+        faults: 2,
+        max_term: 2,
+        max_log: 3,
+        max_in_flight: 3,
+        clients: &[&[Some(1)], &[None]],
+        pre_vote: false,
+        check_quorum: false,
+    };
+}
+
+/// One transition of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// One tick on a node.
+    Tick(u8),
+    /// Deliver the frame at this position of the (sorted) network.
+    Deliver(u8),
+    /// Lose it.
+    Drop(u8),
+    /// Duplicate it.
+    Duplicate(u8),
+    /// Crash a node.
+    Crash(u8),
+    /// Restart a crashed node from what it made durable.
+    Restart(u8),
+    /// Client `.0` invokes its next operation on node `.1`.
+    Invoke(ClientId, u8),
+}
+
+/// One log entry in a node's store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The term.
+    pub term: Term,
+    /// Normal or the leader's empty entry (`EntryKind::to_byte`; `EntryKind` has no `Hash`).
+    pub kind: u8,
+    /// `[client, 1, value]` for a write, `[client, 0, 0]` for a read, empty for `Empty`.
+    pub data: Vec<u8>,
+}
+
+/// A node's log store (inline durability: what the driver wrote is durable).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Log(pub Vec<Entry>);
+
+impl EntrySource for Log {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        let e = self.0.get(usize::try_from(index.0).ok()?.checked_sub(1)?)?;
+        Some(EntryRef {
+            term: e.term,
+            kind: EntryKind::from_byte(e.kind)?,
+            data: &e.data,
+        })
+    }
+}
+
+impl LogStore for Log {
+    fn append(&mut self, index: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+        if index.0 != self.0.len() as u64 + 1 {
+            return Err(StoreError::NotContiguous);
+        }
+        self.0.push(Entry {
+            term: e.term,
+            kind: e.kind.to_byte(),
+            data: e.data.to_vec(),
+        });
+        Ok(())
+    }
+    fn truncate_from(&mut self, index: LogIndex) {
+        self.0.truncate(index.0.saturating_sub(1) as usize);
+    }
+    fn compact_to(&mut self, _upto: LogIndex) {
+        // The model never captures, so the core never asks to compact.
+    }
+    fn last_index(&self) -> LogIndex {
+        LogIndex(self.0.len() as u64)
+    }
+}
+
+/// A real `State` with the fingerprint that stands in for `Hash`/`Eq`.
+#[derive(Clone)]
+pub struct Live {
+    /// The protocol state.
+    pub state: Node,
+    fp: u128,
+}
+
+impl Live {
+    fn new(state: Node) -> Live {
+        let fp = fingerprint(&state);
+        Live { state, fp }
+    }
+}
+
+/// 128 bits of hash over the complete `Debug` rendering of `s` without its `Stats`.
+fn fingerprint(s: &Node) -> u128 {
+    let text = format!("{s:?}");
+    let text = match text.find("stats: Stats {") {
+        Some(at) => {
+            let end = text[at..].find('}').map_or(text.len(), |e| at + e + 1);
+            format!("{}{}", &text[..at], &text[end..])
+        }
+        None => text,
+    };
+    let mut a = DefaultHasher::new();
+    text.hash(&mut a);
+    let mut b = DefaultHasher::new();
+    0xC0FF_EEu32.hash(&mut b);
+    text.hash(&mut b);
+    u128::from(a.finish()) << 64 | u128::from(b.finish())
+}
+
+impl PartialEq for Live {
+    fn eq(&self, other: &Live) -> bool {
+        self.fp == other.fp
+    }
+}
+impl Eq for Live {}
+impl Hash for Live {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.fp.hash(h);
+    }
+}
+impl fmt::Debug for Live {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.state;
+        write!(
+            f,
+            "{} {} {} commit={} applied={} last={}",
+            s.id(),
+            s.role(),
+            s.term(),
+            s.commit(),
+            s.applied(),
+            s.last_index()
+        )
+    }
+}
+
+/// What survives a crash, and the state machine (rebuilt from the log after a restart).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Disk {
+    /// The durable hard state.
+    pub hs: (Term, Option<NodeId>),
+    /// The durable commit index (`Persist::commit`).
+    pub commit: LogIndex,
+    /// The log.
+    pub log: Log,
+    /// The register (volatile: reset on a crash, rebuilt by re-applying the log).
+    pub register: Value,
+    /// The last index applied to the register.
+    pub applied: LogIndex,
+}
+
+/// A frame in flight.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Packet {
+    /// Receiver position.
+    pub to: u8,
+    /// Sender position.
+    pub from: u8,
+    /// The encoded frame.
+    pub frame: Vec<u8>,
+}
+
+/// A client operation the log accepted: on `node` at `(index, term)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pending {
+    /// Where it was proposed.
+    pub node: u8,
+    /// Its index.
+    pub index: LogIndex,
+    /// Its term.
+    pub term: Term,
+}
+
+/// The model's state.
+#[derive(Clone, Debug, PartialEq, Hash)]
+pub struct ModelState {
+    /// The nodes; `None` while crashed.
+    pub nodes: Vec<Option<Live>>,
+    /// Each node's durable storage and state machine.
+    pub disks: Vec<Disk>,
+    /// Frames in flight, sorted (a multiset).
+    pub net: Vec<Packet>,
+    /// Budgets left: ticks, drops, duplicates, crashes, faults.
+    pub left: [u8; 5],
+    /// Per client: operations invoked so far, and the one in flight (`None` in `Pending`
+    /// terms when its node crashed: it never completes).
+    pub clients: Vec<(u8, Option<Option<Pending>>)>,
+    /// Every (term, node) that was ever leader, sorted.
+    pub leaders: Vec<(Term, u8)>,
+    /// The first entry applied at each index, by any node: (term, data).
+    pub applied: Vec<(Term, Vec<u8>)>,
+    /// A node applied a different entry at an index (State Machine Safety broken).
+    pub diverged: bool,
+    /// The register history.
+    pub history: LinearizabilityTester<ClientId, Register<Value>>,
+}
+
+// `Register` implements `PartialEq` but not `Eq`; its equality is total.
+impl Eq for ModelState {}
+
+/// The stateright model.
+#[derive(Clone, Debug)]
+pub struct RaftModel {
+    /// The bounds.
+    pub bounds: Bounds,
+}
+
+const VOTERS: [NodeId; NODES] = [NodeId(1), NodeId(2), NodeId(3)];
+
+impl RaftModel {
+    fn config(&self, k: usize) -> Config {
+        let mut c = Config::new(VOTERS[k], 1000 + k as u64);
+        c.election_ticks = 2;
+        c.heartbeat_ticks = 1;
+        c.pre_vote = self.bounds.pre_vote;
+        c.check_quorum = self.bounds.check_quorum;
+        c.max_frame_bytes = 128;
+        c.max_inflight_msgs = 1;
+        c.max_inflight_bytes = 128;
+        c.max_uncommitted = 2;
+        c.max_apply = 8;
+        c
+    }
+
+    /// Steps node `k` with `input` and performs its outputs (persist, send, apply, answer
+    /// clients). `None` if the result passes a bound.
+    fn step(&self, s: &mut ModelState, k: usize, input: Input<'_>) -> Option<()> {
+        let live = s.nodes[k].as_mut()?;
+        let mut out = NodeOutputs::new();
+        if let Err(e) = live.state.step(input, &mut out) {
+            panic!("n{}: driver error {e} on {input:?}", k + 1);
+        }
+        let node = live.state.clone();
+        s.nodes[k] = Some(Live::new(node.clone()));
+        if node.term().0 > self.bounds.max_term || node.last_index().0 > self.bounds.max_log {
+            return None;
+        }
+        if node.role() == Role::Leader {
+            let e = (node.term(), k as u8);
+            if let Err(at) = s.leaders.binary_search(&e) {
+                s.leaders.insert(at, e);
+            }
+        }
+        for o in &out {
+            match o {
+                Output::Persist(p) => {
+                    let disk = &mut s.disks[k];
+                    if let Some(hs) = p.hard_state {
+                        disk.hs = (hs.term, hs.vote);
+                    }
+                    disk.commit = disk.commit.max(p.commit);
+                    if let Err(e) = raft_core::persist_entries(&mut disk.log, p, &input) {
+                        panic!("n{}: persist {p:?}: {e}", k + 1);
+                    }
+                }
+                Output::Send { to, msg } => {
+                    let hdr = Header {
+                        cluster_id: 0,
+                        from: VOTERS[k],
+                        to: *to,
+                    };
+                    let mut buf = [0u8; 256];
+                    let n = codec::encode(&hdr, msg, &s.disks[k].log, &mut buf)
+                        .unwrap_or_else(|e| panic!("n{}: encode {msg:?}: {e}", k + 1));
+                    let p = Packet {
+                        to: (to.0 - 1) as u8,
+                        from: k as u8,
+                        frame: buf[..n].to_vec(),
+                    };
+                    let at = s.net.binary_search(&p).unwrap_or_else(|at| at);
+                    s.net.insert(at, p);
+                }
+                Output::Apply { first, last } => {
+                    for i in first.0..=last.0 {
+                        self.apply(s, k, LogIndex(i));
+                    }
+                }
+                Output::Proposal(_)
+                | Output::RoleChanged { .. }
+                | Output::Compact { .. }
+                | Output::CaptureWanted { .. } => {}
+                #[allow(unreachable_patterns)] // Outputs of features the model does not drive.
+                _ => {}
+            }
+        }
+        if s.net.len() > self.bounds.max_in_flight {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Node `k` applies entry `i` to its register; answers the client that proposed it there.
+    fn apply(&self, s: &mut ModelState, k: usize, i: LogIndex) {
+        let disk = &mut s.disks[k];
+        assert_eq!(i, disk.applied.next(), "n{}: Apply out of order", k + 1);
+        let e = disk.log.0[i.0 as usize - 1].clone();
+        disk.applied = i;
+        match s.applied.get(i.0 as usize - 1) {
+            Some(first) => {
+                if (first.0, &first.1) != (e.term, &e.data) {
+                    s.diverged = true;
+                }
+            }
+            None => s.applied.push((e.term, e.data.clone())),
+        }
+        if e.kind != EntryKind::Normal.to_byte() {
+            return;
+        }
+        let (client, is_write, value) = (e.data[0], e.data[1] == 1, e.data[2]);
+        if is_write {
+            disk.register = value;
+        }
+        let register = disk.register;
+        let c = &mut s.clients[client as usize];
+        if c.1 == Some(Some(Pending {
+            node: k as u8,
+            index: i,
+            term: e.term,
+        })) {
+            c.1 = None;
+            let ret = if is_write {
+                RegisterRet::WriteOk
+            } else {
+                RegisterRet::ReadOk(register)
+            };
+            // An invalid history makes the linearizability property fail; no need to panic.
+            let _ = s.history.on_return(client, ret);
+        }
+    }
+
+    /// Replays `actions` from the initial state, checking every `always` property after
+    /// each step: a counterexample path as a regression test.
+    pub fn replay(&self, actions: &[Action]) -> Result<ModelState, String> {
+        let mut s = self.init_states().remove(0);
+        for (n, a) in actions.iter().enumerate() {
+            let mut enabled = Vec::new();
+            self.actions(&s, &mut enabled);
+            if !enabled.contains(a) {
+                return Err(format!("step {n}: {a:?} is not enabled"));
+            }
+            s = self
+                .next_state(&s, *a)
+                .ok_or_else(|| format!("step {n}: {a:?} passes a bound"))?;
+            for p in self.properties() {
+                if p.expectation == stateright::Expectation::Always && !(p.condition)(self, &s) {
+                    return Err(format!("step {n}: {a:?} breaks {}", p.name));
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// A path's actions as Rust source for [`RaftModel::replay`].
+    pub fn path_as_rust(actions: &[Action]) -> String {
+        let items: Vec<String> = actions.iter().map(|a| format!("Action::{a:?}")).collect();
+        format!(
+            "#[test]\nfn model_regression() {{\n    use raft_model::{{Action, Bounds, RaftModel}};\n    \
+             let model = RaftModel {{ bounds: Bounds::SMALL }};\n    \
+             if let Err(e) = model.replay(&[{}]) {{\n        panic!(\"{{e}}\");\n    }}\n}}\n",
+            items.join(", ")
+        )
+    }
+}
+
+impl Model for RaftModel {
+    type State = ModelState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<ModelState> {
+        let nodes = (0..NODES)
+            .map(|k| {
+                let s = Node::new(self.config(k), &VOTERS).expect("valid model config");
+                Some(Live::new(s))
+            })
+            .collect();
+        let disk = Disk {
+            hs: (Term(0), None),
+            commit: LogIndex(0),
+            log: Log::default(),
+            register: 0,
+            applied: LogIndex(0),
+        };
+        let b = &self.bounds;
+        vec![ModelState {
+            nodes,
+            disks: vec![disk; NODES],
+            net: Vec::new(),
+            left: [b.ticks, b.drops, b.duplicates, b.crashes, b.faults],
+            clients: vec![(0, None); b.clients.len()],
+            leaders: Vec::new(),
+            applied: Vec::new(),
+            diverged: false,
+            history: LinearizabilityTester::new(Register(0)),
+        }]
+    }
+
+    fn actions(&self, s: &ModelState, actions: &mut Vec<Action>) {
+        for k in 0..NODES as u8 {
+            match &s.nodes[k as usize] {
+                Some(live) => {
+                    if s.left[0] > 0 {
+                        actions.push(Action::Tick(k));
+                    }
+                    if s.left[3] > 0 && s.left[4] > 0 {
+                        actions.push(Action::Crash(k));
+                    }
+                    if live.state.role() == Role::Leader {
+                        for (c, &(done, ref pending)) in s.clients.iter().enumerate() {
+                            let script = self.bounds.clients[c];
+                            if pending.is_none() && (done as usize) < script.len() {
+                                actions.push(Action::Invoke(c as u8, k));
+                            }
+                        }
+                    }
+                }
+                None => actions.push(Action::Restart(k)),
+            }
+        }
+        for i in 0..s.net.len() {
+            // Equal frames are one choice.
+            if i > 0 && s.net[i] == s.net[i - 1] {
+                continue;
+            }
+            let i8 = i as u8;
+            actions.push(Action::Deliver(i8));
+            if s.left[1] > 0 && s.left[4] > 0 {
+                actions.push(Action::Drop(i8));
+            }
+            if s.left[2] > 0 && s.left[4] > 0 {
+                actions.push(Action::Duplicate(i8));
+            }
+        }
+    }
+
+    fn next_state(&self, last: &ModelState, action: Action) -> Option<ModelState> {
+        let mut s = last.clone();
+        match action {
+            Action::Tick(k) => {
+                s.left[0] -= 1;
+                self.step(&mut s, k as usize, Input::Tick)?;
+            }
+            Action::Deliver(i) => {
+                let p = s.net.remove(i as usize);
+                let k = p.to as usize;
+                if s.nodes[k].is_some() {
+                    self.step(&mut s, k, Input::Frame(&p.frame))?;
+                }
+            }
+            Action::Drop(i) => {
+                s.left[1] -= 1;
+                s.left[4] -= 1;
+                s.net.remove(i as usize);
+            }
+            Action::Duplicate(i) => {
+                s.left[2] -= 1;
+                s.left[4] -= 1;
+                let p = s.net[i as usize].clone();
+                s.net.insert(i as usize, p);
+                if s.net.len() > self.bounds.max_in_flight {
+                    return None;
+                }
+            }
+            Action::Crash(k) => {
+                s.left[3] -= 1;
+                s.left[4] -= 1;
+                s.nodes[k as usize] = None;
+                let d = &mut s.disks[k as usize];
+                d.register = 0;
+                d.applied = LogIndex(0);
+                // Operations waiting for an answer from this node never get one.
+                for c in s.clients.iter_mut() {
+                    if matches!(c.1, Some(Some(p)) if p.node == k) {
+                        c.1 = Some(None);
+                    }
+                }
+            }
+            Action::Restart(k) => {
+                let d = &s.disks[k as usize];
+                let restored = Restored {
+                    hard_state: HardState {
+                        term: d.hs.0,
+                        vote: d.hs.1,
+                    },
+                    commit: d.commit,
+                    base: (LogIndex(0), Term(0)),
+                    applied: LogIndex(0),
+                };
+                let st = Node::restore(self.config(k as usize), &VOTERS, restored, &d.log)
+                    .unwrap_or_else(|e| panic!("n{}: restore: {e}", k + 1));
+                s.nodes[k as usize] = Some(Live::new(st));
+            }
+            Action::Invoke(c, k) => {
+                let (done, _) = s.clients[c as usize];
+                let op = self.bounds.clients[c as usize][done as usize];
+                let data = match op {
+                    Some(v) => [c, 1, v],
+                    None => [c, 0, 0],
+                };
+                let mut out = NodeOutputs::new();
+                let mut probe = s.nodes[k as usize].as_ref()?.state.clone();
+                probe
+                    .step(Input::Propose { data: &data }, &mut out)
+                    .expect("propose is never a driver error");
+                let Some(Output::Proposal(Proposal::Accepted { index, term })) = out
+                    .iter()
+                    .find(|o| matches!(o, Output::Proposal(_)))
+                    .copied()
+                else {
+                    // Busy: nothing happens; not a transition worth exploring.
+                    return None;
+                };
+                let reg_op = match op {
+                    Some(v) => RegisterOp::Write(v),
+                    None => RegisterOp::Read,
+                };
+                let _ = s.history.on_invoke(c, reg_op);
+                s.clients[c as usize] = (
+                    done + 1,
+                    Some(Some(Pending {
+                        node: k,
+                        index,
+                        term,
+                    })),
+                );
+                self.step(&mut s, k as usize, Input::Propose { data: &data })?;
+            }
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            Property::always("election safety", |_, s: &ModelState| {
+                s.leaders.windows(2).all(|w| w[0].0 != w[1].0)
+            }),
+            Property::always("state machine safety", |_, s: &ModelState| !s.diverged),
+            Property::always("linearizable register", |_, s: &ModelState| {
+                s.history.serialized_history().is_some()
+            }),
+            Property::sometimes("a value is committed", |_, s: &ModelState| {
+                s.applied.iter().any(|(_, d)| !d.is_empty())
+            }),
+            Property::sometimes("a client operation completes", |_, s: &ModelState| {
+                s.history.len() > s.clients.iter().filter(|c| c.1.is_some()).count()
+            }),
+        ]
+    }
+}
