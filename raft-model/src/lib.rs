@@ -202,7 +202,7 @@ fn fingerprint(s: &Node) -> u128 {
     let mut a = DefaultHasher::new();
     text.hash(&mut a);
     let mut b = DefaultHasher::new();
-    0xC0FF_EEu32.hash(&mut b);
+    0x00C0_FFEE_u32.hash(&mut b);
     text.hash(&mut b);
     u128::from(a.finish()) << 64 | u128::from(b.finish())
 }
@@ -412,11 +412,13 @@ impl RaftModel {
         }
         let register = disk.register;
         let c = &mut s.clients[client as usize];
-        if c.1 == Some(Some(Pending {
-            node: k as u8,
-            index: i,
-            term: e.term,
-        })) {
+        if c.1
+            == Some(Some(Pending {
+                node: k as u8,
+                index: i,
+                term: e.term,
+            }))
+        {
             c.1 = None;
             let ret = if is_write {
                 RegisterRet::WriteOk

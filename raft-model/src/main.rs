@@ -69,7 +69,11 @@ fn main() -> ExitCode {
                 println!("NEVER: {} (no reachable example)", p.name);
             }
             (Expectation::Sometimes, Some(path)) => {
-                println!("ok: {} (example in {} steps)", p.name, path.into_actions().len());
+                println!(
+                    "ok: {} (example in {} steps)",
+                    p.name,
+                    path.into_actions().len()
+                );
             }
             (_, _) => println!("ok: {}", p.name),
         }

@@ -29,7 +29,7 @@ use crate::error::StepError;
 use crate::input::Input;
 use crate::log::store::{persist_entries, LogStore};
 use crate::message::{Append, AppendResponse, EntryCount, Message, VoteRequest, VoteResponse};
-use crate::output::{outputs_needed, Output, Outputs, Proposal};
+use crate::output::{outputs_needed, Output, Outputs, Proposal, ReadResult};
 use crate::sim::cluster::{Action, Cluster, SimConfig};
 use crate::sim::node::SimNode;
 use crate::state::{Restored, State};
@@ -212,6 +212,8 @@ struct Harness {
     node: SimNode<3, 8, 2>,
     /// The highest `Persist` sequence number handed out in this incarnation.
     max_seq: u64,
+    /// The last read id given to this incarnation.
+    last_read: Option<u64>,
     /// The view after the previous step of this incarnation.
     prev: View,
     /// The step counter, for messages.
@@ -255,6 +257,7 @@ impl Harness {
             voters,
             node: SimNode::new(me, state),
             max_seq: 0,
+            last_read: None,
             prev,
             steps: 0,
             trace: std::env::var_os("RAFT_FUZZ_TRACE").is_some(),
@@ -410,8 +413,28 @@ impl Harness {
     /// One input from the bytes.
     fn op(&mut self, r: &mut Reader<'_>) {
         let op = r.u8();
-        match op % 10 {
+        match op % 12 {
             0..=2 => self.step(Input::Tick),
+            10 => {
+                let b = r.u8();
+                let id = match (b & 3, self.last_read) {
+                    // Invalid: not above the last id.
+                    (0, Some(last)) => last.saturating_sub(u64::from(b >> 2)),
+                    (_, last) => last.map_or(0, |l| l.saturating_add(1)) + u64::from(b >> 6),
+                };
+                self.step(Input::Read { id });
+                if self.last_read.is_none_or(|l| id > l) {
+                    self.last_read = Some(id);
+                }
+            }
+            11 => {
+                let b = r.u8();
+                let to = match self.voters.get(usize::from(b % 4)) {
+                    Some(&v) => v,
+                    None => NodeId(9),
+                };
+                self.step(Input::TransferLeader { to });
+            }
             3 | 4 => {
                 let frame = self.forged_frame(r);
                 if op & 0x80 != 0 {
@@ -535,6 +558,7 @@ impl Harness {
                 self.prev = View::of(&s);
                 node.state = Some(s);
                 self.max_seq = 0;
+                self.last_read = None;
             }
             Err(e) => {
                 let msg = format!(
@@ -560,6 +584,9 @@ impl Harness {
             Input::Persisted { seq } if seq > self.max_seq => Some(StepError::UnknownPersistSeq),
             Input::Captured { index } if index > s.applied() => {
                 Some(StepError::CaptureBeyondApplied)
+            }
+            Input::Read { id } if self.last_read.is_some_and(|l| id <= l) => {
+                Some(StepError::ReadIdNotIncreasing)
             }
             _ => None,
         }
@@ -712,9 +739,21 @@ impl Harness {
                 }
                 Output::RoleChanged { .. } | Output::CaptureWanted { .. } | Output::Proposal(_) => {
                 }
-                // Outputs of features this harness does not drive yet (reads, transfers):
-                // nothing for the driver to perform. The wildcard keeps this file building
-                // while those variants land.
+                Output::Read(r) => {
+                    let upto = match r {
+                        ReadResult::Ready { upto, .. } | ReadResult::Failed { upto, .. } => *upto,
+                    };
+                    let issued = match input {
+                        Input::Read { id } => Some(*id),
+                        _ => self.last_read,
+                    };
+                    if issued.is_none_or(|l| upto > l) {
+                        self.fail(&format!("{r:?} answers a read never issued"));
+                    }
+                }
+                // Snapshot chunks and installs: the single node has no snapshot store, so they
+                // are not performed (the cluster target runs them end to end). A wildcard, so
+                // this file builds before and after those variants land.
                 #[allow(unreachable_patterns)]
                 _ => {}
             }
@@ -889,7 +928,9 @@ impl Action {
             }
             228..=231 => Action::Partition(0),
             232..=243 => Action::Capture(node),
-            _ => Action::Garbage(node, r.u64()),
+            244..=248 => Action::Garbage(node, r.u64()),
+            249..=252 => Action::Read(node),
+            _ => Action::Transfer(node, r.u8() % 8),
         };
         Some((a, r.data))
     }
@@ -1049,16 +1090,16 @@ mod tests {
             let (a, _) = Action::from_bytes(&[b, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
             kinds.insert(format!("{a:?}").split('(').next().unwrap().to_string());
         }
-        assert_eq!(kinds.len(), 11, "{kinds:?}");
+        assert_eq!(kinds.len(), 13, "{kinds:?}");
     }
 
     #[test]
     fn a_printed_case_names_every_action() {
         let case =
-            ClusterCase::from_bytes(&[0, 0, 1, 0, 3, 70, 1, 161, 250, 1, 2, 3, 4, 5, 6, 7, 8]);
+            ClusterCase::from_bytes(&[0, 0, 1, 0, 3, 70, 1, 161, 245, 1, 2, 3, 4, 5, 6, 7, 8]);
         let src = case.to_rust();
         assert!(
-            src.contains("Tick(3), Deliver(1), Propose(1), Garbage(2, "),
+            src.contains("Tick(3), Deliver(1), Propose(1), Garbage(5, "),
             "{src}"
         );
     }
