@@ -11,7 +11,7 @@
 
 use core::fmt;
 
-use crate::message::{Append, EntryCount, Message};
+use crate::message::{Append, EntryCount, Message, SnapshotChunk, SnapshotMeta};
 use crate::types::{EntryKind, LogIndex, NodeId, Term};
 
 /// The frame format version this crate speaks.
@@ -66,6 +66,8 @@ pub enum CodecError {
     TrailingBytes,
     /// Encoding: the log store does not hold an entry the message names.
     EntryMissing,
+    /// A snapshot chunk whose length, offset or `done` flag contradict its snapshot.
+    BadChunk,
 }
 
 impl fmt::Display for CodecError {
@@ -79,6 +81,7 @@ impl fmt::Display for CodecError {
             CodecError::BadEntry => "malformed entry record",
             CodecError::TrailingBytes => "trailing bytes after the message",
             CodecError::EntryMissing => "the log store lacks an entry the message names",
+            CodecError::BadChunk => "snapshot chunk inconsistent with its snapshot",
         })
     }
 }
@@ -105,6 +108,12 @@ pub trait EntrySource {
     /// Optional fast path: the encoded records of the `count` entries starting at `first`,
     /// if the source holds them contiguously in the wire record format.
     fn records(&self, _first: LogIndex, _count: u32) -> Option<&[u8]> {
+        None
+    }
+
+    /// The `len` bytes at `offset` of the snapshot `meta`, if the source holds that snapshot
+    /// (needed only to send snapshots).
+    fn snapshot_chunk(&self, _meta: &SnapshotMeta, _offset: u64, _len: u32) -> Option<&[u8]> {
         None
     }
 }
@@ -155,6 +164,12 @@ impl<'a> WireEntries<'a> {
         count: 0,
         bytes: &[],
     };
+
+    /// Raw bytes that are not entry records (a snapshot chunk's data): no entries to iterate,
+    /// the bytes through [`WireEntries::records`].
+    pub fn raw(bytes: &'a [u8]) -> WireEntries<'a> {
+        WireEntries { count: 0, bytes }
+    }
 
     /// Validates `count` records filling exactly `bytes`.
     pub fn parse(count: u32, bytes: &'a [u8]) -> Result<WireEntries<'a>, CodecError> {
@@ -255,6 +270,19 @@ pub fn encode<S: EntrySource + ?Sized>(
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
     let mut n = encode_head(hdr, msg, buf)?;
+    if let Message::Snapshot(c) = msg {
+        let data = src
+            .snapshot_chunk(&c.meta, c.offset, c.data.0)
+            .ok_or(CodecError::EntryMissing)?;
+        if data.len() != c.data.0 as usize {
+            return Err(CodecError::EntryMissing);
+        }
+        let out = buf
+            .get_mut(n..n + data.len())
+            .ok_or(CodecError::BufferTooSmall)?;
+        out.copy_from_slice(data);
+        n += data.len();
+    }
     if let Message::Append(a) = msg {
         let first = a.prev_index.next();
         let count = a.entries.0;
@@ -284,10 +312,15 @@ pub fn encode_wire(
     msg: &Message<WireEntries<'_>>,
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
-    let desc = msg.map_entries(|e| EntryCount(e.len()));
+    let desc = match msg {
+        Message::Snapshot(c) => msg.map_entries(|_| EntryCount(c.data.records().len() as u32)),
+        _ => msg.map_entries(|e| EntryCount(e.len())),
+    };
     let mut n = encode_head(hdr, &desc, buf)?;
-    if let Message::Append(Append { entries, .. }) = msg {
-        let raw = entries.records();
+    if let Message::Append(Append { entries: raw, .. })
+    | Message::Snapshot(SnapshotChunk { data: raw, .. }) = msg
+    {
+        let raw = raw.records();
         let out = buf
             .get_mut(n..n + raw.len())
             .ok_or(CodecError::BufferTooSmall)?;
@@ -328,6 +361,24 @@ pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecE
                 floor: a.floor,
                 round: a.round,
                 entries,
+            })
+        }
+        Message::Snapshot(c) => {
+            let end = c
+                .offset
+                .checked_add(u64::from(c.data.0))
+                .ok_or(CodecError::BadChunk)?;
+            if rest.len() != c.data.0 as usize || end > c.meta.len || c.done != (end == c.meta.len)
+            {
+                return Err(CodecError::BadChunk);
+            }
+            Message::Snapshot(SnapshotChunk {
+                term: c.term,
+                meta: c.meta,
+                offset: c.offset,
+                done: c.done,
+                round: c.round,
+                data: WireEntries::raw(rest),
             })
         }
         other => {

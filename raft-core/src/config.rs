@@ -67,7 +67,10 @@ pub struct Config {
     /// within the last `election_ticks - 2` ticks answers reads at once, assuming no node's
     /// tick runs more than about 2 ticks per election timeout slower than another's (clock
     /// drift), because followers that heard from it refuse to elect another leader for
-    /// `election_ticks`. Requires `check_quorum`; ignored without it.
+    /// `election_ticks`. Requires `check_quorum`; ignored without it. Set it alike on every
+    /// node: with it, a node restarted in a term above 0 refuses votes for its first election
+    /// timeout (it may have been inside a leader's lease when it went down), and a leader that
+    /// hands over leadership stops serving reads from its lease.
     pub lease_reads: bool,
 }
 

@@ -75,6 +75,10 @@ pub enum StepError {
     CaptureBeyondApplied,
     /// `Read { id }` did not increase over the previous read id.
     ReadIdNotIncreasing,
+    /// `SnapshotSaved` named an index whose term in the log differs from the snapshot's.
+    SnapshotMismatch,
+    /// `SnapshotInstalled` named a snapshot the core did not ask to install.
+    SnapshotNotRequested,
 }
 
 impl fmt::Display for StepError {
@@ -84,6 +88,8 @@ impl fmt::Display for StepError {
             StepError::UnknownPersistSeq => "Persisted named a sequence number never issued",
             StepError::CaptureBeyondApplied => "Captured named an index beyond the applied index",
             StepError::ReadIdNotIncreasing => "Read ids must increase",
+            StepError::SnapshotMismatch => "SnapshotSaved term differs from the log's",
+            StepError::SnapshotNotRequested => "SnapshotInstalled for a snapshot not requested",
         })
     }
 }

@@ -1,7 +1,7 @@
 //! What a driver feeds into [`State::step`](crate::State::step).
 
 use crate::codec::{self, WireEntries};
-use crate::message::Message;
+use crate::message::{Message, SnapshotMeta};
 use crate::types::{LogIndex, NodeId};
 
 /// One input to the step function.
@@ -25,7 +25,9 @@ pub enum Input<'a> {
         data: &'a [u8],
     },
     /// A client wants a linearizable read. Answered by an `Output::Read` covering `id`: serve
-    /// it once the state machine has applied the index given there. Ids must increase.
+    /// it once the state machine has applied the index given there. Ids must increase. On a
+    /// follower the read is forwarded to the leader; if that message or its answer is lost
+    /// the read gets no answer, so a driver times reads out and retries them.
     Read {
         /// The driver's id for this read (strictly increasing per node).
         id: u64,
@@ -49,12 +51,37 @@ pub enum Input<'a> {
         /// Applied index covered by the capture.
         index: LogIndex,
     },
+    /// The driver holds a complete, durable snapshot of the state machine described by
+    /// `meta`, readable by chunks (see `EntrySource::snapshot_chunk`); it also counts as
+    /// `Captured { index: meta.index }`. With a snapshot to send, the log may be compacted
+    /// past followers that lag (they get InstallSnapshot). Report it again after a restart.
+    SnapshotSaved {
+        /// The snapshot.
+        meta: SnapshotMeta,
+    },
+    /// The driver performed `Output::InstallSnapshot`: `ok` if the snapshot's checksum held
+    /// and it is durable and loaded into the state machine; `false` to restart the transfer.
+    SnapshotInstalled {
+        /// The snapshot installed.
+        meta: SnapshotMeta,
+        /// Whether it was installed.
+        ok: bool,
+    },
     /// The driver's storage failed. The node stops (fail-stop): every later step is an
     /// error until it is rebuilt from what was durable.
     StorageFailed,
 }
 
 impl<'a> Input<'a> {
+    /// The bytes of a snapshot chunk carried by this input, if any.
+    pub fn snapshot_data(&self) -> Option<&'a [u8]> {
+        match self {
+            Input::Message { msg, .. } => msg.snapshot_data(),
+            Input::Frame(f) => codec::decode(f).ok().and_then(|(_, m)| m.snapshot_data()),
+            _ => None,
+        }
+    }
+
     /// The entries of an AppendEntries carried by this input, if any.
     pub fn entries(&self) -> Option<WireEntries<'a>> {
         match self {

@@ -356,8 +356,13 @@ pub use config::{Config, Durability};
 pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
-pub use message::{Append, AppendResponse, EntryCount, Message, VoteRequest, VoteResponse};
-pub use output::{outputs_needed, NewEntries, NewEntriesFrom, Output, Outputs, Persist, Proposal};
+pub use message::{
+    Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
+    SnapshotChunk, SnapshotMeta, SnapshotResponse, VoteRequest, VoteResponse,
+};
+pub use output::{
+    outputs_needed, NewEntries, NewEntriesFrom, Output, Outputs, Persist, Proposal, ReadResult,
+};
 pub use progress::ProgressState;
 pub use state::{step, Restored, State};
 pub use stats::Stats;

@@ -104,6 +104,58 @@ pub struct ReadIndexResponse {
     pub ok: bool,
 }
 
+/// Names one snapshot of the state machine: it covers the log up to `index` (whose term is
+/// `term`) and is `len` bytes with the driver's `checksum` over them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotMeta {
+    /// The last log index the snapshot covers.
+    pub index: LogIndex,
+    /// The term of that entry.
+    pub term: Term,
+    /// The snapshot's length in bytes.
+    pub len: u64,
+    /// The driver's checksum of the bytes (the core only carries it).
+    pub checksum: u32,
+}
+
+/// One chunk of an InstallSnapshot stream. The core decides every field; the driver only
+/// reads (leader) or writes (follower) the `len` bytes at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotChunk<E> {
+    /// The leader's term.
+    pub term: Term,
+    /// The snapshot being sent.
+    pub meta: SnapshotMeta,
+    /// Where the chunk's bytes go.
+    pub offset: u64,
+    /// This chunk ends the snapshot (`offset + len == meta.len`).
+    pub done: bool,
+    /// The leader's heartbeat round (CheckQuorum and reads count answers by round).
+    pub round: u32,
+    /// The bytes: their count in the core's descriptor, the bytes themselves after decoding
+    /// (see [`WireEntries::raw`]).
+    pub data: E,
+}
+
+/// A follower's acknowledgement of snapshot chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotResponse {
+    /// The follower's term.
+    pub term: Term,
+    /// The snapshot acknowledged (its `meta.index`).
+    pub index: LogIndex,
+    /// Every byte before this offset was received in order; send from here. An offset the
+    /// leader did not expect (0 after a follower restart) rewinds the stream.
+    pub next_offset: u64,
+    /// The snapshot is installed: the follower's log now starts after `index`.
+    pub installed: bool,
+    /// The round of the chunk this answers.
+    pub round: u32,
+}
+
 /// How many entries after `prev_index` an outgoing [`Append`] carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -138,6 +190,10 @@ pub enum Message<E> {
     ReadIndex(ReadIndexRequest),
     /// The leader answers a [`Message::ReadIndex`].
     ReadIndexResponse(ReadIndexResponse),
+    /// A chunk of a snapshot (InstallSnapshot).
+    Snapshot(SnapshotChunk<E>),
+    /// A follower acknowledges snapshot chunks.
+    SnapshotResponse(SnapshotResponse),
 }
 
 impl<E> Message<E> {
@@ -151,6 +207,8 @@ impl<E> Message<E> {
             Message::TimeoutNow { term } => *term,
             Message::ReadIndex(m) => m.term,
             Message::ReadIndexResponse(m) => m.term,
+            Message::Snapshot(m) => m.term,
+            Message::SnapshotResponse(m) => m.term,
         }
     }
 
@@ -169,6 +227,15 @@ impl<E> Message<E> {
             Message::TimeoutNow { term } => Message::TimeoutNow { term },
             Message::ReadIndex(m) => Message::ReadIndex(m),
             Message::ReadIndexResponse(m) => Message::ReadIndexResponse(m),
+            Message::SnapshotResponse(m) => Message::SnapshotResponse(m),
+            Message::Snapshot(c) => Message::Snapshot(SnapshotChunk {
+                term: c.term,
+                meta: c.meta,
+                offset: c.offset,
+                done: c.done,
+                round: c.round,
+                data: f(c.data),
+            }),
             Message::Append(a) => Message::Append(Append {
                 term: a.term,
                 prev_index: a.prev_index,
@@ -183,6 +250,14 @@ impl<E> Message<E> {
 }
 
 impl<'a> Message<WireEntries<'a>> {
+    /// The bytes of a snapshot chunk, if this is one.
+    pub fn snapshot_data(&self) -> Option<&'a [u8]> {
+        match self {
+            Message::Snapshot(c) => Some(c.data.records()),
+            _ => None,
+        }
+    }
+
     /// The entries of an Append, empty for every other message.
     pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
         let wire = match self {

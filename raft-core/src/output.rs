@@ -25,6 +25,8 @@
 //! | `RoleChanged` | notifies the application (raftos' `on_leader` / `on_follower`) |
 //! | `Read` | serves the reads it covers once its state machine has applied the index (`Ready`), or fails them (`Failed`) |
 //! | `Compact` | may drop log-store entries up to `upto` (they are captured in a snapshot) |
+//! | `SnapshotChunk` | writes the chunk's bytes (from this step's input) at its offset of the incoming snapshot; never staged in the core |
+//! | `InstallSnapshot` | verifies, makes durable and loads the received snapshot, resets its log store to start after it, and reports `SnapshotInstalled` |
 //! | `CaptureWanted` | should capture the state machine at its applied index soon and report `Captured`, so the window can slide |
 //!
 //! # Bounded outputs
@@ -38,7 +40,7 @@
 //! pending in `State` and comes out on the next step, of any kind including `Tick`.
 
 use crate::config::Durability;
-use crate::message::{EntryCount, Message};
+use crate::message::{EntryCount, Message, SnapshotMeta};
 use crate::types::{HardState, LogIndex, NodeId, Role, Term};
 
 /// The bounded list a step fills.
@@ -89,6 +91,25 @@ pub enum Output {
     },
     /// The answer to reads: every read with an id up to `upto` not answered yet.
     Read(ReadResult),
+    /// Write the `len` bytes of this step's snapshot chunk (`Input::snapshot_data`) at
+    /// `offset` of the incoming snapshot `meta` (into a temporary file, say). Offset 0 starts
+    /// a new incoming snapshot: discard any partial one.
+    SnapshotChunk {
+        /// The incoming snapshot.
+        meta: SnapshotMeta,
+        /// Where the bytes go.
+        offset: u64,
+        /// How many bytes.
+        len: u32,
+    },
+    /// Every chunk of `meta` was written: verify its checksum, make it durable, load it into
+    /// the state machine, reset the log store to start after `meta.index` (keeping entries
+    /// after it if the store holds `meta.index` with `meta.term`), then report
+    /// `Input::SnapshotInstalled`.
+    InstallSnapshot {
+        /// The snapshot to install.
+        meta: SnapshotMeta,
+    },
     /// The log window is filling up: capture the state machine and report `Captured`.
     CaptureWanted {
         /// The applied index a capture would cover now.

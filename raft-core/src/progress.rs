@@ -14,6 +14,9 @@ pub enum ProgressState {
     Probe,
     /// The follower matched: AppendEntries stream optimistically under the in-flight window.
     Replicate,
+    /// The follower needs entries the leader compacted: a snapshot streams in chunks under
+    /// the in-flight window.
+    Snapshot,
 }
 
 /// Per-follower replication progress.
@@ -34,6 +37,16 @@ pub(crate) struct Progress<const F: usize> {
     /// `matched` at the previous heartbeat: no progress across a whole heartbeat interval
     /// with messages in flight means they were lost.
     pub(crate) matched_at_heartbeat: LogIndex,
+    /// In Snapshot: the snapshot streaming.
+    pub(crate) snap: Option<crate::message::SnapshotMeta>,
+    /// In Snapshot: the next offset to send.
+    pub(crate) snap_next: u64,
+    /// In Snapshot: the follower holds every byte before this offset.
+    pub(crate) snap_acked: u64,
+    /// In Snapshot: the last chunk (`done`) went out (for an empty snapshot, the only one).
+    pub(crate) snap_done_sent: bool,
+    /// `snap_acked` at the previous heartbeat.
+    pub(crate) snap_acked_at_heartbeat: u64,
 }
 
 impl<const F: usize> Progress<F> {
@@ -47,6 +60,11 @@ impl<const F: usize> Progress<F> {
             inflight_bytes: 0,
             acked_round: 0,
             matched_at_heartbeat: LogIndex::ZERO,
+            snap: None,
+            snap_next: 0,
+            snap_acked: 0,
+            snap_done_sent: false,
+            snap_acked_at_heartbeat: 0,
         }
     }
 
@@ -56,6 +74,11 @@ impl<const F: usize> Progress<F> {
             ProgressState::Probe => !self.probe_sent,
             ProgressState::Replicate => {
                 (self.inflight.len() as u32) < max_msgs && self.inflight_bytes < max_bytes
+            }
+            ProgressState::Snapshot => {
+                !self.snap_done_sent
+                    && (self.inflight.len() as u32) < max_msgs
+                    && self.inflight_bytes < max_bytes
             }
         }
     }
@@ -73,6 +96,7 @@ impl<const F: usize> Progress<F> {
     pub(crate) fn sent(&mut self, last: LogIndex, bytes: u32) {
         match self.state {
             ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Snapshot => {}
             ProgressState::Replicate => {
                 if last >= self.next {
                     self.next = last.next();
@@ -104,7 +128,7 @@ impl<const F: usize> Progress<F> {
             self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
             let _ = self.inflight.pop_front();
         }
-        if self.state == ProgressState::Probe && news {
+        if self.state != ProgressState::Replicate && news {
             self.become_replicate();
         }
         news
@@ -118,7 +142,64 @@ impl<const F: usize> Progress<F> {
         self.inflight_bytes = 0;
     }
 
-    fn become_replicate(&mut self) {
+    /// Starts streaming `meta` from offset 0.
+    pub(crate) fn become_snapshot(&mut self, meta: crate::message::SnapshotMeta) {
+        self.state = ProgressState::Snapshot;
+        self.snap = Some(meta);
+        self.snap_next = 0;
+        self.snap_acked = 0;
+        self.snap_done_sent = false;
+        self.snap_acked_at_heartbeat = 0;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.inflight_bytes = 0;
+    }
+
+    /// A chunk ending at `end` (`bytes` long) went out.
+    pub(crate) fn chunk_sent(&mut self, end: u64, bytes: u32, done: bool) {
+        self.snap_next = end;
+        self.snap_done_sent |= done;
+        if self.inflight.is_full() {
+            let _ = self.inflight.pop_back();
+        }
+        let _ = self.inflight.push_back((LogIndex(end), bytes));
+        self.inflight_bytes = self.inflight_bytes.saturating_add(bytes);
+    }
+
+    /// The follower holds every byte before `next`. Behind what it acknowledged before
+    /// means it restarted the transfer: stream again from there.
+    pub(crate) fn chunk_acked(&mut self, next: u64) {
+        if next < self.snap_acked {
+            self.rewind_snapshot(next);
+            return;
+        }
+        self.snap_acked = next;
+        while let Some(&(end, bytes)) = self.inflight.front() {
+            if end.0 > next {
+                break;
+            }
+            self.inflight_bytes = self.inflight_bytes.saturating_sub(bytes);
+            let _ = self.inflight.pop_front();
+        }
+    }
+
+    /// Sends again from `offset` (lost chunks, or a follower that restarted).
+    pub(crate) fn rewind_snapshot(&mut self, offset: u64) {
+        self.snap_acked = offset;
+        self.snap_next = offset;
+        self.snap_done_sent = false;
+        self.inflight.clear();
+        self.inflight_bytes = 0;
+    }
+
+    /// The follower installed the snapshot covering `index`.
+    pub(crate) fn snapshot_installed(&mut self, index: LogIndex) {
+        self.matched = self.matched.max(index);
+        self.snap = None;
+        self.become_replicate();
+    }
+
+    pub(crate) fn become_replicate(&mut self) {
         self.state = ProgressState::Replicate;
         self.next = self.matched.next();
         self.probe_sent = false;
@@ -130,6 +211,8 @@ impl<const F: usize> Progress<F> {
     /// hint already mapped onto the leader's log as `probe`. False if the rejection is stale.
     pub(crate) fn reject(&mut self, rejected: LogIndex, probe: LogIndex) -> bool {
         match self.state {
+            // Heartbeats to a follower receiving a snapshot may be refused: not news.
+            ProgressState::Snapshot => false,
             ProgressState::Replicate => {
                 if rejected <= self.matched {
                     return false;
@@ -141,6 +224,11 @@ impl<const F: usize> Progress<F> {
             ProgressState::Probe => {
                 if rejected.next() != self.next {
                     return false;
+                }
+                if rejected <= self.matched {
+                    // The follower lost entries it had acknowledged (its disk was replaced):
+                    // probe below them instead of sending the same append forever.
+                    self.matched = probe.min(rejected.prev());
                 }
                 self.next = rejected.min(probe.next()).max(self.matched.next());
                 self.probe_sent = false;

@@ -9,11 +9,12 @@ use crate::fmt::raft_info;
 use crate::input::Input;
 use crate::log::store::LogStore;
 use crate::log::window::{EntryMeta, Window};
+use crate::message::SnapshotMeta;
 use crate::message::{EntryCount, Message};
 use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
 use crate::progress::Progress;
 use crate::rng::Rng;
-use crate::role::{ReadBatch, READ_BATCHES};
+use crate::role::{ReadBatch, Receiving, READ_BATCHES};
 use crate::stats::Stats;
 use crate::types::{HardState, LogIndex, NodeId, Role, Term};
 
@@ -81,6 +82,10 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) needs_empty: bool,
     /// Read batches waiting for (or riding on) a heartbeat round (leaders).
     pub(crate) reads: Deque<ReadBatch, READ_BATCHES>,
+    /// The newest snapshot the driver holds durably (`Input::SnapshotSaved`).
+    pub(crate) snapshot: Option<SnapshotMeta>,
+    /// The snapshot this follower is receiving.
+    pub(crate) receiving: Option<Receiving>,
     /// The newest read id seen (`Input::Read` ids must increase).
     pub(crate) last_read_id: Option<u64>,
     /// A leadership transfer in progress: the target and the ticks since it began.
@@ -91,6 +96,12 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) round_sent: [u64; 4],
     pub(crate) stats: Stats,
     pub(crate) halted: bool,
+    /// `restore` raised the term: the first step persists it.
+    pub(crate) hs_unpersisted: bool,
+    /// Restored and not yet past one election timeout: (pre)votes are refused (lease).
+    pub(crate) quiet_after_restart: bool,
+    /// This leader sent TimeoutNow in its term: its lease no longer holds.
+    pub(crate) lease_revoked: bool,
 }
 
 /// What a restarted node read back from its storage.
@@ -154,8 +165,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let mut i = restored.base.0.next();
         while i <= store.last_index() {
             let e = store.entry(i).ok_or(ConfigError::BadRestore)?;
-            if e.term < s.log.last_term() || e.term > s.hs.term || e.data.len() > u16::MAX as usize
-            {
+            if e.term < s.log.last_term() || e.data.len() > u16::MAX as usize {
                 return Err(ConfigError::BadRestore);
             }
             let meta = EntryMeta {
@@ -172,6 +182,22 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return Err(ConfigError::BadRestore);
         }
         s.commit = s.commit.max(restored.commit.min(s.log.last_index()));
+        // Entries (or an installed snapshot) can be durable before the hard state of the term
+        // they came in, under `Durability::Deferred`. The node saw that term, so it resumes in
+        // it; no vote of that term was durable, hence none was sent, and the vote is free.
+        if s.log.last_term() > s.hs.term {
+            s.hs = HardState {
+                term: s.log.last_term(),
+                vote: None,
+            };
+            // Persisted by the first step, before anything it acknowledges.
+            s.hs_unpersisted = true;
+        }
+        // With lease reads, a node that may have heard from a leader before the restart could
+        // still be inside that leader's lease: it refuses votes for an election timeout, as if
+        // that leader were still heard (otherwise a restart would let a second leader arise
+        // while the first still answers reads from its lease).
+        s.quiet_after_restart = cfg.lease_reads && s.hs.term > Term(0);
         s.durable = s.log.last_index();
         Ok(s)
     }
@@ -195,7 +221,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 return Err(ConfigError::BadRestore);
             }
         }
-        if r.applied < r.base.0 || r.base.1 > r.hard_state.term {
+        if r.applied < r.base.0 {
             return Err(ConfigError::BadRestore);
         }
         let mut progress = Vec::new();
@@ -236,12 +262,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             cq_round: 0,
             needs_empty: false,
             reads: Deque::new(),
+            snapshot: None,
+            receiving: None,
             last_read_id: None,
             transfer: None,
             now: 0,
             round_sent: [0; 4],
             stats: Stats::default(),
             halted: false,
+            hs_unpersisted: false,
+            quiet_after_restart: false,
+            lease_revoked: false,
         };
         s.reset_election_timer();
         Ok(s)
@@ -280,7 +311,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         let mut cx = Ctx {
             out,
-            hs_dirty: false,
+            hs_dirty: self.hs_unpersisted,
             truncate_from: None,
             entries: None,
             sent_to: 0,
@@ -307,6 +338,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             },
             Input::Propose { data } => self.propose(data, cx),
             Input::Read { id } => return self.read(id, cx),
+            Input::SnapshotSaved { meta } => return self.snapshot_saved(meta),
+            Input::SnapshotInstalled { meta, ok } => return self.snapshot_installed(meta, ok, cx),
             Input::TransferLeader { to } => self.transfer_leadership(to, cx),
             Input::Persisted { seq } => return self.persisted(seq, cx),
             Input::Captured { index } => {
@@ -340,6 +373,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.hs_unpersisted = false;
         if cx.hs_dirty {
             self.hs_seq = seq;
         }
@@ -492,13 +526,15 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        if self.role == Role::Leader {
-            self.needs_empty = false;
-            self.transfer = None;
-            self.fail_all_reads(cx);
-        }
+        let was_leader = self.role == Role::Leader;
         self.set_term(term, cx);
         self.set_role(Role::Follower, leader, cx);
+        if was_leader {
+            self.needs_empty = false;
+            self.transfer = None;
+            // After the role change, so failed reads name the new leader (if known).
+            self.fail_all_reads(cx);
+        }
         self.reset_election_timer();
     }
 
@@ -526,6 +562,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     fn maybe_apply(&mut self, cx: &mut Ctx<'_>) {
+        if self.receiving.is_some_and(|r| r.complete) {
+            // The driver is replacing the state machine with a snapshot: apply after it.
+            return;
+        }
         let upto = self.commit.min(self.durable);
         if upto > self.applied {
             let first = self.applied.next();
@@ -536,7 +576,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     fn maybe_compact(&mut self, cx: &mut Ctx<'_>) {
-        let upto = self.captured.min(self.floor).min(self.applied);
+        // Without a snapshot to send, compaction stops at the floor (every voter holds the
+        // entries); with one, a follower that lags gets the snapshot instead.
+        let limit = self
+            .snapshot
+            .map_or(self.floor, |s| s.index.max(self.floor));
+        let upto = self.captured.min(limit).min(self.applied);
         if upto > self.log.base() {
             self.log.compact_to(upto);
             cx.push(Output::Compact { upto }, &mut self.stats);

@@ -34,6 +34,8 @@ pub struct Stats {
     pub proposals_busy: u64,
     /// Followers needing entries already compacted (they wait for snapshots).
     pub needs_snapshot: u64,
+    /// Snapshot chunks refused (stale, duplicate, out of order, or of an unknown stream).
+    pub snapshot_chunks_rejected: u64,
     /// Reads failed because too many read batches were pending.
     pub reads_failed_busy: u64,
     /// Outputs that did not fit (must stay 0: the output bound is proven).

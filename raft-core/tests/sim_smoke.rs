@@ -5,7 +5,7 @@ use raft_core::Durability;
 
 #[test]
 fn random_schedules_keep_safety_and_settle() {
-    let (mut acked, mut steps, mut rounds, mut reads) = (0, 0, 0, 0);
+    let (mut acked, mut steps, mut rounds, mut reads, mut installs) = (0, 0, 0, 0, 0);
     for seed in 0..200u64 {
         for durability in [Durability::Inline, Durability::Deferred] {
             let sim = SimConfig {
@@ -23,9 +23,11 @@ fn random_schedules_keep_safety_and_settle() {
             }
             acked += c.acked.len();
             reads += c.reads_served;
+            installs += c.snapshots_installed;
             steps += c.checker.steps;
         }
     }
-    println!("acked {acked} steps {steps} rounds {rounds} reads {reads}");
+    println!("acked {acked} steps {steps} rounds {rounds} reads {reads} snapshots {installs}");
+    assert!(installs > 0, "snapshots were installed");
     assert!(reads > 100, "reads were served");
 }

@@ -119,6 +119,12 @@ impl<const L: usize> Window<L> {
         }
     }
 
+    /// Empties the window and makes `(base, base_term)` its compaction point (a snapshot
+    /// was installed that the log does not match).
+    pub(crate) fn reset(&mut self, base: LogIndex, base_term: Term) {
+        *self = Window::new(base, base_term);
+    }
+
     /// Drops every entry at or before `upto` (clamped to the window), making `upto` the base.
     pub(crate) fn compact_to(&mut self, upto: LogIndex) {
         let upto = upto.min(self.last_index());

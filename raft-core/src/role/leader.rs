@@ -27,6 +27,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         // An empty entry of the new term lets the leader commit entries of earlier terms
         // (5.4.2); with no room yet it is appended as soon as compaction makes some.
         self.needs_empty = true;
+        self.lease_revoked = false;
         self.append_empty(cx);
         self.broadcast_append(cx);
     }
@@ -133,6 +134,14 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 match p.state {
                     // A lost probe is re-sent once per heartbeat.
                     ProgressState::Probe => p.probe_sent = false,
+                    // Chunks in flight and nothing acknowledged for a heartbeat: resend.
+                    ProgressState::Snapshot => {
+                        if p.inflight_len() > 0 && p.snap_acked == p.snap_acked_at_heartbeat {
+                            let at = p.snap_acked;
+                            p.rewind_snapshot(at);
+                        }
+                        p.snap_acked_at_heartbeat = p.snap_acked;
+                    }
                     // No progress for a whole heartbeat with messages in flight: they were
                     // lost; fall back to probing from the match index.
                     ProgressState::Replicate => {
@@ -172,8 +181,36 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         self.send_append(k, true, cx);
     }
 
+    pub(crate) fn send_append_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
+        self.send_append(k, false, cx);
+    }
+
+    /// An empty AppendEntries anchored at the match index (which the follower holds), so the
+    /// round and the commit index reach a follower no entries can go to now.
+    pub(crate) fn send_heartbeat_anchor(&mut self, k: usize, cx: &mut Ctx<'_>) {
+        let prev = self.progress[k].matched.max(self.log.base());
+        let Some(prev_term) = self.log.term(prev) else {
+            return;
+        };
+        let msg = Message::Append(Append {
+            term: self.hs.term,
+            prev_index: prev,
+            prev_term,
+            commit: self.commit,
+            floor: self.floor,
+            round: self.round,
+            entries: EntryCount(0),
+        });
+        let to = self.voters[k];
+        self.send(to, msg, cx);
+    }
+
     fn send_append(&mut self, k: usize, heartbeat: bool, cx: &mut Ctx<'_>) {
         if cx.sent_to & (1 << k) != 0 {
+            return;
+        }
+        if self.progress[k].state == ProgressState::Snapshot {
+            self.send_snapshot_chunk(k, heartbeat, cx);
             return;
         }
         let to = self.voters[k];
@@ -183,8 +220,13 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let (prev, count, bytes) = if can && (p.next <= last || p.state == ProgressState::Probe) {
             let prev = p.next.prev();
             if prev < self.log.base() {
-                // The entries it needs were compacted; it must wait for a snapshot.
+                // The entries it needs were compacted: stream a snapshot if the driver has
+                // one, else it must wait (the log cannot compact past it without one).
                 self.stats.needs_snapshot += 1;
+                if let Some(meta) = self.snapshot {
+                    self.progress[k].become_snapshot(meta);
+                    self.send_snapshot_chunk(k, heartbeat, cx);
+                }
                 return;
             }
             let budget = self.cfg.max_frame_bytes - MAX_HEADER_BYTES;
@@ -194,7 +236,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         } else if heartbeat {
             // Heartbeat: anchored at the match index, which the follower holds.
             let prev = match p.state {
-                ProgressState::Replicate => p.matched.max(self.log.base()),
+                ProgressState::Replicate | ProgressState::Snapshot => {
+                    p.matched.max(self.log.base())
+                }
                 ProgressState::Probe => p.next.prev().max(self.log.base()),
             };
             (prev, 0, 0)
@@ -314,10 +358,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.floor = floor;
         }
         if advanced {
+            // Reads that waited for the first commit of this term start a round now, before
+            // the commit broadcast, so its messages carry the new round.
+            self.start_read_round(cx);
             // Followers learn the new commit index now, not at the next heartbeat.
             self.broadcast_append_or_commit(cx);
-            // Reads that waited for the first commit of this term can start.
-            self.start_read_round(cx);
         }
     }
 

@@ -5,9 +5,11 @@ mod candidate;
 mod follower;
 mod leader;
 mod reads;
+mod snapshot;
 mod transfer;
 
 pub(crate) use reads::{ReadBatch, READ_BATCHES};
+pub(crate) use snapshot::Receiving;
 
 use crate::codec::WireEntries;
 use crate::message::{Message, VoteResponse};
@@ -16,6 +18,9 @@ use crate::types::{NodeId, Role};
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
+        if self.elapsed >= self.cfg.election_ticks {
+            self.quiet_after_restart = false;
+        }
         match self.role {
             Role::Leader => self.leader_tick(cx),
             _ => {
@@ -53,7 +58,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 // the term the candidate would campaign in.
                 Message::PreVote(_) => {}
                 Message::PreVoteResponse(r) if r.granted => {}
-                Message::Append(_) => self.become_follower(term, Some(from), cx),
+                Message::Append(_) | Message::Snapshot(_) => {
+                    self.become_follower(term, Some(from), cx)
+                }
                 _ => self.become_follower(term, None, cx),
             }
         } else if term < self.hs.term {
@@ -61,6 +68,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             match msg {
                 // Tell a stale leader or candidate about the newer term so it steps down.
                 Message::Append(a) => self.reject_stale_append(from, a.prev_index, cx),
+                Message::Snapshot(c) => self.reject_stale_append(from, c.meta.index, cx),
+                Message::ReadIndex(req) => {
+                    // Tell the follower its term is stale; its read fails and is retried.
+                    let resp = crate::message::ReadIndexResponse {
+                        term: self.hs.term,
+                        id: req.id,
+                        index: crate::types::LogIndex::ZERO,
+                        ok: false,
+                    };
+                    self.send(from, Message::ReadIndexResponse(resp), cx);
+                }
                 Message::Vote(_) | Message::PreVote(_) | Message::TransferVote(_) => {
                     let resp = VoteResponse {
                         term: self.hs.term,
@@ -87,6 +105,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             Message::TimeoutNow { .. } => self.handle_timeout_now(from, cx),
             Message::ReadIndex(req) => self.handle_read_index(from, req, cx),
             Message::ReadIndexResponse(r) => self.handle_read_index_response(from, r, cx),
+            Message::Snapshot(c) => self.handle_snapshot_chunk(from, c, cx),
+            Message::SnapshotResponse(r) => self.handle_snapshot_response(from, r, cx),
         }
     }
 
@@ -96,7 +116,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         self.cfg.check_quorum
             && match self.role {
                 Role::Leader => true,
-                Role::Follower => self.leader.is_some() && self.elapsed < self.cfg.election_ticks,
+                Role::Follower => {
+                    (self.leader.is_some() || self.quiet_after_restart)
+                        && self.elapsed < self.cfg.election_ticks
+                }
                 _ => false,
             }
     }

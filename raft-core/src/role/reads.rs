@@ -96,12 +96,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
 
     pub(crate) fn register_read(&mut self, id: u64, from: Option<NodeId>, cx: &mut Ctx<'_>) {
         let ready = self.committed_in_term();
-        if from.is_none()
-            && ready
-            && self.cfg.lease_reads
-            && self.cfg.check_quorum
-            && self.lease_valid()
-        {
+        let lease = self.cfg.lease_reads && self.cfg.check_quorum && !self.lease_revoked;
+        if from.is_none() && ready && lease && self.lease_valid() {
             let r = ReadResult::Ready {
                 upto: id,
                 index: self.commit,
@@ -272,7 +268,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         r: ReadIndexResponse,
         cx: &mut Ctx<'_>,
     ) {
-        if self.leader != Some(from) {
+        // A refusal is safe to pass on from anyone (the read is retried); a read index only
+        // from the leader this node follows.
+        if r.ok && self.leader != Some(from) {
             self.stats.ignored_unexpected += 1;
             return;
         }

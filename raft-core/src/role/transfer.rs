@@ -24,6 +24,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if self.progress[k].matched == self.log.last_index() {
             let term = self.hs.term;
             let to = self.voters[k];
+            // The target's TransferVote bypasses the followers' lease, so this leader's lease
+            // no longer proves there is no other leader: reads go through ReadIndex now.
+            self.lease_revoked = true;
             self.send(to, Message::TimeoutNow { term }, cx);
         }
     }

@@ -9,11 +9,12 @@ use crate::config::{Config, Durability};
 use crate::input::Input;
 use crate::log::store::{persist_entries, LogStore};
 use crate::message::Message;
+use crate::message::SnapshotMeta;
 use crate::output::{Output, Proposal};
 use crate::rng::Rng;
 use crate::sim::check::{Checker, NodeView, Violation};
 use crate::sim::network::{Network, Packet};
-use crate::sim::node::SimNode;
+use crate::sim::node::{checksum, Machine, SimNode};
 use crate::sim::SimRng;
 use crate::state::{Restored, State};
 use crate::types::{LogIndex, NodeId, Role, Term};
@@ -121,6 +122,8 @@ pub struct Cluster<const P: usize, const L: usize, const F: usize> {
     pub ready_reads: Vec<Vec<(u64, LogIndex)>>,
     /// Reads served (each checked against the writes acknowledged before it began).
     pub reads_served: u64,
+    /// Snapshots installed on followers through InstallSnapshot.
+    pub snapshots_installed: u64,
     next_read: u64,
     /// A hash of every output of every step, in order (determinism).
     pub trace: u64,
@@ -150,6 +153,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             reads: std::vec![Vec::new(); sim.nodes],
             ready_reads: std::vec![Vec::new(); sim.nodes],
             reads_served: 0,
+            snapshots_installed: 0,
             next_read: 0,
             trace: 0,
             verbose: false,
@@ -301,6 +305,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
 
     fn perform(&mut self, k: usize, input: Input<'_>, out: &SimOutputs) -> Result<(), Violation> {
         let mut observed = false;
+        let mut installed = None;
         for o in out.iter() {
             if !observed && !matches!(o, Output::Persist(_)) {
                 self.observe(k)?;
@@ -353,6 +358,23 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     node.durable.compact_to(*upto);
                 }
                 Output::CaptureWanted { .. } => self.nodes[k].capture_wanted = true,
+                Output::SnapshotChunk { meta, offset, len } => {
+                    let data = input
+                        .snapshot_data()
+                        .ok_or("SnapshotChunk without chunk data")?;
+                    let node = &mut self.nodes[k];
+                    if *offset == 0 {
+                        node.incoming.clear();
+                    }
+                    if data.len() != *len as usize || *offset != node.incoming.len() as u64 {
+                        return Err(format!(
+                            "n{}: chunk {offset}+{len} of {meta:?} out of order",
+                            k + 1
+                        ));
+                    }
+                    node.incoming.extend_from_slice(data);
+                }
+                Output::InstallSnapshot { meta } => installed = Some(self.install(k, *meta)?),
                 Output::Read(crate::output::ReadResult::Ready { upto, index }) => {
                     self.ready_reads[k].push((*upto, *index));
                 }
@@ -364,7 +386,48 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if !observed {
             self.observe(k)?;
         }
-        self.serve_reads(k)
+        self.serve_reads(k)?;
+        match installed {
+            Some((meta, ok)) => self.step_node(k, Input::SnapshotInstalled { meta, ok }),
+            None => Ok(()),
+        }
+    }
+
+    /// The driver's side of `InstallSnapshot`: verify, make durable, load, reset the log.
+    fn install(&mut self, k: usize, meta: SnapshotMeta) -> Result<(SnapshotMeta, bool), Violation> {
+        let chain = self.checker.committed_chain(meta.index);
+        let node = &mut self.nodes[k];
+        let bytes = core::mem::take(&mut node.incoming);
+        let machine = match Machine::decode(&bytes) {
+            Some(m) if checksum(&bytes) == meta.checksum && bytes.len() as u64 == meta.len => m,
+            _ => return Ok((meta, false)),
+        };
+        let chain = chain.ok_or_else(|| {
+            format!(
+                "n{}: snapshot at {} beyond the committed log",
+                k + 1,
+                meta.index
+            )
+        })?;
+        if machine.applied != meta.index {
+            return Err(format!(
+                "n{}: snapshot {meta:?} holds a machine at {}",
+                k + 1,
+                machine.applied
+            ));
+        }
+        node.machine = machine.clone();
+        node.snapshot = (machine, meta.term);
+        node.snap_file = Some((meta, bytes));
+        self.snapshots_installed += 1;
+        for store in [&mut node.store, &mut node.durable] {
+            if store.term(meta.index) == Some(meta.term) {
+                store.rebase(meta.index);
+            } else {
+                store.reset(meta.index, meta.term, chain);
+            }
+        }
+        Ok((meta, true))
     }
 
     /// Serves every read whose read index the state machine has reached, checking it sees
@@ -499,7 +562,11 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             to,
         };
         let mut buf = std::vec![0u8; self.sim.max_frame_bytes as usize];
-        let n = codec::encode(&hdr, msg, &node.store, &mut buf)
+        let src = crate::sim::node::SimSource {
+            store: &node.store,
+            snap: node.snap_file.as_ref(),
+        };
+        let n = codec::encode(&hdr, msg, &src, &mut buf)
             .map_err(|e| format!("n{}: encode {msg:?}: {e}", k + 1))?;
         buf.truncate(n);
         self.net.send(Packet {
@@ -552,6 +619,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             node.pending.clear();
             node.store = node.durable.clone();
             node.machine = node.snapshot.0.clone();
+            node.incoming.clear();
             node.capture_wanted = false;
             self.proposed.retain(|p| p.0 != k);
             self.reads[k].clear();
@@ -587,7 +655,10 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if self.verbose {
             std::println!("  n{} restarted", k + 1);
         }
-        Ok(())
+        match self.nodes[k].snap_file.as_ref().map(|f| f.0) {
+            Some(meta) => self.step_node(k, Input::SnapshotSaved { meta }),
+            None => Ok(()),
+        }
     }
 
     /// Node `k` captures its state machine durably and tells the core.
@@ -603,7 +674,15 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             .ok_or("capture of an entry not in the store")?;
         node.snapshot = (node.machine.clone(), term);
         node.capture_wanted = false;
-        self.step_node(k, Input::Captured { index: at })
+        let bytes = node.machine.encode();
+        let meta = SnapshotMeta {
+            index: at,
+            term,
+            len: bytes.len() as u64,
+            checksum: checksum(&bytes),
+        };
+        node.snap_file = Some((meta, bytes));
+        self.step_node(k, Input::SnapshotSaved { meta })
     }
 
     /// Draws the next action of a random schedule.
@@ -658,11 +737,24 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         for k in 0..self.nodes.len() {
             self.step_node(k, Input::Tick)?;
         }
+        let mut delivered = 0usize;
         for _ in 0..64 {
             if self.net.packets.is_empty() {
                 break;
             }
             while !self.net.packets.is_empty() {
+                delivered += 1;
+                if delivered > 100_000 {
+                    // Without ticks, a healthy exchange ends: an endless one is a livelock.
+                    let sample: Vec<_> = self
+                        .net
+                        .packets
+                        .iter()
+                        .take(4)
+                        .map(|p| codec::decode(&p.frame).map(|m| m.1))
+                        .collect();
+                    return Err(format!("message storm without ticks: {sample:?}"));
+                }
                 if let Some(p) = self.net.take(0) {
                     self.step_node(p.to, Input::Frame(&p.frame))?;
                 }

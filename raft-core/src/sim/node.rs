@@ -4,8 +4,9 @@
 use std::collections::VecDeque;
 use std::vec::Vec;
 
-use crate::codec::EntryRef;
+use crate::codec::{EntryRef, EntrySource};
 use crate::log::store::LogStore;
+use crate::message::SnapshotMeta;
 use crate::output::Persist;
 use crate::sim::store::{chain_of, MemStore};
 use crate::state::State;
@@ -59,8 +60,55 @@ pub struct SimNode<const P: usize, const L: usize, const F: usize> {
     pub snapshot: (Machine, Term),
     /// `CaptureWanted` was asked and not yet answered.
     pub capture_wanted: bool,
+    /// The durable snapshot file: its description and bytes.
+    pub snap_file: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The snapshot being received (the driver's temporary file; lost on a crash).
+    pub incoming: Vec<u8>,
     /// Restarts so far.
     pub incarnation: u32,
+}
+
+impl Machine {
+    /// The snapshot bytes of this state machine.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&self.applied.0.to_le_bytes());
+        b.extend_from_slice(&self.digest.to_le_bytes());
+        for (i, d) in &self.log {
+            b.extend_from_slice(&i.0.to_le_bytes());
+            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            b.extend_from_slice(d);
+        }
+        b
+    }
+
+    /// A state machine from snapshot bytes, `None` if they are malformed.
+    pub fn decode(b: &[u8]) -> Option<Machine> {
+        let u64_at = |at: usize| {
+            b.get(at..at + 8)
+                .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+        };
+        let mut m = Machine {
+            applied: LogIndex(u64_at(0)?),
+            digest: u64_at(8)?,
+            log: Vec::new(),
+        };
+        let mut at = 16;
+        while at < b.len() {
+            let i = u64_at(at)?;
+            let len = u32::from_le_bytes(b.get(at + 8..at + 12)?.try_into().ok()?) as usize;
+            let d = b.get(at + 12..at + 12 + len)?;
+            m.log.push((LogIndex(i), d.to_vec()));
+            at += 12 + len;
+        }
+        Some(m)
+    }
+}
+
+/// The checksum the simulator's driver puts on snapshots.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    let h = crate::sim::store::mix(0xCBF2_9CE4_8422_2325, bytes);
+    (h ^ (h >> 32)) as u32
 }
 
 impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
@@ -77,6 +125,8 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
             machine: Machine::default(),
             snapshot: (Machine::default(), Term(0)),
             capture_wanted: false,
+            snap_file: None,
+            incoming: Vec::new(),
             incarnation: 0,
         }
     }
@@ -141,5 +191,28 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
             self.machine.log.push((index, e.data.clone()));
         }
         Some(e.chain)
+    }
+}
+
+/// What the simulator's encoder reads from: the log store and the snapshot file.
+pub struct SimSource<'a> {
+    /// The readable log.
+    pub store: &'a MemStore,
+    /// The snapshot file, if any.
+    pub snap: Option<&'a (SnapshotMeta, Vec<u8>)>,
+}
+
+impl EntrySource for SimSource<'_> {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        self.store.entry(index)
+    }
+
+    fn snapshot_chunk(&self, meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
+        let (m, bytes) = self.snap?;
+        if m != meta {
+            return None;
+        }
+        let start = usize::try_from(offset).ok()?;
+        bytes.get(start..start.checked_add(len as usize)?)
     }
 }

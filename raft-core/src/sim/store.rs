@@ -75,6 +75,23 @@ impl MemStore {
         }
         self.get(index).map(|e| e.term)
     }
+    /// Drops every entry and starts the log after `(base, base_term)`, whose prefix has chain
+    /// hash `base_chain` (a snapshot was installed).
+    pub fn reset(&mut self, base: LogIndex, base_term: Term, base_chain: u64) {
+        *self = MemStore {
+            base,
+            base_term,
+            base_chain,
+            entries: Vec::new(),
+        };
+    }
+
+    /// Keeps entries after `base` only (a snapshot at `base` was installed that the log
+    /// matches).
+    pub fn rebase(&mut self, base: LogIndex) {
+        crate::log::store::LogStore::compact_to(self, base);
+    }
+
     /// All entries held, after `base`.
     pub fn entries(&self) -> &[OwnedEntry] {
         &self.entries
