@@ -69,11 +69,11 @@ fn main() -> ExitCode {
                 println!("NEVER: {} (no reachable example)", p.name);
             }
             (Expectation::Sometimes, Some(path)) => {
-                println!(
-                    "ok: {} (example in {} steps)",
-                    p.name,
-                    path.into_actions().len()
-                );
+                let actions = path.into_actions();
+                println!("ok: {} (example in {} steps)", p.name, actions.len());
+                if std::env::var_os("RAFT_MODEL_EXAMPLES").is_some() {
+                    println!("{}", RaftModel::path_as_rust(&actions));
+                }
             }
             (_, _) => println!("ok: {}", p.name),
         }
