@@ -176,7 +176,13 @@ fn leader_batches_entries_into_appends_bounded_by_max_frame_bytes() {
 
 #[test]
 fn leader_pipelines_at_most_max_inflight_msgs_appends_to_a_follower() {
-    let mut c = Cluster::with_config(3, |cfg| cfg.max_inflight_msgs = 3);
+    // Frames of one 1-byte entry (a 12-byte record): every proposal fills a frame, so each
+    // goes out at once until the window is full.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_inflight_msgs = 3;
+        cfg.max_frame_bytes = 92;
+        cfg.max_inflight_bytes = 1000;
+    });
     c.elect(1);
     c.heartbeat(1);
     for k in 0..5u8 {
@@ -198,14 +204,38 @@ fn leader_pipelines_at_most_max_inflight_msgs_appends_to_a_follower() {
         vec![1, 2, 3],
         "three in flight, then the leader waits"
     );
-    // One acknowledgement frees one slot: the rest goes out in one batch.
+    // One acknowledgement frees one slot: the next frame goes out.
     c.deliver(&to2[0]);
     let ack = c.take(|e| e.from == n(2));
     let out = c.deliver(&ack[0]);
     let a = appends(&out);
     let to_n2: Vec<_> = a.iter().filter(|x| x.0 == n(2)).collect();
     assert_eq!(to_n2.len(), 1, "{out:?}");
-    assert_eq!((to_n2[0].1.prev_index, to_n2[0].1.entries.0), (i(4), 2));
+    assert_eq!((to_n2[0].1.prev_index, to_n2[0].1.entries.0), (i(4), 1));
+}
+
+#[test]
+fn proposals_arriving_while_a_message_is_in_flight_batch_into_the_next_append() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    // The first proposal goes out at once; the next four wait for its acknowledgement
+    // (less than a frame of them), then travel together.
+    for k in 0..5u8 {
+        assert!(accepted(c.propose(1, &[k])));
+    }
+    let to2 = c.take(|e| e.to == n(2) && e.is_append());
+    assert_eq!(to2.len(), 1);
+    c.deliver(&to2[0]);
+    let ack = c.take(|e| e.from == n(2));
+    let out = c.deliver(&ack[0]);
+    let a = appends(&out);
+    let to_n2: Vec<_> = a.iter().filter(|x| x.0 == n(2)).collect();
+    assert_eq!(
+        (to_n2[0].1.prev_index, to_n2[0].1.entries.0),
+        (i(2), 4),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -100,7 +100,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return Proposal::Busy;
         }
         self.maybe_commit(cx);
-        self.broadcast_append(cx);
+        self.send_new_entries(cx);
         Proposal::Accepted { index, term }
     }
 
@@ -165,6 +165,22 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             })
             .count();
         n >= self.quorum()
+    }
+
+    /// New entries go at once to followers with nothing in flight; a follower with messages
+    /// in flight gets them with the message its next acknowledgement triggers, so proposals
+    /// arriving faster than a round trip batch up (Nagle-style) instead of costing one
+    /// AppendEntries each.
+    fn send_new_entries(&mut self, cx: &mut Ctx<'_>) {
+        for k in 0..self.voters.len() {
+            let p = &self.progress[k];
+            let busy = p.state == ProgressState::Replicate
+                && p.inflight_len() > 0
+                && !self.frame_full(p.next.prev());
+            if k != self.me && cx.sent_to & (1 << k) == 0 && !busy {
+                self.send_append(k, false, cx);
+            }
+        }
     }
 
     pub(crate) fn broadcast_append(&mut self, cx: &mut Ctx<'_>) {
@@ -263,6 +279,13 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         self.send(to, msg, cx);
     }
 
+    /// Whether the entries after `prev` fill at least one whole frame.
+    fn frame_full(&self, prev: LogIndex) -> bool {
+        let budget = self.cfg.max_frame_bytes - MAX_HEADER_BYTES;
+        let (count, bytes) = self.batch(prev, budget);
+        bytes >= budget || prev.plus(u64::from(count)) < self.log.last_index()
+    }
+
     /// How many entries after `prev` fit in `budget` record bytes (at least one if any).
     fn batch(&self, prev: LogIndex, budget: u32) -> (u32, u32) {
         let mut count = 0u32;
@@ -311,6 +334,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.maybe_commit(cx);
             }
             self.maybe_send_timeout_now(k, cx);
+            if r.commit < self.commit.min(r.index) {
+                // The follower holds entries it does not know are committed: tell it now,
+                // with entries if any may go, else an empty append.
+                self.send_append(k, true, cx);
+            }
         } else {
             // Fast backtracking: map the follower's hint onto our log (etcd's
             // findConflictByTerm on the leader side).
@@ -366,9 +394,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
     }
 
+    /// Followers with nothing in flight learn a new commit index now; the others with the
+    /// message their next acknowledgement triggers.
     fn broadcast_append_or_commit(&mut self, cx: &mut Ctx<'_>) {
         for k in 0..self.voters.len() {
-            if k != self.me && cx.sent_to & (1 << k) == 0 {
+            let busy = self.progress[k].inflight_len() > 0;
+            if k != self.me && cx.sent_to & (1 << k) == 0 && !busy {
                 self.send_append(k, true, cx);
             }
         }
