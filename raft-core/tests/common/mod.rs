@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 mod msgs;
+mod snap;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -24,10 +25,12 @@ use raft_core::sim::MemStore;
 
 use raft_core::{
     outputs_needed, persist_entries, Config, Durability, EntryCount, EntryKind, HardState, Input,
-    LogIndex, LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, State, Term,
+    LogIndex, LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, SnapshotMeta,
+    State, StepError, Term,
 };
 
 pub use msgs::*;
+pub use snap::*;
 
 /// Up to 7 voters (Figure 7 has a leader and six followers), a 64-entry window, 4 appends
 /// in flight per follower.
@@ -118,6 +121,14 @@ pub struct Node {
     pub outputs: Vec<Output>,
     /// A copy driven by the by-value `raft_core::step`, compared after every step.
     pub shadow: Option<Raft>,
+    /// The durable snapshot file (`Input::SnapshotSaved`, or installed): its description
+    /// and bytes. Survives a crash.
+    pub snap_file: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The snapshot being received (`Output::SnapshotChunk` writes): a temporary file,
+    /// lost on a crash.
+    pub incoming: Option<(SnapshotMeta, Vec<u8>)>,
+    /// An `Output::InstallSnapshot` not yet performed (`Cluster::hold_installs`).
+    pub install_wanted: Option<SnapshotMeta>,
 }
 
 impl Node {
@@ -161,6 +172,9 @@ pub struct Cluster {
     pub auto_fsync: bool,
     /// The most outputs any step produced.
     pub max_outputs: usize,
+    /// Leave `Output::InstallSnapshot` to the test (`Cluster::install`) instead of
+    /// performing it (and reporting `SnapshotInstalled`) right after the step.
+    pub hold_installs: bool,
 }
 
 impl Cluster {
@@ -218,6 +232,9 @@ impl Cluster {
                 machine_is_durable: true,
                 outputs: Vec::new(),
                 shadow: None,
+                snap_file: None,
+                incoming: None,
+                install_wanted: None,
             });
         }
         Cluster {
@@ -227,6 +244,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             auto_fsync: true,
             max_outputs: 0,
+            hold_installs: false,
         }
     }
 
@@ -274,16 +292,33 @@ impl Cluster {
         input: Input<'_>,
         performed: usize,
     ) -> Vec<Output> {
+        self.try_step_and_crash_after(id, input, performed)
+            .unwrap_or_else(|e| panic!("n{id}: driver error {e} on {input:?}"))
+    }
+
+    /// Steps node `id` with `input`: a driver error comes back (nothing performed).
+    pub fn try_step(&mut self, id: u32, input: Input<'_>) -> Result<Vec<Output>, StepError> {
+        self.try_step_and_crash_after(id, input, usize::MAX)
+    }
+
+    fn try_step_and_crash_after(
+        &mut self,
+        id: u32,
+        input: Input<'_>,
+        performed: usize,
+    ) -> Result<Vec<Output>, StepError> {
         let node = self.node_mut(id);
         let raft = node.raft.as_mut().expect("stepping a crashed node");
         let mut out = Out::new();
-        raft.step(input, &mut out)
-            .unwrap_or_else(|e| panic!("n{id}: driver error {e} on {input:?}"));
+        let res = raft.step(input, &mut out);
         assert_eq!(raft.stats().output_overflow, 0, "n{id}: outputs overflowed");
         if let Some(shadow) = node.shadow.take() {
-            let (shadow, res) = raft_core::step::<PEERS, LOG, INFLIGHT, OUT>(shadow, input);
-            let by_value = res.expect("by-value step agrees on success");
-            assert_eq!(by_value, out, "n{id}: by-value outputs differ on {input:?}");
+            let (shadow, by_value) = raft_core::step::<PEERS, LOG, INFLIGHT, OUT>(shadow, input);
+            let mine = res.map(|()| out.clone());
+            assert_eq!(
+                by_value, mine,
+                "n{id}: by-value outputs differ on {input:?}"
+            );
             assert_eq!(
                 view(&shadow),
                 view(raft),
@@ -296,16 +331,20 @@ impl Cluster {
             );
             node.shadow = Some(shadow);
         }
+        res?;
         self.max_outputs = self.max_outputs.max(out.len());
         let out: Vec<Output> = out.to_vec();
         for (k, o) in out.iter().enumerate() {
             if k == performed {
                 self.crash(id);
-                break;
+                return Ok(out);
             }
             self.perform(id, o, &input);
         }
-        out
+        if !self.hold_installs && self.node(id).install_wanted.is_some() {
+            self.install(id);
+        }
+        Ok(out)
     }
 
     fn perform(&mut self, id: u32, o: &Output, input: &Input<'_>) {
@@ -344,7 +383,11 @@ impl Cluster {
                     to: *to,
                 };
                 let mut buf = vec![0u8; codec::MAX_FRAME_BYTES as usize];
-                let len = codec::encode(&hdr, msg, &node.store, &mut buf)
+                let src = SnapSource {
+                    store: &node.store,
+                    snap: node.snap_file.as_ref(),
+                };
+                let len = codec::encode(&hdr, msg, &src, &mut buf)
                     .unwrap_or_else(|e| panic!("n{id}: encode {msg:?}: {e}"));
                 assert!(
                     len <= max_frame,
@@ -375,6 +418,18 @@ impl Cluster {
             Output::Compact { upto } => {
                 node.store.compact_to(*upto);
                 node.durable.compact_to(*upto);
+            }
+            Output::SnapshotChunk { meta, offset, len } => {
+                write_chunk(node, meta, *offset, *len, input)
+            }
+            Output::InstallSnapshot { meta } => {
+                let incoming = node.incoming.as_ref().map(|f| (f.0, f.1.len() as u64));
+                assert_eq!(
+                    incoming,
+                    Some((*meta, meta.len)),
+                    "n{id}: InstallSnapshot before every chunk was written"
+                );
+                node.install_wanted = Some(*meta);
             }
             // Proposal answers, role changes, capture requests (and outputs added later) are
             // recorded in `outputs` for the tests to inspect.
@@ -558,8 +613,15 @@ impl Cluster {
         node.shadow = None;
         node.pending.clear();
         node.store = node.durable.clone();
+        node.incoming = None;
+        node.install_wanted = None;
         if !node.machine_is_durable {
-            node.applied.clear();
+            // The state machine restarts from the durable snapshot, if any.
+            node.applied = node
+                .snap_file
+                .as_ref()
+                .map(|f| decode_machine(&f.1).expect("a durable snapshot decodes"))
+                .unwrap_or_default();
         }
     }
 
@@ -577,6 +639,10 @@ impl Cluster {
         let raft = State::restore(node.cfg, &voters, restored, &node.durable)
             .unwrap_or_else(|e| panic!("n{id}: restore: {e}"));
         node.raft = Some(raft);
+        // The driver reports its durable snapshot again after a restart.
+        if let Some(meta) = node.snap_file.as_ref().map(|f| f.0) {
+            self.step(id, Input::SnapshotSaved { meta });
+        }
     }
 
     pub fn crash_restart(&mut self, id: u32) {
@@ -646,6 +712,18 @@ fn check_durable_before_ack(node: &Node, to: NodeId, msg: &Message<EntryCount>) 
                 node.id,
                 r.term,
                 node.durable_hs
+            );
+        }
+        Message::SnapshotResponse(r) if r.installed => {
+            let held = node
+                .snap_file
+                .as_ref()
+                .is_some_and(|f| f.0.index >= r.index)
+                || node.durable.last_index() >= r.index;
+            assert!(
+                held,
+                "{}: acknowledged the snapshot at {} as installed before it was durable",
+                node.id, r.index
             );
         }
         Message::AppendResponse(r) if r.success => {
