@@ -153,12 +153,20 @@ impl Client {
 
     /// Runs `command` in the next session slot: sends it to the leader (found by following
     /// `NotLeader` hints and trying the nodes in turn) and retries it with the same sequence
-    /// number until it is answered or the deadline passes.
+    /// number until it is answered or the deadline passes. A `Get` is sent sessionless
+    /// (sequence number 0) and is linearizable under either read policy.
     pub fn execute(&mut self, command: Command) -> Result<Response, ClientError> {
-        self.seq += 1;
+        // A get takes no session slot (seq 0): reads are idempotent, and under ReadIndex
+        // they never reach the log, so a slot would leave a gap the session rules refuse.
+        let seq = if matches!(command, Command::Get { .. }) {
+            0
+        } else {
+            self.seq += 1;
+            self.seq
+        };
         let req = Request {
             client: self.client_id,
-            seq: self.seq,
+            seq,
             command,
         };
         let bytes = req.encode();

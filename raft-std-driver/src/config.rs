@@ -14,6 +14,9 @@
 //! fsync = true
 //! max_frame_bytes = 1200
 //! stats_interval_ms = 1000
+//! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
+//!                                    # raft-core's log window fills)
+//! read_policy = "read_index"         # or "log"
 //! ```
 
 use std::fmt;
@@ -92,6 +95,11 @@ pub struct NodeConfig {
     pub max_frame_bytes: u32,
     /// How often `stats.json` is rewritten.
     pub stats_interval: Duration,
+    /// Take a snapshot (and let the log be compacted up to it) once this many entries were
+    /// applied since the last one; 0: only when raft-core's log window fills.
+    pub snapshot_entries: u64,
+    /// How linearizable gets are served.
+    pub read_policy: crate::node::ReadPolicy,
 }
 
 /// The TOML file's shape.
@@ -111,6 +119,8 @@ struct File {
     fsync: Option<bool>,
     max_frame_bytes: Option<u32>,
     stats_interval_ms: Option<u64>,
+    snapshot_entries: Option<u64>,
+    read_policy: Option<String>,
 }
 
 /// The settings as given (flags or file), before validation.
@@ -140,6 +150,10 @@ pub struct RawConfig {
     pub max_frame_bytes: Option<u32>,
     /// `--stats-interval-ms`.
     pub stats_interval_ms: Option<u64>,
+    /// `--snapshot-entries`.
+    pub snapshot_entries: Option<u64>,
+    /// `--read-policy` (`read_index` or `log`).
+    pub read_policy: Option<String>,
 }
 
 impl RawConfig {
@@ -164,6 +178,8 @@ impl RawConfig {
             fsync: f.fsync,
             max_frame_bytes: f.max_frame_bytes,
             stats_interval_ms: f.stats_interval_ms,
+            snapshot_entries: f.snapshot_entries,
+            read_policy: f.read_policy,
         })
     }
 
@@ -186,6 +202,8 @@ impl RawConfig {
             fsync: self.fsync.or(base.fsync),
             max_frame_bytes: self.max_frame_bytes.or(base.max_frame_bytes),
             stats_interval_ms: self.stats_interval_ms.or(base.stats_interval_ms),
+            snapshot_entries: self.snapshot_entries.or(base.snapshot_entries),
+            read_policy: self.read_policy.or(base.read_policy),
         }
     }
 
@@ -243,6 +261,15 @@ impl RawConfig {
                 "max_frame_bytes {max_frame_bytes}: the sealed datagram would exceed 65507 bytes"
             ));
         }
+        let read_policy = match self.read_policy.as_deref() {
+            None | Some("read_index") | Some("read-index") => crate::node::ReadPolicy::ReadIndex,
+            Some("log") | Some("through_log") => crate::node::ReadPolicy::ThroughLog,
+            Some(other) => {
+                return Err(format!(
+                    "read policy `{other}`: must be `read_index` or `log`"
+                ))
+            }
+        };
         let cfg = NodeConfig {
             id,
             listen,
@@ -256,6 +283,8 @@ impl RawConfig {
             fsync: self.fsync.unwrap_or(true),
             max_frame_bytes,
             stats_interval: Duration::from_millis(self.stats_interval_ms.unwrap_or(1000).max(10)),
+            snapshot_entries: self.snapshot_entries.unwrap_or(0),
+            read_policy,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
         raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())

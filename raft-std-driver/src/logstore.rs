@@ -33,12 +33,32 @@ impl WalLog {
         self.error.take()
     }
 
-    /// Records a new hard state (durable at the next [`WalLog::sync`]).
-    pub fn set_hard_state(&mut self, hs: raft_core::HardState) -> Result<(), StorageError> {
+    /// Records a new hard state and the commit index known when it was written (raft-core's
+    /// `Persist::commit`), durable at the next [`WalLog::sync`].
+    pub fn set_hard_state(
+        &mut self,
+        hs: raft_core::HardState,
+        commit: u64,
+    ) -> Result<(), StorageError> {
         self.wal.set_hard_state(HardState {
             term: hs.term.0,
             voted_for: hs.vote.map(|v| v.0),
+            commit: commit.max(self.wal.hard_state().commit),
         })
+    }
+
+    /// The commit index last recorded beside the hard state.
+    pub fn stored_commit(&self) -> u64 {
+        self.wal.hard_state().commit
+    }
+
+    /// A snapshot received from the leader covers the log up to `index` (of `term`) and is
+    /// durable: the log now starts after it, keeping the entries after it if it holds
+    /// `index` with `term`; made durable, and covered segments deleted.
+    pub fn install_snapshot(&mut self, index: u64, term: u64) -> Result<(), StorageError> {
+        self.wal
+            .install_snapshot(crate::storage::SnapshotPoint { index, term })?;
+        self.wal.compact(index).map(|_| ())
     }
 
     /// One write and one fsync for everything appended since the last sync (group commit).

@@ -170,3 +170,77 @@ fn a_restarted_node_catches_up() {
         assert_eq!(got, want, "{k} on node {down}");
     }
 }
+
+#[test]
+fn a_restarted_node_catches_up_through_a_snapshot_once_the_others_compacted_past_it() {
+    // Snapshots every 16 applied entries: the log is compacted far past the node that is down.
+    let mut cluster = LocalCluster::start(
+        env!("CARGO_BIN_EXE_raft-node").as_ref(),
+        3,
+        &["--snapshot-entries", "16"],
+    )
+    .expect("start nodes");
+    let mut client = cluster.client(opts()).unwrap();
+    let (leader, _) = cluster
+        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
+        .expect("a leader");
+    client.set_target(leader);
+    client.execute(put("before", "1")).unwrap();
+    let down = (1..=3).find(|&id| id != leader).unwrap();
+    cluster.kill(down).unwrap();
+    for i in 0..150 {
+        let r = client
+            .execute(put(&format!("while-down-{i}"), &"x".repeat(100)))
+            .unwrap();
+        assert_eq!(r, Response::Written);
+    }
+    let counter = |client: &mut raft_std_driver::client::Client, id: u32, name: &str| {
+        client
+            .stats(id)
+            .ok()
+            .flatten()
+            .and_then(|s| s["driver"][name].as_u64())
+            .unwrap_or(0)
+    };
+    // The leader snapshotted and compacted past everything the node that is down holds.
+    assert!(
+        eventually(10, || counter(&mut client, leader, "compactions") > 0),
+        "the leader never compacted its log"
+    );
+    cluster.restart(down).unwrap();
+    let mut commit = 0;
+    assert!(
+        eventually(20, || {
+            let leader_status = client.status(leader).ok().flatten();
+            let node_status = client.status(down).ok().flatten();
+            match (leader_status, node_status) {
+                (Some(l), Some(n)) => {
+                    commit = l.commit;
+                    n.applied >= l.commit
+                }
+                _ => false,
+            }
+        }),
+        "node {down} did not reach the leader's commit index {commit}"
+    );
+    assert!(
+        counter(&mut client, down, "snapshots_installed") >= 1,
+        "node {down} caught up without a snapshot"
+    );
+    assert!(counter(&mut client, leader, "snapshot_chunks_sent") >= 1);
+    for (k, v) in [
+        ("before", "1".to_string()),
+        ("while-down-0", "x".repeat(100)),
+        ("while-down-149", "x".repeat(100)),
+    ] {
+        let got = client.local_get(down, k.as_bytes()).unwrap();
+        let want = Some(Response::Value(Some(v.into_bytes())));
+        assert_eq!(got, want, "{k} on node {down}");
+    }
+    // It keeps replicating after the install, and serves as a follower read path.
+    client.execute(put("after", "2")).unwrap();
+    assert!(eventually(10, || {
+        client.local_get(down, b"after").ok().flatten()
+            == Some(Response::Value(Some(b"2".to_vec())))
+    }));
+}

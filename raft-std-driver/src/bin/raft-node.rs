@@ -57,6 +57,14 @@ struct Args {
     /// How often stats.json is rewritten, in milliseconds (default 1000).
     #[arg(long)]
     stats_interval_ms: Option<u64>,
+    /// Also take a snapshot every N applied entries (default 0: only when the log window
+    /// fills). Small values make followers that lag catch up through InstallSnapshot.
+    #[arg(long, value_name = "N")]
+    snapshot_entries: Option<u64>,
+    /// How linearizable gets are served: `read_index` (default; a heartbeat round, no log
+    /// entry) or `log` (proposed through the log like a write).
+    #[arg(long, value_name = "POLICY")]
+    read_policy: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -78,6 +86,8 @@ fn main() -> ExitCode {
         fsync: args.no_fsync.then_some(false),
         max_frame_bytes: args.max_frame_bytes,
         stats_interval_ms: args.stats_interval_ms,
+        snapshot_entries: args.snapshot_entries,
+        read_policy: args.read_policy,
     };
     let raw = match &args.config {
         Some(path) => match RawConfig::from_file(path) {

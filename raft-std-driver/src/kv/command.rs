@@ -44,7 +44,9 @@ pub enum Command {
 pub struct Request {
     /// The client's id (random, chosen by the client).
     pub client: u64,
-    /// The request's number in the client's session: 1, 2, ...; a retry reuses it.
+    /// The request's number in the client's session: 1, 2, ...; a retry reuses it. 0 marks
+    /// a sessionless `Get` (reads are idempotent and need no slot: under ReadIndex they never
+    /// reach the log); any other command with 0 is refused.
     pub seq: u64,
     /// What to do.
     pub command: Command,

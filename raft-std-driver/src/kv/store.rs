@@ -100,6 +100,13 @@ impl KvStore {
         let Ok(req) = Request::decode(bytes) else {
             return Response::Error(KvError::BadCommand);
         };
+        if req.seq == 0 {
+            // Sessionless: only reads, which are idempotent.
+            return match req.command {
+                Command::Get { key } => Response::Value(self.data.get(&key).cloned()),
+                _ => Response::Error(KvError::BadCommand),
+            };
+        }
         match self.sessions.get(&req.client) {
             Some(s) if req.seq == s.seq => return s.response.clone(),
             Some(s) if req.seq < s.seq => {

@@ -10,16 +10,26 @@
 //! 2. Step the ticks that are due (a monotonic [`Instant`] clock, one `Input::Tick` per tick
 //!    length) and the handles' proposals.
 //! 3. Every step's outputs are performed in order at once: `Persist` appends to the WAL
-//!    (readable at once, not yet durable), `Send` encodes from the WAL, seals and sends,
-//!    `Apply` applies to the state machine and answers whoever waits for that index,
-//!    `RoleChanged` is published to handles, `Compact` compacts the WAL, `CaptureWanted`
-//!    schedules a snapshot.
+//!    (readable at once, not yet durable) and records the hard state and commit index, `Send`
+//!    encodes from the WAL (a snapshot chunk is read from the snapshot file at its offset into
+//!    a reusable buffer first), seals and sends, `Apply` applies to the state machine and
+//!    answers whoever waits for that index (proposals, and reads whose read index it
+//!    reached), `Read` serves or fails the reads it covers, `RoleChanged` is published to
+//!    handles, `Compact` compacts the WAL, `CaptureWanted` schedules a snapshot,
+//!    `SnapshotChunk` writes into the snapshot store's in-progress file, and
+//!    `InstallSnapshot` verifies it, renames it into place, loads it into the state machine,
+//!    resets the WAL to start after it and steps `Input::SnapshotInstalled`.
 //! 4. Group commit: one `sync` (one write, one fsync) for every `Persist` of the turn, then
 //!    `Input::Persisted { seq }` (raft-core runs with `Durability::Deferred`: it holds back the
 //!    acknowledgements that need durable state and never applies past it, so the driver holds
 //!    nothing itself and the sends of the turn left before the fsync).
-//! 5. A wanted snapshot: the state machine's bytes are saved atomically, `Input::Captured`,
-//!    and the `Compact` that follows drops the covered WAL segments.
+//! 5. A wanted snapshot (raft-core's `CaptureWanted`, or `snapshot_entries` applied since the
+//!    last one): the state machine's bytes are saved atomically, `Input::SnapshotSaved` with
+//!    their length and CRC (the core can then stream it to followers that lag, and compact
+//!    past them), and the `Compact` that follows drops the covered WAL segments. After a
+//!    restart the newest snapshot is reported again.
+//! 6. Reads that waited too long for raft-core's answer (a forwarded read or its answer was
+//!    lost) are issued again under a new id, and after a few attempts answered `Retry`.
 //!
 //! Any storage error stops the node (fail-stop): the core gets `Input::StorageFailed`, every
 //! waiting proposal fails, and [`Node::turn`] returns the error naming the file.
@@ -36,17 +46,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use raft_core::codec::{self, EntrySource};
+use raft_core::codec::{self, EntryRef, EntrySource};
 use raft_core::{
-    persist_entries, EntryKind, Input, LogIndex, NodeId, Output, Outputs, Proposal, Restored, Role,
-    Term,
+    persist_entries, EntryKind, Input, LogIndex, Message, NodeId, Output, Outputs, Proposal,
+    ReadResult, Restored, Role, SnapshotMeta, Term,
 };
 
 use crate::config::NodeConfig;
 use crate::kv::KvStore;
 use crate::logstore::WalLog;
 use crate::machine::StateMachine;
-use crate::storage::{FileIo, SnapshotStore, StdIo, StorageError, Wal, WalOptions};
+use crate::storage::{self, FileIo, SnapshotStore, StdIo, StorageError, Wal, WalOptions};
 use crate::transport::epoch::{advance_epoch_file, EpochError};
 use crate::transport::{ClusterKey, KeyError, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientBody, ClientRequest, NodeStatus, ReplyBody, ServerReply};
@@ -60,8 +70,8 @@ use handle::{Cmd, Shared, Waker};
 /// The most voters a cluster may have (raft-core's `PEERS`).
 pub const MAX_VOTERS: usize = 7;
 /// Entries in raft-core's log window (16 bytes of metadata each). A snapshot is wanted when it
-/// is three quarters full; a voter that is down holds compaction back, and once the window is
-/// full the leader answers `Busy` until it is back (raft-core has no InstallSnapshot yet).
+/// is three quarters full; once a snapshot is saved the log is compacted up to it even past a
+/// voter that is down, which then catches up through InstallSnapshot.
 pub const LOG_WINDOW: usize = 16_384;
 /// AppendEntries in flight per follower (raft-core's `INFLIGHT`).
 pub const INFLIGHT: usize = 8;
@@ -77,18 +87,23 @@ const BATCH: usize = 256;
 const MAX_UDP: usize = 65_507;
 
 /// How linearizable reads (commands the state machine calls read-only) are served.
-///
-/// raft-core has no ReadIndex yet, so the only policy is to propose the read like a write:
-/// it is answered when applied, which is linearizable (it is ordered in the log after every
-/// write that completed before it). When raft-core gains `Input::Read` / `Output::ReadReady`,
-/// add `ReadIndex` here: [`Node`] routes reads in one place (`submit`), and the state
-/// machine already answers them locally through [`StateMachine::query`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadPolicy {
-    /// Reads go through the log.
+    /// raft-core's ReadIndex (`Input::Read`): the leader confirms its leadership with a
+    /// heartbeat round begun after the read arrived, and the read is answered from the state
+    /// machine ([`StateMachine::query`]) once it has applied the commit index of that moment.
+    /// No log entry, no fsync. A follower forwards the read to the leader; a read whose
+    /// answer does not come within two election timeouts is issued again, and answered
+    /// `Retry` after [`READ_ATTEMPTS`] attempts.
     #[default]
+    ReadIndex,
+    /// Reads are proposed like writes and answered when applied (ordered in the log after
+    /// every write that completed before them): linearizable, at the cost of a log entry.
     ThroughLog,
 }
+
+/// How many times a read is issued to raft-core before the client is told to retry.
+pub const READ_ATTEMPTS: u32 = 3;
 
 /// Why a node could not start or stopped.
 #[derive(Debug)]
@@ -139,6 +154,55 @@ struct Waiter {
     reply: ReplyTo,
 }
 
+/// A read issued to raft-core (`Input::Read`) and not answered yet.
+struct PendingRead {
+    cmd: Vec<u8>,
+    reply: ReplyTo,
+    deadline: Instant,
+    attempts: u32,
+}
+
+/// raft-core's log store plus the snapshot chunk read for the message being encoded: what
+/// `codec::encode` reads payloads from.
+struct Source<'a> {
+    log: &'a WalLog,
+    chunk: Option<(SnapshotMeta, u64, &'a [u8])>,
+}
+
+impl EntrySource for Source<'_> {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        self.log.entry(index)
+    }
+
+    fn snapshot_chunk(&self, meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
+        match self.chunk {
+            Some((m, o, data)) if m == *meta && o == offset && data.len() == len as usize => {
+                Some(data)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The snapshot store's name for raft-core's snapshot meta, and back.
+fn to_store(m: SnapshotMeta) -> storage::SnapshotMeta {
+    storage::SnapshotMeta {
+        index: m.index.0,
+        term: m.term.0,
+        len: m.len,
+        crc: m.checksum,
+    }
+}
+
+fn to_core(m: storage::SnapshotMeta) -> SnapshotMeta {
+    SnapshotMeta {
+        index: LogIndex(m.index),
+        term: Term(m.term),
+        len: m.len,
+        checksum: m.crc,
+    }
+}
+
 /// One Raft node: protocol state, socket, storage, state machine. See the module docs.
 pub struct Node<M: StateMachine = KvStore> {
     cfg: NodeConfig,
@@ -157,6 +221,17 @@ pub struct Node<M: StateMachine = KvStore> {
     frame: Vec<u8>,
     sealed: Vec<u8>,
     waiters: BTreeMap<u64, Waiter>,
+    /// Reads issued to raft-core, by read id.
+    reads: BTreeMap<u64, PendingRead>,
+    /// Reads raft-core confirmed, waiting until the state machine applied their read index.
+    ready_reads: BTreeMap<u64, Vec<(Vec<u8>, ReplyTo)>>,
+    next_read_id: u64,
+    /// The chunk of the newest snapshot read for the message being sent.
+    snap_buf: Vec<u8>,
+    /// When the last incoming snapshot chunk was written (a capture waits while one streams).
+    last_chunk: Option<Instant>,
+    /// The applied index of the newest snapshot (local or installed).
+    snapshot_index: u64,
     /// The highest `Persist` seq performed and not yet synced.
     unsynced: Option<u64>,
     capture_due: bool,
@@ -224,8 +299,20 @@ impl<M: StateMachine> Node<M> {
             tracing::warn!(file = %t.file.display(), offset = t.offset, dropped = t.dropped_bytes,
                 "cut a torn WAL tail");
         }
-        let log = WalLog::new(wal);
-        let base = rec.snapshot.map_or((0, 0), |p| (p.index, p.term));
+        let mut log = WalLog::new(wal);
+        if let Some(m) = snaps.latest() {
+            // A snapshot received from a leader is durable before the WAL records that the log
+            // starts after it; a crash in between leaves the WAL behind: finish the reset.
+            let covered = rec.snapshot.map_or(0, |p| p.index);
+            if m.index > covered && log.term(LogIndex(m.index)) != Some(Term(m.term)) {
+                tracing::warn!(index = m.index, "finishing an interrupted snapshot install");
+                log.install_snapshot(m.index, m.term)?;
+            }
+        }
+        let base = log
+            .wal()
+            .snapshot_point()
+            .map_or((0, 0), |p| (p.index, p.term));
         let applied = sm.applied_index();
         if applied < base.0 {
             return Err(NodeError::Restore(format!(
@@ -238,7 +325,7 @@ impl<M: StateMachine> Node<M> {
                 term: Term(rec.hard_state.term),
                 vote: rec.hard_state.voted_for.map(NodeId),
             },
-            commit: LogIndex::ZERO,
+            commit: LogIndex(rec.hard_state.commit),
             base: (LogIndex(base.0), Term(base.1)),
             applied: LogIndex(applied),
         };
@@ -270,7 +357,9 @@ impl<M: StateMachine> Node<M> {
             .map_err(|e| NodeError::Io("waker socket", e))?;
         let (cmd_tx, cmds) = mpsc::channel();
         let now = Instant::now();
-        Ok(Node {
+        let latest = snaps.latest();
+        let read_policy = cfg.read_policy;
+        let mut node = Node {
             next_tick: now + cfg.tick,
             next_stats: now,
             cfg,
@@ -282,12 +371,18 @@ impl<M: StateMachine> Node<M> {
             sealer,
             opener,
             peers,
-            read_policy: ReadPolicy::default(),
+            read_policy,
             rx: vec![0; MAX_UDP],
             plain: Vec::new(),
             frame: Vec::new(),
             sealed: Vec::new(),
             waiters: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            ready_reads: BTreeMap::new(),
+            next_read_id: 1,
+            snap_buf: Vec::new(),
+            last_chunk: None,
+            snapshot_index: latest.map_or(0, |m| m.index),
             unsynced: None,
             capture_due: false,
             counters: DriverCounters::default(),
@@ -296,7 +391,12 @@ impl<M: StateMachine> Node<M> {
             cmd_tx,
             waker,
             waker_addr,
-        })
+        };
+        if let Some(m) = latest {
+            // raft-core may stream it to followers that lag, and compact up to it.
+            node.step(Input::SnapshotSaved { meta: to_core(m) })?;
+        }
+        Ok(node)
     }
 
     /// The address the socket is bound to.
@@ -417,8 +517,16 @@ impl<M: StateMachine> Node<M> {
                 Cmd::Propose { data, reply } => self.submit(&data, ReplyTo::Local(reply))?,
             }
         }
+        self.retry_reads(now)?;
         self.sync_and_report()?;
-        if self.capture_due {
+        let every = self.cfg.snapshot_entries;
+        if every > 0 && self.sm.applied_index() >= self.snapshot_index + every {
+            self.capture_due = true;
+        }
+        let streaming = self
+            .last_chunk
+            .is_some_and(|t| now.duration_since(t) < self.read_timeout());
+        if self.capture_due && !streaming {
             self.capture()?;
             self.sync_and_report()?;
         }
@@ -519,13 +627,20 @@ impl<M: StateMachine> Node<M> {
         Ok(())
     }
 
-    /// Where every command enters the log; reads are routed here by the [`ReadPolicy`].
+    /// Where every command enters; reads are routed here by the [`ReadPolicy`].
     fn submit(&mut self, cmd: &[u8], reply: ReplyTo) -> Result<(), NodeError> {
         if self.sm.is_read(cmd) {
             match self.read_policy {
-                // The ReadIndex seam: with raft-core's `Input::Read`, register the waiter
-                // under the read's id here and answer with `self.sm.query(cmd)` on
-                // `ReadReady` instead of proposing.
+                ReadPolicy::ReadIndex => {
+                    self.counters.reads_index += 1;
+                    let read = PendingRead {
+                        cmd: cmd.to_vec(),
+                        reply,
+                        deadline: Instant::now(),
+                        attempts: 0,
+                    };
+                    return self.issue_read(read);
+                }
                 ReadPolicy::ThroughLog => self.counters.reads_through_log += 1,
             }
         }
@@ -544,6 +659,91 @@ impl<M: StateMachine> Node<M> {
         };
         self.reply(reply, answer);
         Ok(())
+    }
+
+    /// Registers `read` under a new id and steps `Input::Read` (the answer may come in the
+    /// same step: a single-node leader, or a refusal).
+    fn issue_read(&mut self, mut read: PendingRead) -> Result<(), NodeError> {
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        read.attempts += 1;
+        read.deadline = Instant::now() + self.read_timeout();
+        self.reads.insert(id, read);
+        self.step(Input::Read { id }).map(|_| ())
+    }
+
+    /// How long a read waits for raft-core's answer before it is issued again: two election
+    /// timeouts (a forwarded read or its answer may be lost; a leader may be changing).
+    fn read_timeout(&self) -> Duration {
+        self.cfg.tick * (2 * self.cfg.election_ticks).max(1)
+    }
+
+    /// Issues the reads that waited too long again, or tells their clients to retry.
+    fn retry_reads(&mut self, now: Instant) -> Result<(), NodeError> {
+        let expired: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            let Some(read) = self.reads.remove(&id) else {
+                continue;
+            };
+            self.counters.read_timeouts += 1;
+            if read.attempts < READ_ATTEMPTS {
+                self.issue_read(read)?;
+            } else {
+                self.reply(read.reply, ReplyBody::Retry);
+            }
+        }
+        Ok(())
+    }
+
+    /// raft-core's answer to the reads up to `upto`.
+    fn on_read(&mut self, r: ReadResult) {
+        let upto = match r {
+            ReadResult::Ready { upto, .. } | ReadResult::Failed { upto, .. } => upto,
+        };
+        let rest = self.reads.split_off(&upto.saturating_add(1));
+        let covered = std::mem::replace(&mut self.reads, rest);
+        for (_, read) in covered {
+            match r {
+                ReadResult::Ready { index, .. } => {
+                    if self.sm.applied_index() >= index.0 {
+                        self.serve_read(&read.cmd, read.reply);
+                    } else {
+                        self.ready_reads
+                            .entry(index.0)
+                            .or_default()
+                            .push((read.cmd, read.reply));
+                    }
+                }
+                ReadResult::Failed { leader_hint, .. } => {
+                    self.counters.reads_failed += 1;
+                    let leader = leader_hint.map(|l| l.0).filter(|&l| l != self.cfg.id);
+                    self.reply(read.reply, ReplyBody::NotLeader { leader });
+                }
+            }
+        }
+    }
+
+    fn serve_read(&mut self, cmd: &[u8], reply: ReplyTo) {
+        let answer = self.sm.query(cmd);
+        self.reply(reply, ReplyBody::Applied(answer));
+    }
+
+    /// Serves the confirmed reads whose read index the state machine has reached.
+    fn serve_ready_reads(&mut self) {
+        let applied = self.sm.applied_index();
+        while let Some(entry) = self.ready_reads.first_entry() {
+            if *entry.key() > applied {
+                break;
+            }
+            for (cmd, reply) in entry.remove() {
+                self.serve_read(&cmd, reply);
+            }
+        }
     }
 
     fn reply(&mut self, to: ReplyTo, body: ReplyBody) {
@@ -586,17 +786,21 @@ impl<M: StateMachine> Node<M> {
         let mut out = Outs::new();
         self.core.step(input, &mut out).map_err(NodeError::Core)?;
         let mut proposal = None;
+        let mut installed = None;
         for o in &out {
             match *o {
                 Output::Persist(p) => {
-                    if let Some(hs) = p.hard_state {
-                        self.log.set_hard_state(hs)?;
-                    }
                     if let Err(e) = persist_entries(&mut self.log, &p, &input) {
                         return Err(match self.log.take_error() {
                             Some(se) => NodeError::Storage(se),
                             None => NodeError::Restore(format!("log store refused a Persist: {e}")),
                         });
+                    }
+                    // After the entries: the commit index recorded never covers entries that
+                    // this Persist replaces (a torn tail keeps a prefix of the records).
+                    if p.hard_state.is_some() || p.commit.0 > self.log.stored_commit() {
+                        let hs = p.hard_state.unwrap_or(self.core_hard_state());
+                        self.log.set_hard_state(hs, p.commit.0)?;
                     }
                     if let Some(se) = self.log.take_error() {
                         return Err(NodeError::Storage(se));
@@ -604,8 +808,11 @@ impl<M: StateMachine> Node<M> {
                     self.unsynced = Some(p.seq);
                     self.counters.persists += 1;
                 }
-                Output::Send { to, msg } => self.send_raft(to, &msg),
-                Output::Apply { first, last } => self.apply(first, last)?,
+                Output::Send { to, msg } => self.send_raft(to, &msg)?,
+                Output::Apply { first, last } => {
+                    self.apply(first, last)?;
+                    self.serve_ready_reads();
+                }
                 Output::Proposal(p) => proposal = Some(p),
                 Output::RoleChanged { role, term, leader } => {
                     tracing::info!(id = self.cfg.id, %role, term = term.0,
@@ -620,19 +827,153 @@ impl<M: StateMachine> Node<M> {
                     self.counters.compactions += 1;
                 }
                 Output::CaptureWanted { .. } => self.capture_due = true,
-                // Outputs this driver never asks for: `Output::Read` answers `Input::Read`
-                // (ReadIndex, landing in raft-core), which `ReadPolicy::ThroughLog` does not
-                // use yet.
-                #[allow(unreachable_patterns)] // Unreachable against a raft-core without them.
-                _ => {}
+                Output::Read(r) => self.on_read(r),
+                Output::SnapshotChunk { meta, offset, len } => {
+                    let data = input.snapshot_data().unwrap_or(&[]);
+                    let data = data.get(..len as usize).unwrap_or(data);
+                    self.write_chunk(meta, offset, data)?;
+                }
+                Output::InstallSnapshot { meta } => {
+                    let ok = self.install_snapshot(meta)?;
+                    installed = Some((meta, ok));
+                }
             }
+        }
+        if let Some((meta, ok)) = installed {
+            // After every output of this step, as the contract orders.
+            self.step(Input::SnapshotInstalled { meta, ok })?;
         }
         Ok(proposal)
     }
 
-    fn send_raft(&mut self, to: NodeId, msg: &raft_core::Message<raft_core::EntryCount>) {
+    /// The hard state raft-core holds (written again beside a new commit index).
+    fn core_hard_state(&self) -> raft_core::HardState {
+        self.core.hard_state()
+    }
+
+    /// A follower's incoming snapshot chunk: offset 0 starts a new one.
+    fn write_chunk(
+        &mut self,
+        meta: SnapshotMeta,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), NodeError> {
+        self.last_chunk = Some(Instant::now());
+        let want = to_store(meta);
+        let r = if offset == 0 {
+            self.snaps
+                .begin(want)
+                .and_then(|()| self.snaps.write_chunk(0, data))
+        } else if self.snaps.receiving().map(|(m, _)| m) == Some(want) {
+            self.snaps.write_chunk(offset, data)
+        } else {
+            // Not the snapshot in progress (it was abandoned): the install will fail its
+            // check and raft-core restarts the transfer.
+            return Ok(());
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if self.snaps.is_poisoned() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = self.cfg.id, error = %e, "snapshot chunk refused");
+                Ok(())
+            }
+        }
+    }
+
+    /// `Output::InstallSnapshot`: checks the received snapshot, makes it durable (rename),
+    /// loads it into the state machine and resets the WAL to start after it. `Ok(false)`
+    /// when the bytes do not check out (the transfer restarts); errors are fatal.
+    fn install_snapshot(&mut self, meta: SnapshotMeta) -> Result<bool, NodeError> {
+        self.last_chunk = None;
+        let want = to_store(meta);
+        if self.snaps.receiving().map(|(m, _)| m) != Some(want) {
+            tracing::warn!(
+                id = self.cfg.id,
+                index = meta.index.0,
+                "no such snapshot received"
+            );
+            return Ok(false);
+        }
+        match self.snaps.finish() {
+            Ok(_) => {}
+            Err(e) if self.snaps.is_poisoned() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = self.cfg.id, error = %e, "received snapshot refused");
+                self.snaps.abort()?;
+                return Ok(false);
+            }
+        }
+        let Some((_, bytes)) = self.snaps.read_all()? else {
+            return Err(NodeError::Restore("installed snapshot vanished".into()));
+        };
+        // The snapshot is durable and the newest: a state machine that cannot load it could
+        // not restart either.
+        self.sm
+            .restore(&bytes)
+            .map_err(|e| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index.0)))?;
+        self.log.install_snapshot(meta.index.0, meta.term.0)?;
+        self.snapshot_index = meta.index.0;
+        self.counters.snapshots_installed += 1;
+        // Proposals waiting for entries the snapshot replaced: their clients retry (sessions
+        // keep the retry exactly-once).
+        let rest = self.waiters.split_off(&meta.index.0.saturating_add(1));
+        for (_, w) in std::mem::replace(&mut self.waiters, rest) {
+            self.reply(w.reply, ReplyBody::Retry);
+        }
+        self.serve_ready_reads();
+        tracing::info!(
+            id = self.cfg.id,
+            index = meta.index.0,
+            term = meta.term.0,
+            bytes = meta.len,
+            "snapshot installed"
+        );
+        Ok(true)
+    }
+
+    fn send_raft(
+        &mut self,
+        to: NodeId,
+        msg: &Message<raft_core::EntryCount>,
+    ) -> Result<(), NodeError> {
         let Some(&addr) = self.peers.get(&to.0) else {
-            return;
+            return Ok(());
+        };
+        let mut chunk = None;
+        if let Message::Snapshot(c) = msg {
+            // Read the chunk from the snapshot file into the reusable buffer.
+            let len = c.data.0 as usize;
+            self.snap_buf.resize(len, 0);
+            let mut at = 0;
+            while at < len {
+                match self.snaps.read_chunk(
+                    to_store(c.meta),
+                    c.offset + at as u64,
+                    &mut self.snap_buf[at..],
+                ) {
+                    Ok(0) => break,
+                    Ok(n) => at += n,
+                    Err(e) if self.snaps.is_poisoned() => return Err(e.into()),
+                    Err(e) => {
+                        // Replaced by a newer snapshot: raft-core moves on to that one.
+                        tracing::debug!(error = %e, "snapshot chunk not sent");
+                        self.counters.encode_errors += 1;
+                        return Ok(());
+                    }
+                }
+            }
+            if at < len {
+                return Err(NodeError::Storage(StorageError::CorruptSnapshot {
+                    file: self.snaps.latest_path().unwrap_or_default(),
+                }));
+            }
+            chunk = Some((c.meta, c.offset));
+            self.counters.snapshot_chunks_sent += 1;
+        }
+        let source = Source {
+            log: &self.log,
+            chunk: chunk.map(|(m, o)| (m, o, &self.snap_buf[..])),
         };
         let hdr = codec::Header {
             cluster_id: self.cfg.cluster_id,
@@ -642,7 +983,7 @@ impl<M: StateMachine> Node<M> {
         self.frame.clear();
         self.frame.resize(1 + self.cfg.max_frame_bytes as usize, 0);
         self.frame[0] = wire::TAG_RAFT;
-        match codec::encode(&hdr, msg, &self.log, &mut self.frame[1..]) {
+        match codec::encode(&hdr, msg, &source, &mut self.frame[1..]) {
             Ok(n) => {
                 self.frame.truncate(1 + n);
                 self.send_frame(addr);
@@ -653,6 +994,7 @@ impl<M: StateMachine> Node<M> {
                 tracing::warn!(error = %e, to = to.0, "cannot encode");
             }
         }
+        Ok(())
     }
 
     fn apply(&mut self, first: LogIndex, last: LogIndex) -> Result<(), NodeError> {
@@ -704,8 +1046,12 @@ impl<M: StateMachine> Node<M> {
         let Some(term) = self.log.term(LogIndex(index)) else {
             return Ok(());
         };
+        if index <= self.snapshot_index {
+            return Ok(());
+        }
         let bytes = self.sm.snapshot();
-        self.snaps.save(index, term.0, &bytes)?;
+        let meta = self.snaps.save(index, term.0, &bytes)?;
+        self.snapshot_index = index;
         self.counters.snapshots += 1;
         tracing::info!(
             id = self.cfg.id,
@@ -713,13 +1059,24 @@ impl<M: StateMachine> Node<M> {
             bytes = bytes.len(),
             "snapshot saved"
         );
-        self.step(Input::Captured {
-            index: LogIndex(index),
+        self.step(Input::SnapshotSaved {
+            meta: to_core(meta),
         })?;
         Ok(())
     }
 
     fn fail_waiters(&mut self, e: ProposeError) {
+        let reads = std::mem::take(&mut self.reads)
+            .into_values()
+            .map(|r| r.reply);
+        let ready = std::mem::take(&mut self.ready_reads)
+            .into_values()
+            .flatten();
+        for reply in reads.chain(ready.map(|(_, reply)| reply)) {
+            if let ReplyTo::Local(tx) = reply {
+                let _ = tx.send(Err(e.clone()));
+            }
+        }
         for (_, w) in std::mem::take(&mut self.waiters) {
             match w.reply {
                 ReplyTo::Local(tx) => {

@@ -24,8 +24,18 @@ pub struct DriverCounters {
     pub syncs: u64,
     /// Proposals stepped (clients and handles).
     pub proposals: u64,
-    /// Reads routed through the log.
+    /// Reads routed through the log (`ReadPolicy::ThroughLog`).
     pub reads_through_log: u64,
+    /// Reads served through raft-core's ReadIndex (`ReadPolicy::ReadIndex`).
+    pub reads_index: u64,
+    /// Reads raft-core failed (not the leader, leadership lost): the client was redirected.
+    pub reads_failed: u64,
+    /// Reads issued again because no answer came in time (forwarded reads can be lost).
+    pub read_timeouts: u64,
+    /// Snapshots received from a leader and installed.
+    pub snapshots_installed: u64,
+    /// Snapshot chunks read from the snapshot file and sent to followers.
+    pub snapshot_chunks_sent: u64,
     /// Entries applied.
     pub applied: u64,
     /// Snapshots saved.
@@ -74,6 +84,7 @@ pub(crate) fn to_json(
             "check_quorum_step_downs": core.check_quorum_step_downs,
             "proposals_busy": core.proposals_busy,
             "needs_snapshot": core.needs_snapshot,
+            "snapshot_chunks_rejected": core.snapshot_chunks_rejected,
             "output_overflow": core.output_overflow,
         },
         "driver": {
@@ -84,6 +95,11 @@ pub(crate) fn to_json(
             "syncs": d.syncs,
             "proposals": d.proposals,
             "reads_through_log": d.reads_through_log,
+            "reads_index": d.reads_index,
+            "reads_failed": d.reads_failed,
+            "read_timeouts": d.read_timeouts,
+            "snapshots_installed": d.snapshots_installed,
+            "snapshot_chunks_sent": d.snapshot_chunks_sent,
             "applied": d.applied,
             "snapshots": d.snapshots,
             "compactions": d.compactions,

@@ -10,7 +10,7 @@
 //! |-----|---------------|-------------------------------------------------------|
 //! | 1   | Entry         | index u64, term u64, kind u8, payload (rest)          |
 //! | 2   | TruncateFrom  | index u64                                             |
-//! | 3   | HardState     | term u64, has_vote u8 (0 or 1), voted_for u32         |
+//! | 3   | HardState     | term u64, has_vote u8 (0 or 1), voted_for u32, commit u64 (absent in logs written before it: 0) |
 //! | 4   | Snapshot      | index u64, term u64                                   |
 
 /// Bytes of a frame header (`len` and `crc`).
@@ -31,6 +31,9 @@ pub struct HardState {
     pub term: u64,
     /// The node voted for in `term`, if any.
     pub voted_for: Option<u32>,
+    /// The commit index known when this was written (raft-core's `Persist::commit`): entries
+    /// up to it count as committed again after a restart. 0 if not known.
+    pub commit: u64,
 }
 
 /// The last log position a snapshot covers.
@@ -94,6 +97,7 @@ impl Record<'_> {
                 out.extend_from_slice(&hs.term.to_le_bytes());
                 out.push(u8::from(hs.voted_for.is_some()));
                 out.extend_from_slice(&hs.voted_for.unwrap_or(0).to_le_bytes());
+                out.extend_from_slice(&hs.commit.to_le_bytes());
             }
             Record::Snapshot(p) => {
                 out.push(TAG_SNAPSHOT);
@@ -128,16 +132,22 @@ impl Record<'_> {
             TAG_TRUNCATE if body.len() == 8 => Some(Record::TruncateFrom {
                 index: u64_at(body, 0)?,
             }),
-            TAG_HARD_STATE if body.len() == 13 => {
+            TAG_HARD_STATE if body.len() == 13 || body.len() == 21 => {
                 let voted = u32::from_le_bytes(body[9..13].try_into().ok()?);
                 let voted_for = match body[8] {
                     0 if voted == 0 => None,
                     1 => Some(voted),
                     _ => return None,
                 };
+                let commit = if body.len() == 21 {
+                    u64_at(body, 13)?
+                } else {
+                    0
+                };
                 Some(Record::HardState(HardState {
                     term: u64_at(body, 0)?,
                     voted_for,
+                    commit,
                 }))
             }
             TAG_SNAPSHOT if body.len() == 16 => Some(Record::Snapshot(SnapshotPoint {
@@ -236,12 +246,35 @@ mod test {
         round_trip(Record::HardState(HardState {
             term: 5,
             voted_for: Some(2),
+            ..Default::default()
         }));
         round_trip(Record::HardState(HardState {
             term: 5,
             voted_for: None,
+            ..Default::default()
+        }));
+        round_trip(Record::HardState(HardState {
+            term: 5,
+            voted_for: Some(1),
+            commit: 77,
         }));
         round_trip(Record::Snapshot(SnapshotPoint { index: 10, term: 4 }));
+    }
+
+    #[test]
+    fn a_hard_state_written_before_the_commit_field_reads_with_commit_zero() {
+        let mut body = vec![TAG_HARD_STATE];
+        body.extend_from_slice(&5u64.to_le_bytes());
+        body.push(1);
+        body.extend_from_slice(&2u32.to_le_bytes());
+        assert_eq!(
+            Record::decode(&body),
+            Some(Record::HardState(HardState {
+                term: 5,
+                voted_for: Some(2),
+                commit: 0,
+            }))
+        );
     }
 
     #[test]

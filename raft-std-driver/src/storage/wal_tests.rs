@@ -66,6 +66,7 @@ fn synced_entries_and_hard_state_survive_restart() {
     let hs = HardState {
         term: 7,
         voted_for: Some(3),
+        ..Default::default()
     };
     wal.set_hard_state(hs).unwrap();
     wal.sync().unwrap();
@@ -142,6 +143,7 @@ fn write_synced(dir: &Path, n: u64) -> (PathBuf, Vec<u64>) {
             wal.set_hard_state(HardState {
                 term: 2,
                 voted_for: Some(1),
+                ..Default::default()
             })
             .unwrap();
         }
@@ -325,6 +327,7 @@ fn segments_roll_and_compaction_deletes_covered_ones() {
     let hs = HardState {
         term: 4,
         voted_for: Some(2),
+        ..Default::default()
     };
     wal.set_hard_state(hs).unwrap();
     for i in 1..=40 {
@@ -414,6 +417,7 @@ fn a_crash_after_rolling_keeps_the_new_segments_header() {
     wal.set_hard_state(HardState {
         term: 3,
         voted_for: None,
+        ..Default::default()
     })
     .unwrap();
     wal.append_entry(1, 3, 0, b"one").unwrap();
@@ -431,6 +435,7 @@ fn a_segment_torn_while_being_started_gets_a_fresh_header_before_compaction() {
     let hs = HardState {
         term: 6,
         voted_for: Some(1),
+        ..Default::default()
     };
     let (mut wal, _) = Wal::open_with(dir.path(), o, Arc::new(StdIo)).unwrap();
     wal.set_hard_state(hs).unwrap();
