@@ -958,7 +958,6 @@ impl<M: StateMachine> Node<M> {
                     Err(e) => {
                         // Replaced by a newer snapshot: raft-core moves on to that one.
                         tracing::debug!(error = %e, "snapshot chunk not sent");
-                        self.counters.encode_errors += 1;
                         return Ok(());
                     }
                 }

@@ -66,7 +66,7 @@ fn synced_entries_and_hard_state_survive_restart() {
     let hs = HardState {
         term: 7,
         voted_for: Some(3),
-        ..Default::default()
+        commit: 12,
     };
     wal.set_hard_state(hs).unwrap();
     wal.sync().unwrap();
@@ -324,10 +324,11 @@ fn injected_write_failure_poisons_the_wal() {
 fn segments_roll_and_compaction_deletes_covered_ones() {
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _) = Wal::open_with(dir.path(), opts(200), Arc::new(StdIo)).unwrap();
+    // The commit index rides in the hard-state record that every new segment restates.
     let hs = HardState {
         term: 4,
         voted_for: Some(2),
-        ..Default::default()
+        commit: 9,
     };
     wal.set_hard_state(hs).unwrap();
     for i in 1..=40 {
