@@ -380,3 +380,187 @@ fn compaction_while_a_follower_is_mid_snapshot_restarts_the_stream_with_the_newe
     assert_eq!(c.raft(3).first_index(), i(9));
     assert_eq!(c.raft(1).match_index(n(3)), Some(i(8)));
 }
+
+#[test]
+fn follower_rebases_its_log_only_after_the_snapshot_is_installed() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.hold_installs = true;
+    let before = view(c.raft(3));
+    let store_before = (c.node(3).store.clone(), c.node(3).durable.clone());
+    assert_eq!(
+        (
+            c.raft(3).first_index(),
+            c.raft(3).last_index(),
+            c.raft(3).commit()
+        ),
+        (i(1), i(1), i(1))
+    );
+
+    // Every chunk arrives; the last asks the driver to install.
+    let mark = c.node(3).outputs.len();
+    c.ticks(1, 3);
+    let mut last = Vec::new();
+    while let Some(at) = c.wire.iter().position(|e| e.to == n(3) || e.from == n(3)) {
+        let env = c.wire.remove(at).expect("present");
+        let out = c.deliver(&env);
+        if env.to == n(3) {
+            last = out;
+        }
+    }
+    assert_eq!(installs(&last), vec![meta]);
+    // Until the driver reports it installed, n3's log, commit and applied index are as
+    // before, nothing was persisted or truncated, and its stores are untouched.
+    let n3 = &c.node(3).outputs[mark..];
+    assert!(persists(n3).is_empty(), "{:?}", persists(n3));
+    let r3 = c.raft(3);
+    assert_eq!(
+        (r3.first_index(), r3.last_index(), r3.commit(), r3.applied()),
+        (i(1), i(1), i(1), i(1))
+    );
+    assert_eq!(
+        (c.node(3).store.clone(), c.node(3).durable.clone()),
+        store_before
+    );
+    // A heartbeat meanwhile finds n3 without the leader's compaction point: rejected, and
+    // nothing is applied.
+    c.ticks(1, 3);
+    let (_, out) = deliver_first(&mut c, |e| e.to == n(3));
+    assert!(applies(&out).is_empty());
+    assert!(matches!(
+        sends(&out)[..],
+        [(
+            _,
+            Message::AppendResponse(AppendResponse { success: false, .. })
+        )]
+    ));
+    assert_ne!(view(c.raft(3)), before);
+
+    // The driver installed it: now the log starts after the snapshot.
+    let out = c.install(3);
+    let r3 = c.raft(3);
+    assert_eq!(
+        (
+            r3.first_index(),
+            r3.last_index(),
+            r3.last_term(),
+            r3.commit(),
+            r3.applied()
+        ),
+        (i(8), i(7), t(1), i(7), i(7))
+    );
+    assert_eq!(r3.durable_index(), i(7));
+    assert!(
+        applies(&out).is_empty(),
+        "the snapshot is not applied again"
+    );
+    assert_eq!(
+        snapshot_resps(&out),
+        vec![(n(1), snap_resp(meta, 158, true, 0))]
+    );
+    // The core's bookkeeping of the dropped log: a truncation of everything it held.
+    assert_eq!(
+        persists(&out)
+            .iter()
+            .map(|p| (p.truncate_from, p.entries))
+            .collect::<Vec<_>>(),
+        vec![(Some(i(1)), None)]
+    );
+    assert_eq!(c.node(3).store.base(), i(7));
+    assert!(c.node(3).store.entries().is_empty());
+}
+
+/// n3 (and every node) holds twelve entries of term 1, none known committed.
+fn follower_with_twelve_entries() -> Cluster {
+    let log = vec![1; 12];
+    Cluster::with_logs(
+        &[(1, log.clone()), (1, log.clone()), (1, log)],
+        small_frames,
+    )
+}
+
+/// The state machine after applying the harness's entries 1..=upto of term 1.
+fn machine_upto(upto: u64) -> Vec<(LogIndex, Term, Vec<u8>)> {
+    (1..=upto).map(|k| (i(k), t(1), payload(k, 1))).collect()
+}
+
+/// Hands node `to` every chunk of `file` from leader n1 of `term`, in order; the outputs of
+/// the last step.
+fn send_whole_snapshot(
+    c: &mut Cluster,
+    to: u32,
+    term: u64,
+    file: &(SnapshotMeta, Vec<u8>),
+) -> Vec<Output> {
+    let (meta, bytes) = file;
+    let mut out = Vec::new();
+    for (k, piece) in bytes.chunks(CHUNK as usize).enumerate() {
+        out = c.recv(to, 1, chunk(term, *meta, k as u64 * CHUNK, piece));
+    }
+    out
+}
+
+#[test]
+fn follower_keeps_entries_after_the_snapshot_when_its_log_matches_it() {
+    let mut c = follower_with_twelve_entries();
+    c.hold_installs = true;
+    let file = snapshot_of(&machine_upto(10));
+    let meta = file.0;
+    let out = send_whole_snapshot(&mut c, 3, 1, &file);
+    assert_eq!(installs(&out), vec![meta]);
+    let out = c.install(3);
+    // Its entry 10 has the snapshot's term: entries 11 and 12 stay, nothing is truncated.
+    assert!(persists(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        snapshot_resps(&out),
+        vec![(n(1), snap_resp(meta, meta.len, true, 0))]
+    );
+    let r3 = c.raft(3);
+    assert_eq!(
+        (r3.first_index(), r3.last_index(), r3.commit(), r3.applied()),
+        (i(11), i(12), i(10), i(10))
+    );
+    assert_eq!(
+        c.node(3).log(),
+        vec![(1, payload(11, 1)), (1, payload(12, 1))]
+    );
+    assert_eq!(c.node(3).applied, machine_upto(10));
+    // The kept entries are applied once the leader says they are committed.
+    let none = Ents::none();
+    let out = c.recv(3, 1, append(1, 12, 1, 12, &none));
+    assert_eq!(applies(&out), vec![(11, 12)]);
+    assert_eq!(c.node(3).applied, machine_upto(12));
+
+    // Counter-case: n2 holds entry 10 in another term (from a deposed leader of term 2). A
+    // snapshot from the leader of term 3 replaces its whole log.
+    let mut c = Cluster::with_logs(
+        &[
+            (3, vec![1; 12]),
+            (2, [vec![1; 9], vec![2; 3]].concat()),
+            (1, vec![1]),
+        ],
+        small_frames,
+    );
+    c.hold_installs = true;
+    let out = send_whole_snapshot(&mut c, 2, 3, &file);
+    assert_eq!(installs(&out), vec![meta]);
+    let out = c.install(2);
+    let r2 = c.raft(2);
+    assert_eq!(
+        (
+            r2.first_index(),
+            r2.last_index(),
+            r2.last_term(),
+            r2.commit()
+        ),
+        (i(11), i(10), t(1), i(10))
+    );
+    assert!(c.node(2).log().is_empty());
+    assert_eq!(
+        persists(&out)
+            .iter()
+            .map(|p| p.truncate_from)
+            .collect::<Vec<_>>(),
+        vec![Some(i(1))]
+    );
+    assert_eq!(c.node(2).applied, machine_upto(10));
+}
