@@ -41,7 +41,17 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn writes_through_one_node_are_read_back_linearizably_through_another() {
-    let mut cluster = start();
+    read_back_through_another_node(&[]);
+}
+
+#[test]
+fn with_reads_through_the_log_writes_are_read_back_linearizably_through_another_node() {
+    read_back_through_another_node(&["--read-policy", "log"]);
+}
+
+fn read_back_through_another_node(extra: &[&str]) {
+    let mut cluster =
+        LocalCluster::start(env!("CARGO_BIN_EXE_raft-node").as_ref(), 3, extra).expect("start");
     let mut writer = cluster.client(opts()).unwrap();
     let (leader, _) = cluster
         .wait_for_leader(&mut writer, None, 0, Duration::from_secs(10))
@@ -53,8 +63,8 @@ fn writes_through_one_node_are_read_back_linearizably_through_another() {
             .unwrap();
         assert_eq!(r, Response::Written);
     }
-    // A second session entering through a follower: its gets are redirected and go through
-    // the log, so they see every write acknowledged before they began.
+    // A second session entering through a follower: its gets are forwarded (ReadIndex) or
+    // redirected (through the log), and see every write acknowledged before they began.
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     let mut reader = cluster.client(opts()).unwrap();
     reader.set_target(follower);

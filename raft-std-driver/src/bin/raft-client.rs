@@ -38,7 +38,8 @@ enum Op {
         /// The value.
         value: String,
     },
-    /// Prints KEY's value (a linearizable read through the log).
+    /// Prints KEY's value (a linearizable read: ReadIndex, or through the log with the nodes'
+    /// `--read-policy log`).
     Get {
         /// The key.
         key: String,
