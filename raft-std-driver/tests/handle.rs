@@ -198,3 +198,46 @@ fn a_restart_restores_the_snapshot_and_the_stored_commit_index_and_reads_see_eve
     h.shutdown();
     t.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_snapshot_newer_than_the_wal_finishes_its_install_on_open() {
+    // As after a crash between a received snapshot's rename and the WAL's record of it: the
+    // snapshot directory is ahead of the WAL (here: the WAL is gone altogether).
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = configs(dir.path(), 1).remove(0);
+    cfg.snapshot_entries = 2;
+    let (h, t) = Node::spawn_kv(cfg.clone()).unwrap();
+    assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
+    for seq in 1..=4 {
+        h.propose(put(seq, &format!("k{seq}")), Duration::from_secs(5))
+            .unwrap();
+    }
+    h.shutdown();
+    t.join().unwrap().unwrap();
+    std::fs::remove_dir_all(cfg.data_dir.join("wal")).unwrap();
+
+    let node = Node::open(cfg, KvStore::default()).unwrap();
+    let applied = node.state_machine().applied_index();
+    assert!(applied >= 2, "{applied}");
+    assert_eq!(node.core().first_index().0, applied + 1);
+    let (h, t) = node.spawn().unwrap();
+    assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
+    let get = Request {
+        client: 43,
+        seq: 0,
+        command: Command::Get {
+            key: b"k1".to_vec(),
+        },
+    }
+    .encode();
+    let r = h.propose(get, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        Response::decode(&r).unwrap(),
+        Response::Value(Some(b"v".to_vec()))
+    );
+    // And it keeps going after the reset.
+    let r = h.propose(put(5, "k5"), Duration::from_secs(5)).unwrap();
+    assert_eq!(Response::decode(&r).unwrap(), Response::Written);
+    h.shutdown();
+    t.join().unwrap().unwrap();
+}
