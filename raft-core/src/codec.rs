@@ -254,6 +254,9 @@ fn encode_head(
     msg: &Message<EntryCount>,
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
+    if let Some(r) = crate::fastwire::encode_head(VERSION, hdr, msg, buf) {
+        return r;
+    }
     let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
     match postcard::to_slice(&head, buf) {
         Ok(used) => Ok(used.len()),
@@ -330,6 +333,55 @@ pub fn encode_wire(
     Ok(n)
 }
 
+/// The frame head through postcard: the header, the message, the bytes after it.
+#[allow(clippy::type_complexity)] // A one-off internal tuple; naming it adds nothing.
+pub(crate) fn decode_head_postcard(
+    frame: &[u8],
+) -> Result<(Header, Message<EntryCount>, &[u8]), CodecError> {
+    let ((_, cluster_id, from, to, msg), rest) = postcard::take_from_bytes::<WireHeadOwned>(frame)
+        .map_err(|e| match e {
+            postcard::Error::DeserializeUnexpectedEnd => CodecError::Truncated,
+            _ => CodecError::Malformed,
+        })?;
+    Ok((
+        Header {
+            cluster_id,
+            from,
+            to,
+        },
+        msg,
+        rest,
+    ))
+}
+
+/// The decoded frame head: header, message (entries as a count), bytes after it.
+pub type Head<'a> = (Header, Message<EntryCount>, &'a [u8]);
+
+/// The frame head as `decode` reads it (fast path for the hot messages, else postcard).
+#[doc(hidden)]
+pub fn decode_head(frame: &[u8]) -> Result<Head<'_>, CodecError> {
+    crate::fastwire::decode_head(frame).unwrap_or_else(|| decode_head_postcard(frame))
+}
+
+/// The frame head through postcard only (reference for the fast path's differential test).
+#[doc(hidden)]
+pub fn decode_head_reference(frame: &[u8]) -> Result<Head<'_>, CodecError> {
+    decode_head_postcard(frame)
+}
+
+/// The frame head through postcard only (reference for the fast path's differential test).
+#[doc(hidden)]
+pub fn encode_head_postcard(
+    hdr: &Header,
+    msg: &Message<EntryCount>,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
+    postcard::to_slice(&head, buf)
+        .map(|u| u.len())
+        .map_err(|_| CodecError::BufferTooSmall)
+}
+
 /// Decodes and validates one frame. Never panics, never allocates.
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     if frame.len() > MAX_FRAME_BYTES as usize {
@@ -340,15 +392,9 @@ pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecE
         Some(&v) if v != VERSION => return Err(CodecError::BadVersion),
         Some(_) => {}
     }
-    let ((_, cluster_id, from, to, msg), rest) = postcard::take_from_bytes::<WireHeadOwned>(frame)
-        .map_err(|e| match e {
-            postcard::Error::DeserializeUnexpectedEnd => CodecError::Truncated,
-            _ => CodecError::Malformed,
-        })?;
-    let hdr = Header {
-        cluster_id,
-        from,
-        to,
+    let (hdr, msg, rest) = match crate::fastwire::decode_head(frame) {
+        Some(r) => r?,
+        None => decode_head_postcard(frame)?,
     };
     let msg = match msg {
         Message::Append(a) => {

@@ -332,6 +332,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod fastwire;
 mod fmt;
 
 pub mod codec;

@@ -100,7 +100,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return Proposal::Busy;
         }
         self.maybe_commit(cx);
-        self.send_new_entries(cx);
+        self.send_new_entries(data.len(), cx);
         Proposal::Accepted { index, term }
     }
 
@@ -171,12 +171,19 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// in flight gets them with the message its next acknowledgement triggers, so proposals
     /// arriving faster than a round trip batch up (Nagle-style) instead of costing one
     /// AppendEntries each.
-    fn send_new_entries(&mut self, cx: &mut Ctx<'_>) {
+    fn send_new_entries(&mut self, len: usize, cx: &mut Ctx<'_>) {
+        // Whether the unsent entries fill a frame, estimated in O(1) from this proposal's
+        // size (a batch of proposals is usually alike); a wrong guess only sends a frame
+        // early or waits for the acknowledgement.
+        let budget = u64::from(self.cfg.max_frame_bytes - MAX_HEADER_BYTES);
+        let record = len as u64 + u64::from(crate::codec::ENTRY_OVERHEAD);
+        let last = self.log.last_index();
         for k in 0..self.voters.len() {
             let p = &self.progress[k];
+            let unsent = p.next.distance_to(last.next());
             let busy = p.state == ProgressState::Replicate
                 && p.inflight_len() > 0
-                && !self.frame_full(p.next.prev());
+                && unsent * record < budget;
             if k != self.me && cx.sent_to & (1 << k) == 0 && !busy {
                 self.send_append(k, false, cx);
             }
@@ -277,13 +284,6 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             entries: EntryCount(count),
         });
         self.send(to, msg, cx);
-    }
-
-    /// Whether the entries after `prev` fill at least one whole frame.
-    fn frame_full(&self, prev: LogIndex) -> bool {
-        let budget = self.cfg.max_frame_bytes - MAX_HEADER_BYTES;
-        let (count, bytes) = self.batch(prev, budget);
-        bytes >= budget || prev.plus(u64::from(count)) < self.log.last_index()
     }
 
     /// How many entries after `prev` fit in `budget` record bytes (at least one if any).

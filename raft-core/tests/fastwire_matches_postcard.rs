@@ -1,0 +1,108 @@
+//! The codec's hand-written fast path for AppendEntries and its response is byte-for-byte
+//! postcard: it encodes what postcard encodes and decodes (or refuses) what postcard does,
+//! checked here on random messages and on random mutations of their frames.
+
+use raft_core::codec::{self, Header};
+use raft_core::sim::SimRng;
+use raft_core::{Append, AppendResponse, EntryCount, LogIndex, Message, NodeId, Term};
+
+fn num(rng: &mut SimRng) -> u64 {
+    // Every varint length, the extremes included.
+    match rng.in_range(0, 4) {
+        0 => u64::from(rng.in_range(0, 200)),
+        1 => rng.next_u64() >> rng.in_range(0, 64),
+        2 => u64::MAX - u64::from(rng.in_range(0, 3)),
+        _ => 1 << rng.in_range(0, 64),
+    }
+}
+
+fn message(rng: &mut SimRng) -> Message<EntryCount> {
+    if rng.in_range(0, 2) == 0 {
+        Message::Append(Append {
+            term: Term(num(rng)),
+            prev_index: LogIndex(num(rng)),
+            prev_term: Term(num(rng)),
+            commit: LogIndex(num(rng)),
+            floor: LogIndex(num(rng)),
+            round: num(rng) as u32,
+            entries: EntryCount(0),
+        })
+    } else {
+        Message::AppendResponse(AppendResponse {
+            term: Term(num(rng)),
+            success: rng.in_range(0, 2) == 0,
+            index: LogIndex(num(rng)),
+            hint_index: LogIndex(num(rng)),
+            hint_term: Term(num(rng)),
+            round: num(rng) as u32,
+            commit: LogIndex(num(rng)),
+        })
+    }
+}
+
+struct NoEntries;
+impl codec::EntrySource for NoEntries {
+    fn entry(&self, _: LogIndex) -> Option<codec::EntryRef<'_>> {
+        None
+    }
+}
+
+#[test]
+fn fast_path_encodes_exactly_what_postcard_encodes() {
+    let mut rng = SimRng::new(0xFA57);
+    for _ in 0..50_000 {
+        let hdr = Header {
+            cluster_id: num(&mut rng) as u32,
+            from: NodeId(num(&mut rng) as u32),
+            to: NodeId(num(&mut rng) as u32),
+        };
+        let msg = message(&mut rng);
+        let (mut a, mut b) = ([0u8; 128], [0u8; 128]);
+        let n = codec::encode(&hdr, &msg, &NoEntries, &mut a).expect("fits");
+        let m = codec::encode_head_postcard(&hdr, &msg, &mut b).expect("fits");
+        assert_eq!(&a[..n], &b[..m], "{msg:?}");
+        // Too small a buffer is an error on both paths.
+        let cut = rng.in_range(0, n as u32) as usize;
+        assert!(codec::encode(&hdr, &msg, &NoEntries, &mut a[..cut]).is_err());
+    }
+}
+
+#[test]
+fn fast_path_decodes_and_refuses_exactly_what_postcard_does() {
+    let mut rng = SimRng::new(0xDEC0);
+    for _ in 0..100_000 {
+        let hdr = Header {
+            cluster_id: num(&mut rng) as u32,
+            from: NodeId(num(&mut rng) as u32),
+            to: NodeId(num(&mut rng) as u32),
+        };
+        let msg = message(&mut rng);
+        let mut buf = [0u8; 160];
+        let mut n = codec::encode_head_postcard(&hdr, &msg, &mut buf).expect("fits");
+        // Mutate: truncate, flip bytes (non-canonical and overlong varints, bad bools,
+        // other tags), or append a tail.
+        match rng.in_range(0, 4) {
+            0 => n = rng.in_range(0, n as u32 + 1) as usize,
+            1 => {
+                for _ in 0..rng.in_range(1, 3) {
+                    let at = rng.in_range(1, n as u32) as usize;
+                    buf[at] = rng.next_u64() as u8;
+                }
+            }
+            2 => {
+                let extra = rng.in_range(1, 20) as usize;
+                for b in &mut buf[n..n + extra] {
+                    *b = 0x80 | rng.next_u64() as u8;
+                }
+                n += extra;
+            }
+            _ => {}
+        }
+        let frame = &buf[..n];
+        assert_eq!(
+            codec::decode_head(frame),
+            codec::decode_head_reference(frame),
+            "{frame:?}"
+        );
+    }
+}
