@@ -9,8 +9,8 @@ mod common;
 
 use common::*;
 use raft_core::{
-    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Message, NodeId, Output,
-    Proposal, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
+    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Message, Output, Proposal,
+    SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
 };
 
 /// Small frames so a snapshot of a few entries takes several chunks: each chunk carries at
@@ -733,4 +733,310 @@ fn a_failed_install_whose_answer_is_lost_restarts_the_transfer() {
         vec![meta],
         "never resent"
     );
+}
+
+/// The chunks in flight to n3, in order sent.
+fn chunks_in_flight(c: &Cluster) -> Vec<Message<EntryCount>> {
+    c.wire
+        .iter()
+        .filter(|e| is_chunk_to(e, 3))
+        .map(|e| e.msg)
+        .collect()
+}
+
+#[test]
+fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_offset() {
+    // A window of 128 bytes (one frame): 48 + 48 + 32 bytes fill it.
+    let (mut c, meta) = leader_compacted_past_n3(6, |cfg| cfg.max_inflight_bytes = FRAME);
+    c.ticks(1, 3);
+    // Each write sends n3 the next chunk while the window allows; the third is cut to the
+    // bytes left, the fourth write sends none.
+    for k in 7..=9 {
+        propose_ok(&mut c, 1, format!("x={k}").as_bytes());
+    }
+    assert_eq!(
+        chunks_in_flight(&c),
+        vec![
+            chunk_desc(meta, 0, 48, 3),
+            chunk_desc(meta, 48, 48, 3),
+            chunk_desc(meta, 96, 32, 3),
+        ]
+    );
+    // (Writes beyond the uncommitted window would be refused; n2 is not answering yet.)
+    let out = c.step(1, Input::Propose { data: b"x=10" });
+    assert!(chunks_sent(&out).is_empty(), "{out:?}");
+
+    // n3 takes all three; its first two acknowledgements are lost. The third names the
+    // contiguous offset 128, which frees the whole window: the leader sends the rest.
+    for _ in 0..3 {
+        deliver_first(&mut c, |e| is_chunk_to(e, 3));
+    }
+    let acks = c.take(|e| e.from == n(3));
+    let acks: Vec<Message<EntryCount>> = acks.iter().map(|e| e.msg).collect();
+    assert_eq!(
+        acks,
+        [48, 96, 128]
+            .map(|o| Message::SnapshotResponse(snap_resp(meta, o, false, 3)))
+            .to_vec()
+    );
+    let out = c.recv(
+        1,
+        3,
+        Message::SnapshotResponse(snap_resp(meta, 128, false, 3)),
+    );
+    assert_eq!(sends(&out), vec![(n(3), chunk_desc(meta, 128, 30, 3))]);
+    c.deliver_all();
+    assert_eq!(installs(&c.node(3).outputs), vec![meta]);
+    assert_eq!(c.raft(1).match_index(n(3)), Some(i(11)));
+
+    // A window of two messages: the third write sends no chunk.
+    let (mut c, meta) = leader_compacted_past_n3(6, |cfg| cfg.max_inflight_msgs = 2);
+    c.ticks(1, 3);
+    for k in 7..=8 {
+        propose_ok(&mut c, 1, format!("x={k}").as_bytes());
+    }
+    assert_eq!(
+        chunks_in_flight(&c),
+        vec![chunk_desc(meta, 0, 48, 3), chunk_desc(meta, 48, 48, 3)]
+    );
+    let out = c.step(1, Input::Propose { data: b"x=9" });
+    assert!(chunks_sent(&out).is_empty(), "{out:?}");
+    // One acknowledgement frees one slot: one more chunk.
+    deliver_first(&mut c, |e| is_chunk_to(e, 3));
+    let (_, out) = deliver_first(&mut c, |e| e.from == n(3));
+    assert_eq!(sends(&out), vec![(n(3), chunk_desc(meta, 96, 48, 3))]);
+}
+
+#[test]
+fn a_failed_install_restarts_the_transfer() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.hold_installs = true;
+    c.ticks(1, 3);
+    c.deliver_all();
+    assert_eq!(c.node(3).install_wanted, Some(meta));
+    // A byte went bad on the way: the checksum does not hold and the driver reports it.
+    c.node_mut(3).incoming.as_mut().expect("written").1[100] ^= 0x40;
+    let before = (
+        c.raft(3).first_index(),
+        c.raft(3).last_index(),
+        c.raft(3).commit(),
+    );
+    let out = c.install(3);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            n(1),
+            Message::SnapshotResponse(snap_resp(meta, 0, false, 0))
+        )]
+    );
+    assert!(persists(&out).is_empty() && applies(&out).is_empty());
+    assert_eq!(
+        (
+            c.raft(3).first_index(),
+            c.raft(3).last_index(),
+            c.raft(3).commit()
+        ),
+        before
+    );
+    assert!(c.node(3).snap_file.is_none());
+
+    // The leader streams it again from offset 0, and this time it installs.
+    let (_, out) = deliver_first(&mut c, |e| e.from == n(3));
+    assert_eq!(sends(&out), vec![(n(3), chunk_desc(meta, 0, 48, 3))]);
+    let mark = c.node(3).outputs.len();
+    c.deliver_all();
+    assert_eq!(
+        chunk_writes(&c.node(3).outputs[mark..]),
+        vec![
+            (meta, 0, 48),
+            (meta, 48, 48),
+            (meta, 96, 48),
+            (meta, 144, 14)
+        ]
+    );
+    c.install(3);
+    c.deliver_all();
+    assert_eq!(c.node(3).applied, c.node(1).applied);
+    assert_eq!(c.raft(3).first_index(), i(8));
+    assert_eq!(c.raft(1).match_index(n(3)), Some(i(7)));
+}
+
+#[test]
+fn installed_snapshot_counts_as_applied_and_apply_resumes_after_it() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    let applied_before = applies(&c.node(3).outputs);
+    assert_eq!(applied_before, vec![(1, 1)]);
+    c.heartbeat(1);
+    c.deliver_all();
+    assert_eq!(installs(&c.node(3).outputs), vec![meta]);
+    // The snapshot stands for entries 2..=7: they are never handed out in an Apply.
+    assert_eq!(applies(&c.node(3).outputs), applied_before);
+    assert_eq!(c.raft(3).applied(), i(7));
+
+    // New writes are applied from 8 on, once each.
+    for k in 7..=8 {
+        propose_ok(&mut c, 1, format!("x={k}").as_bytes());
+        c.deliver_all();
+    }
+    c.heartbeat(1);
+    let n3 = applies(&c.node(3).outputs);
+    assert_eq!(n3[1..].first().map(|a| a.0), Some(8));
+    assert_eq!(n3.last().map(|a| a.1), Some(9));
+    assert_eq!(c.node(3).applied, c.node(1).applied);
+
+    // After a restart whose state machine is rebuilt from the snapshot alone, apply resumes
+    // right after the snapshot too.
+    c.node_mut(3).machine_is_durable = false;
+    c.crash_restart(3);
+    assert_eq!(c.node(3).applied_index(), i(7));
+    assert_eq!(c.raft(3).applied(), i(7));
+    let mark = c.node(3).outputs.len();
+    c.heartbeat(1);
+    assert_eq!(applies(&c.node(3).outputs[mark..]), vec![(8, 9)]);
+    assert_eq!(c.node(3).applied, c.node(1).applied);
+}
+
+#[test]
+fn snapshot_installed_for_an_unrequested_snapshot_is_a_driver_error() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.hold_installs = true;
+    c.shadow_by_value(3);
+    let unrequested = |c: &mut Cluster, meta: SnapshotMeta, ok: bool| {
+        let before = format!("{:?}", c.raft(3));
+        let r = c.try_step(3, Input::SnapshotInstalled { meta, ok });
+        assert_eq!(r, Err(StepError::SnapshotNotRequested));
+        // Refused before any change.
+        assert_eq!(format!("{:?}", c.raft(3)), before);
+    };
+    // Nothing is being received.
+    unrequested(&mut c, meta, true);
+    unrequested(&mut c, meta, false);
+    // Mid-stream: the snapshot is not complete.
+    c.ticks(1, 3);
+    deliver_first(&mut c, |e| is_chunk_to(e, 3));
+    unrequested(&mut c, meta, true);
+    // Complete, but the driver names another snapshot.
+    c.deliver_all();
+    assert_eq!(c.node(3).install_wanted, Some(meta));
+    let other = SnapshotMeta {
+        checksum: meta.checksum ^ 1,
+        ..meta
+    };
+    unrequested(&mut c, other, true);
+    // The snapshot asked for installs normally, once; a second report is an error again.
+    c.install(3);
+    assert_eq!(c.raft(3).first_index(), i(8));
+    unrequested(&mut c, meta, true);
+}
+
+#[test]
+fn a_snapshot_older_than_the_followers_durable_commit_is_acknowledged_without_transfer() {
+    let (mut c, meta) = all_caught_up_and_leader_compacted();
+    assert_eq!((c.commit(3), c.raft(3).durable_index()), (7, i(7)));
+    let log = c.node(3).log();
+    let bytes = file_bytes(&c, 1, 0, meta.len);
+    // A delayed chunk of an older stream (a snapshot at 5), or of this one, at any offset:
+    // everything it covers is committed and durable on n3 already.
+    let older = SnapshotMeta {
+        index: i(5),
+        ..meta
+    };
+    for (m, offset) in [(older, 0), (older, 48), (meta, 0), (meta, 96)] {
+        let out = c.recv(
+            3,
+            1,
+            chunk(1, m, offset, &bytes[offset as usize..offset as usize + 48]),
+        );
+        assert!(chunk_writes(&out).is_empty() && installs(&out).is_empty());
+        assert!(persists(&out).is_empty());
+        assert_eq!(
+            snapshot_resps(&out),
+            vec![(n(1), snap_resp(m, m.len, true, 0))]
+        );
+    }
+    assert_eq!(c.node(3).log(), log);
+    assert_eq!(c.raft(3).first_index(), i(1));
+    // The leader, not streaming to n3, ignores those answers.
+    let out = c.recv(
+        1,
+        3,
+        Message::SnapshotResponse(snap_resp(older, older.len, true, 0)),
+    );
+    assert!(sends(&out).is_empty());
+    assert_eq!(c.raft(1).match_index(n(3)), Some(i(7)));
+
+    // Counter-case under Durability::Deferred: n3 knows entry 8 committed but has not made
+    // it durable. A snapshot at 8 is then received, not acknowledged as held.
+    let mut c = Cluster::with_config(3, |cfg| {
+        small_frames(cfg);
+        cfg.durability = Durability::Deferred;
+    });
+    c.elect(1);
+    c.auto_fsync = false;
+    propose_ok(&mut c, 1, b"x=1");
+    // n3 holds entry 2 but has not made it durable (its acknowledgement waits); n2 has.
+    deliver_first(&mut c, |e| e.to == n(3));
+    deliver_first(&mut c, |e| e.to == n(2));
+    c.fsync(1);
+    c.fsync(2);
+    deliver_first(&mut c, |e| e.from == n(2));
+    assert_eq!(c.commit(1), 2);
+    // The leader's next message tells n3 that 2 is committed.
+    let none = Ents::none();
+    c.recv(3, 1, append(1, 2, 1, 2, &none));
+    assert_eq!((c.commit(3), c.raft(3).durable_index()), (2, i(1)));
+    assert_eq!(c.raft(1).applied(), i(2));
+    let (s, _) = c.save_snapshot(1);
+    assert_eq!(s.index, i(2));
+    // (The snapshot of two entries, 43 bytes, is a single chunk.)
+    c.hold_installs = true;
+    let bytes = file_bytes(&c, 1, 0, s.len);
+    let out = c.recv(3, 1, chunk(1, s, 0, &bytes));
+    assert_eq!(chunk_writes(&out), vec![(s, 0, 43)]);
+    assert_eq!(installs(&out), vec![s]);
+    assert_eq!(
+        snapshot_resps(&out),
+        vec![(n(1), snap_resp(s, 43, false, 0))]
+    );
+}
+
+#[test]
+fn without_a_snapshot_compaction_stops_at_the_slowest_voter() {
+    let mut c = Cluster::with_config(3, small_frames);
+    c.elect(1);
+    c.isolate(3);
+    for k in 1..=6 {
+        propose_ok(&mut c, 1, format!("x={k}").as_bytes());
+        c.deliver_all();
+    }
+    c.heartbeat(1);
+    assert_eq!(c.raft(1).applied(), i(7));
+    // n1 and n2 captured their state machines at 7, but n3 holds only entry 1: nobody
+    // compacts past it, so it can still be caught up by AppendEntries.
+    for id in [1, 2] {
+        let out = c.step(id, Input::Captured { index: i(7) });
+        assert_eq!(compacts(&out), vec![1], "n{id}");
+        assert_eq!(c.raft(id).first_index(), i(2), "n{id}");
+    }
+    for _ in 0..3 {
+        let out = c.ticks(1, 3);
+        assert!(compacts(&out).is_empty());
+        c.deliver_all();
+    }
+
+    // n3 is back: it catches up by AppendEntries alone, and then the log is compacted.
+    c.heal();
+    let mark = c.node(1).outputs.len();
+    let mut log = Vec::new();
+    for _ in 0..3 {
+        c.ticks(1, 3);
+        log.extend(deliver_all_logged(&mut c));
+    }
+    assert!(chunk_frames(&log).is_empty());
+    assert_eq!(c.node(3).applied, c.node(1).applied);
+    // (The floor follows n3 as it catches up, three entries per 128-byte frame.)
+    assert_eq!(compacts(&c.node(1).outputs[mark..]), vec![4, 7]);
+    assert_eq!(c.raft(1).first_index(), i(8));
+    assert_eq!(c.raft(1).stats().needs_snapshot, 0);
+    assert_eq!(compacts(&c.node(2).outputs).last(), Some(&7));
 }
