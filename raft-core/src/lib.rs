@@ -289,6 +289,200 @@
 //! assert!(matches!(net.propose(1, b"x=1"), Proposal::Accepted { .. }));
 //! ```
 //!
+//! # Snapshots
+//!
+//! A driver that captures its state machine into a durable snapshot file reports
+//! [`Input::SnapshotSaved`]` { meta }` ([`SnapshotMeta`]: index, term, length, checksum); the
+//! core may then compact the log past followers that lag ([`Output::Compact`]) and streams
+//! those followers the snapshot instead. The leader's driver only serves the bytes the
+//! chunk descriptors name, through [`codec::EntrySource::snapshot_chunk`]; every chunk fits
+//! one frame and chunks stream under the in-flight window. A follower's driver writes each
+//! [`Output::SnapshotChunk`] (the bytes come with the step's input, in order) and, on
+//! [`Output::InstallSnapshot`], verifies, makes durable and loads the snapshot, resets its log
+//! store to start after it, and reports [`Input::SnapshotInstalled`]` { meta, ok }`. Only then
+//! does the core rebase the follower's log; `ok: false` restarts the transfer.
+//!
+//! ```
+//! use raft_core::codec::{self, EntryRef, EntrySource, Header};
+//! use raft_core::{persist_entries, Config, Input, LogIndex, LogStore, NodeId, Output, Outputs,
+//!                 RingStore, Role, SnapshotMeta, State};
+//!
+//! const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+//!
+//! /// One node's storage: its log store, its state machine (here every applied command,
+//! /// concatenated), its snapshot file and the snapshot it is receiving.
+//! struct Disk<'a> {
+//!     log: RingStore<'a, 16>,
+//!     machine: Vec<u8>,
+//!     applied: LogIndex,
+//!     snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+//!     incoming: Vec<u8>,
+//! }
+//!
+//! /// The encoder reads entries from the log store and snapshot chunks from the file.
+//! impl EntrySource for Disk<'_> {
+//!     fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+//!         self.log.entry(index)
+//!     }
+//!     fn snapshot_chunk(&self, meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
+//!         let (m, bytes) = self.snapshot.as_ref()?;
+//!         let at = offset as usize;
+//!         if m == meta { bytes.get(at..at + len as usize) } else { None }
+//!     }
+//! }
+//!
+//! /// The driver's checksum (FNV-1a); the core only carries it.
+//! fn checksum(bytes: &[u8]) -> u32 {
+//!     bytes.iter().fold(0x811c_9dc5, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+//! }
+//!
+//! # struct Net<'a> {
+//! #     nodes: [State<3, 16, 4>; 3],
+//! #     disks: [Disk<'a>; 3],
+//! #     wire: Vec<(usize, usize, Vec<u8>)>,
+//! #     down: [bool; 3],
+//! # }
+//! impl Net<'_> {
+//!     /// Steps node `k` and performs its outputs in order.
+//!     fn step(&mut self, k: usize, input: Input<'_>) {
+//!         let mut out: Outputs<12> = Outputs::new();
+//!         self.nodes[k].step(input, &mut out).unwrap();
+//!         let disk = &mut self.disks[k];
+//!         let mut installed = None;
+//!         for o in &out {
+//!             match *o {
+//!                 // The leader side: chunks are encoded from the snapshot file.
+//!                 Output::Send { to, msg } => {
+//!                     let hdr = Header { cluster_id: 0, from: IDS[k], to };
+//!                     let mut frame = [0u8; 128];
+//!                     let n = codec::encode(&hdr, &msg, &*disk, &mut frame).unwrap();
+//!                     self.wire.push((k, (to.0 - 1) as usize, frame[..n].to_vec()));
+//!                 }
+//!                 // The follower side: write each chunk where it goes...
+//!                 Output::SnapshotChunk { offset, len, .. } => {
+//!                     let data = input.snapshot_data().unwrap();
+//!                     if offset == 0 {
+//!                         disk.incoming.clear(); // a new snapshot: drop any partial one
+//!                     }
+//!                     assert_eq!(offset, disk.incoming.len() as u64);
+//!                     assert_eq!(data.len(), len as usize);
+//!                     disk.incoming.extend_from_slice(data);
+//!                 }
+//!                 // ...then verify, keep and load the whole snapshot, and start the log
+//!                 // store after it.
+//!                 Output::InstallSnapshot { meta } => {
+//!                     let bytes = core::mem::take(&mut disk.incoming);
+//!                     let ok = bytes.len() as u64 == meta.len
+//!                         && checksum(&bytes) == meta.checksum;
+//!                     if ok {
+//!                         disk.machine = bytes.clone();
+//!                         disk.applied = meta.index;
+//!                         disk.snapshot = Some((meta, bytes));
+//!                         disk.log.compact_to(meta.index);
+//!                     }
+//!                     installed = Some(Input::SnapshotInstalled { meta, ok });
+//!                 }
+//!                 Output::Persist(p) => persist_entries(&mut disk.log, &p, &input).unwrap(),
+//!                 Output::Apply { first, last } => {
+//!                     for i in first.0..=last.0 {
+//!                         let e = disk.log.entry(LogIndex(i)).unwrap();
+//!                         disk.machine.extend_from_slice(e.data);
+//!                     }
+//!                     disk.applied = last;
+//!                 }
+//!                 Output::Compact { upto } => disk.log.compact_to(upto),
+//!                 _ => {}
+//!             }
+//!         }
+//!         if let Some(report) = installed {
+//!             self.step(k, report);
+//!         }
+//!     }
+//!
+//!     /// Node `k` captures its state machine into its snapshot file and tells the core.
+//!     fn save_snapshot(&mut self, k: usize) -> SnapshotMeta {
+//!         let disk = &mut self.disks[k];
+//!         let bytes = disk.machine.clone();
+//!         let meta = SnapshotMeta {
+//!             index: disk.applied,
+//!             term: self.nodes[k].term_at(disk.applied).unwrap(),
+//!             len: bytes.len() as u64,
+//!             checksum: checksum(&bytes),
+//!         };
+//!         disk.snapshot = Some((meta, bytes));
+//!         self.step(k, Input::SnapshotSaved { meta });
+//!         meta
+//!     }
+//! #
+//! #     fn deliver(&mut self) {
+//! #         while !self.wire.is_empty() {
+//! #             let (from, to, frame) = self.wire.remove(0);
+//! #             if !self.down[from] && !self.down[to] {
+//! #                 self.step(to, Input::Frame(&frame));
+//! #             }
+//! #         }
+//! #     }
+//! #     fn heartbeat(&mut self) {
+//! #         for _ in 0..3 {
+//! #             self.step(0, Input::Tick);
+//! #         }
+//! #         self.deliver();
+//! #     }
+//! }
+//! # let mut bufs = [[0u8; 1024]; 3];
+//! # let [b1, b2, b3] = &mut bufs;
+//! # let mut net = Net {
+//! #     nodes: core::array::from_fn(|k| {
+//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
+//! #         cfg.max_frame_bytes = 128; // chunks of at most 48 bytes
+//! #         cfg.max_inflight_bytes = 512;
+//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #         State::new(cfg, &IDS).unwrap()
+//! #     }),
+//! #     disks: [b1, b2, b3].map(|b| Disk {
+//! #         log: RingStore::new(b, LogIndex(0)),
+//! #         machine: Vec::new(),
+//! #         applied: LogIndex(0),
+//! #         snapshot: None,
+//! #         incoming: Vec::new(),
+//! #     }),
+//! #     wire: Vec::new(),
+//! #     down: [false, false, true],
+//! # };
+//! # while net.nodes[0].role() != Role::Leader {
+//! #     net.step(0, Input::Tick);
+//! #     net.deliver();
+//! # }
+//! // Node 1 (`nodes[0]`) leads; node 3 is down. Six writes commit on nodes 1 and 2.
+//! for k in 1..=6 {
+//!     let cmd = format!("set key{k} = value{k};");
+//!     net.step(0, Input::Propose { data: cmd.as_bytes() });
+//!     net.deliver();
+//! }
+//! assert_eq!(net.disks[0].applied, LogIndex(7)); // the leader's empty entry, six writes
+//!
+//! // The leader captures its state machine: the log is compacted past node 3.
+//! let meta = net.save_snapshot(0);
+//! assert_eq!(net.nodes[0].first_index(), LogIndex(8));
+//! assert_eq!(meta.len, 108); // three chunks of at most 48 bytes
+//!
+//! // Node 3 comes up with an empty log. The next heartbeat finds the entries it needs
+//! // compacted, and the snapshot streams to it in chunks of one frame each.
+//! net.down[2] = false;
+//! net.heartbeat();
+//! assert_eq!(net.disks[2].snapshot.as_ref().map(|s| s.0), Some(meta));
+//! assert_eq!(net.disks[2].machine, net.disks[0].machine);
+//! assert_eq!(net.nodes[2].first_index(), LogIndex(8));
+//! assert_eq!(net.nodes[2].applied(), LogIndex(7));
+//!
+//! // Replication resumes after the snapshot: node 3 applies the next write as usual.
+//! net.step(0, Input::Propose { data: b"set key7 = value7;" });
+//! net.deliver();
+//! net.heartbeat();
+//! assert!(net.disks[2].machine.ends_with(b"set key7 = value7;"));
+//! assert_eq!(net.disks[2].machine, net.disks[0].machine);
+//! ```
+//!
 //! # Limits, and what happens when each is hit
 //!
 //! Every bounded structure is named, and exhausting one never panics, never drops a committed
