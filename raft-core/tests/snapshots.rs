@@ -1040,3 +1040,34 @@ fn without_a_snapshot_compaction_stops_at_the_slowest_voter() {
     assert_eq!(c.raft(1).stats().needs_snapshot, 0);
     assert_eq!(compacts(&c.node(2).outputs).last(), Some(&7));
 }
+
+#[test]
+fn a_lost_chunk_is_sent_again_after_a_heartbeat_without_progress() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.ticks(1, 3);
+    deliver_first(&mut c, |e| is_chunk_to(e, 3));
+    deliver_first(&mut c, |e| e.from == n(3));
+    // The chunk at 48 is lost.
+    let lost = c.take(|e| is_chunk_to(e, 3));
+    assert_eq!(
+        lost.iter().map(|e| e.msg).collect::<Vec<_>>(),
+        vec![chunk_desc(meta, 48, 48, 3)]
+    );
+    // Later chunks are refused with the offset wanted (48); within two heartbeats without
+    // progress the leader sends from 48 again and the snapshot completes.
+    for _ in 0..2 {
+        c.heartbeat(1);
+    }
+    let n3 = &c.node(3).outputs;
+    assert_eq!(
+        chunk_writes(n3),
+        vec![
+            (meta, 0, 48),
+            (meta, 48, 48),
+            (meta, 96, 48),
+            (meta, 144, 14)
+        ]
+    );
+    assert_eq!(installs(n3), vec![meta]);
+    assert_eq!(c.node(3).applied, c.node(1).applied);
+}
