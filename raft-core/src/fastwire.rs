@@ -30,7 +30,12 @@ impl Writer<'_> {
         Ok(())
     }
 
+    #[inline]
     fn var(&mut self, mut v: u64) -> Result<(), CodecError> {
+        if v < 0x80 {
+            // Most fields (small terms, rounds, counts) take one byte.
+            return self.byte(v as u8);
+        }
         while v >= 0x80 {
             self.byte((v as u8) | 0x80)?;
             v >>= 7;
@@ -98,6 +103,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn byte(&mut self) -> Result<u8, CodecError> {
         let b = *self.b.get(self.at).ok_or(CodecError::Truncated)?;
         self.at += 1;
@@ -106,7 +112,15 @@ impl<'a> Reader<'a> {
 
     /// postcard's varint: at most `max` bytes, the last carrying at most `last_max`;
     /// non-canonical encodings are accepted, as postcard accepts them.
+    #[inline]
     fn var(&mut self, max: u32, last_max: u8) -> Result<u64, CodecError> {
+        if let Some(&b) = self.b.get(self.at) {
+            if b < 0x80 {
+                // One-byte varint: the common case.
+                self.at += 1;
+                return Ok(u64::from(b));
+            }
+        }
         let mut out = 0u64;
         for i in 0..max {
             let v = self.byte()?;

@@ -47,6 +47,8 @@ pub(crate) struct Progress<const F: usize> {
     pub(crate) snap_done_sent: bool,
     /// `snap_acked` at the previous heartbeat.
     pub(crate) snap_acked_at_heartbeat: u64,
+    /// Heartbeats since every chunk was acknowledged without the install being reported.
+    pub(crate) snap_wait: u32,
 }
 
 impl<const F: usize> Progress<F> {
@@ -65,6 +67,7 @@ impl<const F: usize> Progress<F> {
             snap_acked: 0,
             snap_done_sent: false,
             snap_acked_at_heartbeat: 0,
+            snap_wait: 0,
         }
     }
 
@@ -150,6 +153,7 @@ impl<const F: usize> Progress<F> {
         self.snap_acked = 0;
         self.snap_done_sent = false;
         self.snap_acked_at_heartbeat = 0;
+        self.snap_wait = 0;
         self.probe_sent = false;
         self.inflight.clear();
         self.inflight_bytes = 0;
@@ -185,6 +189,7 @@ impl<const F: usize> Progress<F> {
 
     /// Sends again from `offset` (lost chunks, or a follower that restarted).
     pub(crate) fn rewind_snapshot(&mut self, offset: u64) {
+        self.snap_wait = 0;
         self.snap_acked = offset;
         self.snap_next = offset;
         self.snap_done_sent = false;
@@ -214,8 +219,13 @@ impl<const F: usize> Progress<F> {
             // Heartbeats to a follower receiving a snapshot may be refused: not news.
             ProgressState::Snapshot => false,
             ProgressState::Replicate => {
-                if rejected <= self.matched {
+                if rejected < self.matched {
                     return false;
+                }
+                if rejected == self.matched {
+                    // A heartbeat anchored at the match index was refused: the follower lost
+                    // entries it had acknowledged (its disk was replaced). Probe below them.
+                    self.matched = probe.min(rejected.prev());
                 }
                 self.become_probe();
                 self.next = probe.next().max(self.matched.next()).min(self.next);

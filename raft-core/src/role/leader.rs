@@ -126,6 +126,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.hb_elapsed = 0;
             self.next_round();
             self.assign_waiting_reads();
+            let (hb, et) = (self.cfg.heartbeat_ticks, self.cfg.election_ticks);
             for k in 0..self.voters.len() {
                 if k == self.me {
                     continue;
@@ -139,6 +140,14 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                         if p.inflight_len() > 0 && p.snap_acked == p.snap_acked_at_heartbeat {
                             let at = p.snap_acked;
                             p.rewind_snapshot(at);
+                        } else if p.snap_done_sent && p.inflight_len() == 0 {
+                            // Every chunk acknowledged, no install reported: after an
+                            // election timeout the follower crashed or failed it and the
+                            // answer was lost. Stream it again.
+                            p.snap_wait += 1;
+                            if p.snap_wait.saturating_mul(hb) >= et {
+                                p.rewind_snapshot(0);
+                            }
                         }
                         p.snap_acked_at_heartbeat = p.snap_acked;
                     }
