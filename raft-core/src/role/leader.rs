@@ -312,21 +312,31 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         (count, bytes)
     }
 
+    /// The position of the voter a response came from, after counting its heartbeat round
+    /// (CheckQuorum and reads); `None` (and counted) if this node is not leading.
+    pub(crate) fn response_from(&mut self, from: NodeId, round: u32) -> Option<usize> {
+        if self.role != Role::Leader {
+            self.stats.ignored_unexpected += 1;
+            return None;
+        }
+        let k = self.position(from)?;
+        let p = &mut self.progress[k];
+        if round.wrapping_sub(p.acked_round) < (1 << 31) {
+            p.acked_round = round;
+        }
+        Some(k)
+    }
+
     pub(crate) fn handle_append_response(
         &mut self,
         from: NodeId,
         r: AppendResponse,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role != Role::Leader {
-            self.stats.ignored_unexpected += 1;
+        let Some(k) = self.response_from(from, r.round) else {
             return;
-        }
-        let Some(k) = self.position(from) else { return };
+        };
         let p = &mut self.progress[k];
-        if r.round.wrapping_sub(p.acked_round) < (1 << 31) {
-            p.acked_round = r.round;
-        }
         // The follower's commit index names committed entries, which this leader's log holds
         // at the same indices (Leader Completeness): adopt it.
         let known = r.commit.min(self.log.last_index());

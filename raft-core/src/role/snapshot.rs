@@ -80,15 +80,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         r: SnapshotResponse,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role != Role::Leader {
-            self.stats.ignored_unexpected += 1;
+        let Some(k) = self.response_from(from, r.round) else {
             return;
-        }
-        let Some(k) = self.position(from) else { return };
+        };
         let p = &mut self.progress[k];
-        if r.round.wrapping_sub(p.acked_round) < (1 << 31) {
-            p.acked_round = r.round;
-        }
         if p.state != ProgressState::Snapshot || p.snap.map(|m| m.index) != Some(r.index) {
             // An answer about a stream that is over or was replaced.
             self.check_reads(cx);
