@@ -396,6 +396,14 @@ pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecE
         Some(r) => r?,
         None => decode_head_postcard(frame)?,
     };
+    // Only the canonical encoding is accepted (postcard also takes overlong varints), so a
+    // frame cannot be altered without changing what it says.
+    let mut canon = [0u8; 2 * MAX_HEADER_BYTES as usize];
+    let used = frame.len() - rest.len();
+    match encode_head(&hdr, &msg, &mut canon) {
+        Ok(n) if canon.get(..n) == frame.get(..used) => {}
+        _ => return Err(CodecError::Malformed),
+    }
     let msg = match msg {
         Message::Append(a) => {
             let entries = WireEntries::parse(a.entries.0, rest)?;

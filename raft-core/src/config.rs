@@ -103,6 +103,18 @@ impl Config {
         codec::max_payload(self.max_frame_bytes)
     }
 
+    /// The smallest `log_bytes` a `State` with a `log_window`-entry window accepts: one entry of
+    /// the largest payload plus the empty entries proposals keep room for (a quarter of the
+    /// window, at least one), so a new leader can always append its empty entry.
+    pub const fn min_log_bytes(&self, log_window: usize) -> u32 {
+        let reserve = if log_window / 4 > 1 {
+            log_window / 4
+        } else {
+            1
+        } as u32;
+        self.max_payload() + (1 + reserve) * codec::ENTRY_OVERHEAD
+    }
+
     /// Checks every rule; `inflight_cap` is the `INFLIGHT` capacity of the `State` type.
     pub(crate) fn validate(&self, inflight_cap: usize, log_cap: usize) -> Result<(), ConfigError> {
         if self.heartbeat_ticks == 0 {
@@ -129,10 +141,10 @@ impl Config {
         if self.max_apply == 0 {
             return Err(ConfigError::ApplyZero);
         }
-        // Room for one full entry plus the leader's empty entry, so a new leader can always
-        // append and commit its empty entry (never wedged by a full store).
-        let one = u64::from(self.max_payload()) + 2 * u64::from(codec::ENTRY_OVERHEAD);
-        if u64::from(self.log_bytes) < one {
+        // Room for one full entry plus the empty entries proposals keep free for future
+        // leaders (a quarter of the window, at least one), so a new leader can always append
+        // and commit its empty entry (never wedged by a full store).
+        if self.log_bytes < self.min_log_bytes(log_cap) {
             return Err(ConfigError::LogBytesTooSmall);
         }
         if log_cap < 4 {

@@ -594,15 +594,22 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
     }
 
-    /// Three quarters of the window or of the store's byte budget are used.
+    /// Three quarters of the window or of the store's byte budget are used, or a proposal of
+    /// the largest size would be refused for room.
     fn log_filling(&self) -> bool {
-        self.log.free() <= L / 4 || self.log.bytes() * 4 >= u64::from(self.cfg.log_bytes) * 3
+        self.log.free() <= L / 4
+            || self.log.bytes() * 4 >= u64::from(self.cfg.log_bytes) * 3
+            || !self.has_room(self.cfg.max_payload() as usize, (L / 4).max(1))
     }
 
     /// Whether the log has room for one more entry of `len` payload bytes.
+    /// `reserve_slots` window slots, and the bytes of as many empty entries, stay free.
     pub(crate) fn has_room(&self, len: usize, reserve_slots: usize) -> bool {
-        let rec = len as u64 + u64::from(codec::ENTRY_OVERHEAD);
-        self.log.free() > reserve_slots && self.log.bytes() + rec <= u64::from(self.cfg.log_bytes)
+        let overhead = u64::from(codec::ENTRY_OVERHEAD);
+        let rec = len as u64 + overhead;
+        let reserved = reserve_slots as u64 * overhead;
+        self.log.free() > reserve_slots
+            && self.log.bytes() + rec + reserved <= u64::from(self.cfg.log_bytes)
     }
 
     // ----- The read-only view: what tests, checkers and applications may observe. -----

@@ -119,7 +119,9 @@ fn leader_answers_busy_at_max_uncommitted_and_accepts_again_once_entries_commit(
 fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_it() {
     let mut c = Cluster::with_config(3, |cfg| {
         cfg.max_frame_bytes = 200;
-        cfg.log_bytes = 250;
+        // Two 111-byte records after the empty entry, plus the 16 empty entries (176 bytes)
+        // proposals keep room for in a 64-entry window.
+        cfg.log_bytes = 409;
     });
     c.elect(1);
     c.heartbeat(1);

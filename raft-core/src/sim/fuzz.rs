@@ -112,11 +112,9 @@ pub fn frame_roundtrip(data: &[u8]) {
 }
 
 /// Whether [`frame_roundtrip`] requires a decoded frame to re-encode to exactly its own
-/// bytes. The decoder accepts overlong postcard varints (`[1, 0, 0x81, 0x00, ...]` reads
-/// `from` = 1 written in two bytes), so several byte strings decode to one message (see
-/// `raft-core/tests/known_bugs.rs`). Until the codec rejects them, the target checks that
-/// the re-encoded frame decodes to the same message and is a fixed point.
-pub const CANONICAL_FRAMES: bool = false;
+/// bytes. The decoder rejects overlong postcard varints (`[1, 0, 0x81, 0x00, ...]` once read
+/// `from` = 1 written in two bytes; see `raft-core/tests/known_bugs.rs`), so it does.
+pub const CANONICAL_FRAMES: bool = true;
 
 // ------------------------------------------------------------------------------------------
 // Target 2: one node, arbitrary inputs, node-local invariants after every step.
@@ -245,7 +243,7 @@ impl Harness {
         cfg.max_inflight_bytes = cfg.max_frame_bytes * (1 + u32::from(b3 >> 3) % 2);
         cfg.max_uncommitted = 1 + u32::from(b3 >> 4) % 4;
         cfg.max_apply = 1 + u32::from(b3 >> 6) % 3;
-        let one = cfg.max_payload() + 2 * codec::ENTRY_OVERHEAD;
+        let one = cfg.min_log_bytes(8);
         cfg.log_bytes = one + 16 * u32::from(b2 % 8);
         let state = match FuzzNode::new(cfg, &voters) {
             Ok(s) => s,
@@ -880,11 +878,10 @@ pub const MAX_ACTIONS: usize = 2000;
 /// Bytes of one record of the simulator's 12-byte proposals.
 const SIM_RECORD: u32 = 12 + codec::ENTRY_OVERHEAD;
 
-/// Whether the cluster target runs with tiny `log_bytes` budgets. Off while a known bug
-/// wedges such clusters: uncommitted entries of earlier terms can fill the byte budget so
-/// that a new leader has no room for its empty entry and nothing ever commits again
-/// (`known_bugs.rs`). With it off, the 8-entry window is the binding bound.
-pub const FUZZ_BYTE_BUDGET: bool = false;
+/// Whether the cluster target runs with tiny `log_bytes` budgets. (It was off while
+/// uncommitted entries of earlier terms could fill the byte budget so that a new leader had no
+/// room for its empty entry; proposals now keep those bytes free, see `known_bugs.rs`.)
+pub const FUZZ_BYTE_BUDGET: bool = true;
 
 /// Rounds of a healed network within which the cluster must settle.
 pub const SETTLE_ROUNDS: u32 = 300;
@@ -986,7 +983,7 @@ impl ClusterCase {
             // proposals: the byte budget fills long before the 8-entry window. (A full byte
             // budget once never asked for a capture and wedged the cluster: known_bugs.rs.)
             log_bytes: if FUZZ_BYTE_BUDGET {
-                max_payload + 2 * codec::ENTRY_OVERHEAD + SIM_RECORD * u32::from(b0 >> 6)
+                max_payload + 3 * codec::ENTRY_OVERHEAD + SIM_RECORD * u32::from(b0 >> 6)
             } else {
                 64 * 1024
             },
