@@ -78,7 +78,7 @@ fi
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
 
-echo "Footprint of raft-embedded-firmware (release: opt-level \"s\", LTO, 1 codegen unit)"
+echo "Footprint of raft-embedded-firmware (release: opt-level \"z\", LTO, 1 codegen unit)"
 echo
 echo "| what | bytes | against a 256 KiB / 64 KiB part |"
 echo "|---|---:|---|"
