@@ -17,7 +17,7 @@ mod store;
 pub use check::{Checker, NodeView, Violation};
 pub use cluster::{Acked, Action, Cluster, SimConfig};
 pub use network::{Network, Packet, MAX_IN_FLIGHT};
-pub use node::{Machine, PendingWrite, SimNode};
+pub use node::{checksum, Machine, PendingWrite, SimNode, SimSource};
 pub use store::{chain_of, mix, MemStore, OwnedEntry};
 
 /// The simulator's PRNG (SplitMix64), public so schedules can be generated from a seed.

@@ -5,34 +5,17 @@
 //! installing one replaces the node's `applied` list and checks that what the follower ends
 //! with is exactly what the leader captured.
 
-use raft_core::codec::{EntryRef, EntrySource, WireEntries};
-use raft_core::sim::{mix, MemStore};
+use raft_core::codec::WireEntries;
+use raft_core::sim::mix;
 use raft_core::{
     Input, LogIndex, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotResponse, Term,
 };
 
 use super::{Cluster, Node};
 
-/// What the encoder reads from: the log store, and the snapshot file for chunks.
-pub struct SnapSource<'a> {
-    pub store: &'a MemStore,
-    pub snap: Option<&'a (SnapshotMeta, Vec<u8>)>,
-}
-
-impl EntrySource for SnapSource<'_> {
-    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
-        self.store.entry(index)
-    }
-
-    fn snapshot_chunk(&self, meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
-        let (m, bytes) = self.snap?;
-        if m != meta {
-            return None;
-        }
-        let start = usize::try_from(offset).ok()?;
-        bytes.get(start..start.checked_add(len as usize)?)
-    }
-}
+/// What the encoder reads from: the log store, and the snapshot file for chunks (the
+/// simulator's driver reads from the same).
+pub use raft_core::sim::SimSource as SnapSource;
 
 /// The snapshot bytes of a state machine: `[index u64][term u64][len u32][payload]` per
 /// applied entry.
