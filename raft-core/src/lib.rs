@@ -503,7 +503,13 @@
 //! Compaction needs the state machine to be captured (`Input::Captured`) and, without
 //! snapshots, every voter to hold the entries (the leader's minimum match index, sent to
 //! followers as `floor`); a voter that stays down keeps the window from sliding, and the
-//! leader then answers `Busy` until it returns.
+//! leader then answers `Busy` until it returns. With a snapshot to send
+//! (`Input::SnapshotSaved`) the log compacts past such a voter, which later gets the snapshot.
+//!
+//! One bound remains: every leader appends an empty entry, so if more consecutive leaders than
+//! the slots proposals keep free (`LOG / 4`, and their bytes) all fail to commit anything, the
+//! window fills with uncommitted entries and the next leader cannot append its own; pick `LOG`
+//! well above `max_uncommitted` for clusters that may see long runs of failed elections.
 //!
 //! # Memory
 //!
