@@ -15,12 +15,25 @@ use crate::message::{Append, EntryCount, Message, SnapshotChunk, SnapshotMeta};
 use crate::types::{EntryKind, LogIndex, NodeId, Term};
 
 /// The frame format version this crate speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The largest frame the codec accepts: a UDP datagram's payload limit.
 pub const MAX_FRAME_BYTES: u32 = 65_507;
 /// Worst-case bytes of the frame header plus the largest message header (every varint at its
 /// longest): a frame carries entries in at most `max_frame_bytes - MAX_HEADER_BYTES` bytes.
 pub const MAX_HEADER_BYTES: u32 = 80;
+/// Worst-case bytes of the frame header plus an InstallSnapshot chunk's header with the
+/// largest membership; see [`max_chunk_bytes`] for the bound chunks are cut to.
+pub const MAX_SNAPSHOT_HEADER_BYTES: u32 = 125;
+
+/// The snapshot bytes one InstallSnapshot chunk carries in a frame of `frame_bytes`, when
+/// the snapshot names `members`: the frame less the worst-case chunk header without the
+/// membership (`MAX_HEADER_BYTES + 4`) and the membership's encoding (at least 1, so a frame
+/// too small for any chunk still makes progress at the codec, which then refuses it).
+pub fn max_chunk_bytes(frame_bytes: u32, members: &crate::Membership) -> u32 {
+    let mut buf = [0u8; crate::MEMBERSHIP_BYTES];
+    let m = members.encode(&mut buf).len() as u32;
+    frame_bytes.saturating_sub(MAX_HEADER_BYTES + 4 + m).max(1)
+}
 /// Bytes an entry record adds to its payload: term (8), kind (1), length (2).
 pub const ENTRY_OVERHEAD: u32 = 11;
 
@@ -514,6 +527,27 @@ mod tests {
         };
         let n = encode(&big, &append(0), &Two, &mut buf).unwrap();
         assert!(n <= MAX_HEADER_BYTES as usize, "{n}");
+        let ids: heapless::Vec<NodeId, 8> = (0..8).map(|k| NodeId(u32::MAX - k)).collect();
+        let chunk = Message::Snapshot(SnapshotChunk {
+            term: Term(u64::MAX),
+            meta: SnapshotMeta {
+                index: LogIndex(u64::MAX),
+                term: Term(u64::MAX),
+                len: u64::MAX,
+                checksum: u32::MAX,
+                members: crate::Membership::new(&ids, &[]).unwrap(),
+            },
+            offset: u64::MAX,
+            done: false,
+            round: u32::MAX,
+            data: EntryCount(u32::MAX),
+        });
+        let n = encode_head(&big, &chunk, &mut buf).unwrap();
+        assert_eq!(n, MAX_SNAPSHOT_HEADER_BYTES as usize);
+        if let Message::Snapshot(c) = chunk {
+            let room = max_chunk_bytes(MAX_FRAME_BYTES, &c.meta.members);
+            assert!(n as u32 + room <= MAX_FRAME_BYTES);
+        }
     }
 
     #[test]

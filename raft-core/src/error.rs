@@ -11,9 +11,10 @@ pub enum ConfigError {
     /// `election_ticks` must be larger than `heartbeat_ticks`, or a healthy leader would
     /// be deposed between two heartbeats.
     ElectionNotAboveHeartbeat,
-    /// The voter list is empty, lists a node twice, or does not contain this node.
+    /// The voter list lists a node twice.
     BadVoters,
-    /// More voters than the `PEERS` capacity of the `State` type.
+    /// More voters than the `PEERS` capacity of the `State` type (or than
+    /// [`MAX_MEMBERS`](crate::MAX_MEMBERS)).
     TooManyVoters,
     /// `max_frame_bytes` is too small to carry even an empty AppendEntries.
     FrameTooSmall,
@@ -32,8 +33,8 @@ pub enum ConfigError {
     LogBytesTooSmall,
     /// The `LOG` capacity of the `State` type is below 4 entries.
     LogWindowTooSmall,
-    /// The restored hard state or log is inconsistent (vote for a non-member, a log
-    /// shorter than the applied index, terms that go down).
+    /// The restored hard state or log is inconsistent (a log shorter than the applied index,
+    /// terms that go down, a malformed membership entry).
     BadRestore,
 }
 
@@ -44,9 +45,7 @@ impl fmt::Display for ConfigError {
             ConfigError::ElectionNotAboveHeartbeat => {
                 "election_ticks must be larger than heartbeat_ticks"
             }
-            ConfigError::BadVoters => {
-                "voters must be non-empty, without duplicates, and include this node"
-            }
+            ConfigError::BadVoters => "voters must be listed once each",
             ConfigError::TooManyVoters => "more voters than the PEERS capacity",
             ConfigError::FrameTooSmall => "max_frame_bytes is too small for an empty append",
             ConfigError::FrameTooLarge => "max_frame_bytes is above codec::MAX_FRAME_BYTES",

@@ -32,6 +32,18 @@ pub enum Input<'a> {
         /// The driver's id for this read (strictly increasing per node).
         id: u64,
     },
+    /// Change the cluster's membership to the configuration `data` (a
+    /// [`Membership::encode`](crate::Membership::encode)), which may differ from the current
+    /// one ([`State::membership`](crate::State::membership)) by at most one voter added or
+    /// removed (promotions and demotions count) and any learners. Answered by an
+    /// `Output::Proposal`: `Accepted` (the change takes effect at once and is done when
+    /// `Apply` covers its index), `Refused` (the change breaks a rule), `Busy` (an earlier
+    /// change is not committed yet, or this leader has not committed in its term), or
+    /// `NotLeader`. See [`crate::membership`].
+    ChangeMembership {
+        /// The whole new configuration, encoded; the driver stores it as the entry's payload.
+        data: &'a [u8],
+    },
     /// Hand leadership to the voter `to` (leaders only; ignored elsewhere). The leader
     /// catches it up, sends it TimeoutNow, refuses proposals meanwhile, and gives up after an
     /// election timeout.

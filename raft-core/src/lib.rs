@@ -408,6 +408,9 @@
 //!             term: self.nodes[k].term_at(disk.applied).unwrap(),
 //!             len: bytes.len() as u64,
 //!             checksum: checksum(&bytes),
+//!             // The membership as of `applied`. This example never changes it; a driver that
+//!             // does tracks the last `Membership` entry it applied.
+//!             members: *self.nodes[k].membership(),
 //!         };
 //!         disk.snapshot = Some((meta, bytes));
 //!         self.step(k, Input::SnapshotSaved { meta });
@@ -540,6 +543,7 @@ mod config;
 mod error;
 mod input;
 mod log;
+mod membership;
 mod message;
 pub mod output;
 mod progress;
@@ -557,6 +561,7 @@ pub use config::{Config, Durability};
 pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
+pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
     SnapshotChunk, SnapshotMeta, SnapshotResponse, VoteRequest, VoteResponse,

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::membership::Membership;
+
 use crate::codec::{EntryRef, WireEntries};
 use crate::types::{LogIndex, Term};
 
@@ -105,7 +107,8 @@ pub struct ReadIndexResponse {
 }
 
 /// Names one snapshot of the state machine: it covers the log up to `index` (whose term is
-/// `term`) and is `len` bytes with the driver's `checksum` over them.
+/// `term`), the cluster's configuration as of `index` is `members`, and it is `len` bytes
+/// with the driver's `checksum` over them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SnapshotMeta {
@@ -117,6 +120,9 @@ pub struct SnapshotMeta {
     pub len: u64,
     /// The driver's checksum of the bytes (the core only carries it).
     pub checksum: u32,
+    /// The membership in force at `index`: the last membership entry the state machine
+    /// applied up to there (or the initial voters). A node installing the snapshot adopts it.
+    pub members: Membership,
 }
 
 /// One chunk of an InstallSnapshot stream. The core decides every field; the driver only

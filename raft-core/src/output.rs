@@ -21,7 +21,7 @@
 //! | `Persist` | truncates and appends the log store ([`persist_entries`](crate::persist_entries): entries come from the step's input), writes the hard state; makes both durable (now, or later with `Persisted`) |
 //! | `Send` | encodes with [`codec::encode`](crate::codec::encode) from its log store and sends; may drop it (the protocol retries) |
 //! | `Apply` | applies the committed entries `first..=last`, read from its log store, to the state machine, in order. Each index comes out exactly once per `State`; after a restart the core resumes after the applied index it was restored with |
-//! | `Proposal` | answers the client that proposed in this step |
+//! | `Proposal` | answers the client that proposed (or changed the membership) in this step |
 //! | `RoleChanged` | notifies the application (raftos' `on_leader` / `on_follower`) |
 //! | `Read` | serves the reads it covers once its state machine has applied the index (`Ready`), or fails them (`Failed`) |
 //! | `Compact` | may drop log-store entries up to `upto` (they are captured in a snapshot) |
@@ -40,6 +40,7 @@
 //! pending in `State` and comes out on the next step, of any kind including `Tick`.
 
 use crate::config::Durability;
+use crate::membership::MembershipRefusal;
 use crate::message::{EntryCount, Message, SnapshotMeta};
 use crate::types::{HardState, LogIndex, NodeId, Role, Term};
 
@@ -139,6 +140,8 @@ pub enum Proposal {
     Busy,
     /// The payload cannot fit in one frame of `max_frame_bytes`.
     TooLarge,
+    /// A membership change breaks a rule (see [`crate::membership`]).
+    Refused(MembershipRefusal),
 }
 
 /// The answer to linearizable reads (`Input::Read`).
@@ -201,6 +204,11 @@ pub struct NewEntries {
 pub enum NewEntriesFrom {
     /// The `Propose` payload, as one `Normal` entry of `term`.
     Proposal {
+        /// The leader's term.
+        term: Term,
+    },
+    /// The `ChangeMembership` payload, as one `Membership` entry of `term`.
+    Membership {
         /// The leader's term.
         term: Term,
     },

@@ -9,6 +9,7 @@ use crate::fmt::raft_info;
 use crate::input::Input;
 use crate::log::store::LogStore;
 use crate::log::window::{EntryMeta, Window};
+use crate::membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS};
 use crate::message::SnapshotMeta;
 use crate::message::{EntryCount, Message};
 use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
@@ -16,14 +17,15 @@ use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::role::{ReadBatch, Receiving, READ_BATCHES};
 use crate::stats::Stats;
-use crate::types::{HardState, LogIndex, NodeId, Role, Term};
+use crate::types::{EntryKind, HardState, LogIndex, NodeId, Role, Term};
 
 /// How many `Persist`s may be outstanding under `Durability::Deferred` before new ones are
 /// merged into the newest (which then stands for both). Never blocks progress.
 const PERSIST_QUEUE: usize = 4;
 
 /// One node's protocol state. Capacities are const generics:
-/// - `PEERS`: the most voters the cluster may have, this node included;
+/// - `PEERS`: the most members (voters and learners) the cluster may have, this node
+///   included, at most [`MAX_MEMBERS`](crate::MAX_MEMBERS);
 /// - `LOG`: entries in the log window (16 bytes of metadata each; payloads live in the store);
 /// - `INFLIGHT`: AppendEntries in flight per follower (the pipelining window).
 ///
@@ -32,9 +34,19 @@ const PERSIST_QUEUE: usize = 4;
 #[derive(Clone, Debug)]
 pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) cfg: Config,
-    pub(crate) voters: Vec<NodeId, PEERS>,
-    /// Index of this node in `voters`.
+    /// The nodes this one tracks, by stable position: the members of `conf`, this node
+    /// (always, member or not), and former members whose position was not reused yet.
+    /// Per-peer state (`progress`, `granted`, `Ctx::sent_to`) is indexed by position.
+    pub(crate) slots: Vec<Slot, PEERS>,
+    /// Position of this node in `slots`.
     pub(crate) me: usize,
+    /// The latest configuration in the log (committed or not), or of the snapshot or the
+    /// initial voters if the log holds none.
+    pub(crate) conf: Membership,
+    /// The index of `conf`'s entry (the snapshot's index, or 0 for the initial voters).
+    pub(crate) conf_index: LogIndex,
+    /// The configuration before `conf`, in force again if `conf`'s entry is overwritten.
+    pub(crate) prev_conf: (Membership, LogIndex),
     pub(crate) hs: HardState,
     pub(crate) role: Role,
     pub(crate) leader: Option<NodeId>,
@@ -104,6 +116,14 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) lease_revoked: bool,
 }
 
+/// A node this one tracks, and what it is in the current configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) id: NodeId,
+    /// `None`: not a member (removed, or this node before it is added).
+    pub(crate) kind: Option<MemberKind>,
+}
+
 /// What a restarted node read back from its storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restored {
@@ -116,6 +136,9 @@ pub struct Restored {
     pub base: (LogIndex, Term),
     /// The index the state machine has applied (at least `base.0`: a snapshot covers it).
     pub applied: LogIndex,
+    /// The membership as of `base`: the snapshot's `meta.members` when the log starts after a
+    /// snapshot; `None` for the initial voters given to [`State::restore`].
+    pub members: Option<Membership>,
 }
 
 /// Per-step bookkeeping: the outputs, and the one `Persist` the step may emit.
@@ -141,13 +164,18 @@ impl Ctx<'_> {
 }
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
-    /// A fresh node with an empty log in term 0.
+    /// A fresh node with an empty log in term 0. `voters` is the cluster's initial
+    /// configuration, the same on every node. A node joining a running cluster is built with
+    /// the voters it knows (itself not among them, possibly none): while it is not a member it
+    /// never campaigns, takes the log from whichever leader sends it, and learns the
+    /// configuration from that log once a membership change adds it.
     pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
         let restored = Restored {
             hard_state: HardState::default(),
             commit: LogIndex::ZERO,
             base: (LogIndex::ZERO, Term(0)),
             applied: LogIndex::ZERO,
+            members: None,
         };
         Self::build(cfg, voters, restored)
     }
@@ -155,6 +183,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// A node rebuilt after a restart from exactly what was durable: the hard state, the
     /// log entries in `store` after `restored.base`, and the state machine's applied index.
     /// Entries up to the applied index are not applied again; later committed entries are.
+    /// The membership is `restored.members` (or the initial `voters`) updated by every
+    /// membership entry in the log, committed or not.
     pub fn restore<S: LogStore + ?Sized>(
         cfg: Config,
         voters: &[NodeId],
@@ -175,6 +205,13 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             };
             if !s.log.push(meta) {
                 return Err(ConfigError::BadRestore);
+            }
+            if e.kind == EntryKind::Membership {
+                let m = Membership::decode(e.data).map_err(|_| ConfigError::BadRestore)?;
+                if m.len() > P {
+                    return Err(ConfigError::BadRestore);
+                }
+                s.adopt_conf(m, i);
             }
             i = i.next();
         }
@@ -203,38 +240,28 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     fn build(cfg: Config, voters: &[NodeId], r: Restored) -> Result<Self, ConfigError> {
+        const { assert!(P <= MAX_MEMBERS, "PEERS above MAX_MEMBERS") };
         cfg.validate(F, L)?;
-        if voters.len() > P || voters.len() > 64 {
+        let conf = match r.members {
+            Some(m) => m,
+            None => Membership::new(voters, &[]).map_err(|e| match e {
+                MembershipRefusal::TooMany => ConfigError::TooManyVoters,
+                _ => ConfigError::BadVoters,
+            })?,
+        };
+        if conf.len() > P {
             return Err(ConfigError::TooManyVoters);
-        }
-        let me = voters
-            .iter()
-            .position(|&v| v == cfg.id)
-            .ok_or(ConfigError::BadVoters)?;
-        for (k, v) in voters.iter().enumerate() {
-            if voters[..k].contains(v) {
-                return Err(ConfigError::BadVoters);
-            }
-        }
-        if let Some(v) = r.hard_state.vote {
-            if !voters.contains(&v) {
-                return Err(ConfigError::BadRestore);
-            }
         }
         if r.applied < r.base.0 {
             return Err(ConfigError::BadRestore);
         }
-        let mut progress = Vec::new();
-        let mut granted = Vec::new();
-        for _ in voters {
-            // Both have capacity P >= voters.len(), checked above.
-            let _ = progress.push(Progress::new(LogIndex(1)));
-            let _ = granted.push(None);
-        }
         let mut s = State {
             cfg,
-            voters: Vec::from_slice(voters).map_err(|_| ConfigError::TooManyVoters)?,
-            me,
+            slots: Vec::new(),
+            me: 0,
+            conf,
+            conf_index: r.base.0,
+            prev_conf: (conf, r.base.0),
             hs: r.hard_state,
             role: Role::Follower,
             leader: None,
@@ -256,8 +283,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             elapsed: 0,
             timeout: cfg.election_ticks,
             hb_elapsed: 0,
-            granted,
-            progress,
+            granted: Vec::new(),
+            progress: Vec::new(),
             round: 0,
             cq_round: 0,
             needs_empty: false,
@@ -274,6 +301,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             quiet_after_restart: false,
             lease_revoked: false,
         };
+        // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
+        // >= P and a zero-sized `PEERS` cannot hold this node).
+        if !s.track(cfg.id) {
+            return Err(ConfigError::TooManyVoters);
+        }
+        s.sync_slots();
         s.reset_election_timer();
         Ok(s)
     }
@@ -337,6 +370,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 Ok((h, msg)) => self.receive(h.from, msg, cx),
             },
             Input::Propose { data } => self.propose(data, cx),
+            Input::ChangeMembership { data } => self.change_membership(data, cx),
             Input::Read { id } => return self.read(id, cx),
             Input::SnapshotSaved { meta } => return self.snapshot_saved(meta),
             Input::SnapshotInstalled { meta, ok } => return self.snapshot_installed(meta, ok, cx),
@@ -473,12 +507,23 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         cx.push(Output::Send { to, msg }, &mut self.stats);
     }
 
+    /// The position of a node this one tracks (member or former member).
     pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
-        self.voters.iter().position(|&v| v == id)
+        self.slots.iter().position(|s| s.id == id)
+    }
+
+    /// Position `k` votes in the current configuration.
+    pub(crate) fn is_voter(&self, k: usize) -> bool {
+        self.slots[k].kind == Some(MemberKind::Voter)
+    }
+
+    /// Position `k` is another member (voter or learner): the leader replicates to it.
+    pub(crate) fn is_peer(&self, k: usize) -> bool {
+        k != self.me && self.slots[k].kind.is_some()
     }
 
     pub(crate) fn quorum(&self) -> usize {
-        crate::quorum::majority(self.voters.len())
+        crate::quorum::majority(self.conf.voter_count())
     }
 
     /// Starts the leader's next heartbeat round.
@@ -553,6 +598,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// Drops log entries from `index` on, recording it for this step's `Persist`.
     pub(crate) fn truncate_log(&mut self, index: LogIndex, cx: &mut Ctx<'_>) {
         self.log.truncate_from(index);
+        self.conf_truncated(index);
         cx.truncate_from = Some(cx.truncate_from.map_or(index, |t| t.min(index)));
         let keep = index.prev();
         self.durable = self.durable.min(keep);
@@ -622,9 +668,14 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
-    /// The voters, this node included.
-    pub fn voters(&self) -> &[NodeId] {
-        &self.voters
+    /// The configuration in force: the latest in the log, committed or not.
+    pub fn membership(&self) -> &Membership {
+        &self.conf
+    }
+    /// The index of the configuration in force (its log entry, the snapshot it came with, or
+    /// 0 for the initial voters). It is committed once `commit()` reaches it.
+    pub fn membership_index(&self) -> LogIndex {
+        self.conf_index
     }
     /// The current role.
     pub fn role(&self) -> Role {
@@ -686,7 +737,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub fn window_usage(&self) -> (usize, usize) {
         (self.log.len(), L)
     }
-    /// The leader's match index for `peer` (None if not leader or not a voter).
+    /// The leader's match index for `peer` (None if not leader or not a member).
     pub fn match_index(&self, peer: NodeId) -> Option<LogIndex> {
         if self.role != Role::Leader {
             return None;
@@ -695,6 +746,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if pos == self.me {
             return Some(self.durable);
         }
+        self.slots[pos].kind?;
         Some(self.progress[pos].matched)
     }
 }

@@ -16,6 +16,8 @@ pub struct Stats {
     pub stale_term: u64,
     /// Vote requests ignored because a leader was heard within the election timeout.
     pub ignored_in_lease: u64,
+    /// Vote requests from nodes that are not voters in this node's configuration (ignored).
+    pub ignored_non_voter: u64,
     /// Messages that make no sense in the current role and term (ignored).
     pub ignored_unexpected: u64,
     /// AppendEntries this node rejected (log mismatch).
@@ -38,6 +40,9 @@ pub struct Stats {
     pub snapshot_chunks_rejected: u64,
     /// Reads failed because too many read batches were pending.
     pub reads_failed_busy: u64,
+    /// Members of a configuration this node could not track (only a node outside the
+    /// configuration, whose own position stays, can run out of positions).
+    pub members_untracked: u64,
     /// Outputs that did not fit (must stay 0: the output bound is proven).
     pub output_overflow: u64,
 }

@@ -104,6 +104,10 @@ pub enum EntryKind {
     Normal,
     /// The empty entry a new leader appends to commit entries of earlier terms.
     Empty,
+    /// A new cluster configuration: the payload is a [`Membership::encode`](crate::Membership::encode).
+    /// It takes effect when appended; the state machine skips it (a driver may track it to
+    /// name the membership in its snapshots).
+    Membership,
 }
 
 impl EntryKind {
@@ -112,6 +116,7 @@ impl EntryKind {
         match self {
             EntryKind::Normal => 0,
             EntryKind::Empty => 1,
+            EntryKind::Membership => 2,
         }
     }
 
@@ -120,6 +125,7 @@ impl EntryKind {
         match b {
             0 => Some(EntryKind::Normal),
             1 => Some(EntryKind::Empty),
+            2 => Some(EntryKind::Membership),
             _ => None,
         }
     }

@@ -27,6 +27,6 @@ fn state_and_by_value_step_sizes_for_the_small_configuration() {
     println!("bytes a by-value step copies      = {by_value} bytes");
     println!("RingStore<32> index + 32 x 75-byte records = {ring} + {store_bytes} bytes");
     println!("RAM per entry: 16 bytes of metadata in State + 4 bytes of index in RingStore + 11 bytes of record header + payload");
-    assert!(state <= 2100, "State grew: {state}");
-    assert!(size_of::<Output>() <= 80, "Output grew");
+    assert!(state <= 2300, "State grew: {state}");
+    assert!(size_of::<Output>() <= 104, "Output grew");
 }

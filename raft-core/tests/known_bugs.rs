@@ -227,6 +227,7 @@ fn a_new_leader_always_has_bytes_for_its_empty_entry() {
     use raft_core::Durability;
     let case = ClusterCase {
         sim: SimConfig {
+            initial_voters: 0,
             nodes: 3,
             durability: Durability::Inline,
             max_frame_bytes: 128,

@@ -195,7 +195,8 @@ fn apply(
         let e = disk.log.entry(i).ok_or(NodeError::MissingEntry(i))?;
         let value = match e.kind {
             EntryKind::Normal => <[u8; 4]>::try_from(e.data).ok().map(u32::from_le_bytes),
-            EntryKind::Empty => None,
+            // The example never changes its membership; neither kind carries a value.
+            EntryKind::Empty | EntryKind::Membership => None,
         };
         shared.board.apply(
             k,
@@ -263,6 +264,8 @@ fn reboot(k: usize, mem: &mut NodeMemory, seed: u64) -> Result<(), NodeError> {
         commit: mem.disk.commit,
         base: mem.disk.base,
         applied: mem.disk.base.0,
+        // No snapshots here: the membership is the initial voters (and the log's changes).
+        members: None,
     };
     match Node::restore(cluster::config(k, seed), &VOTERS, restored, &mem.disk.log) {
         Ok(state) => {

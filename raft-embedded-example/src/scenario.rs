@@ -250,7 +250,8 @@ async fn propose(shared: &Shared, value: u32, patience: Duration) -> Result<u32,
                     Timer::after(POLL).await;
                 }
             }
-            Ok(Proposal::TooLarge) => return Err(Failure::TooLarge),
+            // `Refused` answers membership changes, which this client never asks for.
+            Ok(Proposal::TooLarge | Proposal::Refused(_)) => return Err(Failure::TooLarge),
             Ok(Proposal::NotLeader { .. } | Proposal::Busy) | Err(_) => {
                 Timer::after(POLL).await;
             }

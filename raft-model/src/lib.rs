@@ -608,6 +608,7 @@ impl Model for RaftModel {
                     commit: d.commit,
                     base: (LogIndex(0), Term(0)),
                     applied: LogIndex(0),
+                    members: None,
                 };
                 let st = Node::restore(self.config(k as usize), &VOTERS, restored, &d.log)
                     .unwrap_or_else(|e| panic!("n{}: restore: {e}", k + 1));

@@ -80,6 +80,17 @@ pub fn persist_entries<S: LogStore + ?Sized>(
             };
             store.append(new.first, e)
         }
+        NewEntriesFrom::Membership { term } => {
+            let Input::ChangeMembership { data } = input else {
+                return Err(StoreError::MissingEntries);
+            };
+            let e = EntryRef {
+                term,
+                kind: EntryKind::Membership,
+                data,
+            };
+            store.append(new.first, e)
+        }
         NewEntriesFrom::Empty { term } => {
             let e = EntryRef {
                 term,

@@ -42,9 +42,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
         };
-        for k in 0..self.voters.len() {
-            if k != self.me {
-                let to = self.voters[k];
+        // Learners are asked too: they may be voters in a newer configuration than this
+        // candidate's, and their answers carry their terms either way (only voters' grants
+        // count).
+        for k in 0..self.slots.len() {
+            if self.is_peer(k) {
+                let to = self.slots[k].id;
                 let msg = match (pre, transfer) {
                     (true, _) => Message::PreVote(req),
                     (false, true) => Message::TransferVote(req),
@@ -74,6 +77,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let mut yes = 0;
         let mut no = 0;
         for (k, g) in self.granted.iter().enumerate() {
+            if !self.is_voter(k) {
+                continue;
+            }
             match g {
                 Some(true) if k != self.me || own_durable => yes += 1,
                 Some(false) => no += 1,

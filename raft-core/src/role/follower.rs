@@ -4,10 +4,11 @@
 use crate::codec::WireEntries;
 use crate::fmt::raft_debug;
 use crate::log::window::EntryMeta;
+use crate::membership::Membership;
 use crate::message::{Append, AppendResponse, Message};
 use crate::output::{NewEntries, NewEntriesFrom};
 use crate::state::{Ctx, State};
-use crate::types::{LogIndex, NodeId, Role, Term};
+use crate::types::{EntryKind, LogIndex, NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// "Reply false if term < currentTerm": the reply carries our term so the stale leader
@@ -31,7 +32,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         a: Append<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader || !terms_are_plausible(&a) {
+        if self.role == Role::Leader || !entries_are_plausible::<P>(&a) {
             // Two leaders in one term cannot happen, nor entries whose terms go down or
             // exceed the leader's; a forged or corrupted message can. Accepting it could make
             // the durable log unrestorable.
@@ -135,6 +136,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.stats.appends_truncated_full += 1;
                 break;
             }
+            if e.kind == EntryKind::Membership {
+                // Checked by `entries_are_plausible`.
+                if let Ok(m) = Membership::decode(e.data) {
+                    self.adopt_conf(m, at);
+                }
+            }
             index = at;
         }
         // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last
@@ -165,11 +172,16 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
 }
 
 /// Entry terms in an AppendEntries never go down, start at or after `prev_term`, and never
-/// exceed the leader's term.
-fn terms_are_plausible(a: &Append<WireEntries<'_>>) -> bool {
+/// exceed the leader's term; membership entries hold a configuration of at most `P` members.
+fn entries_are_plausible<const P: usize>(a: &Append<WireEntries<'_>>) -> bool {
     let mut last = a.prev_term;
     for e in a.entries.iter() {
         if e.term < last || e.term > a.term {
+            return false;
+        }
+        if e.kind == EntryKind::Membership
+            && !Membership::decode(e.data).is_ok_and(|m| m.len() <= P)
+        {
             return false;
         }
         last = e.term;

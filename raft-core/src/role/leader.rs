@@ -105,6 +105,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {
+        self.leave_if_removed(cx);
+        if self.role != Role::Leader {
+            return;
+        }
         self.now += 1;
         self.transfer_tick();
         self.append_empty(cx);
@@ -127,8 +131,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.next_round();
             self.assign_waiting_reads();
             let (hb, et) = (self.cfg.heartbeat_ticks, self.cfg.election_ticks);
-            for k in 0..self.voters.len() {
-                if k == self.me {
+            for k in 0..self.slots.len() {
+                if !self.is_peer(k) {
                     continue;
                 }
                 let p = &mut self.progress[k];
@@ -162,15 +166,20 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 p.matched_at_heartbeat = p.matched;
                 self.send_append(k, true, cx);
             }
+            // A membership change can leave reads confirmed by the voters that remain (or by
+            // this leader alone) with no answer left to trigger the check.
+            self.check_reads(cx);
         }
     }
 
     /// Distinct voters (self included) that answered a round sent in this CheckQuorum window.
     fn quorum_active(&self) -> bool {
         let since = self.cq_round;
-        let n = (0..self.voters.len())
+        let n = (0..self.slots.len())
             .filter(|&k| {
-                k == self.me || self.progress[k].acked_round.wrapping_sub(since) < (1 << 31)
+                self.is_voter(k)
+                    && (k == self.me
+                        || self.progress[k].acked_round.wrapping_sub(since) < (1 << 31))
             })
             .count();
         n >= self.quorum()
@@ -187,21 +196,21 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let budget = u64::from(self.cfg.max_frame_bytes - MAX_HEADER_BYTES);
         let record = len as u64 + u64::from(crate::codec::ENTRY_OVERHEAD);
         let last = self.log.last_index();
-        for k in 0..self.voters.len() {
+        for k in 0..self.slots.len() {
             let p = &self.progress[k];
             let unsent = p.next.distance_to(last.next());
             let busy = p.state == ProgressState::Replicate
                 && p.inflight_len() > 0
                 && unsent * record < budget;
-            if k != self.me && cx.sent_to & (1 << k) == 0 && !busy {
+            if self.is_peer(k) && cx.sent_to & (1 << k) == 0 && !busy {
                 self.send_append(k, false, cx);
             }
         }
     }
 
     pub(crate) fn broadcast_append(&mut self, cx: &mut Ctx<'_>) {
-        for k in 0..self.voters.len() {
-            if k != self.me && cx.sent_to & (1 << k) == 0 {
+        for k in 0..self.slots.len() {
+            if self.is_peer(k) && cx.sent_to & (1 << k) == 0 {
                 self.send_append(k, false, cx);
             }
         }
@@ -233,7 +242,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             round: self.round,
             entries: EntryCount(0),
         });
-        let to = self.voters[k];
+        let to = self.slots[k].id;
         self.send(to, msg, cx);
     }
 
@@ -245,7 +254,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.send_snapshot_chunk(k, heartbeat, cx);
             return;
         }
-        let to = self.voters[k];
+        let to = self.slots[k].id;
         let p = &self.progress[k];
         let can = p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes);
         let last = self.log.last_index();
@@ -320,6 +329,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return None;
         }
         let k = self.position(from)?;
+        if !self.is_peer(k) {
+            self.stats.ignored_unexpected += 1;
+            return None;
+        }
         let p = &mut self.progress[k];
         if round.wrapping_sub(p.acked_round) < (1 << 31) {
             p.acked_round = round;
@@ -384,15 +397,20 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.durable
         };
         let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
+        // The floor covers learners too (they need the entries as much as voters do).
         let mut min_match = durable;
-        for k in 0..self.voters.len() {
+        for k in 0..self.slots.len() {
             let m = if k == self.me {
                 durable
-            } else {
+            } else if self.is_peer(k) {
                 self.progress[k].matched
+            } else {
+                continue;
             };
             min_match = min_match.min(m);
-            let _ = matched.push(m.0);
+            if self.is_voter(k) {
+                let _ = matched.push(m.0);
+            }
         }
         let n = LogIndex(crate::quorum::committed_value(&mut matched));
         let mut advanced = false;
@@ -416,9 +434,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// Followers with nothing in flight learn a new commit index now; the others with the
     /// message their next acknowledgement triggers.
     fn broadcast_append_or_commit(&mut self, cx: &mut Ctx<'_>) {
-        for k in 0..self.voters.len() {
+        for k in 0..self.slots.len() {
             let busy = self.progress[k].inflight_len() > 0;
-            if k != self.me && cx.sent_to & (1 << k) == 0 && !busy {
+            if self.is_peer(k) && cx.sent_to & (1 << k) == 0 && !busy {
                 self.send_append(k, true, cx);
             }
         }

@@ -4,6 +4,7 @@
 mod candidate;
 mod follower;
 mod leader;
+mod membership;
 mod reads;
 mod snapshot;
 mod transfer;
@@ -25,7 +26,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             Role::Leader => self.leader_tick(cx),
             _ => {
                 self.elapsed = self.elapsed.saturating_add(1);
-                if self.elapsed >= self.timeout && self.position(self.cfg.id).is_some() {
+                if self.elapsed >= self.timeout && self.may_campaign() {
                     self.start_election(cx);
                 }
             }
@@ -41,9 +42,27 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         msg: Message<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if from == self.cfg.id || self.position(from).is_none() {
+        // Messages come from the nodes this one tracks: its configuration's members and
+        // former members. The log is also taken from a leader this node does not know yet: a
+        // node joining, or restarted with a configuration the cluster has since left, may be
+        // led by a member added after it last looked. (Peers are authenticated by the
+        // transport, never by the core; vote requests of unknown nodes are ignored below.)
+        let leads = matches!(msg, Message::Append(_) | Message::Snapshot(_));
+        if from == self.cfg.id || (self.position(from).is_none() && !leads) {
             self.stats.dropped_unknown_peer += 1;
             return;
+        }
+        if let Message::PreVote(req) | Message::Vote(req) | Message::TransferVote(req) = msg {
+            let ahead =
+                (req.last_term, req.last_index) > (self.log.last_term(), self.log.last_index());
+            if !ahead && self.position(from).is_none_or(|k| !self.is_voter(k)) {
+                // A node that is no voter here asks for votes with a log no newer than this
+                // one (so it cannot know a newer configuration that made it a voter): a
+                // removed server that never learned it was removed. Its term must not depose
+                // the leader (this holds without PreVote and CheckQuorum too).
+                self.stats.ignored_non_voter += 1;
+                return;
+            }
         }
         let term = msg.term();
         if term > self.hs.term {

@@ -69,7 +69,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// The round a majority of voters (this leader included) has answered.
     fn quorum_round(&self) -> u32 {
         let mut rounds: heapless::Vec<u64, P> = heapless::Vec::new();
-        for k in 0..self.voters.len() {
+        for k in 0..self.slots.len() {
+            if !self.is_voter(k) {
+                continue;
+            }
             let r = if k == self.me {
                 self.round
             } else {
@@ -144,8 +147,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             b.round = round;
             b.index = commit;
         }
-        for k in 0..self.voters.len() {
-            if k != self.me {
+        for k in 0..self.slots.len() {
+            if self.is_peer(k) {
                 self.send_heartbeat_now(k, cx);
             }
         }

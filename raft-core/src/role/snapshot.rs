@@ -4,7 +4,7 @@
 //! acknowledges the contiguous offset it holds, and rebases its log only after the driver
 //! reports the snapshot installed (durable and loaded).
 
-use crate::codec::{WireEntries, MAX_HEADER_BYTES};
+use crate::codec::{self, WireEntries};
 use crate::error::StepError;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
 use crate::output::Output;
@@ -32,6 +32,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if meta.index >= self.log.base() && self.log.term(meta.index) != Some(meta.term) {
             return Err(StepError::SnapshotMismatch);
         }
+        // The configuration at `meta.index`, where this node still knows it.
+        let known = if meta.index >= self.conf_index {
+            Some(self.conf)
+        } else if meta.index >= self.prev_conf.1 {
+            Some(self.prev_conf.0)
+        } else {
+            None
+        };
+        if known.is_some_and(|m| m != meta.members) || meta.members.len() > P {
+            return Err(StepError::SnapshotMismatch);
+        }
         if self.snapshot.is_none_or(|s| s.index <= meta.index) {
             self.snapshot = Some(meta);
         }
@@ -51,9 +62,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.progress[k].become_snapshot(current);
         }
         let p = &self.progress[k];
-        let to = self.voters[k];
+        let to = self.slots[k].id;
         if p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes) {
-            let budget = (self.cfg.max_frame_bytes - MAX_HEADER_BYTES)
+            let budget = codec::max_chunk_bytes(self.cfg.max_frame_bytes, &current.members)
                 .min(p.bytes_left(self.cfg.max_inflight_bytes).max(1));
             let left = current.len - p.snap_next;
             let len = left.min(u64::from(budget)) as u32;
@@ -114,6 +125,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         self.elapsed = 0;
         let meta = c.meta;
+        if meta.members.len() > P || meta.members.voter_count() == 0 {
+            // No leader sends a configuration this node cannot hold or one without voters.
+            self.stats.ignored_unexpected += 1;
+            return;
+        }
         let mut resp = SnapshotResponse {
             term: self.hs.term,
             index: meta.index,
@@ -195,6 +211,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.truncate_log(from, cx);
                 self.log.reset(meta.index, meta.term);
             }
+            self.conf_from_snapshot(meta.members, meta.index);
             self.commit = self.commit.max(meta.index);
             self.applied = self.applied.max(meta.index);
             self.captured = self.captured.max(meta.index);

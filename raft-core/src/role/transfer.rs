@@ -9,7 +9,7 @@ use crate::types::{NodeId, Role};
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub(crate) fn transfer_leadership(&mut self, to: NodeId, cx: &mut Ctx<'_>) {
         let Some(k) = self.position(to) else { return };
-        if self.role != Role::Leader || k == self.me {
+        if self.role != Role::Leader || k == self.me || !self.is_voter(k) {
             return;
         }
         self.transfer = Some((to, 0));
@@ -18,12 +18,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
 
     /// Sends TimeoutNow once the target holds the whole log; until then, entries.
     pub(crate) fn maybe_send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
-        if self.transfer.map(|t| t.0) != Some(self.voters[k]) {
+        if self.transfer.map(|t| t.0) != Some(self.slots[k].id) {
             return;
         }
         if self.progress[k].matched == self.log.last_index() {
             let term = self.hs.term;
-            let to = self.voters[k];
+            let to = self.slots[k].id;
             // The target's TransferVote bypasses the followers' lease, so this leader's lease
             // no longer proves there is no other leader: reads go through ReadIndex now.
             self.lease_revoked = true;
@@ -40,7 +40,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId, cx: &mut Ctx<'_>) {
-        if self.role != Role::Follower || self.leader != Some(from) || self.hs.term.0 == u64::MAX {
+        if self.role != Role::Follower
+            || self.leader != Some(from)
+            || self.hs.term.0 == u64::MAX
+            || !self.may_campaign()
+        {
             self.stats.ignored_unexpected += 1;
             return;
         }

@@ -8,8 +8,9 @@ use std::string::String;
 use std::vec::Vec;
 
 use crate::log::store::LogStore;
+use crate::membership::Membership;
 use crate::sim::store::MemStore;
-use crate::types::{LogIndex, NodeId, Role, Term};
+use crate::types::{EntryKind, LogIndex, NodeId, Role, Term};
 
 /// A broken invariant, with enough context to read the failing step.
 pub type Violation = String;
@@ -53,17 +54,32 @@ pub struct Checker {
     /// Completeness applies to leaders of later terms).
     commit_by_term: BTreeMap<Term, LogIndex>,
     seen: Vec<Seen>,
+    /// The configuration of the committed log (its last membership entry, or the initial
+    /// one).
+    committed_conf: Membership,
     /// Steps checked.
     pub steps: u64,
 }
 
 impl Checker {
-    /// A checker for `n` nodes.
+    /// A checker for `n` nodes, all voters.
     pub fn new(n: usize) -> Self {
+        let ids: Vec<NodeId> = (1..=n as u32).map(NodeId).collect();
+        Self::with_voters(n, &ids)
+    }
+
+    /// A checker for `n` nodes whose initial configuration is `voters`.
+    pub fn with_voters(n: usize, voters: &[NodeId]) -> Self {
         Checker {
             seen: std::vec![Seen::default(); n],
+            committed_conf: Membership::new(voters, &[]).unwrap_or_default(),
             ..Default::default()
         }
+    }
+
+    /// The configuration of the committed log.
+    pub fn committed_membership(&self) -> Membership {
+        self.committed_conf
     }
 
     /// The committed prefix length.
@@ -185,6 +201,10 @@ impl Checker {
                     return Ok(());
                 };
                 self.committed.push((e.term, e.chain));
+                if e.kind == EntryKind::Membership {
+                    self.committed_conf = Membership::decode(&e.data)
+                        .map_err(|_| format!("{}: malformed membership entry {i}", v.id))?;
+                }
                 i = i.next();
             }
             let slot = self.commit_by_term.entry(v.term).or_default();
@@ -226,21 +246,30 @@ impl Checker {
         }
     }
 
-    /// Every committed entry is durable on a majority: `durable` lists each node's durable
-    /// store (crashed nodes too).
-    pub fn check_durable_quorum(&self, durable: &[&MemStore]) -> Result<(), Violation> {
+    /// Every committed entry is durable on a majority of the committed configuration's
+    /// voters: `durable` lists each node's durable store (crashed nodes too). While a change
+    /// that removes a voter is not committed yet, entries commit on a majority of the
+    /// configuration without it, so a configuration of `n` voters needs a majority of `n - 1`.
+    pub fn check_durable_quorum(&self, durable: &[(NodeId, &MemStore)]) -> Result<(), Violation> {
         let c = self.committed_len();
         if c.0 == 0 {
             return Ok(());
         }
         let g = self.committed_chain(c);
+        let voters: Vec<NodeId> = self.committed_conf.voters().collect();
         let holders = durable
             .iter()
-            .filter(|s| s.base() >= c || (s.last_index() >= c && s.chain(c) == g))
+            .filter(|(id, s)| {
+                voters.contains(id) && (s.base() >= c || (s.last_index() >= c && s.chain(c) == g))
+            })
             .count();
-        if holders < durable.len() / 2 + 1 {
+        let need = match voters.len() {
+            0 | 1 => voters.len(),
+            n => (n - 1) / 2 + 1,
+        };
+        if holders < need {
             return Err(format!(
-                "committed entry {c} durable on only {holders} nodes"
+                "committed entry {c} durable on only {holders} of the voters {voters:?}"
             ));
         }
         Ok(())

@@ -8,6 +8,7 @@ use crate::codec::{self, Header};
 use crate::config::{Config, Durability};
 use crate::input::Input;
 use crate::log::store::{persist_entries, LogStore};
+use crate::membership::MembershipRefusal;
 use crate::message::Message;
 use crate::message::SnapshotMeta;
 use crate::output::{Output, Proposal};
@@ -51,6 +52,11 @@ pub enum Action {
     Read(u8),
     /// A client asks a node (the leader, if it is one) to hand leadership to another.
     Transfer(u8, u8),
+    /// An operator asks the leader (if any, and again after every later action until it is
+    /// answered) to change the membership of node `.0`: a non-member is added as a learner;
+    /// a learner is promoted (`.1` even) or removed; a voter is demoted (`.1 % 3 == 0`) or
+    /// removed.
+    Member(u8, u8),
 }
 
 /// Knobs of a simulation.
@@ -58,6 +64,9 @@ pub enum Action {
 pub struct SimConfig {
     /// Nodes in the cluster (at most 8 and at most `P`).
     pub nodes: usize,
+    /// The first this many nodes are the initial voters (0: all); the others start outside
+    /// the cluster until a membership change adds them.
+    pub initial_voters: usize,
     /// When `Persist` counts as durable.
     pub durability: Durability,
     /// Frame size limit.
@@ -84,6 +93,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             nodes: 3,
+            initial_voters: 0,
             durability: Durability::Inline,
             max_frame_bytes: 400,
             max_inflight_msgs: 4,
@@ -124,6 +134,13 @@ pub struct Cluster<const P: usize, const L: usize, const F: usize> {
     pub reads_served: u64,
     /// Snapshots installed on followers through InstallSnapshot.
     pub snapshots_installed: u64,
+    /// Membership changes a leader accepted.
+    pub membership_changes: u64,
+    /// Leaders that stepped down because a committed change removed (or demoted) them.
+    pub leaders_removed: u64,
+    /// The operator's membership request not yet accepted or refused: it is asked again of
+    /// whichever node leads after every action (an operator retrying).
+    pub pending_change: Option<(usize, u8)>,
     next_read: u64,
     /// A hash of every output of every step, in order (determinism).
     pub trace: u64,
@@ -136,9 +153,10 @@ pub struct Cluster<const P: usize, const L: usize, const F: usize> {
 impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// A fresh cluster; every node seeded from `seed`.
     pub fn new(sim: SimConfig, seed: u64) -> Result<Self, String> {
-        let ids: Vec<NodeId> = (1..=sim.nodes as u32).map(NodeId).collect();
+        let all: Vec<NodeId> = (1..=sim.nodes as u32).map(NodeId).collect();
+        let ids = Self::initial(&sim);
         let mut nodes = Vec::new();
-        for &id in &ids {
+        for &id in &all {
             let state =
                 State::new(Self::node_config(&sim, id, seed), &ids).map_err(|e| format!("{e}"))?;
             nodes.push(SimNode::new(id, state));
@@ -146,7 +164,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         Ok(Cluster {
             nodes,
             net: Network::default(),
-            checker: Checker::new(sim.nodes),
+            checker: Checker::with_voters(sim.nodes, &ids),
             sim,
             proposed: Vec::new(),
             acked: Vec::new(),
@@ -154,6 +172,9 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             ready_reads: std::vec![Vec::new(); sim.nodes],
             reads_served: 0,
             snapshots_installed: 0,
+            membership_changes: 0,
+            leaders_removed: 0,
+            pending_change: None,
             next_read: 0,
             trace: 0,
             verbose: false,
@@ -178,8 +199,56 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         c
     }
 
-    fn ids(&self) -> Vec<NodeId> {
-        self.nodes.iter().map(|n| n.id).collect()
+    /// The initial voters.
+    fn initial(sim: &SimConfig) -> Vec<NodeId> {
+        let n = match sim.initial_voters {
+            0 => sim.nodes,
+            v => v.min(sim.nodes),
+        };
+        (1..=n as u32).map(NodeId).collect()
+    }
+
+    fn durable_stores(&self) -> Vec<(NodeId, &crate::sim::store::MemStore)> {
+        self.nodes.iter().map(|n| (n.id, &n.durable)).collect()
+    }
+
+    /// Whether node `k` is a member of the configuration of the leader (or, without a
+    /// leader, of the committed configuration).
+    pub fn is_member(&self, k: usize) -> bool {
+        let conf = match self.leader().and_then(|l| self.nodes[l].state.as_ref()) {
+            Some(s) => *s.membership(),
+            None => self.checker.committed_membership(),
+        };
+        conf.kind_of(self.nodes[k].id).is_some()
+    }
+
+    /// Asks the leader to change node `target`'s membership (`op % 3`: learner, voter,
+    /// remove).
+    pub fn change_member(&mut self, target: usize, op: u8) -> Result<(), Violation> {
+        let Some(l) = self.leader() else {
+            return Ok(());
+        };
+        let Some(s) = self.nodes[l].state.as_ref() else {
+            return Ok(());
+        };
+        let id = self.nodes[target].id;
+        let m = *s.membership();
+        let next = match m.kind_of(id) {
+            None => m.with_learner(id),
+            Some(crate::MemberKind::Learner) if op % 2 == 0 => m.with_voter(id),
+            Some(crate::MemberKind::Voter) if op % 3 == 0 => m.with_learner(id),
+            Some(_) => Ok(m.without(id)),
+        };
+        let Ok(next) = next else {
+            self.pending_change = None;
+            return Ok(());
+        };
+        let mut buf = [0u8; crate::membership::MEMBERSHIP_BYTES];
+        let data = next.encode(&mut buf).to_vec();
+        if self.verbose {
+            std::println!("  membership change asked: {:?}", next);
+        }
+        self.step_node(l, Input::ChangeMembership { data: &data })
     }
 
     /// The current leader with the highest term, if any node is leader.
@@ -231,9 +300,12 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 let frame = self.garbage(k as usize % n, bits);
                 self.step_node(k as usize % n, Input::Frame(&frame))?;
             }
+            Action::Member(k, op) => self.pending_change = Some((k as usize % n, op)),
         }
-        let durable: Vec<_> = self.nodes.iter().map(|n| &n.durable).collect();
-        self.checker.check_durable_quorum(&durable)
+        if let Some((target, op)) = self.pending_change {
+            self.change_member(target, op)?;
+        }
+        self.checker.check_durable_quorum(&self.durable_stores())
     }
 
     /// A hostile frame that Raft's fault model lets reach the core: random bytes (which do not
@@ -258,8 +330,12 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 let Ok((mut h, m)) = codec::decode(&f) else {
                     return f;
                 };
+                // (An append or snapshot chunk is taken from an unknown leader, so only other
+                // messages are relabelled as from an unknown node.)
+                let leads = matches!(m, Message::Append(_) | Message::Snapshot(_));
                 match rng.in_range(0, 3) {
-                    0 => h.from = NodeId(99),
+                    0 if !leads => h.from = NodeId(99),
+                    0 => h.cluster_id = 1 + rng.in_range(0, 1000),
                     1 => h.cluster_id = 1 + rng.in_range(0, 1000),
                     // Addressed to anyone but the receiver: the core must drop it.
                     _ if h.to.0 == to as u32 + 1 => h.to = NodeId(98),
@@ -289,12 +365,17 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         let Some(state) = self.nodes[k].state.as_mut() else {
             return Ok(());
         };
+        let was_leader = state.role() == Role::Leader;
         let mut out = SimOutputs::new();
         if let Err(e) = state.step_view(input, out.as_mut_view()) {
             return Err(format!("n{}: driver error {e} on {input:?}", k + 1));
         }
         if state.stats().output_overflow > 0 {
             return Err(format!("n{}: outputs overflowed", k + 1));
+        }
+        let voter = state.membership().kind_of(state.id()) == Some(crate::MemberKind::Voter);
+        if was_leader && state.role() != Role::Leader && !voter {
+            self.leaders_removed += 1;
         }
         self.checker.steps += 1;
         for o in out.iter() {
@@ -333,10 +414,19 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                         i = i.next();
                     }
                 }
-                Output::Proposal(Proposal::Accepted { index, term }) => {
-                    if let Input::Propose { data } = input {
-                        self.proposed.push((k, *index, *term, data.to_vec()));
+                Output::Proposal(Proposal::Accepted { index, term }) => match input {
+                    Input::Propose { data } => {
+                        self.proposed.push((k, *index, *term, data.to_vec()))
                     }
+                    Input::ChangeMembership { .. } => {
+                        self.membership_changes += 1;
+                        self.pending_change = None;
+                    }
+                    _ => {}
+                },
+                // A learner still catching up is promoted on a later try.
+                Output::Proposal(Proposal::Refused(r)) if *r != MembershipRefusal::NotCaughtUp => {
+                    self.pending_change = None
                 }
                 Output::Proposal(_) => {}
                 Output::RoleChanged { role, term, leader } => {
@@ -416,6 +506,10 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 machine.applied
             ));
         }
+        let machine = Machine {
+            members: meta.members,
+            ..machine
+        };
         node.machine = machine.clone();
         node.snapshot = (machine, meta.term);
         node.snap_file = Some((meta, bytes));
@@ -551,11 +645,11 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             }
             _ => {}
         }
-        let to_pos = self
-            .nodes
-            .iter()
-            .position(|n| n.id == to)
-            .ok_or("send to unknown node")?;
+        let Some(to_pos) = self.nodes.iter().position(|n| n.id == to) else {
+            // An answer to a hostile frame from an unknown sender (a node outside its
+            // configuration takes appends from any leader): nobody receives it.
+            return Ok(());
+        };
         let hdr = Header {
             cluster_id: 0,
             from: node.id,
@@ -635,7 +729,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if self.nodes[k].state.is_some() {
             return Ok(());
         }
-        let ids = self.ids();
+        let ids = Self::initial(&self.sim);
         let node = &mut self.nodes[k];
         node.incarnation += 1;
         let cfg = Self::node_config(
@@ -648,6 +742,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             commit: node.durable_commit,
             base: (node.durable.base(), node.durable.base_term()),
             applied: node.snapshot.0.applied,
+            // The snapshot's membership (as of its index, which covers the log's base).
+            members: node.snap_file.as_ref().map(|f| f.0.members),
         };
         let s = State::restore(cfg, &ids, restored, &node.durable)
             .map_err(|e| format!("n{}: restore: {e}", k + 1))?;
@@ -680,6 +776,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             term,
             len: bytes.len() as u64,
             checksum: checksum(&bytes),
+            members: node.machine.members,
         };
         node.snap_file = Some((meta, bytes));
         self.step_node(k, Input::SnapshotSaved { meta })
@@ -697,7 +794,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             560..=649 => Action::Propose(node),
             650..=739 => Action::Fsync(node),
             740..=769 => Action::Capture(node),
-            770..=809 => Action::Read(node),
+            770..=799 => Action::Read(node),
+            800..=809 => Action::Member(node, rng.in_range(0, 3) as u8),
             810..=814 => Action::Transfer(node, rng.in_range(0, n) as u8),
             _ if !faults => Action::Deliver(idx),
             815..=869 => Action::Drop(idx),
@@ -771,8 +869,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 self.capture(k)?;
             }
         }
-        let durable: Vec<_> = self.nodes.iter().map(|n| &n.durable).collect();
-        self.checker.check_durable_quorum(&durable)
+        self.checker.check_durable_quorum(&self.durable_stores())
     }
 
     /// One line per node: role, term, leader, log, commit, applied, counters.
@@ -782,11 +879,14 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             match n.state.as_ref() {
                 None => s.push_str(&format!("{}: down\n", n.id)),
                 Some(st) => s.push_str(&format!(
-                    "{}: {} {} leader={:?} log={}..={} (last term {}) commit={} applied={} durable={} window={:?} pending={} {:?}\n",
+                    "{}: {} {} leader={:?} voters={:?} learners={:?} (at {}) log={}..={} (last term {}) commit={} applied={} durable={} window={:?} pending={} {:?}\n",
                     n.id,
                     st.role(),
                     st.term(),
                     st.leader().map(|l| l.0),
+                    st.membership().voters().map(|v| v.0).collect::<Vec<_>>(),
+                    st.membership().learners().map(|v| v.0).collect::<Vec<_>>(),
+                    st.membership_index(),
                     st.first_index(),
                     st.last_index(),
                     st.last_term(),
@@ -810,10 +910,16 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             return false;
         };
         let commit = ls.commit();
+        let conf = *ls.membership();
         commit == ls.last_index()
-            && self.nodes.iter().filter_map(|n| n.state.as_ref()).all(|s| {
-                s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
-            })
+            && self
+                .nodes
+                .iter()
+                .filter(|n| conf.kind_of(n.id).is_some())
+                .filter_map(|n| n.state.as_ref())
+                .all(|s| {
+                    s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
+                })
     }
 
     /// Liveness: heal everything, then within `max_rounds` rounds a leader must lead every
@@ -821,6 +927,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// accepted (nothing stays `Busy`) and applied everywhere too. Returns the rounds used.
     pub fn heal_and_settle(&mut self, max_rounds: u32) -> Result<u32, Violation> {
         self.net.cut = 0;
+        // The operator stops changing the membership while the cluster heals.
+        self.pending_change = None;
         for k in 0..self.nodes.len() {
             self.restart(k)?;
         }
@@ -866,11 +974,20 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             self.healthy_round()?;
             rounds += 1;
         }
+        // The configuration the cluster settled in.
+        let l = self.leader().ok_or("no leader after settling")?;
+        let conf = *self.nodes[l]
+            .state
+            .as_ref()
+            .ok_or("leader down")?
+            .membership();
         // A read on every node is served, and sees every acknowledged write.
         for k in 0..self.nodes.len() {
             self.reads[k].clear();
             self.ready_reads[k].clear();
-            self.act(Action::Read(k as u8))?;
+            if conf.kind_of(self.nodes[k].id).is_some() {
+                self.act(Action::Read(k as u8))?;
+            }
         }
         let mut waited = 0;
         while self.reads.iter().any(|r| !r.is_empty()) {
@@ -886,7 +1003,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         }
         // Every acknowledged write is in every node's state machine at its index.
         for (index, _, data) in &self.acked {
-            for n in &self.nodes {
+            for n in self.nodes.iter().filter(|n| conf.kind_of(n.id).is_some()) {
                 let found = n.machine.log.iter().any(|(i, d)| i == index && d == data)
                     || n.snapshot
                         .0

@@ -544,6 +544,7 @@ impl Harness {
             commit: node.durable_commit,
             base: (node.durable.base(), node.durable.base_term()),
             applied: node.snapshot.0.applied,
+            members: None,
         };
         match FuzzNode::restore(self.cfg, &self.voters, restored, &node.durable) {
             Ok(s) => {
@@ -665,6 +666,7 @@ impl Harness {
                         Proposal::NotLeader { .. } => before.role != Role::Leader,
                         Proposal::TooLarge => before.role == Role::Leader && too_large,
                         Proposal::Busy => before.role == Role::Leader && !too_large,
+                        Proposal::Refused(_) => false,
                         Proposal::Accepted { index, term } => {
                             before.role == Role::Leader
                                 && !too_large
@@ -926,7 +928,8 @@ impl Action {
             228..=231 => Action::Partition(0),
             232..=243 => Action::Capture(node),
             244..=248 => Action::Garbage(node, r.u64()),
-            249..=252 => Action::Read(node),
+            249..=251 => Action::Read(node),
+            252..=253 => Action::Member(node, r.u8()),
             _ => Action::Transfer(node, r.u8() % 8),
         };
         Some((a, r.data))
@@ -966,10 +969,13 @@ impl ClusterCase {
         let b1 = r.u8();
         let seed = u64::from(r.u16());
         let election_ticks = 3 + u32::from(b1 % 6);
-        let max_frame_bytes = 128;
+        // Room for snapshot chunks of 35 bytes (the chunk header names the membership).
+        let max_frame_bytes = 160;
         let max_payload = codec::max_payload(max_frame_bytes);
         let sim = SimConfig {
             nodes: if b0 & 1 == 0 { 3 } else { 5 },
+            // Five nodes start as three voters: two wait to be added.
+            initial_voters: 3,
             durability: if b0 & 2 == 0 {
                 Durability::Inline
             } else {
@@ -1023,13 +1029,14 @@ impl ClusterCase {
              let case = ClusterCase {\n",
         );
         src.push_str(&format!(
-            "        sim: SimConfig {{\n            nodes: {},\n            durability: \
+            "        sim: SimConfig {{\n            nodes: {},\n            initial_voters: {},\n            durability: \
              Durability::{:?},\n            max_frame_bytes: {},\n            \
              max_inflight_msgs: {},\n            max_uncommitted: {},\n            max_apply: \
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
              {},\n        }},\n        seed: {},\n        actions: vec![\n",
             s.nodes,
+            s.initial_voters,
             s.durability,
             s.max_frame_bytes,
             s.max_inflight_msgs,
@@ -1087,7 +1094,7 @@ mod tests {
             let (a, _) = Action::from_bytes(&[b, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
             kinds.insert(format!("{a:?}").split('(').next().unwrap().to_string());
         }
-        assert_eq!(kinds.len(), 13, "{kinds:?}");
+        assert_eq!(kinds.len(), 14, "{kinds:?}");
     }
 
     #[test]

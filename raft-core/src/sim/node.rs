@@ -6,11 +6,12 @@ use std::vec::Vec;
 
 use crate::codec::{EntryRef, EntrySource};
 use crate::log::store::LogStore;
+use crate::membership::Membership;
 use crate::message::SnapshotMeta;
 use crate::output::Persist;
 use crate::sim::store::{chain_of, MemStore};
 use crate::state::State;
-use crate::types::{HardState, LogIndex, NodeId, Term};
+use crate::types::{EntryKind, HardState, LogIndex, NodeId, Term};
 
 /// A write the driver performed on the readable store, not yet durable.
 #[derive(Clone, Debug)]
@@ -36,6 +37,8 @@ pub struct Machine {
     pub digest: u64,
     /// Every applied non-empty payload, in order, with its index.
     pub log: Vec<(LogIndex, Vec<u8>)>,
+    /// The membership as of `applied` (named in snapshots; not in the snapshot bytes).
+    pub members: Membership,
 }
 
 /// One simulated node.
@@ -92,6 +95,7 @@ impl Machine {
             applied: LogIndex(u64_at(0)?),
             digest: u64_at(8)?,
             log: Vec::new(),
+            members: Membership::default(),
         };
         let mut at = 16;
         while at < b.len() {
@@ -114,6 +118,10 @@ pub fn checksum(bytes: &[u8]) -> u32 {
 impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
     /// A node around a fresh state.
     pub fn new(id: NodeId, state: State<P, L, F>) -> Self {
+        let machine = Machine {
+            members: *state.membership(),
+            ..Machine::default()
+        };
         SimNode {
             id,
             state: Some(state),
@@ -122,8 +130,8 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
             durable_hs: HardState::default(),
             durable_commit: LogIndex::ZERO,
             pending: VecDeque::new(),
-            machine: Machine::default(),
-            snapshot: (Machine::default(), Term(0)),
+            snapshot: (machine.clone(), Term(0)),
+            machine,
             capture_wanted: false,
             snap_file: None,
             incoming: Vec::new(),
@@ -187,7 +195,12 @@ impl<const P: usize, const L: usize, const F: usize> SimNode<P, L, F> {
         let e = self.store.get(index)?;
         self.machine.applied = index;
         self.machine.digest = chain_of(self.machine.digest, e.term, e.kind, &e.data);
-        if !e.data.is_empty() {
+        if e.kind == EntryKind::Membership {
+            // The core accepted it, so it decodes.
+            if let Ok(m) = Membership::decode(&e.data) {
+                self.machine.members = m;
+            }
+        } else if !e.data.is_empty() {
             self.machine.log.push((index, e.data.clone()));
         }
         Some(e.chain)

@@ -218,6 +218,7 @@ impl Cluster {
                 commit: LogIndex::ZERO,
                 base: (LogIndex::ZERO, Term(0)),
                 applied: LogIndex::ZERO,
+                members: None,
             };
             let raft = State::restore(cfg, &voters, restored, &store).expect("valid restore");
             nodes.push(Node {
@@ -635,6 +636,7 @@ impl Cluster {
             commit: LogIndex::ZERO,
             base: (node.durable.base(), node.durable.base_term()),
             applied: node.applied_index().max(node.durable.base()),
+            members: None,
         };
         let raft = State::restore(node.cfg, &voters, restored, &node.durable)
             .unwrap_or_else(|e| panic!("n{id}: restore: {e}"));
@@ -743,7 +745,7 @@ fn check_durable_before_ack(node: &Node, to: NodeId, msg: &Message<EntryCount>) 
 
 /// Everything the public read-only view of a `State` shows.
 pub fn view(s: &Raft) -> String {
-    let matches: Vec<_> = s.voters().iter().map(|&v| s.match_index(v)).collect();
+    let matches: Vec<_> = s.membership().members().map(|v| s.match_index(v)).collect();
     format!(
         "id={} role={:?} hs={:?} leader={:?} commit={} applied={} first={} last={} last_term={} \
          durable={} durable_seq={} window={:?} halted={} match={:?} stats={:?}",

@@ -8,7 +8,8 @@
 use raft_core::codec::WireEntries;
 use raft_core::sim::mix;
 use raft_core::{
-    Input, LogIndex, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotResponse, Term,
+    Input, LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta,
+    SnapshotResponse, Term,
 };
 
 use super::{Cluster, Node};
@@ -51,7 +52,11 @@ pub fn checksum(bytes: &[u8]) -> u32 {
 }
 
 /// A snapshot file of a state machine: its description and bytes.
-pub fn snapshot_of(applied: &[(LogIndex, Term, Vec<u8>)]) -> (SnapshotMeta, Vec<u8>) {
+/// `members` is the membership as of its index.
+pub fn snapshot_of(
+    applied: &[(LogIndex, Term, Vec<u8>)],
+    members: Membership,
+) -> (SnapshotMeta, Vec<u8>) {
     let (index, term) = applied
         .last()
         .map_or((LogIndex(0), Term(0)), |a| (a.0, a.1));
@@ -61,6 +66,7 @@ pub fn snapshot_of(applied: &[(LogIndex, Term, Vec<u8>)]) -> (SnapshotMeta, Vec<
         term,
         len: bytes.len() as u64,
         checksum: checksum(&bytes),
+        members,
     };
     (meta, bytes)
 }
@@ -102,8 +108,9 @@ impl Cluster {
     /// Node `id` captures its state machine into its snapshot file and reports
     /// `SnapshotSaved`; returns the snapshot and the step's outputs.
     pub fn save_snapshot(&mut self, id: u32) -> (SnapshotMeta, Vec<Output>) {
+        let members = *self.raft(id).membership();
         let node = self.node_mut(id);
-        let (meta, bytes) = snapshot_of(&node.applied);
+        let (meta, bytes) = snapshot_of(&node.applied, members);
         node.snap_file = Some((meta, bytes));
         let out = self.step(id, Input::SnapshotSaved { meta });
         (meta, out)

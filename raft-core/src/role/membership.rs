@@ -1,0 +1,206 @@
+//! Membership changes, one voter at a time (see [`crate::membership`] for why and for the
+//! pitfalls handled): the leader's checks on a proposed configuration, every node adopting
+//! the latest configuration in its log, and a removed leader handing over.
+
+use crate::log::window::EntryMeta;
+use crate::membership::{MemberKind, Membership, MembershipRefusal};
+use crate::message::Message;
+use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
+use crate::progress::Progress;
+use crate::state::{Ctx, Slot, State};
+use crate::types::{EntryKind, LogIndex, NodeId, Role};
+
+impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// `Input::ChangeMembership`: answered by an `Output::Proposal`.
+    pub(crate) fn change_membership(&mut self, data: &[u8], cx: &mut Ctx<'_>) {
+        let answer = self.try_change(data, cx);
+        if answer == Proposal::Busy {
+            self.stats.proposals_busy += 1;
+        }
+        cx.push(Output::Proposal(answer), &mut self.stats);
+    }
+
+    fn try_change(&mut self, data: &[u8], cx: &mut Ctx<'_>) -> Proposal {
+        if self.role != Role::Leader {
+            return Proposal::NotLeader {
+                leader_hint: self.leader,
+            };
+        }
+        let next = match Membership::decode(data) {
+            Ok(m) => m,
+            Err(e) => return Proposal::Refused(e),
+        };
+        if let Err(e) = self.check_change(&next) {
+            return Proposal::Refused(e);
+        }
+        // One change at a time, and only once this leader committed in its term (the
+        // single-server change bug: an uncommitted change of an earlier leader must be
+        // settled first).
+        let settled = self.conf_index <= self.commit
+            && self.log.term(self.commit) == Some(self.hs.term)
+            && !self.needs_empty;
+        if !settled || self.transfer.is_some() || !self.has_room(data.len(), (L / 4).max(1)) {
+            return Proposal::Busy;
+        }
+        let term = self.hs.term;
+        let index = self.log.last_index().next();
+        cx.entries = Some(NewEntries {
+            first: index,
+            count: 0,
+            from: NewEntriesFrom::Membership { term },
+        });
+        let meta = EntryMeta {
+            term,
+            len: data.len() as u16,
+            kind: EntryKind::Membership,
+        };
+        if !self.append_meta(meta, cx) {
+            cx.entries = None;
+            return Proposal::Busy;
+        }
+        self.adopt_conf(next, index);
+        self.maybe_commit(cx);
+        self.broadcast_append(cx);
+        Proposal::Accepted { index, term }
+    }
+
+    /// The rules a new configuration must meet against the current one.
+    fn check_change(&self, next: &Membership) -> Result<(), MembershipRefusal> {
+        if *next == self.conf {
+            return Err(MembershipRefusal::Unchanged);
+        }
+        if next.len() > P {
+            return Err(MembershipRefusal::TooMany);
+        }
+        if next.voter_count() == 0 {
+            return Err(MembershipRefusal::NoVoters);
+        }
+        if self.conf.voter_changes(next) > 1 {
+            return Err(MembershipRefusal::MoreThanOneVoter);
+        }
+        for v in next.voters() {
+            if self.conf.kind_of(v) == Some(MemberKind::Voter) {
+                continue;
+            }
+            // A new voter must be a learner that holds everything committed.
+            let caught_up = self.conf.kind_of(v) == Some(MemberKind::Learner)
+                && self
+                    .position(v)
+                    .is_some_and(|k| self.progress[k].matched >= self.commit);
+            if !caught_up {
+                return Err(MembershipRefusal::NotCaughtUp);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node starts elections: it votes in the configuration in force, or that
+    /// configuration is not committed yet and it voted in the one before (thesis section
+    /// 4.2.2: its log may be the only one holding the change, which needs a leader to
+    /// commit). Votes are counted over the configuration in force either way.
+    pub(crate) fn may_campaign(&self) -> bool {
+        self.is_voter(self.me)
+            || (self.conf_index > self.commit
+                && self.prev_conf.0.kind_of(self.cfg.id) == Some(MemberKind::Voter))
+    }
+
+    /// Makes `m`, appended at `index`, the configuration in force.
+    pub(crate) fn adopt_conf(&mut self, m: Membership, index: LogIndex) {
+        self.prev_conf = (self.conf, self.conf_index);
+        self.conf = m;
+        self.conf_index = index;
+        self.sync_slots();
+    }
+
+    /// The log is truncated from `index`: a configuration entry there no longer exists, and
+    /// the one before it is in force again. (Only one configuration can be uncommitted, and
+    /// a truncation never reaches below the commit index, so the one before is known.)
+    pub(crate) fn conf_truncated(&mut self, index: LogIndex) {
+        if index <= self.conf_index && self.conf_index > self.log.base() {
+            let (m, i) = self.prev_conf;
+            self.conf = m;
+            self.conf_index = i;
+            self.sync_slots();
+        }
+    }
+
+    /// A snapshot up to `index` with membership `m` became this node's log start.
+    pub(crate) fn conf_from_snapshot(&mut self, m: Membership, index: LogIndex) {
+        if self.conf_index <= index && m.len() <= P {
+            self.conf = m;
+            self.conf_index = index;
+            self.prev_conf = (m, index);
+            self.sync_slots();
+        }
+    }
+
+    /// Adds a position for `id`; false when every position is taken.
+    pub(crate) fn track(&mut self, id: NodeId) -> bool {
+        let slot = Slot { id, kind: None };
+        if self.slots.push(slot).is_err() {
+            return false;
+        }
+        // `progress` and `granted` always have the length of `slots`, capacity P.
+        let _ = self.progress.push(Progress::new(LogIndex(1)));
+        let _ = self.granted.push(None);
+        true
+    }
+
+    /// Brings the positions in line with `conf`: members keep their position, new members
+    /// take a free one with fresh progress, former members keep theirs until it is reused
+    /// (a removed leader's messages still reach the members until it steps down).
+    pub(crate) fn sync_slots(&mut self) {
+        let next = self.log.last_index().next();
+        for k in 0..self.slots.len() {
+            let kind = self.conf.kind_of(self.slots[k].id);
+            if self.slots[k].kind.is_none() && kind.is_some() {
+                self.progress[k] = Progress::new(next);
+                self.granted[k] = None;
+            }
+            self.slots[k].kind = kind;
+        }
+        let conf = self.conf;
+        for id in conf.members() {
+            if self.position(id).is_some() {
+                continue;
+            }
+            let free =
+                (0..self.slots.len()).find(|&k| k != self.me && self.slots[k].kind.is_none());
+            let k = match free {
+                Some(k) => k,
+                None if self.track(id) => self.slots.len() - 1,
+                None => {
+                    // Only a node outside `conf` (which keeps its own position) can run out.
+                    self.stats.members_untracked += 1;
+                    continue;
+                }
+            };
+            self.slots[k] = Slot {
+                id,
+                kind: conf.kind_of(id),
+            };
+            self.progress[k] = Progress::new(next);
+            self.granted[k] = None;
+        }
+    }
+
+    /// A leader whose configuration no longer has it as a voter leads until that
+    /// configuration commits, then hands over to the most caught-up voter and steps down.
+    pub(crate) fn leave_if_removed(&mut self, cx: &mut Ctx<'_>) {
+        if self.role != Role::Leader || self.is_voter(self.me) || self.commit < self.conf_index {
+            return;
+        }
+        let best = (0..self.slots.len())
+            .filter(|&k| k != self.me && self.is_voter(k))
+            .max_by_key(|&k| self.progress[k].matched);
+        if let Some(k) = best {
+            if self.progress[k].matched == self.log.last_index() {
+                let term = self.hs.term;
+                let to = self.slots[k].id;
+                self.send(to, Message::TimeoutNow { term }, cx);
+            }
+        }
+        let term = self.hs.term;
+        self.become_follower(term, None, cx);
+    }
+}
