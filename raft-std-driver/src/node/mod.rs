@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 
 use raft_core::codec::{self, EntryRef, EntrySource};
 use raft_core::{
-    persist_entries, EntryKind, Input, LogIndex, Message, NodeId, Output, Outputs, Proposal,
-    ReadResult, Restored, Role, SnapshotMeta, Term,
+    persist_entries, EntryKind, Input, LogIndex, Membership, Message, NodeId, Output, Outputs,
+    Proposal, ReadResult, Restored, Role, SnapshotMeta, Term,
 };
 
 use crate::config::NodeConfig;
@@ -191,6 +191,7 @@ fn to_store(m: SnapshotMeta) -> storage::SnapshotMeta {
         term: m.term.0,
         len: m.len,
         crc: m.checksum,
+        members: m.members,
     }
 }
 
@@ -200,6 +201,7 @@ fn to_core(m: storage::SnapshotMeta) -> SnapshotMeta {
         term: Term(m.term),
         len: m.len,
         checksum: m.crc,
+        members: m.members,
     }
 }
 
@@ -232,6 +234,10 @@ pub struct Node<M: StateMachine = KvStore> {
     last_chunk: Option<Instant>,
     /// The applied index of the newest snapshot (local or installed).
     snapshot_index: u64,
+    /// The membership as of the state machine's applied index: the initial voters or the
+    /// newest snapshot's, replaced by every membership entry applied. A snapshot captured at
+    /// the applied index names it.
+    applied_members: Membership,
     /// The highest `Persist` seq performed and not yet synced.
     unsynced: Option<u64>,
     capture_due: bool,
@@ -328,6 +334,13 @@ impl<M: StateMachine> Node<M> {
             commit: LogIndex(rec.hard_state.commit),
             base: (LogIndex(base.0), Term(base.1)),
             applied: LogIndex(applied),
+            // The membership as of the snapshot; raft-core replays the entries after it.
+            members: snaps.latest().map(|m| m.members),
+        };
+        let applied_members = match snaps.latest() {
+            Some(m) => m.members,
+            None => Membership::new(&cfg.voters(), &[])
+                .map_err(|e| NodeError::Restore(format!("initial voters: {e}")))?,
         };
         let seed = random_u64();
         let (core, log) = build_core(cfg.core(seed), cfg.voters(), restored, log)?;
@@ -383,6 +396,7 @@ impl<M: StateMachine> Node<M> {
             snap_buf: Vec::new(),
             last_chunk: None,
             snapshot_index: latest.map_or(0, |m| m.index),
+            applied_members,
             unsynced: None,
             capture_due: false,
             counters: DriverCounters::default(),
@@ -655,7 +669,8 @@ impl<M: StateMachine> Node<M> {
             },
             Some(Proposal::Busy) => ReplyBody::Busy,
             Some(Proposal::TooLarge) => ReplyBody::TooLarge,
-            None => ReplyBody::Retry,
+            // Only membership changes are refused; a command never is.
+            Some(Proposal::Refused(_)) | None => ReplyBody::Retry,
         };
         self.reply(reply, answer);
         Ok(())
@@ -914,6 +929,7 @@ impl<M: StateMachine> Node<M> {
             .map_err(|e| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index.0)))?;
         self.log.install_snapshot(meta.index.0, meta.term.0)?;
         self.snapshot_index = meta.index.0;
+        self.applied_members = meta.members;
         self.counters.snapshots_installed += 1;
         // Proposals waiting for entries the snapshot replaced: their clients retry (sessions
         // keep the retry exactly-once).
@@ -1007,6 +1023,12 @@ impl<M: StateMachine> Node<M> {
             let response = if e.kind == EntryKind::Normal {
                 Some(self.sm.apply(i, e.data))
             } else {
+                if e.kind == EntryKind::Membership {
+                    // raft-core checked it when it was proposed or received.
+                    self.applied_members = Membership::decode(e.data).map_err(|_| {
+                        NodeError::Restore(format!("membership entry {i} does not decode"))
+                    })?;
+                }
                 self.sm.advance(i);
                 None
             };
@@ -1049,7 +1071,9 @@ impl<M: StateMachine> Node<M> {
             return Ok(());
         }
         let bytes = self.sm.snapshot();
-        let meta = self.snaps.save(index, term.0, &bytes)?;
+        let meta = self
+            .snaps
+            .save(index, term.0, self.applied_members, &bytes)?;
         self.snapshot_index = index;
         self.counters.snapshots += 1;
         tracing::info!(

@@ -2,18 +2,24 @@
 //! the directory fsynced; read back in chunks to stream to a follower.
 //!
 //! A snapshot is named by what identifies it in Raft and on the wire:
-//! `<index:016x>-<term:016x>-<length:016x>-<crc32:08x>.snap`. A leftover `*.tmp` (a crash
-//! mid-write) is deleted on open; only the newest complete snapshot is kept.
+//! `<index:016x>-<term:016x>-<length:016x>-<crc32:08x>-<members>.snap`, where `<members>` is
+//! the lowercase hex of [`Membership::encode`] (the cluster configuration as of `index`), so
+//! the membership becomes durable with the same rename that makes the bytes durable. Only the
+//! canonical spelling of a name is recognized. A leftover `*.tmp` (a crash mid-write) is
+//! deleted on open; only the newest complete snapshot is kept.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use raft_core::{Membership, MEMBERSHIP_BYTES};
 
 use super::{FileHandle, FileIo, StdIo, StorageError};
 
 /// Bytes read per call while checksumming a snapshot file.
 const CHECK_CHUNK: usize = 64 << 10;
 
-/// Identity of a snapshot: the log point it covers and its bytes' length and CRC-32.
+/// Identity of a snapshot: the log point it covers, the membership as of that point, and its
+/// bytes' length and CRC-32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotMeta {
     /// Last log index the snapshot includes.
@@ -24,40 +30,63 @@ pub struct SnapshotMeta {
     pub len: u64,
     /// CRC-32 (IEEE) of the bytes.
     pub crc: u32,
+    /// The cluster configuration in force at `index`.
+    pub members: Membership,
 }
 
 impl SnapshotMeta {
     /// The meta of a snapshot whose bytes are all in memory.
-    pub fn of_bytes(index: u64, term: u64, bytes: &[u8]) -> SnapshotMeta {
+    pub fn of_bytes(index: u64, term: u64, members: Membership, bytes: &[u8]) -> SnapshotMeta {
         SnapshotMeta {
             index,
             term,
             len: bytes.len() as u64,
             crc: crc32fast::hash(bytes),
+            members,
         }
     }
 
     /// The file name this snapshot is stored under.
     pub fn file_name(&self) -> String {
+        let mut buf = [0; MEMBERSHIP_BYTES];
+        let members: String = self
+            .members
+            .encode(&mut buf)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!(
-            "{:016x}-{:016x}-{:016x}-{:08x}.snap",
+            "{:016x}-{:016x}-{:016x}-{:08x}-{members}.snap",
             self.index, self.term, self.len, self.crc
         )
     }
 
+    /// The meta a file name spells, if it is the canonical name of a snapshot.
     fn parse(name: &str) -> Option<SnapshotMeta> {
         let mut parts = name.strip_suffix(".snap")?.split('-');
         let mut field = |width: usize| {
             let p = parts.next().filter(|p| p.len() == width)?;
             u64::from_str_radix(p, 16).ok()
         };
+        let (index, term, len) = (field(16)?, field(16)?, field(16)?);
+        let crc = u32::try_from(field(8)?).ok()?;
+        let hex = parts.next()?;
+        if parts.next().is_some() || hex.len() % 2 != 0 || hex.len() > 2 * MEMBERSHIP_BYTES {
+            return None;
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|k| u8::from_str_radix(hex.get(k..k + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
         let meta = SnapshotMeta {
-            index: field(16)?,
-            term: field(16)?,
-            len: field(16)?,
-            crc: u32::try_from(field(8)?).ok()?,
+            index,
+            term,
+            len,
+            crc,
+            members: Membership::decode(&bytes).ok()?,
         };
-        parts.next().is_none().then_some(meta)
+        // One spelling per meta (lowercase hex, canonical membership encoding).
+        (meta.file_name() == name).then_some(meta)
     }
 }
 
@@ -287,9 +316,10 @@ impl SnapshotStore {
         &mut self,
         index: u64,
         term: u64,
+        members: Membership,
         bytes: &[u8],
     ) -> Result<SnapshotMeta, StorageError> {
-        let meta = SnapshotMeta::of_bytes(index, term, bytes);
+        let meta = SnapshotMeta::of_bytes(index, term, members, bytes);
         self.begin(meta)?;
         self.write_chunk(0, bytes)?;
         self.finish()

@@ -5,10 +5,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::fault::FaultIo;
+use raft_core::{Membership, NodeId};
+
 use super::{SnapshotMeta, SnapshotStore, StorageError};
 
 fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// Voters 1, 2, 3.
+fn three() -> Membership {
+    Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap()
 }
 
 #[test]
@@ -16,7 +23,7 @@ fn chunked_snapshot_is_installed_and_read_back_in_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
     let data = bytes(10_000);
-    let meta = SnapshotMeta::of_bytes(42, 5, &data);
+    let meta = SnapshotMeta::of_bytes(42, 5, three(), &data);
     store.begin(meta).unwrap();
     let mut at = 0;
     for chunk in data.chunks(1500) {
@@ -54,7 +61,7 @@ fn holes_overruns_and_bad_checksums_are_refused() {
         Err(StorageError::SnapshotChunk { .. })
     ));
     let data = bytes(100);
-    let mut meta = SnapshotMeta::of_bytes(1, 1, &data);
+    let mut meta = SnapshotMeta::of_bytes(1, 1, three(), &data);
     store.begin(meta).unwrap();
     assert!(matches!(
         store.write_chunk(10, b"x"),
@@ -86,9 +93,9 @@ fn holes_overruns_and_bad_checksums_are_refused() {
 fn leftover_temp_file_is_ignored_and_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    let old = store.save(5, 1, b"old state").unwrap();
+    let old = store.save(5, 1, three(), b"old state").unwrap();
     // A crash mid-receive leaves a temp file of a newer snapshot.
-    let newer = SnapshotMeta::of_bytes(9, 2, b"newer state");
+    let newer = SnapshotMeta::of_bytes(9, 2, three(), b"newer state");
     store.begin(newer).unwrap();
     store.write_chunk(0, b"newer").unwrap();
     drop(store);
@@ -104,8 +111,8 @@ fn leftover_temp_file_is_ignored_and_cleaned() {
 fn a_new_snapshot_replaces_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    store.save(5, 1, b"old").unwrap();
-    let new = store.save(9, 2, b"new").unwrap();
+    store.save(5, 1, three(), b"old").unwrap();
+    let new = store.save(9, 2, three(), b"new").unwrap();
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     let store = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(store.latest(), Some(new));
@@ -115,7 +122,7 @@ fn a_new_snapshot_replaces_the_old_one() {
 fn a_damaged_snapshot_file_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    store.save(5, 1, b"some state").unwrap();
+    store.save(5, 1, three(), b"some state").unwrap();
     let path = store.latest_path().unwrap();
     drop(store);
     let mut b = fs::read(&path).unwrap();
@@ -132,18 +139,47 @@ fn fsync_failure_while_installing_poisons_and_keeps_the_old_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let io = FaultIo::default();
     let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
-    let old = store.save(5, 1, b"old").unwrap();
+    let old = store.save(5, 1, three(), b"old").unwrap();
     io.faults.fail_fsync.store(true, Ordering::SeqCst);
     assert!(matches!(
-        store.save(9, 2, b"new"),
+        store.save(9, 2, three(), b"new"),
         Err(StorageError::Io { op: "fsync", .. })
     ));
     io.faults.fail_fsync.store(false, Ordering::SeqCst);
     assert!(matches!(
-        store.save(9, 2, b"new"),
+        store.save(9, 2, three(), b"new"),
         Err(StorageError::Poisoned)
     ));
     drop(store);
     let store = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(store.latest(), Some(old));
+}
+
+#[test]
+fn the_membership_is_named_in_the_file_and_read_back_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let members = Membership::new(&[NodeId(1), NodeId(3)], &[NodeId(4), NodeId(7)]).unwrap();
+    let meta = store.save(12, 3, members, b"state").unwrap();
+    assert_eq!(meta.members, members);
+    drop(store);
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest().map(|m| m.members), Some(members));
+    assert_eq!(store.read_all().unwrap().unwrap().1, b"state");
+    // A name that is not the canonical spelling of a meta is not a snapshot: uppercase hex,
+    // an undecodable membership, the four-field names of before membership changes.
+    let name = meta.file_name();
+    let stem = name.strip_suffix(".snap").unwrap();
+    let (fields, hex) = stem.rsplit_once('-').unwrap();
+    for bad in [
+        format!("{fields}-{}.snap", hex.to_uppercase()),
+        format!("{fields}-ff{hex}.snap"),
+        format!("{fields}-{}.snap", &hex[..hex.len() - 1]),
+        format!("{fields}.snap"),
+    ] {
+        fs::write(dir.path().join(&bad), b"state").unwrap();
+    }
+    drop(store);
+    let store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(meta));
 }
