@@ -289,6 +289,118 @@
 //! assert!(matches!(net.propose(1, b"x=1"), Proposal::Accepted { .. }));
 //! ```
 //!
+//! # Membership change
+//!
+//! [`Input::ChangeMembership`]` { data }` on the leader changes the cluster to the whole new
+//! configuration `data` ([`Membership::encode`]), one voter at a time: a node joins as a
+//! learner, is promoted once it caught up, and any member (the leader too) can be removed.
+//! The answer is an [`Output::Proposal`]; the change is done when `Apply` covers its index.
+//! The driver stores the entry like any other (`persist_entries` does) and skips
+//! [`EntryKind::Membership`] entries in its state machine, keeping the last one it applied
+//! to name in the snapshots it saves ([`SnapshotMeta::members`]). Why one at a time and the
+//! pitfalls handled: [`membership`].
+//!
+//! ```
+//! # use raft_core::codec::{self, Header};
+//! # use raft_core::{persist_entries, Config, Input, LogIndex, Membership, MembershipRefusal,
+//! #                 NodeId, Output, Outputs, Proposal, RingStore, Role, State,
+//! #                 MEMBERSHIP_BYTES};
+//! # const IDS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
+//! # struct Net<'a> {
+//! #     nodes: [State<4, 16, 4>; 4],
+//! #     stores: [RingStore<'a, 16>; 4],
+//! #     wire: Vec<(usize, Vec<u8>)>,
+//! #     answers: [Option<Proposal>; 4],
+//! # }
+//! # impl Net<'_> {
+//! #     fn step(&mut self, k: usize, input: Input<'_>) {
+//! #         let mut out: Outputs<14> = Outputs::new();
+//! #         self.nodes[k].step(input, &mut out).unwrap();
+//! #         for o in &out {
+//! #             match o {
+//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
+//! #                 Output::Send { to, msg } => {
+//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
+//! #                     let mut frame = [0u8; 256];
+//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
+//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
+//! #                 }
+//! #                 Output::Proposal(p) => self.answers[k] = Some(*p),
+//! #                 _ => {}
+//! #             }
+//! #         }
+//! #     }
+//! #     fn deliver(&mut self) {
+//! #         while !self.wire.is_empty() {
+//! #             let (to, frame) = self.wire.remove(0);
+//! #             self.step(to, Input::Frame(&frame));
+//! #         }
+//! #     }
+//! #     fn heartbeat(&mut self) {
+//! #         for _ in 0..3 {
+//! #             self.step(0, Input::Tick);
+//! #         }
+//! #         self.deliver();
+//! #     }
+//! # }
+//! # let mut bufs = [[0u8; 1024]; 4];
+//! # let [b1, b2, b3, b4] = &mut bufs;
+//! # let mut net = Net {
+//! #     nodes: core::array::from_fn(|k| {
+//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
+//! #         cfg.max_frame_bytes = 256;
+//! #         cfg.max_inflight_bytes = 1024;
+//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #         // Nodes 1 to 3 are the initial voters; node 4 waits outside the cluster.
+//! #         State::new(cfg, &IDS[..3]).unwrap()
+//! #     }),
+//! #     stores: [b1, b2, b3, b4].map(|b| RingStore::new(b, LogIndex(0))),
+//! #     wire: Vec::new(),
+//! #     answers: [None; 4],
+//! # };
+//! # while net.nodes[0].role() != Role::Leader {
+//! #     net.step(0, Input::Tick);
+//! #     net.deliver();
+//! # }
+//! // Node 1 (`nodes[0]`) leads nodes 1 to 3. Add node 4 as a learner.
+//! let mut buf = [0u8; MEMBERSHIP_BYTES];
+//! let current = *net.nodes[0].membership();
+//! let next = current.with_learner(NodeId(4)).unwrap();
+//! net.step(0, Input::ChangeMembership { data: next.encode(&mut buf) });
+//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//!
+//! // Voters are added only by promoting a caught-up learner, one at a time.
+//! let promoted = next.with_voter(NodeId(4)).unwrap();
+//! net.step(0, Input::ChangeMembership { data: promoted.encode(&mut buf) });
+//! // Node 4 has not caught up yet.
+//! assert_eq!(net.answers[0], Some(Proposal::Refused(MembershipRefusal::NotCaughtUp)));
+//! net.deliver();
+//! net.heartbeat();
+//! assert_eq!(net.nodes[3].membership(), &next); // node 4 learned the log and the change
+//! net.step(0, Input::ChangeMembership { data: promoted.encode(&mut buf) });
+//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//! net.deliver();
+//! assert_eq!(net.nodes[0].membership().voter_count(), 4);
+//!
+//! // Removing two voters at once is refused; removing the leader itself is fine: it leads
+//! // until the change commits, then hands over and steps down.
+//! let two = promoted.without(NodeId(2)).without(NodeId(3));
+//! net.step(0, Input::ChangeMembership { data: two.encode(&mut buf) });
+//! assert_eq!(
+//!     net.answers[0],
+//!     Some(Proposal::Refused(MembershipRefusal::MoreThanOneVoter))
+//! );
+//! let without_leader = promoted.without(NodeId(1));
+//! net.step(0, Input::ChangeMembership { data: without_leader.encode(&mut buf) });
+//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//! net.deliver();
+//! net.heartbeat();
+//! assert_eq!(net.nodes[0].role(), Role::Follower);
+//! let leaders = net.nodes.iter().filter(|n| n.role() == Role::Leader).count();
+//! assert_eq!(leaders, 1);
+//! assert_eq!(net.nodes[1].membership(), &without_leader);
+//! ```
+//!
 //! # Snapshots
 //!
 //! A driver that captures its state machine into a durable snapshot file reports
@@ -543,7 +655,7 @@ mod config;
 mod error;
 mod input;
 mod log;
-mod membership;
+pub mod membership;
 mod message;
 pub mod output;
 mod progress;

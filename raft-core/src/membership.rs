@@ -1,7 +1,7 @@
 //! Cluster membership: which nodes vote and which only learn.
 //!
 //! A [`Membership`] is a whole configuration (not a delta), so a node that sees any one of
-//! them knows the cluster. It travels in the log as an [`EntryKind::Membership`] entry
+//! them knows the cluster. It travels in the log as an [`EntryKind::Membership`](crate::EntryKind::Membership) entry
 //! (payload: [`Membership::encode`]) and in every [`SnapshotMeta`](crate::SnapshotMeta).
 //!
 //! # Changes: one voter at a time
