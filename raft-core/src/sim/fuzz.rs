@@ -28,6 +28,7 @@ use crate::config::{Config, Durability};
 use crate::error::StepError;
 use crate::input::Input;
 use crate::log::store::{persist_entries, LogStore};
+use crate::membership::{Membership, MembershipRefusal, MEMBERSHIP_BYTES};
 use crate::message::{Append, AppendResponse, EntryCount, Message, VoteRequest, VoteResponse};
 use crate::output::{outputs_needed, Output, Outputs, Proposal, ReadResult};
 use crate::sim::cluster::{Action, Cluster, SimConfig};
@@ -411,7 +412,7 @@ impl Harness {
     /// One input from the bytes.
     fn op(&mut self, r: &mut Reader<'_>) {
         let op = r.u8();
-        match op % 12 {
+        match op % 13 {
             0..=2 => self.step(Input::Tick),
             10 => {
                 let b = r.u8();
@@ -424,6 +425,25 @@ impl Harness {
                 if self.last_read.is_none_or(|l| id > l) {
                     self.last_read = Some(id);
                 }
+            }
+            12 => {
+                // A membership change: a real next configuration, or bytes.
+                let b = r.u8();
+                let m = *self.state().membership();
+                let id = NodeId(1 + u32::from(b >> 3) % 6);
+                let next = match b & 7 {
+                    0 => m.with_learner(id),
+                    1 => m.with_voter(id),
+                    2 => Ok(m.without(id)),
+                    3 => Ok(m),
+                    _ => Err(MembershipRefusal::Malformed),
+                };
+                let mut buf = [0u8; MEMBERSHIP_BYTES];
+                let data = match next {
+                    Ok(n) => n.encode(&mut buf).to_vec(),
+                    Err(_) => r.bytes(usize::from(b >> 3) % 12).to_vec(),
+                };
+                self.step(Input::ChangeMembership { data: &data });
             }
             11 => {
                 let b = r.u8();
@@ -658,6 +678,10 @@ impl Harness {
                 }
                 Output::Proposal(p) => {
                     proposals += 1;
+                    if let Input::ChangeMembership { data } = input {
+                        self.check_change_answer(p, data, &before);
+                        continue;
+                    }
                     let Input::Propose { data } = input else {
                         self.fail(&format!("a Proposal answer without a proposal: {out:?}"))
                     };
@@ -685,9 +709,36 @@ impl Harness {
         if let Some(Output::Persist(p)) = out.first() {
             self.max_seq = p.seq;
         }
-        let want = usize::from(matches!(input, Input::Propose { .. }));
+        let want = usize::from(matches!(
+            input,
+            Input::Propose { .. } | Input::ChangeMembership { .. }
+        ));
         if proposals != want {
             self.fail(&format!("{proposals} proposal answers: {out:?}"));
+        }
+    }
+
+    /// The answer to a membership change: only a leader accepts, refuses or is busy; a
+    /// malformed one is refused as such; an accepted one is in force at once at its index.
+    fn check_change_answer(&self, p: &Proposal, data: &[u8], before: &View) {
+        let s = self.state();
+        let parsed = Membership::decode(data);
+        let ok = match p {
+            Proposal::NotLeader { .. } => before.role != Role::Leader,
+            Proposal::TooLarge => false,
+            Proposal::Busy => before.role == Role::Leader,
+            Proposal::Refused(MembershipRefusal::Malformed) => parsed.is_err(),
+            Proposal::Refused(_) => before.role == Role::Leader && parsed.is_ok(),
+            Proposal::Accepted { index, term } => {
+                before.role == Role::Leader
+                    && *index == before.last.next()
+                    && *term == s.term()
+                    && parsed.as_ref().ok() == Some(s.membership())
+                    && s.membership_index() == *index
+            }
+        };
+        if !ok {
+            self.fail(&format!("answer {p:?} to a membership change {parsed:?}"));
         }
     }
 
@@ -769,11 +820,17 @@ impl Harness {
         }
     }
 
-    /// A message may go out: to another voter, within the frame cap, and acknowledging only
-    /// what is durable (a vote grant names the durable vote).
+    /// A message may go out: to another voter (or to a leader it does not know: the log is
+    /// taken from any leader), within the frame cap, and acknowledging only what
+    /// is durable (a vote grant names the durable vote).
     fn check_send(&self, to: NodeId, msg: &Message<EntryCount>) {
         let node = &self.node;
-        if to == self.me() || !self.voters.contains(&to) {
+        let answers_leader = self.state().leader() == Some(to)
+            || matches!(
+                msg,
+                Message::AppendResponse(_) | Message::SnapshotResponse(_)
+            );
+        if to == self.me() || !(self.voters.contains(&to) || answers_leader) {
             self.fail(&format!("send to {to}, not another voter"));
         }
         match msg {
