@@ -1,12 +1,16 @@
 //! A blocking client of the key-value service: finds the leader by itself, retries a request
 //! with the same session sequence number until it is answered (so it applies exactly once),
-//! and gives up with [`ClientError::Unreachable`] after a deadline.
+//! and gives up with [`ClientError::Unreachable`] after a deadline. Membership admin
+//! requests are in [`member`].
+
+pub mod member;
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::admin::MemberRefusal;
 use crate::config::Peer;
 use crate::kv::{Command, Request, Response};
 use crate::transport::{ClusterKey, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
@@ -46,6 +50,8 @@ pub enum ClientError {
     TooLarge,
     /// A node answered with bytes that are not a response.
     BadReply,
+    /// The leader refused a membership change.
+    Refused(MemberRefusal),
     /// The client's socket failed.
     Io(io::Error),
 }
@@ -60,6 +66,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::TooLarge => f.write_str("command too large for one frame"),
             ClientError::BadReply => f.write_str("malformed reply from a node"),
+            ClientError::Refused(r) => write!(f, "{r}"),
             ClientError::Io(e) => write!(f, "socket: {e}"),
         }
     }
@@ -169,7 +176,20 @@ impl Client {
             seq,
             command,
         };
-        let bytes = req.encode();
+        self.via_leader(ClientBody::Command(req.encode()), |reply| match reply {
+            ReplyBody::Applied(r) => Some(Response::decode(r).map_err(|_| ClientError::BadReply)),
+            ReplyBody::TooLarge => Some(Err(ClientError::TooLarge)),
+            _ => None,
+        })
+    }
+
+    /// Sends `body` to the leader (following `NotLeader` hints, trying the nodes in turn,
+    /// waiting out `Busy`) until `answer` takes a reply, or the deadline passes.
+    fn via_leader<T>(
+        &mut self,
+        body: ClientBody,
+        mut answer: impl FnMut(&ReplyBody) -> Option<Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
         let start = Instant::now();
         let mut last = String::from("no attempt");
         loop {
@@ -180,10 +200,11 @@ impl Client {
             let node = self.nodes[self.target];
             let left = self.opts.deadline - waited;
             let timeout = self.opts.attempt_timeout.min(left);
-            match self.roundtrip(node.addr, ClientBody::Command(bytes.clone()), timeout)? {
-                Some(ReplyBody::Applied(r)) => {
-                    return Response::decode(&r).map_err(|_| ClientError::BadReply)
-                }
+            let reply = self.roundtrip(node.addr, body.clone(), timeout)?;
+            if let Some(done) = reply.as_ref().and_then(&mut answer) {
+                return done;
+            }
+            match reply {
                 Some(ReplyBody::NotLeader { leader: Some(l) })
                     if l != node.id && self.nodes.iter().any(|p| p.id == l) =>
                 {
@@ -195,7 +216,6 @@ impl Client {
                     last = format!("node {} busy", node.id);
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Some(ReplyBody::TooLarge) => return Err(ClientError::TooLarge),
                 other => {
                     last = match other {
                         None => format!("no reply from node {} ({})", node.id, node.addr),

@@ -7,6 +7,8 @@
 //! data_dir = "/var/lib/raft/1"
 //! key_file = "/etc/raft/cluster.key"  # 64 hex digits (`openssl rand -hex 32`)
 //! # Optional, with their defaults:
+//! voters = [1, 2, 3]                 # the initial voters: every node of `peers` (and this
+//!                                    # one); the others start as non-members to be added
 //! cluster_id = 0
 //! tick_ms = 10
 //! election_ticks = 15
@@ -74,8 +76,13 @@ pub struct NodeConfig {
     pub id: u32,
     /// The address the UDP socket binds.
     pub listen: SocketAddr,
-    /// The other voters (this node excluded).
+    /// The peer table: every other node this one may talk to (this node excluded). Only these
+    /// nodes' datagrams are accepted, so only they can be added to the cluster.
     pub peers: Vec<Peer>,
+    /// The cluster's initial voters, sorted: a subset of the peer table and this node, the
+    /// same on every node. A node outside them starts as a non-member that waits to be added
+    /// (`raft-client member add-learner`).
+    pub initial_voters: Vec<u32>,
     /// Where the WAL, snapshots, epoch file and `stats.json` live.
     pub data_dir: PathBuf,
     /// The pre-shared cluster key file.
@@ -110,6 +117,7 @@ struct File {
     listen: Option<String>,
     #[serde(default)]
     peers: Vec<String>,
+    voters: Option<Vec<u32>>,
     data_dir: PathBuf,
     key_file: PathBuf,
     cluster_id: Option<u32>,
@@ -132,6 +140,8 @@ pub struct RawConfig {
     pub listen: Option<String>,
     /// `--peer`, repeated; may include this node itself.
     pub peers: Vec<String>,
+    /// `--voters 1,2,3`: the initial voters (default: every peer and this node).
+    pub voters: Option<Vec<u32>>,
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
     /// `--key-file`.
@@ -169,6 +179,7 @@ impl RawConfig {
             id: Some(f.id),
             listen: f.listen,
             peers: f.peers,
+            voters: f.voters,
             data_dir: Some(f.data_dir),
             key_file: Some(f.key_file),
             cluster_id: f.cluster_id,
@@ -193,6 +204,7 @@ impl RawConfig {
             } else {
                 self.peers
             },
+            voters: self.voters.or(base.voters),
             data_dir: self.data_dir.or(base.data_dir),
             key_file: self.key_file.or(base.key_file),
             cluster_id: self.cluster_id.or(base.cluster_id),
@@ -230,11 +242,36 @@ impl RawConfig {
         }
         if peers.len() + 1 > crate::node::MAX_VOTERS {
             return Err(format!(
-                "{} voters configured; at most {} are supported",
+                "{} nodes in the peer table; at most {} are supported",
                 peers.len() + 1,
                 crate::node::MAX_VOTERS
             ));
         }
+        let initial_voters = match self.voters {
+            None => {
+                let mut all: Vec<u32> = peers.iter().map(|p| p.id).chain([id]).collect();
+                all.sort_unstable();
+                all
+            }
+            Some(mut v) => {
+                v.sort_unstable();
+                if v.is_empty() {
+                    return Err("--voters: at least one initial voter is needed".into());
+                }
+                if let Some(w) = v.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(format!("--voters: voter {} is listed twice", w[0]));
+                }
+                if let Some(&x) = v
+                    .iter()
+                    .find(|&&x| x != id && peers.iter().all(|p| p.id != x))
+                {
+                    return Err(format!(
+                        "--voters: voter {x} is not in the peer table (--peer {x}=ADDR)"
+                    ));
+                }
+                v
+            }
+        };
         let listen = match (self.listen, own) {
             (Some(l), _) => l
                 .to_socket_addrs()
@@ -274,6 +311,7 @@ impl RawConfig {
             id,
             listen,
             peers,
+            initial_voters,
             data_dir,
             key_file,
             cluster_id: self.cluster_id.unwrap_or(0),
@@ -294,14 +332,18 @@ impl RawConfig {
 }
 
 impl NodeConfig {
-    /// Every voter's id, this node included, sorted.
+    /// The initial voters' ids, sorted (this node among them or not).
     pub fn voters(&self) -> Vec<raft_core::NodeId> {
-        let mut v: Vec<_> = std::iter::once(self.id)
-            .chain(self.peers.iter().map(|p| p.id))
+        self.initial_voters
+            .iter()
+            .copied()
             .map(raft_core::NodeId)
-            .collect();
-        v.sort();
-        v
+            .collect()
+    }
+
+    /// Whether `id` is this node or in its peer table.
+    pub fn knows(&self, id: u32) -> bool {
+        id == self.id || self.peers.iter().any(|p| p.id == id)
     }
 
     /// The raft-core configuration: deferred durability (group commit), the timeouts and

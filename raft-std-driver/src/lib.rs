@@ -4,6 +4,7 @@
 //! `raft-client`, `raft-demo`).
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod config;

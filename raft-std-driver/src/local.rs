@@ -37,6 +37,8 @@ pub struct LocalCluster {
     key: ClusterKey,
     key_file: PathBuf,
     extra: Vec<String>,
+    /// Nodes 1..=voters are the initial voters.
+    voters: usize,
     /// The nodes, ids 1..=N.
     pub nodes: Vec<LocalNode>,
 }
@@ -45,6 +47,18 @@ impl LocalCluster {
     /// Starts `n` nodes of the `raft-node` binary `bin`, each with `extra` flags, under a new
     /// temporary directory with a freshly generated key.
     pub fn start(bin: &Path, n: usize, extra: &[&str]) -> io::Result<LocalCluster> {
+        LocalCluster::start_with_voters(bin, n, n, extra)
+    }
+
+    /// [`LocalCluster::start`] where only nodes `1..=voters` are the initial voters; the others
+    /// are in every node's peer table and start as non-members, to be added with membership
+    /// changes.
+    pub fn start_with_voters(
+        bin: &Path,
+        n: usize,
+        voters: usize,
+        extra: &[&str],
+    ) -> io::Result<LocalCluster> {
         let dir = tempfile::Builder::new().prefix("raft-cluster-").tempdir()?;
         let root = dir.path().to_path_buf();
         let mut key = [0u8; 32];
@@ -74,6 +88,7 @@ impl LocalCluster {
             key: ClusterKey::from_bytes(key),
             key_file,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            voters: voters.clamp(1, n),
             nodes,
         };
         for id in 1..=n as u32 {
@@ -127,6 +142,11 @@ impl LocalCluster {
         for p in self.peers() {
             args.push("--peer".into());
             args.push(p.to_string());
+        }
+        if self.voters < self.nodes.len() {
+            let ids: Vec<String> = (1..=self.voters).map(|v| v.to_string()).collect();
+            args.push("--voters".into());
+            args.push(ids.join(","));
         }
         args.extend(self.extra.iter().cloned());
         args

@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::admin::{MemberChange, MemberRefusal, MembershipView};
+
 /// A raft-core frame follows.
 pub const TAG_RAFT: u8 = 1;
 /// A [`ClientRequest`] follows.
@@ -41,6 +43,11 @@ pub enum ClientBody {
     Status,
     /// This node's counters as JSON (the same document as `stats.json`).
     Stats,
+    /// A membership change (leader only): answered [`ReplyBody::Membership`] once the new
+    /// configuration is applied, or `Refused`, `Busy`, `NotLeader`, `Retry`.
+    ChangeMembership(MemberChange),
+    /// This node's view of the configuration, answered at once by any node.
+    Membership,
 }
 
 /// A node's reply.
@@ -73,6 +80,10 @@ pub enum ReplyBody {
     Status(NodeStatus),
     /// The node's counters, JSON.
     Stats(String),
+    /// The configuration (after a change: the one the change made, applied).
+    Membership(MembershipView),
+    /// The membership change cannot be made.
+    Refused(MemberRefusal),
 }
 
 /// A snapshot of a node's protocol position.

@@ -97,6 +97,27 @@ fn bad_node_flags_and_configs_give_one_line_errors() {
                 "2",
             ],
         ),
+        (
+            "voter outside the peer table",
+            vec![
+                "--id",
+                "1",
+                "--listen",
+                "127.0.0.1:0",
+                "--peer",
+                "2=127.0.0.1:9",
+                "--voters",
+                "1,5",
+                "--data-dir",
+                d,
+                "--key-file",
+                k,
+            ],
+        ),
+        (
+            "voters not numbers",
+            vec!["--id", "1", "--voters", "1,x", "--data-dir", d],
+        ),
     ];
     for (what, args) in cases {
         assert_one_line_error(&run(node, &args), what);

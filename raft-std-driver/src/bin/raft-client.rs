@@ -1,12 +1,14 @@
-//! `raft-client`: put / get / delete / cas against a raft-node cluster, and a benchmark.
+//! `raft-client`: put / get / delete / cas against a raft-node cluster, membership changes,
+//! and a benchmark.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use raft_std_driver::admin::{MemberChange, MemberRefusal};
 use raft_std_driver::cli;
-use raft_std_driver::client::{Client, ClientOptions};
+use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::config::Peer;
 use raft_std_driver::kv::{Command, Response};
 use raft_std_driver::transport::ClusterKey;
@@ -73,6 +75,11 @@ enum Op {
         /// The node's id.
         id: u32,
     },
+    /// Shows or changes the cluster membership (one voter at a time, served by the leader).
+    Member {
+        #[command(subcommand)]
+        op: MemberOp,
+    },
     /// Runs N concurrent clients doing puts; prints puts/s and latency percentiles.
     Bench {
         /// Concurrent clients (each one session, one request in flight).
@@ -84,6 +91,28 @@ enum Op {
         /// Value size in bytes.
         #[arg(long, default_value_t = 64)]
         value_size: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MemberOp {
+    /// Prints the voters and learners as the leader has them.
+    Show,
+    /// Adds node ID (listed in every node's peer table) as a learner: it receives the log
+    /// but does not vote.
+    AddLearner {
+        /// The node's id.
+        id: u32,
+    },
+    /// Makes learner ID a voter, waiting (up to --timeout-ms) until it has caught up.
+    Promote {
+        /// The node's id.
+        id: u32,
+    },
+    /// Removes node ID (voter or learner; removing the leader hands leadership over).
+    Remove {
+        /// The node's id.
+        id: u32,
     },
 }
 
@@ -203,6 +232,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             Some(v) => println!("{v:#}"),
             None => return Err(format!("node {id} did not answer")),
         },
+        Op::Member { op } => member(&mut client, op, opts.deadline)?,
         Op::Bench {
             clients,
             secs,
@@ -210,6 +240,35 @@ fn run(args: Args) -> Result<ExitCode, String> {
         } => bench(&key, &peers, opts, clients.max(1), secs, value_size)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn member(client: &mut Client, op: MemberOp, deadline: Duration) -> Result<(), String> {
+    let change = match op {
+        MemberOp::Show => {
+            let view = client.membership().map_err(|e| e.to_string())?;
+            println!("{view}");
+            return Ok(());
+        }
+        MemberOp::AddLearner { id } => MemberChange::AddLearner(id),
+        MemberOp::Promote { id } => MemberChange::Promote(id),
+        MemberOp::Remove { id } => MemberChange::Remove(id),
+    };
+    let start = Instant::now();
+    loop {
+        match client.change_membership(change) {
+            Ok(view) => {
+                println!("{view}");
+                return Ok(());
+            }
+            // A learner still catching up: wait for it.
+            Err(ClientError::Refused(MemberRefusal::NotCaughtUp(_)))
+                if start.elapsed() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("cannot {change}: {e}")),
+        }
+    }
 }
 
 fn expect(r: Response, ok: impl Fn(&Response) -> bool) -> Result<Response, String> {

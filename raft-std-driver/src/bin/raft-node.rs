@@ -20,10 +20,15 @@ struct Args {
     /// This node's id (1..2^31).
     #[arg(long)]
     id: Option<u32>,
-    /// A voter as ID=HOST:PORT; repeat for each. May include this node (then --listen may be
-    /// left out).
+    /// A node of the peer table as ID=HOST:PORT; repeat for each. May include this node (then
+    /// --listen may be left out). Only these nodes are allowed to talk to this one.
     #[arg(long = "peer", value_name = "ID=ADDR")]
     peers: Vec<String>,
+    /// The cluster's initial voters, e.g. `1,2,3` (default: every --peer and this node). The
+    /// same on every node; the other peers start as non-members that can be added later
+    /// (`raft-client member add-learner`).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    voters: Option<Vec<u32>>,
     /// The UDP address to bind.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
         id: args.id,
         listen: args.listen,
         peers: args.peers,
+        voters: args.voters,
         data_dir: args.data_dir,
         key_file: args.key_file,
         cluster_id: args.cluster_id,

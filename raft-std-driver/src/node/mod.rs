@@ -34,6 +34,7 @@
 //! Any storage error stops the node (fail-stop): the core gets `Input::StorageFailed`, every
 //! waiting proposal fails, and [`Node::turn`] returns the error naming the file.
 
+mod admin;
 mod handle;
 mod noio;
 mod stats;
@@ -630,6 +631,14 @@ impl<M: StateMachine> Node<M> {
             ClientBody::LocalQuery(cmd) => ReplyBody::Applied(self.sm.query(&cmd)),
             ClientBody::Status => ReplyBody::Status(self.status()),
             ClientBody::Stats => ReplyBody::Stats(self.stats_json().to_string()),
+            ClientBody::ChangeMembership(change) => {
+                let reply = ReplyTo::Udp {
+                    addr: from,
+                    id: req.id,
+                };
+                return self.change_membership(change, reply);
+            }
+            ClientBody::Membership => ReplyBody::Membership(self.membership_view()),
         };
         self.reply(
             ReplyTo::Udp {
@@ -1020,22 +1029,28 @@ impl<M: StateMachine> Node<M> {
                 )));
             };
             let term = e.term;
-            let response = if e.kind == EntryKind::Normal {
-                Some(self.sm.apply(i, e.data))
-            } else {
-                if e.kind == EntryKind::Membership {
+            let response = match e.kind {
+                EntryKind::Normal => Some(ReplyBody::Applied(self.sm.apply(i, e.data))),
+                EntryKind::Membership => {
                     // raft-core checked it when it was proposed or received.
                     self.applied_members = Membership::decode(e.data).map_err(|_| {
                         NodeError::Restore(format!("membership entry {i} does not decode"))
                     })?;
+                    self.sm.advance(i);
+                    // A change waiting for this entry is told the configuration in force.
+                    self.waiters
+                        .contains_key(&i)
+                        .then(|| ReplyBody::Membership(self.membership_view()))
                 }
-                self.sm.advance(i);
-                None
+                EntryKind::Empty => {
+                    self.sm.advance(i);
+                    None
+                }
             };
             self.counters.applied += 1;
             if let Some(w) = self.waiters.remove(&i) {
                 let body = match response {
-                    Some(r) if w.term == term => ReplyBody::Applied(r),
+                    Some(r) if w.term == term => r,
                     _ => ReplyBody::Retry,
                 };
                 self.reply(w.reply, body);

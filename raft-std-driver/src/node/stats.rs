@@ -44,6 +44,8 @@ pub struct DriverCounters {
     pub compactions: u64,
     /// Times this node became leader.
     pub became_leader: u64,
+    /// Membership changes raft-core accepted from `raft-client member` requests.
+    pub membership_changes: u64,
 }
 
 pub(crate) fn to_json(
@@ -85,6 +87,8 @@ pub(crate) fn to_json(
             "proposals_busy": core.proposals_busy,
             "needs_snapshot": core.needs_snapshot,
             "snapshot_chunks_rejected": core.snapshot_chunks_rejected,
+            "ignored_non_voter": core.ignored_non_voter,
+            "members_untracked": core.members_untracked,
             "output_overflow": core.output_overflow,
         },
         "driver": {
@@ -104,6 +108,7 @@ pub(crate) fn to_json(
             "snapshots": d.snapshots,
             "compactions": d.compactions,
             "became_leader": d.became_leader,
+            "membership_changes": d.membership_changes,
         },
     })
 }

@@ -1,0 +1,236 @@
+//! Membership change on real `raft-node` processes over UDP: three voters and a fourth node in
+//! every peer table; it joins as a learner, is promoted, the leader is removed, and the
+//! cluster goes on. Every wait is bounded; no test asserts a wall-clock duration.
+
+use std::time::{Duration, Instant};
+
+use raft_std_driver::admin::{MemberChange, MemberRefusal};
+use raft_std_driver::client::{Client, ClientError, ClientOptions};
+use raft_std_driver::kv::{Command, Response};
+use raft_std_driver::local::LocalCluster;
+
+fn opts() -> ClientOptions {
+    ClientOptions {
+        attempt_timeout: Duration::from_millis(300),
+        deadline: Duration::from_secs(10),
+    }
+}
+
+fn put(client: &mut Client, k: &str, v: &str) {
+    let r = client.execute(Command::Put {
+        key: k.into(),
+        value: v.into(),
+    });
+    assert_eq!(r.unwrap(), Response::Written, "put {k}");
+}
+
+fn get(client: &mut Client, k: &str) -> Response {
+    client.execute(Command::Get { key: k.into() }).unwrap()
+}
+
+/// Polls until `f` holds or `secs` pass.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn refused(r: Result<impl std::fmt::Debug, ClientError>) -> MemberRefusal {
+    match r {
+        Err(ClientError::Refused(why)) => why,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
+    // Snapshots every 16 applied entries: node 4 joins through InstallSnapshot, and snapshots
+    // name the membership of their index.
+    let mut cluster = LocalCluster::start_with_voters(
+        env!("CARGO_BIN_EXE_raft-node").as_ref(),
+        4,
+        3,
+        &["--snapshot-entries", "16"],
+    )
+    .expect("start nodes");
+    let mut client = cluster.client(opts()).unwrap();
+    let (leader, term) = cluster
+        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
+        .expect("a leader");
+    assert!(leader <= 3, "node 4 is not a voter yet but leads");
+    client.set_target(leader);
+    for i in 0..40 {
+        put(&mut client, &format!("k{i}"), &format!("v{i}"));
+    }
+    let view = client.membership().unwrap();
+    assert_eq!((view.voters, view.learners), (vec![1, 2, 3], vec![]));
+    let outsider = client.membership_of(4).unwrap().expect("node 4 answers");
+    assert_eq!(
+        outsider.voters,
+        vec![1, 2, 3],
+        "node 4 knows the initial voters"
+    );
+
+    // Bad requests are refused with their reason, and change nothing.
+    assert_eq!(
+        refused(client.change_membership(MemberChange::AddLearner(9))),
+        MemberRefusal::NotInPeerTable(9)
+    );
+    assert_eq!(
+        refused(client.change_membership(MemberChange::Promote(4))),
+        MemberRefusal::NotALearner(4)
+    );
+    assert_eq!(
+        refused(client.change_membership(MemberChange::AddLearner(leader))),
+        MemberRefusal::AlreadyVoter(leader)
+    );
+
+    let view = client
+        .change_membership(MemberChange::AddLearner(4))
+        .unwrap();
+    assert_eq!((view.voters, view.learners), (vec![1, 2, 3], vec![4]));
+    assert!(view.committed);
+    // Adding it again is a no-op answered with the same configuration.
+    let again = client
+        .change_membership(MemberChange::AddLearner(4))
+        .unwrap();
+    assert_eq!(again.learners, vec![4]);
+
+    // Promote once it caught up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let view = loop {
+        match client.change_membership(MemberChange::Promote(4)) {
+            Ok(view) => break view,
+            Err(ClientError::Refused(MemberRefusal::NotCaughtUp(4))) => {
+                assert!(Instant::now() < deadline, "node 4 never caught up");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("promote 4: {e}"),
+        }
+    };
+    assert_eq!((view.voters, view.learners), (vec![1, 2, 3, 4], vec![]));
+    for i in 40..50 {
+        put(&mut client, &format!("k{i}"), &format!("v{i}"));
+    }
+
+    // Remove the leader: it commits the change, hands over and steps down.
+    let view = client
+        .change_membership(MemberChange::Remove(leader))
+        .unwrap();
+    let remaining: Vec<u32> = [1, 2, 3, 4].into_iter().filter(|&n| n != leader).collect();
+    assert_eq!(view.voters, remaining);
+    let (new_leader, new_term) = cluster
+        .wait_for_leader(&mut client, Some(leader), term, Duration::from_secs(10))
+        .expect("a new leader among the remaining voters");
+    assert!(remaining.contains(&new_leader));
+    assert!(new_term > term);
+    client.set_target(new_leader);
+    for i in 50..60 {
+        put(&mut client, &format!("k{i}"), &format!("v{i}"));
+    }
+    for i in [0, 39, 45, 59] {
+        assert_eq!(
+            get(&mut client, &format!("k{i}")),
+            Response::Value(Some(format!("v{i}").into()))
+        );
+    }
+    let view = client.membership().unwrap();
+    assert_eq!((view.node, view.voters), (new_leader, remaining.clone()));
+    // The removed node no longer leads or campaigns.
+    let old = client
+        .status(leader)
+        .unwrap()
+        .expect("the removed node answers");
+    assert_ne!(old.role, raft_core::Role::Leader);
+
+    // Node 4 holds every write, and keeps it, with the membership, across a restart.
+    let holds_all = |client: &mut Client| {
+        (0..60).all(|i| {
+            client
+                .local_get(4, format!("k{i}").as_bytes())
+                .ok()
+                .flatten()
+                == Some(Response::Value(Some(format!("v{i}").into())))
+        })
+    };
+    assert!(
+        eventually(10, || holds_all(&mut client)),
+        "node 4 misses writes"
+    );
+    let installed = client
+        .stats(4)
+        .unwrap()
+        .and_then(|s| s["driver"]["snapshots_installed"].as_u64());
+    assert!(installed >= Some(1), "node 4 joined without a snapshot");
+    cluster.restart(4).unwrap();
+    assert!(
+        eventually(10, || client
+            .membership_of(4)
+            .ok()
+            .flatten()
+            .is_some_and(|v| v.voters == remaining)),
+        "node 4 restarted without the configuration"
+    );
+    assert!(
+        eventually(10, || holds_all(&mut client)),
+        "node 4 lost writes"
+    );
+}
+
+#[test]
+fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
+    let cluster =
+        LocalCluster::start_with_voters(env!("CARGO_BIN_EXE_raft-node").as_ref(), 4, 3, &[])
+            .expect("start nodes");
+    let mut base = vec![
+        "--key-file".to_string(),
+        cluster.key_file().display().to_string(),
+        "--timeout-ms".into(),
+        "10000".into(),
+    ];
+    for p in cluster.peers() {
+        base.push("--peer".into());
+        base.push(p.to_string());
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_raft-client"))
+            .args(&base)
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        stdout
+    };
+    let fails = |args: &[&str], needle: &str| {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    };
+    assert!(ok(&["member", "show"]).starts_with("voters 1,2,3 learners - "));
+    fails(
+        &["member", "add-learner", "9"],
+        "not in the leader's peer table",
+    );
+    fails(&["member", "promote", "4"], "not a learner");
+    fails(&["member", "remove", "x"], "invalid value");
+    assert!(ok(&["member", "add-learner", "4"]).starts_with("voters 1,2,3 learners 4 "));
+    // `promote` waits for the learner to catch up.
+    assert!(ok(&["member", "promote", "4"]).starts_with("voters 1,2,3,4 learners - "));
+    assert!(ok(&["member", "remove", "2"]).starts_with("voters 1,3,4 learners - "));
+    ok(&["put", "after", "changes"]);
+    assert_eq!(ok(&["get", "after"]).trim(), "changes");
+}
