@@ -8,6 +8,7 @@ use raft_std_driver::admin::{MemberChange, MemberRefusal};
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::kv::{Command, Response};
 use raft_std_driver::local::LocalCluster;
+use raft_std_driver::storage::SnapshotStore;
 
 fn opts() -> ClientOptions {
     ClientOptions {
@@ -119,9 +120,10 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
     }
 
     // Remove the leader: it commits the change, hands over and steps down.
-    let view = client
+    let removal = client
         .change_membership(MemberChange::Remove(leader))
         .unwrap();
+    let view = removal.clone();
     let remaining: Vec<u32> = [1, 2, 3, 4].into_iter().filter(|&n| n != leader).collect();
     assert_eq!(view.voters, remaining);
     let (new_leader, new_term) = cluster
@@ -130,10 +132,11 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
     assert!(remaining.contains(&new_leader));
     assert!(new_term > term);
     client.set_target(new_leader);
-    for i in 50..60 {
+    // Enough writes after the last change that every node snapshots (and compacts) past it.
+    for i in 50..100 {
         put(&mut client, &format!("k{i}"), &format!("v{i}"));
     }
-    for i in [0, 39, 45, 59] {
+    for i in [0, 39, 45, 99] {
         assert_eq!(
             get(&mut client, &format!("k{i}")),
             Response::Value(Some(format!("v{i}").into()))
@@ -150,7 +153,7 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
 
     // Node 4 holds every write, and keeps it, with the membership, across a restart.
     let holds_all = |client: &mut Client| {
-        (0..60).all(|i| {
+        (0..100).all(|i| {
             client
                 .local_get(4, format!("k{i}").as_bytes())
                 .ok()
@@ -167,6 +170,15 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
         .unwrap()
         .and_then(|s| s["driver"]["snapshots_installed"].as_u64());
     assert!(installed >= Some(1), "node 4 joined without a snapshot");
+    // Its newest snapshot, taken after the removal, names the configuration of then.
+    cluster.kill(4).unwrap();
+    let snaps = SnapshotStore::open(cluster.nodes[3].data_dir.join("snap")).unwrap();
+    let latest = snaps.latest().expect("node 4 has a snapshot");
+    assert!(latest.index > removal.index, "{latest:?} {removal:?}");
+    let voters: Vec<u32> = latest.members.voters().map(|n| n.0).collect();
+    assert_eq!(voters, remaining);
+    assert_eq!(latest.members.learners().count(), 0);
+    drop(snaps);
     cluster.restart(4).unwrap();
     assert!(
         eventually(10, || client
