@@ -125,6 +125,16 @@ pub struct SnapshotMeta {
     pub members: Membership,
 }
 
+/// What tells snapshots apart: index, term, length and checksum.
+pub(crate) type SnapKey = (LogIndex, Term, u64, u32);
+
+impl SnapshotMeta {
+    /// The fields that tell this snapshot from another.
+    pub(crate) fn key(&self) -> SnapKey {
+        (self.index, self.term, self.len, self.checksum)
+    }
+}
+
 /// One chunk of an InstallSnapshot stream. The core decides every field; the driver only
 /// reads (leader) or writes (follower) the `len` bytes at `offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 use heapless::Deque;
 
+use crate::message::SnapKey;
 use crate::types::LogIndex;
 
 /// How the leader is sending to a follower.
@@ -37,8 +38,9 @@ pub(crate) struct Progress<const F: usize> {
     /// `matched` at the previous heartbeat: no progress across a whole heartbeat interval
     /// with messages in flight means they were lost.
     pub(crate) matched_at_heartbeat: LogIndex,
-    /// In Snapshot: the snapshot streaming.
-    pub(crate) snap: Option<crate::message::SnapshotMeta>,
+    /// In Snapshot: the snapshot streaming, by [`SnapshotMeta::key`] (its membership is not
+    /// kept per follower).
+    pub(crate) snap: Option<SnapKey>,
     /// In Snapshot: the next offset to send.
     pub(crate) snap_next: u64,
     /// In Snapshot: the follower holds every byte before this offset.
@@ -148,7 +150,7 @@ impl<const F: usize> Progress<F> {
     /// Starts streaming `meta` from offset 0.
     pub(crate) fn become_snapshot(&mut self, meta: crate::message::SnapshotMeta) {
         self.state = ProgressState::Snapshot;
-        self.snap = Some(meta);
+        self.snap = Some(meta.key());
         self.snap_next = 0;
         self.snap_acked = 0;
         self.snap_done_sent = false;

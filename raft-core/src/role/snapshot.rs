@@ -57,7 +57,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.progress[k].become_probe();
             return;
         };
-        if self.progress[k].snap != Some(current) {
+        if self.progress[k].snap != Some(current.key()) {
             // A newer snapshot replaced the one streaming (the log was compacted further).
             self.progress[k].become_snapshot(current);
         }
@@ -95,7 +95,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             return;
         };
         let p = &mut self.progress[k];
-        if p.state != ProgressState::Snapshot || p.snap.map(|m| m.index) != Some(r.index) {
+        if p.state != ProgressState::Snapshot || p.snap.map(|m| m.0) != Some(r.index) {
             // An answer about a stream that is over or was replaced.
             self.check_reads(cx);
             return;

@@ -679,7 +679,7 @@ impl Harness {
                 Output::Proposal(p) => {
                     proposals += 1;
                     if let Input::ChangeMembership { data } = input {
-                        self.check_change_answer(p, data, &before);
+                        self.check_change_answer(p, data, before);
                         continue;
                     }
                     let Input::Propose { data } = input else {
