@@ -616,7 +616,7 @@
 //! | persists in flight | 4 (`Durability::Deferred`) | newer persists merge into the newest; nothing blocks |
 //! | members (voters and learners) | `PEERS`, at most [`MAX_MEMBERS`] (8) | a membership change beyond it is `Refused(TooMany)`; a node outside a configuration that fills every position does not track the extra members (`Stats::members_untracked`; it never needs them) |
 //! | membership changes in flight | one, and one voter per change | `Busy` until the pending change commits; `Refused(MoreThanOneVoter)` |
-//! | snapshot chunk | `codec::max_chunk_bytes(max_frame_bytes, members)` | chunks are cut to it: the frame less about 84 header bytes and the encoded membership (at most 42) |
+//! | snapshot chunk | `codec::max_chunk_bytes(max_frame_bytes, members)` | chunks are cut to it: the frame less 84 header bytes and the encoded membership (2 bytes and up to 5 per member) |
 //!
 //! Compaction needs the state machine to be captured (`Input::Captured`) and, without
 //! snapshots, every voter to hold the entries (the leader's minimum match index, sent to

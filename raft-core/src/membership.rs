@@ -33,7 +33,11 @@
 //!   timeout (CheckQuorum's lease), so it cannot bump the cluster's term; a leader ignores
 //!   them too.
 
-use serde::{Deserialize, Serialize};
+use core::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::types::NodeId;
 
@@ -55,8 +59,10 @@ pub enum MemberKind {
 }
 
 /// A configuration: members sorted by id, each a voter or a learner.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Raw", into = "Raw")]
+///
+/// On the wire: the learner bits, then the ids as a length-prefixed sequence, ascending. Only
+/// that canonical form decodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Membership {
     len: u8,
@@ -66,40 +72,81 @@ pub struct Membership {
     ids: [NodeId; MAX_MEMBERS],
 }
 
-/// The wire form, validated into a `Membership`.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-struct Raw {
-    len: u8,
-    learners: u8,
-    ids: [NodeId; MAX_MEMBERS],
-}
+/// The ids as a sequence (serialized).
+struct Ids<'a>(&'a [NodeId]);
 
-impl From<Membership> for Raw {
-    fn from(m: Membership) -> Raw {
-        Raw {
-            len: m.len,
-            learners: m.learners,
-            ids: m.ids,
-        }
+impl Serialize for Ids<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0)
     }
 }
 
-impl TryFrom<Raw> for Membership {
-    type Error = &'static str;
-    fn try_from(r: Raw) -> Result<Membership, &'static str> {
-        let n = r.len as usize;
-        let sorted = n <= MAX_MEMBERS
-            && r.ids[..n].windows(2).all(|w| w[0] < w[1])
-            && r.ids[n..].iter().all(|&i| i == NodeId(0))
-            && (n == MAX_MEMBERS || r.learners >> n == 0);
-        if !sorted {
-            return Err("membership not canonical");
+impl Serialize for Membership {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.learners)?;
+        t.serialize_element(&Ids(&self.ids[..self.len as usize]))?;
+        t.end()
+    }
+}
+
+/// Reads the ids sequence into a `Membership` (checking order and count).
+struct IdsVisitor(u8);
+
+impl<'de> Visitor<'de> for IdsVisitor {
+    type Value = Membership;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ascending member ids")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Membership, A::Error> {
+        let mut m = Membership {
+            learners: self.0,
+            ..Membership::default()
+        };
+        while let Some(id) = seq.next_element::<NodeId>()? {
+            let n = m.len as usize;
+            if n == MAX_MEMBERS || (n > 0 && m.ids[n - 1] >= id) {
+                return Err(de::Error::custom("membership not canonical"));
+            }
+            m.ids[n] = id;
+            m.len += 1;
         }
-        Ok(Membership {
-            len: r.len,
-            learners: r.learners,
-            ids: r.ids,
-        })
+        if (m.len as usize) < MAX_MEMBERS && m.learners >> m.len != 0 {
+            return Err(de::Error::custom("learner bits beyond the members"));
+        }
+        Ok(m)
+    }
+}
+
+struct IdsSeed(u8);
+
+impl<'de> de::DeserializeSeed<'de> for IdsSeed {
+    type Value = Membership;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Membership, D::Error> {
+        d.deserialize_seq(IdsVisitor(self.0))
+    }
+}
+
+/// Reads the (learner bits, ids) tuple.
+struct MembershipVisitor;
+
+impl<'de> Visitor<'de> for MembershipVisitor {
+    type Value = Membership;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a membership")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Membership, A::Error> {
+        let learners: u8 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        seq.next_element_seed(IdsSeed(learners))?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))
+    }
+}
+
+impl<'de> Deserialize<'de> for Membership {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Membership, D::Error> {
+        d.deserialize_tuple(2, MembershipVisitor)
     }
 }
 
@@ -124,7 +171,7 @@ pub enum MembershipRefusal {
 }
 
 impl core::fmt::Display for MembershipRefusal {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             MembershipRefusal::Malformed => "not an encoded membership",
             MembershipRefusal::TooMany => "too many members",
@@ -317,7 +364,7 @@ mod tests {
         let mut buf = [0; MEMBERSHIP_BYTES];
         let mut bytes: heapless::Vec<u8, MEMBERSHIP_BYTES> =
             heapless::Vec::from_slice(two.encode(&mut buf)).unwrap();
-        bytes.swap(2, 3); // ids 2, 1: not ascending
+        bytes.swap(2, 3); // ids 2, 1: not ascending (learner bits, count, ids)
         assert_eq!(
             Membership::decode(&bytes),
             Err(MembershipRefusal::Malformed)

@@ -14,8 +14,8 @@ use raft_core::{
 };
 
 /// Small frames so a snapshot of a few entries takes several chunks: each chunk carries at
-/// most `codec::max_chunk_bytes(FRAME, members)` = 142 - 84 - 10 = 48 bytes.
-const FRAME: u32 = 142;
+/// most `codec::max_chunk_bytes(FRAME, members)` = 137 - 84 - 5 = 48 bytes.
+const FRAME: u32 = 137;
 const CHUNK: u64 = 48;
 
 fn small_frames(cfg: &mut Config) {
@@ -745,7 +745,7 @@ fn chunks_in_flight(c: &Cluster) -> Vec<Message<EntryCount>> {
 
 #[test]
 fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_offset() {
-    // A window of 142 bytes (one frame): 48 + 48 + 46 bytes fill it.
+    // A window of 137 bytes (one frame): 48 + 48 + 41 bytes fill it.
     let (mut c, meta) = leader_compacted_past_n3(6, |cfg| cfg.max_inflight_bytes = FRAME);
     c.ticks(1, 3);
     // Each write sends n3 the next chunk while the window allows; the third is cut to the
@@ -758,7 +758,7 @@ fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_o
         vec![
             chunk_desc(meta, 0, 48, 3),
             chunk_desc(meta, 48, 48, 3),
-            chunk_desc(meta, 96, 46, 3),
+            chunk_desc(meta, 96, 41, 3),
         ]
     );
     // (Writes beyond the uncommitted window would be refused; n2 is not answering yet.)
@@ -766,7 +766,7 @@ fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_o
     assert!(chunks_sent(&out).is_empty(), "{out:?}");
 
     // n3 takes all three; its first two acknowledgements are lost. The third names the
-    // contiguous offset 142, which frees the whole window: the leader sends the rest.
+    // contiguous offset 137, which frees the whole window: the leader sends the rest.
     for _ in 0..3 {
         deliver_first(&mut c, |e| is_chunk_to(e, 3));
     }
@@ -774,16 +774,16 @@ fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_o
     let acks: Vec<Message<EntryCount>> = acks.iter().map(|e| e.msg).collect();
     assert_eq!(
         acks,
-        [48, 96, 142]
+        [48, 96, 137]
             .map(|o| Message::SnapshotResponse(snap_resp(meta, o, false, 3)))
             .to_vec()
     );
     let out = c.recv(
         1,
         3,
-        Message::SnapshotResponse(snap_resp(meta, 142, false, 3)),
+        Message::SnapshotResponse(snap_resp(meta, 137, false, 3)),
     );
-    assert_eq!(sends(&out), vec![(n(3), chunk_desc(meta, 142, 16, 3))]);
+    assert_eq!(sends(&out), vec![(n(3), chunk_desc(meta, 137, 21, 3))]);
     c.deliver_all();
     assert_eq!(installs(&c.node(3).outputs), vec![meta]);
     assert_eq!(c.raft(1).match_index(n(3)), Some(i(11)));
@@ -1033,7 +1033,7 @@ fn without_a_snapshot_compaction_stops_at_the_slowest_voter() {
     }
     assert!(chunk_frames(&log).is_empty());
     assert_eq!(c.node(3).applied, c.node(1).applied);
-    // (The floor follows n3 as it catches up, four entries per 142-byte frame.)
+    // (The floor follows n3 as it catches up, four entries per 137-byte frame.)
     assert_eq!(compacts(&c.node(1).outputs[mark..]), vec![5, 7]);
     assert_eq!(c.raft(1).first_index(), i(8));
     assert_eq!(c.raft(1).stats().needs_snapshot, 0);

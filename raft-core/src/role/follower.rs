@@ -66,6 +66,13 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.ack_append(from, resp, cx);
                 return;
             }
+            // The message's entry at the compaction point must be the one compacted here
+            // (a real leader's is); anything else is forged or corrupt.
+            let at_base = a.entries.skip(skip as u32 - 1).next().map(|e| e.term);
+            if at_base != Some(self.log.base_term()) {
+                self.stats.ignored_unexpected += 1;
+                return;
+            }
             (base, self.log.base_term(), skip as u32)
         } else {
             (a.prev_index, a.prev_term, 0)
