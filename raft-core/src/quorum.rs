@@ -12,8 +12,20 @@ pub(crate) fn committed_value<const P: usize>(values: &mut heapless::Vec<u64, P>
     if n == 0 {
         return 0;
     }
-    values.sort_unstable_by(|a, b| b.cmp(a));
+    sort_descending(values);
     values[majority(n) - 1]
+}
+
+/// Insertion sort, largest first: `values` holds at most `PEERS` (a handful) items, and the
+/// library's sort would cost kilobytes of flash per element type for nothing.
+pub(crate) fn sort_descending(values: &mut [u64]) {
+    for k in 1..values.len() {
+        let mut j = k;
+        while j > 0 && values[j - 1] < values[j] {
+            values.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -28,5 +40,8 @@ mod tests {
         assert_eq!(committed_value(&mut v), 5);
         let mut v: heapless::Vec<u64, 4> = heapless::Vec::from_slice(&[5, 1, 9, 7]).unwrap();
         assert_eq!(committed_value(&mut v), 5);
+        let mut w = [3, 8, 1, 8, 0, 5];
+        sort_descending(&mut w);
+        assert_eq!(w, [8, 8, 5, 3, 1, 0]);
     }
 }

@@ -81,8 +81,15 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             // Order by distance behind the current round (rounds wrap).
             let _ = rounds.push(u64::from(self.round.wrapping_sub(r)));
         }
-        rounds.sort_unstable();
-        let behind = rounds.get(self.quorum() - 1).copied().unwrap_or(0) as u32;
+        // The quorum-th smallest distance behind: the quorum-th from the end of a
+        // descending sort.
+        crate::quorum::sort_descending(&mut rounds);
+        let q = self.quorum();
+        let behind = match rounds.len().checked_sub(q) {
+            Some(at) => rounds[at] as u32,
+            // Fewer voters tracked than a quorum (cannot happen): confirm nothing.
+            None => 1 << 30,
+        };
         self.round.wrapping_sub(behind)
     }
 
