@@ -68,7 +68,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             }
             // The message's entry at the compaction point must be the one compacted here
             // (a real leader's is); anything else is forged or corrupt.
-            let at_base = a.entries.skip(skip as u32 - 1).next().map(|e| e.term);
+            let at_base = a.entries.iter().nth(skip as usize - 1).map(|e| e.term);
             if at_base != Some(self.log.base_term()) {
                 self.stats.ignored_unexpected += 1;
                 return;
