@@ -249,6 +249,7 @@ impl EntrySource for WireEntries<'_> {
 type WireHead<'m> = (u8, u32, NodeId, NodeId, &'m Message<EntryCount>);
 type WireHeadOwned = (u8, u32, NodeId, NodeId, Message<EntryCount>);
 
+#[inline]
 fn encode_head(
     hdr: &Header,
     msg: &Message<EntryCount>,
@@ -266,6 +267,7 @@ fn encode_head(
 
 /// Encodes `msg` from `hdr.from` to `hdr.to` into `buf`, reading an AppendEntries' entries
 /// `prev_index + 1 ..= prev_index + count` from `src`. Returns the frame length.
+#[inline]
 pub fn encode<S: EntrySource + ?Sized>(
     hdr: &Header,
     msg: &Message<EntryCount>,
@@ -386,6 +388,7 @@ pub fn encode_head_postcard(
 }
 
 /// Decodes and validates one frame. Never panics, never allocates.
+#[inline]
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     decode_with(frame, true)
 }

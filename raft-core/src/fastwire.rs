@@ -118,45 +118,80 @@ fn write_hot(
     w.at
 }
 
+/// Bytes of the frame the reader copies into its padded scratch: more than the longest hot
+/// head (77 bytes).
+const HEAD_COPY: usize = 96;
+/// The reader's scratch: the copied head, then zeros. Every read is masked into its first 128
+/// bytes and may load a word past that, so no read needs a bounds check.
+const PADDED: usize = 128 + 16;
+
+/// Reads from a zero-padded copy of the frame's first bytes. A read past the real bytes sees
+/// zeros; [`decode_head`] refuses the head if it read past them (`at > len`).
 struct Reader<'a> {
-    b: &'a [u8],
+    b: &'a [u8; PADDED],
     at: usize,
 }
 
 impl Reader<'_> {
     #[inline(always)]
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.b.get(self.at)?;
+    fn byte(&mut self) -> u8 {
+        let b = self.b[self.at & 127];
         self.at += 1;
-        Some(b)
+        b
+    }
+
+    #[inline(always)]
+    fn word(&self) -> u64 {
+        let at = self.at & 127;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.b[at..at + 8]);
+        u64::from_le_bytes(w)
     }
 
     /// A canonical varint of at most `max` bytes, the last carrying at most `last_max`: the
     /// shortest encoding of its value, so a last byte of 0 after the first is refused.
     #[inline(always)]
     fn var(&mut self, max: u32, last_max: u8) -> Option<u64> {
-        let b = self.byte()?;
-        if b < 0x80 {
+        let x = self.word();
+        if x & 0x80 == 0 {
             // One-byte varint: the common case.
-            return Some(u64::from(b));
+            self.at += 1;
+            return Some(x & 0x7F);
         }
-        self.var_tail(b, max, last_max)
+        // Up to 8 bytes at once: find the last byte (the first without the continuation
+        // bit) and gather the 7-bit groups with shifts, without a loop.
+        let stops = !x & 0x8080_8080_8080_8080;
+        if stops == 0 {
+            return self.var_long(max, last_max);
+        }
+        let bits = stops.trailing_zeros() + 1; // through the last byte's top bit
+        let len = bits / 8;
+        // Canonical: the last byte (not the first, which has its top bit set) is not 0. At
+        // most 8 bytes carry 56 bits, within u64's 10 bytes, so `last_max` only matters for a
+        // u32 of 5 bytes.
+        let last = (x >> (bits - 8)) as u8;
+        if last == 0 || len > max || (len == max && last > last_max) {
+            return None;
+        }
+        let v = if bits == 64 {
+            x
+        } else {
+            x & ((1u64 << bits) - 1)
+        };
+        let v = v & 0x7F7F_7F7F_7F7F_7F7F;
+        let v = (v & 0x007F_007F_007F_007F) | ((v & 0x7F00_7F00_7F00_7F00) >> 1);
+        let v = (v & 0x0000_3FFF_0000_3FFF) | ((v & 0x3FFF_0000_3FFF_0000) >> 2);
+        let v = (v & 0x0000_0000_0FFF_FFFF) | ((v & 0x0FFF_FFFF_0000_0000) >> 4);
+        self.at += len as usize;
+        Some(v)
     }
 
-    #[inline(never)]
-    fn var_tail(&mut self, first: u8, max: u32, last_max: u8) -> Option<u64> {
-        let mut out = u64::from(first & 0x7F);
-        for i in 1..max {
-            let v = self.byte()?;
-            out |= u64::from(v & 0x7F) << (7 * i);
-            if v & 0x80 == 0 {
-                if v == 0 || (i == max - 1 && v > last_max) {
-                    return None;
-                }
-                return Some(out);
-            }
-        }
-        None
+    /// A varint of more than 8 bytes (u64 values of 2^56 and above), byte by byte.
+    #[inline(always)]
+    fn var_long(&mut self, max: u32, last_max: u8) -> Option<u64> {
+        let (v, at) = var_long(self.b, self.at, max, last_max)?;
+        self.at = at;
+        Some(v)
     }
 
     #[inline(always)]
@@ -171,12 +206,31 @@ impl Reader<'_> {
 
     #[inline(always)]
     fn bool(&mut self) -> Option<bool> {
-        match self.byte()? {
+        match self.byte() {
             0 => Some(false),
             1 => Some(true),
             _ => None,
         }
     }
+}
+
+/// [`Reader::var`] past 8 bytes: the value and the offset after it. Out of line and by value,
+/// so the reader's offset stays in a register on the hot path.
+#[cold]
+fn var_long(b: &[u8; PADDED], mut at: usize, max: u32, last_max: u8) -> Option<(u64, usize)> {
+    let mut out = 0u64;
+    for i in 0..max {
+        let v = b[at & 127];
+        at += 1;
+        out |= u64::from(v & 0x7F) << (7 * i);
+        if v & 0x80 == 0 {
+            if (i > 0 && v == 0) || (i == max - 1 && v > last_max) {
+                return None;
+            }
+            return Some((out, at));
+        }
+    }
+    None
 }
 
 /// Decodes the frame head when it is the canonical encoding of an Append or AppendResponse:
@@ -186,11 +240,18 @@ impl Reader<'_> {
 #[allow(clippy::type_complexity)] // A one-off internal tuple; naming it adds nothing.
 #[inline]
 pub(crate) fn decode_head(frame: &[u8]) -> Option<(Header, Message<EntryCount>, &[u8])> {
-    let mut r = Reader { b: frame, at: 1 };
+    let mut pad = [0u8; PADDED];
+    let len = frame.len().min(HEAD_COPY);
+    match frame.get(..HEAD_COPY) {
+        // A fixed-size copy (no call) for the frames long enough, usually those with entries.
+        Some(head) => pad[..HEAD_COPY].copy_from_slice(head),
+        None => pad[..len].copy_from_slice(frame),
+    }
+    let mut r = Reader { b: &pad, at: 1 };
     let cluster_id = r.u32()?;
     let from = NodeId(r.u32()?);
     let to = NodeId(r.u32()?);
-    let msg = match r.byte()? {
+    let msg = match r.byte() {
         TAG_APPEND => Message::Append(Append {
             term: Term(r.u64()?),
             prev_index: LogIndex(r.u64()?),
@@ -211,6 +272,10 @@ pub(crate) fn decode_head(frame: &[u8]) -> Option<(Header, Message<EntryCount>, 
         }),
         _ => return None,
     };
+    if r.at > len {
+        // Read past the frame (into the padding): truncated, or a head longer than the copy.
+        return None;
+    }
     let hdr = Header {
         cluster_id,
         from,
