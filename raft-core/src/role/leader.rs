@@ -385,6 +385,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         };
         let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
         let mut min_match = durable;
+        // Voters past the commit index: the quorum value exceeds it only if a quorum is.
+        let mut above = 0;
         for k in 0..self.voters.len() {
             let m = if k == self.me {
                 durable
@@ -392,13 +394,16 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.progress[k].matched
             };
             min_match = min_match.min(m);
+            above += usize::from(m > self.commit);
             let _ = matched.push(m.0);
         }
-        let n = LogIndex(crate::quorum::committed_value(&mut matched));
         let mut advanced = false;
-        if n > self.commit && self.log.term(n) == Some(self.hs.term) {
-            self.commit = n;
-            advanced = true;
+        if above >= self.quorum() {
+            let n = LogIndex(crate::quorum::committed_value(&mut matched));
+            if n > self.commit && self.log.term(n) == Some(self.hs.term) {
+                self.commit = n;
+                advanced = true;
+            }
         }
         let floor = min_match.min(self.commit);
         if floor > self.floor {
