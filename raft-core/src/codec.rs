@@ -262,6 +262,7 @@ impl EntrySource for WireEntries<'_> {
 type WireHead<'m> = (u8, u32, NodeId, NodeId, &'m Message<EntryCount>);
 type WireHeadOwned = (u8, u32, NodeId, NodeId, Message<EntryCount>);
 
+#[inline]
 fn encode_head(
     hdr: &Header,
     msg: &Message<EntryCount>,
@@ -279,6 +280,7 @@ fn encode_head(
 
 /// Encodes `msg` from `hdr.from` to `hdr.to` into `buf`, reading an AppendEntries' entries
 /// `prev_index + 1 ..= prev_index + count` from `src`. Returns the frame length.
+#[inline]
 pub fn encode<S: EntrySource + ?Sized>(
     hdr: &Header,
     msg: &Message<EntryCount>,
@@ -373,7 +375,10 @@ pub type Head<'a> = (Header, Message<EntryCount>, &'a [u8]);
 /// The frame head as `decode` reads it (fast path for the hot messages, else postcard).
 #[doc(hidden)]
 pub fn decode_head(frame: &[u8]) -> Result<Head<'_>, CodecError> {
-    crate::fastwire::decode_head(frame).unwrap_or_else(|| decode_head_postcard(frame))
+    match crate::fastwire::decode_head(frame) {
+        Some(head) => Ok(head),
+        None => decode_head_postcard(frame),
+    }
 }
 
 /// The frame head through postcard only (reference for the fast path's differential test).
@@ -396,7 +401,33 @@ pub fn encode_head_postcard(
 }
 
 /// Decodes and validates one frame. Never panics, never allocates.
+#[inline]
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
+    decode_with(frame, true)
+}
+
+/// [`decode`] without the fast head reader: postcard and the canonical check by re-encoding
+/// for every message (reference for the fast path's differential test).
+#[doc(hidden)]
+pub fn decode_reference(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
+    decode_with(frame, false)
+}
+
+/// The frame head through postcard, accepted only if it is the canonical encoding (postcard
+/// also takes overlong varints), so a frame cannot be altered without changing what it says.
+#[inline(never)]
+fn decode_head_canonical(frame: &[u8]) -> Result<Head<'_>, CodecError> {
+    let (hdr, msg, rest) = decode_head_postcard(frame)?;
+    let mut canon = [0u8; 2 * MAX_HEADER_BYTES as usize];
+    let used = frame.len() - rest.len();
+    match encode_head(&hdr, &msg, &mut canon) {
+        Ok(n) if canon.get(..n) == frame.get(..used) => Ok((hdr, msg, rest)),
+        _ => Err(CodecError::Malformed),
+    }
+}
+
+#[inline(always)]
+fn decode_with(frame: &[u8], fast: bool) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     if frame.len() > MAX_FRAME_BYTES as usize {
         return Err(CodecError::Oversized);
     }
@@ -405,18 +436,17 @@ pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecE
         Some(&v) if v != VERSION => return Err(CodecError::BadVersion),
         Some(_) => {}
     }
-    let (hdr, msg, rest) = match crate::fastwire::decode_head(frame) {
-        Some(r) => r?,
-        None => decode_head_postcard(frame)?,
+    // The fast reader takes only canonical heads of the hot messages; everything else (and
+    // every error) goes through postcard and the canonical check.
+    let fast_head = if fast {
+        crate::fastwire::decode_head(frame)
+    } else {
+        None
     };
-    // Only the canonical encoding is accepted (postcard also takes overlong varints), so a
-    // frame cannot be altered without changing what it says.
-    let mut canon = [0u8; 2 * MAX_HEADER_BYTES as usize];
-    let used = frame.len() - rest.len();
-    match encode_head(&hdr, &msg, &mut canon) {
-        Ok(n) if canon.get(..n) == frame.get(..used) => {}
-        _ => return Err(CodecError::Malformed),
-    }
+    let (hdr, msg, rest) = match fast_head {
+        Some(head) => head,
+        None => decode_head_canonical(frame)?,
+    };
     let msg = match msg {
         Message::Append(a) => {
             let entries = WireEntries::parse(a.entries.0, rest)?;

@@ -1,50 +1,59 @@
 //! A hand-written fast path for the two hot messages (AppendEntries and its response),
 //! byte-for-byte the postcard encoding of the same serde types: LEB128 varints for integers,
 //! a varint variant index for the enum, one byte for a bool. Profiles showed the generic
-//! serde path costing most of a heartbeat's instructions; this path produces and accepts
-//! exactly what postcard does (a differential test checks both directions on random input),
-//! and every other message still goes through postcard.
+//! serde path costing most of a heartbeat's instructions; this path produces exactly what
+//! postcard does and decodes exactly the canonical frames (a differential test checks both
+//! directions on random input). Every other message still goes through postcard.
+//!
+//! The reader accepts only the canonical encoding (shortest varints, a bool as 0 or 1), so a
+//! head it decodes needs no re-encoding to prove it canonical. Anything else (a non-canonical,
+//! truncated or malformed head, another message) makes it give up and the caller takes the
+//! postcard path, which decides and reports exactly as before.
 
-use crate::codec::{CodecError, Header};
+use crate::codec::{CodecError, Header, MAX_HEADER_BYTES};
 use crate::message::{Append, AppendResponse, EntryCount, Message};
 use crate::types::{LogIndex, NodeId, Term};
 
 /// postcard's variant index of `Message::Append`.
-const TAG_APPEND: u32 = 4;
+const TAG_APPEND: u8 = 4;
 /// postcard's variant index of `Message::AppendResponse`.
-const TAG_APPEND_RESPONSE: u32 = 5;
+const TAG_APPEND_RESPONSE: u8 = 5;
+
+/// Scratch size of the writer: a power of two above the longest hot head (77 bytes), so an
+/// index masked with `SCRATCH - 1` needs no bounds check.
+const SCRATCH: usize = 128;
+const _: () = assert!(SCRATCH >= MAX_HEADER_BYTES as usize);
 
 struct Writer<'b> {
-    buf: &'b mut [u8],
+    buf: &'b mut [u8; SCRATCH],
     at: usize,
 }
 
 impl Writer<'_> {
-    fn byte(&mut self, b: u8) -> Result<(), CodecError> {
-        let slot = self
-            .buf
-            .get_mut(self.at)
-            .ok_or(CodecError::BufferTooSmall)?;
-        *slot = b;
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        // `at` never exceeds 77 (the longest head); the mask only spares the bounds check.
+        self.buf[self.at & (SCRATCH - 1)] = b;
         self.at += 1;
-        Ok(())
     }
 
-    #[inline]
-    fn var(&mut self, mut v: u64) -> Result<(), CodecError> {
+    #[inline(always)]
+    fn var(&mut self, mut v: u64) {
         if v < 0x80 {
             // Most fields (small terms, rounds, counts) take one byte.
-            return self.byte(v as u8);
+            self.byte(v as u8);
+            return;
         }
         while v >= 0x80 {
-            self.byte((v as u8) | 0x80)?;
+            self.byte((v as u8) | 0x80);
             v >>= 7;
         }
-        self.byte(v as u8)
+        self.byte(v as u8);
     }
 }
 
 /// Encodes the frame head for an Append or AppendResponse; `None` for other messages.
+#[inline]
 pub(crate) fn encode_head(
     version: u8,
     hdr: &Header,
@@ -54,156 +63,223 @@ pub(crate) fn encode_head(
     if !matches!(msg, Message::Append(_) | Message::AppendResponse(_)) {
         return None;
     }
-    let mut w = Writer { buf, at: 0 };
-    Some(write_hot(&mut w, version, hdr, msg).map(|()| w.at))
+    if let Some(direct) = buf.get_mut(..SCRATCH) {
+        // The usual case: a frame buffer with room for any head, written in place.
+        let direct: &mut [u8; SCRATCH] = direct.try_into().ok()?;
+        return Some(Ok(write_hot(direct, version, hdr, msg)));
+    }
+    let mut scratch = [0u8; SCRATCH];
+    let n = write_hot(&mut scratch, version, hdr, msg);
+    Some(match buf.get_mut(..n) {
+        Some(out) => {
+            out.copy_from_slice(&scratch[..n]);
+            Ok(n)
+        }
+        None => Err(CodecError::BufferTooSmall),
+    })
 }
 
+#[inline(always)]
 fn write_hot(
-    w: &mut Writer<'_>,
+    buf: &mut [u8; SCRATCH],
     version: u8,
     hdr: &Header,
     msg: &Message<EntryCount>,
-) -> Result<(), CodecError> {
-    w.byte(version)?;
-    w.var(u64::from(hdr.cluster_id))?;
-    w.var(u64::from(hdr.from.0))?;
-    w.var(u64::from(hdr.to.0))?;
+) -> usize {
+    let mut w = Writer { buf, at: 0 };
+    w.byte(version);
+    w.var(u64::from(hdr.cluster_id));
+    w.var(u64::from(hdr.from.0));
+    w.var(u64::from(hdr.to.0));
     match msg {
         Message::Append(a) => {
-            w.var(u64::from(TAG_APPEND))?;
-            for v in [
-                a.term.0,
-                a.prev_index.0,
-                a.prev_term.0,
-                a.commit.0,
-                a.floor.0,
-            ] {
-                w.var(v)?;
-            }
-            w.var(u64::from(a.round))?;
-            w.var(u64::from(a.entries.0))
+            w.byte(TAG_APPEND);
+            w.var(a.term.0);
+            w.var(a.prev_index.0);
+            w.var(a.prev_term.0);
+            w.var(a.commit.0);
+            w.var(a.floor.0);
+            w.var(u64::from(a.round));
+            w.var(u64::from(a.entries.0));
         }
         Message::AppendResponse(r) => {
-            w.var(u64::from(TAG_APPEND_RESPONSE))?;
-            w.var(r.term.0)?;
-            w.byte(u8::from(r.success))?;
-            for v in [r.index.0, r.hint_index.0, r.hint_term.0] {
-                w.var(v)?;
-            }
-            w.var(u64::from(r.round))?;
-            w.var(r.commit.0)
+            w.byte(TAG_APPEND_RESPONSE);
+            w.var(r.term.0);
+            w.byte(u8::from(r.success));
+            w.var(r.index.0);
+            w.var(r.hint_index.0);
+            w.var(r.hint_term.0);
+            w.var(u64::from(r.round));
+            w.var(r.commit.0);
         }
-        _ => Err(CodecError::Malformed),
+        // Checked by the caller.
+        _ => {}
     }
+    w.at
 }
 
+/// Bytes of the frame the reader copies into its padded scratch: more than the longest hot
+/// head (77 bytes).
+const HEAD_COPY: usize = 96;
+/// The reader's scratch: the copied head, then zeros. Every read is masked into its first 128
+/// bytes and may load a word past that, so no read needs a bounds check.
+const PADDED: usize = 128 + 16;
+
+/// Reads from a zero-padded copy of the frame's first bytes. A read past the real bytes sees
+/// zeros; [`decode_head`] refuses the head if it read past them (`at > len`).
 struct Reader<'a> {
-    b: &'a [u8],
+    b: &'a [u8; PADDED],
     at: usize,
 }
 
-impl<'a> Reader<'a> {
-    #[inline]
-    fn byte(&mut self) -> Result<u8, CodecError> {
-        let b = *self.b.get(self.at).ok_or(CodecError::Truncated)?;
+impl Reader<'_> {
+    #[inline(always)]
+    fn byte(&mut self) -> u8 {
+        let b = self.b[self.at & 127];
         self.at += 1;
-        Ok(b)
+        b
     }
 
-    /// postcard's varint: at most `max` bytes, the last carrying at most `last_max`;
-    /// non-canonical encodings are accepted, as postcard accepts them.
-    #[inline]
-    fn var(&mut self, max: u32, last_max: u8) -> Result<u64, CodecError> {
-        if let Some(&b) = self.b.get(self.at) {
-            if b < 0x80 {
-                // One-byte varint: the common case.
-                self.at += 1;
-                return Ok(u64::from(b));
-            }
-        }
-        let mut out = 0u64;
-        for i in 0..max {
-            let v = self.byte()?;
-            out |= u64::from(v & 0x7F) << (7 * i);
-            if v & 0x80 == 0 {
-                if i == max - 1 && v > last_max {
-                    return Err(CodecError::Malformed);
-                }
-                return Ok(out);
-            }
-        }
-        Err(CodecError::Malformed)
+    #[inline(always)]
+    fn word(&self) -> u64 {
+        let at = self.at & 127;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.b[at..at + 8]);
+        u64::from_le_bytes(w)
     }
 
-    fn u32(&mut self) -> Result<u32, CodecError> {
+    /// A canonical varint of at most `max` bytes, the last carrying at most `last_max`: the
+    /// shortest encoding of its value, so a last byte of 0 after the first is refused.
+    #[inline(always)]
+    fn var(&mut self, max: u32, last_max: u8) -> Option<u64> {
+        let x = self.word();
+        if x & 0x80 == 0 {
+            // One-byte varint: the common case.
+            self.at += 1;
+            return Some(x & 0x7F);
+        }
+        // Up to 8 bytes at once: find the last byte (the first without the continuation
+        // bit) and gather the 7-bit groups with shifts, without a loop.
+        let stops = !x & 0x8080_8080_8080_8080;
+        if stops == 0 {
+            return self.var_long(max, last_max);
+        }
+        let bits = stops.trailing_zeros() + 1; // through the last byte's top bit
+        let len = bits / 8;
+        // Canonical: the last byte (not the first, which has its top bit set) is not 0. At
+        // most 8 bytes carry 56 bits, within u64's 10 bytes, so `last_max` only matters for a
+        // u32 of 5 bytes.
+        let last = (x >> (bits - 8)) as u8;
+        if last == 0 || len > max || (len == max && last > last_max) {
+            return None;
+        }
+        let v = if bits == 64 {
+            x
+        } else {
+            x & ((1u64 << bits) - 1)
+        };
+        let v = v & 0x7F7F_7F7F_7F7F_7F7F;
+        let v = (v & 0x007F_007F_007F_007F) | ((v & 0x7F00_7F00_7F00_7F00) >> 1);
+        let v = (v & 0x0000_3FFF_0000_3FFF) | ((v & 0x3FFF_0000_3FFF_0000) >> 2);
+        let v = (v & 0x0000_0000_0FFF_FFFF) | ((v & 0x0FFF_FFFF_0000_0000) >> 4);
+        self.at += len as usize;
+        Some(v)
+    }
+
+    /// A varint of more than 8 bytes (u64 values of 2^56 and above), byte by byte.
+    #[inline(always)]
+    fn var_long(&mut self, max: u32, last_max: u8) -> Option<u64> {
+        let (v, at) = var_long(self.b, self.at, max, last_max)?;
+        self.at = at;
+        Some(v)
+    }
+
+    #[inline(always)]
+    fn u32(&mut self) -> Option<u32> {
         self.var(5, 0x0F).map(|v| v as u32)
     }
 
-    fn u64(&mut self) -> Result<u64, CodecError> {
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
         self.var(10, 0x01)
     }
 
-    fn bool(&mut self) -> Result<bool, CodecError> {
-        match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(CodecError::Malformed),
+    #[inline(always)]
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte() {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
         }
     }
 }
 
-/// Decodes the frame head when the message is an Append or AppendResponse: the header, the
-/// message, and the bytes after it. `None` for any other message (or if the head is not
-/// even a header), which the caller decodes with postcard.
+/// [`Reader::var`] past 8 bytes: the value and the offset after it. Out of line and by value,
+/// so the reader's offset stays in a register on the hot path.
+#[cold]
+fn var_long(b: &[u8; PADDED], mut at: usize, max: u32, last_max: u8) -> Option<(u64, usize)> {
+    let mut out = 0u64;
+    for i in 0..max {
+        let v = b[at & 127];
+        at += 1;
+        out |= u64::from(v & 0x7F) << (7 * i);
+        if v & 0x80 == 0 {
+            if (i > 0 && v == 0) || (i == max - 1 && v > last_max) {
+                return None;
+            }
+            return Some((out, at));
+        }
+    }
+    None
+}
+
+/// Decodes the frame head when it is the canonical encoding of an Append or AppendResponse:
+/// the header, the message, and the bytes after it. `None` for anything else (another
+/// message, a malformed, truncated or non-canonical head), which the caller decodes, and
+/// judges, through postcard. The first byte (the version) is not looked at.
 #[allow(clippy::type_complexity)] // A one-off internal tuple; naming it adds nothing.
-pub(crate) fn decode_head(
-    frame: &[u8],
-) -> Option<Result<(Header, Message<EntryCount>, &[u8]), CodecError>> {
-    let mut r = Reader { b: frame, at: 0 };
-    let head = (|| -> Result<(Header, u32), CodecError> {
-        r.byte()?;
-        let cluster_id = r.u32()?;
-        let from = NodeId(r.u32()?);
-        let to = NodeId(r.u32()?);
-        let tag = r.u32()?;
-        Ok((
-            Header {
-                cluster_id,
-                from,
-                to,
-            },
-            tag,
-        ))
-    })();
-    let (hdr, tag) = match head {
-        Ok(h) => h,
-        // Let postcard report the error of a malformed head: it decides the same way.
-        Err(_) => return None,
-    };
-    let body = match tag {
-        TAG_APPEND => (|| {
-            Ok(Message::Append(Append {
-                term: Term(r.u64()?),
-                prev_index: LogIndex(r.u64()?),
-                prev_term: Term(r.u64()?),
-                commit: LogIndex(r.u64()?),
-                floor: LogIndex(r.u64()?),
-                round: r.u32()?,
-                entries: EntryCount(r.u32()?),
-            }))
-        })(),
-        TAG_APPEND_RESPONSE => (|| {
-            Ok(Message::AppendResponse(AppendResponse {
-                term: Term(r.u64()?),
-                success: r.bool()?,
-                index: LogIndex(r.u64()?),
-                hint_index: LogIndex(r.u64()?),
-                hint_term: Term(r.u64()?),
-                round: r.u32()?,
-                commit: LogIndex(r.u64()?),
-            }))
-        })(),
+#[inline]
+pub(crate) fn decode_head(frame: &[u8]) -> Option<(Header, Message<EntryCount>, &[u8])> {
+    let mut pad = [0u8; PADDED];
+    let len = frame.len().min(HEAD_COPY);
+    match frame.get(..HEAD_COPY) {
+        // A fixed-size copy (no call) for the frames long enough, usually those with entries.
+        Some(head) => pad[..HEAD_COPY].copy_from_slice(head),
+        None => pad[..len].copy_from_slice(frame),
+    }
+    let mut r = Reader { b: &pad, at: 1 };
+    let cluster_id = r.u32()?;
+    let from = NodeId(r.u32()?);
+    let to = NodeId(r.u32()?);
+    let msg = match r.byte() {
+        TAG_APPEND => Message::Append(Append {
+            term: Term(r.u64()?),
+            prev_index: LogIndex(r.u64()?),
+            prev_term: Term(r.u64()?),
+            commit: LogIndex(r.u64()?),
+            floor: LogIndex(r.u64()?),
+            round: r.u32()?,
+            entries: EntryCount(r.u32()?),
+        }),
+        TAG_APPEND_RESPONSE => Message::AppendResponse(AppendResponse {
+            term: Term(r.u64()?),
+            success: r.bool()?,
+            index: LogIndex(r.u64()?),
+            hint_index: LogIndex(r.u64()?),
+            hint_term: Term(r.u64()?),
+            round: r.u32()?,
+            commit: LogIndex(r.u64()?),
+        }),
         _ => return None,
     };
-    Some(body.map(|m| (hdr, m, &frame[r.at..])))
+    if r.at > len {
+        // Read past the frame (into the padding): truncated, or a head longer than the copy.
+        return None;
+    }
+    let hdr = Header {
+        cluster_id,
+        from,
+        to,
+    };
+    Some((hdr, msg, frame.get(r.at..)?))
 }

@@ -104,5 +104,58 @@ fn fast_path_decodes_and_refuses_exactly_what_postcard_does() {
             codec::decode_head_reference(frame),
             "{frame:?}"
         );
+        // The whole decode (the fast reader refuses non-canonical heads itself) agrees with
+        // postcard plus the canonical check by re-encoding.
+        assert_eq!(
+            codec::decode(frame),
+            codec::decode_reference(frame),
+            "{frame:?}"
+        );
+    }
+}
+
+#[test]
+fn overlong_varints_in_hot_heads_are_refused() {
+    let hdr = Header {
+        cluster_id: 0,
+        from: NodeId(1),
+        to: NodeId(2),
+    };
+    let mut rng = SimRng::new(0x0E1);
+    for _ in 0..20_000 {
+        let msg = message(&mut rng);
+        let mut buf = [0u8; 160];
+        let n = codec::encode(&hdr, &msg, &NoEntries, &mut buf).expect("fits");
+        assert!(codec::decode(&buf[..n]).is_ok());
+        // Re-encode one varint field (any but the version and the variant tag) one byte
+        // longer than its shortest form: same value, non-canonical bytes.
+        let mut starts = Vec::new();
+        let mut at = 1;
+        while at < n {
+            starts.push(at);
+            while buf[at] & 0x80 != 0 {
+                at += 1;
+            }
+            at += 1;
+        }
+        let tag = 4; // version, cluster id, from, to: the tag is the fifth field
+        let pick = starts[rng.in_range(0, starts.len() as u32) as usize];
+        if pick == starts[tag - 1] {
+            continue;
+        }
+        let mut end = pick;
+        while buf[end] & 0x80 != 0 {
+            end += 1;
+        }
+        let mut long = Vec::from(&buf[..end]);
+        long.push(buf[end] | 0x80);
+        long.push(0);
+        long.extend_from_slice(&buf[end + 1..n]);
+        let is_bool = matches!(msg, Message::AppendResponse(_)) && pick == starts[tag + 1];
+        if is_bool {
+            continue;
+        }
+        assert!(codec::decode(&long).is_err(), "{long:?}");
+        assert_eq!(codec::decode(&long), codec::decode_reference(&long));
     }
 }

@@ -122,7 +122,14 @@ impl<const L: usize> Window<L> {
     /// Empties the window and makes `(base, base_term)` its compaction point (a snapshot
     /// was installed that the log does not match).
     pub(crate) fn reset(&mut self, base: LogIndex, base_term: Term) {
-        *self = Window::new(base, base_term);
+        // In place: building a new `Window` would put `L` metas (128 KiB for `L` = 8192) on
+        // the stack of every caller that inlines this, and `step` pays the stack probes of
+        // that frame on every input. Slots outside `head .. head + len` are never read.
+        self.head = 0;
+        self.len = 0;
+        self.base = base;
+        self.base_term = base_term;
+        self.bytes = 0;
     }
 
     /// Drops every entry at or before `upto` (clamped to the window), making `upto` the base.

@@ -399,6 +399,8 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
         // The floor covers learners too (they need the entries as much as voters do).
         let mut min_match = durable;
+        // Voters past the commit index: the quorum value exceeds it only if a quorum is.
+        let mut above = 0;
         for k in 0..self.slots.len() {
             let m = if k == self.me {
                 durable
@@ -409,14 +411,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             };
             min_match = min_match.min(m);
             if self.is_voter(k) {
+                above += usize::from(m > self.commit);
                 let _ = matched.push(m.0);
             }
         }
-        let n = LogIndex(crate::quorum::committed_value(&mut matched));
         let mut advanced = false;
-        if n > self.commit && self.log.term(n) == Some(self.hs.term) {
-            self.commit = n;
-            advanced = true;
+        if above >= self.quorum() {
+            let n = LogIndex(crate::quorum::committed_value(&mut matched));
+            if n > self.commit && self.log.term(n) == Some(self.hs.term) {
+                self.commit = n;
+                advanced = true;
+            }
         }
         let floor = min_match.min(self.commit);
         if floor > self.floor {
