@@ -4,7 +4,7 @@
 #![cfg(feature = "sim")]
 
 use raft_core::sim::fuzz::ClusterCase;
-use raft_core::sim::{Action::*, SimConfig};
+use raft_core::sim::Action::*;
 use raft_core::Durability;
 
 /// Injected bug: `State::restore` forgets the durable vote (`hard_state.vote = None`).
@@ -18,22 +18,19 @@ use raft_core::Durability;
 /// lead term 1 (Election Safety). With the vote restored, n3 refuses n2.
 #[test]
 fn a_restarted_voter_keeps_its_vote() {
-    let case = ClusterCase {
-        sim: SimConfig {
-            nodes: 3,
-            durability: Durability::Inline,
-            max_frame_bytes: 128,
-            max_inflight_msgs: 1,
-            max_uncommitted: 4,
-            max_apply: 2,
-            log_bytes: 139,
-            pre_vote: false,
-            check_quorum: false,
-            election_ticks: 5,
-            heartbeat_ticks: 2,
-        },
-        seed: 0,
-        actions: vec![
+    // The fuzz input itself (decoded below), so the test follows `SimConfig` as it grows.
+    let case = ClusterCase::from_bytes(&[
+        0xf8, 0xf8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3c, 0x40, 0x65, 0xcd,
+    ]);
+    let s = &case.sim;
+    assert_eq!((s.nodes, s.pre_vote, s.check_quorum), (3, false, false));
+    assert_eq!(s.durability, Durability::Inline);
+    assert_eq!((s.election_ticks, case.seed), (5, 0));
+    // n1 runs into its election timeout, n2's clock runs until it campaigns (Elapse(4) is
+    // node 4 % 3), a vote request reaches n3 (frame 101 % 4), n3 (node 5 % 3) crashes.
+    assert_eq!(
+        case.actions,
+        [
             Tick(0),
             Tick(0),
             Tick(0),
@@ -41,10 +38,10 @@ fn a_restarted_voter_keeps_its_vote() {
             Tick(0),
             Elapse(4),
             Deliver(101),
-            Crash(5),
-        ],
-    };
+            Crash(5)
+        ]
+    );
     if let Err(e) = case.run() {
-        panic!("{e}");
+        panic!("{e}\n{}", case.to_rust());
     }
 }
