@@ -5,10 +5,11 @@
 //!
 //! - 3 voters, durable storage per node (hard state, commit, log), `Durability::Inline`;
 //! - actions: tick, deliver any frame in flight (reordering), drop one, duplicate one, crash
-//!   a node (it keeps only what was durable), restart it ([`State::restore`]), and a client
-//!   invoking its next register operation on the leader;
+//!   a node (it keeps only what was durable), restart it ([`State::restore`]) or reboot it
+//!   (both at once), and a client invoking its next register operation on the leader;
 //! - bounds: a budget of ticks, drops, duplicates, crashes and client operations, a largest
-//!   term and log length ([`Bounds`]); a transition past a term or log bound is pruned;
+//!   term and log length, frames in flight, and a largest number of actions ([`Bounds`]); a
+//!   transition past a term, log or network bound is pruned;
 //! - properties: Election Safety, State Machine Safety, linearizability of a register whose
 //!   writes and reads go through the log (stateright's `LinearizabilityTester` with
 //!   `Register`), and, as a `sometimes`, that a client operation completes (a value was
@@ -16,10 +17,12 @@
 //!
 //! `State` has no `Hash`/`Eq`; a node is fingerprinted by its complete `Debug` rendering
 //! (every field, internals included) minus the `Stats` counters, which only count and are
-//! never read by the protocol. That is exact state identity, not an abstraction.
+//! never read by the protocol, and (under clock-running ticks only) minus a non-leader's
+//! election timer, which those ticks make irrelevant ([`RaftModel::abstract_timers`]).
 //!
-//! A counterexample path prints as a Rust test ([`RaftModel::path_as_rust`]) that replays it
-//! with [`RaftModel::replay`].
+//! A counterexample path prints as a step-by-step trace ([`RaftModel::trace`]), as a Rust
+//! test ([`RaftModel::path_as_rust`]) that replays it with [`RaftModel::replay`], and as a
+//! one-line replay command (`RAFT_MODEL_REPLAY`, parsed by [`RaftModel::parse_path`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
@@ -60,6 +63,13 @@ pub struct Bounds {
     pub duplicates: u8,
     /// Crashes (each node may restart any time after).
     pub crashes: u8,
+    /// A crash restarts the node at once ([`Action::Reboot`]) instead of leaving it down
+    /// until a separate [`Action::Restart`]. Frames sent to a node while it is down are lost,
+    /// so a crash with a later restart is a reboot plus drops: with `drops` in the budget the
+    /// same histories stay reachable, and without, the checker skips the states where a node
+    /// is down (a large part of the space) and keeps the one fault that matters for the
+    /// durable state: forgetting everything volatile.
+    pub reboot: bool,
     /// Faults of any kind (drops, duplicates, crashes) in one run, at most.
     pub faults: u8,
     /// No node's term may pass this (transitions that would are pruned).
@@ -68,6 +78,9 @@ pub struct Bounds {
     pub max_log: u64,
     /// Frames in flight at most (pruned likewise).
     pub max_in_flight: usize,
+    /// Actions in one run at most (`Checker::target_max_depth`): every state reachable in
+    /// fewer steps is explored, breadth first, none beyond. `None`: no depth bound.
+    pub max_depth: Option<usize>,
     /// Each client's operations, in order: `Some(v)` writes `v`, `None` reads.
     pub clients: &'static [&'static [Option<Value>]],
     /// PreVote on every node.
@@ -77,39 +90,57 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The bound `.ci/run` checks: two single ticks (one election: the node whose timeout
-    /// is 2 ticks), one writer and one reader, one fault of any kind (a drop, a duplicate or
-    /// a crash and restart) anywhere. 3,280,645 states (core at 8290caa), 261 s on 2 shared
-    /// cores.
+    /// The bound `.ci/run` checks: two clock-running ticks (two elections: competing ones in
+    /// one term, or one after another; or an election and a heartbeat round), one crash with
+    /// an immediate restart (`reboot`) anywhere, no drops or duplicates, up to 4 frames in
+    /// flight (two candidates' requests at once), one writer and one reader, and every state
+    /// within 15 actions of the start. 954,743 states in 152 s on 2 shared cores (more in
+    /// `fuzz/README.md`).
+    ///
+    /// Two elections around a restart are what a forgotten vote needs (a voter grants two
+    /// candidates of one term); this bound finds that injected bug in 11 steps.
     pub const SMALL: Bounds = Bounds {
         ticks: 2,
-        macro_ticks: false,
-        drops: 1,
-        duplicates: 1,
+        macro_ticks: true,
+        drops: 0,
+        duplicates: 0,
         crashes: 1,
+        reboot: true,
         faults: 1,
         max_term: 2,
         max_log: 3,
-        max_in_flight: 3,
+        max_in_flight: 4,
+        max_depth: Some(15),
         clients: &[&[Some(1)], &[None]],
         pre_vote: false,
         check_quorum: false,
     };
 
-    /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): two clock-running ticks (two
-    /// elections, competing ones too, or an election and a heartbeat round), one writer and
-    /// one reader, one fault of any kind. Did not finish in 40 minutes (over 12 million
-    /// states at depth 27, core at e690049): leave it running overnight.
+    /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
+    /// of any kind (a drop, a duplicate, or a reboot) and 16 actions deep. 4,399,773 states
+    /// in 567 s on 2 shared cores (11 GB of memory); one level deeper is about twice that.
     pub const LARGE: Bounds = Bounds {
+        drops: 1,
+        duplicates: 1,
+        max_depth: Some(16),
+        ..Bounds::SMALL
+    };
+
+    /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
+    /// ticks), one fault of any kind, a crashed node down until it restarts, no depth bound.
+    /// 3,280,645 states; it cannot hold a second election. Kept for the replay tests.
+    pub const ONE_ELECTION: Bounds = Bounds {
         ticks: 2,
-        macro_ticks: true,
+        macro_ticks: false,
         drops: 1,
         duplicates: 1,
         crashes: 1,
+        reboot: false,
         faults: 1,
         max_term: 2,
         max_log: 3,
         max_in_flight: 3,
+        max_depth: None,
         clients: &[&[Some(1)], &[None]],
         pre_vote: false,
         check_quorum: false,
@@ -131,6 +162,8 @@ pub enum Action {
     Crash(u8),
     /// Restart a crashed node from what it made durable.
     Restart(u8),
+    /// Crash a node and restart it at once from what it made durable (`Bounds::reboot`).
+    Reboot(u8),
     /// Client `.0` invokes its next operation on node `.1`.
     Invoke(ClientId, u8),
 }
@@ -193,22 +226,49 @@ pub struct Live {
 }
 
 impl Live {
-    fn new(state: Node) -> Live {
-        let fp = fingerprint(&state);
+    /// `abstract_timers`: see [`RaftModel::abstract_timers`].
+    fn new(state: Node, abstract_timers: bool) -> Live {
+        let fp = fingerprint(&state, !(abstract_timers && state.role() != Role::Leader));
         Live { state, fp }
     }
 }
 
-/// 128 bits of hash over the complete `Debug` rendering of `s` without its `Stats`.
-fn fingerprint(s: &Node) -> u128 {
-    let text = format!("{s:?}");
-    let text = match text.find("stats: Stats {") {
-        Some(at) => {
-            let end = text[at..].find('}').map_or(text.len(), |e| at + e + 1);
-            format!("{}{}", &text[..at], &text[end..])
-        }
-        None => text,
+/// Removes the field `name` (its value included) from a `Debug` rendering of a struct.
+fn without_field(text: &mut String, name: &str) {
+    let key = format!(" {name}: ");
+    let Some(at) = text.find(&key) else {
+        return;
     };
+    let bytes = text.as_bytes();
+    let mut depth = 0i32;
+    let mut end = at + key.len();
+    while end < bytes.len() {
+        match bytes[end] {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' if depth == 0 => break,
+            b'}' | b']' | b')' => depth -= 1,
+            b',' if depth == 0 => {
+                end += 1;
+                break;
+            }
+            _ => {}
+        }
+        end += 1;
+    }
+    text.replace_range(at..end, "");
+}
+
+/// 128 bits of hash over the complete `Debug` rendering of `s` without its `Stats` and,
+/// if `timers` is false, without its election timer (`elapsed`, `timeout`, `hb_elapsed`, and
+/// the `rng` that draws timeouts).
+fn fingerprint(s: &Node, keep_timers: bool) -> u128 {
+    let mut text = format!("{s:?}");
+    without_field(&mut text, "stats");
+    if !keep_timers {
+        for f in ["rng", "elapsed", "timeout", "hb_elapsed"] {
+            without_field(&mut text, f);
+        }
+    }
     let mut a = DefaultHasher::new();
     text.hash(&mut a);
     let mut b = DefaultHasher::new();
@@ -320,6 +380,18 @@ const VOTERS: [NodeId; NODES] = [NodeId(1), NodeId(2), NodeId(3)];
 const TIMEOUT_TICKS: u32 = 2;
 
 impl RaftModel {
+    /// Whether a follower's or candidate's election timer is left out of its identity.
+    ///
+    /// Sound under `macro_ticks` without CheckQuorum (and without lease reads, which the
+    /// model never turns on): a tick then runs a non-leader's clock until it starts an
+    /// election, whatever its timer held (timeouts are at most `2 * TIMEOUT_TICKS - 1`,
+    /// within the tick's limit), and nothing else reads the timer (`in_lease` does only
+    /// under CheckQuorum). Two nodes that differ only there have the same futures, so one
+    /// stands for both. A leader keeps its timers (they drive CheckQuorum rounds).
+    pub fn abstract_timers(&self) -> bool {
+        self.bounds.macro_ticks && !self.bounds.check_quorum
+    }
+
     fn config(&self, k: usize) -> Config {
         let mut c = Config::new(VOTERS[k], 1000 + k as u64);
         c.election_ticks = TIMEOUT_TICKS;
@@ -343,7 +415,7 @@ impl RaftModel {
             panic!("n{}: driver error {e} on {input:?}", k + 1);
         }
         let node = live.state.clone();
-        s.nodes[k] = Some(Live::new(node.clone()));
+        s.nodes[k] = Some(Live::new(node.clone(), self.abstract_timers()));
         if node.term().0 > self.bounds.max_term || node.last_index().0 > self.bounds.max_log {
             return None;
         }
@@ -442,9 +514,53 @@ impl RaftModel {
         }
     }
 
+    /// Node `k` crashes: it keeps only its disk; its state machine and the client
+    /// operations waiting on it are lost.
+    fn crash(&self, s: &mut ModelState, k: u8) {
+        s.left[3] -= 1;
+        s.left[4] -= 1;
+        s.nodes[k as usize] = None;
+        let d = &mut s.disks[k as usize];
+        d.register = 0;
+        d.applied = LogIndex(0);
+        // Operations waiting for an answer from this node never get one.
+        for c in s.clients.iter_mut() {
+            if matches!(c.1, Some(Some(p)) if p.node == k) {
+                c.1 = Some(None);
+            }
+        }
+    }
+
+    /// Node `k` restarts from what it made durable ([`State::restore`]).
+    fn restart(&self, s: &mut ModelState, k: u8) {
+        let d = &s.disks[k as usize];
+        let restored = Restored {
+            hard_state: HardState {
+                term: d.hs.0,
+                vote: d.hs.1,
+            },
+            commit: d.commit,
+            base: (LogIndex(0), Term(0)),
+            applied: LogIndex(0),
+            members: None,
+        };
+        let st = Node::restore(self.config(k as usize), &VOTERS, restored, &d.log)
+            .unwrap_or_else(|e| panic!("n{}: restore: {e}", k + 1));
+        s.nodes[k as usize] = Some(Live::new(st, self.abstract_timers()));
+    }
+
     /// Replays `actions` from the initial state, checking every `always` property after
     /// each step: a counterexample path as a regression test.
     pub fn replay(&self, actions: &[Action]) -> Result<ModelState, String> {
+        self.replay_traced(actions, &mut |_, _, _, _| {})
+    }
+
+    /// [`RaftModel::replay`] that also calls `each(step, action, before, after)`.
+    fn replay_traced(
+        &self,
+        actions: &[Action],
+        each: &mut dyn FnMut(usize, Action, &ModelState, &ModelState),
+    ) -> Result<ModelState, String> {
         let mut s = self.init_states().remove(0);
         for (n, a) in actions.iter().enumerate() {
             let mut enabled = Vec::new();
@@ -452,9 +568,11 @@ impl RaftModel {
             if !enabled.contains(a) {
                 return Err(format!("step {n}: {a:?} is not enabled"));
             }
-            s = self
+            let next = self
                 .next_state(&s, *a)
                 .ok_or_else(|| format!("step {n}: {a:?} passes a bound"))?;
+            each(n, *a, &s, &next);
+            s = next;
             for p in self.properties() {
                 if p.expectation == stateright::Expectation::Always && !(p.condition)(self, &s) {
                     return Err(format!("step {n}: {a:?} breaks {}", p.name));
@@ -464,14 +582,156 @@ impl RaftModel {
         Ok(s)
     }
 
-    /// A path's actions as Rust source for [`RaftModel::replay`].
-    pub fn path_as_rust(actions: &[Action]) -> String {
-        let items: Vec<String> = actions.iter().map(|a| format!("Action::{a:?}")).collect();
+    /// A path told step by step: each action with the frame it delivers, drops or duplicates
+    /// (decoded) and every node's role, term, vote, commit and log afterwards; then the
+    /// result of the replay (the property a counterexample breaks).
+    pub fn trace(&self, actions: &[Action]) -> String {
+        let mut out = String::new();
+        let result = self.replay_traced(actions, &mut |n, a, before, after| {
+            let what = match a {
+                Action::Deliver(i) | Action::Drop(i) | Action::Duplicate(i) => {
+                    let p = &before.net[i as usize];
+                    let msg = match codec::decode(&p.frame) {
+                        Ok((_, m)) => format!("{m:?}"),
+                        Err(e) => format!("undecodable: {e}"),
+                    };
+                    format!("n{} -> n{} {msg}", p.from + 1, p.to + 1)
+                }
+                Action::Invoke(c, k) => {
+                    let op = self.bounds.clients[c as usize][before.clients[c as usize].0 as usize];
+                    let op = match op {
+                        Some(v) => format!("write {v}"),
+                        None => "read".into(),
+                    };
+                    format!("client {c} asks n{} to {op}", k + 1)
+                }
+                _ => String::new(),
+            };
+            out.push_str(&format!("{n:>3}. {a:?} {what}\n"));
+            for (k, live) in after.nodes.iter().enumerate() {
+                let d = &after.disks[k];
+                let node = match live {
+                    Some(l) => {
+                        let st = &l.state;
+                        format!(
+                            "{:?} term {} vote {:?}",
+                            st.role(),
+                            st.term().0,
+                            st.hard_state().vote.map(|v| v.0)
+                        )
+                    }
+                    None => "down".into(),
+                };
+                let log: Vec<String> = d
+                    .log
+                    .0
+                    .iter()
+                    .map(|e| match e.data.as_slice() {
+                        [] => format!("t{}:empty", e.term.0),
+                        [c, 1, v] => format!("t{}:c{c}:w{v}", e.term.0),
+                        [c, ..] => format!("t{}:c{c}:r", e.term.0),
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "       n{}: {node}, commit {}, applied {}, log [{}]\n",
+                    k + 1,
+                    d.commit.0,
+                    d.applied.0,
+                    log.join(" ")
+                ));
+            }
+        });
+        match result {
+            Ok(_) => out.push_str("replay: every property holds\n"),
+            Err(e) => out.push_str(&format!("replay: {e}\n")),
+        }
+        out
+    }
+
+    /// A path's actions as Rust source: a test that replays it with [`RaftModel::replay`]
+    /// under `bounds` (spelled out, so it keeps replaying when the named bounds change).
+    pub fn path_as_rust(bounds: &Bounds, actions: &[Action]) -> String {
+        let items: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+        let lines: Vec<String> = items
+            .chunks(8)
+            .map(|c| format!("        {},", c.join(", ")))
+            .collect();
         format!(
-            "#[test]\nfn model_regression() {{\n    use raft_model::{{Action, Bounds, RaftModel}};\n    \
-             let model = RaftModel {{ bounds: Bounds::SMALL }};\n    \
-             if let Err(e) = model.replay(&[{}]) {{\n        panic!(\"{{e}}\");\n    }}\n}}\n",
-            items.join(", ")
+            "#[test]\nfn model_regression() {{\n    use raft_model::{{Action::*, RaftModel}};\n    \
+             let model = RaftModel {{\n        bounds: {},\n    }};\n    \
+             #[rustfmt::skip]\n    let path = [\n{}\n    ];\n    \
+             if let Err(e) = model.replay(&path) {{\n        panic!(\"{{e}}\");\n    }}\n}}\n",
+            bounds.as_rust(),
+            lines.join("\n")
+        )
+    }
+
+    /// Parses a path as [`Action`]'s `Debug` forms separated by spaces or commas
+    /// (`"Tick(0) Deliver(1) Invoke(0, 2)"`), as the binary prints it.
+    pub fn parse_path(text: &str) -> Result<Vec<Action>, String> {
+        let mut v = Vec::new();
+        let separators = [',', ' ', '\n', '[', ']'];
+        let mut rest = text.trim_matches(separators);
+        while !rest.is_empty() {
+            let open = rest
+                .find('(')
+                .ok_or_else(|| format!("no '(' in {rest:?}"))?;
+            let close = rest
+                .find(')')
+                .ok_or_else(|| format!("no ')' in {rest:?}"))?;
+            let name = rest[..open].trim().trim_start_matches("Action::");
+            let args: Vec<u8> = rest[open + 1..close]
+                .split(',')
+                .map(|x| x.trim().parse::<u8>().map_err(|e| format!("{x:?}: {e}")))
+                .collect::<Result<_, _>>()?;
+            let a = match (name, args.as_slice()) {
+                ("Tick", [k]) => Action::Tick(*k),
+                ("Deliver", [i]) => Action::Deliver(*i),
+                ("Drop", [i]) => Action::Drop(*i),
+                ("Duplicate", [i]) => Action::Duplicate(*i),
+                ("Crash", [k]) => Action::Crash(*k),
+                ("Restart", [k]) => Action::Restart(*k),
+                ("Reboot", [k]) => Action::Reboot(*k),
+                ("Invoke", [c, k]) => Action::Invoke(*c, *k),
+                _ => return Err(format!("unknown action {}", &rest[..=close])),
+            };
+            v.push(a);
+            rest = rest[close + 1..].trim_start_matches(separators);
+        }
+        Ok(v)
+    }
+}
+
+impl Bounds {
+    /// The bounds as a Rust expression.
+    pub fn as_rust(&self) -> String {
+        let clients: Vec<String> = self
+            .clients
+            .iter()
+            .map(|ops| {
+                let ops: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+                format!("&[{}]", ops.join(", "))
+            })
+            .collect();
+        format!(
+            "raft_model::Bounds {{ ticks: {}, macro_ticks: {}, drops: {}, duplicates: {}, \
+             crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
+             max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
+             check_quorum: {} }}",
+            self.ticks,
+            self.macro_ticks,
+            self.drops,
+            self.duplicates,
+            self.crashes,
+            self.reboot,
+            self.faults,
+            self.max_term,
+            self.max_log,
+            self.max_in_flight,
+            self.max_depth,
+            clients.join(", "),
+            self.pre_vote,
+            self.check_quorum
         )
     }
 }
@@ -484,7 +744,7 @@ impl Model for RaftModel {
         let nodes = (0..NODES)
             .map(|k| {
                 let s = Node::new(self.config(k), &VOTERS).expect("valid model config");
-                Some(Live::new(s))
+                Some(Live::new(s, self.abstract_timers()))
             })
             .collect();
         let disk = Disk {
@@ -516,7 +776,11 @@ impl Model for RaftModel {
                         actions.push(Action::Tick(k));
                     }
                     if s.left[3] > 0 && s.left[4] > 0 {
-                        actions.push(Action::Crash(k));
+                        actions.push(if self.bounds.reboot {
+                            Action::Reboot(k)
+                        } else {
+                            Action::Crash(k)
+                        });
                     }
                     if live.state.role() == Role::Leader {
                         for (c, &(done, ref pending)) in s.clients.iter().enumerate() {
@@ -584,35 +848,11 @@ impl Model for RaftModel {
                     return None;
                 }
             }
-            Action::Crash(k) => {
-                s.left[3] -= 1;
-                s.left[4] -= 1;
-                s.nodes[k as usize] = None;
-                let d = &mut s.disks[k as usize];
-                d.register = 0;
-                d.applied = LogIndex(0);
-                // Operations waiting for an answer from this node never get one.
-                for c in s.clients.iter_mut() {
-                    if matches!(c.1, Some(Some(p)) if p.node == k) {
-                        c.1 = Some(None);
-                    }
-                }
-            }
-            Action::Restart(k) => {
-                let d = &s.disks[k as usize];
-                let restored = Restored {
-                    hard_state: HardState {
-                        term: d.hs.0,
-                        vote: d.hs.1,
-                    },
-                    commit: d.commit,
-                    base: (LogIndex(0), Term(0)),
-                    applied: LogIndex(0),
-                    members: None,
-                };
-                let st = Node::restore(self.config(k as usize), &VOTERS, restored, &d.log)
-                    .unwrap_or_else(|e| panic!("n{}: restore: {e}", k + 1));
-                s.nodes[k as usize] = Some(Live::new(st));
+            Action::Crash(k) => self.crash(&mut s, k),
+            Action::Restart(k) => self.restart(&mut s, k),
+            Action::Reboot(k) => {
+                self.crash(&mut s, k);
+                self.restart(&mut s, k);
             }
             Action::Invoke(c, k) => {
                 let (done, _) = s.clients[c as usize];

@@ -1,9 +1,12 @@
 //! Runs the exhaustive model check of raft-core (see the crate docs).
 //!
 //! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (what `.ci/run` runs);
-//! `RAFT_MODEL_BOUND=large` checks [`Bounds::LARGE`]. Prints the states explored and the
-//! time; exits non-zero if an `always` property has a counterexample (printed as a Rust
-//! regression test) or a `sometimes` property has no example.
+//! `RAFT_MODEL_BOUND=large` checks [`Bounds::LARGE`], `RAFT_MODEL_BOUND=one-election` the
+//! former single-tick bound. Prints the states explored and the time; exits non-zero if an
+//! `always` property has a counterexample or a `sometimes` property has no example. A
+//! counterexample prints three ways: a step-by-step trace (every frame decoded, every node
+//! after each step), a Rust test to paste into `raft-model/tests/`, and a command that
+//! replays the path (`RAFT_MODEL_REPLAY="Tick(0) Deliver(1) ..."`: trace only, no search).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -14,14 +17,15 @@ use stateright::{Checker, Expectation, Model};
 fn main() -> ExitCode {
     let (name, bounds) = match std::env::var("RAFT_MODEL_BOUND").as_deref() {
         Ok("large") => ("large", Bounds::LARGE),
+        Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
-            eprintln!("RAFT_MODEL_BOUND must be small or large, not {other}");
+            eprintln!("RAFT_MODEL_BOUND must be small, large or one-election, not {other}");
             return ExitCode::FAILURE;
         }
     };
     let mut bounds = bounds;
-    // Tuning knobs for exploring bounds by hand; .ci/run uses neither.
+    // Tuning knobs for exploring bounds by hand; .ci/run uses none of them.
     if let Some(t) = env_u8("RAFT_MODEL_TICKS") {
         bounds.ticks = t;
     }
@@ -31,21 +35,54 @@ fn main() -> ExitCode {
     if let Some(f) = env_u8("RAFT_MODEL_FAULTS") {
         bounds.faults = f;
     }
+    if let Some(n) = env_u8("RAFT_MODEL_DROPS") {
+        bounds.drops = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_DUPS") {
+        bounds.duplicates = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CRASHES") {
+        bounds.crashes = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_DEPTH") {
+        bounds.max_depth = (n > 0).then_some(usize::from(n));
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_REBOOT") {
+        bounds.reboot = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
+        bounds.macro_ticks = n != 0;
+    }
+    let model = RaftModel { bounds };
+    if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {
+        return match RaftModel::parse_path(&text) {
+            Ok(path) => {
+                let trace = model.trace(&path);
+                print!("{trace}");
+                if model.replay(&path).is_ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("RAFT_MODEL_REPLAY: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("raft-model: {name} bound {bounds:?}, {threads} threads");
-    let model = RaftModel { bounds };
     let properties = model.properties();
     let start = Instant::now();
     let checker = if std::env::var_os("RAFT_MODEL_PROGRESS").is_some() {
         let mut stdout = std::io::stdout();
         let mut reporter = stateright::report::WriteReporter::new(&mut stdout);
-        model
-            .checker()
-            .threads(threads)
+        checker(&model, threads)
             .spawn_bfs()
             .join_and_report(&mut reporter)
     } else {
-        model.checker().threads(threads).spawn_bfs().join()
+        checker(&model, threads).spawn_bfs().join()
     };
     let secs = start.elapsed().as_secs_f64();
     println!(
@@ -61,8 +98,16 @@ fn main() -> ExitCode {
             (Expectation::Always, Some(path)) => {
                 ok = false;
                 let actions = path.into_actions();
-                println!("VIOLATED: {} after {} steps:", p.name, actions.len());
-                println!("{}", RaftModel::path_as_rust(&actions));
+                println!("VIOLATED: {} after {} steps:\n", p.name, actions.len());
+                print!("{}", model.trace(&actions));
+                println!("\nAs a regression test (paste into raft-model/tests/):\n");
+                println!("{}", RaftModel::path_as_rust(&bounds, &actions));
+                let items: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+                println!(
+                    "Replay it (trace only): RAFT_MODEL_BOUND={name} RAFT_MODEL_REPLAY=\"{}\" \
+                     cargo run --release -p raft-model",
+                    items.join(" ")
+                );
             }
             (Expectation::Sometimes, None) => {
                 ok = false;
@@ -72,7 +117,7 @@ fn main() -> ExitCode {
                 let actions = path.into_actions();
                 println!("ok: {} (example in {} steps)", p.name, actions.len());
                 if std::env::var_os("RAFT_MODEL_EXAMPLES").is_some() {
-                    println!("{}", RaftModel::path_as_rust(&actions));
+                    println!("{}", RaftModel::path_as_rust(&bounds, &actions));
                 }
             }
             (_, _) => println!("ok: {}", p.name),
@@ -82,6 +127,20 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The BFS checker for `model`: its depth bound, and a stop at the first counterexample of
+/// an `always` property.
+fn checker(model: &RaftModel, threads: usize) -> stateright::CheckerBuilder<RaftModel> {
+    let builder = model
+        .clone()
+        .checker()
+        .threads(threads)
+        .finish_when(stateright::HasDiscoveries::AnyFailures);
+    match model.bounds.max_depth {
+        Some(d) => builder.target_max_depth(d),
+        None => builder,
     }
 }
 

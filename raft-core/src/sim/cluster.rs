@@ -57,6 +57,12 @@ pub enum Action {
     /// a learner is promoted (`.1` even) or removed; a voter is demoted (`.1 % 3 == 0`) or
     /// removed.
     Member(u8, u8),
+    /// A node's clock runs until it acts: ticks until it sends a frame or changes role or
+    /// term (an election timeout, a heartbeat), at most `2 * election_ticks` ticks. Lets a
+    /// short schedule hold several elections.
+    Elapse(u8),
+    /// A node crashes and restarts at once from what was durable.
+    Reboot(u8),
 }
 
 /// Knobs of a simulation.
@@ -301,6 +307,11 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 self.step_node(k as usize % n, Input::Frame(&frame))?;
             }
             Action::Member(k, op) => self.pending_change = Some((k as usize % n, op)),
+            Action::Elapse(k) => self.elapse(k as usize % n)?,
+            Action::Reboot(k) => {
+                self.crash(k as usize % n);
+                self.restart(k as usize % n)?;
+            }
         }
         if let Some((target, op)) = self.pending_change {
             self.change_member(target, op)?;
@@ -704,6 +715,27 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             Some(seq) => self.step_node(k, Input::Persisted { seq }),
             None => Ok(()),
         }
+    }
+
+    /// Ticks node `k` until it sends a frame or changes role or term, at most
+    /// `2 * election_ticks` ticks (its longest election timeout).
+    pub fn elapse(&mut self, k: usize) -> Result<(), Violation> {
+        let look = |c: &Self| {
+            c.nodes[k]
+                .state
+                .as_ref()
+                .map(|s| (s.role(), s.term(), c.net.packets.len()))
+        };
+        let Some(before) = look(self) else {
+            return Ok(());
+        };
+        for _ in 0..2 * self.sim.election_ticks {
+            self.step_node(k, Input::Tick)?;
+            if look(self) != Some(before) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Crashes node `k`: only durable state survives.

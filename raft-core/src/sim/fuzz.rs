@@ -958,14 +958,16 @@ impl Action {
         let b = r.u8();
         let node = b % 8;
         let a = match b {
-            0..=63 => Action::Tick(node),
+            0..=55 => Action::Tick(node),
+            56..=63 => Action::Elapse(node),
             64..=127 => Action::Deliver(u16::from(r.u8())),
             128..=143 => Action::Drop(u16::from(r.u8())),
             144..=159 => Action::Duplicate(u16::from(r.u8())),
             160..=183 => Action::Propose(node),
             184..=199 => Action::Fsync(node),
             200..=207 => Action::Crash(node),
-            208..=219 => Action::Restart(node),
+            208..=215 => Action::Restart(node),
+            216..=219 => Action::Reboot(node),
             220..=227 => {
                 // One bit per directed link among the first five nodes.
                 let bits = u32::from(r.u16()) | u32::from(r.u8()) << 16;
@@ -1156,7 +1158,7 @@ mod tests {
             let (a, _) = Action::from_bytes(&[b, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
             kinds.insert(format!("{a:?}").split('(').next().unwrap().to_string());
         }
-        assert_eq!(kinds.len(), 14, "{kinds:?}");
+        assert_eq!(kinds.len(), 16, "{kinds:?}");
     }
 
     #[test]
