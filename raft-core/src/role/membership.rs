@@ -124,9 +124,11 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
     }
 
-    /// A snapshot up to `index` with membership `m` became this node's log start.
+    /// A snapshot up to `index` with membership `m` became this node's log start, and no
+    /// configuration entry after it is left in the log.
     pub(crate) fn conf_from_snapshot(&mut self, m: Membership, index: LogIndex) {
-        if self.conf_index <= index && m.len() <= P {
+        // (`m` was checked to fit when the first chunk arrived.)
+        if m.len() <= P {
             self.conf = m;
             self.conf_index = index;
             self.prev_conf = (m, index);

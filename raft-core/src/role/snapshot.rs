@@ -206,12 +206,16 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if ok {
             if self.log.term(meta.index) == Some(meta.term) {
                 self.log.compact_to(meta.index);
+                // Entries after the snapshot stay, and a configuration among them with them.
+                if self.conf_index <= meta.index {
+                    self.conf_from_snapshot(meta.members, meta.index);
+                }
             } else {
                 let from = self.log.base().next();
                 self.truncate_log(from, cx);
                 self.log.reset(meta.index, meta.term);
+                self.conf_from_snapshot(meta.members, meta.index);
             }
-            self.conf_from_snapshot(meta.members, meta.index);
             self.commit = self.commit.max(meta.index);
             self.applied = self.applied.max(meta.index);
             self.captured = self.captured.max(meta.index);
