@@ -1,7 +1,8 @@
 //! Runs the exhaustive model check of raft-core (see the crate docs).
 //!
 //! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (what `.ci/run` runs);
-//! `RAFT_MODEL_BOUND=large` checks [`Bounds::LARGE`], `RAFT_MODEL_BOUND=one-election` the
+//! `RAFT_MODEL_BOUND=large` checks [`Bounds::LARGE`], `RAFT_MODEL_BOUND=membership`
+//! [`Bounds::MEMBERSHIP`] (also in `.ci/run`), `RAFT_MODEL_BOUND=one-election` the
 //! former single-tick bound. Prints the states explored and the time; exits non-zero if an
 //! `always` property has a counterexample or a `sometimes` property has no example. A
 //! counterexample prints three ways: a step-by-step trace (every frame decoded, every node
@@ -18,9 +19,12 @@ fn main() -> ExitCode {
     let (name, bounds) = match std::env::var("RAFT_MODEL_BOUND").as_deref() {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
+        Ok("membership") => ("membership", Bounds::MEMBERSHIP),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
-            eprintln!("RAFT_MODEL_BOUND must be small, large or one-election, not {other}");
+            eprintln!(
+                "RAFT_MODEL_BOUND must be small, large, membership or one-election, not {other}"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -49,6 +53,15 @@ fn main() -> ExitCode {
     }
     if let Some(n) = env_u8("RAFT_MODEL_REBOOT") {
         bounds.reboot = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CHANGES") {
+        bounds.changes = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_LOG") {
+        bounds.max_log = u64::from(n);
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_TERM") {
+        bounds.max_term = u64::from(n);
     }
     if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
         bounds.macro_ticks = n != 0;

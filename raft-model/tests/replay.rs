@@ -25,7 +25,7 @@ fn shortest_path_to_a_completed_read_and_write_replays_clean() {
     let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(end.history.is_consistent());
     assert!(
-        end.applied.iter().any(|(_, d)| !d.is_empty()),
+        end.applied.iter().any(|(_, _, d)| !d.is_empty()),
         "a value is committed"
     );
     assert!(
@@ -82,6 +82,9 @@ fn a_printed_path_parses_back() {
         Invoke(1, 2),
         Drop(0),
         Duplicate(1),
+        RemoveMember(0, 2),
+        MakeLearner(1, 2),
+        MakeVoter(2, 2),
     ];
     let text: Vec<String> = path.iter().map(|a| format!("{a:?}")).collect();
     assert_eq!(RaftModel::parse_path(&text.join(" ")).unwrap(), path);
@@ -89,4 +92,27 @@ fn a_printed_path_parses_back() {
         RaftModel::parse_path("[Action::Tick(0), Action::Invoke(1, 2)]").unwrap(),
         [Tick(0), Invoke(1, 2)]
     );
+}
+
+/// The membership bound's shortest committed change: n3 is elected, commits its empty
+/// entry, removes n2 from the voters, and the change reaches n1 and commits.
+#[test]
+fn a_membership_change_commits_and_replays_clean() {
+    use Action::*;
+    let model = RaftModel {
+        bounds: Bounds::MEMBERSHIP,
+    };
+    #[rustfmt::skip] // One schedule, read left to right.
+    let path = [
+        Tick(2), Deliver(1), Deliver(1), Deliver(1), Deliver(2), Deliver(1), Deliver(2),
+        Deliver(2), RemoveMember(2, 1), Deliver(1), Deliver(2),
+    ];
+    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let leader = &end.nodes[2].as_ref().expect("n3 is up").state;
+    assert_eq!(leader.membership().voters().count(), 2);
+    assert!(leader.commit() >= leader.membership_index(), "committed");
+    // A change is refused once the budget is spent.
+    let mut b = Bounds::MEMBERSHIP;
+    b.changes = 0;
+    assert!(RaftModel { bounds: b }.replay(&path).is_err());
 }
