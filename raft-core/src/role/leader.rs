@@ -36,24 +36,44 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if !self.needs_empty || cx.entries.is_some() || !self.has_room(0, 0) {
             return;
         }
+        if self.append_own(0, EntryKind::Empty, cx).is_some() {
+            self.needs_empty = false;
+        }
+        self.maybe_commit(cx);
+    }
+
+    /// Appends one entry of this leader's term (its payload, if any, is this step's input)
+    /// and records it for the step's `Persist`. Its index, or `None` if the window is full.
+    pub(crate) fn append_own(
+        &mut self,
+        len: usize,
+        kind: EntryKind,
+        cx: &mut Ctx<'_>,
+    ) -> Option<LogIndex> {
         let term = self.hs.term;
         let first = self.log.last_index().next();
+        let from = match kind {
+            EntryKind::Normal => NewEntriesFrom::Proposal { term },
+            EntryKind::Empty => NewEntriesFrom::Empty { term },
+            EntryKind::Membership => NewEntriesFrom::Membership { term },
+        };
         cx.entries = Some(NewEntries {
             first,
             count: 0,
-            from: NewEntriesFrom::Empty { term },
+            from,
         });
+        // Callers checked `has_room` for `len` (at most the frame's payload, below u16::MAX).
         let meta = EntryMeta {
             term,
-            len: 0,
-            kind: EntryKind::Empty,
+            len: len as u16,
+            kind,
         };
         if self.append_meta(meta, cx) {
-            self.needs_empty = false;
+            Some(first)
         } else {
             cx.entries = None;
+            None
         }
-        self.maybe_commit(cx);
     }
 
     pub(crate) fn propose(&mut self, data: &[u8], cx: &mut Ctx<'_>) {
@@ -83,25 +103,15 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         {
             return Proposal::Busy;
         }
-        let term = self.hs.term;
-        let index = self.log.last_index().next();
-        cx.entries = Some(NewEntries {
-            first: index,
-            count: 0,
-            from: NewEntriesFrom::Proposal { term },
-        });
-        let meta = EntryMeta {
-            term,
-            len: data.len() as u16,
-            kind: EntryKind::Normal,
-        };
-        if !self.append_meta(meta, cx) {
-            cx.entries = None;
+        let Some(index) = self.append_own(data.len(), EntryKind::Normal, cx) else {
             return Proposal::Busy;
-        }
+        };
         self.maybe_commit(cx);
         self.send_new_entries(data.len(), cx);
-        Proposal::Accepted { index, term }
+        Proposal::Accepted {
+            index,
+            term: self.hs.term,
+        }
     }
 
     pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {

@@ -2,10 +2,9 @@
 //! pitfalls handled): the leader's checks on a proposed configuration, every node adopting
 //! the latest configuration in its log, and a removed leader handing over.
 
-use crate::log::window::EntryMeta;
 use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
-use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
+use crate::output::{Output, Proposal};
 use crate::progress::Progress;
 use crate::state::{Ctx, Slot, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role};
@@ -42,26 +41,16 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if !settled || self.transfer.is_some() || !self.has_room(data.len(), (L / 4).max(1)) {
             return Proposal::Busy;
         }
-        let term = self.hs.term;
-        let index = self.log.last_index().next();
-        cx.entries = Some(NewEntries {
-            first: index,
-            count: 0,
-            from: NewEntriesFrom::Membership { term },
-        });
-        let meta = EntryMeta {
-            term,
-            len: data.len() as u16,
-            kind: EntryKind::Membership,
-        };
-        if !self.append_meta(meta, cx) {
-            cx.entries = None;
+        let Some(index) = self.append_own(data.len(), EntryKind::Membership, cx) else {
             return Proposal::Busy;
-        }
+        };
         self.adopt_conf(next, index);
         self.maybe_commit(cx);
         self.broadcast_append(cx);
-        Proposal::Accepted { index, term }
+        Proposal::Accepted {
+            index,
+            term: self.hs.term,
+        }
     }
 
     /// The rules a new configuration must meet against the current one.
