@@ -1,8 +1,8 @@
 //! The side-by-side table.
 //!
-//! Every row has a raft-rs cell, a raft-core cell and the factor by which raft-core is better
-//! (throughput: raft-core / raft-rs; costs: raft-rs / raft-core), so ">1x" always favours
-//! raft-core. A cell that has not been measured prints as "pending" (raft-core before its step
+//! Every row has a raft-rs cell and two raft-core cells (messages as encoded frames, and
+//! in-process), each followed by the factor by which raft-core is better (throughput:
+//! raft-core / raft-rs; costs: raft-rs / raft-core), so ">1x" always favours raft-core. A cell that has not been measured prints as "pending" (raft-core before its step
 //! API landed) or "n/a" (a measurement that does not exist for that library).
 
 use std::fmt::Write as _;
@@ -99,8 +99,10 @@ pub struct Row {
     pub unit: Unit,
     /// raft-rs' cell.
     pub raftrs: Cell,
-    /// raft-core's cell.
+    /// raft-core's cell, messages as encoded frames.
     pub raftcore: Cell,
+    /// raft-core's cell, messages in-process (descriptor and body).
+    pub inproc: Cell,
 }
 
 fn cell_text(c: Cell, unit: Unit) -> String {
@@ -112,10 +114,10 @@ fn cell_text(c: Cell, unit: Unit) -> String {
     }
 }
 
-fn ratio_text(r: &Row) -> String {
-    match (r.raftrs, r.raftcore) {
+fn ratio_text(raftrs: Cell, core: Cell, unit: Unit) -> String {
+    match (raftrs, core) {
         (Cell::Value(rs), Cell::Value(core)) => {
-            let (num, den) = if r.unit.higher_is_better() {
+            let (num, den) = if unit.higher_is_better() {
                 (core, rs)
             } else {
                 (rs, core)
@@ -138,16 +140,21 @@ fn ratio_text(r: &Row) -> String {
 /// Renders the rows as a Markdown table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::new();
-    s.push_str("| workload | raft-rs | raft-core | raft-core advantage |\n");
-    s.push_str("|---|---:|---:|---:|\n");
+    s.push_str(
+        "| workload | raft-rs | raft-core | raft-core advantage | raft-core in-process | \
+         in-process advantage |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r.label,
             cell_text(r.raftrs, r.unit),
             cell_text(r.raftcore, r.unit),
-            ratio_text(r)
+            ratio_text(r.raftrs, r.raftcore, r.unit),
+            cell_text(r.inproc, r.unit),
+            ratio_text(r.raftrs, r.inproc, r.unit),
         );
     }
     s
@@ -168,24 +175,23 @@ mod tests {
 
     #[test]
     fn ratios_favour_raft_core_above_one() {
-        let tp = Row {
-            label: "t".into(),
-            unit: Unit::PerSecond,
-            raftrs: Cell::Value(100.0),
-            raftcore: Cell::Value(300.0),
-        };
-        assert_eq!(ratio_text(&tp), "3.00x");
-        let cost = Row {
+        let v = Cell::Value;
+        assert_eq!(ratio_text(v(100.0), v(300.0), Unit::PerSecond), "3.00x");
+        assert_eq!(ratio_text(v(2000.0), v(500.0), Unit::Count0), "4.00x");
+        assert_eq!(
+            ratio_text(v(2000.0), Cell::Pending, Unit::Count0),
+            "pending"
+        );
+        let table = markdown(&[Row {
             label: "c".into(),
             unit: Unit::Count0,
-            raftrs: Cell::Value(2000.0),
-            raftcore: Cell::Value(500.0),
-        };
-        assert_eq!(ratio_text(&cost), "4.00x");
-        let pending = Row {
-            raftcore: Cell::Pending,
-            ..cost
-        };
-        assert_eq!(ratio_text(&pending), "pending");
+            raftrs: v(2000.0),
+            raftcore: v(500.0),
+            inproc: v(250.0),
+        }]);
+        assert!(
+            table.contains("| c | 2,000 | 500 | 4.00x | 250 | 8.00x |"),
+            "{table}"
+        );
     }
 }

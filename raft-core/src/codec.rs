@@ -185,6 +185,7 @@ impl<'a> WireEntries<'a> {
     }
 
     /// Validates `count` records filling exactly `bytes`.
+    #[inline]
     pub fn parse(count: u32, bytes: &'a [u8]) -> Result<WireEntries<'a>, CodecError> {
         let mut rest = bytes;
         for _ in 0..count {
@@ -212,6 +213,7 @@ impl<'a> WireEntries<'a> {
     }
 
     /// The entries in order.
+    #[inline]
     pub fn iter(&self) -> WireIter<'a> {
         WireIter {
             left: self.count,
@@ -220,6 +222,7 @@ impl<'a> WireEntries<'a> {
     }
 
     /// The entries after skipping `n`, in order.
+    #[inline]
     pub fn skip(&self, n: u32) -> WireIter<'a> {
         let mut it = self.iter();
         for _ in 0..n {
@@ -241,6 +244,7 @@ pub struct WireIter<'a> {
 impl<'a> Iterator for WireIter<'a> {
     type Item = EntryRef<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<EntryRef<'a>> {
         if self.left == 0 {
             return None;
@@ -287,41 +291,77 @@ pub fn encode<S: EntrySource + ?Sized>(
     src: &S,
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
-    let mut n = encode_head(hdr, msg, buf)?;
-    if let Message::Snapshot(c) = msg {
-        let data = src
-            .snapshot_chunk(&c.meta, c.offset, c.data.0)
-            .ok_or(CodecError::EntryMissing)?;
-        if data.len() != c.data.0 as usize {
-            return Err(CodecError::EntryMissing);
-        }
-        let out = buf
-            .get_mut(n..n + data.len())
-            .ok_or(CodecError::BufferTooSmall)?;
-        out.copy_from_slice(data);
-        n += data.len();
-    }
-    if let Message::Append(a) = msg {
-        let first = a.prev_index.next();
-        let count = a.entries.0;
-        if let Some(raw) = src.records(first, count) {
-            let out = buf
-                .get_mut(n..n + raw.len())
-                .ok_or(CodecError::BufferTooSmall)?;
-            out.copy_from_slice(raw);
-            n += raw.len();
-        } else {
-            for k in 0..u64::from(count) {
-                let e = src.entry(first.plus(k)).ok_or(CodecError::EntryMissing)?;
-                let tail = buf.get_mut(n..).ok_or(CodecError::BufferTooSmall)?;
-                n += write_record(tail, &e)?;
-            }
-        }
-    }
+    let head = encode_head(hdr, msg, buf)?;
+    let body = encode_body(msg, src, buf.get_mut(head..).unwrap_or_default())?;
+    let n = head + body;
     if n > MAX_FRAME_BYTES as usize {
         return Err(CodecError::Oversized);
     }
     Ok(n)
+}
+
+/// Writes the bytes a frame carries after its head into `buf`: an AppendEntries' entry
+/// records (read from `src`), a snapshot chunk's bytes, nothing for other messages. Returns
+/// their length.
+///
+/// With [`attach_body`] this is the in-process path: nodes sharing an address space (a
+/// firmware running several nodes, a test, a benchmark) pass the `Message<EntryCount>` itself
+/// and only these bytes, skipping the head's encoding and decoding.
+#[inline(always)]
+pub fn encode_body<S: EntrySource + ?Sized>(
+    msg: &Message<EntryCount>,
+    src: &S,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    // Inline down to the common case of no body; the copies out of line.
+    match msg {
+        Message::Append(a) if a.entries.0 > 0 => encode_records(a, src, buf),
+        Message::Snapshot(c) => encode_chunk(c, src, buf),
+        _ => Ok(0),
+    }
+}
+
+/// The body of an AppendEntries with entries: their records, read from `src`.
+#[inline(never)]
+fn encode_records<S: EntrySource + ?Sized>(
+    a: &Append<EntryCount>,
+    src: &S,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let first = a.prev_index.next();
+    let count = a.entries.0;
+    if let Some(raw) = src.records(first, count) {
+        let out = buf.get_mut(..raw.len()).ok_or(CodecError::BufferTooSmall)?;
+        out.copy_from_slice(raw);
+        return Ok(raw.len());
+    }
+    let mut n = 0;
+    for k in 0..u64::from(count) {
+        let e = src.entry(first.plus(k)).ok_or(CodecError::EntryMissing)?;
+        let tail = buf.get_mut(n..).ok_or(CodecError::BufferTooSmall)?;
+        n += write_record(tail, &e)?;
+    }
+    Ok(n)
+}
+
+/// The body of a snapshot chunk: its bytes, read from `src`.
+#[inline(never)]
+fn encode_chunk<S: EntrySource + ?Sized>(
+    c: &SnapshotChunk<EntryCount>,
+    src: &S,
+    buf: &mut [u8],
+) -> Result<usize, CodecError> {
+    let data = src
+        .snapshot_chunk(&c.meta, c.offset, c.data.0)
+        .ok_or(CodecError::EntryMissing)?;
+    if data.len() != c.data.0 as usize {
+        return Err(CodecError::EntryMissing);
+    }
+    let out = buf
+        .get_mut(..data.len())
+        .ok_or(CodecError::BufferTooSmall)?;
+    out.copy_from_slice(data);
+    Ok(data.len())
 }
 
 /// Encodes a decoded message again (its entries from the frame it came from).
@@ -447,25 +487,45 @@ fn decode_with(frame: &[u8], fast: bool) -> Result<(Header, Message<WireEntries<
         Some(head) => head,
         None => decode_head_canonical(frame)?,
     };
-    let msg = match msg {
-        Message::Append(a) => {
-            let entries = WireEntries::parse(a.entries.0, rest)?;
-            Message::Append(Append {
-                term: a.term,
-                prev_index: a.prev_index,
-                prev_term: a.prev_term,
-                commit: a.commit,
-                floor: a.floor,
-                round: a.round,
-                entries,
-            })
-        }
+    Ok((hdr, attach_body(&msg, rest)?))
+}
+
+/// A message with the bytes that followed its head (see [`encode_body`]) attached, checked as
+/// [`decode`] checks them: an AppendEntries' records must fill `body` exactly, a snapshot
+/// chunk's bytes must agree with its offset, length and snapshot, other messages carry none.
+#[inline]
+pub fn attach_body<'b>(
+    msg: &Message<EntryCount>,
+    body: &'b [u8],
+) -> Result<Message<WireEntries<'b>>, CodecError> {
+    // The hot message first, inline; the rest out of line.
+    if let Message::Append(a) = msg {
+        return Ok(Message::Append(Append {
+            term: a.term,
+            prev_index: a.prev_index,
+            prev_term: a.prev_term,
+            commit: a.commit,
+            floor: a.floor,
+            round: a.round,
+            entries: WireEntries::parse(a.entries.0, body)?,
+        }));
+    }
+    attach_other(msg, body)
+}
+
+/// [`attach_body`] for every message but an AppendEntries.
+#[inline(never)]
+fn attach_other<'b>(
+    msg: &Message<EntryCount>,
+    body: &'b [u8],
+) -> Result<Message<WireEntries<'b>>, CodecError> {
+    Ok(match *msg {
         Message::Snapshot(c) => {
             let end = c
                 .offset
                 .checked_add(u64::from(c.data.0))
                 .ok_or(CodecError::BadChunk)?;
-            if rest.len() != c.data.0 as usize || end > c.meta.len || c.done != (end == c.meta.len)
+            if body.len() != c.data.0 as usize || end > c.meta.len || c.done != (end == c.meta.len)
             {
                 return Err(CodecError::BadChunk);
             }
@@ -475,17 +535,16 @@ fn decode_with(frame: &[u8], fast: bool) -> Result<(Header, Message<WireEntries<
                 offset: c.offset,
                 done: c.done,
                 round: c.round,
-                data: WireEntries::raw(rest),
+                data: WireEntries::raw(body),
             })
         }
         other => {
-            if !rest.is_empty() {
+            if !body.is_empty() {
                 return Err(CodecError::TrailingBytes);
             }
             other.map_entries(|_| WireEntries::EMPTY)
         }
-    };
-    Ok((hdr, msg))
+    })
 }
 
 #[cfg(test)]
@@ -545,6 +604,36 @@ mod tests {
         let mut again = [0u8; 256];
         let n2 = encode_wire(&h, &m, &mut again).unwrap();
         assert_eq!(&buf[..n], &again[..n2]);
+    }
+
+    #[test]
+    fn in_process_body_gives_what_the_frame_gives() {
+        let mut frame = [0u8; 256];
+        let mut body = [0u8; 256];
+        for msg in [append(0), append(1), append(2)] {
+            let n = encode(&hdr(), &msg, &Two, &mut frame).unwrap();
+            let b = encode_body(&msg, &Two, &mut body).unwrap();
+            assert_eq!(&frame[n - b..n], &body[..b], "the body ends the frame");
+            let local = attach_body(&msg, &body[..b]).unwrap();
+            assert_eq!(local, decode(&frame[..n]).unwrap().1);
+        }
+        // The same checks as decoding: records must fill the body exactly.
+        let b = encode_body(&append(2), &Two, &mut body).unwrap();
+        assert_eq!(
+            attach_body(&append(1), &body[..b]),
+            Err(CodecError::TrailingBytes)
+        );
+        assert_eq!(
+            attach_body(&append(2), &body[..b - 1]),
+            Err(CodecError::BadEntry)
+        );
+        let vote = Message::Vote(VoteRequest {
+            term: Term(1),
+            last_index: LogIndex(0),
+            last_term: Term(0),
+        });
+        assert_eq!(encode_body(&vote, &Two, &mut body), Ok(0));
+        assert_eq!(attach_body(&vote, &[1]), Err(CodecError::TrailingBytes));
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) quiet_after_restart: bool,
     /// This leader sent TimeoutNow in its term: its lease no longer holds.
     pub(crate) lease_revoked: bool,
+    /// The log counts as filling from this many store bytes on (see `log_filling`); fixed by
+    /// the configuration, so each step compares once.
+    pub(crate) fill_at: u64,
 }
 
 /// A node this one tracks, and what it is in the current configuration.
@@ -152,6 +155,7 @@ pub(crate) struct Ctx<'o> {
 }
 
 impl Ctx<'_> {
+    #[inline]
     pub(crate) fn push(&mut self, o: Output, stats: &mut Stats) {
         if self.out.push(o).is_err() {
             stats.output_overflow += 1;
@@ -300,6 +304,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             hs_unpersisted: false,
             quiet_after_restart: false,
             lease_revoked: false,
+            fill_at: fill_at::<L>(&cfg),
         };
         // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
         // >= P and a zero-sized `PEERS` cannot hold this node).
@@ -328,7 +333,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             )
         };
         out.clear();
-        self.step_view(input, out.as_mut_view())
+        self.step_in(&input, out.as_mut_view())
     }
 
     /// [`State::step`] over an output list of any capacity: the caller guarantees at least
@@ -339,6 +344,12 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         input: Input<'_>,
         out: &mut VecView<Output>,
     ) -> Result<(), StepError> {
+        self.step_in(&input, out)
+    }
+
+    /// The step itself, the input borrowed (a by-value input would be copied once more on
+    /// each call: ~100 bytes on the hot path).
+    fn step_in(&mut self, input: &Input<'_>, out: &mut VecView<Output>) -> Result<(), StepError> {
         if self.halted {
             return Err(StepError::Halted);
         }
@@ -357,17 +368,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         r
     }
 
-    fn dispatch(&mut self, input: Input<'_>, cx: &mut Ctx<'_>) -> Result<(), StepError> {
-        match input {
+    fn dispatch(&mut self, input: &Input<'_>, cx: &mut Ctx<'_>) -> Result<(), StepError> {
+        match *input {
             Input::Tick => self.tick(cx),
-            Input::Message { from, msg } => self.receive(from, msg, cx),
+            Input::Message { from, ref msg } => self.receive(from, msg, cx),
             Input::Frame(frame) => match codec::decode(frame) {
                 Err(_) => self.stats.dropped_malformed += 1,
                 Ok((h, _)) if h.cluster_id != self.cfg.cluster_id => {
                     self.stats.dropped_wrong_cluster += 1
                 }
                 Ok((h, _)) if h.to != self.cfg.id => self.stats.dropped_misaddressed += 1,
-                Ok((h, msg)) => self.receive(h.from, msg, cx),
+                Ok((h, msg)) => self.receive(h.from, &msg, cx),
             },
             Input::Propose { data } => self.propose(data, cx),
             Input::ChangeMembership { data } => self.change_membership(data, cx),
@@ -631,7 +642,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if upto > self.log.base() {
             self.log.compact_to(upto);
             cx.push(Output::Compact { upto }, &mut self.stats);
-        } else if self.log_filling() && self.applied > self.captured.max(self.capture_asked) {
+        } else if self.applied > self.captured.max(self.capture_asked) && self.log_filling() {
             self.capture_asked = self.applied;
             cx.push(
                 Output::CaptureWanted { upto: self.applied },
@@ -641,11 +652,9 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 
     /// Three quarters of the window or of the store's byte budget are used, or a proposal of
-    /// the largest size would be refused for room.
+    /// the largest size would be refused for room (`has_room(max_payload, max(L/4, 1))`).
     fn log_filling(&self) -> bool {
-        self.log.free() <= L / 4
-            || self.log.bytes() * 4 >= u64::from(self.cfg.log_bytes) * 3
-            || !self.has_room(self.cfg.max_payload() as usize, (L / 4).max(1))
+        self.log.free() <= (L / 4).max(1) || self.log.bytes() >= self.fill_at
     }
 
     /// Whether the log has room for one more entry of `len` payload bytes.
@@ -751,6 +760,20 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 }
 
+/// The fewest store bytes at which a log of window `L` is filling by bytes: three quarters of
+/// `log_bytes` (`bytes * 4 >= log_bytes * 3`), or so full that [`State::has_room`] refuses
+/// an entry of `max_payload` bytes while keeping `max(L/4, 1)` slots free
+/// (`bytes + record + reserved > log_bytes`).
+fn fill_at<const L: usize>(cfg: &Config) -> u64 {
+    let budget = u64::from(cfg.log_bytes);
+    let overhead = u64::from(codec::ENTRY_OVERHEAD);
+    let record = u64::from(cfg.max_payload()) + overhead;
+    let reserved = (L / 4).max(1) as u64 * overhead;
+    let three_quarters = (budget * 3).div_ceil(4);
+    let no_room = (budget + 1).saturating_sub(record + reserved);
+    three_quarters.min(no_room)
+}
+
 /// The by-value step: `step(state, input) -> (state, outputs)`, a thin wrapper over
 /// [`State::step`]. It moves the whole `State` in and out (see the crate docs for the bytes
 /// copied); hot loops use the in-place form. A driver error leaves the state unchanged apart
@@ -762,4 +785,38 @@ pub fn step<const P: usize, const L: usize, const F: usize, const N: usize>(
     let mut out = Outputs::new();
     let r = state.step(input, &mut out);
     (state, r.map(|()| out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `fill_at` is the byte half of the rule it replaced, at every byte count.
+    #[test]
+    fn fill_at_matches_the_byte_rule() {
+        for frame in [200, 1_000, codec::MAX_FRAME_BYTES] {
+            for budget in [0u32, 150, 1_000, 4_097, 70_000, 300_000] {
+                let mut cfg = Config::new(NodeId(1), 0);
+                cfg.max_frame_bytes = frame;
+                cfg.log_bytes = budget;
+                let at = fill_at::<8>(&cfg);
+                let overhead = u64::from(codec::ENTRY_OVERHEAD);
+                let record = u64::from(cfg.max_payload()) + overhead;
+                let reserved = 2 * overhead;
+                let budget = u64::from(budget);
+                for bytes in (0..=budget + 2).step_by(((budget / 500) as usize).max(1)) {
+                    let rule = bytes * 4 >= budget * 3 || bytes + record + reserved > budget;
+                    assert_eq!(
+                        bytes >= at,
+                        rule,
+                        "frame {frame} budget {budget} bytes {bytes}"
+                    );
+                }
+                // The exact threshold, not only the sampled bytes.
+                let rule = |b: u64| b * 4 >= budget * 3 || b + record + reserved > budget;
+                assert!(rule(at));
+                assert!(at == 0 || !rule(at - 1));
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@
 //!                          for profiling under callgrind or perf
 //! bench --callgrind CASE --lib LIB [--ops N]
 //!                          child mode used under valgrind: set up the micro cluster of LIB
-//!                          (raft-rs | raft-core) and run the loop function of CASE
+//!                          (raft-rs | raft-core | raft-core-inproc) and run the loop function of CASE
 //!                          (follower-heartbeat | leader-tick | leader-append-response) once
 //! ```
 
@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use raft_bench::counting::{self, Counting};
-use raft_bench::raftcore::{self, RaftCore};
+use raft_bench::raftcore::{self, RaftCoreFrames, RaftCoreInProcess};
 use raft_bench::raftrs::RaftRs;
 use raft_bench::report::{self, Cell, Row, Unit};
 use raft_bench::{election, median, Micro, MicroRun, Subject, PAYLOAD_LEN};
@@ -146,26 +146,38 @@ impl Samples {
     }
 }
 
-/// Runs every timed workload on both libraries, interleaved (each throughput run of raft-rs is
-/// followed by the same run of raft-core, each micro case likewise), so that a change in the
-/// machine's load during the run affects both columns alike; then the callgrind children.
-fn measure_both(p: &Params) -> (Measured, Measured) {
+/// What each subject measured.
+struct All {
+    rs: Measured,
+    core: Measured,
+    inproc: Measured,
+}
+
+/// Runs every timed workload on raft-rs and on raft-core over both transports, interleaved
+/// (each throughput run of raft-rs is followed by the same run of each raft-core, each micro
+/// case likewise), so that a change in the machine's load during the run affects every column
+/// alike; then the callgrind children.
+fn measure_all(p: &Params) -> All {
     let mut rs = Samples::new();
     let mut core = Samples::new();
+    let mut inproc = Samples::new();
     for i in 0..BATCHES.len() {
         for _ in 0..p.runs {
             rs.throughput::<RaftRs>(p, i);
-            core.throughput::<RaftCore>(p, i);
+            core.throughput::<RaftCoreFrames>(p, i);
+            inproc.throughput::<RaftCoreInProcess>(p, i);
         }
     }
     for case in Micro::ALL {
         rs.micro::<RaftRs>(p, case);
-        core.micro::<RaftCore>(p, case);
+        core.micro::<RaftCoreFrames>(p, case);
+        inproc.micro::<RaftCoreInProcess>(p, case);
     }
-    (
-        rs.finish::<RaftRs>(p, "raft-rs"),
-        core.finish::<RaftCore>(p, "raft-core"),
-    )
+    All {
+        rs: rs.finish::<RaftRs>(p, "raft-rs"),
+        core: core.finish::<RaftCoreFrames>(p, "raft-core"),
+        inproc: inproc.finish::<RaftCoreInProcess>(p, "raft-core-inproc"),
+    }
 }
 
 /// Runs this executable under callgrind in child mode and returns instructions per op.
@@ -218,18 +230,24 @@ fn callgrind_total(path: &Path) -> Option<u64> {
     pick("totals:").or_else(|| pick("summary:"))
 }
 
-fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
+fn rows(p: &Params, all: &All) -> Vec<Row> {
+    let (rs, core, inproc) = (&all.rs, &all.core, &all.inproc);
     let mut rows = Vec::new();
-    let val = |f: &dyn Fn(&Measured) -> f64| -> (Cell, Cell) {
-        (Cell::Value(f(rs)), Cell::from_opt(core.map(f)))
+    let val = |f: &dyn Fn(&Measured) -> f64| -> (Cell, Cell, Cell) {
+        (
+            Cell::Value(f(rs)),
+            Cell::Value(f(core)),
+            Cell::Value(f(inproc)),
+        )
     };
     for (i, b) in BATCHES.iter().enumerate() {
-        let (a, c) = val(&|m| m.throughput[i]);
+        let (a, c, l) = val(&|m| m.throughput[i]);
         rows.push(Row {
             label: format!("throughput B={b} (entries/s)"),
             unit: Unit::PerSecond,
             raftrs: a,
             raftcore: c,
+            inproc: l,
         });
     }
     for b in ALLOC_BATCHES {
@@ -237,35 +255,39 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
             .iter()
             .position(|&x| x == b)
             .expect("batch measured");
-        let (a, c) = val(&|m| m.allocs[i].0);
+        let (a, c, l) = val(&|m| m.allocs[i].0);
         rows.push(Row {
             label: format!("allocations per entry, B={b}"),
             unit: Unit::Count1,
             raftrs: a,
             raftcore: c,
+            inproc: l,
         });
-        let (a, c) = val(&|m| m.allocs[i].1);
+        let (a, c, l) = val(&|m| m.allocs[i].1);
         rows.push(Row {
             label: format!("bytes allocated per entry, B={b}"),
             unit: Unit::Count0,
             raftrs: a,
             raftcore: c,
+            inproc: l,
         });
     }
     for (i, case) in Micro::ALL.iter().enumerate() {
-        let (a, c) = val(&|m| m.micro[i].ns_per_op);
+        let (a, c, l) = val(&|m| m.micro[i].ns_per_op);
         rows.push(Row {
             label: format!("{} (ns/op)", case.label()),
             unit: Unit::Nanos,
             raftrs: a,
             raftcore: c,
+            inproc: l,
         });
-        let (a, c) = val(&|m| m.micro[i].allocs_per_op);
+        let (a, c, l) = val(&|m| m.micro[i].allocs_per_op);
         rows.push(Row {
             label: format!("{} (allocations/op)", case.label()),
             unit: Unit::Count1,
             raftrs: a,
             raftcore: c,
+            inproc: l,
         });
         let instr = |m: &Measured| match m.instructions[i] {
             Some(v) => Cell::Value(v),
@@ -275,10 +297,11 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
             label: format!("{} (instructions/op)", case.label()),
             unit: Unit::Count0,
             raftrs: instr(rs),
-            raftcore: core.map_or(Cell::Pending, instr),
+            raftcore: instr(core),
+            inproc: instr(inproc),
         });
     }
-    let (a, c) = val(&|m| m.resident_per_node);
+    let (a, c, l) = val(&|m| m.resident_per_node);
     rows.push(Row {
         label: format!(
             "resident heap per node at the end of a {}-entry run (bytes)",
@@ -287,6 +310,7 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
         unit: Unit::Count0,
         raftrs: a,
         raftcore: c,
+        inproc: l,
     });
     let per_entry = raftcore::state_bytes_per_entry()
         + (codec::ENTRY_OVERHEAD as usize + PAYLOAD_LEN + 4) as f64;
@@ -299,32 +323,28 @@ fn rows(p: &Params, rs: &Measured, core: Option<&Measured>) -> Vec<Row> {
         ),
         unit: Unit::Count1,
         raftrs: Cell::Value(rs.resident_per_node / p.entries as f64),
-        raftcore: if core.is_some() {
-            Cell::Value(per_entry)
-        } else {
-            Cell::Pending
-        },
+        raftcore: Cell::Value(per_entry),
+        inproc: Cell::Value(per_entry),
     });
-    if core.is_some() {
-        rows.push(Row {
-            label: format!(
-                "raft-core `State<3, {}, {}>` size (bytes; a by-value step copies this)",
-                raftcore::LOG,
-                raftcore::INFLIGHT
-            ),
-            unit: Unit::Count0,
-            raftrs: Cell::NotApplicable,
-            raftcore: Cell::Value(raftcore::state_bytes() as f64),
-        });
-    }
+    rows.push(Row {
+        label: format!(
+            "raft-core `State<3, {}, {}>` size (bytes; a by-value step copies this)",
+            raftcore::LOG,
+            raftcore::INFLIGHT
+        ),
+        unit: Unit::Count0,
+        raftrs: Cell::NotApplicable,
+        raftcore: Cell::Value(raftcore::state_bytes() as f64),
+        inproc: Cell::Value(raftcore::state_bytes() as f64),
+    });
     rows
 }
 
-fn notes(p: &Params, core: &Measured) -> String {
+fn notes(p: &Params, all: &All) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "- Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
-         per throughput run, median of {} run(s) on fresh clusters (the two libraries' runs \
+         per throughput run, median of {} run(s) on fresh clusters (the three columns' runs \
          interleaved); micro benchmarks: median of {} \
          timed run(s) after a warm-up ({} / {} / {} ops).\n",
         report::thousands(p.entries as i64),
@@ -357,10 +377,15 @@ fn notes(p: &Params, core: &Measured) -> String {
          `CaptureWanted` with `Captured` at once; the window holds {log} entries, so a node does \
          not keep the whole log, unlike raft-rs' `MemStorage`). Messages travel encoded by the \
          codec from the sender's `RingStore` into a frame arena and are decoded, borrowing, at \
-         the receiver (no zero-copy shortcut). Micro benchmarks: the incoming frame is encoded \
-         once by the sender before the loop (raft-rs builds its message struct inside the \
-         loop); each operation is the receiver's work: decode the frame, step, perform the \
-         outputs, encoding any answer.\n",
+         the receiver. Micro benchmarks: the incoming frame is encoded once by the sender before \
+         the loop (raft-rs builds its message struct inside the loop); each operation is the \
+         receiver's work: decode the frame, step, perform the outputs, encoding any answer.\n\
+         - raft-core in-process: the same, but messages take BENCH.md's cheaper path that the \
+         API offers: the `Message` descriptor itself is queued and only its body (the entry \
+         records, copied once from the sender's store by `codec::encode_body`) goes into the \
+         arena; the receiver attaches it with `codec::attach_body`, which checks it as decoding \
+         does. No head is encoded or decoded; entries are still copied once, as raft-rs clones \
+         its entry `Vec`s.\n",
         log = raftcore::LOG,
         inf = raftcore::INFLIGHT,
     ));
@@ -368,14 +393,15 @@ fn notes(p: &Params, core: &Measured) -> String {
         "- Resident heap, raft-core: its boxed `State`, boxed `RingStore` and the store's \
          1 MiB ring, all fixed-size (they do not grow with the log).\n",
     );
-    if core.settle_ticks > 0 {
+    let settle_ticks = all.core.settle_ticks.max(all.inproc.settle_ticks);
+    if settle_ticks > 0 {
         s.push_str(&format!(
             "- DEVIATION: after the last drive() of a raft-core run, node 3 had not applied the \
              last entry: the leader's commit-only AppendEntries is anchored at the follower's \
              match index, so the follower whose acknowledgement arrives after the commit learns \
              the final commit only from the next heartbeat. The harness then ticked the leader \
              (untimed, at most {} ticks in any run) until every node had applied everything.\n",
-            core.settle_ticks
+            settle_ticks
         ));
     }
     if p.smoke {
@@ -425,7 +451,7 @@ fn main() {
                 )
             }
             "-h" | "--help" => {
-                println!("usage: bench [--smoke] [--no-callgrind] [--markdown FILE] | --callgrind CASE --lib raft-rs|raft-core [--ops N]");
+                println!("usage: bench [--smoke] [--no-callgrind] [--markdown FILE] | --callgrind CASE --lib raft-rs|raft-core|raft-core-inproc [--ops N]");
                 return;
             }
             other => die(&format!("unknown argument {other}")),
@@ -437,7 +463,8 @@ fn main() {
         let entries = ops.unwrap_or(100_000);
         let r = match lib.as_str() {
             "raft-rs" => RaftRs::throughput(b, entries),
-            "raft-core" => RaftCore::throughput(b, entries),
+            "raft-core" => RaftCoreFrames::throughput(b, entries),
+            "raft-core-inproc" => RaftCoreInProcess::throughput(b, entries),
             other => die(&format!("unknown library {other}")),
         };
         println!(
@@ -451,7 +478,8 @@ fn main() {
         let ops = ops.unwrap_or(case.full_ops());
         match lib.as_str() {
             "raft-rs" => RaftRs::micro_once(case, ops),
-            "raft-core" => RaftCore::micro_once(case, ops),
+            "raft-core" => RaftCoreFrames::micro_once(case, ops),
+            "raft-core-inproc" => RaftCoreInProcess::micro_once(case, ops),
             other => die(&format!("unknown library {other}")),
         }
         return;
@@ -481,7 +509,8 @@ fn main() {
     };
 
     let t0 = Instant::now();
-    let (rs, core) = measure_both(&p);
+    let all = measure_all(&p);
+    let rs = &all.rs;
 
     // Deterministic sanity checks (never wall-clock): the counting allocator sees raft-rs'
     // allocations, so a zero for raft-core means zero.
@@ -492,16 +521,18 @@ fn main() {
 
     // raft-core allocates nothing: not per committed entry (timed phase of every batch size,
     // the harness's store and network included) and not per micro operation.
-    for (b, &(a, _)) in BATCHES.iter().zip(&core.allocs) {
-        assert_eq!(a, 0.0, "raft-core allocated {a} times per entry at B={b}");
-    }
-    for (case, m) in Micro::ALL.iter().zip(&core.micro) {
-        assert_eq!(
-            m.allocs_per_op,
-            0.0,
-            "raft-core allocated in {}",
-            case.label()
-        );
+    for core in [&all.core, &all.inproc] {
+        for (b, &(a, _)) in BATCHES.iter().zip(&core.allocs) {
+            assert_eq!(a, 0.0, "raft-core allocated {a} times per entry at B={b}");
+        }
+        for (case, m) in Micro::ALL.iter().zip(&core.micro) {
+            assert_eq!(
+                m.allocs_per_op,
+                0.0,
+                "raft-core allocated in {}",
+                case.label()
+            );
+        }
     }
     eprintln!("asserted: raft-core made 0 heap allocations in every timed phase");
 
@@ -530,8 +561,8 @@ fn main() {
         ));
     }
 
-    let table = report::markdown(&rows(&p, &rs, Some(&core)));
-    let notes = notes(&p, &core);
+    let table = report::markdown(&rows(&p, &all));
+    let notes = notes(&p, &all);
     println!("{table}");
     println!("{notes}");
     println!("{elections}");

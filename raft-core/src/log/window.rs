@@ -88,6 +88,7 @@ impl<const L: usize> Window<L> {
     }
 
     /// The term of `index`: known for the window, the base, and index 0.
+    #[inline]
     pub(crate) fn term(&self, index: LogIndex) -> Option<Term> {
         if index == self.base {
             return Some(self.base_term);
@@ -159,6 +160,7 @@ impl<const L: usize> Window<L> {
     }
 
     /// Whether `(index, term)` names an entry of this log (Log Matching's check).
+    #[inline]
     pub(crate) fn matches(&self, index: LogIndex, term: Term) -> bool {
         self.term(index) == Some(term)
     }

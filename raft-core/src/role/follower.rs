@@ -29,10 +29,10 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub(crate) fn handle_append(
         &mut self,
         from: NodeId,
-        a: Append<WireEntries<'_>>,
+        a: &Append<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader || !entries_are_plausible::<P>(&a) {
+        if self.role == Role::Leader || !(a.entries.is_empty() || entries_are_plausible::<P>(a)) {
             // Two leaders in one term cannot happen, nor entries whose terms go down or
             // exceed the leader's; a forged or corrupted message can. Accepting it could make
             // the durable log unrestorable.

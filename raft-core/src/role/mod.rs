@@ -39,7 +39,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub(crate) fn receive(
         &mut self,
         from: NodeId,
-        msg: Message<WireEntries<'_>>,
+        msg: &Message<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
         // Messages come from the nodes this one tracks: its configuration's members and
@@ -52,7 +52,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             self.stats.dropped_unknown_peer += 1;
             return;
         }
-        if let Message::PreVote(req) | Message::Vote(req) | Message::TransferVote(req) = msg {
+        if let Message::PreVote(req) | Message::Vote(req) | Message::TransferVote(req) = *msg {
             let ahead =
                 (req.last_term, req.last_index) > (self.log.last_term(), self.log.last_index());
             if !ahead && self.position(from).is_none_or(|k| !self.is_voter(k)) {
@@ -66,7 +66,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         }
         let term = msg.term();
         if term > self.hs.term {
-            match msg {
+            match *msg {
                 Message::PreVote(_) | Message::Vote(_) if self.in_lease() => {
                     // A leader was heard within the election timeout: a node asking for
                     // votes now is disruptive (partitioned or removed), not needed.
@@ -84,7 +84,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             }
         } else if term < self.hs.term {
             self.stats.stale_term += 1;
-            match msg {
+            match *msg {
                 // Tell a stale leader or candidate about the newer term so it steps down.
                 Message::Append(a) => self.reject_stale_append(from, a.prev_index, cx),
                 Message::Snapshot(c) => self.reject_stale_append(from, c.meta.index, cx),
@@ -103,7 +103,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                         term: self.hs.term,
                         granted: false,
                     };
-                    let m = match msg {
+                    let m = match *msg {
                         Message::Vote(_) => Message::VoteResponse(resp),
                         _ => Message::PreVoteResponse(resp),
                     };
@@ -113,18 +113,18 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             }
             return;
         }
-        match msg {
+        match *msg {
             Message::PreVote(req) => self.handle_vote_request(from, req, true, cx),
             Message::Vote(req) => self.handle_vote_request(from, req, false, cx),
             Message::PreVoteResponse(r) => self.handle_vote_response(from, r, true, cx),
             Message::VoteResponse(r) => self.handle_vote_response(from, r, false, cx),
-            Message::Append(a) => self.handle_append(from, a, cx),
+            Message::Append(ref a) => self.handle_append(from, a, cx),
             Message::AppendResponse(r) => self.handle_append_response(from, r, cx),
             Message::TransferVote(req) => self.handle_vote_request(from, req, false, cx),
             Message::TimeoutNow { .. } => self.handle_timeout_now(from, cx),
             Message::ReadIndex(req) => self.handle_read_index(from, req, cx),
             Message::ReadIndexResponse(r) => self.handle_read_index_response(from, r, cx),
-            Message::Snapshot(c) => self.handle_snapshot_chunk(from, c, cx),
+            Message::Snapshot(ref c) => self.handle_snapshot_chunk(from, c, cx),
             Message::SnapshotResponse(r) => self.handle_snapshot_response(from, r, cx),
         }
     }

@@ -113,7 +113,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     pub(crate) fn handle_snapshot_chunk(
         &mut self,
         from: NodeId,
-        c: SnapshotChunk<WireEntries<'_>>,
+        c: &SnapshotChunk<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
         if self.role == Role::Leader {

@@ -35,15 +35,25 @@
 //! tail and it is reset whenever the queue drains (each `drive()` drains it), so the network
 //! allocates nothing either.
 
-use std::collections::VecDeque;
+mod micro;
+mod net;
+
 use std::hint::black_box;
 use std::time::Instant;
 
-use raft_core::codec::{self, EntrySource, Header};
+use raft_core::codec;
 use raft_core::{
-    outputs_needed, persist_entries, Append, AppendResponse, Config, EntryCount, HardState, Input,
-    LogIndex, LogStore, Message, NodeId, Output, Outputs, Proposal, RingStore, Role, State,
+    outputs_needed, Append, AppendResponse, Config, EntryCount, HardState, Input, LogIndex,
+    Message, NodeId, Output, Outputs, Proposal, RingStore, Role, State,
 };
+
+pub use micro::{
+    micro_cluster, raftcore_inproc_loop_follower_heartbeat,
+    raftcore_inproc_loop_leader_append_response, raftcore_loop_follower_heartbeat,
+    raftcore_loop_leader_append_response, raftcore_loop_leader_tick,
+};
+use net::{perform, NodeIo};
+pub use net::{Net, Transport, ARENA_BYTES};
 
 use crate::counting::Counts;
 use crate::{median, payload, Micro, MicroRun, Subject, ThroughputRun};
@@ -57,9 +67,6 @@ pub const OUT: usize = outputs_needed(3);
 /// Bytes of each node's log-store ring: a full window of 27-byte records (221 KB) plus the
 /// wrap reserve of one maximal record (65 KB), rounded up.
 pub const STORE_BYTES: usize = 1 << 20;
-/// Bytes of the network's frame arena (one drive() of the B=1000 workload needs ~0.3 MB).
-pub const ARENA_BYTES: usize = 16 << 20;
-
 /// One node's state.
 pub type Node = State<3, LOG, INFLIGHT>;
 /// One node's log store.
@@ -104,96 +111,6 @@ impl Default for Buffers {
     }
 }
 
-/// The FIFO network: frames in an arena, `(to index, start, len)` in a queue.
-pub struct Net {
-    arena: Box<[u8]>,
-    tail: usize,
-    queue: VecDeque<(usize, usize, usize)>,
-}
-
-impl Net {
-    fn new() -> Net {
-        Net {
-            arena: vec![0u8; ARENA_BYTES].into(),
-            tail: 0,
-            queue: VecDeque::with_capacity(1 << 16),
-        }
-    }
-
-    /// Heap bytes of the network (arena and queue buffer).
-    pub fn heap_bytes(&self) -> usize {
-        self.arena.len() + self.queue.capacity() * std::mem::size_of::<(usize, usize, usize)>()
-    }
-
-    /// Drops every queued frame.
-    pub fn clear(&mut self) {
-        self.queue.clear();
-        self.tail = 0;
-    }
-}
-
-/// What performing one step's outputs changes in the harness (everything but the network).
-struct NodeIo<'s, 'a> {
-    k: usize,
-    store: &'s mut Store<'a>,
-    hard: &'s mut HardState,
-    applied: &'s mut u64,
-}
-
-/// Performs `out` in order for node index `io.k`, whose step consumed `input`. Frames are
-/// encoded into `free` (the arena after its tail) and queued as starting at `base`. Returns
-/// the bytes written and the index of a wanted capture, if any (the caller reports it with
-/// `Input::Captured` once this step's outputs are done).
-#[inline]
-fn perform(
-    io: NodeIo<'_, '_>,
-    input: &Input<'_>,
-    out: &Outputs<OUT>,
-    free: &mut [u8],
-    base: usize,
-    queue: &mut VecDeque<(usize, usize, usize)>,
-) -> (usize, Option<LogIndex>) {
-    let mut w = 0;
-    let mut capture = None;
-    for o in out {
-        match o {
-            Output::Persist(p) => {
-                persist_entries(io.store, p, input).expect("persist");
-                if let Some(hs) = p.hard_state {
-                    *io.hard = hs;
-                }
-            }
-            Output::Send { to, msg } => {
-                let hdr = Header {
-                    cluster_id: 0,
-                    from: CLUSTER[io.k],
-                    to: *to,
-                };
-                let n = codec::encode(&hdr, msg, &*io.store, &mut free[w..])
-                    .expect("encode (arena large enough)");
-                queue.push_back(((to.0 - 1) as usize, base + w, n));
-                w += n;
-            }
-            Output::Apply { first, last } => {
-                let mut i = *first;
-                while i <= *last {
-                    let e = io.store.entry(i).expect("applied entry in store");
-                    if !e.data.is_empty() {
-                        *io.applied += 1;
-                    }
-                    i = i.next();
-                }
-            }
-            Output::Compact { upto } => io.store.compact_to(*upto),
-            Output::CaptureWanted { upto } => capture = Some(*upto),
-            // Proposal answers, role changes (and outputs added later, e.g. reads) need
-            // nothing from this harness.
-            _ => {}
-        }
-    }
-    (w, capture)
-}
-
 /// Three raft-core nodes, their stores and the FIFO network between them.
 pub struct Cluster<'a> {
     /// `nodes[k]` has id `k + 1`.
@@ -219,7 +136,7 @@ pub struct Cluster<'a> {
 
 impl<'a> Cluster<'a> {
     /// A fresh cluster over `bufs`, `cfg` giving each node's configuration.
-    pub fn new(bufs: &'a mut Buffers, cfg: fn(u64) -> Config) -> Cluster<'a> {
+    pub fn new(bufs: &'a mut Buffers, cfg: fn(u64) -> Config, transport: Transport) -> Cluster<'a> {
         let nodes = (1..=3u64)
             .map(|id| Box::new(Node::new(cfg(id), &CLUSTER).expect("valid raft-core config")))
             .collect();
@@ -232,7 +149,7 @@ impl<'a> Cluster<'a> {
             nodes,
             stores,
             hard: [HardState::default(); 3],
-            net: Net::new(),
+            net: Net::new(transport),
             applied: [0; 3],
             out: Outputs::new(),
             last_1_to_2: None,
@@ -263,6 +180,7 @@ impl<'a> Cluster<'a> {
         };
         let (w, capture) = perform(
             io,
+            net.transport,
             &input,
             out,
             &mut net.arena[tail..],
@@ -275,8 +193,8 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// Delivers the front frame: decode (borrowing), step `Input::Message`, perform the
-    /// outputs. False if the queue is empty.
+    /// Delivers the front message (decoded, or its descriptor attached to its body), steps
+    /// `Input::Message`, performs the outputs. False if the queue is empty.
     #[inline]
     pub fn deliver_one(&mut self) -> bool {
         let Cluster {
@@ -290,45 +208,29 @@ impl<'a> Cluster<'a> {
             last_2_to_1,
             record_templates,
         } = self;
-        let Some((k, start, len)) = net.queue.pop_front() else {
-            net.tail = 0;
-            return false;
-        };
-        let tail = net.tail;
-        let (sent, free) = net.arena.split_at_mut(tail);
-        let frame = &sent[start..start + len];
-        let (hdr, msg) = codec::decode(frame).expect("decode");
-        debug_assert_eq!(hdr.to, CLUSTER[k]);
-        if *record_templates {
-            match (hdr.from, k, msg) {
-                (NodeId(1), 1, Message::Append(a)) => {
-                    if let Message::Append(a) =
-                        Message::Append(a).map_entries(|e| EntryCount(e.len()))
-                    {
-                        *last_1_to_2 = Some(a);
-                    }
-                }
-                (NodeId(2), 0, Message::AppendResponse(r)) => *last_2_to_1 = Some(r),
-                _ => {}
+        let transport = net.transport;
+        let mut capture = None;
+        let mut node = 0;
+        let delivered = net.deliver(|k, input, free, tail, queue| {
+            node = k;
+            if *record_templates {
+                record(k, &input, last_1_to_2, last_2_to_1);
             }
-        }
-        let input = Input::Message {
-            from: hdr.from,
-            msg,
-        };
-        nodes[k].step(input, out).expect("step");
-        let io = NodeIo {
-            k,
-            store: &mut stores[k],
-            hard: &mut hard[k],
-            applied: &mut applied[k],
-        };
-        let (w, capture) = perform(io, &input, out, free, tail, &mut net.queue);
-        net.tail += w;
+            nodes[k].step(input, out).expect("step");
+            let io = NodeIo {
+                k,
+                store: &mut stores[k],
+                hard: &mut hard[k],
+                applied: &mut applied[k],
+            };
+            let (w, c) = perform(io, transport, &input, out, free, tail, queue);
+            capture = c;
+            w
+        });
         if let Some(upto) = capture {
-            self.step(k, Input::Captured { index: upto });
+            self.step(node, Input::Captured { index: upto });
         }
-        true
+        delivered
     }
 
     /// Rounds until a round does nothing. raft-core performs a node's outputs as its step
@@ -386,20 +288,6 @@ impl<'a> Cluster<'a> {
         })
     }
 
-    /// Queues `msg` from node index `from` to node index `to`, encoded from the sender's store.
-    pub fn inject(&mut self, from: usize, to: usize, msg: &Message<EntryCount>) {
-        let tail = self.net.tail;
-        let n = encode_into(
-            CLUSTER[from],
-            CLUSTER[to],
-            msg,
-            &*self.stores[from],
-            &mut self.net.arena[tail..],
-        );
-        self.net.queue.push_back((to, tail, n));
-        self.net.tail += n;
-    }
-
     /// Whether the last step's outputs are empty.
     pub fn last_outputs_empty(&self) -> bool {
         self.out.is_empty()
@@ -414,136 +302,34 @@ impl<'a> Cluster<'a> {
     }
 }
 
-/// The micro-benchmark cluster: timeouts that never fire, node 1 elected, 10 entries committed
-/// and applied everywhere, the network empty.
-pub fn micro_cluster(bufs: &mut Buffers) -> Cluster<'_> {
-    let mut c = Cluster::new(bufs, micro_config);
-    c.record_templates = true;
-    c.elect_node1();
-    for seq in 0..10 {
-        c.propose(seq);
-        assert!(matches!(c.last_proposal(), Some(Proposal::Accepted { .. })));
-    }
-    c.drive();
-    // One heartbeat round, untimed: these timeouts never bring the leader's next heartbeat, so
-    // queue exactly what its next heartbeat tick would send each follower (anchored at its
-    // match index, the leader's last index) and drive. A follower whose acknowledgement
-    // reached the leader only after the commit learns the last commit from it, and the
-    // messages of the micro benchmarks are modelled on this steady-state exchange (node 2's
-    // answer to this heartbeat is the append response template).
-    for k in 1..3 {
-        let hb = c.leader_heartbeat();
-        c.inject(0, k, &hb);
-    }
-    c.drive();
-    assert_eq!(c.applied, [10; 3], "10 entries applied everywhere");
-    assert!(c.net.queue.is_empty());
-    let last = c.nodes[0].last_index();
-    for n in &c.nodes {
-        assert_eq!(n.commit(), last);
-        assert_eq!(n.applied(), last);
-    }
-    c
-}
-
-/// Encodes `msg` from `from` to `to` into `buf` the way a driver sends it (entries, if any,
-/// from `store`); returns the frame length.
-#[inline(always)]
-fn encode_into(
-    from: NodeId,
-    to: NodeId,
-    msg: &Message<EntryCount>,
-    store: &impl EntrySource,
-    buf: &mut [u8],
-) -> usize {
-    let hdr = Header {
-        cluster_id: 0,
-        from,
-        to,
-    };
-    codec::encode(&hdr, msg, store, buf).expect("encode")
-}
-
-/// Delivers the frame in `rx` to node index `k` (decode, step, perform) and drops whatever
-/// the node sends in answer.
-#[inline(always)]
-fn deliver_and_drop(c: &mut Cluster<'_>, k: usize, rx: &[u8]) {
-    let (hdr, msg) = codec::decode(rx).expect("decode");
-    let input = Input::Message {
-        from: hdr.from,
-        msg,
-    };
-    let Cluster {
-        nodes,
-        stores,
-        hard,
-        net,
-        applied,
-        out,
-        ..
-    } = c;
-    nodes[k].step(input, out).expect("step");
-    let io = NodeIo {
-        k,
-        store: &mut stores[k],
-        hard: &mut hard[k],
-        applied: &mut applied[k],
-    };
-    let (_, capture) = perform(io, &input, out, &mut net.arena[..], 0, &mut net.queue);
-    debug_assert!(capture.is_none());
-    net.clear(); // the response is dropped
-}
-
-/// Follower heartbeat: the leader's heartbeat at its current term and commit index (an
-/// AppendEntries with no entries anchored at node 2's match index, the leader's last index),
-/// encoded once by the sender into a frame buffer; each operation is node 2's work: decode
-/// the frame (borrowing), step, perform the outputs (its response encoded into the frame
-/// arena, then dropped).
-#[inline(never)]
-pub fn raftcore_loop_follower_heartbeat(c: &mut Cluster<'_>, ops: u64) {
-    let hb = c.leader_heartbeat();
-    let mut rx = [0u8; 256];
-    let n = encode_into(NodeId(1), NodeId(2), &hb, &*c.stores[0], &mut rx);
-    for _ in 0..ops {
-        deliver_and_drop(c, 1, black_box(&rx[..n]));
-    }
-}
-
-/// Leader tick: one tick on node 1; nothing comes due (no outputs).
-#[inline(never)]
-pub fn raftcore_loop_leader_tick(c: &mut Cluster<'_>, ops: u64) {
-    for _ in 0..ops {
-        c.nodes[0]
-            .step(black_box(Input::Tick), &mut c.out)
-            .expect("tick");
-    }
-}
-
-/// Leader append response: node 2's successful response for the leader's last index (already
-/// acknowledged), encoded once by the sender; each operation is node 1's work: decode,
-/// step, perform the outputs.
-#[inline(never)]
-pub fn raftcore_loop_leader_append_response(c: &mut Cluster<'_>, ops: u64) {
-    let leader = &c.nodes[0];
-    let last = c.last_2_to_1.expect("node 2 has answered node 1");
-    let resp: Message<EntryCount> = Message::AppendResponse(AppendResponse {
-        term: leader.term(),
-        success: true,
-        index: leader.last_index(),
-        ..last
-    });
-    let mut rx = [0u8; 256];
-    let n = encode_into(NodeId(2), NodeId(1), &resp, &*c.stores[1], &mut rx);
-    for _ in 0..ops {
-        deliver_and_drop(c, 0, black_box(&rx[..n]));
-    }
-}
-
-fn run_loop(case: Micro, c: &mut Cluster<'_>, ops: u64) {
-    match case {
-        Micro::FollowerHeartbeat => raftcore_loop_follower_heartbeat(c, ops),
-        Micro::LeaderTick => raftcore_loop_leader_tick(c, ops),
-        Micro::LeaderAppendResponse => raftcore_loop_leader_append_response(c, ops),
+/// Records the micro benchmarks' templates: node 1's AppendEntries to node 2 and node 2's
+/// answer to node 1.
+fn record(
+    k: usize,
+    input: &Input<'_>,
+    last_1_to_2: &mut Option<Append<EntryCount>>,
+    last_2_to_1: &mut Option<AppendResponse>,
+) {
+    match (k, input) {
+        (
+            1,
+            Input::Message {
+                from: NodeId(1),
+                msg: Message::Append(a),
+            },
+        ) => {
+            if let Message::Append(a) = Message::Append(*a).map_entries(|e| EntryCount(e.len())) {
+                *last_1_to_2 = Some(a);
+            }
+        }
+        (
+            0,
+            Input::Message {
+                from: NodeId(2),
+                msg: Message::AppendResponse(r),
+            },
+        ) => *last_2_to_1 = Some(*r),
+        _ => {}
     }
 }
 
@@ -559,16 +345,36 @@ pub fn state_bytes() -> usize {
     std::mem::size_of::<Node>()
 }
 
-/// raft-core as a [`Subject`].
-pub struct RaftCore;
+/// raft-core as a [`Subject`], its messages carried by frames (`IN_PROCESS = false`: the
+/// codec both ways, as a driver sending datagrams) or in-process (`true`: descriptors and
+/// bodies, see [`Transport`]).
+pub struct RaftCore<const IN_PROCESS: bool>;
 
-impl Subject for RaftCore {
-    const NAME: &'static str = "raft-core";
+/// raft-core over encoded frames.
+pub type RaftCoreFrames = RaftCore<false>;
+/// raft-core over the in-process path.
+pub type RaftCoreInProcess = RaftCore<true>;
+
+impl<const IN_PROCESS: bool> RaftCore<IN_PROCESS> {
+    /// The transport of this subject.
+    pub const TRANSPORT: Transport = if IN_PROCESS {
+        Transport::InProcess
+    } else {
+        Transport::Frames
+    };
+}
+
+impl<const IN_PROCESS: bool> Subject for RaftCore<IN_PROCESS> {
+    const NAME: &'static str = if IN_PROCESS {
+        "raft-core in-process"
+    } else {
+        "raft-core"
+    };
 
     fn throughput(batch: usize, total: u64) -> ThroughputRun {
         let before_cluster = Counts::now();
         let mut bufs = Buffers::new();
-        let mut c = Cluster::new(&mut bufs, config);
+        let mut c = Cluster::new(&mut bufs, config, Self::TRANSPORT);
         c.elect_node1();
         let start_counts = Counts::now();
         let start = Instant::now();
@@ -618,13 +424,13 @@ impl Subject for RaftCore {
 
     fn micro(case: Micro, ops: u64, runs: usize) -> MicroRun {
         let mut bufs = Buffers::new();
-        let mut c = micro_cluster(&mut bufs);
-        run_loop(case, &mut c, ops); // warm-up
+        let mut c = micro_cluster(&mut bufs, Self::TRANSPORT);
+        micro::run_loop(case, &mut c, ops); // warm-up
         let mut ns = Vec::with_capacity(runs);
         let before = Counts::now();
         for _ in 0..runs {
             let t = Instant::now();
-            run_loop(case, &mut c, ops);
+            micro::run_loop(case, &mut c, ops);
             ns.push(t.elapsed().as_nanos() as f64 / ops as f64);
         }
         let allocs = Counts::now().since(before).allocs;
@@ -640,16 +446,12 @@ impl Subject for RaftCore {
 
     fn micro_once(case: Micro, ops: u64) {
         let mut bufs = Buffers::new();
-        let mut c = micro_cluster(&mut bufs);
-        run_loop(case, &mut c, ops);
+        let mut c = micro_cluster(&mut bufs, Self::TRANSPORT);
+        micro::run_loop(case, &mut c, ops);
         black_box(&c);
     }
 
     fn loop_symbol(case: Micro) -> &'static str {
-        match case {
-            Micro::FollowerHeartbeat => "raftcore_loop_follower_heartbeat",
-            Micro::LeaderTick => "raftcore_loop_leader_tick",
-            Micro::LeaderAppendResponse => "raftcore_loop_leader_append_response",
-        }
+        micro::loop_symbol(case, Self::TRANSPORT)
     }
 }
