@@ -498,9 +498,9 @@ pub fn attach_body<'b>(
     msg: &Message<EntryCount>,
     body: &'b [u8],
 ) -> Result<Message<WireEntries<'b>>, CodecError> {
-    // The hot message first, inline; the rest out of line.
-    if let Message::Append(a) = msg {
-        return Ok(Message::Append(Append {
+    // The hot messages first, inline; the rest out of line.
+    match msg {
+        Message::Append(a) => Ok(Message::Append(Append {
             term: a.term,
             prev_index: a.prev_index,
             prev_term: a.prev_term,
@@ -508,9 +508,10 @@ pub fn attach_body<'b>(
             floor: a.floor,
             round: a.round,
             entries: WireEntries::parse(a.entries.0, body)?,
-        }));
+        })),
+        Message::AppendResponse(r) if body.is_empty() => Ok(Message::AppendResponse(*r)),
+        _ => attach_other(msg, body),
     }
-    attach_other(msg, body)
 }
 
 /// [`attach_body`] for every message but an AppendEntries.

@@ -203,7 +203,7 @@ pub(super) struct NodeIo<'s, 'a> {
 /// written into `free` (the arena after its tail) and queued as starting at `base`. Returns
 /// the bytes written and the index of a wanted capture, if any (the caller reports it with
 /// `Input::Captured` once this step's outputs are done).
-#[inline]
+#[inline(always)]
 pub(super) fn perform(
     io: NodeIo<'_, '_>,
     transport: Transport,

@@ -36,6 +36,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// A message from `from`: the term rules of Figure 2 ("if RPC request or response contains
     /// term T > currentTerm: set currentTerm = T, convert to follower"), refined by PreVote and
     /// the leader lease of CheckQuorum, then the role's handler.
+    #[inline(always)]
     pub(crate) fn receive(
         &mut self,
         from: NodeId,
@@ -48,7 +49,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         // led by a member added after it last looked. (Peers are authenticated by the
         // transport, never by the core; vote requests of unknown nodes are ignored below.)
         let leads = matches!(msg, Message::Append(_) | Message::Snapshot(_));
-        if from == self.cfg.id || (self.position(from).is_none() && !leads) {
+        if from == self.cfg.id || (!leads && self.position(from).is_none()) {
             self.stats.dropped_unknown_peer += 1;
             return;
         }
