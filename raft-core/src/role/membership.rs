@@ -88,9 +88,17 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// 4.2.2: its log may be the only one holding the change, which needs a leader to
     /// commit). Votes are counted over the configuration in force either way.
     pub(crate) fn may_campaign(&self) -> bool {
-        self.is_voter(self.me)
+        self.may_lead(self.cfg.id)
+    }
+
+    /// Whether `id` may win an election as far as this node knows: a voter of the
+    /// configuration in force or, while that configuration is uncommitted, of the one before
+    /// it (it may still be needed, thesis 4.2.2). Vote requests from anyone else are ignored
+    /// unless their log is newer.
+    pub(crate) fn may_lead(&self, id: NodeId) -> bool {
+        self.conf.kind_of(id) == Some(MemberKind::Voter)
             || (self.conf_index > self.commit
-                && self.prev_conf.0.kind_of(self.cfg.id) == Some(MemberKind::Voter))
+                && self.prev_conf.0.kind_of(id) == Some(MemberKind::Voter))
     }
 
     /// Makes `m`, appended at `index`, the configuration in force.

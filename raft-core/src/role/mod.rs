@@ -56,11 +56,13 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         if let Message::PreVote(req) | Message::Vote(req) | Message::TransferVote(req) = *msg {
             let ahead =
                 (req.last_term, req.last_index) > (self.log.last_term(), self.log.last_index());
-            if !ahead && self.position(from).is_none_or(|k| !self.is_voter(k)) {
+            if !ahead && !self.may_lead(from) {
                 // A node that is no voter here asks for votes with a log no newer than this
                 // one (so it cannot know a newer configuration that made it a voter): a
                 // removed server that never learned it was removed. Its term must not depose
-                // the leader (this holds without PreVote and CheckQuorum too).
+                // the leader (this holds without PreVote and CheckQuorum too). A voter of the
+                // configuration before an uncommitted one is still heard: it may campaign
+                // (`may_campaign`), and may be the one that must win.
                 self.stats.ignored_non_voter += 1;
                 return;
             }
