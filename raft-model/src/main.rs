@@ -20,10 +20,11 @@ fn main() -> ExitCode {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
+        Ok("features") => ("features", Bounds::FEATURES),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
-                "RAFT_MODEL_BOUND must be small, large, membership or one-election, not {other}"
+                "RAFT_MODEL_BOUND must be small, large, membership, features or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
@@ -63,6 +64,19 @@ fn main() -> ExitCode {
     if let Some(n) = env_u8("RAFT_MODEL_TERM") {
         bounds.max_term = u64::from(n);
     }
+    if let Some(n) = env_u8("RAFT_MODEL_SNAPSHOTS") {
+        bounds.snapshots = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_TRANSFERS") {
+        bounds.transfers = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_READ_INDEX") {
+        bounds.read_index = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CLIENTS") {
+        // The first `n` clients only.
+        bounds.clients = &bounds.clients[..usize::from(n).min(bounds.clients.len())];
+    }
     if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
         bounds.macro_ticks = n != 0;
     }
@@ -84,7 +98,18 @@ fn main() -> ExitCode {
             }
         };
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // A depth-bounded search is exact only breadth first level by level, which stateright's
+    // search is on one thread (a FIFO queue); its threads share work in no fixed order, so
+    // with several a state may first be reached by a longer path and its successors fall
+    // past the depth bound (the count then varies from run to run). Without a depth bound
+    // every reachable state is explored whatever the order: all cores.
+    let threads = env_u8("RAFT_MODEL_THREADS")
+        .filter(|&t| t > 0)
+        .map(usize::from)
+        .unwrap_or_else(|| match bounds.max_depth {
+            Some(_) => 1,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        });
     println!("raft-model: {name} bound {bounds:?}, {threads} threads");
     let properties = model.properties();
     let start = Instant::now();
