@@ -1,25 +1,58 @@
 //! Exhaustive model checking of the real raft-core with [stateright]: the model's nodes are
 //! real [`raft_core::State`] values, driven through every interleaving of a small bounded
 //! configuration by the same `step` function drivers use, with every message encoded and
-//! decoded by the real codec.
+//! decoded by the real codec, and every output performed as a driver does (the driver:
+//! `driver.rs`; the storage: [`storage`]).
 //!
-//! - 3 voters, durable storage per node (hard state, commit, log), `Durability::Inline`;
-//! - actions: tick, deliver any frame in flight (reordering), drop one, duplicate one, crash
-//!   a node (it keeps only what was durable), restart it ([`State::restore`]) or reboot it
-//!   (both at once), a client invoking its next register operation on the leader, and an
-//!   operator asking the leader to change the membership (`Input::ChangeMembership`: remove
-//!   a member, make one a learner, make one a voter; only an `Accepted` change is a
-//!   transition);
-//! - bounds: a budget of ticks, drops, duplicates, crashes, membership changes and client
-//!   operations, a largest term and log length, frames in flight, and a largest number of
-//!   actions ([`Bounds`]); a transition past a term, log or network bound is pruned;
-//! - properties: Election Safety, State Machine Safety (membership entries included),
-//!   linearizability of a register whose writes and reads go through the log (stateright's
-//!   `LinearizabilityTester` with `Register`), that only voters campaign and a removed
-//!   leader leads only until its removal commits, and, as `sometimes`, that a client
-//!   operation completes (a value was committed and applied) and, with membership changes in
-//!   the bound, that a change commits, a leader removes itself and steps down, and a demoted
-//!   voter is promoted again ([`Bounds::MEMBERSHIP`]).
+//! - 3 voters, durable storage per node (hard state, commit, a log store that compaction
+//!   really empties, a snapshot file), `Durability::Inline`;
+//! - actions ([`Action`]): tick, deliver any frame in flight (reordering), drop one,
+//!   duplicate one, crash a node (it keeps only what was durable), restart it
+//!   ([`State::restore`] from its hard state, commit, log store and snapshot) or reboot it
+//!   (both at once), a client invoking its next register operation (a write on the leader;
+//!   a read through the log on the leader, or through ReadIndex, `Input::Read`, on any
+//!   node), an operator asking the leader to change the membership
+//!   (`Input::ChangeMembership`: remove a member, make one a learner, make one a voter; only
+//!   an `Accepted` change is a transition) or to hand leadership to a voter
+//!   (`Input::TransferLeader`), and a driver capturing its state machine into a snapshot
+//!   (`Input::SnapshotSaved`; the core then compacts its log, `Output::Compact`, and streams
+//!   the snapshot in chunks to a follower that lags: `Output::SnapshotChunk`,
+//!   `Output::InstallSnapshot`, `Input::SnapshotInstalled`);
+//! - bounds ([`Bounds`]): a budget of ticks (and which nodes tick), drops, duplicates,
+//!   crashes, membership changes, snapshots, transfers and client operations, a largest term
+//!   and log length, frames in flight, and a depth (a number of actions); a transition past a
+//!   term, log or network bound is pruned;
+//! - properties: Election Safety; State Machine Safety (membership entries included; a
+//!   snapshot install counts as applying every entry it covers, each compared with what
+//!   the other nodes applied at that index); linearizability of a register (stateright's
+//!   `LinearizabilityTester` with `Register`) whose writes go through the log and whose reads
+//!   go through the log or ReadIndex; that only voters campaign; that a removed leader leads
+//!   only until its removal commits; that a leader transferring leadership accepts no
+//!   proposal or change; that the driver contract holds (no `Apply` out of order or of an
+//!   entry the store lacks, no `Compact` beyond the snapshot, chunks in order and adding up
+//!   to the snapshot named, no driver error from `step`, restore succeeds); and, as
+//!   `sometimes`, that a client operation completes, a membership change commits
+//!   ([`Bounds::MEMBERSHIP`]), a follower installs a leader's snapshot, a read is answered
+//!   through ReadIndex and a leadership transfer completes ([`Bounds::FEATURES`]).
+//!
+//! Bounds, states and times on 2 shared cores (`cargo run --release -p raft-model`,
+//! `RAFT_MODEL_BOUND=...`; the first three run in `.ci/run`):
+//!
+//! | bound | states | time |
+//! |---|---|---|
+//! | [`Bounds::SMALL`] (default) | 954,743 | 75 s |
+//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,660,241 | 177-196 s |
+//! | [`Bounds::FEATURES`] (`features`) | 974,199 | 93 s |
+//! | [`Bounds::FEATURES_LARGE`] (`features-large`, opt-in) | 3,918,186 | 337 s |
+//! | [`Bounds::LARGE`] (`large`, opt-in) | 4,399,773 | 567 s (2 threads) |
+//!
+//! Exactness: a depth-bounded search runs on one thread, where stateright's search is
+//! breadth first level by level (a FIFO queue), so the count is exact and the same on every
+//! run (two runs of each CI bound agree). With several threads the workers share states in
+//! no fixed order, so a state may first be reached by a longer path and its successors fall
+//! past the depth bound: a count that may vary between runs. A bound without a depth limit
+//! explores every reachable state in any order and may use every core. What a depth bound
+//! `d` checks: see [`Bounds::max_depth`].
 //!
 //! `State` has no `Hash`/`Eq`; a node is fingerprinted by its complete `Debug` rendering
 //! (every field, internals included) minus the `Stats` counters, which only count and are
@@ -244,7 +277,7 @@ impl Model for RaftModel {
         for k in 0..NODES as u8 {
             match &s.nodes[k as usize] {
                 Some(live) => {
-                    if s.left[0] > 0 {
+                    if s.left[0] > 0 && self.bounds.tickers & (1 << k) != 0 {
                         actions.push(Action::Tick(k));
                     }
                     if s.left[3] > 0 && s.left[4] > 0 {

@@ -29,18 +29,32 @@ impl RaftModel {
             if !enabled.contains(a) {
                 return Err(format!("step {n}: {a:?} is not enabled"));
             }
-            let next = self
-                .next_state(&s, *a)
-                .ok_or_else(|| format!("step {n}: {a:?} passes a bound"))?;
+            let next = self.next_state(&s, *a).ok_or_else(|| {
+                format!("step {n}: {a:?} is no transition (refused, or past a bound)")
+            })?;
             each(n, *a, &s, &next);
             s = next;
             for p in self.properties() {
                 if p.expectation == stateright::Expectation::Always && !(p.condition)(self, &s) {
-                    return Err(format!("step {n}: {a:?} breaks {}", p.name));
+                    let why = s
+                        .broken
+                        .as_deref()
+                        .map_or(String::new(), |b| format!(": {b}"));
+                    return Err(format!("step {n}: {a:?} breaks {}{why}", p.name));
                 }
             }
         }
         Ok(s)
+    }
+
+    /// The path up to and including its first step that breaks an `always` property (all of
+    /// it if none does). The checker reports the last violating state it met in a block of
+    /// work, and the model's violation flags stay set once raised, so its path may run on past
+    /// the first violation.
+    pub fn up_to_first_violation<'a>(&self, actions: &'a [Action]) -> &'a [Action] {
+        let mut seen = 0;
+        let _ = self.replay_traced(actions, &mut |n, _, _, _| seen = n + 1);
+        &actions[..seen.max(1).min(actions.len())]
     }
 
     /// A path told step by step: each action with the frame it delivers, drops or duplicates
