@@ -1,11 +1,14 @@
 //! Runs the exhaustive model check of raft-core (see the crate docs).
 //!
-//! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (what `.ci/run` runs);
-//! `RAFT_MODEL_BOUND=large` checks [`Bounds::LARGE`], `RAFT_MODEL_BOUND=membership`
-//! [`Bounds::MEMBERSHIP`] (also in `.ci/run`), `RAFT_MODEL_BOUND=one-election` the
-//! former single-tick bound. Prints the states explored and the time; exits non-zero if an
+//! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (`.ci/run` runs it);
+//! `RAFT_MODEL_BOUND=membership` [`Bounds::MEMBERSHIP`] and `RAFT_MODEL_BOUND=features`
+//! [`Bounds::FEATURES`] (both in `.ci/run` too), the opt-in `RAFT_MODEL_BOUND=large`
+//! [`Bounds::LARGE`] and `RAFT_MODEL_BOUND=features-large` [`Bounds::FEATURES_LARGE`], and
+//! `RAFT_MODEL_BOUND=one-election` the former single-tick bound. A depth-bounded search runs
+//! on one thread (exact breadth first; `RAFT_MODEL_THREADS` overrides), other `RAFT_MODEL_*`
+//! variables tune a bound by hand. Prints the states explored and the time; exits non-zero if an
 //! `always` property has a counterexample or a `sometimes` property has no example. A
-//! counterexample prints three ways: a step-by-step trace (every frame decoded, every node
+//! counterexample, cut at its first violating step, prints three ways: a step-by-step trace (every frame decoded, every node
 //! after each step), a Rust test to paste into `raft-model/tests/`, and a command that
 //! replays the path (`RAFT_MODEL_REPLAY="Tick(0) Deliver(1) ..."`: trace only, no search).
 
@@ -20,10 +23,12 @@ fn main() -> ExitCode {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
+        Ok("features") => ("features", Bounds::FEATURES),
+        Ok("features-large") => ("features-large", Bounds::FEATURES_LARGE),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
-                "RAFT_MODEL_BOUND must be small, large, membership or one-election, not {other}"
+                "RAFT_MODEL_BOUND must be small, large, membership, features, features-large or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
@@ -63,6 +68,22 @@ fn main() -> ExitCode {
     if let Some(n) = env_u8("RAFT_MODEL_TERM") {
         bounds.max_term = u64::from(n);
     }
+    if let Some(n) = env_u8("RAFT_MODEL_SNAPSHOTS") {
+        bounds.snapshots = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_TRANSFERS") {
+        bounds.transfers = n;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_READ_INDEX") {
+        bounds.read_index = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CLIENTS") {
+        // The first `n` clients only.
+        bounds.clients = &bounds.clients[..usize::from(n).min(bounds.clients.len())];
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_TICKERS") {
+        bounds.tickers = n;
+    }
     if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
         bounds.macro_ticks = n != 0;
     }
@@ -84,7 +105,18 @@ fn main() -> ExitCode {
             }
         };
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // A depth-bounded search is exact only breadth first level by level, which stateright's
+    // search is on one thread (a FIFO queue); its threads share work in no fixed order, so
+    // with several a state may first be reached by a longer path and its successors fall
+    // past the depth bound (the count then varies from run to run). Without a depth bound
+    // every reachable state is explored whatever the order: all cores.
+    let threads = env_u8("RAFT_MODEL_THREADS")
+        .filter(|&t| t > 0)
+        .map(usize::from)
+        .unwrap_or_else(|| match bounds.max_depth {
+            Some(_) => 1,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        });
     println!("raft-model: {name} bound {bounds:?}, {threads} threads");
     let properties = model.properties();
     let start = Instant::now();
@@ -111,6 +143,7 @@ fn main() -> ExitCode {
             (Expectation::Always, Some(path)) => {
                 ok = false;
                 let actions = path.into_actions();
+                let actions = model.up_to_first_violation(&actions).to_vec();
                 println!("VIOLATED: {} after {} steps:\n", p.name, actions.len());
                 print!("{}", model.trace(&actions));
                 println!("\nAs a regression test (paste into raft-model/tests/):\n");

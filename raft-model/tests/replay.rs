@@ -85,6 +85,8 @@ fn a_printed_path_parses_back() {
         RemoveMember(0, 2),
         MakeLearner(1, 2),
         MakeVoter(2, 2),
+        Snapshot(1),
+        Transfer(0, 2),
     ];
     let text: Vec<String> = path.iter().map(|a| format!("{a:?}")).collect();
     assert_eq!(RaftModel::parse_path(&text.join(" ")).unwrap(), path);
@@ -115,4 +117,59 @@ fn a_membership_change_commits_and_replays_clean() {
     let mut b = Bounds::MEMBERSHIP;
     b.changes = 0;
     assert!(RaftModel { bounds: b }.replay(&path).is_err());
+}
+
+/// The features bound's counterexample (6 steps, 3,379 states, 0.4 s) with the injected bug
+/// "a leader transferring leadership keeps accepting proposals" (the `transfer.is_some()`
+/// test dropped from the leader's proposal check): n1 is elected, is asked to hand over to
+/// n2, and accepts a client's write meanwhile. The correct core answers `Busy`, which is no
+/// transition of the model.
+#[test]
+fn a_leader_transferring_leadership_refuses_proposals() {
+    use Action::*;
+    let model = RaftModel {
+        bounds: Bounds::FEATURES,
+    };
+    let path = [
+        Tick(0),
+        Deliver(0),
+        Deliver(1),
+        Deliver(1),
+        Transfer(0, 1),
+        Invoke(0, 0),
+    ];
+    let before = model.replay(&path[..5]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(before.transfer.map(|t| (t.0, t.1 .0)), Some((0, 1)));
+    let e = model.replay(&path).expect_err("the write must be refused");
+    assert!(e.contains("step 5: Invoke(0, 0) is no transition"), "{e}");
+}
+
+/// The features bound's counterexample (16 steps, 136,820 states, 22.5 s) with the injected
+/// bug "a follower that installs a snapshot does not advance its applied index": n1 commits
+/// its empty entry and a write with n2, snapshots at index 1 and compacts; n3, which holds
+/// entry 1 but not its commit, gets the snapshot in one chunk and installs it (keeping its
+/// log after index 1). With the bug the core then asks n3's driver to apply entry 1 again,
+/// which the snapshot already holds: the driver contract breaks. The path needs 5 frames in
+/// flight at its last step (both of n3's snapshot responses), one more than the bound has.
+#[test]
+fn a_follower_that_installs_a_snapshot_applies_after_it() {
+    use Action::*;
+    let model = RaftModel {
+        bounds: Bounds {
+            max_in_flight: 5,
+            ..Bounds::FEATURES
+        },
+    };
+    #[rustfmt::skip] // One schedule, read left to right.
+    let path = [
+        Tick(0), Deliver(0), Deliver(0), Invoke(0, 0), Deliver(0), Deliver(0), Snapshot(0),
+        Deliver(0), Deliver(3), Deliver(1), Deliver(0), Deliver(3), Deliver(3), Deliver(1),
+        Deliver(0), Deliver(3),
+    ];
+    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let n3 = &end.disks[2];
+    assert_eq!(n3.snapshot.as_ref().map(|f| f.meta.index.0), Some(1));
+    assert_eq!(n3.machine.applied.0, 1, "the snapshot's state machine");
+    assert_eq!(n3.log.base.0, 1, "the log store starts after the snapshot");
+    assert!(end.broken.is_none());
 }

@@ -1,0 +1,222 @@
+//! The bounds of one exploration, and the named bounds the binary checks.
+
+#[allow(unused_imports)] // `Action`: doc links.
+use crate::{Action, Value};
+
+/// The bounds of one exploration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// Tick actions, over all nodes.
+    pub ticks: u8,
+    /// A tick action runs a node's clock until it acts (starts an election, sends heartbeats,
+    /// steps down) instead of advancing it one tick: the budget then bounds protocol events,
+    /// not clock values, and two elections fit in two ticks.
+    pub macro_ticks: bool,
+    /// The nodes that may tick, as a bit mask (bit `k`: node `k`, printed `n{k+1}`). The
+    /// nodes differ only in their ids and timer seeds, so one node's elections stand for
+    /// every node's; fewer tickers make a smaller space.
+    pub tickers: u8,
+    /// Frames lost (besides those sent to a crashed node).
+    pub drops: u8,
+    /// Frames duplicated.
+    pub duplicates: u8,
+    /// Crashes (each node may restart any time after).
+    pub crashes: u8,
+    /// A crash restarts the node at once ([`Action::Reboot`]) instead of leaving it down
+    /// until a separate [`Action::Restart`]. Frames sent to a node while it is down are lost,
+    /// so a crash with a later restart is a reboot plus drops: with `drops` in the budget the
+    /// same histories stay reachable, and without, the checker skips the states where a node
+    /// is down (a large part of the space) and keeps the one fault that matters for the
+    /// durable state: forgetting everything volatile.
+    pub reboot: bool,
+    /// Faults of any kind (drops, duplicates, crashes) in one run, at most.
+    pub faults: u8,
+    /// No node's term may pass this (transitions that would are pruned).
+    pub max_term: u64,
+    /// No node's log may grow past this index (pruned likewise).
+    pub max_log: u64,
+    /// Frames in flight at most (pruned likewise).
+    pub max_in_flight: usize,
+    /// The depth bound (stateright's `target_max_depth`, which counts the initial state as
+    /// depth 1). With `Some(d)`, every state reachable in at most `d - 2` actions is
+    /// explored and checked against every property, breadth first; the states first reached
+    /// in `d - 1` actions are generated and counted in the unique-state count, but neither
+    /// checked nor expanded. Searched on one thread, so the count is exact (see the crate
+    /// docs). `None`: no depth bound.
+    pub max_depth: Option<usize>,
+    /// Each client's operations, in order: `Some(v)` writes `v`, `None` reads.
+    pub clients: &'static [&'static [Option<Value>]],
+    /// PreVote on every node.
+    pub pre_vote: bool,
+    /// CheckQuorum on every node.
+    pub check_quorum: bool,
+    /// Membership changes accepted by a leader ([`Action::RemoveMember`],
+    /// [`Action::MakeLearner`], [`Action::MakeVoter`]), over all nodes.
+    pub changes: u8,
+    /// Snapshots a driver captures ([`Action::Snapshot`]), over all nodes.
+    pub snapshots: u8,
+    /// Leadership transfers an operator asks of a leader ([`Action::Transfer`]).
+    pub transfers: u8,
+    /// Client reads go through ReadIndex (`Input::Read`, on any live node: a follower asks
+    /// the leader) instead of through the log.
+    pub read_index: bool,
+}
+
+impl Bounds {
+    /// The bound `.ci/run` checks: two clock-running ticks (two elections: competing ones in
+    /// one term, or one after another; or an election and a heartbeat round), one crash with
+    /// an immediate restart (`reboot`) anywhere, no drops or duplicates, up to 4 frames in
+    /// flight (two candidates' requests at once), one writer and one reader, and a depth
+    /// bound of 15 (every state within 13 actions checked, the 14-action frontier counted).
+    /// 954,743 states in 75 s on one thread (2 shared cores), the same count on every run;
+    /// more in `fuzz/README.md`.
+    ///
+    /// Two elections around a restart are what a forgotten vote needs (a voter grants two
+    /// candidates of one term); this bound finds that injected bug in 11 steps.
+    pub const SMALL: Bounds = Bounds {
+        ticks: 2,
+        macro_ticks: true,
+        tickers: 0b111,
+        drops: 0,
+        duplicates: 0,
+        crashes: 1,
+        reboot: true,
+        faults: 1,
+        max_term: 2,
+        max_log: 3,
+        max_in_flight: 4,
+        max_depth: Some(15),
+        clients: &[&[Some(1)], &[None]],
+        pre_vote: false,
+        check_quorum: false,
+        changes: 0,
+        snapshots: 0,
+        transfers: 0,
+        read_index: false,
+    };
+
+    /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
+    /// of any kind (a drop, a duplicate, or a reboot) and a depth bound of 16. 4,399,773
+    /// states in 567 s on 2 threads (11 GB of memory), measured before depth-bounded searches
+    /// ran on one thread (a 2-thread count may vary between runs; `RAFT_MODEL_THREADS=2`
+    /// still runs it so); one level deeper is about twice that.
+    pub const LARGE: Bounds = Bounds {
+        drops: 1,
+        duplicates: 1,
+        max_depth: Some(16),
+        ..Bounds::SMALL
+    };
+
+    /// The membership bound (`RAFT_MODEL_BOUND=membership`, also in `.ci/run`):
+    /// [`Bounds::SMALL`] (two macro ticks, one reboot, a writer and a reader) with up to two
+    /// membership changes asked of a leader (remove a member, demote or add a learner,
+    /// promote a learner; only an accepted change is a transition), a log of 4, and a depth
+    /// bound of 14 (`max_depth`, one less than SMALL's: every state within 12 actions
+    /// checked). 1,660,241 states on one thread, the same on every run (177-196 s, 7 GB
+    /// peak RSS). A change commits within it (12 steps); a leader's removal of itself commits
+    /// 14 actions in, just past it (the crash-free space with no depth bound,
+    /// `RAFT_MODEL_CRASHES=0 RAFT_MODEL_DEPTH=0`, 733,649 states in 73 s, reaches that).
+    pub const MEMBERSHIP: Bounds = Bounds {
+        changes: 2,
+        max_log: 4,
+        max_depth: Some(14),
+        ..Bounds::SMALL
+    };
+
+    /// The features bound (`RAFT_MODEL_BOUND=features`, also in `.ci/run`): snapshots,
+    /// ReadIndex reads and leadership transfer on top of one election. Node 1 times out once
+    /// (the nodes differ only in ids and seeds: its election stands for any node's), one
+    /// client writes 1 and then reads through ReadIndex on any node (a follower asks the
+    /// leader), one driver captures a snapshot (compaction; a follower behind it gets it
+    /// streamed in chunks), an operator asks the leader for one leadership transfer
+    /// (TimeoutNow: the second election), no crash, 4 frames in flight, a log of 3, and a
+    /// depth bound of 21: every state within 19 actions checked. Each feature's `sometimes`
+    /// property is reached; the space without a depth bound is millions of states (2.2
+    /// million at depth 22 when stopped). 974,199 states in 93 s on one thread (2 shared
+    /// cores, 3 GB peak RSS), the same count on every run.
+    pub const FEATURES: Bounds = Bounds {
+        ticks: 1,
+        tickers: 0b001,
+        crashes: 0,
+        clients: &[&[Some(1), None]],
+        snapshots: 1,
+        transfers: 1,
+        read_index: true,
+        max_depth: Some(21),
+        ..Bounds::SMALL
+    };
+
+    /// The opt-in larger features bound (`RAFT_MODEL_BOUND=features-large`):
+    /// [`Bounds::FEATURES`] with a reboot anywhere (a snapshot file and a compacted log
+    /// restored through `Restored`, a snapshot stream cut by a crash) and a depth bound of
+    /// 20. 3,918,186 states in 337 s on 2 shared cores (one thread).
+    pub const FEATURES_LARGE: Bounds = Bounds {
+        crashes: 1,
+        max_depth: Some(20),
+        ..Bounds::FEATURES
+    };
+
+    /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
+    /// ticks), one fault of any kind, a crashed node down until it restarts, no depth bound.
+    /// 3,280,645 states; it cannot hold a second election. Kept for the replay tests.
+    pub const ONE_ELECTION: Bounds = Bounds {
+        ticks: 2,
+        macro_ticks: false,
+        tickers: 0b111,
+        drops: 1,
+        duplicates: 1,
+        crashes: 1,
+        reboot: false,
+        faults: 1,
+        max_term: 2,
+        max_log: 3,
+        max_in_flight: 3,
+        max_depth: None,
+        clients: &[&[Some(1)], &[None]],
+        pre_vote: false,
+        check_quorum: false,
+        changes: 0,
+        snapshots: 0,
+        transfers: 0,
+        read_index: false,
+    };
+}
+
+impl Bounds {
+    /// The bounds as a Rust expression.
+    pub fn as_rust(&self) -> String {
+        let clients: Vec<String> = self
+            .clients
+            .iter()
+            .map(|ops| {
+                let ops: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+                format!("&[{}]", ops.join(", "))
+            })
+            .collect();
+        format!(
+            "raft_model::Bounds {{ ticks: {}, macro_ticks: {}, tickers: {:#05b}, drops: {}, duplicates: {}, \
+             crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
+             max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
+             check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {} }}",
+            self.ticks,
+            self.macro_ticks,
+            self.tickers,
+            self.drops,
+            self.duplicates,
+            self.crashes,
+            self.reboot,
+            self.faults,
+            self.max_term,
+            self.max_log,
+            self.max_in_flight,
+            self.max_depth,
+            clients.join(", "),
+            self.pre_vote,
+            self.check_quorum,
+            self.changes,
+            self.snapshots,
+            self.transfers,
+            self.read_index
+        )
+    }
+}
