@@ -8,6 +8,11 @@
 //!
 //! Decoding never panics and never allocates: every byte string yields `Ok` or a
 //! [`CodecError`], and a decoded frame is fully validated (iterating its entries cannot fail).
+//!
+//! Nodes sharing an address space (several nodes in one firmware, a test, a benchmark) can
+//! skip the frame head: [`encode_body`] writes only what follows it (an AppendEntries' entry
+//! records, a snapshot chunk's bytes), and [`attach_body`] attaches those bytes to the
+//! `Message<EntryCount>` the sender emitted, with the checks [`decode`] makes.
 
 use core::fmt;
 
