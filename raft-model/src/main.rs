@@ -23,12 +23,13 @@ fn main() -> ExitCode {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
+        Ok("faults") => ("faults", Bounds::FAULTS),
         Ok("features") => ("features", Bounds::FEATURES),
         Ok("features-large") => ("features-large", Bounds::FEATURES_LARGE),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
-                "RAFT_MODEL_BOUND must be small, large, membership, features, features-large or one-election, not {other}"
+                "RAFT_MODEL_BOUND must be small, faults, membership, features, large, features-large or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
@@ -86,6 +87,12 @@ fn main() -> ExitCode {
     }
     if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
         bounds.macro_ticks = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_PRE_VOTE") {
+        bounds.pre_vote = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CHECK_QUORUM") {
+        bounds.check_quorum = n != 0;
     }
     let model = RaftModel { bounds };
     if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {
