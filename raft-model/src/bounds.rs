@@ -127,6 +127,37 @@ impl Bounds {
         ..Bounds::SMALL
     };
 
+    /// The PreVote and CheckQuorum bound (`RAFT_MODEL_BOUND=prevote-cq`, also in
+    /// `.ci/run`): [`Bounds::SMALL`] (a writer and a reader through the log, one reboot, 4
+    /// frames in flight, no drops or duplicates) with PreVote and CheckQuorum on every node,
+    /// three clock-running ticks of n1 or n2 (an election, then a second node's timeout that
+    /// the others refuse inside the leader's lease, or the leader's own ticks until
+    /// CheckQuorum finds no majority and it steps down), and a depth bound of 16 (every
+    /// state within 14 actions checked). Election timers stay in a node's identity (the
+    /// lease reads them). 180,736 states in 15 s on one thread (2 shared cores), the same
+    /// count on every run; its `sometimes` properties (a PreVote round won, a CheckQuorum
+    /// step-down, a vote refused in a lease, a committed value) are all reached.
+    pub const PRE_VOTE_CQ: Bounds = Bounds {
+        ticks: 3,
+        tickers: 0b011,
+        pre_vote: true,
+        check_quorum: true,
+        max_depth: Some(16),
+        ..Bounds::SMALL
+    };
+
+    /// The opt-in PreVote and CheckQuorum bound with every fault
+    /// (`RAFT_MODEL_BOUND=prevote-cq-faults`): [`Bounds::PRE_VOTE_CQ`] with one frame lost,
+    /// one duplicated and one reboot (faults 3), and a depth bound of 15. 1,449,090 states
+    /// in 111 s on one thread.
+    pub const PRE_VOTE_CQ_FAULTS: Bounds = Bounds {
+        drops: 1,
+        duplicates: 1,
+        faults: 3,
+        max_depth: Some(15),
+        ..Bounds::PRE_VOTE_CQ
+    };
+
     /// The membership bound (`RAFT_MODEL_BOUND=membership`, also in `.ci/run`):
     /// [`Bounds::SMALL`] (two macro ticks, one reboot, a writer and a reader) with up to two
     /// membership changes asked of a leader (remove a member, demote or add a learner,

@@ -24,12 +24,15 @@ fn main() -> ExitCode {
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
         Ok("faults") => ("faults", Bounds::FAULTS),
+        Ok("prevote-cq") => ("prevote-cq", Bounds::PRE_VOTE_CQ),
+        Ok("prevote-cq-faults") => ("prevote-cq-faults", Bounds::PRE_VOTE_CQ_FAULTS),
         Ok("features") => ("features", Bounds::FEATURES),
         Ok("features-large") => ("features-large", Bounds::FEATURES_LARGE),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
-                "RAFT_MODEL_BOUND must be small, faults, membership, features, large, features-large or one-election, not {other}"
+                "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
+                 features-large, prevote-cq-faults or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
