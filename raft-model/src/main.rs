@@ -1,9 +1,12 @@
 //! Runs the exhaustive model check of raft-core (see the crate docs).
 //!
 //! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (`.ci/run` runs it);
-//! `RAFT_MODEL_BOUND=membership` [`Bounds::MEMBERSHIP`] and `RAFT_MODEL_BOUND=features`
-//! [`Bounds::FEATURES`] (both in `.ci/run` too), the opt-in `RAFT_MODEL_BOUND=large`
-//! [`Bounds::LARGE`] and `RAFT_MODEL_BOUND=features-large` [`Bounds::FEATURES_LARGE`], and
+//! `RAFT_MODEL_BOUND=membership` [`Bounds::MEMBERSHIP`], `RAFT_MODEL_BOUND=features`
+//! [`Bounds::FEATURES`], `RAFT_MODEL_BOUND=faults` [`Bounds::FAULTS`] and
+//! `RAFT_MODEL_BOUND=prevote-cq` [`Bounds::PRE_VOTE_CQ`] (all in `.ci/run` too), the opt-in
+//! `RAFT_MODEL_BOUND=large` [`Bounds::LARGE`], `RAFT_MODEL_BOUND=features-large`
+//! [`Bounds::FEATURES_LARGE`], `RAFT_MODEL_BOUND=faults-large` [`Bounds::FAULTS_LARGE`] and
+//! `RAFT_MODEL_BOUND=prevote-cq-faults` [`Bounds::PRE_VOTE_CQ_FAULTS`], and
 //! `RAFT_MODEL_BOUND=one-election` the former single-tick bound. A depth-bounded search runs
 //! on one thread (exact breadth first; `RAFT_MODEL_THREADS` overrides), other `RAFT_MODEL_*`
 //! variables tune a bound by hand. Prints the states explored and the time; exits non-zero if an
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
         Ok("faults") => ("faults", Bounds::FAULTS),
+        Ok("faults-large") => ("faults-large", Bounds::FAULTS_LARGE),
         Ok("prevote-cq") => ("prevote-cq", Bounds::PRE_VOTE_CQ),
         Ok("prevote-cq-faults") => ("prevote-cq-faults", Bounds::PRE_VOTE_CQ_FAULTS),
         Ok("features") => ("features", Bounds::FEATURES),
@@ -32,7 +36,7 @@ fn main() -> ExitCode {
         Ok(other) => {
             eprintln!(
                 "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
-                 features-large, prevote-cq-faults or one-election, not {other}"
+                 features-large, faults-large, prevote-cq-faults or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
