@@ -114,7 +114,7 @@ impl Bounds {
     /// two nodes (n1, n2) may time out, so two candidates may compete in one term (the nodes
     /// differ only in ids and seeds: any two stand for every pair), and a depth bound of 13
     /// (every state within 11 actions checked, the 12-action frontier counted). 1,193,722
-    /// states (3,019,156 generated) in 76 s on one thread (2 shared cores, 4.6 GB peak RSS),
+    /// states (3,019,156 generated) in 56-76 s on one thread (2 shared cores, 4.6 GB peak RSS),
     /// the same count on every run. [`Bounds::FAULTS_LARGE`] admits all three at once.
     ///
     /// It finds the injected "forget the vote on restart" bug in 10 steps (a drop frees the
@@ -145,7 +145,7 @@ impl Bounds {
     /// the others refuse inside the leader's lease, or the leader's own ticks until
     /// CheckQuorum finds no majority and it steps down), and a depth bound of 16 (every
     /// state within 14 actions checked). Election timers stay in a node's identity (the
-    /// lease reads them). 180,736 states (441,810 generated) in 15-18 s on one thread (2
+    /// lease reads them). 180,736 states (441,810 generated) in 11-18 s on one thread (2
     /// shared cores, 0.66 GB peak RSS), the same count on every run; its `sometimes`
     /// properties (a PreVote round won, a CheckQuorum step-down, a vote refused in a lease,
     /// a committed value) are all reached. It does not find the injected forgotten vote:
@@ -177,7 +177,7 @@ impl Bounds {
     /// membership changes asked of a leader (remove a member, demote or add a learner,
     /// promote a learner; only an accepted change is a transition), a log of 4, and a depth
     /// bound of 14 (`max_depth`, one less than SMALL's: every state within 12 actions
-    /// checked). 1,660,241 states on one thread, the same on every run (177-196 s, 7 GB
+    /// checked). 1,653,497 states on one thread, the same on every run (133-196 s, 7 GB
     /// peak RSS). A change commits within it (12 steps); a leader's removal of itself commits
     /// 14 actions in, just past it (the crash-free space with no depth bound,
     /// `RAFT_MODEL_CRASHES=0 RAFT_MODEL_DEPTH=0`, 733,649 states in 73 s, reaches that).
