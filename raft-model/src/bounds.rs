@@ -117,8 +117,8 @@ impl Bounds {
     /// states (3,019,156 generated) in 56-76 s on one thread (2 shared cores, 4.6 GB peak RSS),
     /// the same count on every run. [`Bounds::FAULTS_LARGE`] admits all three at once.
     ///
-    /// It finds the injected "forget the vote on restart" bug in 10 steps (a drop frees the
-    /// network for the second candidate's vote), 304,080 states, 19 s.
+    /// It finds the injected "forget the vote on restart" bug in 10 steps (its path drops
+    /// one frame), 304,080 states, 19 s.
     pub const FAULTS: Bounds = Bounds {
         tickers: 0b011,
         drops: 1,
@@ -148,8 +148,9 @@ impl Bounds {
     /// lease reads them). 180,736 states (441,810 generated) in 11-18 s on one thread (2
     /// shared cores, 0.66 GB peak RSS), the same count on every run; its `sometimes`
     /// properties (a PreVote round won, a CheckQuorum step-down, a vote refused in a lease,
-    /// a committed value) are all reached. It does not find the injected forgotten vote:
-    /// under PreVote that schedule is longer than its depth.
+    /// a committed value) are all reached. It does not find the injected forgotten vote
+    /// (180,722 states clean): under PreVote both candidates must first win a pre-vote round,
+    /// a schedule longer than its depth by our reading (not measured deeper).
     pub const PRE_VOTE_CQ: Bounds = Bounds {
         ticks: 3,
         tickers: 0b011,
