@@ -26,12 +26,24 @@ impl RaftModel {
             return Some(false);
         }
         let live = s.nodes[k].as_mut()?;
+        let (role_before, stats_before) = (live.state.role(), *live.state.stats());
         let mut out = NodeOutputs::new();
         if let Err(e) = live.state.step(input, &mut out) {
             s.broken = Some(format!("n{}: driver error {e} on {input:?}", k + 1));
             return Some(true);
         }
         let node = live.state.clone();
+        // Milestones of PreVote and CheckQuorum (only those bounds can reach them).
+        let stats = node.stats();
+        if role_before == Role::PreCandidate && stats.elections > stats_before.elections {
+            s.reached |= reached::PRE_VOTE_WON;
+        }
+        if stats.check_quorum_step_downs > stats_before.check_quorum_step_downs {
+            s.reached |= reached::CHECK_QUORUM_STEP_DOWN;
+        }
+        if stats.ignored_in_lease > stats_before.ignored_in_lease {
+            s.reached |= reached::VOTE_REFUSED_IN_LEASE;
+        }
         s.nodes[k] = Some(Live::new(node.clone(), self.abstract_timers()));
         if node.term().0 > self.bounds.max_term || node.last_index().0 > self.bounds.max_log {
             return None;

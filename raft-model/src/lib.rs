@@ -33,16 +33,23 @@
 //!   to the snapshot named, no driver error from `step`, restore succeeds); and, as
 //!   `sometimes`, that a client operation completes, a membership change commits
 //!   ([`Bounds::MEMBERSHIP`]), a follower installs a leader's snapshot, a read is answered
-//!   through ReadIndex and a leadership transfer completes ([`Bounds::FEATURES`]).
+//!   through ReadIndex and a leadership transfer completes ([`Bounds::FEATURES`]), a
+//!   pre-candidate wins its PreVote round, a leader steps down by CheckQuorum and a vote
+//!   request is refused inside a leader's lease ([`Bounds::PRE_VOTE_CQ`]).
 //!
 //! Bounds, states and times on 2 shared cores (`cargo run --release -p raft-model`,
-//! `RAFT_MODEL_BOUND=...`; the first three run in `.ci/run`):
+//! `RAFT_MODEL_BOUND=...`; `.ci/run` runs small, membership, features, faults and
+//! prevote-cq):
 //!
 //! | bound | states | time |
 //! |---|---|---|
 //! | [`Bounds::SMALL`] (default) | 954,743 | 75 s |
-//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,660,241 | 177-196 s |
+//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,653,497 | 133-196 s |
 //! | [`Bounds::FEATURES`] (`features`) | 974,199 | 93 s |
+//! | [`Bounds::FAULTS`] (`faults`: two of a drop, a duplicate, a reboot) | 1,193,722 | 56-76 s |
+//! | [`Bounds::FAULTS_LARGE`] (`faults-large`, opt-in: all three) | 1,988,675 | 107-124 s |
+//! | [`Bounds::PRE_VOTE_CQ`] (`prevote-cq`) | 180,736 | 11-18 s |
+//! | [`Bounds::PRE_VOTE_CQ_FAULTS`] (`prevote-cq-faults`, opt-in) | 1,449,090 | 111-129 s |
 //! | [`Bounds::FEATURES_LARGE`] (`features-large`, opt-in) | 3,918,186 | 337 s |
 //! | [`Bounds::LARGE`] (`large`, opt-in) | 4,399,773 | 567 s (2 threads) |
 //!

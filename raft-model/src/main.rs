@@ -1,9 +1,12 @@
 //! Runs the exhaustive model check of raft-core (see the crate docs).
 //!
 //! `cargo run --release -p raft-model` checks [`Bounds::SMALL`] (`.ci/run` runs it);
-//! `RAFT_MODEL_BOUND=membership` [`Bounds::MEMBERSHIP`] and `RAFT_MODEL_BOUND=features`
-//! [`Bounds::FEATURES`] (both in `.ci/run` too), the opt-in `RAFT_MODEL_BOUND=large`
-//! [`Bounds::LARGE`] and `RAFT_MODEL_BOUND=features-large` [`Bounds::FEATURES_LARGE`], and
+//! `RAFT_MODEL_BOUND=membership` [`Bounds::MEMBERSHIP`], `RAFT_MODEL_BOUND=features`
+//! [`Bounds::FEATURES`], `RAFT_MODEL_BOUND=faults` [`Bounds::FAULTS`] and
+//! `RAFT_MODEL_BOUND=prevote-cq` [`Bounds::PRE_VOTE_CQ`] (all in `.ci/run` too), the opt-in
+//! `RAFT_MODEL_BOUND=large` [`Bounds::LARGE`], `RAFT_MODEL_BOUND=features-large`
+//! [`Bounds::FEATURES_LARGE`], `RAFT_MODEL_BOUND=faults-large` [`Bounds::FAULTS_LARGE`] and
+//! `RAFT_MODEL_BOUND=prevote-cq-faults` [`Bounds::PRE_VOTE_CQ_FAULTS`], and
 //! `RAFT_MODEL_BOUND=one-election` the former single-tick bound. A depth-bounded search runs
 //! on one thread (exact breadth first; `RAFT_MODEL_THREADS` overrides), other `RAFT_MODEL_*`
 //! variables tune a bound by hand. Prints the states explored and the time; exits non-zero if an
@@ -23,12 +26,17 @@ fn main() -> ExitCode {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
         Ok("membership") => ("membership", Bounds::MEMBERSHIP),
+        Ok("faults") => ("faults", Bounds::FAULTS),
+        Ok("faults-large") => ("faults-large", Bounds::FAULTS_LARGE),
+        Ok("prevote-cq") => ("prevote-cq", Bounds::PRE_VOTE_CQ),
+        Ok("prevote-cq-faults") => ("prevote-cq-faults", Bounds::PRE_VOTE_CQ_FAULTS),
         Ok("features") => ("features", Bounds::FEATURES),
         Ok("features-large") => ("features-large", Bounds::FEATURES_LARGE),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
-                "RAFT_MODEL_BOUND must be small, large, membership, features, features-large or one-election, not {other}"
+                "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
+                 features-large, faults-large, prevote-cq-faults or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
@@ -86,6 +94,12 @@ fn main() -> ExitCode {
     }
     if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
         bounds.macro_ticks = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_PRE_VOTE") {
+        bounds.pre_vote = n != 0;
+    }
+    if let Some(n) = env_u8("RAFT_MODEL_CHECK_QUORUM") {
+        bounds.check_quorum = n != 0;
     }
     let model = RaftModel { bounds };
     if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {

@@ -62,6 +62,22 @@ pub(crate) fn properties(bounds: &Bounds) -> Vec<Property<RaftModel>> {
             |_, s: &ModelState| s.reached & reached::READ_INDEX_SERVED != 0,
         ));
     }
+    if bounds.pre_vote {
+        v.push(Property::sometimes(
+            "a pre-candidate wins its PreVote round and campaigns",
+            |_, s: &ModelState| s.reached & reached::PRE_VOTE_WON != 0,
+        ));
+    }
+    if bounds.check_quorum {
+        v.push(Property::sometimes(
+            "a leader steps down by CheckQuorum",
+            |_, s: &ModelState| s.reached & reached::CHECK_QUORUM_STEP_DOWN != 0,
+        ));
+        v.push(Property::sometimes(
+            "a vote request is refused inside a leader's lease",
+            |_, s: &ModelState| s.reached & reached::VOTE_REFUSED_IN_LEASE != 0,
+        ));
+    }
     if bounds.transfers > 0 {
         v.push(Property::sometimes(
             "a leadership transfer completes",

@@ -65,6 +65,12 @@ pub mod reached {
     pub const READ_INDEX_SERVED: u8 = 2;
     /// The target of a leadership transfer (TimeoutNow) won the election it started.
     pub const TRANSFER_DONE: u8 = 4;
+    /// A pre-candidate won its PreVote round and started a real election.
+    pub const PRE_VOTE_WON: u8 = 8;
+    /// A leader stepped down because CheckQuorum found no majority.
+    pub const CHECK_QUORUM_STEP_DOWN: u8 = 16;
+    /// A node ignored a (pre-)vote request inside a leader's lease (CheckQuorum).
+    pub const VOTE_REFUSED_IN_LEASE: u8 = 32;
 }
 
 /// The model's state.

@@ -72,6 +72,32 @@ fn a_rebooted_voter_does_not_vote_twice_in_one_term() {
     assert!(end.leaders.len() <= 1, "{:?}", end.leaders);
 }
 
+/// The counterexample `Bounds::FAULTS_LARGE` found (10 steps, 443,076 states, 27-34 s) with
+/// the same injected bug, a path `Bounds::FAULTS` admits too (one drop, one reboot): a lost
+/// vote request (n1 -> n2) makes room in the network for n1's request to reach n3 after n3
+/// granted n2 and rebooted. With the vote restored from disk, n3 refuses n1 and the path
+/// replays clean; with the bug it breaks Election Safety at step 9. (`Bounds::FAULTS` itself
+/// finds another 10-step path, whose end the correct core never reaches.)
+#[test]
+fn a_rebooted_voter_does_not_vote_twice_after_a_lost_request() {
+    use Action::*;
+    let model = RaftModel {
+        bounds: Bounds::FAULTS,
+    };
+    #[rustfmt::skip] // One schedule, read left to right.
+    let path = [
+        Tick(0), Tick(1), Deliver(0), Drop(0), Deliver(2), Reboot(2),
+        Deliver(1), Deliver(1), Deliver(1), Deliver(1),
+    ];
+    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        end.disks[2].hs.1.map(|v| v.0),
+        Some(2),
+        "n3 keeps its vote for n2"
+    );
+    assert!(end.leaders.len() <= 1, "{:?}", end.leaders);
+}
+
 #[test]
 fn a_printed_path_parses_back() {
     use Action::*;
