@@ -239,6 +239,7 @@ fn a_new_leader_always_has_bytes_for_its_empty_entry() {
             check_quorum: true,
             election_ticks: 3,
             heartbeat_ticks: 2,
+            large_proposals: false,
         },
         seed: 2988,
         actions: vec![

@@ -93,6 +93,11 @@ pub struct SimConfig {
     pub election_ticks: u32,
     /// Heartbeat interval in ticks.
     pub heartbeat_ticks: u32,
+    /// Every second proposal carries a payload as large as a frame allows, so an
+    /// AppendEntries holding one holds nothing after it: batches split at such entries (a
+    /// new leader's first append can then carry an older entry without its own empty entry,
+    /// the acknowledgement the Figure 8 commit rule is about).
+    pub large_proposals: bool,
 }
 
 impl Default for SimConfig {
@@ -110,6 +115,7 @@ impl Default for SimConfig {
             check_quorum: true,
             election_ticks: 10,
             heartbeat_ticks: 3,
+            large_proposals: false,
         }
     }
 }
@@ -282,6 +288,9 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 self.next_value += 1;
                 let mut data = self.next_value.to_le_bytes().to_vec();
                 data.extend_from_slice(&[k; 4]);
+                if self.sim.large_proposals && self.next_value % 2 == 0 {
+                    data.resize(codec::max_payload(self.sim.max_frame_bytes) as usize, k);
+                }
                 self.step_node(k as usize % n, Input::Propose { data: &data })?;
             }
             Action::Fsync(k) => self.fsync(k as usize % n, 1)?,

@@ -1061,6 +1061,8 @@ impl ClusterCase {
             check_quorum: b1 & 0x80 == 0,
             election_ticks,
             heartbeat_ticks: 1 + u32::from(b1 >> 3 & 1),
+            // One settings value in four (a value neither saved regression has).
+            large_proposals: b1 >> 4 & 3 == 2,
         };
         ClusterCase {
             sim,
@@ -1098,7 +1100,8 @@ impl ClusterCase {
              max_inflight_msgs: {},\n            max_uncommitted: {},\n            max_apply: \
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
-             {},\n        }},\n        seed: {},\n        actions: vec![\n",
+             {},\n            large_proposals: {},\n        }},\n        seed: {},\n        \
+             actions: vec![\n",
             s.nodes,
             s.initial_voters,
             s.durability,
@@ -1111,6 +1114,7 @@ impl ClusterCase {
             s.check_quorum,
             s.election_ticks,
             s.heartbeat_ticks,
+            s.large_proposals,
             self.seed
         ));
         for line in self.actions.chunks(6) {
