@@ -15,7 +15,7 @@ use crate::output::{Output, Proposal};
 use crate::rng::Rng;
 use crate::sim::check::{Checker, NodeView, Violation};
 use crate::sim::network::{Network, Packet};
-use crate::sim::node::{checksum, Machine, SimNode};
+use crate::sim::node::{checksum, Machine, PendingWrite, SimNode};
 use crate::sim::SimRng;
 use crate::state::{Restored, State};
 use crate::types::{LogIndex, NodeId, Role, Term};
@@ -407,6 +407,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     fn perform(&mut self, k: usize, input: Input<'_>, out: &SimOutputs) -> Result<(), Violation> {
         let mut observed = false;
         let mut installed = None;
+        let mut flushed = None;
         for o in out.iter() {
             if !observed && !matches!(o, Output::Persist(_)) {
                 self.observe(k)?;
@@ -484,7 +485,14 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     }
                     node.incoming.extend_from_slice(data);
                 }
-                Output::InstallSnapshot { meta } => installed = Some(self.install(k, *meta)?),
+                Output::InstallSnapshot { meta } => {
+                    // The install is ordered after every earlier `Persist` (the output
+                    // contract): a driver writing one log stream, as the std driver's WAL
+                    // does, makes them durable no later than the snapshot. So the writes
+                    // still pending land first (reported below), then the reset.
+                    flushed = self.flush_pending(k)?.or(flushed);
+                    installed = Some(self.install(k, *meta)?);
+                }
                 Output::Read(crate::output::ReadResult::Ready { upto, index }) => {
                     self.ready_reads[k].push((*upto, *index));
                 }
@@ -497,10 +505,25 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             self.observe(k)?;
         }
         self.serve_reads(k)?;
+        if let Some(seq) = flushed {
+            self.step_node(k, Input::Persisted { seq })?;
+        }
         match installed {
             Some((meta, ok)) => self.step_node(k, Input::SnapshotInstalled { meta, ok }),
             None => Ok(()),
         }
+    }
+
+    /// Makes every pending write of node `k` durable, in order, without reporting it; the
+    /// sequence number of the last one, if any.
+    fn flush_pending(&mut self, k: usize) -> Result<Option<u64>, Violation> {
+        let pending: Vec<PendingWrite> = self.nodes[k].pending.drain(..).collect();
+        for w in &pending {
+            for (i, t, c) in self.nodes[k].make_durable(w) {
+                self.checker.observe_entry(i, t, c)?;
+            }
+        }
+        Ok(pending.last().map(|w| w.seq))
     }
 
     /// The driver's side of `InstallSnapshot`: verify, make durable, load, reset the log.
