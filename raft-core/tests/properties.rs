@@ -195,6 +195,21 @@ fn a_voter_of_the_configuration_before_an_uncommitted_one_is_heard() {
     }
 }
 
+/// The Figure 8 rule (5.4.2: a leader commits entries of earlier terms only by committing one
+/// of its own term): with the rule broken on purpose (`maybe_commit` counting replicas of any
+/// entry), this seed of a large-proposals shape fails Leader Completeness (the leader of term 5
+/// lacks committed entry 5): a leader counted an earlier term's entry on a majority from an
+/// append that a frame-sized entry split away from its own empty entry. Kept so that the
+/// schedule stays one the property checks, and passes, with the rule in place.
+#[test]
+fn an_earlier_terms_entry_on_a_majority_is_not_committed_by_counting() {
+    let seed = 2_767_572_680_556_053_480;
+    assert_eq!(shape(seed).0, "3-inline-large");
+    if let Err(e) = run(seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
 /// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 50,000 schedules (a
 /// random seed, shape `5-joiners`, deferred durability): a deposed leader still had two of its
 /// appends waiting to become durable when it installed a leader's snapshot whose entry at the
