@@ -195,6 +195,39 @@ fn a_voter_of_the_configuration_before_an_uncommitted_one_is_heard() {
     }
 }
 
+/// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 100,000 schedules
+/// (shape `3-no-prevote`): n3 was removed by an uncommitted change, so the voters in force
+/// were n1 and n2, and n3, a voter of the configuration before, held the longest log. n1 (the
+/// shortest log, never electable) campaigned again and again, but asked only the members in
+/// force: n3 never learned n1's term, campaigned in the term n1 had already voted itself in,
+/// and lost n1's vote every time; no leader for 453 rounds after healing. A candidate now asks
+/// every node it tracks, former members included; the cluster settles at once.
+#[test]
+fn a_former_member_that_may_still_campaign_learns_the_candidates_term() {
+    let seed = 12_750_093_435_238_890_908;
+    if let Err(e) = run(seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
+/// Open (found at 100,000 schedules, shape `3-no-prevote`): a demotion of n2 to learner is
+/// uncommitted, so n1 and n3 are the voters in force and n2, a voter of the configuration
+/// before, may campaign too. n3 holds the longest log and must win; n1 (the shortest) and n2
+/// keep campaigning, n1 gives its vote to n2 (whose log is newer), and the three election
+/// timers, reset together by each campaign, rarely let n3 time out first. Without PreVote the
+/// cluster settles only after 416 rounds, past the property's bound of 400 (it did in 418
+/// before former members were asked for votes). PreVote avoids it (n1 and n2 would not pass
+/// a pre-vote round); a fix without it would keep a node that cannot win (n2 needs n3's vote,
+/// which a newer log refuses) from spending other nodes' votes.
+#[test]
+#[ignore = "BUG: slow convergence without PreVote while a demotion is uncommitted (settles at 416 rounds, bound 400)"]
+fn three_campaigners_around_an_uncommitted_demotion_settle_within_the_bound() {
+    let seed = 1_370_994_385_946_788_204;
+    if let Err(e) = run(seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
 /// The Figure 8 rule (5.4.2: a leader commits entries of earlier terms only by committing one
 /// of its own term): with the rule broken on purpose (`maybe_commit` counting replicas of any
 /// entry), this seed of a large-proposals shape fails Leader Completeness (the leader of term 5

@@ -42,11 +42,14 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
         };
-        // Learners are asked too: they may be voters in a newer configuration than this
-        // candidate's, and their answers carry their terms either way (only voters' grants
-        // count).
+        // Learners and former members still tracked are asked too: they may be voters in a
+        // configuration newer or older than this candidate's (a member removed by an
+        // uncommitted change still campaigns, and may be the one that must win), and asking
+        // them carries this term to them. Without it such a node, never told the term, kept
+        // campaigning in the term this candidate had already voted itself in, and lost its
+        // vote every time. Only voters' grants count.
         for k in 0..self.slots.len() {
-            if self.is_peer(k) {
+            if k != self.me {
                 let to = self.slots[k].id;
                 let msg = match (pre, transfer) {
                     (true, _) => Message::PreVote(req),

@@ -219,6 +219,9 @@ struct Harness {
     steps: usize,
     /// Print every step (`RAFT_FUZZ_TRACE` set): a failing input read as a trace.
     trace: bool,
+    /// Every node a configuration of this run has named (in the log, a snapshot or in
+    /// force): the nodes the core may still track, and so ask for votes.
+    members_seen: Vec<NodeId>,
 }
 
 impl Harness {
@@ -260,6 +263,7 @@ impl Harness {
             prev,
             steps: 0,
             trace: std::env::var_os("RAFT_FUZZ_TRACE").is_some(),
+            members_seen: Vec::new(),
         }
     }
 
@@ -661,6 +665,7 @@ impl Harness {
     /// Shape of one step's outputs: one `Persist` at most, first, with the next sequence
     /// number and the current hard state; one `Proposal` exactly when proposing.
     fn check_outputs(&mut self, input: &Input<'_>, before: &View, out: &NodeOutputs) {
+        self.note_members();
         let s = self.state();
         let mut proposals = 0;
         for (k, o) in out.iter().enumerate() {
@@ -820,9 +825,32 @@ impl Harness {
         }
     }
 
+    /// Notes the members of every configuration the store holds, of the snapshot, and of the
+    /// one in force (the store as the previous steps left it: before this step's `Persist`).
+    fn note_members(&mut self) {
+        let mut confs: Vec<Membership> = std::vec![*self.state().membership()];
+        confs.extend(
+            self.node
+                .store
+                .entries()
+                .iter()
+                .filter(|e| e.kind == EntryKind::Membership)
+                .filter_map(|e| Membership::decode(&e.data).ok()),
+        );
+        confs.extend(self.node.snap_file.as_ref().map(|(m, _)| m.members));
+        for m in &confs {
+            for id in m.members() {
+                if !self.members_seen.contains(&id) {
+                    self.members_seen.push(id);
+                }
+            }
+        }
+    }
+
     /// A message may go out: to another member, initial or current (or to a leader it does
-    /// not know: the log is taken from any leader), within the frame cap, and acknowledging only what
-    /// is durable (a vote grant names the durable vote).
+    /// not know: the log is taken from any leader; or a vote request to a node some earlier
+    /// configuration named, which the core still tracks), within the frame cap, and
+    /// acknowledging only what is durable (a vote grant names the durable vote).
     fn check_send(&self, to: NodeId, msg: &Message<EntryCount>) {
         let node = &self.node;
         let answers_leader = self.state().leader() == Some(to)
@@ -830,7 +858,11 @@ impl Harness {
                 msg,
                 Message::AppendResponse(_) | Message::SnapshotResponse(_)
             );
-        let member = self.state().membership().kind_of(to).is_some();
+        let member = self.state().membership().kind_of(to).is_some()
+            || (matches!(
+                msg,
+                Message::Vote(_) | Message::PreVote(_) | Message::TransferVote(_)
+            ) && self.members_seen.contains(&to));
         if to == self.me() || !(self.voters.contains(&to) || member || answers_leader) {
             self.fail(&format!("send to {to}, not another member"));
         }
