@@ -178,7 +178,7 @@ impl Bounds {
     /// membership changes asked of a leader (remove a member, demote or add a learner,
     /// promote a learner; only an accepted change is a transition), a log of 4, and a depth
     /// bound of 14 (`max_depth`, one less than SMALL's: every state within 12 actions
-    /// checked). 1,653,497 states on one thread, the same on every run (133-196 s, 7 GB
+    /// checked). 1,635,185 states on one thread, the same on every run (133-205 s, 7 GB
     /// peak RSS). A change commits within it (12 steps); a leader's removal of itself commits
     /// 14 actions in, just past it (the crash-free space with no depth bound,
     /// `RAFT_MODEL_CRASHES=0 RAFT_MODEL_DEPTH=0`, 733,649 states in 73 s, reaches that).

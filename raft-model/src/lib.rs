@@ -44,7 +44,7 @@
 //! | bound | states | time |
 //! |---|---|---|
 //! | [`Bounds::SMALL`] (default) | 954,743 | 75 s |
-//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,653,497 | 133-196 s |
+//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,635,185 | 133-205 s |
 //! | [`Bounds::FEATURES`] (`features`) | 974,199 | 93 s |
 //! | [`Bounds::FAULTS`] (`faults`: two of a drop, a duplicate, a reboot) | 1,193,722 | 56-76 s |
 //! | [`Bounds::FAULTS_LARGE`] (`faults-large`, opt-in: all three) | 1,988,675 | 107-124 s |
