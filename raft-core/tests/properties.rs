@@ -163,6 +163,13 @@ fn steps_for(seed: u64) -> usize {
     500 + (seed >> 8) as usize % 2500
 }
 
+/// Runs `seed`'s schedule (the regression tests below), panicking with its failure.
+fn check_seed(seed: u64) {
+    if let Err(e) = run(seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
 /// Replays one seed: `SEED=<n> cargo test -p raft-core --test properties replay -- --ignored --nocapture`.
 #[test]
 #[ignore = "run by hand with SEED=<n> to replay a failing schedule"]
@@ -189,10 +196,7 @@ fn replay() {
 /// is now heard.
 #[test]
 fn a_voter_of_the_configuration_before_an_uncommitted_one_is_heard() {
-    let seed = 12_092_144_553_462_602_180;
-    if let Err(e) = run(seed, steps_for(seed)) {
-        panic!("{e}");
-    }
+    check_seed(12_092_144_553_462_602_180);
 }
 
 /// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 100,000 schedules
@@ -204,10 +208,7 @@ fn a_voter_of_the_configuration_before_an_uncommitted_one_is_heard() {
 /// every node it tracks, former members included; the cluster settles at once.
 #[test]
 fn a_former_member_that_may_still_campaign_learns_the_candidates_term() {
-    let seed = 12_750_093_435_238_890_908;
-    if let Err(e) = run(seed, steps_for(seed)) {
-        panic!("{e}");
-    }
+    check_seed(12_750_093_435_238_890_908);
 }
 
 /// Open (found at 100,000 schedules, shape `3-no-prevote`): a demotion of n2 to learner is
@@ -222,10 +223,7 @@ fn a_former_member_that_may_still_campaign_learns_the_candidates_term() {
 #[test]
 #[ignore = "BUG: slow convergence without PreVote while a demotion is uncommitted (settles at 416 rounds, bound 400)"]
 fn three_campaigners_around_an_uncommitted_demotion_settle_within_the_bound() {
-    let seed = 1_370_994_385_946_788_204;
-    if let Err(e) = run(seed, steps_for(seed)) {
-        panic!("{e}");
-    }
+    check_seed(1_370_994_385_946_788_204);
 }
 
 /// The Figure 8 rule (5.4.2: a leader commits entries of earlier terms only by committing one
@@ -238,9 +236,7 @@ fn three_campaigners_around_an_uncommitted_demotion_settle_within_the_bound() {
 fn an_earlier_terms_entry_on_a_majority_is_not_committed_by_counting() {
     let seed = 2_767_572_680_556_053_480;
     assert_eq!(shape(seed).0, "3-inline-large");
-    if let Err(e) = run(seed, steps_for(seed)) {
-        panic!("{e}");
-    }
+    check_seed(seed);
 }
 
 /// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 50,000 schedules (a
@@ -253,10 +249,7 @@ fn an_earlier_terms_entry_on_a_majority_is_not_committed_by_counting() {
 /// the output contract now says it must, and the simulator's driver does.
 #[test]
 fn a_snapshot_install_lands_after_the_writes_before_it() {
-    let seed = 7_281_706_824_538_180_102;
-    if let Err(e) = run(seed, steps_for(seed)) {
-        panic!("{e}");
-    }
+    check_seed(7_281_706_824_538_180_102);
 }
 
 /// Membership churn: the joiner shapes with faults in one action of four (so leaders last
