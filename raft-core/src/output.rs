@@ -26,7 +26,7 @@
 //! | `Read` | serves the reads it covers once its state machine has applied the index (`Ready`), or fails them (`Failed`) |
 //! | `Compact` | may drop log-store entries up to `upto` (they are captured in a snapshot) |
 //! | `SnapshotChunk` | writes the chunk's bytes (from this step's input) at its offset of the incoming snapshot; never staged in the core |
-//! | `InstallSnapshot` | verifies, makes durable and loads the received snapshot, resets its log store to start after it, and reports `SnapshotInstalled`. Under `Deferred` durability the reset is ordered after every earlier `Persist`: those writes must not land after it (one log stream with the install as a record, as the std driver's WAL, does this by itself; a crash may keep a prefix of the stream, never a later record without an earlier one) |
+//! | `InstallSnapshot` | verifies, makes durable and loads the received snapshot, resets its log store to start after it, and reports `SnapshotInstalled`. Under `Deferred` durability the reset is ordered after every earlier `Persist`: none of those writes may land after it (a driver that writes one log stream with the install as a record in it, as the std driver's WAL does, gets this for free: a crash keeps a prefix of the stream, never a later record without the earlier ones) |
 //! | `CaptureWanted` | should capture the state machine at its applied index soon and report `Captured`, so the window can slide |
 //!
 //! # Bounded outputs
