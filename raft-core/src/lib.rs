@@ -655,6 +655,7 @@ mod fmt;
 
 pub mod codec;
 mod config;
+pub mod engine;
 mod error;
 mod input;
 mod log;
@@ -673,9 +674,11 @@ mod types;
 pub mod sim;
 
 pub use config::{Config, Durability};
+pub use engine::{Engine, EngineError};
 pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
+pub use log::window::{LogSlot, WindowStorage};
 pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
