@@ -46,9 +46,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> sealed::S
 {
 }
 
-impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> Core
-    for State<P, L, F, W>
-{
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> Core for State<P, L, F, W> {
     #[inline]
     fn step_into<const N: usize>(
         &mut self,

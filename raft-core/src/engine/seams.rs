@@ -37,8 +37,11 @@ pub trait Storage: LogStore {
     /// Records the hard state and the commit index, after the entries of the same `Persist`
     /// (so a torn write never keeps a commit index that covers entries it replaced). Called
     /// when the hard state changed or the commit index grew.
-    fn save_hard_state(&mut self, hard_state: HardState, commit: LogIndex)
-        -> Result<(), Self::Error>;
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), Self::Error>;
 
     /// Makes every write performed so far durable (one fsync for a batch: group commit).
     fn sync(&mut self) -> Result<(), Self::Error> {

@@ -312,6 +312,22 @@ impl<const E: usize> LogStore for RingStore<'_, E> {
     }
 }
 
+/// The engine's storage seam over a RAM ring: writes are "durable" when they return (a
+/// firmware whose buffer is battery-backed or mirrored to flash, or a test), and the hard state
+/// is kept beside the records ([`RingStore::hard_state`]).
+impl<const E: usize> crate::engine::Storage for RingStore<'_, E> {
+    type Error = StoreError;
+
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), StoreError> {
+        self.hard_state = (hard_state, commit);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,17 +398,5 @@ mod tests {
             live.push_back(rec).unwrap();
             used += rec;
         }
-    }
-}
-
-/// The engine's storage seam over a RAM ring: writes are "durable" when they return (a
-/// firmware whose buffer is battery-backed or mirrored to flash, or a test), and the hard state
-/// is kept beside the records ([`RingStore::hard_state`]).
-impl<const E: usize> crate::engine::Storage for RingStore<'_, E> {
-    type Error = StoreError;
-
-    fn save_hard_state(&mut self, hard_state: HardState, commit: LogIndex) -> Result<(), StoreError> {
-        self.hard_state = (hard_state, commit);
-        Ok(())
     }
 }
