@@ -172,7 +172,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if self.durable_by(seq) {
             self.send(to, Message::AppendResponse(resp), cx);
         } else {
-            // A newer acknowledgement to the same leader supersedes the held one.
+            // A newer acknowledgement to the same leader supersedes the held one, but never
+            // acknowledges less: a heartbeat verifies only up to its `prev_index`, and had its
+            // answer replaced the held acknowledgement of entries an earlier append of this
+            // term carried, the leader would learn of them only at the next heartbeat (a
+            // write would wait a heartbeat interval to commit). Those entries came from this
+            // leader in this term, so they still match its log (the held acknowledgement is
+            // dropped when the term changes).
+            let mut resp = resp;
+            if let Some((held_to, held, _)) = self.held_ack {
+                if held_to == to && held.term == resp.term && held.index > resp.index {
+                    resp.index = held.index;
+                }
+            }
             self.held_ack = Some((to, resp, seq));
         }
     }
