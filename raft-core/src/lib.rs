@@ -647,9 +647,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "std")]
-extern crate std;
-
 mod fastwire;
 mod fmt;
 
@@ -668,9 +665,6 @@ mod role;
 mod state;
 mod stats;
 mod types;
-
-#[cfg(feature = "sim")]
-pub mod sim;
 
 pub use config::{Config, Durability};
 pub use error::{ConfigError, StepError};
