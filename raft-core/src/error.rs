@@ -33,6 +33,8 @@ pub enum ConfigError {
     LogBytesTooSmall,
     /// The `LOG` capacity of the `State` type is below 4 entries.
     LogWindowTooSmall,
+    /// The storage given for the log window does not hold exactly `LOG` slots.
+    WindowStorage,
     /// The restored hard state or log is inconsistent (a log shorter than the applied index,
     /// terms that go down, a malformed membership entry).
     BadRestore,
@@ -46,6 +48,7 @@ impl fmt::Display for ConfigError {
                 "election_ticks must be larger than heartbeat_ticks"
             }
             ConfigError::BadVoters => "voters must be listed once each",
+            ConfigError::WindowStorage => "the log window storage must hold exactly LOG slots",
             ConfigError::TooManyVoters => "more voters than the PEERS capacity",
             ConfigError::FrameTooSmall => "max_frame_bytes is too small for an empty append",
             ConfigError::FrameTooLarge => "max_frame_bytes is above codec::MAX_FRAME_BYTES",

@@ -7,103 +7,61 @@
 //! firmware, in a host's event loop and in a fuzzer, and the same seed and inputs give the
 //! same outputs, bit for bit.
 //!
-//! - [`State::step`] is the in-place form hot loops use; [`step`] is the by-value
+//! - [`Engine`] drives a `State` through the driver's seams (log storage, snapshots,
+//!   transport, state machine) and performs every step's outputs in the contract's order:
+//!   what a driver is built on ([`engine`]).
+//! - [`State::step`] is the in-place form the engine uses; [`step`] is the by-value
 //!   `step(state, input) -> (state, outputs)` form, a thin wrapper over it.
-//! - [`output`] states the contract every driver obeys (ordering, durability, bounds).
+//! - [`output`] states the contract the engine obeys (ordering, durability, bounds).
 //! - [`codec`] turns messages into framed datagrams and back; it reads entry payloads from
 //!   the driver's log store ([`LogStore`]; [`RingStore`] is a no_std one over a byte array).
 //!
-//! # Example: three nodes to a commit with nothing but `step`, a store and the codec
+//! # Example: three nodes commit an entry
+//!
+//! A driver gives the [`Engine`] a log store (here raft-core's [`RingStore`] over a byte
+//! array), a transport and a state machine, then loops: tick, deliver frames, propose.
 //!
 //! ```
-//! use raft_core::codec::{self, EntrySource};
-//! use raft_core::{persist_entries, Config, Input, LogStore, NodeId, Output, Outputs,
-//!                 Proposal, RingStore, State};
+//! use raft_core::codec::{EntryRef, EntrySource};
+//! use raft_core::engine::{Outgoing, StateMachine, Transport};
+//! use raft_core::{Config, Engine, Input, LogIndex, NodeId, RingStore, Role, State, StoreError};
 //!
-//! type Node = State<3, 16, 4>; // up to 3 voters, 16-entry log window, 4 appends in flight
-//! const CLUSTER: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
-//!
-//! let mut bufs = [[0u8; 1024]; 3];
-//! let [b1, b2, b3] = &mut bufs;
-//! let mut stores: [RingStore<'_, 16>; 3] =
-//!     [b1, b2, b3].map(|b| RingStore::new(b, raft_core::LogIndex(0)));
-//! let mut nodes: [Node; 3] = core::array::from_fn(|k| {
-//!     let mut cfg = Config::new(CLUSTER[k], 42 + k as u64);
-//!     cfg.max_frame_bytes = 256; // small frames: payloads up to 165 bytes
-//!     cfg.max_inflight_bytes = 1024;
-//!     cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
-//!     State::new(cfg, &CLUSTER).expect("valid config")
-//! });
-//!
-//! // The network: encoded frames in flight, (to, bytes). A real driver sends UDP datagrams.
-//! let mut wire: Vec<(usize, Vec<u8>)> = Vec::new();
-//! let mut applied: [Vec<Vec<u8>>; 3] = Default::default();
-//! let mut out: Outputs<16> = Outputs::new();
-//!
-//! // Perform one step's outputs in order, as every driver does.
-//! let mut perform = |k: usize, input: Input<'_>, out: &Outputs<16>,
-//!                    stores: &mut [RingStore<'_, 16>; 3], wire: &mut Vec<(usize, Vec<u8>)>,
-//!                    applied: &mut [Vec<Vec<u8>>; 3]| {
-//!     for o in out {
-//!         match o {
-//!             Output::Persist(p) => persist_entries(&mut stores[k], p, &input).unwrap(),
-//!             Output::Send { to, msg } => {
-//!                 let hdr = codec::Header { cluster_id: 0, from: CLUSTER[k], to: *to };
-//!                 let mut frame = [0u8; 1200];
-//!                 let n = codec::encode(&hdr, msg, &stores[k], &mut frame).unwrap();
-//!                 wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
-//!             }
-//!             Output::Apply { first, last } => {
-//!                 for i in first.0..=last.0 {
-//!                     let e = stores[k].entry(raft_core::LogIndex(i)).unwrap();
-//!                     if !e.data.is_empty() {
-//!                         applied[k].push(e.data.to_vec());
-//!                     }
-//!                 }
-//!             }
-//!             Output::Compact { upto } => stores[k].compact_to(*upto),
-//!             _ => {}
-//!         }
-//!     }
-//! };
-//!
-//! // Tick every node until one is elected, delivering frames as they appear.
-//! let mut leader = None;
-//! for _ in 0..100 {
-//!     for k in 0..3 {
-//!         nodes[k].step(Input::Tick, &mut out).unwrap();
-//!         perform(k, Input::Tick, &out, &mut stores, &mut wire, &mut applied);
-//!     }
-//!     while let Some((to, frame)) = wire.pop() {
-//!         nodes[to].step(Input::Frame(&frame), &mut out).unwrap();
-//!         perform(to, Input::Frame(&frame), &out, &mut stores, &mut wire, &mut applied);
-//!     }
-//!     leader = (0..3).find(|&k| nodes[k].role() == raft_core::Role::Leader);
-//!     if leader.is_some() {
-//!         break;
+//! struct Wire(Vec<(NodeId, Vec<u8>)>); // frames in flight (a real one sends datagrams)
+//! impl Transport for Wire {
+//!     type Error = StoreError;
+//!     fn send<L: EntrySource + ?Sized>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError> {
+//!         let mut frame = [0u8; 1200];
+//!         let n = m.encode(&mut frame).expect("fits max_frame_bytes");
+//!         Ok(self.0.push((m.to(), frame[..n].to_vec())))
 //!     }
 //! }
-//! let l = leader.expect("a leader within 100 ticks");
-//!
-//! // Propose on the leader; deliver until quiet; every node applies the command.
-//! let cmd = Input::Propose { data: b"set x = 1" };
-//! nodes[l].step(cmd, &mut out).unwrap();
-//! assert!(matches!(out.iter().find(|o| matches!(o, Output::Proposal(_))),
-//!                  Some(Output::Proposal(Proposal::Accepted { .. }))));
-//! perform(l, cmd, &out, &mut stores, &mut wire, &mut applied);
-//! for _ in 0..10 {
-//!     while let Some((to, frame)) = wire.pop() {
-//!         nodes[to].step(Input::Frame(&frame), &mut out).unwrap();
-//!         perform(to, Input::Frame(&frame), &out, &mut stores, &mut wire, &mut applied);
-//!     }
-//!     for k in 0..3 {
-//!         nodes[k].step(Input::Tick, &mut out).unwrap();
-//!         perform(k, Input::Tick, &out, &mut stores, &mut wire, &mut applied);
+//! struct Applied(Vec<Vec<u8>>); // the state machine: every command applied, in order
+//! impl StateMachine for Applied {
+//!     type Error = StoreError;
+//!     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+//!         Ok(if !e.data.is_empty() { self.0.push(e.data.to_vec()) })
 //!     }
 //! }
-//! for k in 0..3 {
-//!     assert_eq!(applied[k], vec![b"set x = 1".to_vec()], "node {k}");
+//! const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+//! let mut bufs = [[0u8; 4096]; 3]; // each node's log store
+//! let mut nodes: Vec<_> = bufs.iter_mut().zip(IDS).map(|(buf, id)| {
+//!     let mut cfg = Config::new(id, 42); // 42: the seed of the election jitter
+//!     cfg.log_bytes = RingStore::<16>::budget(buf.len(), cfg.max_payload());
+//!     let state: State<3, 16, 4> = State::new(cfg, &IDS).unwrap(); // 3 voters, 16 entries
+//!     Engine::new(state, RingStore::<16>::new(buf, LogIndex(0)), Wire(vec![]), Applied(vec![]))
+//! }).collect();
+//! // The loop: a tick for every node, then every frame delivered.
+//! for round in 0..40 {
+//!     for n in nodes.iter_mut() { n.step(Input::Tick, &mut ()).unwrap() }
+//!     if round == 20 {
+//!         let leader = nodes.iter_mut().find(|n| n.state().role() == Role::Leader).unwrap();
+//!         leader.step(Input::Propose { data: b"x=1" }, &mut ()).unwrap();
+//!     }
+//!     while let Some((to, f)) = nodes.iter_mut().find_map(|n| n.transport_mut().0.pop()) {
+//!         nodes[to.0 as usize - 1].step(Input::Frame(&f), &mut ()).unwrap();
+//!     }
 //! }
+//! assert!(nodes.iter().all(|n| n.machine().0 == [b"x=1"]));
 //! ```
 //!
 //! # Linearizable reads
@@ -652,6 +610,7 @@ mod fmt;
 
 pub mod codec;
 mod config;
+pub mod engine;
 mod error;
 mod input;
 mod log;
@@ -667,9 +626,11 @@ mod stats;
 mod types;
 
 pub use config::{Config, Durability};
+pub use engine::{Engine, EngineError};
 pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
+pub use log::window::{LogSlot, WindowStorage};
 pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,

@@ -8,7 +8,7 @@ use crate::error::{ConfigError, StepError};
 use crate::fmt::raft_info;
 use crate::input::Input;
 use crate::log::store::LogStore;
-use crate::log::window::{EntryMeta, Window};
+use crate::log::window::{LogSlot, Window, WindowStorage};
 use crate::membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS};
 use crate::message::SnapshotMeta;
 use crate::message::{EntryCount, Message};
@@ -27,12 +27,21 @@ const PERSIST_QUEUE: usize = 4;
 /// - `PEERS`: the most members (voters and learners) the cluster may have, this node
 ///   included, at most [`MAX_MEMBERS`](crate::MAX_MEMBERS);
 /// - `LOG`: entries in the log window (16 bytes of metadata each; payloads live in the store);
-/// - `INFLIGHT`: AppendEntries in flight per follower (the pipelining window).
+/// - `INFLIGHT`: AppendEntries in flight per follower (the pipelining window);
 ///
-/// Build it with [`State::new`] (a fresh node) or [`State::restore`] (after a restart), then
-/// call [`State::step`] for every input.
+/// and `W`, where the log window's `LOG` slots live ([`WindowStorage`]): inline by default,
+/// or storage the caller provides (a boxed slice on a host, a `&'static mut` array on a
+/// firmware), so that `State` itself stays small whatever the window.
+///
+/// Build it with [`State::new`] / [`State::restore`] (inline window) or [`State::new_in`] /
+/// [`State::restore_in`] (caller-provided window), then call [`State::step`] for every input.
 #[derive(Clone, Debug)]
-pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
+pub struct State<
+    const PEERS: usize,
+    const LOG: usize,
+    const INFLIGHT: usize,
+    W: WindowStorage = [LogSlot; LOG],
+> {
     pub(crate) cfg: Config,
     /// The nodes this one tracks, by stable position: the members of `conf`, this node
     /// (always, member or not), and former members whose position was not reused yet.
@@ -50,7 +59,7 @@ pub struct State<const PEERS: usize, const LOG: usize, const INFLIGHT: usize> {
     pub(crate) hs: HardState,
     pub(crate) role: Role,
     pub(crate) leader: Option<NodeId>,
-    pub(crate) log: Window<LOG>,
+    pub(crate) log: Window<LOG, W>,
     pub(crate) commit: LogIndex,
     /// Last index handed out in an `Apply`.
     pub(crate) applied: LogIndex,
@@ -168,12 +177,35 @@ impl Ctx<'_> {
 }
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+    /// A fresh node with its log window inline: [`State::new_in`] with `[LogSlot; LOG]`.
+    /// `size_of::<State>()` then grows by 16 bytes per window entry; a host with a large
+    /// window keeps it out of line with `new_in` and a boxed slice.
+    pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
+        Self::new_in(cfg, voters, [LogSlot::default(); L])
+    }
+
+    /// A node rebuilt after a restart, its log window inline: [`State::restore_in`] with
+    /// `[LogSlot; LOG]`.
+    pub fn restore<S: LogStore + ?Sized>(
+        cfg: Config,
+        voters: &[NodeId],
+        restored: Restored,
+        store: &S,
+    ) -> Result<Self, ConfigError> {
+        Self::restore_in(cfg, voters, restored, store, [LogSlot::default(); L])
+    }
+}
+
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// A fresh node with an empty log in term 0. `voters` is the cluster's initial
     /// configuration, the same on every node. A node joining a running cluster is built with
     /// the voters it knows (itself not among them, possibly none): while it is not a member it
     /// never campaigns, takes the log from whichever leader sends it, and learns the
     /// configuration from that log once a membership change adds it.
-    pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
+    ///
+    /// The log window lives in `window`, which must hold exactly `LOG` slots (their contents
+    /// do not matter).
+    pub fn new_in(cfg: Config, voters: &[NodeId], window: W) -> Result<Self, ConfigError> {
         let restored = Restored {
             hard_state: HardState::default(),
             commit: LogIndex::ZERO,
@@ -181,7 +213,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             applied: LogIndex::ZERO,
             members: None,
         };
-        Self::build(cfg, voters, restored)
+        Self::build(cfg, voters, restored, window)
     }
 
     /// A node rebuilt after a restart from exactly what was durable: the hard state, the
@@ -189,20 +221,23 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// Entries up to the applied index are not applied again; later committed entries are.
     /// The membership is `restored.members` (or the initial `voters`) updated by every
     /// membership entry in the log, committed or not.
-    pub fn restore<S: LogStore + ?Sized>(
+    ///
+    /// The log window lives in `window`, which must hold exactly `LOG` slots.
+    pub fn restore_in<S: LogStore + ?Sized>(
         cfg: Config,
         voters: &[NodeId],
         restored: Restored,
         store: &S,
+        window: W,
     ) -> Result<Self, ConfigError> {
-        let mut s = Self::build(cfg, voters, restored)?;
+        let mut s = Self::build(cfg, voters, restored, window)?;
         let mut i = restored.base.0.next();
         while i <= store.last_index() {
             let e = store.entry(i).ok_or(ConfigError::BadRestore)?;
             if e.term < s.log.last_term() || e.data.len() > u16::MAX as usize {
                 return Err(ConfigError::BadRestore);
             }
-            let meta = EntryMeta {
+            let meta = LogSlot {
                 term: e.term,
                 len: e.data.len() as u16,
                 kind: e.kind,
@@ -243,7 +278,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         Ok(s)
     }
 
-    fn build(cfg: Config, voters: &[NodeId], r: Restored) -> Result<Self, ConfigError> {
+    fn build(cfg: Config, voters: &[NodeId], r: Restored, window: W) -> Result<Self, ConfigError> {
         const { assert!(P <= MAX_MEMBERS, "PEERS above MAX_MEMBERS") };
         cfg.validate(F, L)?;
         let conf = match r.members {
@@ -269,7 +304,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             hs: r.hard_state,
             role: Role::Follower,
             leader: None,
-            log: Window::new(r.base.0, r.base.1),
+            log: Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?,
             commit: r.applied,
             applied: r.applied,
             // A restarted state machine was rebuilt from a durable capture of `applied`.
@@ -345,6 +380,16 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         out: &mut VecView<Output>,
     ) -> Result<(), StepError> {
         self.step_in(&input, out)
+    }
+
+    /// The step with the input borrowed (for the engine).
+    #[inline]
+    pub(crate) fn step_ref(
+        &mut self,
+        input: &Input<'_>,
+        out: &mut VecView<Output>,
+    ) -> Result<(), StepError> {
+        self.step_in(input, out)
     }
 
     /// The step itself, the input borrowed (a by-value input would be copied once more on
@@ -596,7 +641,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
 
     /// Appends one entry's metadata at the end of the log, recording it for this step's
     /// `Persist`. False if the window is full.
-    pub(crate) fn append_meta(&mut self, meta: EntryMeta, cx: &mut Ctx<'_>) -> bool {
+    pub(crate) fn append_meta(&mut self, meta: LogSlot, cx: &mut Ctx<'_>) -> bool {
         if !self.log.push(meta) {
             return false;
         }
@@ -778,10 +823,10 @@ fn fill_at<const L: usize>(cfg: &Config) -> u64 {
 /// [`State::step`]. It moves the whole `State` in and out (see the crate docs for the bytes
 /// copied); hot loops use the in-place form. A driver error leaves the state unchanged apart
 /// from counters and comes back as the error.
-pub fn step<const P: usize, const L: usize, const F: usize, const N: usize>(
-    mut state: State<P, L, F>,
+pub fn step<const P: usize, const L: usize, const F: usize, W: WindowStorage, const N: usize>(
+    mut state: State<P, L, F, W>,
     input: Input<'_>,
-) -> (State<P, L, F>, Result<Outputs<N>, StepError>) {
+) -> (State<P, L, F, W>, Result<Outputs<N>, StepError>) {
     let mut out = Outputs::new();
     let r = state.step(input, &mut out);
     (state, r.map(|()| out))

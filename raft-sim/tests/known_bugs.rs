@@ -170,14 +170,14 @@ fn a_driver_error_changes_nothing_and_loses_no_apply() {
     };
     let mut frame = [0u8; 256];
     let n = codec::encode(&hdr, &msg, &Three, &mut frame).unwrap();
-    let (s, r) = raft_core::step::<3, 8, 2, { outputs_needed(3) }>(s, Input::Frame(&frame[..n]));
+    let (s, r) = raft_core::step::<3, 8, 2, _, { outputs_needed(3) }>(s, Input::Frame(&frame[..n]));
     assert!(r.unwrap().contains(&raft_core::Output::Apply {
         first: LogIndex(1),
         last: LogIndex(1)
     }));
     assert_eq!((s.commit(), s.applied()), (LogIndex(3), LogIndex(1)));
     // A driver mistake: a capture beyond the applied index.
-    let (s, r) = raft_core::step::<3, 8, 2, { outputs_needed(3) }>(
+    let (s, r) = raft_core::step::<3, 8, 2, _, { outputs_needed(3) }>(
         s,
         Input::Captured { index: LogIndex(5) },
     );

@@ -20,7 +20,7 @@ fn main() -> ! {
         }
     }
     // Also exercise the by-value form.
-    let (node, _res) = raft_core::step::<3, 32, 4, 16>(node, Input::Propose { data: b"x" });
+    let (node, _res) = raft_core::step::<3, 32, 4, _, 16>(node, Input::Propose { data: b"x" });
     core::hint::black_box(&node);
     loop {}
 }

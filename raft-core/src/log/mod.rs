@@ -5,4 +5,4 @@
 //! over a caller-provided byte array; the std driver uses its write-ahead log instead.
 
 pub mod store;
-pub(crate) mod window;
+pub mod window;

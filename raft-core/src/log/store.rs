@@ -11,7 +11,7 @@ use core::fmt;
 use crate::codec::{read_record, write_record, EntryRef, EntrySource, ENTRY_OVERHEAD};
 use crate::input::Input;
 use crate::output::{NewEntriesFrom, Persist};
-use crate::types::{EntryKind, LogIndex};
+use crate::types::{EntryKind, HardState, LogIndex};
 
 /// Why a store refused an operation. The core budgets the store (`Config::log_bytes` and the
 /// `LOG` window) so that a driver that follows the outputs never sees these; they exist so a
@@ -133,6 +133,9 @@ pub struct RingStore<'a, const E: usize> {
     /// When the data wraps: the end of the upper segment `[head, wrap)`; the lower segment is
     /// `[0, tail)`.
     wrap: Option<usize>,
+    /// The hard state and commit index last saved through the engine's
+    /// [`Storage`](crate::engine::Storage) seam.
+    hard_state: (HardState, LogIndex),
 }
 
 impl<'a, const E: usize> RingStore<'a, E> {
@@ -147,7 +150,14 @@ impl<'a, const E: usize> RingStore<'a, E> {
             head: 0,
             tail: 0,
             wrap: None,
+            hard_state: (HardState::default(), LogIndex::ZERO),
         }
+    }
+
+    /// The hard state and commit index last saved into this store by an
+    /// [`Engine`](crate::Engine) (what a restart would restore, were the buffer durable).
+    pub fn hard_state(&self) -> (HardState, LogIndex) {
+        self.hard_state
     }
 
     /// The `Config::log_bytes` to give the core for a buffer of `buf_len` bytes holding
@@ -298,6 +308,22 @@ impl<const E: usize> LogStore for RingStore<'_, E> {
 
     fn last_index(&self) -> LogIndex {
         self.first.plus(self.count as u64).prev()
+    }
+}
+
+/// The engine's storage seam over a RAM ring: writes are "durable" when they return (a
+/// firmware whose buffer is battery-backed or mirrored to flash, or a test), and the hard state
+/// is kept beside the records ([`RingStore::hard_state`]).
+impl<const E: usize> crate::engine::Storage for RingStore<'_, E> {
+    type Error = StoreError;
+
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), StoreError> {
+        self.hard_state = (hard_state, commit);
+        Ok(())
     }
 }
 

@@ -1,27 +1,42 @@
-//! The core's bounded log window: entry metadata for `first ..= last`.
+//! The core's bounded log window: entry metadata for `first ..= last`, in storage the caller
+//! chooses ([`WindowStorage`]).
 
 use crate::codec::ENTRY_OVERHEAD;
 use crate::types::{EntryKind, LogIndex, Term};
 
-/// What the core remembers of one entry: 16 bytes, independent of the payload size.
+/// What the core remembers of one entry: 16 bytes, independent of the payload size. A log
+/// window is an array of these (see [`WindowStorage`]); their contents are the core's own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct EntryMeta {
+pub struct LogSlot {
     pub(crate) term: Term,
     pub(crate) len: u16,
     pub(crate) kind: EntryKind,
 }
 
-impl EntryMeta {
+impl LogSlot {
     /// Bytes this entry takes in the store and in a frame.
     pub(crate) fn record_bytes(&self) -> u32 {
         u32::from(self.len) + ENTRY_OVERHEAD
     }
 }
 
-/// A ring of up to `L` entry metas following the compaction point `(base, base_term)`.
+/// Where a [`State`](crate::State) keeps its log window: `LOG` [`LogSlot`]s (16 bytes each) in
+/// storage the caller chooses, as smoltcp lets its caller choose socket buffers. The default is
+/// an inline array (`[LogSlot; LOG]`, right for a firmware `static` and for small windows); a
+/// host with a large window passes a boxed slice (`Box<[LogSlot]>`) so that `State` stays a few
+/// KiB and a by-value step copies only that; a firmware may also lend a `&'static mut` array.
+///
+/// Anything that is a mutable slice of slots qualifies; the constructors check that it holds
+/// exactly `LOG` slots ([`ConfigError::WindowStorage`](crate::ConfigError::WindowStorage)).
+pub trait WindowStorage: AsRef<[LogSlot]> + AsMut<[LogSlot]> {}
+
+impl<T: AsRef<[LogSlot]> + AsMut<[LogSlot]> + ?Sized> WindowStorage for T {}
+
+/// A ring of up to `L` entry metas following the compaction point `(base, base_term)`, in `W`
+/// (which holds exactly `L` slots: `L` stays a constant so that the ring arithmetic is cheap).
 #[derive(Clone, Debug)]
-pub(crate) struct Window<const L: usize> {
-    metas: [EntryMeta; L],
+pub(crate) struct Window<const L: usize, W = [LogSlot; L]> {
+    metas: W,
     /// Slot of the first entry (index `base + 1`).
     head: usize,
     /// Number of entries held.
@@ -34,16 +49,20 @@ pub(crate) struct Window<const L: usize> {
     bytes: u64,
 }
 
-impl<const L: usize> Window<L> {
-    pub(crate) fn new(base: LogIndex, base_term: Term) -> Self {
-        Window {
-            metas: [EntryMeta::default(); L],
+impl<const L: usize, W: WindowStorage> Window<L, W> {
+    /// A window over `metas`, or `None` unless it holds exactly `L` slots.
+    pub(crate) fn new(metas: W, base: LogIndex, base_term: Term) -> Option<Self> {
+        if metas.as_ref().len() != L {
+            return None;
+        }
+        Some(Window {
+            metas,
             head: 0,
             len: 0,
             base,
             base_term,
             bytes: 0,
-        }
+        })
     }
 
     pub(crate) fn base(&self) -> LogIndex {
@@ -83,8 +102,8 @@ impl<const L: usize> Window<L> {
     }
 
     /// Metadata of an entry inside the window.
-    pub(crate) fn meta(&self, index: LogIndex) -> Option<&EntryMeta> {
-        self.slot(index).map(|s| &self.metas[s])
+    pub(crate) fn meta(&self, index: LogIndex) -> Option<&LogSlot> {
+        self.slot(index).map(|s| &self.metas.as_ref()[s])
     }
 
     /// The term of `index`: known for the window, the base, and index 0.
@@ -100,12 +119,12 @@ impl<const L: usize> Window<L> {
     }
 
     /// Appends one entry at `last + 1`. False if the window is full.
-    pub(crate) fn push(&mut self, meta: EntryMeta) -> bool {
+    pub(crate) fn push(&mut self, meta: LogSlot) -> bool {
         if self.len == L {
             return false;
         }
         let s = (self.head + self.len) % L;
-        self.metas[s] = meta;
+        self.metas.as_mut()[s] = meta;
         self.len += 1;
         self.bytes += u64::from(meta.record_bytes());
         true
@@ -115,7 +134,7 @@ impl<const L: usize> Window<L> {
     pub(crate) fn truncate_from(&mut self, index: LogIndex) {
         while self.len > 0 && self.last_index() >= index && index > self.base {
             let s = (self.head + self.len - 1) % L;
-            self.bytes -= u64::from(self.metas[s].record_bytes());
+            self.bytes -= u64::from(self.metas.as_ref()[s].record_bytes());
             self.len -= 1;
         }
     }
@@ -137,7 +156,7 @@ impl<const L: usize> Window<L> {
     pub(crate) fn compact_to(&mut self, upto: LogIndex) {
         let upto = upto.min(self.last_index());
         while self.base < upto {
-            let m = self.metas[self.head];
+            let m = self.metas.as_ref()[self.head];
             self.bytes -= u64::from(m.record_bytes());
             self.base_term = m.term;
             self.base = self.base.next();
@@ -170,8 +189,8 @@ impl<const L: usize> Window<L> {
 mod tests {
     use super::*;
 
-    fn meta(term: u64) -> EntryMeta {
-        EntryMeta {
+    fn meta(term: u64) -> LogSlot {
+        LogSlot {
             term: Term(term),
             len: 4,
             kind: EntryKind::Normal,
@@ -180,7 +199,7 @@ mod tests {
 
     #[test]
     fn push_truncate_compact_keep_indices_and_bytes() {
-        let mut w: Window<4> = Window::new(LogIndex(0), Term(0));
+        let mut w: Window<4> = Window::new([LogSlot::default(); 4], LogIndex(0), Term(0)).unwrap();
         for t in [1, 1, 2, 3] {
             assert!(w.push(meta(t)));
         }

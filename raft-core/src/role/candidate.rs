@@ -1,10 +1,11 @@
 //! Elections: PreVote and RequestVote, from both sides.
 
+use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteRequest, VoteResponse};
 use crate::state::{Ctx, State};
 use crate::types::{NodeId, Role, Term};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// The election timer fired: start a PreVote round, or a real election without PreVote.
     pub(crate) fn start_election(&mut self, cx: &mut Ctx<'_>) {
         if self.hs.term == Term(u64::MAX) {

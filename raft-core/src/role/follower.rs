@@ -3,14 +3,14 @@
 
 use crate::codec::WireEntries;
 use crate::fmt::raft_debug;
-use crate::log::window::EntryMeta;
+use crate::log::window::{LogSlot, WindowStorage};
 use crate::membership::Membership;
 use crate::message::{Append, AppendResponse, Message};
 use crate::output::{NewEntries, NewEntriesFrom};
 use crate::state::{Ctx, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role, Term};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// "Reply false if term < currentTerm": the reply carries our term so the stale leader
     /// steps down.
     pub(crate) fn reject_stale_append(&mut self, to: NodeId, prev: LogIndex, cx: &mut Ctx<'_>) {
@@ -134,7 +134,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
                 self.stats.appends_truncated_full += 1;
                 break;
             }
-            let meta = EntryMeta {
+            let meta = LogSlot {
                 term: e.term,
                 len: e.data.len() as u16,
                 kind: e.kind,

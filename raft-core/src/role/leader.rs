@@ -1,14 +1,14 @@
 //! The leader: proposals, replication under flow control, commit, heartbeats, CheckQuorum.
 
 use crate::codec::MAX_HEADER_BYTES;
-use crate::log::window::EntryMeta;
+use crate::log::window::{LogSlot, WindowStorage};
 use crate::message::{Append, AppendResponse, EntryCount, Message};
 use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
 use crate::progress::{Progress, ProgressState};
 use crate::state::{Ctx, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn become_leader(&mut self, cx: &mut Ctx<'_>) {
         self.stats.became_leader += 1;
         let me = self.cfg.id;
@@ -63,7 +63,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
             from,
         });
         // Callers checked `has_room` for `len` (at most the frame's payload, below u16::MAX).
-        let meta = EntryMeta {
+        let meta = LogSlot {
             term,
             len: len as u16,
             kind,

@@ -2,6 +2,7 @@
 //! pitfalls handled): the leader's checks on a proposed configuration, every node adopting
 //! the latest configuration in its log, and a removed leader handing over.
 
+use crate::log::window::WindowStorage;
 use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
 use crate::output::{Output, Proposal};
@@ -9,7 +10,7 @@ use crate::progress::Progress;
 use crate::state::{Ctx, Slot, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// `Input::ChangeMembership`: answered by an `Output::Proposal`.
     pub(crate) fn change_membership(&mut self, data: &[u8], cx: &mut Ctx<'_>) {
         let answer = self.try_change(data, cx);

@@ -13,11 +13,12 @@ pub(crate) use reads::{ReadBatch, READ_BATCHES};
 pub(crate) use snapshot::Receiving;
 
 use crate::codec::WireEntries;
+use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteResponse};
 use crate::state::{Ctx, State};
 use crate::types::{NodeId, Role};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
         if self.elapsed >= self.cfg.election_ticks {
             self.quiet_after_restart = false;

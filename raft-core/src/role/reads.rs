@@ -8,6 +8,7 @@
 //! entry of its own term, so its commit index covers everything committed before it.
 
 use crate::error::StepError;
+use crate::log::window::WindowStorage;
 use crate::message::{Message, ReadIndexRequest, ReadIndexResponse};
 use crate::output::{Output, ReadResult};
 use crate::state::{Ctx, State};
@@ -35,7 +36,7 @@ fn round_reached(a: u32, b: u32) -> bool {
     a.wrapping_sub(b) < (1 << 31)
 }
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn read(&mut self, id: u64, cx: &mut Ctx<'_>) -> Result<(), StepError> {
         if self.last_read_id.is_some_and(|last| id <= last) {
             return Err(StepError::ReadIdNotIncreasing);
@@ -299,7 +300,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     }
 }
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// A heartbeat round is starting: waiting read batches ride on it.
     pub(crate) fn assign_waiting_reads(&mut self) {
         if !self.committed_in_term() {

@@ -6,6 +6,7 @@
 
 use crate::codec::{self, WireEntries};
 use crate::error::StepError;
+use crate::log::window::WindowStorage;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
 use crate::output::Output;
 use crate::progress::ProgressState;
@@ -22,7 +23,7 @@ pub(crate) struct Receiving {
     pub(crate) complete: bool,
 }
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// `Input::SnapshotSaved`: the driver holds `meta` durably; it can be sent, and the log
     /// may be compacted up to it.
     pub(crate) fn snapshot_saved(&mut self, meta: SnapshotMeta) -> Result<(), StepError> {

@@ -2,11 +2,12 @@
 //! TimeoutNow, and refuses proposals until the target takes over or an election timeout
 //! passes.
 
+use crate::log::window::WindowStorage;
 use crate::message::Message;
 use crate::state::{Ctx, State};
 use crate::types::{NodeId, Role};
 
-impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
+impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn transfer_leadership(&mut self, to: NodeId, cx: &mut Ctx<'_>) {
         let Some(k) = self.position(to) else { return };
         if self.role != Role::Leader || k == self.me || !self.is_voter(k) {

@@ -314,7 +314,7 @@ impl Cluster {
         let res = raft.step(input, &mut out);
         assert_eq!(raft.stats().output_overflow, 0, "n{id}: outputs overflowed");
         if let Some(shadow) = node.shadow.take() {
-            let (shadow, by_value) = raft_core::step::<PEERS, LOG, INFLIGHT, OUT>(shadow, input);
+            let (shadow, by_value) = raft_core::step::<PEERS, LOG, INFLIGHT, _, OUT>(shadow, input);
             let mine = res.map(|()| out.clone());
             assert_eq!(
                 by_value, mine,

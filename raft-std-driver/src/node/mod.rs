@@ -76,8 +76,9 @@ pub const MAX_VOTERS: usize = 7;
 pub const LOG_WINDOW: usize = 16_384;
 /// AppendEntries in flight per follower (raft-core's `INFLIGHT`).
 pub const INFLIGHT: usize = 8;
-/// The raft-core state this driver runs.
-pub type Core = raft_core::State<MAX_VOTERS, LOG_WINDOW, INFLIGHT>;
+/// The raft-core state this driver runs: its log window (`LOG_WINDOW` slots of 16 bytes) is a
+/// boxed slice beside it, so `Core` itself is a few KiB.
+pub type Core = raft_core::State<MAX_VOTERS, LOG_WINDOW, INFLIGHT, Box<[raft_core::LogSlot]>>;
 type Outs = Outputs<{ raft_core::outputs_needed(MAX_VOTERS) }>;
 
 /// Client replay windows kept (see [`Opener::accept_clients`]).
@@ -445,7 +446,6 @@ impl<M: StateMachine> Node<M> {
         let handle = self.handle();
         let t = std::thread::Builder::new()
             .name(format!("raft-node-{}", self.cfg.id))
-            .stack_size(8 << 20)
             .spawn(move || self.run())
             .map_err(|e| NodeError::Io("spawn", e))?;
         Ok((handle, t))
@@ -1165,28 +1165,17 @@ impl<M: StateMachine> Node<M> {
     }
 }
 
-/// `Core::restore`, boxed, on a helper thread with a large stack: `State` holds the log
-/// window inline (about 16 bytes per entry of [`LOG_WINDOW`]) and an unoptimized build may copy
-/// it several times on the stack before it reaches the box, more than a default 2 MiB thread
-/// stack (e.g. a test thread's) allows.
+/// raft-core's state rebuilt from what `log` holds, its log window boxed.
 fn build_core(
     cfg: raft_core::Config,
     voters: Vec<NodeId>,
     restored: Restored,
     log: WalLog,
 ) -> Result<(Box<Core>, WalLog), NodeError> {
-    let restore = move || {
-        let core = Core::restore(cfg, &voters, restored, &log).map(Box::new);
-        (core, log)
-    };
-    let (core, log) = std::thread::Builder::new()
-        .name("raft-core-restore".into())
-        .stack_size(64 << 20)
-        .spawn(restore)
-        .map_err(|e| NodeError::Io("spawn", e))?
-        .join()
-        .map_err(|_| NodeError::Restore("raft-core restore panicked".into()))?;
-    Ok((core.map_err(|e| NodeError::Restore(e.to_string()))?, log))
+    let window = vec![raft_core::LogSlot::default(); LOG_WINDOW].into_boxed_slice();
+    let core = Core::restore_in(cfg, &voters, restored, &log, window)
+        .map_err(|e| NodeError::Restore(e.to_string()))?;
+    Ok((Box::new(core), log))
 }
 
 /// 64 random bits from the OS (the election jitter seed).

@@ -1,0 +1,466 @@
+//! The driver engine: the [output contract](crate::output) as code.
+//!
+//! [`State`](crate::State) is the protocol value; an [`Engine`] is the standard way to drive
+//! it, as etcd's `Node` drives its `RawNode`. It owns the state and the driver's seams
+//! ([`Storage`], [`Snapshots`], [`Transport`], [`StateMachine`]) and performs every step's
+//! outputs in the contract's order, feeding back the inputs the contract requires
+//! (`Persisted`, `SnapshotInstalled`, `SnapshotSaved`). What the application must see comes
+//! back through [`Events`]. A driver is then a thin loop: receive a frame, `step` it; tick on
+//! time; propose; under deferred durability, [`flush`](Engine::flush) once per batch.
+//!
+//! # What one step performs, in order
+//!
+//! | output | the engine |
+//! |---|---|
+//! | `Persist` | [`Storage::persist`] (the entries come from the step's input), then [`Storage::save_hard_state`] if the hard state changed or the commit index grew; under `Inline` durability [`Storage::sync`] at once, under `Deferred` the sequence number is remembered for [`Engine::flush`] |
+//! | `Send` | reads a snapshot chunk first if the message carries one ([`Snapshots::read_chunk`]), then [`Transport::send`] |
+//! | `Apply` | reads each entry from storage and hands it to [`StateMachine::apply`], tracking the membership as of the applied index |
+//! | `Compact` | [`Storage::compact`] |
+//! | `SnapshotChunk` | [`Snapshots::write_chunk`] with the chunk bytes of the step's input |
+//! | `InstallSnapshot` | makes every earlier write durable first (the contract's ordering rule), then [`Snapshots::install`] and, if it checked out, [`Storage::install_snapshot`]; after the step's other outputs, steps `SnapshotInstalled` (and `Persisted` for the writes it synced) |
+//! | `CaptureWanted` | remembers it ([`Engine::capture_wanted`]) and tells [`Events::capture_wanted`]; [`Engine::capture`] captures when the driver chooses |
+//! | `Proposal`, `Read`, `RoleChanged` | [`Events`] |
+//!
+//! Any seam error stops the node (fail-stop): the engine steps `Input::StorageFailed`, after
+//! which every step fails with [`StepError::Halted`], and returns the error.
+//!
+//! # Cost
+//!
+//! Everything is monomorphized (no `dyn` on the hot path) and the output list is a field, so
+//! a step through the engine costs what the hand-written loops it replaced cost; the
+//! benchmark drives raft-core through it.
+
+mod core_trait;
+mod seams;
+
+pub use core_trait::Core;
+pub use seams::{
+    Events, NoSnapshots, Outgoing, Snapshots, Source, StateMachine, StepView, Storage, Transport,
+};
+
+use core::fmt;
+
+use crate::codec::Header;
+use crate::config::Durability;
+use crate::error::StepError;
+use crate::input::Input;
+use crate::log::store::StoreError;
+use crate::membership::{Membership, MAX_MEMBERS};
+use crate::message::{EntryCount, Message, SnapshotMeta};
+use crate::output::{outputs_needed, Output, Outputs, Persist};
+use crate::types::{EntryKind, LogIndex, NodeId};
+
+/// Outputs of one step: enough for any cluster size ([`outputs_needed`]`(MAX_MEMBERS)`).
+type StepOutputs = Outputs<{ outputs_needed(MAX_MEMBERS) }>;
+
+/// Why an engine call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineError<E> {
+    /// A seam failed; the node has stopped (fail-stop).
+    Driver(E),
+    /// raft-core refused the input (a driver mistake, or the node has halted).
+    Core(StepError),
+    /// The log store lacks an entry the core says it holds (a store that lost data); the node
+    /// has stopped.
+    MissingEntry(LogIndex),
+}
+
+impl<E: fmt::Display> fmt::Display for EngineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Driver(e) => write!(f, "{e}"),
+            EngineError::Core(e) => write!(f, "raft-core: {e}"),
+            EngineError::MissingEntry(i) => write!(f, "entry {i} is not in the log store"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> core::error::Error for EngineError<E> {}
+
+/// A follow-up input the contract requires after a step's outputs.
+#[derive(Clone, Copy)]
+enum FollowUp {
+    Persisted(u64),
+    Installed(SnapshotMeta, bool),
+}
+
+/// One node driven through its seams. See the module docs.
+pub struct Engine<C, S: Storage, T, M, N = NoSnapshots<<S as Storage>::Error>> {
+    state: C,
+    storage: S,
+    snapshots: N,
+    transport: T,
+    machine: M,
+    out: StepOutputs,
+    /// The newest `Persist` performed and not yet made durable (`Deferred` only).
+    unsynced: Option<u64>,
+    /// The commit index last handed to `save_hard_state`.
+    saved_commit: LogIndex,
+    /// The configuration as of the applied index (named by captured snapshots).
+    applied_members: Membership,
+    /// `CaptureWanted` came and no capture was made since.
+    capture_wanted: bool,
+}
+
+impl<C, S, T, M> Engine<C, S, T, M>
+where
+    C: Core,
+    S: Storage,
+    T: Transport<Error = S::Error>,
+    M: StateMachine<Error = S::Error>,
+{
+    /// An engine without snapshots ([`NoSnapshots`]): `state` (fresh or restored), its log
+    /// `storage` (holding what `state` was restored from), a `transport` and a `machine`
+    /// that has applied exactly `state.applied()`.
+    pub fn new(state: C, storage: S, transport: T, machine: M) -> Self {
+        Engine::with_snapshots(state, storage, NoSnapshots::new(), transport, machine)
+    }
+}
+
+impl<C, S, N, T, M> Engine<C, S, T, M, N>
+where
+    C: Core,
+    S: Storage,
+    N: Snapshots<M, Error = S::Error>,
+    T: Transport<Error = S::Error>,
+    M: StateMachine<Error = S::Error>,
+{
+    /// An engine with snapshot storage. The membership as of the applied index starts as
+    /// the core's configuration in force; a restarted driver whose log holds a membership
+    /// change after its applied index sets the right one with
+    /// [`set_applied_membership`](Engine::set_applied_membership).
+    pub fn with_snapshots(state: C, storage: S, snapshots: N, transport: T, machine: M) -> Self {
+        let applied_members = *state.membership();
+        let saved_commit = state.commit();
+        Engine {
+            state,
+            storage,
+            snapshots,
+            transport,
+            machine,
+            out: StepOutputs::new(),
+            unsynced: None,
+            saved_commit,
+            applied_members,
+            capture_wanted: false,
+        }
+    }
+
+    /// Steps `input` and performs its outputs (see the module docs).
+    pub fn step(
+        &mut self,
+        input: Input<'_>,
+        events: &mut impl Events,
+    ) -> Result<(), EngineError<S::Error>> {
+        let mut follow = self.step_once(&input, events)?;
+        // At most a `Persisted` and a `SnapshotInstalled` follow one step; each of their own
+        // steps may only be followed by another `Persisted` (bounded by the persist queue).
+        for _ in 0..8 {
+            let Some(next) = follow.pop_front() else {
+                return Ok(());
+            };
+            let input = match next {
+                FollowUp::Persisted(seq) => Input::Persisted { seq },
+                FollowUp::Installed(meta, ok) => Input::SnapshotInstalled { meta, ok },
+            };
+            for f in self.step_once(&input, events)? {
+                let _ = follow.push_back(f);
+            }
+        }
+        Ok(())
+    }
+
+    /// Group commit: makes every write performed so far durable with one [`Storage::sync`]
+    /// and reports it (`Input::Persisted`). Call it once per batch of steps under
+    /// `Durability::Deferred` (the sends of the batch went out before the fsync); a no-op
+    /// when nothing waits.
+    pub fn flush(&mut self, events: &mut impl Events) -> Result<(), EngineError<S::Error>> {
+        // `Persisted` may release work that persists again (rarely): a few rounds at most.
+        for _ in 0..4 {
+            let Some(seq) = self.unsynced.take() else {
+                return Ok(());
+            };
+            if let Err(e) = self.storage.sync() {
+                return Err(self.fail(e));
+            }
+            self.step(Input::Persisted { seq }, events)?;
+        }
+        Ok(())
+    }
+
+    /// For a driver that makes writes durable in the background: every `Persist` up to `seq`
+    /// is durable now. Steps `Input::Persisted`.
+    pub fn persisted(
+        &mut self,
+        seq: u64,
+        events: &mut impl Events,
+    ) -> Result<(), EngineError<S::Error>> {
+        if self.unsynced.is_some_and(|u| u <= seq) {
+            self.unsynced = None;
+        }
+        self.step(Input::Persisted { seq }, events)
+    }
+
+    /// The sequence number of the newest `Persist` performed and not yet made durable
+    /// (`Durability::Deferred`).
+    pub fn unsynced(&self) -> Option<u64> {
+        self.unsynced
+    }
+
+    /// Whether the core asked for a capture (`CaptureWanted`) since the last one.
+    pub fn capture_wanted(&self) -> bool {
+        self.capture_wanted
+    }
+
+    /// Captures the state machine at the applied index ([`Snapshots::capture`]) and reports
+    /// the snapshot to the core (`Input::SnapshotSaved`), which may then compact the log and
+    /// stream the snapshot to followers that lag. Returns the snapshot, `None` if the
+    /// snapshot store declined or the applied index is not in the log any more.
+    pub fn capture(
+        &mut self,
+        events: &mut impl Events,
+    ) -> Result<Option<SnapshotMeta>, EngineError<S::Error>> {
+        self.capture_wanted = false;
+        let index = self.state.applied();
+        let Some(term) = self.state.term_at(index) else {
+            return Ok(None);
+        };
+        let meta = match self
+            .snapshots
+            .capture(&self.machine, index, term, self.applied_members)
+        {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.fail(e)),
+        };
+        self.step(Input::SnapshotSaved { meta }, events)?;
+        Ok(Some(meta))
+    }
+
+    /// The protocol state (read-only).
+    pub fn state(&self) -> &C {
+        &self.state
+    }
+
+    /// The log storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The log storage, mutably (for driver housekeeping; writes that bypass the core break
+    /// the contract).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// The snapshot storage.
+    pub fn snapshots(&self) -> &N {
+        &self.snapshots
+    }
+
+    /// The snapshot storage, mutably.
+    pub fn snapshots_mut(&mut self) -> &mut N {
+        &mut self.snapshots
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The transport, mutably.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// The state machine.
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    /// The state machine, mutably.
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
+    /// The configuration as of the applied index (what a snapshot captured now names).
+    pub fn applied_membership(&self) -> &Membership {
+        &self.applied_members
+    }
+
+    /// Sets the configuration as of the applied index (after a restart: the snapshot's,
+    /// updated by the membership entries up to the applied index).
+    pub fn set_applied_membership(&mut self, members: Membership) {
+        self.applied_members = members;
+    }
+
+    /// Takes the engine apart.
+    pub fn into_parts(self) -> (C, S, N, T, M) {
+        (
+            self.state,
+            self.storage,
+            self.snapshots,
+            self.transport,
+            self.machine,
+        )
+    }
+
+    /// Stops the node after a seam failed (fail-stop) and wraps the error.
+    fn fail(&mut self, e: S::Error) -> EngineError<S::Error> {
+        self.halt();
+        EngineError::Driver(e)
+    }
+
+    fn halt(&mut self) {
+        if !self.state.is_halted() {
+            let _ = self.state.step_into(&Input::StorageFailed, &mut self.out);
+        }
+        self.out.clear();
+    }
+
+    /// One core step and its outputs; returns the follow-up inputs the contract requires.
+    fn step_once(
+        &mut self,
+        input: &Input<'_>,
+        events: &mut impl Events,
+    ) -> Result<heapless::Deque<FollowUp, 4>, EngineError<S::Error>> {
+        self.state
+            .step_into(input, &mut self.out)
+            .map_err(EngineError::Core)?;
+        let mut follow = heapless::Deque::new();
+        let mut observed = false;
+        // Outputs are `Copy`: each is taken out of the list before it is performed, so the
+        // seams may borrow the rest of the engine.
+        for k in 0..self.out.len() {
+            let o = self.out[k];
+            if !observed && !matches!(o, Output::Persist(_)) {
+                events.observe(&self.state, &self.out);
+                observed = true;
+            }
+            if let Err(e) = self.perform(o, input, events, &mut follow) {
+                self.halt();
+                return Err(e);
+            }
+        }
+        if !observed {
+            events.observe(&self.state, &self.out);
+        }
+        Ok(follow)
+    }
+
+    #[inline]
+    fn perform(
+        &mut self,
+        o: Output,
+        input: &Input<'_>,
+        events: &mut impl Events,
+        follow: &mut heapless::Deque<FollowUp, 4>,
+    ) -> Result<(), EngineError<S::Error>> {
+        match o {
+            Output::Persist(p) => self.persist(&p, input).map_err(EngineError::Driver)?,
+            Output::Send { to, msg } => self.send(to, &msg).map_err(EngineError::Driver)?,
+            Output::Apply { first, last } => self.apply(first, last)?,
+            Output::Proposal(p) => events.proposal(p),
+            Output::Read(r) => events.read(r),
+            Output::RoleChanged { role, term, leader } => events.role_changed(role, term, leader),
+            Output::Compact { upto } => self.storage.compact(upto).map_err(EngineError::Driver)?,
+            Output::CaptureWanted { upto } => {
+                self.capture_wanted = true;
+                events.capture_wanted(upto);
+            }
+            Output::SnapshotChunk { meta, offset, len } => {
+                let data = input.snapshot_data().unwrap_or(&[]);
+                let data = data.get(..len as usize).unwrap_or(data);
+                self.snapshots
+                    .write_chunk(&meta, offset, data)
+                    .map_err(EngineError::Driver)?;
+            }
+            Output::InstallSnapshot { meta } => {
+                // Ordered after every earlier `Persist`: none of those writes may land after
+                // the log is reset.
+                if let Some(seq) = self.unsynced.take() {
+                    self.storage.sync().map_err(EngineError::Driver)?;
+                    let _ = follow.push_back(FollowUp::Persisted(seq));
+                }
+                let ok = self
+                    .snapshots
+                    .install(&meta, &mut self.machine)
+                    .map_err(EngineError::Driver)?;
+                if ok {
+                    self.storage
+                        .install_snapshot(meta.index, meta.term)
+                        .map_err(EngineError::Driver)?;
+                    self.applied_members = meta.members;
+                }
+                let _ = follow.push_back(FollowUp::Installed(meta, ok));
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn persist(&mut self, p: &Persist, input: &Input<'_>) -> Result<(), S::Error> {
+        self.storage.persist(p, input)?;
+        if p.hard_state.is_some() || p.commit > self.saved_commit {
+            let hs = p.hard_state.unwrap_or(self.state.hard_state());
+            self.storage.save_hard_state(hs, p.commit)?;
+            self.saved_commit = self.saved_commit.max(p.commit);
+        }
+        match self.state.durability() {
+            Durability::Inline => self.storage.sync(),
+            Durability::Deferred => {
+                self.unsynced = Some(p.seq);
+                Ok(())
+            }
+        }
+    }
+
+    #[inline]
+    fn send(&mut self, to: NodeId, msg: &Message<EntryCount>) -> Result<(), S::Error> {
+        let header = Header {
+            cluster_id: self.state.cluster_id(),
+            from: self.state.id(),
+            to,
+        };
+        let chunk = match msg {
+            Message::Snapshot(c) => {
+                match self.snapshots.read_chunk(&c.meta, c.offset, c.data.0)? {
+                    Some(bytes) => Some((&c.meta, c.offset, bytes)),
+                    // Replaced by a newer snapshot: the core moves on to that one.
+                    None => return Ok(()),
+                }
+            }
+            _ => None,
+        };
+        self.transport
+            .send(Outgoing::new(header, msg, &self.storage, chunk))
+    }
+
+    #[inline]
+    fn apply(&mut self, first: LogIndex, last: LogIndex) -> Result<(), EngineError<S::Error>> {
+        let mut i = first;
+        while i <= last {
+            let Some(e) = self.storage.entry(i) else {
+                return Err(EngineError::MissingEntry(i));
+            };
+            if e.kind == EntryKind::Membership {
+                // The core checked it when it was proposed or received.
+                if let Ok(m) = Membership::decode(e.data) {
+                    self.applied_members = m;
+                }
+            }
+            self.machine.apply(i, e).map_err(EngineError::Driver)?;
+            i = i.next();
+        }
+        Ok(())
+    }
+}
+
+impl<E> From<StoreError> for EngineError<E>
+where
+    E: From<StoreError>,
+{
+    fn from(e: StoreError) -> Self {
+        EngineError::Driver(E::from(e))
+    }
+}

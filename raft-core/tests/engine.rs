@@ -1,0 +1,459 @@
+//! The driver engine performs a step's outputs in the contract's order and feeds back what the
+//! contract requires: checked here through seams that record every call.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use raft_core::codec::{EntryRef, EntrySource};
+use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+use raft_core::output::ReadResult;
+use raft_core::{
+    Config, Durability, Engine, EngineError, HardState, Input, LogIndex, LogStore, Membership,
+    NodeId, Proposal, RingStore, Role, SnapshotMeta, State, StepError, StoreError, Term,
+};
+
+const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
+
+/// Every seam call of one node, in order.
+type Journal = Rc<RefCell<Vec<String>>>;
+
+/// Frames in flight: (from, to, bytes).
+type Frames = Rc<RefCell<Vec<(NodeId, NodeId, Vec<u8>)>>>;
+
+/// The log: a RAM ring whose every call is journaled, and that can be made to fail.
+struct Disk {
+    log: RingStore<'static, 32>,
+    journal: Journal,
+    fail_next_sync: bool,
+    synced: u32,
+}
+
+impl EntrySource for Disk {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        self.log.entry(index)
+    }
+}
+
+impl LogStore for Disk {
+    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        self.journal.borrow_mut().push(format!("append {index}"));
+        self.log.append(index, entry)
+    }
+    fn truncate_from(&mut self, index: LogIndex) {
+        self.log.truncate_from(index)
+    }
+    fn compact_to(&mut self, upto: LogIndex) {
+        self.log.compact_to(upto)
+    }
+    fn last_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+}
+
+impl raft_core::engine::Storage for Disk {
+    type Error = StoreError;
+    fn save_hard_state(&mut self, hs: HardState, commit: LogIndex) -> Result<(), StoreError> {
+        self.journal
+            .borrow_mut()
+            .push(format!("hard state {} commit {commit}", hs.term));
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.fail_next_sync) {
+            return Err(StoreError::Full);
+        }
+        self.synced += 1;
+        self.journal.borrow_mut().push("sync".into());
+        Ok(())
+    }
+}
+
+/// Frames to deliver, (from, to, bytes).
+struct Wire {
+    from: NodeId,
+    frames: Frames,
+    journal: Journal,
+}
+
+impl Transport for Wire {
+    type Error = StoreError;
+    fn send<L: EntrySource + ?Sized>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError> {
+        let mut buf = [0u8; 512];
+        let n = m.encode(&mut buf).expect("a frame fits");
+        self.journal.borrow_mut().push(format!("send {}", m.to()));
+        self.frames
+            .borrow_mut()
+            .push((self.from, m.to(), buf[..n].to_vec()));
+        Ok(())
+    }
+}
+
+/// The state machine: the commands applied, in order.
+#[derive(Default)]
+struct Applied {
+    commands: Vec<(LogIndex, Vec<u8>)>,
+    journal: Journal,
+}
+
+impl StateMachine for Applied {
+    type Error = StoreError;
+    fn apply(&mut self, index: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+        self.journal.borrow_mut().push(format!("apply {index}"));
+        if !e.data.is_empty() {
+            self.commands.push((index, e.data.to_vec()));
+        }
+        Ok(())
+    }
+}
+
+/// What the application saw.
+#[derive(Default)]
+struct Seen {
+    proposals: Vec<Proposal>,
+    reads: Vec<ReadResult>,
+    roles: Vec<(Role, Term)>,
+}
+
+impl Events for Seen {
+    fn proposal(&mut self, p: Proposal) {
+        self.proposals.push(p);
+    }
+    fn read(&mut self, r: ReadResult) {
+        self.reads.push(r);
+    }
+    fn role_changed(&mut self, role: Role, term: Term, _: Option<NodeId>) {
+        self.roles.push((role, term));
+    }
+}
+
+type Node = Engine<State<3, 32, 4>, Disk, Wire, Applied, NoSnapshots<StoreError>>;
+
+struct Cluster {
+    nodes: Vec<Node>,
+    frames: Frames,
+    journals: Vec<Journal>,
+    seen: Vec<Seen>,
+}
+
+fn cluster(durability: Durability) -> Cluster {
+    let frames = Rc::new(RefCell::new(Vec::new()));
+    let journals: Vec<Journal> = IDS.iter().map(|_| Journal::default()).collect();
+    let nodes = IDS
+        .iter()
+        .zip(&journals)
+        .map(|(&id, j)| {
+            let mut cfg = Config::new(id, 11);
+            cfg.max_frame_bytes = 256;
+            cfg.max_inflight_bytes = 1024;
+            cfg.durability = durability;
+            cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
+            let buf: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
+            let disk = Disk {
+                log: RingStore::new(buf, LogIndex(0)),
+                journal: j.clone(),
+                fail_next_sync: false,
+                synced: 0,
+            };
+            let wire = Wire {
+                from: id,
+                frames: frames.clone(),
+                journal: j.clone(),
+            };
+            let machine = Applied {
+                journal: j.clone(),
+                ..Applied::default()
+            };
+            Engine::new(State::new(cfg, &IDS).unwrap(), disk, wire, machine)
+        })
+        .collect();
+    Cluster {
+        nodes,
+        frames,
+        journals,
+        seen: IDS.iter().map(|_| Seen::default()).collect(),
+    }
+}
+
+impl Cluster {
+    fn step(&mut self, k: usize, input: Input<'_>) {
+        self.nodes[k].step(input, &mut self.seen[k]).unwrap();
+    }
+
+    /// Delivers frames until none are left; flushes every node after each delivery round.
+    fn deliver(&mut self) {
+        loop {
+            let batch: Vec<_> = self.frames.borrow_mut().drain(..).collect();
+            for k in 0..3 {
+                self.nodes[k].flush(&mut self.seen[k]).unwrap();
+            }
+            if batch.is_empty() && self.frames.borrow().is_empty() {
+                return;
+            }
+            for (_, to, f) in batch {
+                let k = (to.0 - 1) as usize;
+                self.step(k, Input::Frame(&f));
+            }
+        }
+    }
+
+    fn elect(&mut self, k: usize) {
+        for _ in 0..100 {
+            self.step(k, Input::Tick);
+            self.deliver();
+            if self.nodes[k].state().role() == Role::Leader {
+                return;
+            }
+        }
+        panic!("no leader");
+    }
+}
+
+#[test]
+fn three_nodes_commit_through_the_engine_with_inline_durability() {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    assert!(matches!(
+        c.seen[0].proposals.last(),
+        Some(Proposal::Accepted { .. })
+    ));
+    c.deliver();
+    for _ in 0..3 {
+        c.step(0, Input::Tick);
+    }
+    c.deliver();
+    for n in &c.nodes {
+        assert_eq!(
+            n.machine().commands,
+            vec![(LogIndex(2), b"x=1".to_vec())],
+            "node {}",
+            n.state().id()
+        );
+    }
+    assert_eq!(c.seen[0].roles.last(), Some(&(Role::Leader, Term(1))));
+}
+
+#[test]
+fn a_persist_is_performed_and_synced_before_anything_else_of_its_step() {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    let j = c.journals[1].clone();
+    j.borrow_mut().clear();
+    c.step(0, Input::Propose { data: b"x=1" });
+    let f = c
+        .frames
+        .borrow_mut()
+        .drain(..)
+        .find(|f| f.1 == NodeId(2))
+        .expect("an append to node 2");
+    c.step(1, Input::Frame(&f.2));
+    // The follower appends, syncs, and only then acknowledges.
+    let log = j.borrow().clone();
+    let append = log
+        .iter()
+        .position(|l| l.starts_with("append"))
+        .unwrap_or_else(|| panic!("appended: {log:?}"));
+    let sync = log.iter().position(|l| l == "sync").expect("synced");
+    let send = log
+        .iter()
+        .position(|l| l == "send n1")
+        .expect("acknowledged");
+    assert!(append < sync && sync < send, "{log:?}");
+}
+
+#[test]
+fn deferred_durability_holds_acknowledgements_until_flush() {
+    let mut c = cluster(Durability::Deferred);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    let f = c
+        .frames
+        .borrow_mut()
+        .drain(..)
+        .find(|f| f.1 == NodeId(2))
+        .expect("an append to node 2");
+    let j = c.journals[1].clone();
+    j.borrow_mut().clear();
+    c.step(1, Input::Frame(&f.2));
+    assert!(
+        c.nodes[1].unsynced().is_some(),
+        "the write waits for a flush"
+    );
+    assert!(
+        !j.borrow().iter().any(|l| l.starts_with("send")),
+        "no acknowledgement before the write is durable: {:?}",
+        j.borrow()
+    );
+    c.nodes[1].flush(&mut c.seen[1]).unwrap();
+    let log = j.borrow().clone();
+    let sync = log.iter().position(|l| l == "sync").expect("synced");
+    let send = log
+        .iter()
+        .position(|l| l == "send n1")
+        .expect("acknowledged");
+    assert!(sync < send, "{log:?}");
+    assert!(c.nodes[1].unsynced().is_none());
+}
+
+#[test]
+fn a_failed_sync_stops_the_node_and_every_later_step_is_refused() {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    c.nodes[1].storage_mut().fail_next_sync = true;
+    c.step(0, Input::Propose { data: b"x=1" });
+    let f = c
+        .frames
+        .borrow_mut()
+        .drain(..)
+        .find(|f| f.1 == NodeId(2))
+        .expect("an append to node 2");
+    let r = c.nodes[1].step(Input::Frame(&f.2), &mut c.seen[1]);
+    assert_eq!(r, Err(EngineError::Driver(StoreError::Full)));
+    assert!(c.nodes[1].state().is_halted());
+    assert!(c.frames.borrow().is_empty(), "nothing acknowledged");
+    let r = c.nodes[1].step(Input::Tick, &mut c.seen[1]);
+    assert_eq!(r, Err(EngineError::Core(StepError::Halted)));
+}
+
+#[test]
+fn reads_and_role_changes_reach_the_application() {
+    let mut c = cluster(Durability::Deferred);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    c.deliver();
+    c.step(0, Input::Read { id: 1 });
+    c.deliver();
+    let commit = c.nodes[0].state().commit();
+    assert_eq!(
+        c.seen[0].reads,
+        [ReadResult::Ready {
+            upto: 1,
+            index: commit
+        }]
+    );
+    assert!(c.seen[1].roles.contains(&(Role::Follower, Term(1))));
+}
+
+/// A snapshot store that keeps the captured machine's commands in RAM.
+#[derive(Default)]
+struct RamSnapshots {
+    held: Option<(SnapshotMeta, Vec<u8>)>,
+    incoming: Vec<u8>,
+}
+
+fn checksum(b: &[u8]) -> u32 {
+    b.iter().fold(0x811c_9dc5, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
+}
+
+impl Snapshots<Applied> for RamSnapshots {
+    type Error = StoreError;
+    fn capture(
+        &mut self,
+        m: &Applied,
+        index: LogIndex,
+        term: Term,
+        members: Membership,
+    ) -> Result<Option<SnapshotMeta>, StoreError> {
+        let bytes: Vec<u8> = m.commands.iter().flat_map(|c| c.1.clone()).collect();
+        let meta = SnapshotMeta {
+            index,
+            term,
+            len: bytes.len() as u64,
+            checksum: checksum(&bytes),
+            members,
+        };
+        self.held = Some((meta, bytes));
+        Ok(Some(meta))
+    }
+    fn read_chunk(
+        &mut self,
+        meta: &SnapshotMeta,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<&[u8]>, StoreError> {
+        Ok(self.held.as_ref().and_then(|(m, b)| {
+            (m == meta).then(|| &b[offset as usize..offset as usize + len as usize])
+        }))
+    }
+    fn write_chunk(
+        &mut self,
+        _: &SnapshotMeta,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        if offset == 0 {
+            self.incoming.clear();
+        }
+        self.incoming.extend_from_slice(data);
+        Ok(())
+    }
+    fn install(&mut self, meta: &SnapshotMeta, m: &mut Applied) -> Result<bool, StoreError> {
+        let bytes = std::mem::take(&mut self.incoming);
+        if checksum(&bytes) != meta.checksum || bytes.len() as u64 != meta.len {
+            return Ok(false);
+        }
+        m.commands = vec![(meta.index, bytes.clone())];
+        self.held = Some((*meta, bytes));
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_lagging_follower_gets_the_snapshot_streamed_and_installed() {
+    type SnapNode = Engine<State<3, 32, 4>, Disk, Wire, Applied, RamSnapshots>;
+    let c = cluster(Durability::Deferred);
+    let frames = c.frames.clone();
+    let mut seen: Vec<Seen> = (0..3).map(|_| Seen::default()).collect();
+    let mut nodes: Vec<SnapNode> = c
+        .nodes
+        .into_iter()
+        .map(|n| {
+            let (state, disk, _, wire, machine) = n.into_parts();
+            Engine::with_snapshots(state, disk, RamSnapshots::default(), wire, machine)
+        })
+        .collect();
+    let deliver = |nodes: &mut Vec<SnapNode>, seen: &mut Vec<Seen>, down: Option<usize>| loop {
+        for k in 0..3 {
+            nodes[k].flush(&mut seen[k]).unwrap();
+        }
+        let batch: Vec<_> = frames.borrow_mut().drain(..).collect();
+        if batch.is_empty() {
+            return;
+        }
+        for (from, to, f) in batch {
+            let (k, from) = ((to.0 - 1) as usize, (from.0 - 1) as usize);
+            if down != Some(k) && down != Some(from) {
+                nodes[k].step(Input::Frame(&f), &mut seen[k]).unwrap();
+            }
+        }
+    };
+    while nodes[0].state().role() != Role::Leader {
+        nodes[0].step(Input::Tick, &mut seen[0]).unwrap();
+        deliver(&mut nodes, &mut seen, Some(2));
+    }
+    for k in 0..4u8 {
+        nodes[0]
+            .step(
+                Input::Propose {
+                    data: &[b'a' + k; 20],
+                },
+                &mut seen[0],
+            )
+            .unwrap();
+        deliver(&mut nodes, &mut seen, Some(2));
+    }
+    let meta = nodes[0].capture(&mut seen[0]).unwrap().expect("captured");
+    assert_eq!(meta.index, LogIndex(5));
+    assert_eq!(nodes[0].state().first_index(), LogIndex(6), "compacted");
+    // Node 3 comes back with an empty log: the snapshot streams to it.
+    for _ in 0..3 {
+        nodes[0].step(Input::Tick, &mut seen[0]).unwrap();
+    }
+    deliver(&mut nodes, &mut seen, None);
+    assert_eq!(nodes[2].state().first_index(), LogIndex(6));
+    assert_eq!(nodes[2].state().applied(), LogIndex(5));
+    assert_eq!(nodes[2].snapshots().held.as_ref().map(|h| h.0), Some(meta));
+    assert_eq!(nodes[2].applied_membership(), &meta.members);
+}
