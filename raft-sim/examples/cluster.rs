@@ -60,8 +60,16 @@ fn run(seed: u64) -> Result<String, String> {
     println!("restarting n{}", first + 1);
     c.restart(first)?;
     let rounds = c.heal_and_settle(500)?;
-    let applied: Vec<LogIndex> = c.nodes.iter().map(|n| n.machine.applied).collect();
-    let digests: Vec<u64> = c.nodes.iter().map(|n| n.machine.digest).collect();
+    let applied: Vec<LogIndex> = c
+        .nodes
+        .iter()
+        .map(|n| n.machine().map_or(LogIndex(0), |m| m.applied))
+        .collect();
+    let digests: Vec<u64> = c
+        .nodes
+        .iter()
+        .map(|n| n.machine().map_or(0, |m| m.digest))
+        .collect();
     if digests.windows(2).any(|w| w[0] != w[1]) {
         return Err(format!("state machines differ: {digests:x?}"));
     }
@@ -69,7 +77,7 @@ fn run(seed: u64) -> Result<String, String> {
         "PASS: {} acknowledged writes on all 3 nodes (applied {}), failover in {ticks} ticks, caught up in {rounds} ticks, {} invariant checks",
         c.acked.len(),
         applied[0],
-        c.checker.steps
+        c.checker().steps
     ))
 }
 

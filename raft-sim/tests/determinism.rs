@@ -11,12 +11,8 @@ fn trace(seed: u64, steps: usize) -> (u64, usize, u64, u64) {
     let mut c: Cluster<5, 64, 4> = Cluster::new(sim, seed).expect("valid config");
     let mut rng = SimRng::new(seed);
     c.run_random(&mut rng, steps).expect("safety holds");
-    (
-        c.trace,
-        c.acked.len(),
-        c.checker.steps,
-        c.membership_changes,
-    )
+    let steps = c.checker().steps;
+    (c.trace, c.acked.len(), steps, c.membership_changes)
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn cluster_survives_100k_steps_of_hostile_frames_with_safety_checked() {
     let mut c: Cluster<5, 16, 4> = Cluster::new(SimConfig::default(), seed).expect("config");
     let mut rng = SimRng::new(seed);
     let drops = |c: &Cluster<5, 16, 4>, k: usize| {
-        c.nodes[k].state.as_ref().map(|s| {
+        c.nodes[k].state().map(|s| {
             let st = s.stats();
             st.dropped_malformed
                 + st.dropped_unknown_peer
@@ -61,7 +61,7 @@ fn cluster_survives_100k_steps_of_hostile_frames_with_safety_checked() {
     );
     println!(
         "{counted} hostile frames counted, {} node steps checked",
-        c.checker.steps
+        c.checker().steps
     );
     c.heal_and_settle(400).expect("the cluster recovers");
 }

@@ -23,7 +23,7 @@ fn random_schedules_keep_safety_and_settle() {
             acked += c.acked.len();
             reads += c.reads_served;
             installs += c.snapshots_installed;
-            steps += c.checker.steps;
+            steps += c.checker().steps;
         }
     }
     println!("acked {acked} steps {steps} rounds {rounds} reads {reads} snapshots {installs}");

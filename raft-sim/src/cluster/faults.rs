@@ -2,11 +2,11 @@
 //! clocks that run until a node acts.
 
 use raft_core::codec;
-use raft_core::{Input, Message, NodeId, Restored, SnapshotMeta, State};
+use raft_core::{Input, Message, NodeId, Restored, State};
 
+use super::perform::Call;
 use super::Cluster;
 use crate::check::Violation;
-use crate::node::checksum;
 use crate::SimRng;
 
 impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
@@ -66,16 +66,17 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     pub fn fsync(&mut self, k: usize, count: usize) -> Result<(), Violation> {
         let mut last = None;
         for _ in 0..count {
-            let Some(w) = self.nodes[k].pending.pop_front() else {
+            let Some((w, gained)) = self.nodes[k].disk.borrow_mut().make_oldest_durable() else {
                 break;
             };
-            for (i, t, c) in self.nodes[k].make_durable(&w) {
-                self.checker.observe_entry(i, t, c)?;
+            let mut checker = self.checker.borrow_mut();
+            for (i, t, c) in gained {
+                checker.observe_entry(i, t, c)?;
             }
             last = Some(w.seq);
         }
         match last {
-            Some(seq) => self.step_node(k, Input::Persisted { seq }),
+            Some(seq) => self.call(k, Call::Persisted(seq)).map(|_| ()),
             None => Ok(()),
         }
     }
@@ -85,8 +86,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     pub fn elapse(&mut self, k: usize) -> Result<(), Violation> {
         let look = |c: &Self| {
             c.nodes[k]
-                .state
-                .as_ref()
+                .state()
                 .map(|s| (s.role(), s.term(), c.net.packets.len()))
         };
         let Some(before) = look(self) else {
@@ -104,11 +104,9 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// Crashes node `k`: only durable state survives.
     pub fn crash(&mut self, k: usize) {
         let node = &mut self.nodes[k];
-        if node.state.take().is_some() {
-            node.pending.clear();
-            node.store = node.durable.clone();
-            node.machine = node.snapshot.0.clone();
-            node.incoming.clear();
+        if node.engine.take().is_some() {
+            // The engine, its readable log, state machine and incoming snapshot are gone.
+            node.disk.borrow_mut().crash();
             node.capture_wanted = false;
             self.proposed.retain(|p| p.0 != k);
             self.reads[k].clear();
@@ -121,7 +119,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
 
     /// Restarts a crashed node from its durable hard state, log and snapshot.
     pub fn restart(&mut self, k: usize) -> Result<(), Violation> {
-        if self.nodes[k].state.is_some() {
+        if self.nodes[k].engine.is_some() {
             return Ok(());
         }
         let ids = Self::initial(&self.sim);
@@ -132,48 +130,40 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             node.id,
             self.seed.wrapping_add(u64::from(node.incarnation)),
         );
-        let restored = Restored {
-            hard_state: node.durable_hs,
-            commit: node.durable_commit,
-            base: (node.durable.base(), node.durable.base_term()),
-            applied: node.snapshot.0.applied,
-            // The snapshot's membership (as of its index, which covers the log's base).
-            members: node.snap_file.as_ref().map(|f| f.0.members),
+        let (state, machine, snap) = {
+            let disk = node.disk.borrow();
+            let restored = Restored {
+                hard_state: disk.hard_state,
+                commit: disk.commit,
+                base: (disk.durable.base(), disk.durable.base_term()),
+                applied: disk.snapshot.0.applied,
+                // The snapshot's membership (as of its index, which covers the log's base).
+                members: disk.snap_file.as_ref().map(|f| f.0.members),
+            };
+            let state = State::restore(cfg, &ids, restored, &disk.durable)
+                .map_err(|e| format!("n{}: restore: {e}", k + 1))?;
+            let snap = disk.snap_file.as_ref().map(|f| f.0);
+            (state, disk.snapshot.0.clone(), snap)
         };
-        let s = State::restore(cfg, &ids, restored, &node.durable)
-            .map_err(|e| format!("n{}: restore: {e}", k + 1))?;
-        node.state = Some(s);
+        node.engine = Some(Self::engine(
+            &self.sim,
+            state,
+            machine,
+            &node.disk,
+            &self.checker,
+        ));
         if self.verbose {
             println!("  n{} restarted", k + 1);
         }
-        match self.nodes[k].snap_file.as_ref().map(|f| f.0) {
+        match snap {
             Some(meta) => self.step_node(k, Input::SnapshotSaved { meta }),
             None => Ok(()),
         }
     }
 
-    /// Node `k` captures its state machine durably and tells the core.
+    /// Node `k` captures its state machine durably and tells the core (if it applied
+    /// something since its last capture).
     pub fn capture(&mut self, k: usize) -> Result<(), Violation> {
-        let node = &mut self.nodes[k];
-        if node.state.is_none() || node.machine.applied <= node.snapshot.0.applied {
-            return Ok(());
-        }
-        let at = node.machine.applied;
-        let term = node
-            .store
-            .term(at)
-            .ok_or("capture of an entry not in the store")?;
-        node.snapshot = (node.machine.clone(), term);
-        node.capture_wanted = false;
-        let bytes = node.machine.encode();
-        let meta = SnapshotMeta {
-            index: at,
-            term,
-            len: bytes.len() as u64,
-            checksum: checksum(&bytes),
-            members: node.machine.members,
-        };
-        node.snap_file = Some((meta, bytes));
-        self.step_node(k, Input::SnapshotSaved { meta })
+        self.call(k, Call::Capture).map(|_| ())
     }
 }

@@ -1,23 +1,23 @@
 //! The simulated cluster: N nodes, the network, the schedule of actions, the checks.
 
 mod action;
+mod events;
 mod faults;
 mod perform;
 mod schedule;
 
 pub use action::{Acked, Action, SimConfig};
 
+use std::cell::{Ref, RefCell};
+use std::rc::Rc;
+
 use raft_core::{
-    codec, Config, Input, LogIndex, MemberKind, NodeId, Role, State, Term, MEMBERSHIP_BYTES,
+    codec, Config, Engine, Input, LogIndex, MemberKind, NodeId, Role, State, Term, MEMBERSHIP_BYTES,
 };
 
 use crate::check::{Checker, Violation};
 use crate::network::Network;
-use crate::node::SimNode;
-use crate::store::MemStore;
-
-/// Outputs buffer of the simulator (at least `outputs_needed(P)` for every `P` it runs).
-type SimOutputs = raft_core::Outputs<32>;
+use crate::node::{Disk, Machine, SimMachine, SimNode, SimSnapshots, SimStorage, SimTransport};
 
 /// N simulated nodes and their network.
 pub struct Cluster<const P: usize, const L: usize, const F: usize> {
@@ -25,8 +25,8 @@ pub struct Cluster<const P: usize, const L: usize, const F: usize> {
     pub nodes: Vec<SimNode<P, L, F>>,
     /// The network.
     pub net: Network,
-    /// The invariant checker.
-    pub checker: Checker,
+    /// The invariant checker, shared with every node's seams (see [`Cluster::checker`]).
+    checker: Rc<RefCell<Checker>>,
     /// The settings.
     pub sim: SimConfig,
     /// Writes accepted by a leader and not yet known applied: (node, index, term, payload).
@@ -63,16 +63,32 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     pub fn new(sim: SimConfig, seed: u64) -> Result<Self, String> {
         let all: Vec<NodeId> = (1..=sim.nodes as u32).map(NodeId).collect();
         let ids = Self::initial(&sim);
+        let checker = Rc::new(RefCell::new(Checker::with_voters(sim.nodes, &ids)));
         let mut nodes = Vec::new();
         for &id in &all {
             let state =
                 State::new(Self::node_config(&sim, id, seed), &ids).map_err(|e| format!("{e}"))?;
-            nodes.push(SimNode::new(id, state));
+            let machine = Machine {
+                members: *state.membership(),
+                ..Machine::default()
+            };
+            let disk = Rc::new(RefCell::new(Disk {
+                snapshot: (machine.clone(), Term(0)),
+                ..Disk::default()
+            }));
+            let engine = Self::engine(&sim, state, machine, &disk, &checker);
+            nodes.push(SimNode {
+                id,
+                engine: Some(engine),
+                disk,
+                capture_wanted: false,
+                incarnation: 0,
+            });
         }
         Ok(Cluster {
             nodes,
             net: Network::default(),
-            checker: Checker::with_voters(sim.nodes, &ids),
+            checker,
             sim,
             proposed: Vec::new(),
             acked: Vec::new(),
@@ -89,6 +105,34 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             next_value: 0,
             seed,
         })
+    }
+
+    /// A node's engine over its seams: its `state` (fresh or restored from `disk`) and its
+    /// state machine (fresh, or the disk's snapshot).
+    fn engine(
+        sim: &SimConfig,
+        state: State<P, L, F>,
+        machine: Machine,
+        disk: &Rc<RefCell<Disk>>,
+        checker: &Rc<RefCell<Checker>>,
+    ) -> crate::node::SimEngine<P, L, F> {
+        let id = state.id();
+        let pos = id.0 as usize - 1;
+        let members = machine.members;
+        let storage = SimStorage::new(id, disk.clone(), Some(checker.clone()));
+        let snapshots = SimSnapshots::new(id, disk.clone(), checker.clone());
+        let transport = SimTransport::new(pos, sim.nodes, sim.max_frame_bytes, disk.clone());
+        let machine = SimMachine::new(id, machine, Some(checker.clone()));
+        let mut engine = Engine::with_snapshots(state, storage, snapshots, transport, machine);
+        // The configuration as of the applied index: the machine's (a restarted node's
+        // state holds the configuration in force, which may be later).
+        engine.set_applied_membership(members);
+        engine
+    }
+
+    /// The invariant checker.
+    pub fn checker(&self) -> Ref<'_, Checker> {
+        self.checker.borrow()
     }
 
     fn node_config(sim: &SimConfig, id: NodeId, seed: u64) -> Config {
@@ -116,16 +160,24 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         (1..=n as u32).map(NodeId).collect()
     }
 
-    fn durable_stores(&self) -> Vec<(NodeId, &MemStore)> {
-        self.nodes.iter().map(|n| (n.id, &n.durable)).collect()
+    /// Every committed entry is durable on a quorum (the disks of crashed nodes count).
+    fn check_durable_quorum(&self) -> Result<(), Violation> {
+        let disks: Vec<Ref<'_, Disk>> = self.nodes.iter().map(|n| n.disk.borrow()).collect();
+        let stores: Vec<_> = self
+            .nodes
+            .iter()
+            .zip(&disks)
+            .map(|(n, d)| (n.id, &d.durable))
+            .collect();
+        self.checker.borrow().check_durable_quorum(&stores)
     }
 
     /// Whether node `k` is a member of the configuration of the leader (or, without a
     /// leader, of the committed configuration).
     pub fn is_member(&self, k: usize) -> bool {
-        let conf = match self.leader().and_then(|l| self.nodes[l].state.as_ref()) {
+        let conf = match self.leader().and_then(|l| self.nodes[l].state()) {
             Some(s) => *s.membership(),
-            None => self.checker.committed_membership(),
+            None => self.checker.borrow().committed_membership(),
         };
         conf.kind_of(self.nodes[k].id).is_some()
     }
@@ -136,7 +188,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         let Some(l) = self.leader() else {
             return Ok(());
         };
-        let Some(s) = self.nodes[l].state.as_ref() else {
+        let Some(s) = self.nodes[l].state() else {
             return Ok(());
         };
         let id = self.nodes[target].id;
@@ -162,7 +214,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// The current leader with the highest term, if any node is leader.
     pub fn leader(&self) -> Option<usize> {
         (0..self.nodes.len())
-            .filter_map(|k| self.nodes[k].state.as_ref().map(|s| (k, s)))
+            .filter_map(|k| self.nodes[k].state().map(|s| (k, s)))
             .filter(|(_, s)| s.role() == Role::Leader)
             .max_by_key(|(_, s)| s.term())
             .map(|(k, _)| k)
@@ -196,7 +248,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             Action::Capture(k) => self.capture(k as usize % n)?,
             Action::Read(k) => {
                 let k = k as usize % n;
-                if self.nodes[k].state.is_some() {
+                if self.nodes[k].engine.is_some() {
                     self.next_read += 1;
                     let floor = self.acked.iter().map(|a| a.0).max().unwrap_or_default();
                     self.reads[k].push((self.next_read, floor));
@@ -221,6 +273,6 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if let Some((target, op)) = self.pending_change {
             self.change_member(target, op)?;
         }
-        self.checker.check_durable_quorum(&self.durable_stores())
+        self.check_durable_quorum()
     }
 }

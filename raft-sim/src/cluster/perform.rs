@@ -1,29 +1,83 @@
-//! Stepping a node and performing its outputs in order, with every output checked against
-//! the output contract and the cluster-wide invariants.
+//! Calls into a node's engine, and what the cluster does after each: frames onto the
+//! network, writes acknowledged to clients, reads served.
 
-use raft_core::codec::{self, Header};
-use raft_core::{
-    persist_entries, Durability, EntryCount, Input, LogIndex, LogStore, MemberKind,
-    MembershipRefusal, Message, NodeId, Output, Persist, Proposal, ReadResult, Role, SnapshotMeta,
-};
+use raft_core::engine::Events;
+use raft_core::{EngineError, Input, LogIndex, MemberKind, Proposal, Role, SnapshotMeta, Term};
 
-use super::{Cluster, SimOutputs};
-use crate::check::{NodeView, Violation};
-use crate::network::Packet;
-use crate::node::{checksum, Machine, PendingWrite, SimSource};
-use crate::store::mix;
+use super::events::SimEvents;
+use super::Cluster;
+use crate::check::Violation;
+use crate::node::{SimEngine, SimError};
+
+/// What a call into a node's engine does.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Call<'a> {
+    /// Steps an input and performs its outputs.
+    Step(Input<'a>),
+    /// Reports the writes up to a sequence number durable.
+    Persisted(u64),
+    /// Captures the state machine into a snapshot and reports it.
+    Capture,
+}
 
 impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
-    /// Steps node `k` with `input` (if it is up) and performs its outputs in order.
+    /// Steps node `k` with `input` (if it is up); its engine performs the outputs in order.
     pub fn step_node(&mut self, k: usize, input: Input<'_>) -> Result<(), Violation> {
-        let Some(state) = self.nodes[k].state.as_mut() else {
-            return Ok(());
+        self.call(k, Call::Step(input)).map(|_| ())
+    }
+
+    /// Calls node `k`'s engine (if the node is up), then moves its frames onto the network,
+    /// acknowledges the writes it applied that a client proposed on it, serves the reads its
+    /// state machine has reached, and counts a leader a committed change removed.
+    pub(super) fn call(&mut self, k: usize, call: Call<'_>) -> Result<Outcome, Violation> {
+        let Cluster {
+            nodes,
+            checker,
+            proposed,
+            reads,
+            ready_reads,
+            membership_changes,
+            pending_change,
+            trace,
+            verbose,
+            ..
+        } = self;
+        let node = &mut nodes[k];
+        let Some(engine) = node.engine.as_mut() else {
+            return Ok(Outcome::default());
         };
-        let was_leader = state.role() == Role::Leader;
-        let mut out = SimOutputs::new();
-        if let Err(e) = state.step_view(input, out.as_mut_view()) {
-            return Err(format!("n{}: driver error {e} on {input:?}", k + 1));
-        }
+        let was_leader = engine.state().role() == Role::Leader;
+        let mut events = SimEvents {
+            k,
+            id: node.id,
+            incarnation: node.incarnation,
+            propose: match call {
+                Call::Step(Input::Propose { data }) => Some(data),
+                _ => None,
+            },
+            change: matches!(call, Call::Step(Input::ChangeMembership { .. })),
+            checker,
+            disk: &node.disk,
+            trace,
+            proposed,
+            reads: &mut reads[k],
+            ready_reads: &mut ready_reads[k],
+            membership_changes,
+            pending_change,
+            capture_wanted: &mut node.capture_wanted,
+            verbose: *verbose,
+            answer: None,
+            violation: None,
+        };
+        let result = run(engine, call, &mut events);
+        let (answer, violation) = (events.answer, events.violation);
+        let captured = match result {
+            // The hook saw the first broken invariant; a seam may have failed after it.
+            _ if violation.is_some() => return Err(violation.unwrap_or_default()),
+            Ok(captured) => captured,
+            Err(e) => return Err(describe(k, call, e)),
+        };
+        let state = engine.state();
         if state.stats().output_overflow > 0 {
             return Err(format!("n{}: outputs overflowed", k + 1));
         }
@@ -31,185 +85,48 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if was_leader && state.role() != Role::Leader && !voter {
             self.leaders_removed += 1;
         }
-        self.checker.steps += 1;
-        for o in out.iter() {
-            self.trace = mix(self.trace, format!("{k}{o:?}").as_bytes());
+        if captured.is_some() {
+            node.capture_wanted = false;
         }
-        self.perform(k, input, &out)
-    }
-
-    pub(super) fn perform(
-        &mut self,
-        k: usize,
-        input: Input<'_>,
-        out: &SimOutputs,
-    ) -> Result<(), Violation> {
-        let mut observed = false;
-        let mut installed = None;
-        let mut flushed = None;
-        for o in out.iter() {
-            if !observed && !matches!(o, Output::Persist(_)) {
-                self.observe(k)?;
-                observed = true;
-            }
-            match o {
-                Output::Persist(p) => self.perform_persist(k, p, &input)?,
-                Output::Send { to, msg } => self.perform_send(k, *to, msg)?,
-                Output::Apply { first, last } => {
-                    let mut i = *first;
-                    while i <= *last {
-                        let node = &mut self.nodes[k];
-                        if i != node.machine.applied.next() {
-                            return Err(format!(
-                                "n{}: Apply {i} after {}",
-                                k + 1,
-                                node.machine.applied
-                            ));
-                        }
-                        let chain = node
-                            .apply(i)
-                            .ok_or_else(|| format!("n{}: Apply {i} not in store", k + 1))?;
-                        self.checker.observe_apply(node.id, i, chain)?;
-                        self.ack_applied(k, i);
-                        i = i.next();
-                    }
-                }
-                Output::Proposal(Proposal::Accepted { index, term }) => match input {
-                    Input::Propose { data } => {
-                        self.proposed.push((k, *index, *term, data.to_vec()))
-                    }
-                    Input::ChangeMembership { .. } => {
-                        self.membership_changes += 1;
-                        self.pending_change = None;
-                    }
-                    _ => {}
-                },
-                // A learner still catching up is promoted on a later try.
-                Output::Proposal(Proposal::Refused(r)) if *r != MembershipRefusal::NotCaughtUp => {
-                    self.pending_change = None
-                }
-                Output::Proposal(_) => {}
-                Output::RoleChanged { role, term, leader } => {
-                    if self.verbose {
-                        match leader {
-                            Some(l) if *role == Role::Follower => {
-                                println!("  n{} follows {l} in {term}", k + 1)
-                            }
-                            _ => println!("  n{} is {role} in {term}", k + 1),
-                        }
-                    }
-                }
-                Output::Compact { upto } => {
-                    let node = &mut self.nodes[k];
-                    if *upto > node.snapshot.0.applied {
-                        return Err(format!("n{}: Compact {upto} beyond its capture", k + 1));
-                    }
-                    node.store.compact_to(*upto);
-                    node.durable.compact_to(*upto);
-                }
-                Output::CaptureWanted { .. } => self.nodes[k].capture_wanted = true,
-                Output::SnapshotChunk { meta, offset, len } => {
-                    let data = input
-                        .snapshot_data()
-                        .ok_or("SnapshotChunk without chunk data")?;
-                    let node = &mut self.nodes[k];
-                    if *offset == 0 {
-                        node.incoming.clear();
-                    }
-                    if data.len() != *len as usize || *offset != node.incoming.len() as u64 {
-                        return Err(format!(
-                            "n{}: chunk {offset}+{len} of {meta:?} out of order",
-                            k + 1
-                        ));
-                    }
-                    node.incoming.extend_from_slice(data);
-                }
-                Output::InstallSnapshot { meta } => {
-                    // The install is ordered after every earlier `Persist` (the output
-                    // contract): a driver writing one log stream, as the std driver's WAL
-                    // does, makes them durable no later than the snapshot. So the writes
-                    // still pending land first (reported below), then the reset.
-                    flushed = self.flush_pending(k)?.or(flushed);
-                    installed = Some(self.install(k, *meta)?);
-                }
-                Output::Read(ReadResult::Ready { upto, index }) => {
-                    self.ready_reads[k].push((*upto, *index));
-                }
-                Output::Read(ReadResult::Failed { upto, .. }) => {
-                    self.reads[k].retain(|r| r.0 > *upto);
-                }
-            }
+        let sent = std::mem::take(&mut engine.transport_mut().outbox);
+        let installed = std::mem::take(&mut engine.snapshots_mut().installed);
+        let applied = std::mem::take(&mut engine.machine_mut().applied);
+        for p in sent {
+            self.net.send(p);
         }
-        if !observed {
-            self.observe(k)?;
+        self.snapshots_installed += installed;
+        for (index, term) in applied {
+            self.ack_applied(k, index, term);
         }
         self.serve_reads(k)?;
-        if let Some(seq) = flushed {
-            self.step_node(k, Input::Persisted { seq })?;
-        }
-        match installed {
-            Some((meta, ok)) => self.step_node(k, Input::SnapshotInstalled { meta, ok }),
-            None => Ok(()),
-        }
+        Ok(Outcome { answer })
     }
 
-    /// Makes every pending write of node `k` durable, in order, without reporting it; the
-    /// sequence number of the last one, if any.
-    fn flush_pending(&mut self, k: usize) -> Result<Option<u64>, Violation> {
-        let pending: Vec<PendingWrite> = self.nodes[k].pending.drain(..).collect();
-        for w in &pending {
-            for (i, t, c) in self.nodes[k].make_durable(w) {
-                self.checker.observe_entry(i, t, c)?;
-            }
-        }
-        Ok(pending.last().map(|w| w.seq))
-    }
-
-    /// The driver's side of `InstallSnapshot`: verify, make durable, load, reset the log.
-    fn install(&mut self, k: usize, meta: SnapshotMeta) -> Result<(SnapshotMeta, bool), Violation> {
-        let chain = self.checker.committed_chain(meta.index);
-        let node = &mut self.nodes[k];
-        let bytes = core::mem::take(&mut node.incoming);
-        let machine = match Machine::decode(&bytes) {
-            Some(m) if checksum(&bytes) == meta.checksum && bytes.len() as u64 == meta.len => m,
-            _ => return Ok((meta, false)),
+    /// A write proposed on node `k` and applied there at `index` is acknowledged to its
+    /// client if the applied entry is the one accepted (same term).
+    fn ack_applied(&mut self, k: usize, index: LogIndex, term: Term) {
+        let Some(pos) = self.proposed.iter().position(|p| p.0 == k && p.1 == index) else {
+            return;
         };
-        let chain = chain.ok_or_else(|| {
-            format!(
-                "n{}: snapshot at {} beyond the committed log",
-                k + 1,
-                meta.index
-            )
-        })?;
-        if machine.applied != meta.index {
-            return Err(format!(
-                "n{}: snapshot {meta:?} holds a machine at {}",
-                k + 1,
-                machine.applied
-            ));
-        }
-        let machine = Machine {
-            members: meta.members,
-            ..machine
-        };
-        node.machine = machine.clone();
-        node.snapshot = (machine, meta.term);
-        node.snap_file = Some((meta, bytes));
-        self.snapshots_installed += 1;
-        for store in [&mut node.store, &mut node.durable] {
-            if store.term(meta.index) == Some(meta.term) {
-                store.rebase(meta.index);
-            } else {
-                store.reset(meta.index, meta.term, chain);
+        let (_, index, accepted, data) = self.proposed.swap_remove(pos);
+        if accepted == term {
+            if self.verbose {
+                println!(
+                    "  n{} committed entry {index} ({} bytes)",
+                    k + 1,
+                    data.len()
+                );
             }
+            self.acked.push((index, term, data));
         }
-        Ok((meta, true))
     }
 
     /// Serves every read whose read index the state machine has reached, checking it sees
     /// every write acknowledged before it began (linearizable reads).
     fn serve_reads(&mut self, k: usize) -> Result<(), Violation> {
-        let applied = self.nodes[k].machine.applied;
+        let Some(applied) = self.nodes[k].machine().map(|m| m.applied) else {
+            return Ok(());
+        };
         let ready = core::mem::take(&mut self.ready_reads[k]);
         for (upto, index) in ready {
             if index > applied {
@@ -235,138 +152,36 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         }
         Ok(())
     }
+}
 
-    fn observe(&mut self, k: usize) -> Result<(), Violation> {
-        let node = &self.nodes[k];
-        let Some(s) = node.state.as_ref() else {
-            return Ok(());
-        };
-        let v = NodeView {
-            pos: k,
-            id: node.id,
-            incarnation: node.incarnation,
-            role: s.role(),
-            term: s.term(),
-            commit: s.commit(),
-            store: &node.store,
-        };
-        if s.commit() > s.last_index() || s.applied() > s.commit() {
-            return Err(format!("n{}: commit/applied beyond the log", k + 1));
-        }
-        self.checker.observe_node(&v)
+/// What a call into an engine returned.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Outcome {
+    /// The answer to a proposal or membership change stepped.
+    pub answer: Option<Proposal>,
+}
+
+/// Performs `call` on `engine`.
+fn run<const P: usize, const L: usize, const F: usize>(
+    engine: &mut SimEngine<P, L, F>,
+    call: Call<'_>,
+    events: &mut impl Events,
+) -> Result<Option<SnapshotMeta>, EngineError<SimError>> {
+    match call {
+        Call::Step(input) => engine.step(input, events).map(|()| None),
+        Call::Persisted(seq) => engine.persisted(seq, events).map(|()| None),
+        Call::Capture => engine.capture(events),
     }
+}
 
-    fn perform_persist(
-        &mut self,
-        k: usize,
-        p: &Persist,
-        input: &Input<'_>,
-    ) -> Result<(), Violation> {
-        let node = &mut self.nodes[k];
-        let leader = node
-            .state
-            .as_ref()
-            .is_some_and(|s| s.role() == Role::Leader);
-        if leader && p.truncate_from.is_some() {
-            return Err(format!(
-                "Leader Append-Only: leader n{} truncates its log",
-                k + 1
-            ));
-        }
-        persist_entries(&mut node.store, p, input)
-            .map_err(|e| format!("n{}: persist: {e}", k + 1))?;
-        if let Some(n) = p.entries {
-            for j in 0..u64::from(n.count) {
-                let i = n.first.plus(j);
-                let e = node.store.get(i).ok_or("persisted entry missing")?;
-                self.checker.observe_entry(i, e.term, e.chain)?;
-            }
-        }
-        let w = node.record_write(p);
-        match self.sim.durability {
-            Durability::Inline => {
-                for (i, t, c) in node.make_durable(&w) {
-                    self.checker.observe_entry(i, t, c)?;
-                }
-            }
-            Durability::Deferred => node.pending.push_back(w),
-        }
-        Ok(())
-    }
-
-    /// Checks nothing is acknowledged before it is durable, then encodes and sends.
-    fn perform_send(
-        &mut self,
-        k: usize,
-        to: NodeId,
-        msg: &Message<EntryCount>,
-    ) -> Result<(), Violation> {
-        let node = &self.nodes[k];
-        match msg {
-            Message::VoteResponse(r) if r.granted => {
-                let hs = node.durable_hs;
-                if hs.term != r.term || hs.vote != Some(to) {
-                    return Err(format!(
-                        "n{}: vote for {to} in {} sent before it was durable",
-                        k + 1,
-                        r.term
-                    ));
-                }
-            }
-            Message::AppendResponse(r) if r.success => {
-                let d = &node.durable;
-                let ok = r.index <= d.base()
-                    || (d.last_index() >= r.index && d.chain(r.index) == node.store.chain(r.index));
-                if !ok || node.durable_hs.term < r.term {
-                    return Err(format!(
-                        "n{}: acknowledged {} before it was durable",
-                        k + 1,
-                        r.index
-                    ));
-                }
-            }
-            _ => {}
-        }
-        let Some(to_pos) = self.nodes.iter().position(|n| n.id == to) else {
-            // An answer to a hostile frame from an unknown sender (a node outside its
-            // configuration takes appends from any leader): nobody receives it.
-            return Ok(());
-        };
-        let hdr = Header {
-            cluster_id: 0,
-            from: node.id,
-            to,
-        };
-        let mut buf = vec![0u8; self.sim.max_frame_bytes as usize];
-        let src = SimSource {
-            store: &node.store,
-            snap: node.snap_file.as_ref(),
-        };
-        let n = codec::encode(&hdr, msg, &src, &mut buf)
-            .map_err(|e| format!("n{}: encode {msg:?}: {e}", k + 1))?;
-        buf.truncate(n);
-        self.net.send(Packet {
-            from: k,
-            to: to_pos,
-            frame: buf,
-        });
-        Ok(())
-    }
-
-    fn ack_applied(&mut self, k: usize, i: LogIndex) {
-        let Some(pos) = self.proposed.iter().position(|p| p.0 == k && p.1 == i) else {
-            return;
-        };
-        let (_, index, term, data) = self.proposed.swap_remove(pos);
-        if self.nodes[k].store.term(index) == Some(term) {
-            if self.verbose {
-                println!(
-                    "  n{} committed entry {index} ({} bytes)",
-                    k + 1,
-                    data.len()
-                );
-            }
-            self.acked.push((index, term, data));
-        }
+/// A failed call as a violation.
+fn describe(k: usize, call: Call<'_>, e: EngineError<SimError>) -> Violation {
+    match e {
+        EngineError::Driver(SimError(v)) => v,
+        EngineError::Core(e) => match call {
+            Call::Step(input) => format!("n{}: driver error {e} on {input:?}", k + 1),
+            _ => format!("n{}: driver error {e} on {call:?}", k + 1),
+        },
+        EngineError::MissingEntry(i) => format!("n{}: Apply {i} not in store", k + 1),
     }
 }

@@ -1,9 +1,10 @@
 //! Schedules: random actions, healthy rounds, and healing until the cluster settles.
 
 use raft_core::codec;
-use raft_core::{Input, Output, Proposal};
+use raft_core::{Input, LogIndex, Proposal};
 
-use super::{Action, Cluster, SimOutputs};
+use super::perform::Call;
+use super::{Action, Cluster};
 use crate::check::Violation;
 use crate::SimRng;
 
@@ -83,26 +84,26 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     self.step_node(p.to, Input::Frame(&p.frame))?;
                 }
                 for k in 0..self.nodes.len() {
-                    let pending = self.nodes[k].pending.len();
+                    let pending = self.nodes[k].disk.borrow().pending.len();
                     self.fsync(k, pending)?;
                 }
             }
         }
         for k in 0..self.nodes.len() {
-            let pending = self.nodes[k].pending.len();
+            let pending = self.nodes[k].disk.borrow().pending.len();
             self.fsync(k, pending)?;
             if self.nodes[k].capture_wanted {
                 self.capture(k)?;
             }
         }
-        self.checker.check_durable_quorum(&self.durable_stores())
+        self.check_durable_quorum()
     }
 
     /// One line per node: role, term, leader, log, commit, applied, counters.
     pub fn describe(&self) -> String {
         let mut s = String::new();
         for n in &self.nodes {
-            match n.state.as_ref() {
+            match n.state() {
                 None => s.push_str(&format!("{}: down\n", n.id)),
                 Some(st) => s.push_str(&format!(
                     "{}: {} {} leader={:?} voters={:?} learners={:?} (at {}) log={}..={} (last term {}) commit={} applied={} durable={} window={:?} pending={} {:?}\n",
@@ -120,7 +121,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                     st.applied(),
                     st.durable_index(),
                     st.window_usage(),
-                    n.pending.len(),
+                    n.disk.borrow().pending.len(),
                     st.stats(),
                 )),
             }
@@ -132,7 +133,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// node that is up applied it.
     pub fn settled(&self) -> bool {
         let Some(l) = self.leader() else { return false };
-        let Some(ls) = self.nodes[l].state.as_ref() else {
+        let Some(ls) = self.nodes[l].state() else {
             return false;
         };
         let commit = ls.commit();
@@ -142,7 +143,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 .nodes
                 .iter()
                 .filter(|n| conf.kind_of(n.id).is_some())
-                .filter_map(|n| n.state.as_ref())
+                .filter_map(|n| n.state())
                 .all(|s| {
                     s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
                 })
@@ -169,17 +170,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 let before = self.acked.len();
                 self.next_value += 1;
                 let data = self.next_value.to_le_bytes();
-                let mut out = SimOutputs::new();
-                let s = self.nodes[l].state.as_mut().ok_or("leader down")?;
-                s.step_view(Input::Propose { data: &data }, out.as_mut_view())
-                    .map_err(|e| format!("{e}"))?;
-                match out.iter().find_map(|o| {
-                    if let Output::Proposal(p) = o {
-                        Some(*p)
-                    } else {
-                        None
-                    }
-                }) {
+                let input = Input::Propose { data: &data };
+                match self.call(l, Call::Step(input))?.answer {
                     Some(Proposal::Accepted { .. }) => {}
                     other => {
                         // Busy may last while captures let the window slide; retry later.
@@ -188,7 +180,6 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                         }
                     }
                 }
-                self.perform(l, Input::Propose { data: &data }, &out)?;
                 probe_done = self.acked.len() > before || self.proposed.iter().any(|p| p.0 == l);
             }
             if rounds >= max_rounds {
@@ -202,11 +193,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         }
         // The configuration the cluster settled in.
         let l = self.leader().ok_or("no leader after settling")?;
-        let conf = *self.nodes[l]
-            .state
-            .as_ref()
-            .ok_or("leader down")?
-            .membership();
+        let conf = *self.nodes[l].state().ok_or("leader down")?.membership();
         // A read on every node is served, and sees every acknowledged write.
         for k in 0..self.nodes.len() {
             self.reads[k].clear();
@@ -230,12 +217,10 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         // Every acknowledged write is in every node's state machine at its index.
         for (index, _, data) in &self.acked {
             for n in self.nodes.iter().filter(|n| conf.kind_of(n.id).is_some()) {
-                let found = n.machine.log.iter().any(|(i, d)| i == index && d == data)
-                    || n.snapshot
-                        .0
-                        .log
-                        .iter()
-                        .any(|(i, d)| i == index && d == data);
+                let has =
+                    |log: &[(LogIndex, Vec<u8>)]| log.iter().any(|(i, d)| i == index && d == data);
+                let found = n.machine().is_some_and(|m| has(&m.log))
+                    || has(&n.disk.borrow().snapshot.0.log);
                 if !found {
                     return Err(format!("{}: acknowledged write at {index} missing", n.id));
                 }

@@ -8,8 +8,8 @@
 //! - [`single_node`]: one [`State`] fed an arbitrary input sequence decoded from the bytes
 //!   (ticks, forged but decodable messages from members with arbitrary fields, proposals,
 //!   `Persisted` / `Captured` with valid and invalid values, storage failures, crash and
-//!   restore), with the node-local invariants checked after every step by a driver that
-//!   performs every output on a real store.
+//!   restore), driven by raft-core's `Engine` over the simulator's seams (a real store),
+//!   with the node-local invariants checked after every step.
 //! - [`cluster`]: a [`ClusterCase`] (tiny capacities, and a schedule of [`Action`]s decoded
 //!   from the bytes) run on a [`Cluster`], whose [`Checker`](crate::Checker) verifies
 //!   Raft's safety properties after every step, then healed: a leader must emerge and commit.
@@ -27,7 +27,7 @@ pub use cluster::{
     cluster, ClusterCase, FuzzCluster, FUZZ_BYTE_BUDGET, MAX_ACTIONS, SETTLE_ROUNDS,
 };
 pub use frame::{frame_roundtrip, CANONICAL_FRAMES};
-pub use single_node::{single_node, FuzzNode, FORGE_ANY_ENTRY_TERMS, STRICT_ERROR_STEPS};
+pub use single_node::{single_node, FuzzNode, FORGE_ANY_ENTRY_TERMS};
 
 /// Reads fuzzer bytes front to back; past the end every read yields zero.
 struct Reader<'a> {

@@ -1,13 +1,12 @@
 //! The single-node target's checks: documented driver errors, the shape of each step's
 //! outputs, what a message may acknowledge, and the node's invariants after every step.
 
-use raft_core::codec::{self, Header};
 use raft_core::{
     EntryCount, EntryKind, HardState, Input, LogStore, Membership, MembershipRefusal, Message,
     NodeId, Output, Proposal, Role, StepError,
 };
 
-use super::{Harness, NodeOutputs, View};
+use super::{Harness, View};
 
 impl Harness {
     /// The documented driver error `input` must give, if any.
@@ -30,8 +29,7 @@ impl Harness {
 
     /// Shape of one step's outputs: one `Persist` at most, first, with the next sequence
     /// number and the current hard state; one `Proposal` exactly when proposing.
-    pub(super) fn check_outputs(&mut self, input: &Input<'_>, before: &View, out: &NodeOutputs) {
-        self.note_members();
+    pub(super) fn check_outputs(&mut self, input: &Input<'_>, before: &View, out: &[Output]) {
         let s = self.state();
         let mut proposals = 0;
         for (k, o) in out.iter().enumerate() {
@@ -113,19 +111,19 @@ impl Harness {
         }
     }
 
-    /// Notes the members of every configuration the store holds, of the snapshot, and of the
-    /// one in force (the store as the previous steps left it: before this step's `Persist`).
-    fn note_members(&mut self) {
+    /// Notes the members of every configuration the store holds and of the one in force
+    /// (called before each step: the store as the previous steps left it).
+    pub(super) fn note_members(&mut self) {
         let mut confs: Vec<Membership> = vec![*self.state().membership()];
         confs.extend(
-            self.node
-                .store
+            self.engine_ref()
+                .storage()
+                .store()
                 .entries()
                 .iter()
                 .filter(|e| e.kind == EntryKind::Membership)
                 .filter_map(|e| Membership::decode(&e.data).ok()),
         );
-        confs.extend(self.node.snap_file.as_ref().map(|(m, _)| m.members));
         for m in &confs {
             for id in m.members() {
                 if !self.members_seen.contains(&id) {
@@ -137,10 +135,10 @@ impl Harness {
 
     /// A message may go out: to another member, initial or current (or to a leader it does
     /// not know: the log is taken from any leader; or a vote request to a node some earlier
-    /// configuration named, which the core still tracks), within the frame cap, and
-    /// acknowledging only what is durable (a vote grant names the durable vote).
+    /// configuration named, which the core still tracks), and a vote grant names the node's
+    /// vote. (The transport checked, as it sent it, that what it acknowledges was durable and
+    /// that it fits in `max_frame_bytes`.)
     pub(super) fn check_send(&self, to: NodeId, msg: &Message<EntryCount>) {
-        let node = &self.node;
         let answers_leader = self.state().leader() == Some(to)
             || matches!(
                 msg,
@@ -154,40 +152,15 @@ impl Harness {
         if to == self.me() || !(self.voters.contains(&to) || member || answers_leader) {
             self.fail(&format!("send to {to}, not another member"));
         }
-        match msg {
-            Message::VoteResponse(r) if r.granted => {
-                let hs = self.state().hard_state();
-                let want = HardState {
-                    term: r.term,
-                    vote: Some(to),
-                };
-                if hs != want || node.durable_hs != want {
-                    self.fail(&format!(
-                        "vote grant {r:?} to {to}: hard state {hs:?}, durable {:?}",
-                        node.durable_hs
-                    ));
-                }
+        if let Message::VoteResponse(r) = msg {
+            let hs = self.state().hard_state();
+            let want = HardState {
+                term: r.term,
+                vote: Some(to),
+            };
+            if r.granted && hs != want {
+                self.fail(&format!("vote grant {r:?} to {to}: hard state {hs:?}"));
             }
-            Message::AppendResponse(r) if r.success => {
-                let d = &node.durable;
-                let ok = r.index <= d.base()
-                    || (d.last_index() >= r.index && d.chain(r.index) == node.store.chain(r.index));
-                if !ok || node.durable_hs.term < r.term {
-                    self.fail(&format!("acknowledged {} before it was durable", r.index));
-                }
-            }
-            _ => {}
-        }
-        let hdr = Header {
-            cluster_id: self.cfg.cluster_id,
-            from: self.me(),
-            to,
-        };
-        let mut buf = vec![0u8; codec::MAX_FRAME_BYTES as usize];
-        match codec::encode(&hdr, msg, &node.store, &mut buf) {
-            Ok(n) if n <= self.cfg.max_frame_bytes as usize => {}
-            Ok(n) => self.fail(&format!("{msg:?} is {n} bytes, over max_frame_bytes")),
-            Err(e) => self.fail(&format!("encoding {msg:?} failed: {e}")),
         }
     }
 
@@ -209,18 +182,18 @@ impl Harness {
             bad = Some("applied beyond commit");
         } else if v.applied > v.durable || v.durable > v.last {
             bad = Some("applied beyond durable, or durable beyond the log");
-        } else if v.applied != self.node.machine.applied {
+        } else if v.applied != self.machine().applied {
             bad = Some("applied differs from what was handed out");
         } else if v.role == Role::Leader && v.leader != Some(self.me()) {
             bad = Some("a leader that does not know it leads");
-        } else if self.node.store.last_index() != v.last {
+        } else if self.engine_ref().storage().store().last_index() != v.last {
             bad = Some("the store and the core disagree on the last index");
         } else if v.halted {
             bad = Some("halted without a storage failure");
         }
         let mut i = v.first;
         while bad.is_none() && i <= v.last {
-            if self.node.store.term(i) != s.term_at(i) {
+            if self.engine_ref().storage().store().term(i) != s.term_at(i) {
                 bad = Some("the store and the core disagree on a term");
             }
             i = i.next();

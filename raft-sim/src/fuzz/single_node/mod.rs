@@ -4,27 +4,30 @@ mod checks;
 mod forge;
 mod perform;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use raft_core::engine::NoSnapshots;
 use raft_core::{
-    codec, outputs_needed, Config, Durability, HardState, Input, LogIndex, LogStore,
-    MembershipRefusal, NodeId, Outputs, Restored, Role, State, Term, MEMBERSHIP_BYTES,
+    codec, Config, Durability, Engine, HardState, Input, LogIndex, LogStore, MembershipRefusal,
+    NodeId, Restored, Role, State, Term, MEMBERSHIP_BYTES,
 };
 
 use super::Reader;
-use crate::node::SimNode;
+use crate::node::{Disk, Machine, SimError, SimMachine, SimStorage, SimTransport};
+use perform::Call;
 
 /// The node type of the single-node target: up to 3 voters, an 8-entry window, 2 appends in
 /// flight (tiny, so every bound is hit).
 pub type FuzzNode = State<3, 8, 2>;
-type NodeOutputs = Outputs<{ outputs_needed(3) }>;
+
+/// The single node's engine: the simulator's log storage, transport (every frame checked and
+/// encoded, then lost) and state machine; no snapshot store (the cluster target streams
+/// snapshots end to end).
+type NodeEngine = Engine<FuzzNode, SimStorage, SimTransport, SimMachine, NoSnapshots<SimError>>;
 
 /// At most this many inputs per fuzz case (keeps one execution short).
 const MAX_OPS: usize = 512;
-
-/// Whether a step that returns a driver error must leave the node unchanged and emit
-/// nothing, as [`step`](raft_core::step) documents. (It once did its pending work, an `Apply`
-/// the by-value `step` then lost: `known_bugs.rs`.) Turn off to fuzz past a regression: the
-/// harness then performs that work and checks everything else.
-pub const STRICT_ERROR_STEPS: bool = true;
 
 /// Whether forged AppendEntries may carry entries whose terms go down or exceed the
 /// message's term. No leader sends those; the core once accepted them, after which the node
@@ -65,12 +68,15 @@ impl View {
     }
 }
 
-/// The driver of the single-node target: a simulated node (readable and durable stores,
-/// pending writes, state machine, snapshot) plus what the checks remember between steps.
+/// The driver of the single-node target: a simulated node (an engine over the simulator's
+/// seams, and its disk) plus what the checks remember between steps.
 struct Harness {
     cfg: Config,
     voters: Vec<NodeId>,
-    node: SimNode<3, 8, 2>,
+    /// `None` only while a crash is being handled.
+    engine: Option<NodeEngine>,
+    /// The durable log, hard state, pending writes and capture.
+    disk: Rc<RefCell<Disk>>,
     /// The highest `Persist` sequence number handed out in this incarnation.
     max_seq: u64,
     /// The last read id given to this incarnation.
@@ -116,10 +122,19 @@ impl Harness {
             Err(e) => panic!("the fuzz config {cfg:?} is invalid: {e}"),
         };
         let prev = View::of(&state);
+        let machine = Machine {
+            members: *state.membership(),
+            ..Machine::default()
+        };
+        let disk = Rc::new(RefCell::new(Disk {
+            snapshot: (machine.clone(), Term(0)),
+            ..Disk::default()
+        }));
         Harness {
             cfg,
             voters,
-            node: SimNode::new(me, state),
+            engine: Some(Self::engine(cfg, state, machine, &disk)),
+            disk,
             max_seq: 0,
             last_read: None,
             prev,
@@ -129,15 +144,40 @@ impl Harness {
         }
     }
 
+    /// The node's engine over a fresh set of seams on `disk`.
+    fn engine(
+        cfg: Config,
+        state: FuzzNode,
+        machine: Machine,
+        disk: &Rc<RefCell<Disk>>,
+    ) -> NodeEngine {
+        let members = machine.members;
+        let storage = SimStorage::new(cfg.id, disk.clone(), None);
+        let transport = SimTransport::new(0, 0, cfg.max_frame_bytes, disk.clone());
+        let machine = SimMachine::new(cfg.id, machine, None);
+        let mut engine = Engine::new(state, storage, transport, machine);
+        engine.set_applied_membership(members);
+        engine
+    }
+
+    fn engine_ref(&self) -> &NodeEngine {
+        match self.engine.as_ref() {
+            Some(e) => e,
+            None => unreachable!("the single-node harness restores at once after a crash"),
+        }
+    }
+
+    /// The state machine.
+    fn machine(&self) -> &Machine {
+        &self.engine_ref().machine().machine
+    }
+
     fn me(&self) -> NodeId {
         self.cfg.id
     }
 
     fn state(&self) -> &FuzzNode {
-        match self.node.state.as_ref() {
-            Some(s) => s,
-            None => unreachable!("the single-node harness restores at once after a crash"),
-        }
+        self.engine_ref().state()
     }
 
     fn fail(&self, what: &str) -> ! {
@@ -145,7 +185,7 @@ impl Harness {
             "single_node step {}: {what}\nconfig {:?}\nview {:?}",
             self.steps,
             self.cfg,
-            self.node.state.as_ref().map(View::of)
+            self.engine.as_ref().map(|e| View::of(e.state()))
         )
     }
 
@@ -264,27 +304,26 @@ impl Harness {
     fn fsync(&mut self, count: usize) {
         let mut last = None;
         for _ in 0..count {
-            let Some(w) = self.node.pending.pop_front() else {
+            let Some((w, _)) = self.disk.borrow_mut().make_oldest_durable() else {
                 break;
             };
-            self.node.make_durable(&w);
             last = Some(w.seq);
         }
         if let Some(seq) = last {
-            self.step(Input::Persisted { seq });
+            self.call(Call::Persisted(seq));
         }
     }
 
     /// The state machine captures its applied state durably and tells the core.
     fn capture(&mut self) {
-        let at = self.node.machine.applied;
-        if at <= self.node.snapshot.0.applied || self.state().is_halted() {
+        let at = self.machine().applied;
+        if at <= self.disk.borrow().snapshot.0.applied || self.state().is_halted() {
             return;
         }
-        let Some(term) = self.node.store.term(at) else {
+        let Some(term) = self.engine_ref().storage().store().term(at) else {
             self.fail("the applied entry is not in the store")
         };
-        self.node.snapshot = (self.node.machine.clone(), term);
+        self.disk.borrow_mut().snapshot = (self.machine().clone(), term);
         self.step(Input::Captured { index: at });
     }
 
@@ -293,36 +332,47 @@ impl Harness {
         if self.trace {
             println!("crash; restore from the durable state");
         }
-        let node = &mut self.node;
-        node.state = None;
-        node.pending.clear();
-        node.store = node.durable.clone();
-        node.machine = node.snapshot.0.clone();
-        node.incarnation += 1;
-        let restored = Restored {
-            hard_state: node.durable_hs,
-            commit: node.durable_commit,
-            base: (node.durable.base(), node.durable.base_term()),
-            applied: node.snapshot.0.applied,
-            members: None,
+        self.engine = None;
+        self.disk.borrow_mut().crash();
+        let (restored, machine) = {
+            let disk = self.disk.borrow();
+            let restored = Restored {
+                hard_state: disk.hard_state,
+                commit: disk.commit,
+                base: (disk.durable.base(), disk.durable.base_term()),
+                applied: disk.snapshot.0.applied,
+                members: None,
+            };
+            (restored, disk.snapshot.0.clone())
         };
-        match FuzzNode::restore(self.cfg, &self.voters, restored, &node.durable) {
+        let result = FuzzNode::restore(
+            self.cfg,
+            &self.voters,
+            restored,
+            &self.disk.borrow().durable,
+        );
+        match result {
             Ok(s) => {
-                if s.hard_state() != node.durable_hs || s.last_index() != node.durable.last_index()
-                {
-                    let msg = format!("restore from {restored:?} gave {:?}", View::of(&s));
-                    node.state = Some(s);
+                let (hs, last) = {
+                    let disk = self.disk.borrow();
+                    (disk.hard_state, disk.durable.last_index())
+                };
+                self.prev = View::of(&s);
+                let bad = s.hard_state() != hs || s.last_index() != last;
+                let msg = format!("restore from {restored:?} gave {:?}", View::of(&s));
+                self.engine = Some(Self::engine(self.cfg, s, machine, &self.disk));
+                if bad {
                     self.fail(&msg);
                 }
-                self.prev = View::of(&s);
-                node.state = Some(s);
                 self.max_seq = 0;
                 self.last_read = None;
             }
             Err(e) => {
                 let msg = format!(
                     "restore from what was durable failed ({e}): {restored:?}, durable log {:?}",
-                    node.durable
+                    self.disk
+                        .borrow()
+                        .durable
                         .entries()
                         .iter()
                         .map(|e| e.term.0)
