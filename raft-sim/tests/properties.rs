@@ -226,6 +226,22 @@ fn three_campaigners_around_an_uncommitted_demotion_settle_within_the_bound() {
     check_seed(1_370_994_385_946_788_204);
 }
 
+/// Found at 100,000 schedules (2026-12-06; it fails the same way on the core before the
+/// simulator left raft-core, at `a3443ef`): after the schedule all three nodes hold the same
+/// eight uncommitted entries (terms up to 6, commit 0) and fill the 8-entry window of the tiny
+/// shape; the leader of term 7 cannot append its empty entry, so nothing ever commits. This is
+/// the limit the crate docs name ("every leader appends an empty entry, so if more consecutive
+/// leaders than the slots proposals keep free (`LOG / 4`) all fail to commit anything, the
+/// window fills"); with `LOG` = 8 two free slots are few. Kept so that a fix (in the core or in
+/// the tiny shapes' window) has its seed.
+#[test]
+#[ignore = "LIMIT: the tiny window fills with failed leaders' uncommitted entries (not settled in 400 rounds)"]
+fn failed_leaders_uncommitted_entries_fill_the_tiny_window() {
+    let seed = 6_623_028_705_032_936_155;
+    assert_eq!(shape(seed).0, "3-tiny-large");
+    check_seed(seed);
+}
+
 /// The Figure 8 rule (5.4.2: a leader commits entries of earlier terms only by committing one
 /// of its own term): with the rule broken on purpose (`maybe_commit` counting replicas of any
 /// entry), this seed of a large-proposals shape fails Leader Completeness (the leader of term 5

@@ -5,13 +5,13 @@
 //!
 //! - [`frame_roundtrip`]: any byte string either fails to decode, or decodes to a frame that
 //!   re-encodes to exactly the same bytes and decodes again to the same message.
-//! - [`single_node`]: one [`State`] fed an arbitrary input sequence decoded from the bytes
+//! - [`single_node`]: one [`State`](raft_core::State) fed an arbitrary input sequence decoded from the bytes
 //!   (ticks, forged but decodable messages from members with arbitrary fields, proposals,
 //!   `Persisted` / `Captured` with valid and invalid values, storage failures, crash and
 //!   restore), driven by raft-core's `Engine` over the simulator's seams (a real store),
 //!   with the node-local invariants checked after every step.
-//! - [`cluster`]: a [`ClusterCase`] (tiny capacities, and a schedule of [`Action`]s decoded
-//!   from the bytes) run on a [`Cluster`], whose [`Checker`](crate::Checker) verifies
+//! - [`cluster`]: a [`ClusterCase`] (tiny capacities, and a schedule of [`Action`](crate::Action)s decoded
+//!   from the bytes) run on a [`Cluster`](crate::Cluster), whose [`Checker`](crate::Checker) verifies
 //!   Raft's safety properties after every step, then healed: a leader must emerge and commit.
 //!   A failure panics with the case printed as a Rust regression test
 //!   ([`ClusterCase::to_rust`]).
