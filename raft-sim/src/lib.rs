@@ -32,8 +32,8 @@ pub use check::{Checker, NodeView, Violation};
 pub use cluster::{Acked, Action, Cluster, SimConfig};
 pub use network::{Network, Packet, MAX_IN_FLIGHT};
 pub use node::{
-    checksum, Disk, Machine, PendingWrite, SimEngine, SimError, SimMachine, SimNode, SimSnapshots,
-    SimSource, SimStorage, SimTransport,
+    checksum, snapshot_meta, Disk, Machine, PendingWrite, SimEngine, SimError, SimMachine, SimNode,
+    SimSnapshots, SimSource, SimStorage, SimTransport,
 };
 pub use rng::SimRng;
 pub use store::{chain_of, mix, MemStore, OwnedEntry};

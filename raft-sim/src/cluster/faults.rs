@@ -2,7 +2,7 @@
 //! clocks that run until a node acts.
 
 use raft_core::codec;
-use raft_core::{Input, Message, NodeId, Restored, State};
+use raft_core::{Input, Message, NodeId, State};
 
 use super::perform::Call;
 use super::Cluster;
@@ -132,15 +132,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         );
         let (state, machine, snap) = {
             let disk = node.disk.borrow();
-            let restored = Restored {
-                hard_state: disk.hard_state,
-                commit: disk.commit,
-                base: (disk.durable.base(), disk.durable.base_term()),
-                applied: disk.snapshot.0.applied,
-                // The snapshot's membership (as of its index, which covers the log's base).
-                members: disk.snap_file.as_ref().map(|f| f.0.members),
-            };
-            let state = State::restore(cfg, &ids, restored, &disk.durable)
+            let state = State::restore(cfg, &ids, disk.restored(), &disk.durable)
                 .map_err(|e| format!("n{}: restore: {e}", k + 1))?;
             let snap = disk.snap_file.as_ref().map(|f| f.0);
             (state, disk.snapshot.0.clone(), snap)

@@ -72,10 +72,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 members: *state.membership(),
                 ..Machine::default()
             };
-            let disk = Rc::new(RefCell::new(Disk {
-                snapshot: (machine.clone(), Term(0)),
-                ..Disk::default()
-            }));
+            let disk = Rc::new(RefCell::new(Disk::new(machine.clone())));
             let engine = Self::engine(&sim, state, machine, &disk, &checker);
             nodes.push(SimNode {
                 id,

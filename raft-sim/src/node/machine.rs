@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use raft_core::codec::EntryRef;
 use raft_core::engine::StateMachine;
-use raft_core::{EntryKind, LogIndex, Membership, NodeId, Term};
+use raft_core::{EntryKind, LogIndex, Membership, NodeId, SnapshotMeta, Term};
 
 use super::SimError;
 use crate::check::Checker;
@@ -84,6 +84,23 @@ impl Machine {
 pub fn checksum(bytes: &[u8]) -> u32 {
     let h = mix(0xCBF2_9CE4_8422_2325, bytes);
     (h ^ (h >> 32)) as u32
+}
+
+/// The description of a snapshot file holding `bytes`, a state machine at `index` (of
+/// `term`) with `members` in force.
+pub fn snapshot_meta(
+    index: LogIndex,
+    term: Term,
+    members: Membership,
+    bytes: &[u8],
+) -> SnapshotMeta {
+    SnapshotMeta {
+        index,
+        term,
+        len: bytes.len() as u64,
+        checksum: checksum(bytes),
+        members,
+    }
 }
 
 /// One node's state machine seam: the [`Machine`], checked against the cluster's committed

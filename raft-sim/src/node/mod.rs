@@ -28,13 +28,14 @@ use std::rc::Rc;
 
 use raft_core::codec::{EntryRef, EntrySource};
 use raft_core::{
-    Engine, EntryKind, HardState, LogIndex, LogStore, NodeId, SnapshotMeta, State, StoreError, Term,
+    Engine, EntryKind, HardState, LogIndex, LogStore, NodeId, Restored, SnapshotMeta, State,
+    StoreError, Term,
 };
 
 use crate::check::Violation;
 use crate::store::MemStore;
 
-pub use machine::{checksum, Machine, SimMachine};
+pub use machine::{checksum, snapshot_meta, Machine, SimMachine};
 pub use snapshots::SimSnapshots;
 pub use storage::SimStorage;
 pub use transport::SimTransport;
@@ -102,6 +103,26 @@ pub struct Disk {
 }
 
 impl Disk {
+    /// A fresh node's disk: nothing durable yet; its "snapshot" is the fresh state `machine`.
+    pub fn new(machine: Machine) -> Self {
+        Disk {
+            snapshot: (machine, Term(0)),
+            ..Disk::default()
+        }
+    }
+
+    /// What a node restarts from: the durable hard state, commit index and log base, the
+    /// snapshot's applied index and membership (as of its index, which covers the log's base).
+    pub fn restored(&self) -> Restored {
+        Restored {
+            hard_state: self.hard_state,
+            commit: self.commit,
+            base: (self.durable.base(), self.durable.base_term()),
+            applied: self.snapshot.0.applied,
+            members: self.snap_file.as_ref().map(|f| f.0.members),
+        }
+    }
+
     /// Makes the oldest pending write durable; `None` if nothing is pending. Returns it and
     /// the entries the durable log gained (index, term, chain) for the Log Matching check.
     pub fn make_oldest_durable(&mut self) -> Option<(PendingWrite, Gained)> {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use raft_core::engine::Snapshots;
 use raft_core::{LogIndex, Membership, NodeId, SnapshotMeta, Term};
 
-use super::{checksum, Disk, Machine, SimError, SimMachine};
+use super::{checksum, snapshot_meta, Disk, Machine, SimError, SimMachine};
 use crate::check::Checker;
 
 /// One node's snapshot storage: the file lives on the [`Disk`]; the snapshot being received
@@ -66,13 +66,7 @@ impl Snapshots<SimMachine> for SimSnapshots {
         }
         disk.snapshot = (machine.clone(), term);
         let bytes = machine.encode();
-        let meta = SnapshotMeta {
-            index,
-            term,
-            len: bytes.len() as u64,
-            checksum: checksum(&bytes),
-            members,
-        };
+        let meta = snapshot_meta(index, term, members, &bytes);
         disk.snap_file = Some((meta, bytes));
         Ok(Some(meta))
     }

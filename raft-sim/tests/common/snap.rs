@@ -10,7 +10,6 @@ use raft_core::{
     Input, LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta,
     SnapshotResponse, Term,
 };
-use raft_sim::mix;
 
 use super::{Cluster, Node};
 
@@ -45,11 +44,8 @@ pub fn decode_machine(mut b: &[u8]) -> Option<Vec<(LogIndex, Term, Vec<u8>)>> {
     Some(applied)
 }
 
-/// The driver's checksum over snapshot bytes.
-pub fn checksum(bytes: &[u8]) -> u32 {
-    let h = mix(0xCBF2_9CE4_8422_2325, bytes);
-    (h ^ (h >> 32)) as u32
-}
+/// The driver's checksum over snapshot bytes (the simulator's).
+pub use raft_sim::checksum;
 
 /// A snapshot file of a state machine: its description and bytes.
 /// `members` is the membership as of its index.
@@ -61,14 +57,7 @@ pub fn snapshot_of(
         .last()
         .map_or((LogIndex(0), Term(0)), |a| (a.0, a.1));
     let bytes = encode_machine(applied);
-    let meta = SnapshotMeta {
-        index,
-        term,
-        len: bytes.len() as u64,
-        checksum: checksum(&bytes),
-        members,
-    };
-    (meta, bytes)
+    (raft_sim::snapshot_meta(index, term, members, &bytes), bytes)
 }
 
 /// `Output::SnapshotChunk`: writes this step's chunk bytes at `offset` of the incoming file.

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use raft_core::engine::NoSnapshots;
 use raft_core::{
     codec, Config, Durability, Engine, HardState, Input, LogIndex, LogStore, MembershipRefusal,
-    NodeId, Restored, Role, State, Term, MEMBERSHIP_BYTES,
+    NodeId, Role, State, Term, MEMBERSHIP_BYTES,
 };
 
 use super::Reader;
@@ -126,10 +126,7 @@ impl Harness {
             members: *state.membership(),
             ..Machine::default()
         };
-        let disk = Rc::new(RefCell::new(Disk {
-            snapshot: (machine.clone(), Term(0)),
-            ..Disk::default()
-        }));
+        let disk = Rc::new(RefCell::new(Disk::new(machine.clone())));
         Harness {
             cfg,
             voters,
@@ -334,16 +331,10 @@ impl Harness {
         }
         self.engine = None;
         self.disk.borrow_mut().crash();
+        // (No snapshot file: this node only captures; its restore names no membership.)
         let (restored, machine) = {
             let disk = self.disk.borrow();
-            let restored = Restored {
-                hard_state: disk.hard_state,
-                commit: disk.commit,
-                base: (disk.durable.base(), disk.durable.base_term()),
-                applied: disk.snapshot.0.applied,
-                members: None,
-            };
-            (restored, disk.snapshot.0.clone())
+            (disk.restored(), disk.snapshot.0.clone())
         };
         let result = FuzzNode::restore(
             self.cfg,
