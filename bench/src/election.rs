@@ -1,4 +1,4 @@
-//! Election latency in raft-core's deterministic simulator (feature `sim`).
+//! Election latency in raft-core's deterministic simulator (`raft-sim`).
 //!
 //! Per seed: a fresh 3-node simulated cluster (the simulator's defaults: election timeout 10
 //! ticks, each timeout drawn from [10, 20), heartbeat 3 ticks, CheckQuorum on, inline
@@ -9,7 +9,7 @@
 //! by the delivery of every frame in flight (through the real codec, invariants checked after
 //! every step), so rounds are ticks and message delays count as zero.
 
-use raft_core::sim::{Cluster, SimConfig, SimRng};
+use raft_sim::{Cluster, SimConfig, SimRng};
 
 /// Election timeout of the simulated nodes (ticks).
 pub const ELECTION_TICKS: u32 = 10;

@@ -1,4 +1,4 @@
-//! cargo-fuzz target: see `raft_core::sim::fuzz::cluster`.
+//! cargo-fuzz target: see `raft_sim::fuzz::cluster`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_core::sim::fuzz::cluster(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_sim::fuzz::cluster(data));

@@ -1,4 +1,4 @@
-//! cargo-fuzz target: see `raft_core::sim::fuzz::frame_roundtrip`.
+//! cargo-fuzz target: see `raft_sim::fuzz::frame_roundtrip`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_core::sim::fuzz::frame_roundtrip(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_sim::fuzz::frame_roundtrip(data));

@@ -1,4 +1,4 @@
-//! cargo-fuzz target: see `raft_core::sim::fuzz::single_node`.
+//! cargo-fuzz target: see `raft_sim::fuzz::single_node`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_core::sim::fuzz::single_node(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| raft_sim::fuzz::single_node(data));

@@ -104,8 +104,7 @@ impl fmt::Display for CodecError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for CodecError {}
+impl core::error::Error for CodecError {}
 
 /// One log entry, borrowed from a store or a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

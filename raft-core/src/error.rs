@@ -96,7 +96,5 @@ impl fmt::Display for StepError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ConfigError {}
-#[cfg(feature = "std")]
-impl std::error::Error for StepError {}
+impl core::error::Error for ConfigError {}
+impl core::error::Error for StepError {}

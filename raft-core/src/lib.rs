@@ -605,9 +605,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "std")]
-extern crate std;
-
 mod fastwire;
 mod fmt;
 
@@ -627,9 +624,6 @@ mod role;
 mod state;
 mod stats;
 mod types;
-
-#[cfg(feature = "sim")]
-pub mod sim;
 
 pub use config::{Config, Durability};
 pub use engine::{Engine, EngineError};

@@ -3,8 +3,27 @@
 //! checked here on random messages and on random mutations of their frames.
 
 use raft_core::codec::{self, Header};
-use raft_core::sim::SimRng;
 use raft_core::{Append, AppendResponse, EntryCount, LogIndex, Message, NodeId, Term};
+
+/// SplitMix64 (as raft-sim's `SimRng`, so the messages are the ones this test always drew);
+/// raft-core's tests do not depend on the simulator.
+struct SimRng(u64);
+
+impl SimRng {
+    fn new(seed: u64) -> Self {
+        SimRng(seed)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// A number in `[lo, lo + span)` (`lo` when `span` is 0), by multiply-shift.
+    fn in_range(&mut self, lo: u32, span: u32) -> u32 {
+        lo + (((self.next_u64() >> 32) * u64::from(span)) >> 32) as u32
+    }
+}
 
 fn num(rng: &mut SimRng) -> u64 {
     // Every varint length, the extremes included.

@@ -40,8 +40,7 @@ impl fmt::Display for StoreError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for StoreError {}
+impl core::error::Error for StoreError {}
 
 /// A log payload store the driver owns.
 pub trait LogStore: EntrySource {

@@ -1,0 +1,768 @@
+//! A small, explicit harness for the scenario tests named after the Raft paper's rules.
+//!
+//! Nothing happens unless a test asks for it: a node only ticks when told, a message is only
+//! delivered when told (`deliver_all`, `deliver`), writes only become durable when told
+//! (`fsync`, under `Durability::Deferred`). Each node is a real [`State`] driven by
+//! `State::step`, with the simulator's `MemStore` as its log store (one readable, one durable
+//! copy), a state machine that records what it applied, and every message goes through the
+//! real codec.
+//!
+//! While performing outputs the harness itself checks the output contract, so every test
+//! checks it too: entries are applied in order and exactly once, a vote grant or append
+//! acknowledgement leaves only once what it acknowledges is durable, every frame fits in
+//! `max_frame_bytes`, and no step overflows its outputs.
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+mod msgs;
+mod snap;
+
+use std::collections::{BTreeSet, VecDeque};
+
+use raft_core::codec::{self, EntryRef, Header, WireEntries};
+use raft_core::output::ReadResult;
+use raft_sim::MemStore;
+
+use raft_core::{
+    outputs_needed, persist_entries, Config, Durability, EntryCount, EntryKind, HardState, Input,
+    LogIndex, LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, SnapshotMeta,
+    State, StepError, Term,
+};
+
+pub use msgs::*;
+pub use snap::*;
+
+/// Up to 7 voters (Figure 7 has a leader and six followers), a 64-entry window, 4 appends
+/// in flight per follower.
+pub const PEERS: usize = 7;
+pub const LOG: usize = 64;
+pub const INFLIGHT: usize = 4;
+pub type Raft = State<PEERS, LOG, INFLIGHT>;
+/// Exactly the documented bound: a step that needed more would fail to fit.
+pub const OUT: usize = outputs_needed(PEERS);
+pub type Out = Outputs<OUT>;
+
+pub fn n(id: u32) -> NodeId {
+    NodeId(id)
+}
+pub fn t(term: u64) -> Term {
+    Term(term)
+}
+pub fn i(index: u64) -> LogIndex {
+    LogIndex(index)
+}
+
+/// The paper's algorithm: no PreVote, no CheckQuorum (tests of those turn them on).
+pub fn paper_config(id: u32) -> Config {
+    let mut c = Config::new(NodeId(id), 0x5eed_0000 + u64::from(id) * 7919);
+    c.pre_vote = false;
+    c.check_quorum = false;
+    c
+}
+
+/// The payload the harness gives a pre-built entry: unique per (index, term).
+pub fn payload(index: u64, term: u64) -> Vec<u8> {
+    format!("i{index}t{term}").into_bytes()
+}
+
+// ----- The harness -----
+
+/// A frame in flight, with the descriptor it was encoded from.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub msg: Message<EntryCount>,
+    pub frame: Vec<u8>,
+}
+
+impl Envelope {
+    /// The message as the receiver decodes it.
+    pub fn decoded(&self) -> Message<WireEntries<'_>> {
+        codec::decode(&self.frame)
+            .expect("frames we encoded decode")
+            .1
+    }
+    /// The terms of the entries an AppendEntries carries.
+    pub fn entry_terms(&self) -> Vec<u64> {
+        self.decoded().entries().map(|e| e.term.0).collect()
+    }
+    pub fn is_append(&self) -> bool {
+        matches!(self.msg, Message::Append(_))
+    }
+}
+
+/// A performed `Persist` that is not durable yet (`Durability::Deferred`).
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub seq: u64,
+    pub hard_state: Option<HardState>,
+    pub truncate_from: Option<LogIndex>,
+    pub entries: Vec<(LogIndex, Term, EntryKind, Vec<u8>)>,
+}
+
+pub struct Node {
+    pub id: NodeId,
+    pub cfg: Config,
+    /// `None` while crashed.
+    pub raft: Option<Raft>,
+    /// What the driver reads from: holds performed writes, durable or not.
+    pub store: MemStore,
+    /// What survives a crash.
+    pub durable: MemStore,
+    pub durable_hs: HardState,
+    pub pending: VecDeque<Write>,
+    /// The state machine: every applied entry (index, term, payload), in order.
+    pub applied: Vec<(LogIndex, Term, Vec<u8>)>,
+    /// Whether the state machine survives a crash (restored with its applied index) or
+    /// starts empty (restored with applied 0 and fed everything again).
+    pub machine_is_durable: bool,
+    /// Every output of every step, in order, across restarts.
+    pub outputs: Vec<Output>,
+    /// A copy driven by the by-value `raft_core::step`, compared after every step.
+    pub shadow: Option<Raft>,
+    /// The durable snapshot file (`Input::SnapshotSaved`, or installed): its description
+    /// and bytes. Survives a crash.
+    pub snap_file: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The snapshot being received (`Output::SnapshotChunk` writes): a temporary file,
+    /// lost on a crash.
+    pub incoming: Option<(SnapshotMeta, Vec<u8>)>,
+    /// An `Output::InstallSnapshot` not yet performed (`Cluster::hold_installs`).
+    pub install_wanted: Option<SnapshotMeta>,
+}
+
+impl Node {
+    pub fn raft(&self) -> &Raft {
+        self.raft.as_ref().expect("node is up")
+    }
+    /// The state machine's applied index.
+    pub fn applied_index(&self) -> LogIndex {
+        self.applied.last().map_or(LogIndex::ZERO, |a| a.0)
+    }
+    /// The terms of the readable log after its compaction point (index 1 first if none).
+    pub fn log_terms(&self) -> Vec<u64> {
+        self.store.entries().iter().map(|e| e.term.0).collect()
+    }
+    /// The readable log as (term, payload).
+    pub fn log(&self) -> Vec<(u64, Vec<u8>)> {
+        self.store
+            .entries()
+            .iter()
+            .map(|e| (e.term.0, e.data.clone()))
+            .collect()
+    }
+    /// The non-empty payloads applied, in order.
+    pub fn applied_data(&self) -> Vec<Vec<u8>> {
+        self.applied
+            .iter()
+            .filter(|a| !a.2.is_empty())
+            .map(|a| a.2.clone())
+            .collect()
+    }
+}
+
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub voters: Vec<NodeId>,
+    /// Frames in flight, oldest first.
+    pub wire: VecDeque<Envelope>,
+    /// Directed links (from, to) whose frames are lost at delivery.
+    pub cut: BTreeSet<(u32, u32)>,
+    /// Under `Deferred`: make every write durable before each delivery.
+    pub auto_fsync: bool,
+    /// The most outputs any step produced.
+    pub max_outputs: usize,
+    /// Leave `Output::InstallSnapshot` to the test (`Cluster::install`) instead of
+    /// performing it (and reporting `SnapshotInstalled`) right after the step.
+    pub hold_installs: bool,
+}
+
+impl Cluster {
+    /// `count` fresh nodes with the paper's configuration.
+    pub fn new(count: u32) -> Cluster {
+        Cluster::with_config(count, |_| {})
+    }
+
+    /// `count` fresh nodes; `tweak` adjusts each node's configuration.
+    pub fn with_config(count: u32, tweak: impl Fn(&mut Config)) -> Cluster {
+        let empty: Vec<(u64, Vec<u64>)> = (0..count).map(|_| (0, Vec::new())).collect();
+        Cluster::with_logs(&empty, tweak)
+    }
+
+    /// Nodes restarted from a given durable state: for node `k + 1`, `logs[k]` is its
+    /// current term and the terms of its log entries (index 1 first, harness payloads).
+    pub fn with_logs(logs: &[(u64, Vec<u64>)], tweak: impl Fn(&mut Config)) -> Cluster {
+        let voters: Vec<NodeId> = (1..=logs.len() as u32).map(NodeId).collect();
+        let mut nodes = Vec::new();
+        for (k, (term, terms)) in logs.iter().enumerate() {
+            let id = NodeId(k as u32 + 1);
+            let mut cfg = paper_config(id.0);
+            tweak(&mut cfg);
+            let mut store = MemStore::default();
+            for (j, &et) in terms.iter().enumerate() {
+                let index = i(j as u64 + 1);
+                let data = payload(index.0, et);
+                let e = EntryRef {
+                    term: t(et),
+                    kind: EntryKind::Normal,
+                    data: &data,
+                };
+                store.append(index, e).expect("contiguous");
+            }
+            let hs = HardState {
+                term: t(*term),
+                vote: None,
+            };
+            let restored = Restored {
+                hard_state: hs,
+                commit: LogIndex::ZERO,
+                base: (LogIndex::ZERO, Term(0)),
+                applied: LogIndex::ZERO,
+                members: None,
+            };
+            let raft = State::restore(cfg, &voters, restored, &store).expect("valid restore");
+            nodes.push(Node {
+                id,
+                cfg,
+                raft: Some(raft),
+                durable: store.clone(),
+                store,
+                durable_hs: hs,
+                pending: VecDeque::new(),
+                applied: Vec::new(),
+                machine_is_durable: true,
+                outputs: Vec::new(),
+                shadow: None,
+                snap_file: None,
+                incoming: None,
+                install_wanted: None,
+            });
+        }
+        Cluster {
+            nodes,
+            voters,
+            wire: VecDeque::new(),
+            cut: BTreeSet::new(),
+            auto_fsync: true,
+            max_outputs: 0,
+            hold_installs: false,
+        }
+    }
+
+    pub fn node(&self, id: u32) -> &Node {
+        &self.nodes[id as usize - 1]
+    }
+    pub fn node_mut(&mut self, id: u32) -> &mut Node {
+        &mut self.nodes[id as usize - 1]
+    }
+    pub fn raft(&self, id: u32) -> &Raft {
+        self.node(id).raft()
+    }
+    pub fn role(&self, id: u32) -> Role {
+        self.raft(id).role()
+    }
+    pub fn term(&self, id: u32) -> u64 {
+        self.raft(id).term().0
+    }
+    pub fn commit(&self, id: u32) -> u64 {
+        self.raft(id).commit().0
+    }
+    pub fn ids(&self) -> Vec<u32> {
+        (1..=self.nodes.len() as u32).collect()
+    }
+    pub fn up(&self, id: u32) -> bool {
+        self.node(id).raft.is_some()
+    }
+
+    /// Starts comparing node `id` against a copy driven by the by-value `step`.
+    pub fn shadow_by_value(&mut self, id: u32) {
+        let node = self.node_mut(id);
+        node.shadow = node.raft.clone();
+    }
+
+    /// Steps node `id` with `input` and performs every output in order.
+    pub fn step(&mut self, id: u32, input: Input<'_>) -> Vec<Output> {
+        self.step_and_crash_after(id, input, usize::MAX)
+    }
+
+    /// Steps node `id`, performs only its first `performed` outputs, then crashes it if
+    /// that was not all of them: a crash in the middle of performing a step.
+    pub fn step_and_crash_after(
+        &mut self,
+        id: u32,
+        input: Input<'_>,
+        performed: usize,
+    ) -> Vec<Output> {
+        self.try_step_and_crash_after(id, input, performed)
+            .unwrap_or_else(|e| panic!("n{id}: driver error {e} on {input:?}"))
+    }
+
+    /// Steps node `id` with `input`: a driver error comes back (nothing performed).
+    pub fn try_step(&mut self, id: u32, input: Input<'_>) -> Result<Vec<Output>, StepError> {
+        self.try_step_and_crash_after(id, input, usize::MAX)
+    }
+
+    fn try_step_and_crash_after(
+        &mut self,
+        id: u32,
+        input: Input<'_>,
+        performed: usize,
+    ) -> Result<Vec<Output>, StepError> {
+        let node = self.node_mut(id);
+        let raft = node.raft.as_mut().expect("stepping a crashed node");
+        let mut out = Out::new();
+        let res = raft.step(input, &mut out);
+        assert_eq!(raft.stats().output_overflow, 0, "n{id}: outputs overflowed");
+        if let Some(shadow) = node.shadow.take() {
+            let (shadow, by_value) = raft_core::step::<PEERS, LOG, INFLIGHT, _, OUT>(shadow, input);
+            let mine = res.map(|()| out.clone());
+            assert_eq!(
+                by_value, mine,
+                "n{id}: by-value outputs differ on {input:?}"
+            );
+            assert_eq!(
+                view(&shadow),
+                view(raft),
+                "n{id}: views differ on {input:?}"
+            );
+            assert_eq!(
+                format!("{shadow:?}"),
+                format!("{raft:?}"),
+                "n{id}: states differ on {input:?}"
+            );
+            node.shadow = Some(shadow);
+        }
+        res?;
+        self.max_outputs = self.max_outputs.max(out.len());
+        let out: Vec<Output> = out.to_vec();
+        for (k, o) in out.iter().enumerate() {
+            if k == performed {
+                self.crash(id);
+                return Ok(out);
+            }
+            self.perform(id, o, &input);
+        }
+        if !self.hold_installs && self.node(id).install_wanted.is_some() {
+            self.install(id);
+        }
+        Ok(out)
+    }
+
+    fn perform(&mut self, id: u32, o: &Output, input: &Input<'_>) {
+        let durability = self.node(id).cfg.durability;
+        let max_frame = self.node(id).cfg.max_frame_bytes as usize;
+        let node = self.node_mut(id);
+        node.outputs.push(*o);
+        match o {
+            Output::Persist(p) => {
+                persist_entries(&mut node.store, p, input)
+                    .unwrap_or_else(|e| panic!("n{id}: persist {p:?}: {e}"));
+                let mut entries = Vec::new();
+                if let Some(ne) = p.entries {
+                    for k in 0..u64::from(ne.count) {
+                        let idx = ne.first.plus(k);
+                        let e = node.store.get(idx).expect("just appended");
+                        entries.push((idx, e.term, e.kind, e.data.clone()));
+                    }
+                }
+                let w = Write {
+                    seq: p.seq,
+                    hard_state: p.hard_state,
+                    truncate_from: p.truncate_from,
+                    entries,
+                };
+                match durability {
+                    Durability::Inline => make_durable(node, &w),
+                    Durability::Deferred => node.pending.push_back(w),
+                }
+            }
+            Output::Send { to, msg } => {
+                check_durable_before_ack(node, *to, msg);
+                let hdr = Header {
+                    cluster_id: node.cfg.cluster_id,
+                    from: node.id,
+                    to: *to,
+                };
+                let mut buf = vec![0u8; codec::MAX_FRAME_BYTES as usize];
+                let src = SnapSource {
+                    store: &node.store,
+                    snap: node.snap_file.as_ref(),
+                };
+                let len = codec::encode(&hdr, msg, &src, &mut buf)
+                    .unwrap_or_else(|e| panic!("n{id}: encode {msg:?}: {e}"));
+                assert!(
+                    len <= max_frame,
+                    "n{id}: frame of {len} bytes > max_frame_bytes {max_frame}: {msg:?}"
+                );
+                buf.truncate(len);
+                self.wire.push_back(Envelope {
+                    from: n(id),
+                    to: *to,
+                    msg: *msg,
+                    frame: buf,
+                });
+            }
+            Output::Apply { first, last } => {
+                let mut idx = *first;
+                while idx <= *last {
+                    assert_eq!(
+                        idx,
+                        node.applied_index().next(),
+                        "n{id}: Apply {first}..={last} is not the next in order (applied {})",
+                        node.applied_index()
+                    );
+                    let e = node.store.get(idx).expect("applied entry is in the store");
+                    node.applied.push((idx, e.term, e.data.clone()));
+                    idx = idx.next();
+                }
+            }
+            Output::Compact { upto } => {
+                node.store.compact_to(*upto);
+                node.durable.compact_to(*upto);
+            }
+            Output::SnapshotChunk { meta, offset, len } => {
+                write_chunk(node, meta, *offset, *len, input)
+            }
+            Output::InstallSnapshot { meta } => {
+                let incoming = node.incoming.as_ref().map(|f| (f.0, f.1.len() as u64));
+                assert_eq!(
+                    incoming,
+                    Some((*meta, meta.len)),
+                    "n{id}: InstallSnapshot before every chunk was written"
+                );
+                node.install_wanted = Some(*meta);
+            }
+            // Proposal answers, role changes, capture requests (and outputs added later) are
+            // recorded in `outputs` for the tests to inspect.
+            _ => {}
+        }
+    }
+
+    pub fn tick(&mut self, id: u32) -> Vec<Output> {
+        self.step(id, Input::Tick)
+    }
+
+    /// `count` ticks; all their outputs.
+    pub fn ticks(&mut self, id: u32, count: u32) -> Vec<Output> {
+        let mut all = Vec::new();
+        for _ in 0..count {
+            all.extend(self.tick(id));
+        }
+        all
+    }
+
+    /// How many ticks node `id` would take to start a (pre-)election, measured on a copy.
+    pub fn ticks_to_timeout(&self, id: u32) -> u32 {
+        let mut copy = self.raft(id).clone();
+        let campaigns = |s: &Raft| s.stats().elections + s.stats().pre_votes;
+        let before = campaigns(&copy);
+        let mut out = Out::new();
+        for k in 1..=1000 {
+            copy.step(Input::Tick, &mut out).expect("tick");
+            if campaigns(&copy) > before {
+                return k;
+            }
+        }
+        panic!("n{id} never times out");
+    }
+
+    /// Ticks node `id` until its election timer fires; returns that tick's outputs.
+    pub fn tick_until_campaign(&mut self, id: u32) -> Vec<Output> {
+        let k = self.ticks_to_timeout(id);
+        self.ticks(id, k - 1);
+        let out = self.tick(id);
+        assert!(
+            matches!(
+                self.role(id),
+                Role::Candidate | Role::PreCandidate | Role::Leader
+            ),
+            "n{id} did not campaign"
+        );
+        out
+    }
+
+    /// Hands node `to` a message from `from` (as a decoded `Input::Message`).
+    pub fn recv(&mut self, to: u32, from: u32, msg: Message<WireEntries<'_>>) -> Vec<Output> {
+        self.step(to, Input::Message { from: n(from), msg })
+    }
+
+    /// Node `id` begins the linearizable read `rid`; the read answers of this step.
+    pub fn read(&mut self, id: u32, rid: u64) -> Vec<ReadResult> {
+        reads(&self.step(id, Input::Read { id: rid }))
+    }
+
+    /// Every read answer node `id` has given so far, in order (across restarts).
+    pub fn reads_of(&self, id: u32) -> Vec<ReadResult> {
+        reads(&self.node(id).outputs)
+    }
+
+    /// Asks node `id` to hand leadership to `to`.
+    pub fn transfer(&mut self, id: u32, to: u32) -> Vec<Output> {
+        self.step(id, Input::TransferLeader { to: n(to) })
+    }
+
+    pub fn propose(&mut self, id: u32, data: &[u8]) -> Proposal {
+        let out = self.step(id, Input::Propose { data });
+        proposal(&out).expect("a Propose is always answered")
+    }
+
+    /// Delivers one envelope (as a raw frame, through the codec); lost if its link is cut
+    /// or the receiver is down.
+    pub fn deliver(&mut self, env: &Envelope) -> Vec<Output> {
+        if self.cut.contains(&(env.from.0, env.to.0)) || !self.up(env.to.0) {
+            return Vec::new();
+        }
+        self.step(env.to.0, Input::Frame(&env.frame))
+    }
+
+    /// Delivers frames in order until none is left (new ones included).
+    pub fn deliver_all(&mut self) -> usize {
+        let mut count = 0;
+        loop {
+            if self.auto_fsync {
+                self.fsync_all();
+            }
+            let Some(env) = self.wire.pop_front() else {
+                break;
+            };
+            self.deliver(&env);
+            count += 1;
+            assert!(count < 100_000, "deliver_all does not converge");
+        }
+        count
+    }
+
+    /// Like `deliver_all`, but frames matching `drop` are lost instead of delivered.
+    pub fn deliver_all_dropping(&mut self, drop: impl Fn(&Envelope) -> bool) -> usize {
+        let mut count = 0;
+        loop {
+            if self.auto_fsync {
+                self.fsync_all();
+            }
+            let Some(env) = self.wire.pop_front() else {
+                break;
+            };
+            if !drop(&env) {
+                self.deliver(&env);
+            }
+            count += 1;
+            assert!(count < 100_000, "deliver_all_dropping does not converge");
+        }
+        count
+    }
+
+    /// Removes and returns every frame in flight.
+    pub fn drain(&mut self) -> Vec<Envelope> {
+        self.wire.drain(..).collect()
+    }
+
+    /// Removes and returns the frames in flight matching `pred`.
+    pub fn take(&mut self, pred: impl Fn(&Envelope) -> bool) -> Vec<Envelope> {
+        let (hit, keep): (Vec<_>, Vec<_>) = self.wire.drain(..).partition(|e| pred(e));
+        self.wire = keep.into();
+        hit
+    }
+
+    /// Ticks node `id` until its election timer fires, then delivers everything: with no
+    /// other node ticking, it wins (if the others can vote for it).
+    pub fn elect(&mut self, id: u32) {
+        self.tick_until_campaign(id);
+        self.deliver_all();
+        assert_eq!(self.role(id), Role::Leader, "n{id} was not elected");
+    }
+
+    /// Ticks the leader `id` through one heartbeat interval and delivers everything.
+    pub fn heartbeat(&mut self, id: u32) {
+        let hb = self.node(id).cfg.heartbeat_ticks;
+        self.ticks(id, hb);
+        self.deliver_all();
+    }
+
+    /// Like `heartbeat`, but frames matching `drop` are lost.
+    pub fn heartbeat_dropping(&mut self, id: u32, drop: impl Fn(&Envelope) -> bool) {
+        let hb = self.node(id).cfg.heartbeat_ticks;
+        self.ticks(id, hb);
+        self.deliver_all_dropping(drop);
+    }
+
+    /// Makes every pending write of node `id` durable and reports it.
+    pub fn fsync(&mut self, id: u32) -> Vec<Output> {
+        let node = self.node_mut(id);
+        let mut last = None;
+        while let Some(w) = node.pending.pop_front() {
+            make_durable(node, &w);
+            last = Some(w.seq);
+        }
+        match last {
+            Some(seq) if node.raft.is_some() => self.step(id, Input::Persisted { seq }),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn fsync_all(&mut self) {
+        for id in self.ids() {
+            if !self.node(id).pending.is_empty() {
+                self.fsync(id);
+            }
+        }
+    }
+
+    /// Node `id` loses everything that was not durable.
+    pub fn crash(&mut self, id: u32) {
+        let node = self.node_mut(id);
+        node.raft = None;
+        node.shadow = None;
+        node.pending.clear();
+        node.store = node.durable.clone();
+        node.incoming = None;
+        node.install_wanted = None;
+        if !node.machine_is_durable {
+            // The state machine restarts from the durable snapshot, if any.
+            node.applied = node
+                .snap_file
+                .as_ref()
+                .map(|f| decode_machine(&f.1).expect("a durable snapshot decodes"))
+                .unwrap_or_default();
+        }
+    }
+
+    /// Node `id` restarts from exactly what was durable.
+    pub fn restart(&mut self, id: u32) {
+        let voters = self.voters.clone();
+        let node = self.node_mut(id);
+        assert!(node.raft.is_none(), "n{id} is up");
+        let restored = Restored {
+            hard_state: node.durable_hs,
+            commit: LogIndex::ZERO,
+            base: (node.durable.base(), node.durable.base_term()),
+            applied: node.applied_index().max(node.durable.base()),
+            members: None,
+        };
+        let raft = State::restore(node.cfg, &voters, restored, &node.durable)
+            .unwrap_or_else(|e| panic!("n{id}: restore: {e}"));
+        node.raft = Some(raft);
+        // The driver reports its durable snapshot again after a restart.
+        if let Some(meta) = node.snap_file.as_ref().map(|f| f.0) {
+            self.step(id, Input::SnapshotSaved { meta });
+        }
+    }
+
+    pub fn crash_restart(&mut self, id: u32) {
+        self.crash(id);
+        self.restart(id);
+    }
+
+    /// Cuts every link to and from `id`.
+    pub fn isolate(&mut self, id: u32) {
+        for other in self.ids() {
+            if other != id {
+                self.cut.insert((id, other));
+                self.cut.insert((other, id));
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Asserts every listed node holds exactly the same log (terms and payloads).
+    pub fn assert_same_logs(&self, ids: &[u32]) {
+        let first = self.node(ids[0]).log();
+        for &id in &ids[1..] {
+            assert_eq!(
+                self.node(id).log(),
+                first,
+                "n{id} and n{} hold different logs",
+                ids[0]
+            );
+        }
+    }
+}
+
+fn make_durable(node: &mut Node, w: &Write) {
+    if let Some(hs) = w.hard_state {
+        node.durable_hs = hs;
+    }
+    if let Some(from) = w.truncate_from {
+        node.durable.truncate_from(from);
+    }
+    for (idx, term, kind, data) in &w.entries {
+        if *idx <= node.durable.base() {
+            continue;
+        }
+        if *idx <= node.durable.last_index() {
+            node.durable.truncate_from(*idx);
+        }
+        let e = EntryRef {
+            term: *term,
+            kind: *kind,
+            data,
+        };
+        node.durable.append(*idx, e).expect("durable append");
+    }
+}
+
+/// Figure 2's "persistent state ... updated on stable storage before responding to RPCs":
+/// a grant or acknowledgement may only leave once what it vouches for is durable.
+fn check_durable_before_ack(node: &Node, to: NodeId, msg: &Message<EntryCount>) {
+    match msg {
+        Message::VoteResponse(r) if r.granted => {
+            assert!(
+                node.durable_hs.term == r.term && node.durable_hs.vote == Some(to),
+                "{}: vote for {to} in {} sent before it was durable (durable {:?})",
+                node.id,
+                r.term,
+                node.durable_hs
+            );
+        }
+        Message::SnapshotResponse(r) if r.installed => {
+            let held = node
+                .snap_file
+                .as_ref()
+                .is_some_and(|f| f.0.index >= r.index)
+                || node.durable.last_index() >= r.index;
+            assert!(
+                held,
+                "{}: acknowledged the snapshot at {} as installed before it was durable",
+                node.id, r.index
+            );
+        }
+        Message::AppendResponse(r) if r.success => {
+            let d = &node.durable;
+            let ok = r.index <= d.base()
+                || (d.last_index() >= r.index && d.chain(r.index) == node.store.chain(r.index));
+            assert!(
+                ok && node.durable_hs.term >= r.term,
+                "{}: acknowledged {} before it was durable",
+                node.id,
+                r.index
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Everything the public read-only view of a `State` shows.
+pub fn view(s: &Raft) -> String {
+    let matches: Vec<_> = s.membership().members().map(|v| s.match_index(v)).collect();
+    format!(
+        "id={} role={:?} hs={:?} leader={:?} commit={} applied={} first={} last={} last_term={} \
+         durable={} durable_seq={} window={:?} halted={} match={:?} stats={:?}",
+        s.id(),
+        s.role(),
+        s.hard_state(),
+        s.leader(),
+        s.commit(),
+        s.applied(),
+        s.first_index(),
+        s.last_index(),
+        s.last_term(),
+        s.durable_index(),
+        s.durable_seq(),
+        s.window_usage(),
+        s.is_halted(),
+        matches,
+        s.stats()
+    )
+}

@@ -1,0 +1,218 @@
+//! The driver's side of snapshots for the harness: a snapshot file per node, the encoder's
+//! chunk source, chunk writes into the incoming file, and installing it.
+//!
+//! A snapshot's bytes are the state machine (every applied entry: index, term, payload), so
+//! installing one replaces the node's `applied` list and checks that what the follower ends
+//! with is exactly what the leader captured.
+
+use raft_core::codec::WireEntries;
+use raft_core::{
+    Input, LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta,
+    SnapshotResponse, Term,
+};
+
+use super::{Cluster, Node};
+
+/// What the encoder reads from: the log store, and the snapshot file for chunks (the
+/// simulator's driver reads from the same).
+pub use raft_sim::SimSource as SnapSource;
+
+/// The snapshot bytes of a state machine: `[index u64][term u64][len u32][payload]` per
+/// applied entry.
+pub fn encode_machine(applied: &[(LogIndex, Term, Vec<u8>)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (index, term, data) in applied {
+        b.extend_from_slice(&index.0.to_le_bytes());
+        b.extend_from_slice(&term.0.to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+    }
+    b
+}
+
+/// The state machine in snapshot bytes, `None` if they are malformed.
+pub fn decode_machine(mut b: &[u8]) -> Option<Vec<(LogIndex, Term, Vec<u8>)>> {
+    let mut applied = Vec::new();
+    while !b.is_empty() {
+        let index = u64::from_le_bytes(b.get(..8)?.try_into().ok()?);
+        let term = u64::from_le_bytes(b.get(8..16)?.try_into().ok()?);
+        let len = u32::from_le_bytes(b.get(16..20)?.try_into().ok()?) as usize;
+        let data = b.get(20..20 + len)?.to_vec();
+        applied.push((LogIndex(index), Term(term), data));
+        b = &b[20 + len..];
+    }
+    Some(applied)
+}
+
+/// The driver's checksum over snapshot bytes (the simulator's).
+pub use raft_sim::checksum;
+
+/// A snapshot file of a state machine: its description and bytes.
+/// `members` is the membership as of its index.
+pub fn snapshot_of(
+    applied: &[(LogIndex, Term, Vec<u8>)],
+    members: Membership,
+) -> (SnapshotMeta, Vec<u8>) {
+    let (index, term) = applied
+        .last()
+        .map_or((LogIndex(0), Term(0)), |a| (a.0, a.1));
+    let bytes = encode_machine(applied);
+    (raft_sim::snapshot_meta(index, term, members, &bytes), bytes)
+}
+
+/// `Output::SnapshotChunk`: writes this step's chunk bytes at `offset` of the incoming file.
+pub(super) fn write_chunk(
+    node: &mut Node,
+    meta: &SnapshotMeta,
+    offset: u64,
+    len: u32,
+    input: &Input<'_>,
+) {
+    let id = node.id;
+    let data = input
+        .snapshot_data()
+        .unwrap_or_else(|| panic!("{id}: SnapshotChunk from an input without chunk bytes"));
+    assert_eq!(data.len(), len as usize, "{id}: chunk length");
+    if offset == 0 {
+        // A new incoming snapshot: the partial one is discarded.
+        node.incoming = Some((*meta, Vec::new()));
+    }
+    let (m, bytes) = node
+        .incoming
+        .as_mut()
+        .unwrap_or_else(|| panic!("{id}: chunk at {offset} with no incoming snapshot"));
+    assert_eq!(
+        m, meta,
+        "{id}: chunk of another snapshot than the incoming one"
+    );
+    assert_eq!(
+        offset,
+        bytes.len() as u64,
+        "{id}: chunk written out of order"
+    );
+    bytes.extend_from_slice(data);
+}
+
+impl Cluster {
+    /// Node `id` captures its state machine into its snapshot file and reports
+    /// `SnapshotSaved`; returns the snapshot and the step's outputs.
+    pub fn save_snapshot(&mut self, id: u32) -> (SnapshotMeta, Vec<Output>) {
+        let members = *self.raft(id).membership();
+        let node = self.node_mut(id);
+        let (meta, bytes) = snapshot_of(&node.applied, members);
+        node.snap_file = Some((meta, bytes));
+        let out = self.step(id, Input::SnapshotSaved { meta });
+        (meta, out)
+    }
+
+    /// Performs node `id`'s held `InstallSnapshot` as a driver does: verifies the incoming
+    /// file against its checksum, makes it durable, loads it into the state machine, resets
+    /// the log store to start after it (keeping entries after it if the store holds its
+    /// index with its term), and reports `SnapshotInstalled` (`ok: false` if it did not
+    /// verify). Returns that step's outputs.
+    pub fn install(&mut self, id: u32) -> Vec<Output> {
+        let node = self.node_mut(id);
+        let meta = node
+            .install_wanted
+            .take()
+            .unwrap_or_else(|| panic!("n{id}: no InstallSnapshot to perform"));
+        let (m, bytes) = node.incoming.take().expect("the chunks were written");
+        assert_eq!(m, meta);
+        let machine = decode_machine(&bytes)
+            .filter(|_| bytes.len() as u64 == meta.len && checksum(&bytes) == meta.checksum);
+        let ok = machine.is_some();
+        if let Some(applied) = machine {
+            assert_eq!(
+                applied.last().map(|a| (a.0, a.1)),
+                Some((meta.index, meta.term)),
+                "n{id}: snapshot {meta:?} holds another state"
+            );
+            node.applied = applied;
+            node.snap_file = Some((meta, bytes));
+            let chain = node.store.chain(meta.index).unwrap_or(0);
+            for store in [&mut node.store, &mut node.durable] {
+                if store.term(meta.index) == Some(meta.term) {
+                    store.rebase(meta.index);
+                } else {
+                    store.reset(meta.index, meta.term, chain);
+                }
+            }
+        }
+        self.step(id, Input::SnapshotInstalled { meta, ok })
+    }
+}
+
+// ----- Hand-built chunks and looking at snapshot outputs -----
+
+/// A snapshot chunk from a leader of `term` (round 0) carrying `data` at `offset`.
+pub fn chunk<'a>(
+    term: u64,
+    meta: SnapshotMeta,
+    offset: u64,
+    data: &'a [u8],
+) -> Message<WireEntries<'a>> {
+    Message::Snapshot(SnapshotChunk {
+        term: Term(term),
+        meta,
+        offset,
+        done: offset + data.len() as u64 == meta.len,
+        round: 0,
+        data: WireEntries::raw(data),
+    })
+}
+
+/// The snapshot chunk descriptors sent in `out`: (to, chunk).
+pub fn chunks_sent(out: &[Output]) -> Vec<(NodeId, SnapshotChunk<raft_core::EntryCount>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                to,
+                msg: Message::Snapshot(c),
+            } => Some((*to, *c)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The snapshot acknowledgements sent in `out`: (to, response).
+pub fn snapshot_resps(out: &[Output]) -> Vec<(NodeId, SnapshotResponse)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                to,
+                msg: Message::SnapshotResponse(r),
+            } => Some((*to, *r)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The chunk writes asked for in `out`: (snapshot, offset, len).
+pub fn chunk_writes(out: &[Output]) -> Vec<(SnapshotMeta, u64, u32)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::SnapshotChunk { meta, offset, len } => Some((*meta, *offset, *len)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The snapshots `out` asks to install.
+pub fn installs(out: &[Output]) -> Vec<SnapshotMeta> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::InstallSnapshot { meta } => Some(*meta),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The compaction points in `out`.
+pub fn compacts(out: &[Output]) -> Vec<u64> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Compact { upto } => Some(upto.0),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! Client proposals and flow control: the answers a proposal gets (`Accepted`, `NotLeader`,
+//! `Busy`, `TooLarge`), batching bounded by `max_frame_bytes`, the per-follower in-flight
+//! window (messages and bytes), and the cap on what one step applies.
+
+mod common;
+
+use common::*;
+use raft_core::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
+
+fn accepted(p: Proposal) -> bool {
+    matches!(p, Proposal::Accepted { .. })
+}
+
+#[test]
+fn follower_answers_a_proposal_with_not_leader_and_the_leader_it_knows() {
+    let mut c = Cluster::new(3);
+    assert_eq!(
+        c.propose(2, b"x"),
+        Proposal::NotLeader { leader_hint: None }
+    );
+    c.tick_until_campaign(3);
+    assert_eq!(
+        c.propose(3, b"x"),
+        Proposal::NotLeader { leader_hint: None }
+    );
+    c.drain();
+    c.elect(1);
+    c.heartbeat(1);
+    let out = c.step(2, Input::Propose { data: b"x" });
+    assert_eq!(
+        proposal(&out),
+        Some(Proposal::NotLeader {
+            leader_hint: Some(n(1))
+        })
+    );
+    assert!(
+        persists(&out).is_empty() && sends(&out).is_empty(),
+        "{out:?}"
+    );
+    assert_eq!(c.node(2).log_terms(), vec![1]);
+}
+
+#[test]
+fn leader_answers_accepted_with_the_index_and_term_of_the_new_entry() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    let out = c.step(1, Input::Propose { data: b"hello" });
+    assert_eq!(
+        proposal(&out),
+        Some(Proposal::Accepted {
+            index: i(2),
+            term: t(1)
+        })
+    );
+    let p = persists(&out);
+    assert_eq!(
+        p[0].entries,
+        Some(NewEntries {
+            first: i(2),
+            count: 1,
+            from: NewEntriesFrom::Proposal { term: t(1) }
+        })
+    );
+    c.deliver_all();
+    c.heartbeat(1);
+    for id in c.ids() {
+        assert_eq!(c.node(id).applied_data(), vec![b"hello".to_vec()], "n{id}");
+    }
+}
+
+#[test]
+fn proposal_too_large_for_one_frame_is_answered_too_large() {
+    let mut c = Cluster::with_config(3, |cfg| cfg.max_frame_bytes = 200);
+    let max = c.node(1).cfg.max_payload() as usize;
+    assert_eq!(max, 200 - 80 - 11);
+    c.elect(1);
+    let out = c.step(
+        1,
+        Input::Propose {
+            data: &vec![7; max + 1],
+        },
+    );
+    assert_eq!(proposal(&out), Some(Proposal::TooLarge));
+    assert!(persists(&out).is_empty(), "{out:?}");
+    // The largest payload that fits is accepted and travels in one frame (the harness
+    // checks every frame against max_frame_bytes).
+    assert!(accepted(c.propose(1, &vec![7; max])));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.node(3).applied_data(), vec![vec![7; max]]);
+}
+
+#[test]
+fn leader_answers_busy_at_max_uncommitted_and_accepts_again_once_entries_commit() {
+    let mut c = Cluster::with_config(3, |cfg| cfg.max_uncommitted = 2);
+    c.elect(1);
+    c.heartbeat(1);
+    c.isolate(1);
+    assert!(accepted(c.propose(1, b"a")));
+    assert!(accepted(c.propose(1, b"b")));
+    assert_eq!(c.propose(1, b"c"), Proposal::Busy);
+    assert_eq!(c.raft(1).stats().proposals_busy, 1);
+    assert_eq!(
+        c.raft(1).last_index(),
+        i(3),
+        "a Busy proposal is not appended"
+    );
+    c.heal();
+    for _ in 0..3 {
+        c.heartbeat(1);
+    }
+    assert_eq!(c.commit(1), 3);
+    assert!(accepted(c.propose(1, b"c")));
+}
+
+#[test]
+fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_it() {
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 200;
+        // Two 111-byte records after the empty entry, plus the 16 empty entries (176 bytes)
+        // proposals keep room for in a 64-entry window.
+        cfg.log_bytes = 409;
+    });
+    c.elect(1);
+    c.heartbeat(1);
+    // Empty entry (11 bytes) + 100-byte payloads (111 bytes each).
+    assert!(accepted(c.propose(1, &[1; 100])));
+    assert!(accepted(c.propose(1, &[2; 100])));
+    assert_eq!(c.propose(1, &[3; 100]), Proposal::Busy);
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.commit(1), 3);
+    assert_eq!(
+        c.propose(1, &[3; 100]),
+        Proposal::Busy,
+        "committed entries still take room"
+    );
+    // The state machine captures what it applied: the log may be compacted, room returns.
+    let out = c.step(1, Input::Captured { index: i(3) });
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, raft_core::Output::Compact { upto } if *upto == i(3))),
+        "{out:?}"
+    );
+    assert!(accepted(c.propose(1, &[3; 100])));
+}
+
+#[test]
+fn leader_batches_entries_into_appends_bounded_by_max_frame_bytes() {
+    // Room for exactly three 40-byte entries (51-byte records) after the worst-case header.
+    let frame = raft_core::codec::MAX_HEADER_BYTES + 3 * 51;
+    let mut c = Cluster::with_config(3, |cfg| cfg.max_frame_bytes = frame);
+    c.crash(3);
+    c.elect(1);
+    for k in 0..9u8 {
+        assert!(accepted(c.propose(1, &[k; 40])));
+        c.deliver_all();
+    }
+    assert_eq!(c.commit(1), 10);
+    c.restart(3);
+    c.ticks(1, c.node(1).cfg.heartbeat_ticks);
+    let mut batches = Vec::new();
+    while let Some(env) = c.wire.pop_front() {
+        if let raft_core::Message::Append(a) = env.msg {
+            if env.to == n(3) && a.entries.0 > 0 {
+                batches.push((a.prev_index.0, a.entries.0));
+                assert!(env.frame.len() <= frame as usize);
+            }
+        }
+        c.deliver(&env);
+    }
+    // The empty entry (11 bytes) and two commands; then three commands per frame.
+    assert_eq!(batches, vec![(0, 3), (3, 3), (6, 3), (9, 1)]);
+    assert_eq!(c.node(3).log_terms(), vec![1; 10]);
+}
+
+#[test]
+fn leader_pipelines_at_most_max_inflight_msgs_appends_to_a_follower() {
+    // Frames of one 1-byte entry (a 12-byte record): every proposal fills a frame, so each
+    // goes out at once until the window is full.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_inflight_msgs = 3;
+        cfg.max_frame_bytes = 92;
+        cfg.max_inflight_bytes = 1000;
+    });
+    c.elect(1);
+    c.heartbeat(1);
+    for k in 0..5u8 {
+        assert!(accepted(c.propose(1, &[k])));
+    }
+    let to2 = c.take(|e| e.to == n(2));
+    let prevs: Vec<u64> = to2
+        .iter()
+        .map(|e| match e.msg {
+            raft_core::Message::Append(a) => {
+                assert_eq!(a.entries.0, 1);
+                a.prev_index.0
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        prevs,
+        vec![1, 2, 3],
+        "three in flight, then the leader waits"
+    );
+    // One acknowledgement frees one slot: the next frame goes out.
+    c.deliver(&to2[0]);
+    let ack = c.take(|e| e.from == n(2));
+    let out = c.deliver(&ack[0]);
+    let a = appends(&out);
+    let to_n2: Vec<_> = a.iter().filter(|x| x.0 == n(2)).collect();
+    assert_eq!(to_n2.len(), 1, "{out:?}");
+    assert_eq!((to_n2[0].1.prev_index, to_n2[0].1.entries.0), (i(4), 1));
+}
+
+#[test]
+fn proposals_arriving_while_a_message_is_in_flight_batch_into_the_next_append() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    // The first proposal goes out at once; the next four wait for its acknowledgement
+    // (less than a frame of them), then travel together.
+    for k in 0..5u8 {
+        assert!(accepted(c.propose(1, &[k])));
+    }
+    let to2 = c.take(|e| e.to == n(2) && e.is_append());
+    assert_eq!(to2.len(), 1);
+    c.deliver(&to2[0]);
+    let ack = c.take(|e| e.from == n(2));
+    let out = c.deliver(&ack[0]);
+    let a = appends(&out);
+    let to_n2: Vec<_> = a.iter().filter(|x| x.0 == n(2)).collect();
+    assert_eq!(
+        (to_n2[0].1.prev_index, to_n2[0].1.entries.0),
+        (i(2), 4),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn leader_stops_sending_when_max_inflight_bytes_are_in_flight() {
+    // 100-byte payloads are 111-byte records; 191 bytes in flight allow two messages.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 191;
+        cfg.max_inflight_bytes = 191;
+    });
+    c.elect(1);
+    c.heartbeat(1);
+    for k in 0..4u8 {
+        assert!(accepted(c.propose(1, &[k; 100])));
+    }
+    let to2 = c.take(|e| e.to == n(2) && e.is_append());
+    assert_eq!(
+        to2.len(),
+        2,
+        "{:?}",
+        to2.iter().map(|e| e.msg).collect::<Vec<_>>()
+    );
+    // Everything still arrives once the window drains.
+    for e in &to2 {
+        c.deliver(e);
+    }
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.node(2).log_terms(), vec![1; 5]);
+    assert_eq!(c.commit(2), 5);
+}
+
+#[test]
+fn apply_is_split_into_chunks_of_max_apply_entries_across_steps() {
+    let logs = [(1, vec![1; 5]), (1, vec![1; 5]), (1, vec![1; 5])];
+    let mut c = Cluster::with_logs(&logs, |cfg| cfg.max_apply = 2);
+    let none = Ents::none();
+    let out = c.recv(2, 1, append(1, 5, 1, 5, &none));
+    assert_eq!(c.commit(2), 5);
+    assert_eq!(applies(&out), vec![(1, 2)]);
+    // The rest comes out on the next steps, whatever they are.
+    assert_eq!(applies(&c.tick(2)), vec![(3, 4)]);
+    assert_eq!(applies(&c.tick(2)), vec![(5, 5)]);
+    assert!(applies(&c.tick(2)).is_empty());
+    assert_eq!(c.role(2), Role::Follower);
+}

@@ -1,0 +1,300 @@
+//! Log replication: Figure 2 ("AppendEntries RPC" receiver rules, the leader's rules) and
+//! section 5.3, including fast backtracking with conflict hints and lost-message recovery.
+
+mod common;
+
+use common::*;
+use raft_core::{AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Role};
+
+/// A follower (n2) in term `term` holding `log`, with leader n1 and voter n3 beside it.
+fn follower_with(term: u64, log: &[u64]) -> Cluster {
+    Cluster::with_logs(
+        &[(term, vec![]), (term, log.to_vec()), (term, vec![])],
+        |_| {},
+    )
+}
+
+#[test]
+fn follower_rejects_append_whose_prev_log_term_does_not_match() {
+    let mut c = follower_with(2, &[1, 1, 2]);
+    let none = Ents::none();
+    let out = c.recv(2, 1, append(3, 3, 3, 0, &none));
+    // Rejected, with the hint: the last index at or below 3 whose term is at most 3.
+    assert_eq!(
+        append_resps(&out),
+        vec![(
+            n(1),
+            AppendResponse {
+                term: t(3),
+                success: false,
+                index: i(3),
+                hint_index: i(3),
+                hint_term: t(2),
+                round: 0,
+                commit: i(0),
+            }
+        )]
+    );
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 2], "log untouched");
+    assert!(persists(&out)
+        .iter()
+        .all(|p| p.entries.is_none() && p.truncate_from.is_none()));
+}
+
+#[test]
+fn follower_rejects_append_whose_prev_log_index_is_beyond_its_log() {
+    let mut c = follower_with(2, &[1, 1, 2]);
+    let ents = Ents::terms(6, &[3]);
+    let out = c.recv(2, 1, append(3, 5, 2, 0, &ents));
+    let r = append_resps(&out);
+    assert_eq!(r.len(), 1);
+    assert!(!r[0].1.success);
+    assert_eq!(
+        (r[0].1.index, r[0].1.hint_index, r[0].1.hint_term),
+        (i(5), i(3), t(2))
+    );
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 2]);
+}
+
+#[test]
+fn follower_rejects_append_from_a_leader_with_a_stale_term() {
+    let mut c = follower_with(4, &[1, 1, 2]);
+    let ents = Ents::terms(4, &[3]);
+    let out = c.recv(2, 1, append(3, 3, 2, 3, &ents));
+    let r = append_resps(&out);
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].1.term, r[0].1.success), (t(4), false));
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 2]);
+    assert_eq!((c.commit(2), c.term(2)), (0, 4));
+}
+
+#[test]
+fn stale_leader_steps_down_when_an_answer_carries_a_newer_term() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    // n2 and n3 move on to term 2 without n1.
+    c.isolate(1);
+    c.elect(2);
+    c.heal();
+    assert_eq!((c.role(1), c.term(1)), (Role::Leader, 1));
+    let hb = c.node(1).cfg.heartbeat_ticks;
+    c.ticks(1, hb);
+    c.deliver_all();
+    assert_eq!((c.role(1), c.term(1)), (Role::Follower, 2));
+}
+
+#[test]
+fn follower_deletes_a_conflicting_entry_and_all_that_follow() {
+    let mut c = follower_with(2, &[1, 1, 2, 2]);
+    let ents = Ents::terms(3, &[3]);
+    let out = c.recv(2, 1, append(3, 2, 1, 0, &ents));
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 3]);
+    let p = persists(&out);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].truncate_from, Some(i(3)));
+    assert_eq!(
+        p[0].entries,
+        Some(NewEntries {
+            first: i(3),
+            count: 1,
+            from: NewEntriesFrom::Message { skip: 0 }
+        })
+    );
+    assert_eq!(c.node(2).durable.last_index(), i(3));
+    let r = append_resps(&out);
+    assert_eq!((r[0].1.success, r[0].1.index), (true, i(3)));
+}
+
+#[test]
+fn follower_appends_new_entries_not_already_in_its_log() {
+    let mut c = follower_with(1, &[1, 1]);
+    // Index 2 (term 1) is already held; 3 and 4 are new.
+    let ents = Ents::terms(2, &[1, 2, 2]);
+    let out = c.recv(2, 1, append(2, 1, 1, 0, &ents));
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 2, 2]);
+    let p = persists(&out);
+    assert_eq!(p[0].truncate_from, None, "nothing conflicted");
+    assert_eq!(
+        p[0].entries,
+        Some(NewEntries {
+            first: i(3),
+            count: 2,
+            from: NewEntriesFrom::Message { skip: 1 }
+        })
+    );
+    let r = append_resps(&out);
+    assert_eq!((r[0].1.success, r[0].1.index), (true, i(4)));
+}
+
+#[test]
+fn follower_keeps_its_later_entries_when_a_delayed_append_matches_them() {
+    let mut c = follower_with(1, &[1, 1, 1]);
+    // A reordered, older AppendEntries carrying only entry 1.
+    let ents = Ents::terms(1, &[1]);
+    let out = c.recv(2, 1, append(1, 0, 0, 0, &ents));
+    assert_eq!(
+        c.node(2).log_terms(),
+        vec![1, 1, 1],
+        "no truncation without conflict"
+    );
+    assert!(persists(&out).is_empty(), "{out:?}");
+    let r = append_resps(&out);
+    assert_eq!((r[0].1.success, r[0].1.index), (true, i(1)));
+}
+
+#[test]
+fn follower_commits_up_to_leader_commit_but_not_past_its_last_new_entry() {
+    let mut c = follower_with(1, &[1, 1, 1]);
+    let none = Ents::none();
+    // The leader's commit is 3, but this message only vouches for the log up to index 1.
+    let out = c.recv(2, 1, append(1, 1, 1, 3, &none));
+    assert_eq!(c.commit(2), 1);
+    assert_eq!(applies(&out), vec![(1, 1)]);
+    let out = c.recv(2, 1, append(1, 3, 1, 3, &none));
+    assert_eq!(c.commit(2), 3);
+    assert_eq!(applies(&out), vec![(2, 3)]);
+    // A smaller leader commit (a reordered message) never moves the commit back.
+    let out = c.recv(2, 1, append(1, 3, 1, 2, &none));
+    assert_eq!(c.commit(2), 3);
+    assert!(applies(&out).is_empty());
+    let applied: Vec<u64> = c.node(2).applied.iter().map(|a| a.0 .0).collect();
+    assert_eq!(applied, vec![1, 2, 3]);
+}
+
+#[test]
+fn leader_sends_entries_starting_at_each_followers_next_index() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    let out = c.step(1, raft_core::Input::Propose { data: b"x" });
+    let a = appends(&out);
+    assert_eq!(a.len(), 2);
+    for (to, app) in a {
+        assert_eq!(
+            (
+                app.term,
+                app.prev_index,
+                app.prev_term,
+                app.commit,
+                app.entries.0
+            ),
+            (t(1), i(1), t(1), i(1), 1),
+            "to {to}"
+        );
+    }
+    let env = c.take(|e| e.to == n(2));
+    assert_eq!(env[0].entry_terms(), vec![1]);
+    assert_eq!(env[0].decoded().entries().next().unwrap().data, b"x");
+}
+
+#[test]
+fn leader_commits_an_entry_once_replicated_on_a_majority_and_tells_the_followers() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    assert_eq!((c.commit(2), c.commit(3)), (1, 1));
+    c.cut.insert((1, 3));
+    assert!(matches!(
+        c.propose(1, b"x"),
+        raft_core::Proposal::Accepted { .. }
+    ));
+    assert_eq!(c.commit(1), 1, "not yet on a majority");
+    // n2's append, then its answer.
+    let to2 = c.take(|e| e.to == n(2));
+    c.deliver(&to2[0]);
+    let ack = c.take(|e| e.from == n(2));
+    let out = c.deliver(&ack[0]);
+    assert_eq!(c.commit(1), 2);
+    assert_eq!(c.raft(1).match_index(n(2)), Some(i(2)));
+    assert_eq!(c.raft(1).match_index(n(3)), Some(i(1)));
+    assert_eq!(applies(&out), vec![(2, 2)]);
+    assert_eq!(c.node(1).applied_data(), vec![b"x".to_vec()]);
+    // The new commit index goes out at once (to n3 too: the leader does not know it lost).
+    let a = appends(&out);
+    assert!(
+        a.iter().any(|(to, app)| *to == n(2) && app.commit == i(2)),
+        "{a:?}"
+    );
+    c.deliver_all();
+    assert_eq!(c.commit(2), 2);
+    assert_eq!(c.node(2).applied_data(), vec![b"x".to_vec()]);
+    assert_eq!(c.commit(3), 1, "n3 is cut off");
+}
+
+#[test]
+fn leader_decrements_next_index_and_retries_when_a_follower_rejects() {
+    // n2 lacks the leader's entries 2..=3: the leader backs up until the logs match, then
+    // sends everything after the match.
+    let logs = [(2, vec![1, 2, 2]), (2, vec![1]), (2, vec![1, 2, 2])];
+    let mut c = Cluster::with_logs(&logs, |_| {});
+    c.elect(1);
+    c.heartbeat(1);
+    assert_eq!(c.node(2).log_terms(), vec![1, 2, 2, 3]);
+    assert_eq!(c.raft(1).match_index(n(2)), Some(i(4)));
+    assert_eq!(c.raft(2).stats().appends_rejected, 1, "one round trip");
+}
+
+#[test]
+fn leader_backtracks_over_a_whole_conflicting_term_per_round_trip_with_conflict_hints() {
+    // Figure 7's leader and follower (f): f holds 2, 2, 2, 3, 3, 3, 3, 3 after index 3,
+    // none of which the leader has.
+    let leader = vec![1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+    let f = vec![1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3];
+    let mut c = Cluster::with_logs(&[(7, leader), (3, f), (6, vec![1, 1, 1, 4])], |_| {});
+    c.tick_until_campaign(1);
+    c.deliver_all();
+    assert_eq!(c.role(1), Role::Leader);
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 8]);
+    assert_eq!(
+        c.raft(2).stats().appends_rejected,
+        1,
+        "one rejection, not eight"
+    );
+    // The rejection's hint names f's last entry of a term <= 6 at or below the probe.
+    let rejections: Vec<_> = c
+        .node(2)
+        .outputs
+        .iter()
+        .filter_map(|o| match o {
+            raft_core::Output::Send {
+                msg: Message::AppendResponse(r),
+                ..
+            } if !r.success => Some((r.index, r.hint_index, r.hint_term)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejections, vec![(i(10), i(10), t(3))]);
+}
+
+#[test]
+fn lost_append_is_sent_again_within_two_heartbeats() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    c.crash(3);
+    c.propose(1, b"x");
+    let lost = c.take(|e| e.to == n(2));
+    assert_eq!(lost.len(), 1);
+    assert_eq!(c.commit(1), 1);
+    c.heartbeat(1);
+    c.heartbeat(1);
+    assert_eq!(c.commit(1), 2, "the entry was re-sent and acknowledged");
+    assert_eq!(c.node(2).log_terms(), vec![1, 1]);
+}
+
+#[test]
+fn follower_persists_the_new_term_from_an_append_before_acknowledging() {
+    let mut c = follower_with(1, &[1]);
+    let ents = Ents::terms(2, &[2]);
+    let out = c.recv(2, 1, append(2, 1, 1, 0, &ents));
+    let p = position(&out, |o| matches!(o, raft_core::Output::Persist(_))).unwrap();
+    let s = position(&out, |o| matches!(o, raft_core::Output::Send { .. })).unwrap();
+    assert!(p < s, "{out:?}");
+    assert_eq!(
+        persists(&out)[0].hard_state,
+        Some(HardState {
+            term: t(2),
+            vote: None
+        })
+    );
+}

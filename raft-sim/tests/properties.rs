@@ -1,0 +1,298 @@
+//! Property tests: random schedules with loss, duplication, reordering, (asymmetric)
+//! partitions, crash-restart keeping only durable state, late persistence and tiny
+//! capacities. The checker verifies Election Safety, Leader Append-Only, Log Matching,
+//! Leader Completeness, State Machine Safety and "nothing acknowledged before durable" after
+//! every step; after the schedule the network heals and a leader must emerge and every node
+//! apply every committed entry within a bound.
+//!
+//! 2,000 schedules per run by default; `QUICKCHECK_TESTS=N` for more. A failure prints the
+//! seed and the command that replays it:
+//! `SEED=<seed> SHAPE=<shape> cargo test -p raft-sim --test properties replay -- --ignored --nocapture`
+
+use quickcheck::{QuickCheck, TestResult};
+use raft_core::Durability;
+use raft_sim::{Cluster, SimConfig, SimRng};
+
+/// Ticks the cluster gets to elect a leader and converge after healing.
+const SETTLE_ROUNDS: u32 = 400;
+
+fn tests() -> u64 {
+    std::env::var("QUICKCHECK_TESTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// The cluster shapes schedules run on, chosen by the seed. Half the seeds of shapes 0, 3
+/// and 5 (by bit 3) make every second proposal as large as a frame allows, so appends split
+/// at those entries; the other shapes, and so the seeds of the regression tests below, draw
+/// the same schedules as before that knob existed.
+fn shape(n: u64) -> (&'static str, SimConfig) {
+    let (name, sim) = base_shape(n);
+    if matches!(n % 8, 0 | 3 | 5) && n >> 3 & 1 == 1 {
+        let name = match n % 8 {
+            0 => "3-inline-large",
+            3 => "3-tiny-large",
+            _ => "5-tiny-inline-large",
+        };
+        return (
+            name,
+            SimConfig {
+                large_proposals: true,
+                ..sim
+            },
+        );
+    }
+    (name, sim)
+}
+
+fn base_shape(n: u64) -> (&'static str, SimConfig) {
+    let base = SimConfig::default();
+    match n % 8 {
+        0 => ("3-inline", base),
+        1 => (
+            "3-deferred",
+            SimConfig {
+                durability: Durability::Deferred,
+                ..base
+            },
+        ),
+        2 => (
+            "5-deferred",
+            SimConfig {
+                nodes: 5,
+                durability: Durability::Deferred,
+                ..base
+            },
+        ),
+        3 => (
+            // Tiny capacities: an 8-entry window, 2 messages in flight, 3 uncommitted entries,
+            // 1 entry per Apply, frames that hold about two entries, a 200-byte store.
+            "3-tiny",
+            SimConfig {
+                max_frame_bytes: 120,
+                max_inflight_msgs: 2,
+                max_uncommitted: 3,
+                max_apply: 1,
+                log_bytes: 200,
+                durability: Durability::Deferred,
+                ..base
+            },
+        ),
+        4 => (
+            "3-no-prevote",
+            SimConfig {
+                pre_vote: false,
+                check_quorum: false,
+                ..base
+            },
+        ),
+        6 => (
+            // Three voters and two nodes outside the cluster that membership changes add
+            // (as learners first), promote, demote and remove.
+            "5-joiners",
+            SimConfig {
+                nodes: 5,
+                initial_voters: 3,
+                durability: Durability::Deferred,
+                ..base
+            },
+        ),
+        7 => (
+            "4-joiners-tiny",
+            SimConfig {
+                nodes: 4,
+                initial_voters: 2,
+                max_frame_bytes: 140,
+                max_inflight_msgs: 2,
+                max_uncommitted: 3,
+                max_apply: 1,
+                log_bytes: 260,
+                ..base
+            },
+        ),
+        _ => (
+            "5-tiny-inline",
+            SimConfig {
+                nodes: 5,
+                max_frame_bytes: 120,
+                max_inflight_msgs: 2,
+                max_uncommitted: 3,
+                max_apply: 1,
+                log_bytes: 200,
+                ..base
+            },
+        ),
+    }
+}
+
+fn run(seed: u64, steps: usize) -> Result<(), String> {
+    let (name, sim) = shape(seed);
+    let replay = format!(
+        "SEED={seed} cargo test -p raft-sim --test properties replay -- --ignored --nocapture"
+    );
+    let mut rng = SimRng::new(seed);
+    let res = if name.contains("tiny") {
+        let mut c: Cluster<5, 8, 2> = Cluster::new(sim, seed)?;
+        c.run_random(&mut rng, steps)
+            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()))
+    } else {
+        let mut c: Cluster<5, 64, 4> = Cluster::new(sim, seed)?;
+        c.run_random(&mut rng, steps)
+            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()))
+    };
+    res.map_err(|e| format!("seed {seed} ({name}): {e}\nreplay: {replay}"))
+}
+
+#[test]
+fn safety_holds_and_the_cluster_recovers_on_random_schedules() {
+    fn prop(seed: u64) -> TestResult {
+        match run(seed, steps_for(seed)) {
+            Ok(()) => TestResult::passed(),
+            Err(e) => TestResult::error(e),
+        }
+    }
+    QuickCheck::new()
+        .tests(tests())
+        .max_tests(tests() * 2)
+        .quickcheck(prop as fn(u64) -> TestResult);
+}
+
+/// Schedules of 500 to 3,000 actions: several elections, crashes and partitions each.
+fn steps_for(seed: u64) -> usize {
+    500 + (seed >> 8) as usize % 2500
+}
+
+/// Runs `seed`'s schedule (the regression tests below), panicking with its failure.
+fn check_seed(seed: u64) {
+    if let Err(e) = run(seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
+/// Replays one seed: `SEED=<n> cargo test -p raft-sim --test properties replay -- --ignored --nocapture`.
+#[test]
+#[ignore = "run by hand with SEED=<n> to replay a failing schedule"]
+fn replay() {
+    let seed: u64 = std::env::var("SEED")
+        .expect("set SEED")
+        .parse()
+        .expect("SEED is a number");
+    let steps = std::env::var("STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(steps_for(seed));
+    if let Err(e) = run(seed, steps) {
+        panic!("{e}");
+    }
+}
+
+/// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` (a random seed): a
+/// leader demoted itself to learner, the change reached one other voter and was not committed,
+/// and the third voter had an empty log. The demoted node, still a voter of the configuration
+/// before (so it campaigns, thesis 4.2.2), needed the other holder's vote, which ignored it as a
+/// non-voter with no newer log; its campaigns kept taking the third voter's vote, and no leader
+/// arose for 400 rounds after healing. A voter of the configuration before an uncommitted one
+/// is now heard.
+#[test]
+fn a_voter_of_the_configuration_before_an_uncommitted_one_is_heard() {
+    check_seed(12_092_144_553_462_602_180);
+}
+
+/// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 100,000 schedules
+/// (shape `3-no-prevote`): n3 was removed by an uncommitted change, so the voters in force
+/// were n1 and n2, and n3, a voter of the configuration before, held the longest log. n1 (the
+/// shortest log, never electable) campaigned again and again, but asked only the members in
+/// force: n3 never learned n1's term, campaigned in the term n1 had already voted itself in,
+/// and lost n1's vote every time; no leader for 453 rounds after healing. A candidate now asks
+/// every node it tracks, former members included; the cluster settles at once.
+#[test]
+fn a_former_member_that_may_still_campaign_learns_the_candidates_term() {
+    check_seed(12_750_093_435_238_890_908);
+}
+
+/// Open (found at 100,000 schedules, shape `3-no-prevote`): a demotion of n2 to learner is
+/// uncommitted, so n1 and n3 are the voters in force and n2, a voter of the configuration
+/// before, may campaign too. n3 holds the longest log and must win; n1 (the shortest) and n2
+/// keep campaigning, n1 gives its vote to n2 (whose log is newer), and the three election
+/// timers, reset together by each campaign, rarely let n3 time out first. Without PreVote the
+/// cluster settles only after 416 rounds, past the property's bound of 400 (it did in 418
+/// before former members were asked for votes). PreVote avoids it (n1 and n2 would not pass
+/// a pre-vote round); a fix without it would keep a node that cannot win (n2 needs n3's vote,
+/// which a newer log refuses) from spending other nodes' votes.
+#[test]
+#[ignore = "BUG: slow convergence without PreVote while a demotion is uncommitted (settles at 416 rounds, bound 400)"]
+fn three_campaigners_around_an_uncommitted_demotion_settle_within_the_bound() {
+    check_seed(1_370_994_385_946_788_204);
+}
+
+/// Found at 100,000 schedules (2026-12-06; it fails the same way on the core before the
+/// simulator left raft-core, at `a3443ef`): after the schedule all three nodes hold the same
+/// eight uncommitted entries (terms up to 6, commit 0) and fill the 8-entry window of the tiny
+/// shape; the leader of term 7 cannot append its empty entry, so nothing ever commits. This is
+/// the limit the crate docs name ("every leader appends an empty entry, so if more consecutive
+/// leaders than the slots proposals keep free (`LOG / 4`) all fail to commit anything, the
+/// window fills"); with `LOG` = 8 two free slots are few. Kept so that a fix (in the core or in
+/// the tiny shapes' window) has its seed.
+#[test]
+#[ignore = "LIMIT: the tiny window fills with failed leaders' uncommitted entries (not settled in 400 rounds)"]
+fn failed_leaders_uncommitted_entries_fill_the_tiny_window() {
+    let seed = 6_623_028_705_032_936_155;
+    assert_eq!(shape(seed).0, "3-tiny-large");
+    check_seed(seed);
+}
+
+/// The Figure 8 rule (5.4.2: a leader commits entries of earlier terms only by committing one
+/// of its own term): with the rule broken on purpose (`maybe_commit` counting replicas of any
+/// entry), this seed of a large-proposals shape fails Leader Completeness (the leader of term 5
+/// lacks committed entry 5): a leader counted an earlier term's entry on a majority from an
+/// append that a frame-sized entry split away from its own empty entry. Kept so that the
+/// schedule stays one the property checks, and passes, with the rule in place.
+#[test]
+fn an_earlier_terms_entry_on_a_majority_is_not_committed_by_counting() {
+    let seed = 2_767_572_680_556_053_480;
+    assert_eq!(shape(seed).0, "3-inline-large");
+    check_seed(seed);
+}
+
+/// Found by `safety_holds_and_the_cluster_recovers_on_random_schedules` at 50,000 schedules (a
+/// random seed, shape `5-joiners`, deferred durability): a deposed leader still had two of its
+/// appends waiting to become durable when it installed a leader's snapshot whose entry at the
+/// snapshot's index was of another term. The simulator's driver reset its durable log at the
+/// install and only then let the older writes land, so the durable log held the old term's
+/// entry after the snapshot (Log Matching broken on disk; a crash there would have left a log
+/// that fails to restore). The std driver's WAL orders the install after the writes before it;
+/// the output contract now says it must, and the simulator's driver does.
+#[test]
+fn a_snapshot_install_lands_after_the_writes_before_it() {
+    check_seed(7_281_706_824_538_180_102);
+}
+
+/// Membership churn: the joiner shapes with faults in one action of four (so leaders last
+/// long enough to change the membership often), every property checked after every step and
+/// liveness after healing; over 300 schedules leaders accept hundreds of changes and some
+/// leader is removed or demoted by one.
+#[test]
+fn membership_churn_keeps_safety_and_removes_leaders() {
+    let (mut changes, mut removed) = (0, 0);
+    for k in 0..300u64 {
+        let seed = k * 8 + 6 + (k % 2);
+        let (name, sim) = shape(seed);
+        let mut c: Cluster<5, 64, 4> = Cluster::new(sim, seed).expect("valid shape");
+        let mut rng = SimRng::new(seed);
+        let res = (0..steps_for(seed))
+            .try_for_each(|step| {
+                let a = c.random_action(&mut rng, step % 4 == 0);
+                c.act(a).map_err(|e| format!("step {step} ({a:?}): {e}"))
+            })
+            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()));
+        if let Err(e) = res {
+            panic!("seed {seed} ({name}), churn: {e}");
+        }
+        changes += c.membership_changes;
+        removed += c.leaders_removed;
+    }
+    println!("{changes} membership changes, {removed} leaders stepped down after removal");
+    assert!(changes > 200, "{changes} changes");
+    assert!(removed > 20, "{removed} leaders removed");
+}
