@@ -229,4 +229,75 @@ mod tests {
         assert_eq!(log.entry(LogIndex(2)).unwrap().data, &[2, 2, 2]);
         assert_eq!(log.entry(LogIndex(3)), None);
     }
+
+    /// A `Persist` of one proposal `data` at `index` of term 1.
+    fn propose(seq: u64, index: u64) -> Persist {
+        Persist {
+            seq,
+            hard_state: None,
+            commit: LogIndex(0),
+            truncate_from: None,
+            entries: Some(raft_core::NewEntries {
+                first: LogIndex(index),
+                count: 1,
+                from: raft_core::NewEntriesFrom::Proposal { term: Term(1) },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_persist_after_a_failed_fsync_fails_with_the_wals_error_not_a_store_error() {
+        use crate::storage::fault::FaultIo;
+        use std::sync::atomic::Ordering;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let io = FaultIo::default();
+        let opts = crate::storage::WalOptions::default();
+        let (wal, _) = Wal::open_with(dir.path(), opts, Arc::new(io.clone())).unwrap();
+        let mut log = WalLog::new(wal);
+        let input = Input::Propose { data: b"x=1" };
+        log.persist(&propose(1, 1), &input).unwrap();
+        io.faults.fail_fsync.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            Storage::sync(&mut log),
+            Err(NodeError::Storage(StorageError::Io { op: "fsync", .. }))
+        ));
+        // The WAL is poisoned (fail-stop): the next append reports that, not `StoreError::Full`.
+        let r = log.persist(&propose(2, 2), &input);
+        assert!(
+            matches!(r, Err(NodeError::Storage(StorageError::Poisoned))),
+            "{r:?}"
+        );
+        assert_eq!(log.counters().persists, 1);
+        assert_eq!(log.counters().syncs, 0);
+    }
+
+    #[test]
+    fn a_persist_out_of_order_is_a_log_store_error_and_the_hard_state_is_recorded_with_its_commit()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let mut log = WalLog::new(wal);
+        let input = Input::Propose { data: b"x=1" };
+        let r = log.persist(&propose(1, 5), &input);
+        assert!(
+            matches!(r, Err(NodeError::LogStore(StoreError::NotContiguous))),
+            "{r:?}"
+        );
+        log.persist(&propose(2, 1), &input).unwrap();
+        let hs = raft_core::HardState {
+            term: Term(1),
+            vote: Some(raft_core::NodeId(2)),
+        };
+        log.save_hard_state(hs, LogIndex(1)).unwrap();
+        Storage::sync(&mut log).unwrap();
+        drop(log);
+        let (_, rec) = Wal::open(dir.path()).unwrap();
+        assert_eq!(
+            (rec.hard_state.term, rec.hard_state.voted_for),
+            (1, Some(2))
+        );
+        assert_eq!((rec.hard_state.commit, rec.last_index), (1, 1));
+    }
 }

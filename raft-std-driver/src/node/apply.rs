@@ -130,3 +130,72 @@ impl Events for Seen {
         self.shared.publish(RoleEvent { role, term, leader });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use raft_core::engine::StateMachine as _;
+
+    use super::*;
+    use crate::kv::{Command, KvStore, Request, Response};
+
+    fn put(seq: u64, k: &str, v: &str) -> Vec<u8> {
+        Request {
+            client: 7,
+            seq,
+            command: Command::Put {
+                key: k.into(),
+                value: v.into(),
+            },
+        }
+        .encode()
+    }
+
+    fn entry(term: u64, kind: EntryKind, data: &[u8]) -> EntryRef<'_> {
+        EntryRef {
+            term: Term(term),
+            kind,
+            data,
+        }
+    }
+
+    #[test]
+    fn every_applied_entry_is_recorded_with_what_its_proposer_is_owed() {
+        let mut a = Applier::new(KvStore::default());
+        let cmd = put(1, "k", "v");
+        a.apply(LogIndex(1), entry(1, EntryKind::Empty, &[]))
+            .unwrap();
+        a.apply(LogIndex(2), entry(1, EntryKind::Normal, &cmd))
+            .unwrap();
+        a.apply(LogIndex(3), entry(2, EntryKind::Membership, &[]))
+            .unwrap();
+        assert_eq!(a.sm.applied_index(), 3);
+        assert_eq!(a.sm.get(b"k"), Some(&b"v"[..]));
+        let mut done = Vec::new();
+        a.take_applied(&mut done);
+        let seen: Vec<(u64, Term, &str)> = done
+            .iter()
+            .map(|d| {
+                let what = match &d.outcome {
+                    Outcome::Response(r) if *r == Response::Written.encode() => "written",
+                    Outcome::Response(_) => "other response",
+                    Outcome::Membership => "membership",
+                    Outcome::Empty => "empty",
+                };
+                (d.index, d.term, what)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, Term(1), "empty"),
+                (2, Term(1), "written"),
+                (3, Term(2), "membership")
+            ]
+        );
+        // Taken once: the next take starts empty (and reuses the buffer given back).
+        done.clear();
+        a.take_applied(&mut done);
+        assert!(done.is_empty());
+        assert_eq!(a.applied, 3);
+    }
+}
