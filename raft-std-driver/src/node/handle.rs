@@ -1,4 +1,4 @@
-//! The thread-safe handle to a running [`Node`](super::Node): what raftos users had
+//! The thread-safe handle to a running [`Node`]: what raftos users had
 //! (`get_leader`, `wait_until_leader`, `on_leader` / `on_follower`, `execute_command`), and
 //! the node's loop on a thread of its own ([`Node::spawn`]).
 
@@ -15,7 +15,7 @@ use crate::config::NodeConfig;
 use crate::kv::KvStore;
 use crate::machine::StateMachine;
 
-/// A role change, as raft-core reported it (`Output::RoleChanged`).
+/// A role change, as raft-core reported it (the engine's `Events::role_changed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleEvent {
     /// The new role.
