@@ -127,7 +127,7 @@ pub struct Node<M: StateMachine = KvStore> {
     next_read_id: u64,
     next_tick: Instant,
     next_stats: Instant,
-    /// What the loop itself counts (the seams count the rest; see [`Node::stats_json`]).
+    /// What the loop itself counts (the seams count the rest; see [`Node::counters`]).
     counters: DriverCounters,
     shared: Arc<Shared>,
     cmds: mpsc::Receiver<Cmd>,
