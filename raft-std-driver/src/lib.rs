@@ -1,5 +1,5 @@
 //! The std driver for raft-core: UDP transport, durable storage, a replicated key-value
-//! store, the [`Node`](node::Node) driver that runs raft-core's step loop over them, a
+//! store, the [`Node`](node::Node) driver that runs raft-core's engine over them, a
 //! blocking [`Client`](client::Client), and the binaries built on them (`raft-node`,
 //! `raft-client`, `raft-demo`).
 #![deny(missing_docs)]

@@ -1,26 +1,49 @@
-//! raft-core's [`LogStore`] over the [`Wal`]: the WAL's in-memory entries are what the codec
-//! reads payloads from, so the log is held once.
+//! raft-core's [`LogStore`] and the engine's [`Storage`] seam over the [`Wal`]: the WAL's
+//! in-memory entries are what the codec reads payloads from, so the log is held once.
 //!
-//! raft-core's store calls cannot fail with an I/O error, the WAL's can. The adapter keeps the
-//! first fatal [`StorageError`] ([`WalLog::take_error`]) and refuses every later call; the node
-//! checks it after performing each output and stops (fail-stop).
+//! raft-core's [`LogStore`] calls cannot fail with an I/O error, the WAL's can. The adapter
+//! keeps the first fatal [`StorageError`] a store call hit and refuses every later call;
+//! [`Storage::persist`] (the engine's way in) returns that error itself, naming the file, so
+//! the node stops with it (fail-stop).
+//!
+//! Under `Durability::Deferred` a `Persist` appends to the WAL (readable at once) and
+//! [`Storage::sync`] makes a whole turn's appends durable with one write and one fsync
+//! (group commit, from [`Engine::flush`](raft_core::Engine::flush)).
 
 use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::{EntryKind, LogIndex, LogStore, StoreError, Term};
+use raft_core::engine::Storage;
+use raft_core::{persist_entries, EntryKind, Input, LogIndex, LogStore, Persist, StoreError, Term};
 
-use crate::storage::{HardState, StorageError, Wal};
+use crate::node::NodeError;
+use crate::storage::{HardState, SnapshotPoint, StorageError, Wal};
 
-/// A [`Wal`] seen as raft-core's log store.
+/// What the WAL did for the engine, for the node's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCounters {
+    /// `Persist` outputs performed.
+    pub persists: u64,
+    /// Syncs (group commits: one per turn with at least one `Persist`).
+    pub syncs: u64,
+    /// Compactions (`Compact` outputs).
+    pub compactions: u64,
+}
+
+/// A [`Wal`] seen as raft-core's log store and the engine's [`Storage`].
 #[derive(Debug)]
 pub struct WalLog {
     wal: Wal,
     error: Option<StorageError>,
+    counters: LogCounters,
 }
 
 impl WalLog {
     /// Wraps an opened WAL.
     pub fn new(wal: Wal) -> WalLog {
-        WalLog { wal, error: None }
+        WalLog {
+            wal,
+            error: None,
+            counters: LogCounters::default(),
+        }
     }
 
     /// The WAL.
@@ -28,23 +51,14 @@ impl WalLog {
         &self.wal
     }
 
+    /// What the WAL did for the engine so far.
+    pub fn counters(&self) -> LogCounters {
+        self.counters
+    }
+
     /// Takes the fatal error a store call hit, if any.
     pub fn take_error(&mut self) -> Option<StorageError> {
         self.error.take()
-    }
-
-    /// Records a new hard state and the commit index known when it was written (raft-core's
-    /// `Persist::commit`), durable at the next [`WalLog::sync`].
-    pub fn set_hard_state(
-        &mut self,
-        hs: raft_core::HardState,
-        commit: u64,
-    ) -> Result<(), StorageError> {
-        self.wal.set_hard_state(HardState {
-            term: hs.term.0,
-            voted_for: hs.vote.map(|v| v.0),
-            commit: commit.max(self.wal.hard_state().commit),
-        })
     }
 
     /// The commit index last recorded beside the hard state.
@@ -52,22 +66,13 @@ impl WalLog {
         self.wal.hard_state().commit
     }
 
-    /// A snapshot received from the leader covers the log up to `index` (of `term`) and is
-    /// durable: the log now starts after it, keeping the entries after it if it holds
-    /// `index` with `term`; made durable, and covered segments deleted.
-    pub fn install_snapshot(&mut self, index: u64, term: u64) -> Result<(), StorageError> {
-        self.wal
-            .install_snapshot(crate::storage::SnapshotPoint { index, term })?;
-        self.wal.compact(index).map(|_| ())
-    }
-
-    /// One write and one fsync for everything appended since the last sync (group commit).
-    pub fn sync(&mut self) -> Result<(), StorageError> {
-        self.wal.sync()
+    /// The term of the entry at `index` (also the snapshot point's).
+    pub fn term(&self, index: LogIndex) -> Option<Term> {
+        self.wal.term(index.0).map(Term)
     }
 
     /// Records a snapshot point at `upto`, makes it durable and deletes covered segments.
-    pub fn compact(&mut self, upto: LogIndex) -> Result<(), StorageError> {
+    fn compact_wal(&mut self, upto: LogIndex) -> Result<(), StorageError> {
         let snap = self.wal.snapshot_point().map_or(0, |p| p.index);
         if upto.0 <= snap || upto.0 > self.wal.last_index() {
             return Ok(());
@@ -75,15 +80,67 @@ impl WalLog {
         self.wal.compact(upto.0).map(|_| ())
     }
 
-    /// The term of the entry at `index` (also the snapshot point's).
-    pub fn term(&self, index: LogIndex) -> Option<Term> {
-        self.wal.term(index.0).map(Term)
-    }
-
     fn keep(&mut self, e: StorageError) {
         if self.error.is_none() {
             self.error = Some(e);
         }
+    }
+}
+
+impl Storage for WalLog {
+    type Error = NodeError;
+
+    /// Truncates and appends through [`LogStore`]; a WAL failure on the way (an append, or a
+    /// truncation, which cannot report one) is returned as the [`StorageError`] it was.
+    fn persist(&mut self, persist: &Persist, input: &Input<'_>) -> Result<(), NodeError> {
+        let r = persist_entries(self, persist, input);
+        if let Some(e) = self.take_error() {
+            return Err(NodeError::Storage(e));
+        }
+        r.map_err(NodeError::LogStore)?;
+        self.counters.persists += 1;
+        Ok(())
+    }
+
+    /// A hard-state record (term, vote and the commit index known when it was written),
+    /// durable at the next [`Storage::sync`].
+    fn save_hard_state(
+        &mut self,
+        hs: raft_core::HardState,
+        commit: LogIndex,
+    ) -> Result<(), NodeError> {
+        self.wal.set_hard_state(HardState {
+            term: hs.term.0,
+            voted_for: hs.vote.map(|v| v.0),
+            commit: commit.0.max(self.wal.hard_state().commit),
+        })?;
+        Ok(())
+    }
+
+    /// One write and one fsync for everything appended since the last sync (group commit).
+    fn sync(&mut self) -> Result<(), NodeError> {
+        self.wal.sync()?;
+        self.counters.syncs += 1;
+        Ok(())
+    }
+
+    /// Records a snapshot point at `upto`, makes it durable and deletes covered segments.
+    fn compact(&mut self, upto: LogIndex) -> Result<(), NodeError> {
+        self.compact_wal(upto)?;
+        self.counters.compactions += 1;
+        Ok(())
+    }
+
+    /// A snapshot received from the leader covers the log up to `index` (of `term`) and is
+    /// durable: the log now starts after it, keeping the entries after it if it holds
+    /// `index` with `term`; made durable, and covered segments deleted.
+    fn install_snapshot(&mut self, index: LogIndex, term: Term) -> Result<(), NodeError> {
+        self.wal.install_snapshot(SnapshotPoint {
+            index: index.0,
+            term: term.0,
+        })?;
+        self.wal.compact(index.0)?;
+        Ok(())
     }
 }
 
@@ -135,7 +192,7 @@ impl LogStore for WalLog {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = self.compact(upto) {
+        if let Err(e) = self.compact_wal(upto) {
             self.keep(e);
         }
     }
@@ -148,7 +205,6 @@ impl LogStore for WalLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_core::codec::EntrySource;
 
     #[test]
     fn entries_round_trip_through_the_wal_and_survive_reopen() {
@@ -172,5 +228,76 @@ mod tests {
         let log = WalLog::new(wal);
         assert_eq!(log.entry(LogIndex(2)).unwrap().data, &[2, 2, 2]);
         assert_eq!(log.entry(LogIndex(3)), None);
+    }
+
+    /// A `Persist` of one proposal `data` at `index` of term 1.
+    fn propose(seq: u64, index: u64) -> Persist {
+        Persist {
+            seq,
+            hard_state: None,
+            commit: LogIndex(0),
+            truncate_from: None,
+            entries: Some(raft_core::NewEntries {
+                first: LogIndex(index),
+                count: 1,
+                from: raft_core::NewEntriesFrom::Proposal { term: Term(1) },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_persist_after_a_failed_fsync_fails_with_the_wals_error_not_a_store_error() {
+        use crate::storage::fault::FaultIo;
+        use std::sync::atomic::Ordering;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let io = FaultIo::default();
+        let opts = crate::storage::WalOptions::default();
+        let (wal, _) = Wal::open_with(dir.path(), opts, Arc::new(io.clone())).unwrap();
+        let mut log = WalLog::new(wal);
+        let input = Input::Propose { data: b"x=1" };
+        log.persist(&propose(1, 1), &input).unwrap();
+        io.faults.fail_fsync.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            Storage::sync(&mut log),
+            Err(NodeError::Storage(StorageError::Io { op: "fsync", .. }))
+        ));
+        // The WAL is poisoned (fail-stop): the next append reports that, not `StoreError::Full`.
+        let r = log.persist(&propose(2, 2), &input);
+        assert!(
+            matches!(r, Err(NodeError::Storage(StorageError::Poisoned))),
+            "{r:?}"
+        );
+        assert_eq!(log.counters().persists, 1);
+        assert_eq!(log.counters().syncs, 0);
+    }
+
+    #[test]
+    fn a_persist_out_of_order_is_a_log_store_error_and_the_hard_state_is_recorded_with_its_commit()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path()).unwrap();
+        let mut log = WalLog::new(wal);
+        let input = Input::Propose { data: b"x=1" };
+        let r = log.persist(&propose(1, 5), &input);
+        assert!(
+            matches!(r, Err(NodeError::LogStore(StoreError::NotContiguous))),
+            "{r:?}"
+        );
+        log.persist(&propose(2, 1), &input).unwrap();
+        let hs = raft_core::HardState {
+            term: Term(1),
+            vote: Some(raft_core::NodeId(2)),
+        };
+        log.save_hard_state(hs, LogIndex(1)).unwrap();
+        Storage::sync(&mut log).unwrap();
+        drop(log);
+        let (_, rec) = Wal::open(dir.path()).unwrap();
+        assert_eq!(
+            (rec.hard_state.term, rec.hard_state.voted_for),
+            (1, Some(2))
+        );
+        assert_eq!((rec.hard_state.commit, rec.last_index), (1, 1));
     }
 }

@@ -174,7 +174,7 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
     cluster.kill(4).unwrap();
     let snaps = SnapshotStore::open(cluster.nodes[3].data_dir.join("snap")).unwrap();
     let latest = snaps.latest().expect("node 4 has a snapshot");
-    assert!(latest.index > removal.index, "{latest:?} {removal:?}");
+    assert!(latest.index.0 > removal.index, "{latest:?} {removal:?}");
     let voters: Vec<u32> = latest.members.voters().map(|n| n.0).collect();
     assert_eq!(voters, remaining);
     assert_eq!(latest.members.learners().count(), 0);

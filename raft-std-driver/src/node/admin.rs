@@ -16,16 +16,16 @@ use crate::wire::ReplyBody;
 impl<M: StateMachine> Node<M> {
     /// This node's view of the configuration in force (the latest in its log).
     pub fn membership_view(&self) -> MembershipView {
-        let m = self.core.membership();
-        let index = self.core.membership_index();
+        let m = self.core().membership();
+        let index = self.core().membership_index();
         MembershipView {
             node: self.cfg.id,
-            role: self.core.role(),
-            leader: self.core.leader().map(|l| l.0),
+            role: self.core().role(),
+            leader: self.core().leader().map(|l| l.0),
             voters: m.voters().map(|n| n.0).collect(),
             learners: m.learners().map(|n| n.0).collect(),
             index: index.0,
-            committed: index <= self.core.commit(),
+            committed: index <= self.core().commit(),
         }
     }
 
@@ -38,7 +38,7 @@ impl<M: StateMachine> Node<M> {
         let answer = match self.next_membership(change) {
             Err(body) => body,
             // The change already holds (a retry, say): done once it is committed.
-            Ok(None) if self.core.membership_index() <= self.core.commit() => {
+            Ok(None) if self.core().membership_index() <= self.core().commit() => {
                 ReplyBody::Membership(self.membership_view())
             }
             Ok(None) => ReplyBody::Busy,
@@ -73,8 +73,8 @@ impl<M: StateMachine> Node<M> {
     /// The configuration `change` leads to: `None` if it already holds, `Err` with the answer
     /// if it cannot be made here.
     fn next_membership(&self, change: MemberChange) -> Result<Option<Membership>, ReplyBody> {
-        if self.core.role() != Role::Leader {
-            let leader = self.core.leader().map(|l| l.0);
+        if self.core().role() != Role::Leader {
+            let leader = self.core().leader().map(|l| l.0);
             return Err(ReplyBody::NotLeader {
                 leader: leader.filter(|&l| l != self.cfg.id),
             });
@@ -84,7 +84,7 @@ impl<M: StateMachine> Node<M> {
         if !self.cfg.knows(id) {
             return refuse(MemberRefusal::NotInPeerTable(id));
         }
-        let cur = *self.core.membership();
+        let cur = *self.core().membership();
         let next = match (change, cur.kind_of(NodeId(id))) {
             (MemberChange::AddLearner(_), Some(MemberKind::Learner))
             | (MemberChange::Promote(_), Some(MemberKind::Voter))

@@ -1,5 +1,6 @@
-//! The thread-safe handle to a running [`Node`](super::Node): what raftos users had
-//! (`get_leader`, `wait_until_leader`, `on_leader` / `on_follower`, `execute_command`).
+//! The thread-safe handle to a running [`Node`]: what raftos users had
+//! (`get_leader`, `wait_until_leader`, `on_leader` / `on_follower`, `execute_command`), and
+//! the node's loop on a thread of its own ([`Node::spawn`]).
 
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
@@ -9,7 +10,12 @@ use std::time::{Duration, Instant};
 
 use raft_core::{NodeId, Role, Term};
 
-/// A role change, as raft-core reported it (`Output::RoleChanged`).
+use super::{Node, NodeError};
+use crate::config::NodeConfig;
+use crate::kv::KvStore;
+use crate::machine::StateMachine;
+
+/// A role change, as raft-core reported it (the engine's `Events::role_changed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleEvent {
     /// The new role.
@@ -247,5 +253,37 @@ impl NodeHandle {
     /// Whether the loop has stopped; `Some(Some(msg))` if it failed.
     pub fn stopped(&self) -> Option<Option<String>> {
         lock(&self.shared.state).stopped.clone()
+    }
+}
+
+impl Node<KvStore> {
+    /// Starts the key-value node of `cfg` on a thread of its own.
+    pub fn spawn_kv(
+        cfg: NodeConfig,
+    ) -> Result<(NodeHandle, std::thread::JoinHandle<Result<(), NodeError>>), NodeError> {
+        Node::open(cfg, KvStore::default())?.spawn()
+    }
+}
+
+impl<M: StateMachine> Node<M> {
+    /// A handle for other threads.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            shared: self.shared.clone(),
+            cmds: self.cmd_tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Runs the loop on a new thread until [`NodeHandle::shutdown`] or a fatal error.
+    pub fn spawn(
+        mut self,
+    ) -> Result<(NodeHandle, std::thread::JoinHandle<Result<(), NodeError>>), NodeError> {
+        let handle = self.handle();
+        let t = std::thread::Builder::new()
+            .name(format!("raft-node-{}", self.cfg.id))
+            .spawn(move || self.run())
+            .map_err(|e| NodeError::Io("spawn", e))?;
+        Ok((handle, t))
     }
 }

@@ -1,7 +1,12 @@
-//! The node's counters and their JSON form (`stats.json` and the stats request).
+//! The node's counters and their JSON form (`stats.json` and the stats request). The loop
+//! counts what it sees of datagrams and requests; the engine's seams count what they did (the
+//! WAL its persists, syncs and compactions, the transport its sends, the snapshot files their
+//! captures and installs, the applier its entries), and [`Node::counters`] adds them up.
 
 use serde_json::{json, Value};
 
+use super::Node;
+use crate::machine::StateMachine;
 use crate::transport::{DropCounters, DropReason};
 use crate::wire::NodeStatus;
 
@@ -48,7 +53,7 @@ pub struct DriverCounters {
     pub membership_changes: u64,
 }
 
-pub(crate) fn to_json(
+fn to_json(
     status: &NodeStatus,
     drops: &DropCounters,
     core: &raft_core::Stats,
@@ -111,4 +116,63 @@ pub(crate) fn to_json(
             "membership_changes": d.membership_changes,
         },
     })
+}
+
+impl<M: StateMachine> Node<M> {
+    /// The node's protocol position.
+    pub fn status(&self) -> NodeStatus {
+        let core = self.core();
+        NodeStatus {
+            id: self.cfg.id,
+            role: core.role(),
+            term: core.term().0,
+            leader: core.leader().map(|l| l.0),
+            commit: core.commit().0,
+            applied: core.applied().0,
+            last_index: core.last_index().0,
+        }
+    }
+
+    /// What the driver counted: the loop's own counters and its seams'.
+    pub fn counters(&self) -> DriverCounters {
+        let log = self.engine.storage().counters();
+        let sent = self.engine.transport().counters;
+        let snaps = self.engine.snapshots();
+        DriverCounters {
+            send_errors: sent.send_errors,
+            encode_errors: sent.encode_errors,
+            snapshot_chunks_sent: sent.snapshot_chunks_sent,
+            persists: log.persists,
+            syncs: log.syncs,
+            compactions: log.compactions,
+            applied: self.engine.machine().applied,
+            snapshots: snaps.captured,
+            snapshots_installed: snaps.installs,
+            became_leader: self.events.became_leader,
+            ..self.counters.clone()
+        }
+    }
+
+    /// The counters: transport drops by reason, raft-core's, the driver's.
+    pub fn stats_json(&self) -> Value {
+        to_json(
+            &self.status(),
+            self.opener.counters(),
+            self.core().stats(),
+            &self.counters(),
+        )
+    }
+
+    pub(super) fn write_stats(&self) {
+        let path = self.cfg.data_dir.join("stats.json");
+        let tmp = self.cfg.data_dir.join("stats.json.tmp");
+        let text = format!("{:#}\n", self.stats_json());
+        // Best effort, no fsync: the counters are for operators, not for recovery.
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
+            tracing::debug!("cannot write stats.json");
+        }
+    }
 }

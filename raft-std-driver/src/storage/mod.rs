@@ -53,6 +53,7 @@ mod wal_tests;
 pub use error::StorageError;
 pub use io::{atomic_write, FileHandle, FileIo, StdIo};
 pub use log::EntryRef;
+pub use raft_core::SnapshotMeta;
 pub use record::{HardState, Record, SnapshotPoint};
-pub use snapshot::{SnapshotMeta, SnapshotStore};
+pub use snapshot::{file_name as snapshot_file_name, meta_of_bytes, SnapshotStore};
 pub use wal::{Recovered, TornTail, Wal, WalOptions};

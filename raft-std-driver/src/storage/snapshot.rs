@@ -7,87 +7,78 @@
 //! the membership becomes durable with the same rename that makes the bytes durable. Only the
 //! canonical spelling of a name is recognized. A leftover `*.tmp` (a crash mid-write) is
 //! deleted on open; only the newest complete snapshot is kept.
+//!
+//! The store speaks raft-core's [`SnapshotMeta`] (its `checksum` is the CRC-32 of the bytes),
+//! so the meta a leader streams, a follower installs and a file is named by are one type.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use raft_core::{Membership, MEMBERSHIP_BYTES};
+use raft_core::{LogIndex, Membership, SnapshotMeta, Term, MEMBERSHIP_BYTES};
 
 use super::{FileHandle, FileIo, StdIo, StorageError};
 
 /// Bytes read per call while checksumming a snapshot file.
 const CHECK_CHUNK: usize = 64 << 10;
 
-/// Identity of a snapshot: the log point it covers, the membership as of that point, and its
-/// bytes' length and CRC-32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotMeta {
-    /// Last log index the snapshot includes.
-    pub index: u64,
-    /// Term of that entry.
-    pub term: u64,
-    /// Length in bytes.
-    pub len: u64,
-    /// CRC-32 (IEEE) of the bytes.
-    pub crc: u32,
-    /// The cluster configuration in force at `index`.
-    pub members: Membership,
+/// The meta of a snapshot whose bytes are all in memory: raft-core's [`SnapshotMeta`] (one
+/// type from the WAL to the wire), its checksum the CRC-32 (IEEE) of the bytes.
+pub fn meta_of_bytes(
+    index: LogIndex,
+    term: Term,
+    members: Membership,
+    bytes: &[u8],
+) -> SnapshotMeta {
+    SnapshotMeta {
+        index,
+        term,
+        len: bytes.len() as u64,
+        checksum: crc32fast::hash(bytes),
+        members,
+    }
 }
 
-impl SnapshotMeta {
-    /// The meta of a snapshot whose bytes are all in memory.
-    pub fn of_bytes(index: u64, term: u64, members: Membership, bytes: &[u8]) -> SnapshotMeta {
-        SnapshotMeta {
-            index,
-            term,
-            len: bytes.len() as u64,
-            crc: crc32fast::hash(bytes),
-            members,
-        }
-    }
+/// The file name the snapshot `meta` is stored under.
+pub fn file_name(meta: &SnapshotMeta) -> String {
+    let mut buf = [0; MEMBERSHIP_BYTES];
+    let members: String = meta
+        .members
+        .encode(&mut buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{:016x}-{:016x}-{:016x}-{:08x}-{members}.snap",
+        meta.index.0, meta.term.0, meta.len, meta.checksum
+    )
+}
 
-    /// The file name this snapshot is stored under.
-    pub fn file_name(&self) -> String {
-        let mut buf = [0; MEMBERSHIP_BYTES];
-        let members: String = self
-            .members
-            .encode(&mut buf)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!(
-            "{:016x}-{:016x}-{:016x}-{:08x}-{members}.snap",
-            self.index, self.term, self.len, self.crc
-        )
+/// The meta a file name spells, if it is the canonical name of a snapshot.
+fn parse_file_name(name: &str) -> Option<SnapshotMeta> {
+    let mut parts = name.strip_suffix(".snap")?.split('-');
+    let mut field = |width: usize| {
+        let p = parts.next().filter(|p| p.len() == width)?;
+        u64::from_str_radix(p, 16).ok()
+    };
+    let (index, term, len) = (field(16)?, field(16)?, field(16)?);
+    let checksum = u32::try_from(field(8)?).ok()?;
+    let hex = parts.next()?;
+    if parts.next().is_some() || hex.len() % 2 != 0 || hex.len() > 2 * MEMBERSHIP_BYTES {
+        return None;
     }
-
-    /// The meta a file name spells, if it is the canonical name of a snapshot.
-    fn parse(name: &str) -> Option<SnapshotMeta> {
-        let mut parts = name.strip_suffix(".snap")?.split('-');
-        let mut field = |width: usize| {
-            let p = parts.next().filter(|p| p.len() == width)?;
-            u64::from_str_radix(p, 16).ok()
-        };
-        let (index, term, len) = (field(16)?, field(16)?, field(16)?);
-        let crc = u32::try_from(field(8)?).ok()?;
-        let hex = parts.next()?;
-        if parts.next().is_some() || hex.len() % 2 != 0 || hex.len() > 2 * MEMBERSHIP_BYTES {
-            return None;
-        }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|k| u8::from_str_radix(hex.get(k..k + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
-        let meta = SnapshotMeta {
-            index,
-            term,
-            len,
-            crc,
-            members: Membership::decode(&bytes).ok()?,
-        };
-        // One spelling per meta (lowercase hex, canonical membership encoding).
-        (meta.file_name() == name).then_some(meta)
-    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|k| u8::from_str_radix(hex.get(k..k + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let meta = SnapshotMeta {
+        index: LogIndex(index),
+        term: Term(term),
+        len,
+        checksum,
+        members: Membership::decode(&bytes).ok()?,
+    };
+    // One spelling per meta (lowercase hex, canonical membership encoding).
+    (file_name(&meta) == name).then_some(meta)
 }
 
 struct Incoming {
@@ -145,14 +136,14 @@ impl SnapshotStore {
                 io.remove(&path)
                     .map_err(|e| StorageError::io("remove", &path, e))?;
                 removed = true;
-            } else if let Some(meta) = SnapshotMeta::parse(name) {
+            } else if let Some(meta) = parse_file_name(name) {
                 found.push(meta);
             }
         }
         found.sort_by_key(|m| (m.index, m.term));
         let latest = found.pop();
         for old in &found {
-            let path = dir.join(old.file_name());
+            let path = dir.join(file_name(old));
             io.remove(&path)
                 .map_err(|e| StorageError::io("remove", &path, e))?;
             removed = true;
@@ -162,13 +153,13 @@ impl SnapshotStore {
                 .map_err(|e| StorageError::io("fsync dir", &dir, e))?;
         }
         if let Some(meta) = latest {
-            let path = dir.join(meta.file_name());
+            let path = dir.join(file_name(&meta));
             let mut file = io
                 .open(&path, false)
                 .map_err(|e| StorageError::io("open", &path, e))?;
             let (len, crc) =
                 checksum(file.as_mut()).map_err(|e| StorageError::io("read", &path, e))?;
-            if len != meta.len || crc != meta.crc {
+            if len != meta.len || crc != meta.checksum {
                 return Err(StorageError::CorruptSnapshot { file: path });
             }
         }
@@ -189,14 +180,14 @@ impl SnapshotStore {
 
     /// The path of the newest complete snapshot, if any.
     pub fn latest_path(&self) -> Option<PathBuf> {
-        self.latest.map(|m| self.dir.join(m.file_name()))
+        self.latest.map(|m| self.dir.join(file_name(&m)))
     }
 
     /// Starts receiving the snapshot `meta` into a temp file, abandoning any other in progress.
     pub fn begin(&mut self, meta: SnapshotMeta) -> Result<(), StorageError> {
         self.check()?;
         self.abort()?;
-        let tmp = self.dir.join(format!("{}.tmp", meta.file_name()));
+        let tmp = self.dir.join(format!("{}.tmp", file_name(&meta)));
         let opened = self.io.open(&tmp, true).and_then(|mut f| {
             f.set_len(0)?;
             Ok(f)
@@ -269,7 +260,7 @@ impl SnapshotStore {
             Ok(s) => s,
             Err(e) => return Err(self.poison(StorageError::io("read", inc.tmp, e))),
         };
-        if summed != (inc.meta.len, inc.meta.crc) {
+        if summed != (inc.meta.len, inc.meta.checksum) {
             drop(inc.file);
             if let Err(e) = self.io.remove(&inc.tmp) {
                 return Err(self.poison(StorageError::io("remove", inc.tmp, e)));
@@ -282,7 +273,7 @@ impl SnapshotStore {
             return Err(self.poison(StorageError::io("fsync", inc.tmp, e)));
         }
         drop(inc.file);
-        let dest = self.dir.join(inc.meta.file_name());
+        let dest = self.dir.join(file_name(&inc.meta));
         if let Err(e) = self.io.rename(&inc.tmp, &dest) {
             return Err(self.poison(StorageError::io("rename", inc.tmp, e)));
         }
@@ -290,7 +281,7 @@ impl SnapshotStore {
         // The new snapshot is durable; the old one is garbage now.
         if let Some(old) = self.latest.filter(|old| *old != inc.meta) {
             self.reader = None;
-            let path = self.dir.join(old.file_name());
+            let path = self.dir.join(file_name(&old));
             if let Err(e) = self.io.remove(&path) {
                 return Err(self.poison(StorageError::io("remove", path, e)));
             }
@@ -314,12 +305,12 @@ impl SnapshotStore {
     /// Stores a snapshot held in memory (one the local state machine produced) atomically.
     pub fn save(
         &mut self,
-        index: u64,
-        term: u64,
+        index: LogIndex,
+        term: Term,
         members: Membership,
         bytes: &[u8],
     ) -> Result<SnapshotMeta, StorageError> {
-        let meta = SnapshotMeta::of_bytes(index, term, members, bytes);
+        let meta = meta_of_bytes(index, term, members, bytes);
         self.begin(meta)?;
         self.write_chunk(0, bytes)?;
         self.finish()
@@ -340,7 +331,7 @@ impl SnapshotStore {
             });
         }
         if self.reader.as_ref().map(|(m, _)| *m) != Some(meta) {
-            let path = self.dir.join(meta.file_name());
+            let path = self.dir.join(file_name(&meta));
             match self.io.open(&path, false) {
                 Ok(f) => self.reader = Some((meta, f)),
                 Err(e) => return Err(self.poison(StorageError::io("open", path, e))),
@@ -355,7 +346,7 @@ impl SnapshotStore {
             None => Ok(0),
         };
         read.map_err(|e| {
-            let path = self.dir.join(meta.file_name());
+            let path = self.dir.join(file_name(&meta));
             self.poison(StorageError::io("read", path, e))
         })
     }
@@ -370,7 +361,7 @@ impl SnapshotStore {
         while at < out.len() {
             let n = self.read_chunk(meta, at as u64, &mut out[at..])?;
             if n == 0 {
-                let file = self.dir.join(meta.file_name());
+                let file = self.dir.join(file_name(&meta));
                 return Err(self.poison(StorageError::CorruptSnapshot { file }));
             }
             at += n;

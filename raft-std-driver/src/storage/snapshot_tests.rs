@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::fault::FaultIo;
-use raft_core::{Membership, NodeId};
+use raft_core::{LogIndex, Membership, NodeId, Term};
 
-use super::{SnapshotMeta, SnapshotStore, StorageError};
+use super::snapshot::{file_name, meta_of_bytes};
+use super::{SnapshotStore, StorageError};
 
 fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
@@ -23,7 +24,7 @@ fn chunked_snapshot_is_installed_and_read_back_in_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
     let data = bytes(10_000);
-    let meta = SnapshotMeta::of_bytes(42, 5, three(), &data);
+    let meta = meta_of_bytes(LogIndex(42), Term(5), three(), &data);
     store.begin(meta).unwrap();
     let mut at = 0;
     for chunk in data.chunks(1500) {
@@ -61,7 +62,7 @@ fn holes_overruns_and_bad_checksums_are_refused() {
         Err(StorageError::SnapshotChunk { .. })
     ));
     let data = bytes(100);
-    let mut meta = SnapshotMeta::of_bytes(1, 1, three(), &data);
+    let mut meta = meta_of_bytes(LogIndex(1), Term(1), three(), &data);
     store.begin(meta).unwrap();
     assert!(matches!(
         store.write_chunk(10, b"x"),
@@ -76,7 +77,7 @@ fn holes_overruns_and_bad_checksums_are_refused() {
         store.finish(),
         Err(StorageError::SnapshotChunk { .. })
     ));
-    meta.crc ^= 1;
+    meta.checksum ^= 1;
     store.begin(meta).unwrap();
     store.write_chunk(0, &data).unwrap();
     assert!(matches!(
@@ -93,13 +94,15 @@ fn holes_overruns_and_bad_checksums_are_refused() {
 fn leftover_temp_file_is_ignored_and_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    let old = store.save(5, 1, three(), b"old state").unwrap();
+    let old = store
+        .save(LogIndex(5), Term(1), three(), b"old state")
+        .unwrap();
     // A crash mid-receive leaves a temp file of a newer snapshot.
-    let newer = SnapshotMeta::of_bytes(9, 2, three(), b"newer state");
+    let newer = meta_of_bytes(LogIndex(9), Term(2), three(), b"newer state");
     store.begin(newer).unwrap();
     store.write_chunk(0, b"newer").unwrap();
     drop(store);
-    let tmp = dir.path().join(format!("{}.tmp", newer.file_name()));
+    let tmp = dir.path().join(format!("{}.tmp", file_name(&newer)));
     assert!(tmp.exists());
     let mut store = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(store.latest(), Some(old));
@@ -111,8 +114,8 @@ fn leftover_temp_file_is_ignored_and_cleaned() {
 fn a_new_snapshot_replaces_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    store.save(5, 1, three(), b"old").unwrap();
-    let new = store.save(9, 2, three(), b"new").unwrap();
+    store.save(LogIndex(5), Term(1), three(), b"old").unwrap();
+    let new = store.save(LogIndex(9), Term(2), three(), b"new").unwrap();
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     let store = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(store.latest(), Some(new));
@@ -122,7 +125,9 @@ fn a_new_snapshot_replaces_the_old_one() {
 fn a_damaged_snapshot_file_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
-    store.save(5, 1, three(), b"some state").unwrap();
+    store
+        .save(LogIndex(5), Term(1), three(), b"some state")
+        .unwrap();
     let path = store.latest_path().unwrap();
     drop(store);
     let mut b = fs::read(&path).unwrap();
@@ -139,15 +144,15 @@ fn fsync_failure_while_installing_poisons_and_keeps_the_old_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let io = FaultIo::default();
     let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
-    let old = store.save(5, 1, three(), b"old").unwrap();
+    let old = store.save(LogIndex(5), Term(1), three(), b"old").unwrap();
     io.faults.fail_fsync.store(true, Ordering::SeqCst);
     assert!(matches!(
-        store.save(9, 2, three(), b"new"),
+        store.save(LogIndex(9), Term(2), three(), b"new"),
         Err(StorageError::Io { op: "fsync", .. })
     ));
     io.faults.fail_fsync.store(false, Ordering::SeqCst);
     assert!(matches!(
-        store.save(9, 2, three(), b"new"),
+        store.save(LogIndex(9), Term(2), three(), b"new"),
         Err(StorageError::Poisoned)
     ));
     drop(store);
@@ -160,7 +165,9 @@ fn the_membership_is_named_in_the_file_and_read_back_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SnapshotStore::open(dir.path()).unwrap();
     let members = Membership::new(&[NodeId(1), NodeId(3)], &[NodeId(4), NodeId(7)]).unwrap();
-    let meta = store.save(12, 3, members, b"state").unwrap();
+    let meta = store
+        .save(LogIndex(12), Term(3), members, b"state")
+        .unwrap();
     assert_eq!(meta.members, members);
     drop(store);
     let mut store = SnapshotStore::open(dir.path()).unwrap();
@@ -168,7 +175,7 @@ fn the_membership_is_named_in_the_file_and_read_back_on_open() {
     assert_eq!(store.read_all().unwrap().unwrap().1, b"state");
     // A name that is not the canonical spelling of a meta is not a snapshot: uppercase hex,
     // an undecodable membership, the four-field names of before membership changes.
-    let name = meta.file_name();
+    let name = file_name(&meta);
     let stem = name.strip_suffix(".snap").unwrap();
     let (fields, hex) = stem.rsplit_once('-').unwrap();
     for bad in [

@@ -1,0 +1,201 @@
+//! The engine's [`StateMachine`](raft_core::engine::StateMachine) seam and the node's
+//! [`Events`]: what a step hands the application, collected during the step and acted on by
+//! the node right after it (answering clients needs the whole node, which the engine's seams
+//! cannot borrow).
+//!
+//! - [`Applier`] applies each committed entry to the application's [`StateMachine`] and records
+//!   what the entry's proposer is owed (the response bytes, the configuration for a membership
+//!   change, a retry for an empty entry that replaced a proposal); the node takes the records
+//!   after the step ([`Applier::take_applied`]) and answers whoever waits for those indices.
+//! - [`Seen`] keeps the step's proposal answer and read results for the node, and publishes
+//!   role changes to the [`NodeHandle`](super::NodeHandle)s at once.
+
+use std::sync::Arc;
+
+use raft_core::codec::EntryRef;
+use raft_core::engine::Events;
+use raft_core::{EntryKind, LogIndex, NodeId, Proposal, ReadResult, Role, Term};
+
+use super::handle::{RoleEvent, Shared};
+use super::NodeError;
+use crate::machine::StateMachine;
+
+/// What the proposer of an applied entry is owed.
+pub(super) enum Outcome {
+    /// A command's response bytes.
+    Response(Vec<u8>),
+    /// A membership change took effect (answered with the configuration).
+    Membership,
+    /// An empty entry (a new leader's): a proposal waiting for this index was replaced.
+    Empty,
+}
+
+/// One applied entry, for the node to answer its proposer.
+pub(super) struct Applied {
+    pub(super) index: u64,
+    pub(super) term: Term,
+    pub(super) outcome: Outcome,
+}
+
+/// The application's state machine, seen by the engine.
+pub(super) struct Applier<M> {
+    pub(super) sm: M,
+    /// Entries applied since the node last took them.
+    done: Vec<Applied>,
+    /// Entries applied since the node started.
+    pub(super) applied: u64,
+}
+
+impl<M: StateMachine> Applier<M> {
+    pub(super) fn new(sm: M) -> Applier<M> {
+        Applier {
+            sm,
+            done: Vec::new(),
+            applied: 0,
+        }
+    }
+
+    /// Moves the entries applied since the last call into `into` (which should be empty; both
+    /// buffers keep their capacity, so a steady loop does not allocate here).
+    pub(super) fn take_applied(&mut self, into: &mut Vec<Applied>) {
+        std::mem::swap(&mut self.done, into);
+    }
+}
+
+impl<M: StateMachine> raft_core::engine::StateMachine for Applier<M> {
+    type Error = NodeError;
+
+    fn apply(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), NodeError> {
+        let outcome = match entry.kind {
+            EntryKind::Normal => Outcome::Response(self.sm.apply(index.0, entry.data)),
+            // The engine tracks the configuration as of the applied index itself.
+            EntryKind::Membership => {
+                self.sm.advance(index.0);
+                Outcome::Membership
+            }
+            EntryKind::Empty => {
+                self.sm.advance(index.0);
+                Outcome::Empty
+            }
+        };
+        self.applied += 1;
+        self.done.push(Applied {
+            index: index.0,
+            term: entry.term,
+            outcome,
+        });
+        Ok(())
+    }
+}
+
+/// The application events of the engine's steps.
+pub(super) struct Seen {
+    id: u32,
+    shared: Arc<Shared>,
+    /// The answer to the step's `Propose` or `ChangeMembership`.
+    pub(super) proposal: Option<Proposal>,
+    /// Read results, in order, for [`Node::on_read`](super::Node).
+    pub(super) reads: Vec<ReadResult>,
+    /// Times this node became leader.
+    pub(super) became_leader: u64,
+}
+
+impl Seen {
+    pub(super) fn new(id: u32, shared: Arc<Shared>) -> Seen {
+        Seen {
+            id,
+            shared,
+            proposal: None,
+            reads: Vec::new(),
+            became_leader: 0,
+        }
+    }
+}
+
+impl Events for Seen {
+    fn proposal(&mut self, result: Proposal) {
+        self.proposal = Some(result);
+    }
+
+    fn read(&mut self, result: ReadResult) {
+        self.reads.push(result);
+    }
+
+    fn role_changed(&mut self, role: Role, term: Term, leader: Option<NodeId>) {
+        tracing::info!(id = self.id, %role, term = term.0, leader = leader.map(|l| l.0),
+            "role changed");
+        if role == Role::Leader {
+            self.became_leader += 1;
+        }
+        self.shared.publish(RoleEvent { role, term, leader });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft_core::engine::StateMachine as _;
+
+    use super::*;
+    use crate::kv::{Command, KvStore, Request, Response};
+
+    fn put(seq: u64, k: &str, v: &str) -> Vec<u8> {
+        Request {
+            client: 7,
+            seq,
+            command: Command::Put {
+                key: k.into(),
+                value: v.into(),
+            },
+        }
+        .encode()
+    }
+
+    fn entry(term: u64, kind: EntryKind, data: &[u8]) -> EntryRef<'_> {
+        EntryRef {
+            term: Term(term),
+            kind,
+            data,
+        }
+    }
+
+    #[test]
+    fn every_applied_entry_is_recorded_with_what_its_proposer_is_owed() {
+        let mut a = Applier::new(KvStore::default());
+        let cmd = put(1, "k", "v");
+        a.apply(LogIndex(1), entry(1, EntryKind::Empty, &[]))
+            .unwrap();
+        a.apply(LogIndex(2), entry(1, EntryKind::Normal, &cmd))
+            .unwrap();
+        a.apply(LogIndex(3), entry(2, EntryKind::Membership, &[]))
+            .unwrap();
+        assert_eq!(a.sm.applied_index(), 3);
+        assert_eq!(a.sm.get(b"k"), Some(&b"v"[..]));
+        let mut done = Vec::new();
+        a.take_applied(&mut done);
+        let seen: Vec<(u64, Term, &str)> = done
+            .iter()
+            .map(|d| {
+                let what = match &d.outcome {
+                    Outcome::Response(r) if *r == Response::Written.encode() => "written",
+                    Outcome::Response(_) => "other response",
+                    Outcome::Membership => "membership",
+                    Outcome::Empty => "empty",
+                };
+                (d.index, d.term, what)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, Term(1), "empty"),
+                (2, Term(1), "written"),
+                (3, Term(2), "membership")
+            ]
+        );
+        // Taken once: the next take starts empty (and reuses the buffer given back).
+        done.clear();
+        a.take_applied(&mut done);
+        assert!(done.is_empty());
+        assert_eq!(a.applied, 3);
+    }
+}

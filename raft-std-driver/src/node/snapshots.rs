@@ -1,0 +1,345 @@
+//! The engine's [`Snapshots`] seam over the [`SnapshotStore`]: the state machine's snapshots
+//! as files, streamed out to followers that lag and in from a leader.
+//!
+//! - **Capture** (leader or follower, [`Engine::capture`](raft_core::Engine::capture)): the
+//!   state machine's bytes ([`StateMachine::snapshot`]) are saved atomically (temp file,
+//!   fsync, rename, directory fsync); the engine then reports `Input::SnapshotSaved` and the
+//!   core may compact the WAL up to it.
+//! - **Read a chunk** (leader): the `len` bytes at `offset` of the snapshot file go into a
+//!   reusable buffer the codec encodes from. A snapshot replaced meanwhile is not sent (the
+//!   core moves on to the new one).
+//! - **Write a chunk** (follower): into the store's temp file at its offset; offset 0 starts a
+//!   new snapshot. A chunk of a snapshot that is not the one in progress is ignored: the
+//!   install then fails its check and the transfer restarts.
+//! - **Install** (follower): length and CRC checked, fsynced and renamed into place
+//!   ([`SnapshotStore::finish`]), read back and loaded into the state machine
+//!   ([`StateMachine::restore`]); the engine then moves the WAL past it. Bytes that do not
+//!   check out are `Ok(false)` (the leader starts over); I/O errors stop the node.
+//!
+//! The node learns of an install after the step ([`SnapshotFiles::take_installed`]) to tell
+//! the clients whose proposals the snapshot replaced to retry.
+
+use std::time::Instant;
+
+use raft_core::engine::Snapshots;
+use raft_core::{LogIndex, Membership, SnapshotMeta, Term};
+
+use super::apply::Applier;
+use super::NodeError;
+use crate::machine::StateMachine;
+use crate::storage::{SnapshotStore, StorageError};
+
+/// The snapshot store, seen by the engine.
+pub(super) struct SnapshotFiles {
+    store: SnapshotStore,
+    /// This node's id (for the logs).
+    id: u32,
+    /// The chunk read for the message being sent.
+    buf: Vec<u8>,
+    /// When the last incoming chunk was written (a capture waits while one streams).
+    last_chunk: Option<Instant>,
+    /// The applied index of the newest snapshot (captured or installed).
+    snapshot_index: LogIndex,
+    /// A snapshot installed since the node last asked.
+    installed: Option<SnapshotMeta>,
+    /// Snapshots captured.
+    pub(super) captured: u64,
+    /// Snapshots received from a leader and installed.
+    pub(super) installs: u64,
+}
+
+impl SnapshotFiles {
+    /// The opened `store` of node `id`.
+    pub(super) fn new(store: SnapshotStore, id: u32) -> SnapshotFiles {
+        let snapshot_index = store.latest().map_or(LogIndex(0), |m| m.index);
+        SnapshotFiles {
+            store,
+            id,
+            buf: Vec::new(),
+            last_chunk: None,
+            snapshot_index,
+            installed: None,
+            captured: 0,
+            installs: 0,
+        }
+    }
+
+    /// The applied index of the newest snapshot (captured or installed).
+    pub(super) fn snapshot_index(&self) -> LogIndex {
+        self.snapshot_index
+    }
+
+    /// When the last chunk of an incoming snapshot was written, if one is in progress.
+    pub(super) fn last_chunk(&self) -> Option<Instant> {
+        self.last_chunk
+    }
+
+    /// The snapshot installed since the last call, if any.
+    pub(super) fn take_installed(&mut self) -> Option<SnapshotMeta> {
+        self.installed.take()
+    }
+}
+
+impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
+    type Error = NodeError;
+
+    fn capture(
+        &mut self,
+        machine: &Applier<M>,
+        index: LogIndex,
+        term: Term,
+        members: Membership,
+    ) -> Result<Option<SnapshotMeta>, NodeError> {
+        if index <= self.snapshot_index {
+            return Ok(None);
+        }
+        // The engine captures at the index the state machine applied last.
+        debug_assert_eq!(machine.sm.applied_index(), index.0);
+        let bytes = machine.sm.snapshot();
+        let meta = self.store.save(index, term, members, &bytes)?;
+        self.snapshot_index = index;
+        self.captured += 1;
+        tracing::info!(
+            id = self.id,
+            index = index.0,
+            bytes = bytes.len(),
+            "snapshot saved"
+        );
+        Ok(Some(meta))
+    }
+
+    fn read_chunk(
+        &mut self,
+        meta: &SnapshotMeta,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<&[u8]>, NodeError> {
+        let len = len as usize;
+        self.buf.resize(len, 0);
+        let mut at = 0;
+        while at < len {
+            match self
+                .store
+                .read_chunk(*meta, offset + at as u64, &mut self.buf[at..])
+            {
+                Ok(0) => break,
+                Ok(n) => at += n,
+                Err(e) if self.store.is_poisoned() => return Err(e.into()),
+                Err(e) => {
+                    // Replaced by a newer snapshot: raft-core moves on to that one.
+                    tracing::debug!(error = %e, "snapshot chunk not sent");
+                    return Ok(None);
+                }
+            }
+        }
+        if at < len {
+            return Err(NodeError::Storage(StorageError::CorruptSnapshot {
+                file: self.store.latest_path().unwrap_or_default(),
+            }));
+        }
+        Ok(Some(&self.buf[..len]))
+    }
+
+    fn write_chunk(
+        &mut self,
+        meta: &SnapshotMeta,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), NodeError> {
+        self.last_chunk = Some(Instant::now());
+        let r = if offset == 0 {
+            self.store
+                .begin(*meta)
+                .and_then(|()| self.store.write_chunk(0, data))
+        } else if self.store.receiving().map(|(m, _)| m) == Some(*meta) {
+            self.store.write_chunk(offset, data)
+        } else {
+            // Not the snapshot in progress (it was abandoned): the install will fail its
+            // check and raft-core restarts the transfer.
+            return Ok(());
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if self.store.is_poisoned() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = self.id, error = %e, "snapshot chunk refused");
+                Ok(())
+            }
+        }
+    }
+
+    fn install(
+        &mut self,
+        meta: &SnapshotMeta,
+        machine: &mut Applier<M>,
+    ) -> Result<bool, NodeError> {
+        self.last_chunk = None;
+        if self.store.receiving().map(|(m, _)| m) != Some(*meta) {
+            tracing::warn!(
+                id = self.id,
+                index = meta.index.0,
+                "no such snapshot received"
+            );
+            return Ok(false);
+        }
+        match self.store.finish() {
+            Ok(_) => {}
+            Err(e) if self.store.is_poisoned() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(id = self.id, error = %e, "received snapshot refused");
+                self.store.abort()?;
+                return Ok(false);
+            }
+        }
+        let Some((_, bytes)) = self.store.read_all()? else {
+            return Err(NodeError::Restore("installed snapshot vanished".into()));
+        };
+        // The snapshot is durable and the newest: a state machine that cannot load it could
+        // not restart either.
+        machine
+            .sm
+            .restore(&bytes)
+            .map_err(|e| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index.0)))?;
+        self.snapshot_index = meta.index;
+        self.installed = Some(*meta);
+        self.installs += 1;
+        tracing::info!(
+            id = self.id,
+            index = meta.index.0,
+            term = meta.term.0,
+            bytes = meta.len,
+            "snapshot installed"
+        );
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft_core::codec::EntryRef;
+    use raft_core::engine::StateMachine as _;
+    use raft_core::{EntryKind, NodeId};
+
+    use super::*;
+    use crate::kv::{Command, KvStore, Request};
+
+    fn voters() -> Membership {
+        Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap()
+    }
+
+    /// A key-value applier that applied `n` puts.
+    fn machine(n: u64) -> Applier<KvStore> {
+        let mut a = Applier::new(KvStore::default());
+        for i in 1..=n {
+            let cmd = Request {
+                client: 1,
+                seq: i,
+                command: Command::Put {
+                    key: format!("k{i}").into_bytes(),
+                    value: vec![i as u8; 100],
+                },
+            }
+            .encode();
+            let e = EntryRef {
+                term: Term(1),
+                kind: EntryKind::Normal,
+                data: &cmd,
+            };
+            a.apply(LogIndex(i), e).unwrap();
+        }
+        a
+    }
+
+    fn files(dir: &std::path::Path) -> SnapshotFiles {
+        SnapshotFiles::new(SnapshotStore::open(dir).unwrap(), 1)
+    }
+
+    /// Streams `meta` from `from` to `to` in chunks of 300 bytes, `damage` flipping a byte of
+    /// the second chunk on the way.
+    fn stream(from: &mut SnapshotFiles, to: &mut SnapshotFiles, meta: &SnapshotMeta, damage: bool) {
+        let mut offset = 0;
+        while offset < meta.len {
+            let len = (meta.len - offset).min(300) as u32;
+            let chunk = Snapshots::<Applier<KvStore>>::read_chunk(from, meta, offset, len)
+                .unwrap()
+                .expect("the snapshot is held")
+                .to_vec();
+            let mut chunk = chunk;
+            if damage && offset == 300 {
+                chunk[0] ^= 1;
+            }
+            Snapshots::<Applier<KvStore>>::write_chunk(to, meta, offset, &chunk).unwrap();
+            offset += u64::from(len);
+        }
+    }
+
+    #[test]
+    fn a_captured_snapshot_streams_through_the_seam_and_installs_on_another_node() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut leader, mut follower) = (files(a.path()), files(b.path()));
+        let m = machine(20);
+        let meta = leader
+            .capture(&m, LogIndex(20), Term(1), voters())
+            .unwrap()
+            .expect("captured");
+        assert_eq!((meta.index, meta.members), (LogIndex(20), voters()));
+        assert_eq!(leader.snapshot_index(), LogIndex(20));
+        // Nothing new to capture at the same index.
+        assert_eq!(
+            leader.capture(&m, LogIndex(20), Term(1), voters()).unwrap(),
+            None
+        );
+        let mut target = machine(0);
+        stream(&mut leader, &mut follower, &meta, false);
+        assert!(follower.last_chunk().is_some());
+        assert!(follower.install(&meta, &mut target).unwrap());
+        assert_eq!(target.sm.applied_index(), 20);
+        assert_eq!(target.sm.get(b"k7"), Some(&[7u8; 100][..]));
+        assert_eq!(follower.take_installed(), Some(meta));
+        assert_eq!(follower.take_installed(), None);
+        assert_eq!(
+            (follower.snapshot_index(), follower.installs),
+            (LogIndex(20), 1)
+        );
+        assert!(follower.last_chunk().is_none());
+        // The installed snapshot survives a reopen.
+        drop(follower);
+        assert_eq!(files(b.path()).snapshot_index(), LogIndex(20));
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused_and_the_state_machine_keeps_its_state() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut leader, mut follower) = (files(a.path()), files(b.path()));
+        let meta = leader
+            .capture(&machine(20), LogIndex(20), Term(1), voters())
+            .unwrap()
+            .unwrap();
+        let mut target = machine(3);
+        stream(&mut leader, &mut follower, &meta, true);
+        assert!(!follower.install(&meta, &mut target).unwrap());
+        assert_eq!(target.sm.applied_index(), 3);
+        assert_eq!(follower.take_installed(), None);
+        // A snapshot never received is refused as well; then a clean transfer installs.
+        assert!(!follower.install(&meta, &mut target).unwrap());
+        stream(&mut leader, &mut follower, &meta, false);
+        assert!(follower.install(&meta, &mut target).unwrap());
+        assert_eq!(target.sm.applied_index(), 20);
+    }
+
+    #[test]
+    fn a_chunk_of_a_replaced_snapshot_is_not_sent() {
+        let a = tempfile::tempdir().unwrap();
+        let mut leader = files(a.path());
+        let old = leader
+            .capture(&machine(5), LogIndex(5), Term(1), voters())
+            .unwrap()
+            .unwrap();
+        leader
+            .capture(&machine(9), LogIndex(9), Term(1), voters())
+            .unwrap()
+            .unwrap();
+        let r = Snapshots::<Applier<KvStore>>::read_chunk(&mut leader, &old, 0, 10).unwrap();
+        assert_eq!(r, None);
+    }
+}

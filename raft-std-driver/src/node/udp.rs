@@ -1,0 +1,193 @@
+//! The engine's [`Transport`] seam over the UDP socket: a raft message is encoded after the
+//! [`wire::TAG_RAFT`] byte into a reusable frame buffer (payloads read from the WAL, a snapshot
+//! chunk from the buffer the snapshot seam read it into), sealed and sent to the peer's
+//! configured address. The node's replies to clients leave through the same socket and sealer
+//! ([`UdpTransport::reply`]).
+//!
+//! Nothing here stops the node: a message to a node outside the peer table is dropped, and a
+//! frame that cannot be encoded, sealed or sent is counted and dropped (raft retries).
+//!
+//! The receiving side is here too ([`Node::on_datagram`]): a datagram is opened
+//! (authenticated, replay-checked, allow-listed, drops counted per reason by the [`Opener`]),
+//! then stepped into the engine as a raft frame or handed to the client protocol.
+//!
+//! [`Opener`]: crate::transport::Opener
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+
+use raft_core::codec::{self, EntrySource};
+use raft_core::engine::{Outgoing, Transport};
+use raft_core::{Input, Message};
+
+use super::{Node, NodeError};
+use crate::machine::StateMachine;
+use crate::transport::{Sealer, CLIENT_ID_MIN};
+use crate::wire::{self, ClientRequest, ReplyBody, ServerReply};
+
+/// What the transport counts (reported in `stats.json`'s `driver` section).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct SendCounters {
+    /// Datagrams that could not be sealed or sent.
+    pub(super) send_errors: u64,
+    /// Messages that could not be encoded from the log (must stay 0).
+    pub(super) encode_errors: u64,
+    /// Snapshot chunks sent to followers.
+    pub(super) snapshot_chunks_sent: u64,
+}
+
+/// The socket, the sealer and the peer table: where the node's datagrams go.
+pub(super) struct UdpTransport {
+    sock: UdpSocket,
+    sealer: Sealer,
+    peers: HashMap<u32, SocketAddr>,
+    max_frame_bytes: usize,
+    /// Reusable buffers: a frame to seal (tag byte first), a sealed datagram.
+    frame: Vec<u8>,
+    sealed: Vec<u8>,
+    pub(super) counters: SendCounters,
+}
+
+impl UdpTransport {
+    /// Sends through `sock`, sealed by `sealer`, to the addresses of `peers`; raft frames of at
+    /// most `max_frame_bytes`.
+    pub(super) fn new(
+        sock: UdpSocket,
+        sealer: Sealer,
+        peers: HashMap<u32, SocketAddr>,
+        max_frame_bytes: usize,
+    ) -> UdpTransport {
+        UdpTransport {
+            sock,
+            sealer,
+            peers,
+            max_frame_bytes,
+            frame: Vec::new(),
+            sealed: Vec::new(),
+            counters: SendCounters::default(),
+        }
+    }
+
+    /// The socket (the node loop receives on it).
+    pub(super) fn socket(&self) -> &UdpSocket {
+        &self.sock
+    }
+
+    /// Sends a reply to a client's request `id` at `addr`.
+    pub(super) fn reply(&mut self, addr: SocketAddr, id: u64, body: ReplyBody) {
+        wire::encode(wire::TAG_REPLY, &ServerReply { id, body }, &mut self.frame);
+        self.send_frame(addr);
+    }
+
+    /// Seals the frame buffer and sends it to `addr`.
+    fn send_frame(&mut self, addr: SocketAddr) {
+        match self.sealer.seal(&self.frame, &mut self.sealed) {
+            Ok(()) => {
+                if self.sock.send_to(&self.sealed, addr).is_err() {
+                    self.counters.send_errors += 1;
+                }
+            }
+            Err(e) => {
+                self.counters.send_errors += 1;
+                tracing::warn!(error = %e, "cannot seal");
+            }
+        }
+    }
+}
+
+impl Transport for UdpTransport {
+    type Error = NodeError;
+
+    fn send<L: EntrySource + ?Sized>(&mut self, msg: Outgoing<'_, L>) -> Result<(), NodeError> {
+        let to = msg.to();
+        let Some(&addr) = self.peers.get(&to.0) else {
+            return Ok(());
+        };
+        if matches!(msg.message(), Message::Snapshot(_)) {
+            self.counters.snapshot_chunks_sent += 1;
+        }
+        self.frame.clear();
+        self.frame.resize(1 + self.max_frame_bytes, 0);
+        self.frame[0] = wire::TAG_RAFT;
+        match msg.encode(&mut self.frame[1..]) {
+            Ok(n) => {
+                self.frame.truncate(1 + n);
+                self.send_frame(addr);
+            }
+            Err(e) => {
+                // Not fatal: raft retries. Counted: it would mean a core/driver mismatch.
+                self.counters.encode_errors += 1;
+                tracing::warn!(error = %e, to = to.0, "cannot encode");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<M: StateMachine> Node<M> {
+    pub(super) fn recv(&mut self) -> Option<(usize, SocketAddr)> {
+        match self.engine.transport().socket().recv_from(&mut self.rx) {
+            Ok(r) => Some(r),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(_) => {
+                // E.g. ECONNREFUSED from an ICMP error of an earlier send: not fatal.
+                self.counters.recv_errors += 1;
+                None
+            }
+        }
+    }
+
+    pub(super) fn on_datagram(&mut self, n: usize, from: SocketAddr) -> Result<(), NodeError> {
+        if from == self.waker_addr {
+            return Ok(());
+        }
+        let sender = match self.opener.open(from, &self.rx[..n]) {
+            Ok(o) => {
+                self.plain.clear();
+                self.plain.extend_from_slice(o.plaintext);
+                o.sender
+            }
+            Err(reason) => {
+                tracing::debug!(%from, %reason, "dropped datagram");
+                return Ok(());
+            }
+        };
+        let plain = std::mem::take(&mut self.plain);
+        let r = match plain.split_first() {
+            Some((&wire::TAG_RAFT, frame)) => self.on_raft_frame(sender, frame),
+            Some((&wire::TAG_CLIENT, body)) => match wire::decode::<ClientRequest>(body) {
+                Some(req) => self.on_client(from, req),
+                None => {
+                    self.counters.bad_payload += 1;
+                    Ok(())
+                }
+            },
+            _ => {
+                self.counters.bad_payload += 1;
+                Ok(())
+            }
+        };
+        self.plain = plain;
+        r
+    }
+
+    fn on_raft_frame(&mut self, sender: u32, frame: &[u8]) -> Result<(), NodeError> {
+        // The transport authenticated `sender`; the frame must not claim to be someone else.
+        if let Ok((h, _)) = codec::decode(frame) {
+            if h.from.0 != sender || sender >= CLIENT_ID_MIN {
+                self.counters.sender_mismatch += 1;
+                return Ok(());
+            }
+        }
+        // raft-core decodes again and counts malformed, wrong-cluster, misaddressed frames.
+        self.step(Input::Frame(frame)).map(|_| ())
+    }
+}
