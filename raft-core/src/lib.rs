@@ -620,12 +620,13 @@ mod log;
 pub mod membership;
 mod message;
 pub mod output;
-mod progress;
 mod quorum;
 mod rng;
 mod role;
+mod role_state;
 mod state;
 mod stats;
+mod tracker;
 mod types;
 
 #[cfg(feature = "sim")]
@@ -645,7 +646,7 @@ pub use message::{
 pub use output::{
     outputs_needed, NewEntries, NewEntriesFrom, Output, Outputs, Persist, Proposal, ReadResult,
 };
-pub use progress::ProgressState;
 pub use state::{step, Restored, State};
 pub use stats::Stats;
+pub use tracker::ProgressState;
 pub use types::{EntryKind, HardState, LogIndex, NodeId, Role, Term};

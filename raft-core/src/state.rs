@@ -1,6 +1,6 @@
 //! [`State`]: one node's whole protocol state, and the step function that advances it.
 
-use heapless::{Deque, Vec, VecView};
+use heapless::{Deque, VecView};
 
 use crate::codec;
 use crate::config::{Config, Durability};
@@ -9,14 +9,15 @@ use crate::fmt::raft_info;
 use crate::input::Input;
 use crate::log::store::LogStore;
 use crate::log::window::{LogSlot, Window, WindowStorage};
-use crate::membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS};
+use crate::membership::{Membership, MembershipRefusal, MAX_MEMBERS};
 use crate::message::SnapshotMeta;
 use crate::message::{EntryCount, Message};
 use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
-use crate::progress::Progress;
 use crate::rng::Rng;
-use crate::role::{ReadBatch, Receiving, READ_BATCHES};
+use crate::role::Receiving;
+use crate::role_state::{Leading, RoleState};
 use crate::stats::Stats;
+use crate::tracker::{Tracker, Votes};
 use crate::types::{EntryKind, HardState, LogIndex, NodeId, Role, Term};
 
 /// How many `Persist`s may be outstanding under `Durability::Deferred` before new ones are
@@ -43,12 +44,8 @@ pub struct State<
     W: WindowStorage = [LogSlot; LOG],
 > {
     pub(crate) cfg: Config,
-    /// The nodes this one tracks, by stable position: the members of `conf`, this node
-    /// (always, member or not), and former members whose position was not reused yet.
-    /// Per-peer state (`progress`, `granted`, `Ctx::sent_to`) is indexed by position.
-    pub(crate) slots: Vec<Slot, PEERS>,
-    /// Position of this node in `slots`.
-    pub(crate) me: usize,
+    /// The nodes this one tracks, by stable position (see [`Tracker`]).
+    pub(crate) tracker: Tracker<PEERS>,
     /// The latest configuration in the log (committed or not), or of the snapshot or the
     /// initial voters if the log holds none.
     pub(crate) conf: Membership,
@@ -57,7 +54,8 @@ pub struct State<
     /// The configuration before `conf`, in force again if `conf`'s entry is overwritten.
     pub(crate) prev_conf: (Membership, LogIndex),
     pub(crate) hs: HardState,
-    pub(crate) role: Role,
+    /// The role, with what only that role keeps (votes, the leader's progress and reads).
+    pub(crate) role: RoleState<PEERS, INFLIGHT>,
     pub(crate) leader: Option<NodeId>,
     pub(crate) log: Window<LOG, W>,
     pub(crate) commit: LogIndex,
@@ -89,29 +87,18 @@ pub struct State<
     pub(crate) elapsed: u32,
     /// The current randomized election timeout.
     pub(crate) timeout: u32,
-    /// Ticks since the last heartbeat (leaders).
-    pub(crate) hb_elapsed: u32,
-    /// Granted votes by voter position in the current (pre-)election.
-    pub(crate) granted: Vec<Option<bool>, PEERS>,
-    /// Per voter position (this node's own slot unused).
-    pub(crate) progress: Vec<Progress<INFLIGHT>, PEERS>,
-    /// The leader's heartbeat round (raftos' request_id).
+    /// The leader's heartbeat round (raftos' request_id). It keeps counting across this
+    /// node's terms as leader (so rounds never repeat on the wire), hence lives here and not
+    /// in [`Leading`].
     pub(crate) round: u32,
-    /// The round at which the current CheckQuorum window began.
-    pub(crate) cq_round: u32,
-    /// The new leader has not yet appended its empty entry (no room yet).
-    pub(crate) needs_empty: bool,
-    /// Read batches waiting for (or riding on) a heartbeat round (leaders).
-    pub(crate) reads: Deque<ReadBatch, READ_BATCHES>,
     /// The newest snapshot the driver holds durably (`Input::SnapshotSaved`).
     pub(crate) snapshot: Option<SnapshotMeta>,
     /// The snapshot this follower is receiving.
     pub(crate) receiving: Option<Receiving>,
     /// The newest read id seen (`Input::Read` ids must increase).
     pub(crate) last_read_id: Option<u64>,
-    /// A leadership transfer in progress: the target and the ticks since it began.
-    pub(crate) transfer: Option<(NodeId, u32)>,
-    /// Ticks this node has counted as leader (the lease clock).
+    /// Ticks this node has counted as leader (the lease clock). Like `round`, it runs on
+    /// across terms, and `round_sent` is read against it.
     pub(crate) now: u64,
     /// The tick each of the last 4 rounds was sent at, by `round % 4`.
     pub(crate) round_sent: [u64; 4],
@@ -121,19 +108,9 @@ pub struct State<
     pub(crate) hs_unpersisted: bool,
     /// Restored and not yet past one election timeout: (pre)votes are refused (lease).
     pub(crate) quiet_after_restart: bool,
-    /// This leader sent TimeoutNow in its term: its lease no longer holds.
-    pub(crate) lease_revoked: bool,
     /// The log counts as filling from this many store bytes on (see `log_filling`); fixed by
     /// the configuration, so each step compares once.
     pub(crate) fill_at: u64,
-}
-
-/// A node this one tracks, and what it is in the current configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot {
-    pub(crate) id: NodeId,
-    /// `None`: not a member (removed, or this node before it is added).
-    pub(crate) kind: Option<MemberKind>,
 }
 
 /// What a restarted node read back from its storage.
@@ -296,13 +273,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
         let mut s = State {
             cfg,
-            slots: Vec::new(),
-            me: 0,
+            tracker: Tracker::new(),
             conf,
             conf_index: r.base.0,
             prev_conf: (conf, r.base.0),
             hs: r.hard_state,
-            role: Role::Follower,
+            role: RoleState::Follower,
             leader: None,
             log: Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?,
             commit: r.applied,
@@ -321,24 +297,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             rng: Rng::new(cfg.seed ^ u64::from(cfg.id.0).rotate_left(32)),
             elapsed: 0,
             timeout: cfg.election_ticks,
-            hb_elapsed: 0,
-            granted: Vec::new(),
-            progress: Vec::new(),
             round: 0,
-            cq_round: 0,
-            needs_empty: false,
-            reads: Deque::new(),
             snapshot: None,
             receiving: None,
             last_read_id: None,
-            transfer: None,
             now: 0,
             round_sent: [0; 4],
             stats: Stats::default(),
             halted: false,
             hs_unpersisted: false,
             quiet_after_restart: false,
-            lease_revoked: false,
             fill_at: fill_at::<L>(&cfg),
         };
         // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
@@ -509,7 +477,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             let _ = self.persists.pop_front();
         }
         self.release_held(cx);
-        match self.role {
+        match self.role() {
             Role::Leader => self.leader_durable_advanced(cx),
             Role::Candidate => self.tally_votes(cx),
             _ => {}
@@ -564,18 +532,21 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     /// The position of a node this one tracks (member or former member).
+    #[inline]
     pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
-        self.slots.iter().position(|s| s.id == id)
+        self.tracker.position(id)
     }
 
     /// Position `k` votes in the current configuration.
+    #[inline]
     pub(crate) fn is_voter(&self, k: usize) -> bool {
-        self.slots[k].kind == Some(MemberKind::Voter)
+        self.tracker.is_voter(k)
     }
 
     /// Position `k` is another member (voter or learner): the leader replicates to it.
+    #[inline]
     pub(crate) fn is_peer(&self, k: usize) -> bool {
-        k != self.me && self.slots[k].kind.is_some()
+        self.tracker.is_peer(k)
     }
 
     pub(crate) fn quorum(&self) -> usize {
@@ -609,10 +580,24 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         cx.hs_dirty = true;
     }
 
-    /// Changes role (and known leader), emitting `RoleChanged` when either changed.
+    /// Changes role (and known leader), emitting `RoleChanged` when either changed. A new
+    /// role starts with its own state fresh: no votes yet, or (a leader) every follower's
+    /// progress reinitialized; what the old role kept is dropped.
     pub(crate) fn set_role(&mut self, role: Role, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        if role == self.role && leader == self.leader {
+        if role == self.role() && leader == self.leader {
             return;
+        }
+        if role != self.role() {
+            let positions = self.tracker.len();
+            self.role = match role {
+                Role::Follower => RoleState::Follower,
+                Role::PreCandidate => RoleState::PreCandidate(Votes::new(positions)),
+                Role::Candidate => RoleState::Candidate(Votes::new(positions)),
+                Role::Leader => {
+                    let next = self.log.last_index().next();
+                    RoleState::Leader(Leading::new(positions, next, self.round))
+                }
+            };
         }
         raft_info!(
             "{} -> role {:?} term {}",
@@ -620,21 +605,22 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             role,
             self.hs.term.0
         );
-        self.role = role;
         self.leader = leader;
         let term = self.hs.term;
         cx.push(Output::RoleChanged { role, term, leader }, &mut self.stats);
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        let was_leader = self.role == Role::Leader;
+        // The leader's pending reads outlive its state by this step: they fail below.
+        let reads = self
+            .role
+            .leading_mut()
+            .map(|l| core::mem::take(&mut l.reads));
         self.set_term(term, cx);
         self.set_role(Role::Follower, leader, cx);
-        if was_leader {
-            self.needs_empty = false;
-            self.transfer = None;
+        if let Some(reads) = reads {
             // After the role change, so failed reads name the new leader (if known).
-            self.fail_all_reads(cx);
+            self.fail_all_reads(reads, cx);
         }
         self.reset_election_timer();
     }
@@ -732,8 +718,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.conf_index
     }
     /// The current role.
+    #[inline]
     pub fn role(&self) -> Role {
-        self.role
+        self.role.role()
     }
     /// The current term and vote (as last handed to the driver to persist).
     pub fn hard_state(&self) -> HardState {
@@ -793,15 +780,13 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
     /// The leader's match index for `peer` (None if not leader or not a member).
     pub fn match_index(&self, peer: NodeId) -> Option<LogIndex> {
-        if self.role != Role::Leader {
-            return None;
-        }
+        let leading = self.role.leading()?;
         let pos = self.position(peer)?;
-        if pos == self.me {
+        if pos == self.tracker.me {
             return Some(self.durable);
         }
-        self.slots[pos].kind?;
-        Some(self.progress[pos].matched)
+        self.tracker.slots[pos].kind?;
+        Some(leading.progress[pos].matched)
     }
 }
 

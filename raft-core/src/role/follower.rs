@@ -32,7 +32,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         a: &Append<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader || !(a.entries.is_empty() || entries_are_plausible::<P>(a)) {
+        if self.role() == Role::Leader || !(a.entries.is_empty() || entries_are_plausible::<P>(a)) {
             // Two leaders in one term cannot happen, nor entries whose terms go down or
             // exceed the leader's; a forged or corrupted message can. Accepting it could make
             // the durable log unrestorable.
@@ -40,7 +40,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             return;
         }
         // A valid AppendEntries from the current leader: follow it, reset the election timer.
-        if self.role != Role::Follower || self.leader != Some(from) {
+        if self.role() != Role::Follower || self.leader != Some(from) {
             self.set_role(Role::Follower, Some(from), cx);
         }
         self.elapsed = 0;

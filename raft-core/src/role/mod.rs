@@ -9,7 +9,6 @@ mod reads;
 mod snapshot;
 mod transfer;
 
-pub(crate) use reads::{ReadBatch, READ_BATCHES};
 pub(crate) use snapshot::Receiving;
 
 use crate::codec::WireEntries;
@@ -23,7 +22,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if self.elapsed >= self.cfg.election_ticks {
             self.quiet_after_restart = false;
         }
-        match self.role {
+        match self.role() {
             Role::Leader => self.leader_tick(cx),
             _ => {
                 self.elapsed = self.elapsed.saturating_add(1);
@@ -137,7 +136,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// timeout does not grant (pre-)votes in a higher term (thesis section 4.2.3).
     fn in_lease(&self) -> bool {
         self.cfg.check_quorum
-            && match self.role {
+            && match self.role() {
                 Role::Leader => true,
                 Role::Follower => {
                     (self.leader.is_some() || self.quiet_after_restart)
