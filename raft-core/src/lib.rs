@@ -608,6 +608,15 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+// Module dependency order (each uses only modules above it; `use crate::` lines never form a
+// cycle):
+//   types, error, fmt, rng, stats, quorum, membership
+//   message, codec (+ fastwire), config, input, output, log
+//   tracker (positions, votes, progress)   role_state (RoleState, Leading)
+//   node (State's fields, Ctx, the primitives every role uses)
+//   role/* (the protocol rules, as `impl State` blocks over node's types)
+//   state (construction, step and dispatch, the read-only view)
+//   engine
 mod fastwire;
 mod fmt;
 
@@ -619,6 +628,7 @@ mod input;
 mod log;
 pub mod membership;
 mod message;
+mod node;
 pub mod output;
 mod quorum;
 mod rng;

@@ -5,6 +5,7 @@
 
 use heapless::{Deque, Vec};
 
+use crate::message::SnapshotMeta;
 use crate::tracker::progress::Progress;
 use crate::tracker::Votes;
 use crate::types::{LogIndex, NodeId, Role};
@@ -128,4 +129,16 @@ impl<const P: usize, const F: usize> Leading<P, F> {
             lease_revoked: false,
         }
     }
+}
+
+/// A snapshot this node is receiving from a leader. Not role state: it stays while the
+/// driver installs the snapshot, whatever role the node takes meanwhile (applying waits for
+/// the install).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Receiving {
+    pub(crate) meta: SnapshotMeta,
+    /// Every byte before this offset was handed to the driver, in order.
+    pub(crate) next: u64,
+    /// Every byte was written; `InstallSnapshot` is out, waiting for `SnapshotInstalled`.
+    pub(crate) complete: bool,
 }

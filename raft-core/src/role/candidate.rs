@@ -2,7 +2,7 @@
 
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteRequest, VoteResponse};
-use crate::state::{Ctx, State};
+use crate::node::{Ctx, State};
 use crate::types::{NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {

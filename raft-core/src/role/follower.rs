@@ -6,8 +6,8 @@ use crate::fmt::raft_debug;
 use crate::log::window::{LogSlot, WindowStorage};
 use crate::membership::Membership;
 use crate::message::{Append, AppendResponse, Message};
+use crate::node::{Ctx, State};
 use crate::output::{NewEntries, NewEntriesFrom};
-use crate::state::{Ctx, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
@@ -24,6 +24,18 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             commit: self.commit,
         };
         self.send(to, Message::AppendResponse(resp), cx);
+    }
+
+    /// Drops log entries from `index` on, recording it for this step's `Persist`.
+    pub(crate) fn truncate_log(&mut self, index: LogIndex, cx: &mut Ctx<'_>) {
+        self.log.truncate_from(index);
+        self.conf_truncated(index);
+        cx.truncate_from = Some(cx.truncate_from.map_or(index, |t| t.min(index)));
+        let keep = index.prev();
+        self.durable = self.durable.min(keep);
+        for p in self.persists.iter_mut() {
+            p.1 = p.1.min(keep);
+        }
     }
 
     pub(crate) fn handle_append(

@@ -3,8 +3,8 @@
 use crate::codec::MAX_HEADER_BYTES;
 use crate::log::window::{LogSlot, WindowStorage};
 use crate::message::{Append, AppendResponse, EntryCount, Message};
+use crate::node::{Ctx, State};
 use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
-use crate::state::{Ctx, State};
 use crate::tracker::progress::{Progress, ProgressState};
 use crate::types::{EntryKind, LogIndex, NodeId, Role};
 

@@ -5,9 +5,9 @@
 use crate::log::window::WindowStorage;
 use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
+use crate::node::{Ctx, State};
 use crate::output::{Output, Proposal};
 use crate::role_state::RoleState;
-use crate::state::{Ctx, State};
 use crate::tracker::progress::Progress;
 use crate::tracker::Slot;
 use crate::types::{EntryKind, LogIndex, NodeId};

@@ -12,9 +12,9 @@ use heapless::Deque;
 use crate::error::StepError;
 use crate::log::window::WindowStorage;
 use crate::message::{Message, ReadIndexRequest, ReadIndexResponse};
+use crate::node::{Ctx, State};
 use crate::output::{Output, ReadResult};
 use crate::role_state::{Leading, ReadBatch, READ_BATCHES};
-use crate::state::{Ctx, State};
 use crate::types::{LogIndex, NodeId, Role};
 
 /// `a` is at or after `b` in wrapping round order.

@@ -8,20 +8,11 @@ use crate::codec::{self, WireEntries};
 use crate::error::StepError;
 use crate::log::window::WindowStorage;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
+use crate::node::{Ctx, State};
 use crate::output::Output;
-use crate::state::{Ctx, State};
+use crate::role_state::Receiving;
 use crate::tracker::progress::ProgressState;
 use crate::types::{NodeId, Role};
-
-/// A snapshot this follower is receiving.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Receiving {
-    pub(crate) meta: SnapshotMeta,
-    /// Every byte before this offset was handed to the driver, in order.
-    pub(crate) next: u64,
-    /// Every byte was written; `InstallSnapshot` is out, waiting for `SnapshotInstalled`.
-    pub(crate) complete: bool,
-}
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// `Input::SnapshotSaved`: the driver holds `meta` durably; it can be sent, and the log
