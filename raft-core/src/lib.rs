@@ -611,13 +611,15 @@ extern crate std;
 // Module dependency order (each uses only modules above it; `use crate::` lines never form a
 // cycle):
 //   types, error, fmt, rng, stats, quorum, membership
-//   message, codec (+ fastwire), config, input, output, log
+//   record (the entry record and a message's borrowed entries)
+//   message (the wire types; nothing of the codec)
+//   codec (frame: header and limits; fast: the hot heads; mod: encode and decode)
+//   config, input, output, log
 //   tracker (positions, votes, progress)   role_state (RoleState, Leading)
 //   node (State's fields, Ctx, the primitives every role uses)
 //   role/* (the protocol rules, as `impl State` blocks over node's types)
 //   state (construction, step and dispatch, the read-only view)
 //   engine
-mod fastwire;
 mod fmt;
 
 pub mod codec;
@@ -631,6 +633,7 @@ mod message;
 mod node;
 pub mod output;
 mod quorum;
+mod record;
 mod rng;
 mod role;
 mod role_state;

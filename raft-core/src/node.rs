@@ -6,13 +6,13 @@
 
 use heapless::{Deque, VecView};
 
-use crate::codec::ENTRY_OVERHEAD;
 use crate::config::{Config, Durability};
 use crate::fmt::raft_info;
 use crate::log::window::{LogSlot, Window, WindowStorage};
 use crate::membership::Membership;
 use crate::message::{AppendResponse, EntryCount, Message, SnapshotMeta};
 use crate::output::{NewEntries, Output};
+use crate::record::ENTRY_OVERHEAD;
 use crate::rng::Rng;
 use crate::role_state::{Leading, Receiving, RoleState};
 use crate::stats::Stats;

@@ -10,7 +10,8 @@
 //! truncated or malformed head, another message) makes it give up and the caller takes the
 //! postcard path, which decides and reports exactly as before.
 
-use crate::codec::{CodecError, Header, MAX_HEADER_BYTES};
+use super::frame::{Header, MAX_HEADER_BYTES};
+use crate::error::CodecError;
 use crate::message::{Append, AppendResponse, EntryCount, Message};
 use crate::types::{LogIndex, NodeId, Term};
 
