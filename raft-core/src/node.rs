@@ -86,9 +86,9 @@ pub struct State<
     pub(crate) elapsed: u32,
     /// The current randomized election timeout.
     pub(crate) timeout: u32,
-    /// The leader's heartbeat round (raftos' request_id). It keeps counting across this
-    /// node's terms as leader (so rounds never repeat on the wire), hence lives here and not
-    /// in [`Leading`].
+    /// The leader's heartbeat round (raftos' request_id). It has always kept counting across
+    /// this node's terms as leader, and the rounds on the wire and the lease check (with
+    /// `now` and `round_sent`) depend on its value, so it lives here, not in [`Leading`].
     pub(crate) round: u32,
     /// The newest snapshot the driver holds durably (`Input::SnapshotSaved`).
     pub(crate) snapshot: Option<SnapshotMeta>,
