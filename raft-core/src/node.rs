@@ -211,6 +211,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Changes role (and known leader), emitting `RoleChanged` when either changed. A new
     /// role starts with its own state fresh: no votes yet, or (a leader) every follower's
     /// progress reinitialized; what the old role kept is dropped.
+    #[inline(never)] // Rare (a change of role or leader); inlined, it costs the heartbeat.
     pub(crate) fn set_role(&mut self, role: Role, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
         if role == self.role() && leader == self.leader {
             return;

@@ -228,7 +228,7 @@ fn decode_head_canonical(frame: &[u8]) -> Result<Head<'_>, CodecError> {
 }
 
 /// Decodes and validates one frame. Never panics, never allocates.
-#[inline]
+#[inline(always)] // Into the receive loop (the fast head reader stays out of line).
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     if frame.len() > MAX_FRAME_BYTES as usize {
         return Err(CodecError::Oversized);
