@@ -54,7 +54,7 @@ impl Writer<'_> {
 }
 
 /// Encodes the frame head for an Append or AppendResponse; `None` for other messages.
-#[inline]
+#[inline(always)] // Into `codec::encode`; plain `#[inline]` left it a register spill behind.
 pub(crate) fn encode_head(
     version: u8,
     hdr: &Header,
