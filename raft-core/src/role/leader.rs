@@ -128,12 +128,23 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {
         self.leave_if_removed(cx);
-        if self.role() != Role::Leader {
+        let (election, heartbeat) = (self.cfg.election_ticks, self.cfg.heartbeat_ticks);
+        let Some(l) = self.role.leading_mut() else {
             return;
+        };
+        // The leader's own timers, at once (a CheckQuorum step-down below drops them with
+        // the rest of the leader's state).
+        Self::transfer_tick(l, election);
+        l.hb_elapsed = l.hb_elapsed.saturating_add(1);
+        let heartbeat_due = l.hb_elapsed >= heartbeat;
+        if heartbeat_due {
+            l.hb_elapsed = 0;
         }
+        let needs_empty = l.needs_empty;
         self.now += 1;
-        self.transfer_tick();
-        self.append_empty(cx);
+        if needs_empty {
+            self.append_empty(cx);
+        }
         self.elapsed = self.elapsed.saturating_add(1);
         if self.elapsed >= self.cfg.election_ticks {
             self.elapsed = 0;
@@ -150,13 +161,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 l.cq_round = round.wrapping_add(1);
             }
         }
-        let hb_ticks = self.cfg.heartbeat_ticks;
-        let Some(l) = self.role.leading_mut() else {
-            return;
-        };
-        l.hb_elapsed = l.hb_elapsed.saturating_add(1);
-        if l.hb_elapsed >= hb_ticks {
-            l.hb_elapsed = 0;
+        if heartbeat_due {
             self.next_round();
             self.assign_waiting_reads();
             let (hb, et) = (self.cfg.heartbeat_ticks, self.cfg.election_ticks);

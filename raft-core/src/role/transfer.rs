@@ -5,6 +5,7 @@
 use crate::log::window::WindowStorage;
 use crate::message::Message;
 use crate::node::{Ctx, State};
+use crate::role_state::Leading;
 use crate::types::{NodeId, Role};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
@@ -38,14 +39,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 
-    /// Called every leader tick: give up after an election timeout.
-    pub(crate) fn transfer_tick(&mut self) {
-        let ticks = self.cfg.election_ticks;
-        if let Some(leading) = self.role.leading_mut() {
-            if let Some((to, elapsed)) = leading.transfer {
-                let elapsed = elapsed + 1;
-                leading.transfer = (elapsed < ticks).then_some((to, elapsed));
-            }
+    /// Called every leader tick (with the leader's state `l`): give up after an election
+    /// timeout of `election_ticks`.
+    pub(crate) fn transfer_tick(l: &mut Leading<P, F>, election_ticks: u32) {
+        if let Some((to, elapsed)) = l.transfer {
+            let elapsed = elapsed + 1;
+            l.transfer = (elapsed < election_ticks).then_some((to, elapsed));
         }
     }
 
