@@ -594,10 +594,10 @@
 //!
 //! | what | bytes |
 //! |---|---|
-//! | `size_of::<State<3, 32, 4>>()` | 2,008 (of which the log window: 32 x 16) |
-//! | `size_of::<Output>()` | 80 |
-//! | `Outputs<12>` (= `outputs_needed(3)`) | 968 |
-//! | copied by one by-value `step` (state in; state and outputs out) | 4,992 |
+//! | `size_of::<State<3, 32, 4>>()` | 2,192 (of which the log window: 32 x 16) |
+//! | `size_of::<Output>()` | 104 |
+//! | `Outputs<12>` (= `outputs_needed(3)`) | 1,256 |
+//! | copied by one by-value `step` (state in; state and outputs out) | 5,648 |
 //! | RAM per log entry | 16 bytes of metadata in `State`, plus in a `RingStore` 4 bytes of index and an 11-byte record header beside the payload |
 //!
 //! Hot loops use the in-place `State::step`, which copies nothing.
