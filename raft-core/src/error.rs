@@ -98,3 +98,45 @@ impl fmt::Display for StepError {
 
 impl core::error::Error for ConfigError {}
 impl core::error::Error for StepError {}
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CodecError {
+    /// The output buffer is too small for the frame.
+    BufferTooSmall,
+    /// The frame is longer than [`MAX_FRAME_BYTES`](crate::codec::MAX_FRAME_BYTES).
+    Oversized,
+    /// The frame is empty or ends inside a field.
+    Truncated,
+    /// The first byte is not [`VERSION`](crate::codec::VERSION).
+    BadVersion,
+    /// The header or message does not decode.
+    Malformed,
+    /// An entry record is malformed (unknown kind, length past the end).
+    BadEntry,
+    /// Bytes remain after the last entry (or after a message without entries).
+    TrailingBytes,
+    /// Encoding: the log store does not hold an entry the message names.
+    EntryMissing,
+    /// A snapshot chunk whose length, offset or `done` flag contradict its snapshot.
+    BadChunk,
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CodecError::BufferTooSmall => "buffer too small for the frame",
+            CodecError::Oversized => "frame longer than MAX_FRAME_BYTES",
+            CodecError::Truncated => "frame truncated",
+            CodecError::BadVersion => "unknown frame version",
+            CodecError::Malformed => "malformed header or message",
+            CodecError::BadEntry => "malformed entry record",
+            CodecError::TrailingBytes => "trailing bytes after the message",
+            CodecError::EntryMissing => "the log store lacks an entry the message names",
+            CodecError::BadChunk => "snapshot chunk inconsistent with its snapshot",
+        })
+    }
+}
+
+impl core::error::Error for CodecError {}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::membership::Membership;
 
-use crate::codec::{EntryRef, WireEntries};
+use crate::record::{EntryRef, WireEntries};
 use crate::types::{LogIndex, Term};
 
 /// RequestVote and PreVote: "vote for me in `term`; my log ends at (`last_index`, `last_term`)".

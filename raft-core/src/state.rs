@@ -1,140 +1,27 @@
-//! [`State`]: one node's whole protocol state, and the step function that advances it.
+//! [`State`]'s public face: construction ([`State::new`], [`State::restore`]), the step
+//! function and its dispatch of each input to the role logic (`role/`), the work every step
+//! ends with (apply, compact, the step's `Persist`), and the read-only view. The fields live
+//! in `node.rs`, below the roles; this module sits above both and only dispatches.
 
-use heapless::{Deque, Vec, VecView};
+use heapless::{Deque, VecView};
 
 use crate::codec;
 use crate::config::{Config, Durability};
 use crate::error::{ConfigError, StepError};
-use crate::fmt::raft_info;
 use crate::input::Input;
 use crate::log::store::LogStore;
 use crate::log::window::{LogSlot, Window, WindowStorage};
-use crate::membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS};
-use crate::message::SnapshotMeta;
-use crate::message::{EntryCount, Message};
-use crate::output::{outputs_needed, NewEntries, Output, Outputs, Persist};
-use crate::progress::Progress;
+use crate::membership::{Membership, MembershipRefusal, MAX_MEMBERS};
+use crate::message::Message;
+pub use crate::node::State;
+use crate::output::{outputs_needed, Output, Outputs, Persist};
 use crate::rng::Rng;
-use crate::role::{ReadBatch, Receiving, READ_BATCHES};
+
+use crate::node::Ctx;
+use crate::role_state::RoleState;
 use crate::stats::Stats;
+use crate::tracker::Tracker;
 use crate::types::{EntryKind, HardState, LogIndex, NodeId, Role, Term};
-
-/// How many `Persist`s may be outstanding under `Durability::Deferred` before new ones are
-/// merged into the newest (which then stands for both). Never blocks progress.
-const PERSIST_QUEUE: usize = 4;
-
-/// One node's protocol state. Capacities are const generics:
-/// - `PEERS`: the most members (voters and learners) the cluster may have, this node
-///   included, at most [`MAX_MEMBERS`](crate::MAX_MEMBERS);
-/// - `LOG`: entries in the log window (16 bytes of metadata each; payloads live in the store);
-/// - `INFLIGHT`: AppendEntries in flight per follower (the pipelining window);
-///
-/// and `W`, where the log window's `LOG` slots live ([`WindowStorage`]): inline by default,
-/// or storage the caller provides (a boxed slice on a host, a `&'static mut` array on a
-/// firmware), so that `State` itself stays small whatever the window.
-///
-/// Build it with [`State::new`] / [`State::restore`] (inline window) or [`State::new_in`] /
-/// [`State::restore_in`] (caller-provided window), then call [`State::step`] for every input.
-#[derive(Clone, Debug)]
-pub struct State<
-    const PEERS: usize,
-    const LOG: usize,
-    const INFLIGHT: usize,
-    W: WindowStorage = [LogSlot; LOG],
-> {
-    pub(crate) cfg: Config,
-    /// The nodes this one tracks, by stable position: the members of `conf`, this node
-    /// (always, member or not), and former members whose position was not reused yet.
-    /// Per-peer state (`progress`, `granted`, `Ctx::sent_to`) is indexed by position.
-    pub(crate) slots: Vec<Slot, PEERS>,
-    /// Position of this node in `slots`.
-    pub(crate) me: usize,
-    /// The latest configuration in the log (committed or not), or of the snapshot or the
-    /// initial voters if the log holds none.
-    pub(crate) conf: Membership,
-    /// The index of `conf`'s entry (the snapshot's index, or 0 for the initial voters).
-    pub(crate) conf_index: LogIndex,
-    /// The configuration before `conf`, in force again if `conf`'s entry is overwritten.
-    pub(crate) prev_conf: (Membership, LogIndex),
-    pub(crate) hs: HardState,
-    pub(crate) role: Role,
-    pub(crate) leader: Option<NodeId>,
-    pub(crate) log: Window<LOG, W>,
-    pub(crate) commit: LogIndex,
-    /// Last index handed out in an `Apply`.
-    pub(crate) applied: LogIndex,
-    /// The state machine captured up to here (`Input::Captured`).
-    pub(crate) captured: LogIndex,
-    /// Every voter holds the log up to here (leader: computed; follower: from the leader).
-    pub(crate) floor: LogIndex,
-    /// `CaptureWanted` was last emitted for this applied index.
-    pub(crate) capture_asked: LogIndex,
-    /// Last index whose content is durable and equal to the current log.
-    pub(crate) durable: LogIndex,
-    /// Every `Persist` up to this sequence number is durable.
-    pub(crate) durable_seq: u64,
-    /// The sequence number the next `Persist` gets.
-    pub(crate) next_seq: u64,
-    /// The `Persist` that carries the current hard state.
-    pub(crate) hs_seq: u64,
-    /// Outstanding `Persist`s: (seq, last durable-equal index once it lands).
-    pub(crate) persists: Deque<(u64, LogIndex), PERSIST_QUEUE>,
-    /// A granted vote waiting for its `Persist` (to, term, seq).
-    pub(crate) held_vote: Option<(NodeId, Term, u64)>,
-    /// An append acknowledgement waiting for its `Persist` (to, message, seq).
-    pub(crate) held_ack: Option<(NodeId, crate::message::AppendResponse, u64)>,
-    pub(crate) rng: Rng,
-    /// Ticks since the election timer was reset (followers and candidates) or since the
-    /// last CheckQuorum window began (leaders).
-    pub(crate) elapsed: u32,
-    /// The current randomized election timeout.
-    pub(crate) timeout: u32,
-    /// Ticks since the last heartbeat (leaders).
-    pub(crate) hb_elapsed: u32,
-    /// Granted votes by voter position in the current (pre-)election.
-    pub(crate) granted: Vec<Option<bool>, PEERS>,
-    /// Per voter position (this node's own slot unused).
-    pub(crate) progress: Vec<Progress<INFLIGHT>, PEERS>,
-    /// The leader's heartbeat round (raftos' request_id).
-    pub(crate) round: u32,
-    /// The round at which the current CheckQuorum window began.
-    pub(crate) cq_round: u32,
-    /// The new leader has not yet appended its empty entry (no room yet).
-    pub(crate) needs_empty: bool,
-    /// Read batches waiting for (or riding on) a heartbeat round (leaders).
-    pub(crate) reads: Deque<ReadBatch, READ_BATCHES>,
-    /// The newest snapshot the driver holds durably (`Input::SnapshotSaved`).
-    pub(crate) snapshot: Option<SnapshotMeta>,
-    /// The snapshot this follower is receiving.
-    pub(crate) receiving: Option<Receiving>,
-    /// The newest read id seen (`Input::Read` ids must increase).
-    pub(crate) last_read_id: Option<u64>,
-    /// A leadership transfer in progress: the target and the ticks since it began.
-    pub(crate) transfer: Option<(NodeId, u32)>,
-    /// Ticks this node has counted as leader (the lease clock).
-    pub(crate) now: u64,
-    /// The tick each of the last 4 rounds was sent at, by `round % 4`.
-    pub(crate) round_sent: [u64; 4],
-    pub(crate) stats: Stats,
-    pub(crate) halted: bool,
-    /// `restore` raised the term: the first step persists it.
-    pub(crate) hs_unpersisted: bool,
-    /// Restored and not yet past one election timeout: (pre)votes are refused (lease).
-    pub(crate) quiet_after_restart: bool,
-    /// This leader sent TimeoutNow in its term: its lease no longer holds.
-    pub(crate) lease_revoked: bool,
-    /// The log counts as filling from this many store bytes on (see `log_filling`); fixed by
-    /// the configuration, so each step compares once.
-    pub(crate) fill_at: u64,
-}
-
-/// A node this one tracks, and what it is in the current configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Slot {
-    pub(crate) id: NodeId,
-    /// `None`: not a member (removed, or this node before it is added).
-    pub(crate) kind: Option<MemberKind>,
-}
 
 /// What a restarted node read back from its storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,29 +38,6 @@ pub struct Restored {
     /// The membership as of `base`: the snapshot's `meta.members` when the log starts after a
     /// snapshot; `None` for the initial voters given to [`State::restore`].
     pub members: Option<Membership>,
-}
-
-/// Per-step bookkeeping: the outputs, and the one `Persist` the step may emit.
-pub(crate) struct Ctx<'o> {
-    pub(crate) out: &'o mut VecView<Output>,
-    pub(crate) hs_dirty: bool,
-    pub(crate) truncate_from: Option<LogIndex>,
-    pub(crate) entries: Option<NewEntries>,
-    /// Voter positions already sent a message this step (one message per peer per step).
-    pub(crate) sent_to: u64,
-}
-
-impl Ctx<'_> {
-    #[inline]
-    pub(crate) fn push(&mut self, o: Output, stats: &mut Stats) {
-        if self.out.push(o).is_err() {
-            stats.output_overflow += 1;
-        }
-    }
-
-    pub(crate) fn persists(&self) -> bool {
-        self.hs_dirty || self.truncate_from.is_some() || self.entries.is_some()
-    }
 }
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
@@ -296,13 +160,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
         let mut s = State {
             cfg,
-            slots: Vec::new(),
-            me: 0,
+            tracker: Tracker::new(),
             conf,
             conf_index: r.base.0,
             prev_conf: (conf, r.base.0),
             hs: r.hard_state,
-            role: Role::Follower,
+            role: RoleState::Follower,
             leader: None,
             log: Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?,
             commit: r.applied,
@@ -321,24 +184,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             rng: Rng::new(cfg.seed ^ u64::from(cfg.id.0).rotate_left(32)),
             elapsed: 0,
             timeout: cfg.election_ticks,
-            hb_elapsed: 0,
-            granted: Vec::new(),
-            progress: Vec::new(),
             round: 0,
-            cq_round: 0,
-            needs_empty: false,
-            reads: Deque::new(),
             snapshot: None,
             receiving: None,
             last_read_id: None,
-            transfer: None,
             now: 0,
             round_sent: [0; 4],
             stats: Stats::default(),
             halted: false,
             hs_unpersisted: false,
             quiet_after_restart: false,
-            lease_revoked: false,
             fill_at: fill_at::<L>(&cfg),
         };
         // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
@@ -509,27 +364,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             let _ = self.persists.pop_front();
         }
         self.release_held(cx);
-        match self.role {
+        match self.role() {
             Role::Leader => self.leader_durable_advanced(cx),
             Role::Candidate => self.tally_votes(cx),
             _ => {}
         }
         Ok(())
-    }
-
-    /// The sequence number a message acknowledging the current state depends on.
-    pub(crate) fn seq_for_ack(&self, cx: &Ctx<'_>) -> u64 {
-        if cx.persists() {
-            self.next_seq
-        } else {
-            self.next_seq - 1
-        }
-    }
-
-    /// Whether state persisted by `seq` (this step's `Persist` if `seq == next_seq`) may be
-    /// acknowledged now.
-    pub(crate) fn durable_by(&self, seq: u64) -> bool {
-        self.cfg.durability == Durability::Inline || seq <= self.durable_seq
     }
 
     fn release_held(&mut self, cx: &mut Ctx<'_>) {
@@ -552,114 +392,6 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                     self.send(to, Message::AppendResponse(resp), cx);
                 }
             }
-        }
-    }
-
-    /// Queues a message; at most one per peer per step (the output bound relies on it).
-    pub(crate) fn send(&mut self, to: NodeId, msg: Message<EntryCount>, cx: &mut Ctx<'_>) {
-        if let Some(pos) = self.position(to) {
-            cx.sent_to |= 1 << pos;
-        }
-        cx.push(Output::Send { to, msg }, &mut self.stats);
-    }
-
-    /// The position of a node this one tracks (member or former member).
-    pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
-        self.slots.iter().position(|s| s.id == id)
-    }
-
-    /// Position `k` votes in the current configuration.
-    pub(crate) fn is_voter(&self, k: usize) -> bool {
-        self.slots[k].kind == Some(MemberKind::Voter)
-    }
-
-    /// Position `k` is another member (voter or learner): the leader replicates to it.
-    pub(crate) fn is_peer(&self, k: usize) -> bool {
-        k != self.me && self.slots[k].kind.is_some()
-    }
-
-    pub(crate) fn quorum(&self) -> usize {
-        crate::quorum::majority(self.conf.voter_count())
-    }
-
-    /// Starts the leader's next heartbeat round.
-    pub(crate) fn next_round(&mut self) {
-        self.round = self.round.wrapping_add(1);
-        self.round_sent[self.round as usize % self.round_sent.len()] = self.now;
-    }
-
-    pub(crate) fn reset_election_timer(&mut self) {
-        self.elapsed = 0;
-        self.timeout = self
-            .rng
-            .in_range(self.cfg.election_ticks, self.cfg.election_ticks);
-    }
-
-    pub(crate) fn set_term(&mut self, term: Term, cx: &mut Ctx<'_>) {
-        if term != self.hs.term {
-            self.hs = HardState { term, vote: None };
-            cx.hs_dirty = true;
-            self.held_vote = None;
-            self.held_ack = None;
-        }
-    }
-
-    pub(crate) fn set_vote(&mut self, vote: NodeId, cx: &mut Ctx<'_>) {
-        self.hs.vote = Some(vote);
-        cx.hs_dirty = true;
-    }
-
-    /// Changes role (and known leader), emitting `RoleChanged` when either changed.
-    pub(crate) fn set_role(&mut self, role: Role, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        if role == self.role && leader == self.leader {
-            return;
-        }
-        raft_info!(
-            "{} -> role {:?} term {}",
-            self.cfg.id.0,
-            role,
-            self.hs.term.0
-        );
-        self.role = role;
-        self.leader = leader;
-        let term = self.hs.term;
-        cx.push(Output::RoleChanged { role, term, leader }, &mut self.stats);
-    }
-
-    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
-        let was_leader = self.role == Role::Leader;
-        self.set_term(term, cx);
-        self.set_role(Role::Follower, leader, cx);
-        if was_leader {
-            self.needs_empty = false;
-            self.transfer = None;
-            // After the role change, so failed reads name the new leader (if known).
-            self.fail_all_reads(cx);
-        }
-        self.reset_election_timer();
-    }
-
-    /// Appends one entry's metadata at the end of the log, recording it for this step's
-    /// `Persist`. False if the window is full.
-    pub(crate) fn append_meta(&mut self, meta: LogSlot, cx: &mut Ctx<'_>) -> bool {
-        if !self.log.push(meta) {
-            return false;
-        }
-        if let Some(e) = cx.entries.as_mut() {
-            e.count += 1;
-        }
-        true
-    }
-
-    /// Drops log entries from `index` on, recording it for this step's `Persist`.
-    pub(crate) fn truncate_log(&mut self, index: LogIndex, cx: &mut Ctx<'_>) {
-        self.log.truncate_from(index);
-        self.conf_truncated(index);
-        cx.truncate_from = Some(cx.truncate_from.map_or(index, |t| t.min(index)));
-        let keep = index.prev();
-        self.durable = self.durable.min(keep);
-        for p in self.persists.iter_mut() {
-            p.1 = p.1.min(keep);
         }
     }
 
@@ -702,16 +434,6 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.log.free() <= (L / 4).max(1) || self.log.bytes() >= self.fill_at
     }
 
-    /// Whether the log has room for one more entry of `len` payload bytes.
-    /// `reserve_slots` window slots, and the bytes of as many empty entries, stay free.
-    pub(crate) fn has_room(&self, len: usize, reserve_slots: usize) -> bool {
-        let overhead = u64::from(codec::ENTRY_OVERHEAD);
-        let rec = len as u64 + overhead;
-        let reserved = reserve_slots as u64 * overhead;
-        self.log.free() > reserve_slots
-            && self.log.bytes() + rec + reserved <= u64::from(self.cfg.log_bytes)
-    }
-
     // ----- The read-only view: what tests, checkers and applications may observe. -----
 
     /// This node's id.
@@ -732,8 +454,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.conf_index
     }
     /// The current role.
+    #[inline]
     pub fn role(&self) -> Role {
-        self.role
+        self.role.role()
     }
     /// The current term and vote (as last handed to the driver to persist).
     pub fn hard_state(&self) -> HardState {
@@ -793,15 +516,13 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
     /// The leader's match index for `peer` (None if not leader or not a member).
     pub fn match_index(&self, peer: NodeId) -> Option<LogIndex> {
-        if self.role != Role::Leader {
-            return None;
-        }
+        let leading = self.role.leading()?;
         let pos = self.position(peer)?;
-        if pos == self.me {
+        if pos == self.tracker.me {
             return Some(self.durable);
         }
-        self.slots[pos].kind?;
-        Some(self.progress[pos].matched)
+        self.tracker.slots[pos].kind?;
+        Some(leading.progress[pos].matched)
     }
 }
 

@@ -68,7 +68,7 @@ impl Bounds {
     /// an immediate restart (`reboot`) anywhere, no drops or duplicates, up to 4 frames in
     /// flight (two candidates' requests at once), one writer and one reader, and a depth
     /// bound of 15 (every state within 13 actions checked, the 14-action frontier counted).
-    /// 954,743 states in 75 s on one thread (2 shared cores), the same count on every run;
+    /// 755,993 states in 75 s on one thread (2 shared cores), the same count on every run;
     /// more in `fuzz/README.md`.
     ///
     /// Two elections around a restart are what a forgotten vote needs (a voter grants two
@@ -113,7 +113,7 @@ impl Bounds {
     /// one run (`faults: 2`: a loss and a duplicate together, or either with a crash-restart);
     /// two nodes (n1, n2) may time out, so two candidates may compete in one term (the nodes
     /// differ only in ids and seeds: any two stand for every pair), and a depth bound of 13
-    /// (every state within 11 actions checked, the 12-action frontier counted). 1,193,722
+    /// (every state within 11 actions checked, the 12-action frontier counted). 1,001,125
     /// states (3,019,156 generated) in 56-76 s on one thread (2 shared cores, 4.6 GB peak RSS),
     /// the same count on every run. [`Bounds::FAULTS_LARGE`] admits all three at once.
     ///
@@ -145,7 +145,7 @@ impl Bounds {
     /// the others refuse inside the leader's lease, or the leader's own ticks until
     /// CheckQuorum finds no majority and it steps down), and a depth bound of 16 (every
     /// state within 14 actions checked). Election timers stay in a node's identity (the
-    /// lease reads them). 180,736 states (441,810 generated) in 11-18 s on one thread (2
+    /// lease reads them). 149,264 states (362,088 generated) in 11-18 s on one thread (2
     /// shared cores, 0.66 GB peak RSS), the same count on every run; its `sometimes`
     /// properties (a PreVote round won, a CheckQuorum step-down, a vote refused in a lease,
     /// a committed value) are all reached. It does not find the injected forgotten vote
@@ -178,7 +178,7 @@ impl Bounds {
     /// membership changes asked of a leader (remove a member, demote or add a learner,
     /// promote a learner; only an accepted change is a transition), a log of 4, and a depth
     /// bound of 14 (`max_depth`, one less than SMALL's: every state within 12 actions
-    /// checked). 1,635,185 states on one thread, the same on every run (133-205 s, 7 GB
+    /// checked). 1,429,181 states on one thread, the same on every run (133-205 s, 7 GB
     /// peak RSS). A change commits within it (12 steps); a leader's removal of itself commits
     /// 14 actions in, just past it (the crash-free space with no depth bound,
     /// `RAFT_MODEL_CRASHES=0 RAFT_MODEL_DEPTH=0`, 733,649 states in 73 s, reaches that).
@@ -198,7 +198,7 @@ impl Bounds {
     /// (TimeoutNow: the second election), no crash, 4 frames in flight, a log of 3, and a
     /// depth bound of 21: every state within 19 actions checked. Each feature's `sometimes`
     /// property is reached; the space without a depth bound is millions of states (2.2
-    /// million at depth 22 when stopped). 974,199 states in 93 s on one thread (2 shared
+    /// million at depth 22 when stopped). 807,071 states in 93 s on one thread (2 shared
     /// cores, 3 GB peak RSS), the same count on every run.
     pub const FEATURES: Bounds = Bounds {
         ticks: 1,

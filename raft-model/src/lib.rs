@@ -43,12 +43,12 @@
 //!
 //! | bound | states | time |
 //! |---|---|---|
-//! | [`Bounds::SMALL`] (default) | 954,743 | 75 s |
-//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,635,185 | 133-205 s |
-//! | [`Bounds::FEATURES`] (`features`) | 974,199 | 93 s |
-//! | [`Bounds::FAULTS`] (`faults`: two of a drop, a duplicate, a reboot) | 1,193,722 | 56-76 s |
+//! | [`Bounds::SMALL`] (default) | 755,993 | 75 s |
+//! | [`Bounds::MEMBERSHIP`] (`membership`) | 1,429,181 | 133-205 s |
+//! | [`Bounds::FEATURES`] (`features`) | 807,071 | 93 s |
+//! | [`Bounds::FAULTS`] (`faults`: two of a drop, a duplicate, a reboot) | 1,001,125 | 56-76 s |
 //! | [`Bounds::FAULTS_LARGE`] (`faults-large`, opt-in: all three) | 1,988,675 | 107-124 s |
-//! | [`Bounds::PRE_VOTE_CQ`] (`prevote-cq`) | 180,736 | 11-18 s |
+//! | [`Bounds::PRE_VOTE_CQ`] (`prevote-cq`) | 149,264 | 11-18 s |
 //! | [`Bounds::PRE_VOTE_CQ_FAULTS`] (`prevote-cq-faults`, opt-in) | 1,449,090 | 111-129 s |
 //! | [`Bounds::FEATURES_LARGE`] (`features-large`, opt-in) | 3,918,186 | 337 s |
 //! | [`Bounds::LARGE`] (`large`, opt-in) | 4,399,773 | 567 s (2 threads) |

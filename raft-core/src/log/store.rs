@@ -8,9 +8,10 @@
 
 use core::fmt;
 
-use crate::codec::{read_record, write_record, EntryRef, EntrySource, ENTRY_OVERHEAD};
+use crate::codec::EntrySource;
 use crate::input::Input;
 use crate::output::{NewEntriesFrom, Persist};
+use crate::record::{read_record, write_record, EntryRef, ENTRY_OVERHEAD};
 use crate::types::{EntryKind, HardState, LogIndex};
 
 /// Why a store refused an operation. The core budgets the store (`Config::log_bytes` and the

@@ -1,7 +1,7 @@
 //! The core's bounded log window: entry metadata for `first ..= last`, in storage the caller
 //! chooses ([`WindowStorage`]).
 
-use crate::codec::ENTRY_OVERHEAD;
+use crate::record::ENTRY_OVERHEAD;
 use crate::types::{EntryKind, LogIndex, Term};
 
 /// What the core remembers of one entry: 16 bytes, independent of the payload size. A log

@@ -2,7 +2,7 @@
 
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteRequest, VoteResponse};
-use crate::state::{Ctx, State};
+use crate::node::{Ctx, State};
 use crate::types::{NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
@@ -34,10 +34,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             t
         };
         self.reset_election_timer();
-        for g in self.granted.iter_mut() {
-            *g = None;
+        let me = self.tracker.me;
+        if let Some(votes) = self.role.votes_mut() {
+            votes.clear();
+            votes.set(me, Some(true));
         }
-        self.granted[self.me] = Some(true);
         let req = VoteRequest {
             term,
             last_index: self.log.last_index(),
@@ -49,9 +50,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         // them carries this term to them. Without it such a node, never told the term, kept
         // campaigning in the term this candidate had already voted itself in, and lost its
         // vote every time. Only voters' grants count.
-        for k in 0..self.slots.len() {
-            if k != self.me {
-                let to = self.slots[k].id;
+        for k in 0..self.tracker.len() {
+            if k != self.tracker.me {
+                let to = self.tracker.id(k);
                 let msg = match (pre, transfer) {
                     (true, _) => Message::PreVote(req),
                     (false, true) => Message::TransferVote(req),
@@ -65,7 +66,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Counts granted votes; a majority wins, a majority of rejections loses.
     pub(crate) fn tally_votes(&mut self, cx: &mut Ctx<'_>) {
-        let pre = match self.role {
+        let pre = match self.role() {
             Role::PreCandidate => true,
             Role::Candidate => false,
             _ => return,
@@ -78,14 +79,17 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             self.hs_seq
         };
         let own_durable = pre || self.durable_by(vote_seq);
+        let Some(votes) = self.role.votes() else {
+            return;
+        };
         let mut yes = 0;
         let mut no = 0;
-        for (k, g) in self.granted.iter().enumerate() {
+        for (k, g) in votes.iter() {
             if !self.is_voter(k) {
                 continue;
             }
             match g {
-                Some(true) if k != self.me || own_durable => yes += 1,
+                Some(true) if k != self.tracker.me || own_durable => yes += 1,
                 Some(false) => no += 1,
                 _ => {}
             }
@@ -159,7 +163,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         pre: bool,
         cx: &mut Ctx<'_>,
     ) {
-        let expecting = match self.role {
+        let expecting = match self.role() {
             Role::PreCandidate => pre && (r.term == self.hs.term.next() || !r.granted),
             Role::Candidate => !pre,
             _ => false,
@@ -168,8 +172,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             self.stats.ignored_unexpected += 1;
             return;
         }
-        if let Some(pos) = self.position(from) {
-            self.granted[pos] = Some(r.granted);
+        if let (Some(pos), Some(votes)) = (self.position(from), self.role.votes_mut()) {
+            votes.set(pos, Some(r.granted));
         }
         self.tally_votes(cx);
     }

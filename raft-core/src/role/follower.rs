@@ -6,8 +6,8 @@ use crate::fmt::raft_debug;
 use crate::log::window::{LogSlot, WindowStorage};
 use crate::membership::Membership;
 use crate::message::{Append, AppendResponse, Message};
+use crate::node::{Ctx, State};
 use crate::output::{NewEntries, NewEntriesFrom};
-use crate::state::{Ctx, State};
 use crate::types::{EntryKind, LogIndex, NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
@@ -26,13 +26,25 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.send(to, Message::AppendResponse(resp), cx);
     }
 
+    /// Drops log entries from `index` on, recording it for this step's `Persist`.
+    pub(crate) fn truncate_log(&mut self, index: LogIndex, cx: &mut Ctx<'_>) {
+        self.log.truncate_from(index);
+        self.conf_truncated(index);
+        cx.truncate_from = Some(cx.truncate_from.map_or(index, |t| t.min(index)));
+        let keep = index.prev();
+        self.durable = self.durable.min(keep);
+        for p in self.persists.iter_mut() {
+            p.1 = p.1.min(keep);
+        }
+    }
+
     pub(crate) fn handle_append(
         &mut self,
         from: NodeId,
         a: &Append<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader || !(a.entries.is_empty() || entries_are_plausible::<P>(a)) {
+        if self.role() == Role::Leader || !(a.entries.is_empty() || entries_are_plausible::<P>(a)) {
             // Two leaders in one term cannot happen, nor entries whose terms go down or
             // exceed the leader's; a forged or corrupted message can. Accepting it could make
             // the durable log unrestorable.
@@ -40,7 +52,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             return;
         }
         // A valid AppendEntries from the current leader: follow it, reset the election timer.
-        if self.role != Role::Follower || self.leader != Some(from) {
+        if self.role() != Role::Follower || self.leader != Some(from) {
             self.set_role(Role::Follower, Some(from), cx);
         }
         self.elapsed = 0;

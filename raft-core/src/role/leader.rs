@@ -3,41 +3,53 @@
 use crate::codec::MAX_HEADER_BYTES;
 use crate::log::window::{LogSlot, WindowStorage};
 use crate::message::{Append, AppendResponse, EntryCount, Message};
+use crate::node::{Ctx, State};
 use crate::output::{NewEntries, NewEntriesFrom, Output, Proposal};
-use crate::progress::{Progress, ProgressState};
-use crate::state::{Ctx, State};
+use crate::tracker::progress::{Progress, ProgressState};
 use crate::types::{EntryKind, LogIndex, NodeId, Role};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
+    /// Follower `k`'s progress; `None` unless leading.
+    #[inline]
+    pub(crate) fn progress(&self, k: usize) -> Option<&Progress<F>> {
+        self.role.leading().map(|l| &l.progress[k])
+    }
+
+    /// Follower `k`'s progress; `None` unless leading.
+    #[inline]
+    pub(crate) fn progress_mut(&mut self, k: usize) -> Option<&mut Progress<F>> {
+        self.role.leading_mut().map(|l| &mut l.progress[k])
+    }
+
     pub(crate) fn become_leader(&mut self, cx: &mut Ctx<'_>) {
         self.stats.became_leader += 1;
         let me = self.cfg.id;
+        // The leader's state starts fresh: "reinitialized after election" (nextIndex =
+        // last + 1, matchIndex = 0), no reads, no transfer, the lease not revoked, and the
+        // empty entry of the new term still to append (it lets the leader commit entries of
+        // earlier terms, 5.4.2; with no room yet it is appended once compaction makes some).
         self.set_role(Role::Leader, Some(me), cx);
-        // "Reinitialized after election": nextIndex = last + 1, matchIndex = 0.
-        let next = self.log.last_index().next();
-        for p in self.progress.iter_mut() {
-            *p = Progress::new(next);
-        }
         self.next_round();
-        self.cq_round = self.round;
+        let round = self.round;
+        if let Some(l) = self.role.leading_mut() {
+            l.cq_round = round;
+        }
         self.elapsed = 0;
-        self.hb_elapsed = 0;
         self.held_ack = None;
         self.held_vote = None;
-        // An empty entry of the new term lets the leader commit entries of earlier terms
-        // (5.4.2); with no room yet it is appended as soon as compaction makes some.
-        self.needs_empty = true;
-        self.lease_revoked = false;
         self.append_empty(cx);
         self.broadcast_append(cx);
     }
 
     fn append_empty(&mut self, cx: &mut Ctx<'_>) {
-        if !self.needs_empty || cx.entries.is_some() || !self.has_room(0, 0) {
+        let needs_empty = self.role.leading().is_some_and(|l| l.needs_empty);
+        if !needs_empty || cx.entries.is_some() || !self.has_room(0, 0) {
             return;
         }
         if self.append_own(0, EntryKind::Empty, cx).is_some() {
-            self.needs_empty = false;
+            if let Some(l) = self.role.leading_mut() {
+                l.needs_empty = false;
+            }
         }
         self.maybe_commit(cx);
     }
@@ -85,19 +97,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     fn try_propose(&mut self, data: &[u8], cx: &mut Ctx<'_>) -> Proposal {
-        if self.role != Role::Leader {
+        let Some(l) = self.role.leading() else {
             return Proposal::NotLeader {
                 leader_hint: self.leader,
             };
-        }
+        };
         if data.len() > self.cfg.max_payload() as usize {
             return Proposal::TooLarge;
         }
         let uncommitted = self.commit.distance_to(self.log.last_index());
         // A quarter of the window (at least one slot) stays free for the empty entries of
         // future leaders, so elections that fail to commit cannot fill it on their own.
-        if self.needs_empty
-            || self.transfer.is_some()
+        if l.needs_empty
+            || l.transfer.is_some()
             || uncommitted >= u64::from(self.cfg.max_uncommitted)
             || !self.has_room(data.len(), (L / 4).max(1))
         {
@@ -116,12 +128,23 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     pub(crate) fn leader_tick(&mut self, cx: &mut Ctx<'_>) {
         self.leave_if_removed(cx);
-        if self.role != Role::Leader {
+        let (election, heartbeat) = (self.cfg.election_ticks, self.cfg.heartbeat_ticks);
+        let Some(l) = self.role.leading_mut() else {
             return;
+        };
+        // The leader's own timers, at once (a CheckQuorum step-down below drops them with
+        // the rest of the leader's state).
+        Self::transfer_tick(l, election);
+        l.hb_elapsed = l.hb_elapsed.saturating_add(1);
+        let heartbeat_due = l.hb_elapsed >= heartbeat;
+        if heartbeat_due {
+            l.hb_elapsed = 0;
         }
+        let needs_empty = l.needs_empty;
         self.now += 1;
-        self.transfer_tick();
-        self.append_empty(cx);
+        if needs_empty {
+            self.append_empty(cx);
+        }
         self.elapsed = self.elapsed.saturating_add(1);
         if self.elapsed >= self.cfg.election_ticks {
             self.elapsed = 0;
@@ -133,19 +156,22 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 self.become_follower(term, None, cx);
                 return;
             }
-            self.cq_round = self.round.wrapping_add(1);
+            let round = self.round;
+            if let Some(l) = self.role.leading_mut() {
+                l.cq_round = round.wrapping_add(1);
+            }
         }
-        self.hb_elapsed = self.hb_elapsed.saturating_add(1);
-        if self.hb_elapsed >= self.cfg.heartbeat_ticks {
-            self.hb_elapsed = 0;
+        if heartbeat_due {
             self.next_round();
             self.assign_waiting_reads();
             let (hb, et) = (self.cfg.heartbeat_ticks, self.cfg.election_ticks);
-            for k in 0..self.slots.len() {
+            for k in 0..self.tracker.len() {
                 if !self.is_peer(k) {
                     continue;
                 }
-                let p = &mut self.progress[k];
+                let Some(p) = self.progress_mut(k) else {
+                    return;
+                };
                 match p.state {
                     // A lost probe is re-sent once per heartbeat.
                     ProgressState::Probe => p.probe_sent = false,
@@ -184,12 +210,15 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Distinct voters (self included) that answered a round sent in this CheckQuorum window.
     fn quorum_active(&self) -> bool {
-        let since = self.cq_round;
-        let n = (0..self.slots.len())
+        let Some(l) = self.role.leading() else {
+            return false;
+        };
+        let since = l.cq_round;
+        let n = (0..self.tracker.len())
             .filter(|&k| {
                 self.is_voter(k)
-                    && (k == self.me
-                        || self.progress[k].acked_round.wrapping_sub(since) < (1 << 31))
+                    && (k == self.tracker.me
+                        || l.progress[k].acked_round.wrapping_sub(since) < (1 << 31))
             })
             .count();
         n >= self.quorum()
@@ -206,8 +235,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let budget = u64::from(self.cfg.max_frame_bytes - MAX_HEADER_BYTES);
         let record = len as u64 + u64::from(crate::codec::ENTRY_OVERHEAD);
         let last = self.log.last_index();
-        for k in 0..self.slots.len() {
-            let p = &self.progress[k];
+        for k in 0..self.tracker.len() {
+            let Some(p) = self.progress(k) else {
+                return;
+            };
             let unsent = p.next.distance_to(last.next());
             let busy = p.state == ProgressState::Replicate
                 && p.inflight_len() > 0
@@ -219,7 +250,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     pub(crate) fn broadcast_append(&mut self, cx: &mut Ctx<'_>) {
-        for k in 0..self.slots.len() {
+        for k in 0..self.tracker.len() {
             if self.is_peer(k) && cx.sent_to & (1 << k) == 0 {
                 self.send_append(k, false, cx);
             }
@@ -239,7 +270,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// An empty AppendEntries anchored at the match index (which the follower holds), so the
     /// round and the commit index reach a follower no entries can go to now.
     pub(crate) fn send_heartbeat_anchor(&mut self, k: usize, cx: &mut Ctx<'_>) {
-        let prev = self.progress[k].matched.max(self.log.base());
+        let Some(p) = self.progress(k) else {
+            return;
+        };
+        let prev = p.matched.max(self.log.base());
         let Some(prev_term) = self.log.term(prev) else {
             return;
         };
@@ -252,7 +286,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             round: self.round,
             entries: EntryCount(0),
         });
-        let to = self.slots[k].id;
+        let to = self.tracker.id(k);
         self.send(to, msg, cx);
     }
 
@@ -260,12 +294,14 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if cx.sent_to & (1 << k) != 0 {
             return;
         }
-        if self.progress[k].state == ProgressState::Snapshot {
+        let Some(p) = self.progress(k) else {
+            return;
+        };
+        if p.state == ProgressState::Snapshot {
             self.send_snapshot_chunk(k, heartbeat, cx);
             return;
         }
-        let to = self.slots[k].id;
-        let p = &self.progress[k];
+        let to = self.tracker.id(k);
         let can = p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes);
         let last = self.log.last_index();
         let (prev, count, bytes) = if can && (p.next <= last || p.state == ProgressState::Probe) {
@@ -275,7 +311,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 // one, else it must wait (the log cannot compact past it without one).
                 self.stats.needs_snapshot += 1;
                 if let Some(meta) = self.snapshot {
-                    self.progress[k].become_snapshot(meta);
+                    if let Some(p) = self.progress_mut(k) {
+                        p.become_snapshot(meta);
+                    }
                     self.send_snapshot_chunk(k, heartbeat, cx);
                 }
                 return;
@@ -299,8 +337,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(prev_term) = self.log.term(prev) else {
             return;
         };
-        if can && (count > 0 || self.progress[k].state == ProgressState::Probe) {
-            self.progress[k].sent(prev.plus(u64::from(count)), bytes);
+        if let Some(p) = self.progress_mut(k) {
+            if can && (count > 0 || p.state == ProgressState::Probe) {
+                p.sent(prev.plus(u64::from(count)), bytes);
+            }
         }
         let msg = Message::Append(Append {
             term: self.hs.term,
@@ -334,16 +374,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// The position of the voter a response came from, after counting its heartbeat round
     /// (CheckQuorum and reads); `None` (and counted) if this node is not leading.
     pub(crate) fn response_from(&mut self, from: NodeId, round: u32) -> Option<usize> {
-        if self.role != Role::Leader {
+        let Some(l) = self.role.leading_mut() else {
+            self.stats.ignored_unexpected += 1;
+            return None;
+        };
+        let k = self.tracker.position(from)?;
+        if !self.tracker.is_peer(k) {
             self.stats.ignored_unexpected += 1;
             return None;
         }
-        let k = self.position(from)?;
-        if !self.is_peer(k) {
-            self.stats.ignored_unexpected += 1;
-            return None;
-        }
-        let p = &mut self.progress[k];
+        let p = &mut l.progress[k];
         if round.wrapping_sub(p.acked_round) < (1 << 31) {
             p.acked_round = round;
         }
@@ -359,7 +399,6 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(k) = self.response_from(from, r.round) else {
             return;
         };
-        let p = &mut self.progress[k];
         // The follower's commit index names committed entries, which this leader's log holds
         // at the same indices (Leader Completeness): adopt it.
         let known = r.commit.min(self.log.last_index());
@@ -372,7 +411,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 self.stats.ignored_unexpected += 1;
                 return;
             }
-            if p.ack(r.index) {
+            if self.progress_mut(k).is_some_and(|p| p.ack(r.index)) {
                 self.maybe_commit(cx);
             }
             self.maybe_send_timeout_now(k, cx);
@@ -385,7 +424,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             // Fast backtracking: map the follower's hint onto our log (etcd's
             // findConflictByTerm on the leader side).
             let probe = self.log.find_conflict_by_term(r.hint_index, r.hint_term);
-            if !self.progress[k].reject(r.index, probe) {
+            if !self
+                .progress_mut(k)
+                .is_some_and(|p| p.reject(r.index, probe))
+            {
                 return;
             }
         }
@@ -406,16 +448,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         } else {
             self.durable
         };
+        let Some(l) = self.role.leading() else {
+            return;
+        };
         let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
         // The floor covers learners too (they need the entries as much as voters do).
         let mut min_match = durable;
         // Voters past the commit index: the quorum value exceeds it only if a quorum is.
         let mut above = 0;
-        for k in 0..self.slots.len() {
-            let m = if k == self.me {
+        for k in 0..self.tracker.len() {
+            let m = if k == self.tracker.me {
                 durable
             } else if self.is_peer(k) {
-                self.progress[k].matched
+                l.progress[k].matched
             } else {
                 continue;
             };
@@ -449,8 +494,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Followers with nothing in flight learn a new commit index now; the others with the
     /// message their next acknowledgement triggers.
     fn broadcast_append_or_commit(&mut self, cx: &mut Ctx<'_>) {
-        for k in 0..self.slots.len() {
-            let busy = self.progress[k].inflight_len() > 0;
+        for k in 0..self.tracker.len() {
+            let busy = self.progress(k).is_some_and(|p| p.inflight_len() > 0);
             if self.is_peer(k) && cx.sent_to & (1 << k) == 0 && !busy {
                 self.send_append(k, true, cx);
             }

@@ -5,10 +5,12 @@
 use crate::log::window::WindowStorage;
 use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
+use crate::node::{Ctx, State};
 use crate::output::{Output, Proposal};
-use crate::progress::Progress;
-use crate::state::{Ctx, Slot, State};
-use crate::types::{EntryKind, LogIndex, NodeId, Role};
+use crate::role_state::RoleState;
+use crate::tracker::progress::Progress;
+use crate::tracker::Slot;
+use crate::types::{EntryKind, LogIndex, NodeId};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// `Input::ChangeMembership`: answered by an `Output::Proposal`.
@@ -21,11 +23,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     fn try_change(&mut self, data: &[u8], cx: &mut Ctx<'_>) -> Proposal {
-        if self.role != Role::Leader {
+        let Some(leading) = self.role.leading() else {
             return Proposal::NotLeader {
                 leader_hint: self.leader,
             };
-        }
+        };
+        let (needs_empty, transferring) = (leading.needs_empty, leading.transfer.is_some());
         let next = match Membership::decode(data) {
             Ok(m) => m,
             Err(e) => return Proposal::Refused(e),
@@ -38,8 +41,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         // settled first).
         let settled = self.conf_index <= self.commit
             && self.log.term(self.commit) == Some(self.hs.term)
-            && !self.needs_empty;
-        if !settled || self.transfer.is_some() || !self.has_room(data.len(), (L / 4).max(1)) {
+            && !needs_empty;
+        if !settled || transferring || !self.has_room(data.len(), (L / 4).max(1)) {
             return Proposal::Busy;
         }
         let Some(index) = self.append_own(data.len(), EntryKind::Membership, cx) else {
@@ -74,9 +77,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             }
             // A new voter must be a learner that holds everything committed.
             let caught_up = self.conf.kind_of(v) == Some(MemberKind::Learner)
-                && self
-                    .position(v)
-                    .is_some_and(|k| self.progress[k].matched >= self.commit);
+                && self.position(v).is_some_and(|k| {
+                    self.role
+                        .leading()
+                        .is_some_and(|l| l.progress[k].matched >= self.commit)
+                });
             if !caught_up {
                 return Err(MembershipRefusal::NotCaughtUp);
             }
@@ -136,14 +141,28 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Adds a position for `id`; false when every position is taken.
     pub(crate) fn track(&mut self, id: NodeId) -> bool {
-        let slot = Slot { id, kind: None };
-        if self.slots.push(slot).is_err() {
+        if !self.tracker.track(id) {
             return false;
         }
-        // `progress` and `granted` always have the length of `slots`, capacity P.
-        let _ = self.progress.push(Progress::new(LogIndex(1)));
-        let _ = self.granted.push(None);
+        // The role's per-position state always has the tracker's length (capacity P).
+        match &mut self.role {
+            RoleState::Follower => {}
+            RoleState::PreCandidate(votes) | RoleState::Candidate(votes) => votes.track(),
+            RoleState::Leader(l) => {
+                let _ = l.progress.push(Progress::new(LogIndex(1)));
+            }
+        }
         true
+    }
+
+    /// Position `k` holds a new member: no vote of it yet, and (leading) fresh progress
+    /// from `next`.
+    fn reset_position(&mut self, k: usize, next: LogIndex) {
+        match &mut self.role {
+            RoleState::Follower => {}
+            RoleState::PreCandidate(votes) | RoleState::Candidate(votes) => votes.set(k, None),
+            RoleState::Leader(l) => l.progress[k] = Progress::new(next),
+        }
     }
 
     /// Brings the positions in line with `conf`: members keep their position, new members
@@ -151,52 +170,53 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// (a removed leader's messages still reach the members until it steps down).
     pub(crate) fn sync_slots(&mut self) {
         let next = self.log.last_index().next();
-        for k in 0..self.slots.len() {
-            let kind = self.conf.kind_of(self.slots[k].id);
-            if self.slots[k].kind.is_none() && kind.is_some() {
-                self.progress[k] = Progress::new(next);
-                self.granted[k] = None;
+        for k in 0..self.tracker.len() {
+            let kind = self.conf.kind_of(self.tracker.id(k));
+            if self.tracker.slots[k].kind.is_none() && kind.is_some() {
+                self.reset_position(k, next);
             }
-            self.slots[k].kind = kind;
+            self.tracker.slots[k].kind = kind;
         }
         let conf = self.conf;
         for id in conf.members() {
             if self.position(id).is_some() {
                 continue;
             }
-            let free =
-                (0..self.slots.len()).find(|&k| k != self.me && self.slots[k].kind.is_none());
+            let free = (0..self.tracker.len())
+                .find(|&k| k != self.tracker.me && self.tracker.slots[k].kind.is_none());
             let k = match free {
                 Some(k) => k,
-                None if self.track(id) => self.slots.len() - 1,
+                None if self.track(id) => self.tracker.len() - 1,
                 None => {
                     // Only a node outside `conf` (which keeps its own position) can run out.
                     self.stats.members_untracked += 1;
                     continue;
                 }
             };
-            self.slots[k] = Slot {
+            self.tracker.slots[k] = Slot {
                 id,
                 kind: conf.kind_of(id),
             };
-            self.progress[k] = Progress::new(next);
-            self.granted[k] = None;
+            self.reset_position(k, next);
         }
     }
 
     /// A leader whose configuration no longer has it as a voter leads until that
     /// configuration commits, then hands over to the most caught-up voter and steps down.
     pub(crate) fn leave_if_removed(&mut self, cx: &mut Ctx<'_>) {
-        if self.role != Role::Leader || self.is_voter(self.me) || self.commit < self.conf_index {
+        let Some(leading) = self.role.leading() else {
+            return;
+        };
+        if self.is_voter(self.tracker.me) || self.commit < self.conf_index {
             return;
         }
-        let best = (0..self.slots.len())
-            .filter(|&k| k != self.me && self.is_voter(k))
-            .max_by_key(|&k| self.progress[k].matched);
+        let best = (0..self.tracker.len())
+            .filter(|&k| k != self.tracker.me && self.is_voter(k))
+            .max_by_key(|&k| leading.progress[k].matched);
         if let Some(k) = best {
-            if self.progress[k].matched == self.log.last_index() {
+            if leading.progress[k].matched == self.log.last_index() {
                 let term = self.hs.term;
-                let to = self.slots[k].id;
+                let to = self.tracker.id(k);
                 self.send(to, Message::TimeoutNow { term }, cx);
             }
         }

@@ -1,5 +1,9 @@
 //! The role logic, split as etcd's `stepLeader` / `stepCandidate` / `stepFollower` are:
 //! this file handles ticks and the term rules every role shares, then dispatches.
+//!
+//! The roles build on `node` (the fields of [`State`] and the per-step [`Ctx`]),
+//! `tracker` and `role_state`, never on `state`, which sits above them and dispatches
+//! each input here.
 
 mod candidate;
 mod follower;
@@ -9,21 +13,18 @@ mod reads;
 mod snapshot;
 mod transfer;
 
-pub(crate) use reads::{ReadBatch, READ_BATCHES};
-pub(crate) use snapshot::Receiving;
-
 use crate::codec::WireEntries;
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteResponse};
-use crate::state::{Ctx, State};
-use crate::types::{NodeId, Role};
+use crate::node::{Ctx, State};
+use crate::types::{NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn tick(&mut self, cx: &mut Ctx<'_>) {
         if self.elapsed >= self.cfg.election_ticks {
             self.quiet_after_restart = false;
         }
-        match self.role {
+        match self.role() {
             Role::Leader => self.leader_tick(cx),
             _ => {
                 self.elapsed = self.elapsed.saturating_add(1);
@@ -133,11 +134,27 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 
+    /// Steps down (or stays down) to follower in `term`, following `leader` if known.
+    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>, cx: &mut Ctx<'_>) {
+        // The leader's pending reads outlive its state by this step: they fail below.
+        let reads = self
+            .role
+            .leading_mut()
+            .map(|l| core::mem::take(&mut l.reads));
+        self.set_term(term, cx);
+        self.set_role(Role::Follower, leader, cx);
+        if let Some(reads) = reads {
+            // After the role change, so failed reads name the new leader (if known).
+            self.fail_all_reads(reads, cx);
+        }
+        self.reset_election_timer();
+    }
+
     /// With CheckQuorum, a follower that heard from its leader within the minimum election
     /// timeout does not grant (pre-)votes in a higher term (thesis section 4.2.3).
     fn in_lease(&self) -> bool {
         self.cfg.check_quorum
-            && match self.role {
+            && match self.role() {
                 Role::Leader => true,
                 Role::Follower => {
                     (self.leader.is_some() || self.quiet_after_restart)

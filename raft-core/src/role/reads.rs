@@ -7,29 +7,15 @@
 //! wait for the next one, so a burst of reads costs one round. A new leader first commits an
 //! entry of its own term, so its commit index covers everything committed before it.
 
+use heapless::Deque;
+
 use crate::error::StepError;
 use crate::log::window::WindowStorage;
 use crate::message::{Message, ReadIndexRequest, ReadIndexResponse};
+use crate::node::{Ctx, State};
 use crate::output::{Output, ReadResult};
-use crate::state::{Ctx, State};
+use crate::role_state::{Leading, ReadBatch, READ_BATCHES};
 use crate::types::{LogIndex, NodeId, Role};
-
-/// Read batches a leader holds (one waiting and one in flight per requester would need
-/// `2 * PEERS`): a full queue fails the newest reads (retry) rather than growing.
-pub(crate) const READ_BATCHES: usize = 4;
-
-/// Reads of one requester (this node, or a follower) that share a heartbeat round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ReadBatch {
-    /// Newest read id in the batch.
-    pub(crate) upto: u64,
-    /// Serve at this index (the commit index when the batch's round started).
-    pub(crate) index: LogIndex,
-    /// The confirming round; 0 while waiting for the next round.
-    pub(crate) round: u32,
-    /// `None` for this node's reads, else the follower that asked.
-    pub(crate) from: Option<NodeId>,
-}
 
 /// `a` is at or after `b` in wrapping round order.
 fn round_reached(a: u32, b: u32) -> bool {
@@ -42,7 +28,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             return Err(StepError::ReadIdNotIncreasing);
         }
         self.last_read_id = Some(id);
-        match (self.role, self.leader) {
+        match (self.role(), self.leader) {
             (Role::Leader, _) => self.register_read(id, None, cx),
             (_, Some(leader)) => {
                 let req = ReadIndexRequest {
@@ -67,17 +53,18 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.log.term(self.commit) == Some(self.hs.term)
     }
 
-    /// The round a majority of voters (this leader included) has answered.
-    fn quorum_round(&self) -> u32 {
+    /// The round a majority of voters (this leader, whose state is `l`, included) has
+    /// answered.
+    fn quorum_round(&self, l: &Leading<P, F>) -> u32 {
         let mut rounds: heapless::Vec<u64, P> = heapless::Vec::new();
-        for k in 0..self.slots.len() {
+        for k in 0..self.tracker.len() {
             if !self.is_voter(k) {
                 continue;
             }
-            let r = if k == self.me {
+            let r = if k == self.tracker.me {
                 self.round
             } else {
-                self.progress[k].acked_round
+                l.progress[k].acked_round
             };
             // Order by distance behind the current round (rounds wrap).
             let _ = rounds.push(u64::from(self.round.wrapping_sub(r)));
@@ -96,8 +83,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// The leader lease: a majority answered a round sent less than `election_ticks - 2`
     /// ticks ago, so (with CheckQuorum's lease on the followers) no other leader exists.
-    fn lease_valid(&self) -> bool {
-        let q = self.quorum_round();
+    fn lease_valid(&self, l: &Leading<P, F>) -> bool {
+        let q = self.quorum_round(l);
         if self.round.wrapping_sub(q) as usize >= self.round_sent.len() {
             return false;
         }
@@ -105,10 +92,14 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.now.saturating_sub(sent) + 2 < u64::from(self.cfg.election_ticks)
     }
 
+    /// A read at the leader (its callers checked it leads).
     pub(crate) fn register_read(&mut self, id: u64, from: Option<NodeId>, cx: &mut Ctx<'_>) {
         let ready = self.committed_in_term();
-        let lease = self.cfg.lease_reads && self.cfg.check_quorum && !self.lease_revoked;
-        if from.is_none() && ready && lease && self.lease_valid() {
+        let Some(l) = self.role.leading() else {
+            return;
+        };
+        let lease = self.cfg.lease_reads && self.cfg.check_quorum && !l.lease_revoked;
+        if from.is_none() && ready && lease && self.lease_valid(l) {
             let r = ReadResult::Ready {
                 upto: id,
                 index: self.commit,
@@ -116,15 +107,14 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             cx.push(Output::Read(r), &mut self.stats);
             return;
         }
+        let Some(l) = self.role.leading_mut() else {
+            return;
+        };
         // Join this requester's waiting batch, if any; a batch whose round was already sent
         // cannot take reads that began after it.
-        if let Some(b) = self
-            .reads
-            .iter_mut()
-            .find(|b| b.from == from && b.round == 0)
-        {
+        if let Some(b) = l.reads.iter_mut().find(|b| b.from == from && b.round == 0) {
             b.upto = b.upto.max(id);
-        } else if self
+        } else if l
             .reads
             .push_back(ReadBatch {
                 upto: id,
@@ -138,7 +128,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             self.fail_read(id, from, cx);
             return;
         }
-        let in_flight = self.reads.iter().any(|b| b.round != 0);
+        let in_flight = l.reads.iter().any(|b| b.round != 0);
         if ready && !in_flight {
             self.start_read_round(cx);
         }
@@ -146,16 +136,13 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Starts a heartbeat round for every waiting batch.
     pub(crate) fn start_read_round(&mut self, cx: &mut Ctx<'_>) {
-        if !self.committed_in_term() || self.reads.iter().all(|b| b.round != 0) {
+        let waiting = |l: &Leading<P, F>| l.reads.iter().any(|b| b.round == 0);
+        if !self.committed_in_term() || !self.role.leading().is_some_and(waiting) {
             return;
         }
         self.next_round();
-        let (round, commit) = (self.round, self.commit);
-        for b in self.reads.iter_mut().filter(|b| b.round == 0) {
-            b.round = round;
-            b.index = commit;
-        }
-        for k in 0..self.slots.len() {
+        self.assign_waiting_reads();
+        for k in 0..self.tracker.len() {
             if self.is_peer(k) {
                 self.send_heartbeat_now(k, cx);
             }
@@ -165,16 +152,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Answers every batch whose round a majority has acknowledged.
     pub(crate) fn check_reads(&mut self, cx: &mut Ctx<'_>) {
-        if self.role != Role::Leader || self.reads.is_empty() {
-            return;
-        }
-        let q = self.quorum_round();
+        let q = match self.role.leading() {
+            Some(l) if !l.reads.is_empty() => self.quorum_round(l),
+            _ => return,
+        };
         let mut local: Option<(u64, LogIndex)> = None;
-        while let Some(b) = self.reads.front().copied() {
+        while let Some(l) = self.role.leading_mut() {
+            let Some(b) = l.reads.front().copied() else {
+                break;
+            };
             if b.round == 0 || !round_reached(q, b.round) {
                 break;
             }
-            let _ = self.reads.pop_front();
+            let _ = l.reads.pop_front();
             match b.from {
                 None => {
                     let (u, i) = local.unwrap_or((0, LogIndex::ZERO));
@@ -204,7 +194,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             );
         }
         // Reads that waited behind the confirmed round start the next one.
-        if self.reads.iter().all(|b| b.round == 0) {
+        if self
+            .role
+            .leading()
+            .is_some_and(|l| l.reads.iter().all(|b| b.round == 0))
+        {
             self.start_read_round(cx);
         }
     }
@@ -237,11 +231,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 
-    /// Leadership is lost: every pending read fails (its requester retries elsewhere).
-    pub(crate) fn fail_all_reads(&mut self, cx: &mut Ctx<'_>) {
+    /// Leadership is lost: every read that was pending at the leader (`reads`) fails (its
+    /// requester retries elsewhere).
+    pub(crate) fn fail_all_reads(
+        &mut self,
+        mut reads: Deque<ReadBatch, READ_BATCHES>,
+        cx: &mut Ctx<'_>,
+    ) {
         let mut local: Option<u64> = None;
         let mut per_peer: heapless::Vec<(NodeId, u64), P> = heapless::Vec::new();
-        while let Some(b) = self.reads.pop_front() {
+        while let Some(b) = reads.pop_front() {
             match b.from {
                 None => local = Some(local.unwrap_or(0).max(b.upto)),
                 Some(f) => match per_peer.iter_mut().find(|(p, _)| *p == f) {
@@ -266,7 +265,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         req: ReadIndexRequest,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader {
+        if self.role() == Role::Leader {
             self.register_read(req.id, Some(from), cx);
         } else {
             self.fail_read(req.id, Some(from), cx);
@@ -307,9 +306,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             return;
         }
         let (round, commit) = (self.round, self.commit);
-        for b in self.reads.iter_mut().filter(|b| b.round == 0) {
-            b.round = round;
-            b.index = commit;
+        if let Some(l) = self.role.leading_mut() {
+            for b in l.reads.iter_mut().filter(|b| b.round == 0) {
+                b.round = round;
+                b.index = commit;
+            }
         }
     }
 }

@@ -8,20 +8,11 @@ use crate::codec::{self, WireEntries};
 use crate::error::StepError;
 use crate::log::window::WindowStorage;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
+use crate::node::{Ctx, State};
 use crate::output::Output;
-use crate::progress::ProgressState;
-use crate::state::{Ctx, State};
+use crate::role_state::Receiving;
+use crate::tracker::progress::ProgressState;
 use crate::types::{NodeId, Role};
-
-/// A snapshot this follower is receiving.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Receiving {
-    pub(crate) meta: SnapshotMeta,
-    /// Every byte before this offset was handed to the driver, in order.
-    pub(crate) next: u64,
-    /// Every byte was written; `InstallSnapshot` is out, waiting for `SnapshotInstalled`.
-    pub(crate) complete: bool,
-}
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// `Input::SnapshotSaved`: the driver holds `meta` durably; it can be sent, and the log
@@ -54,16 +45,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Sends voter `k` its next snapshot chunk, or (with `heartbeat`) a heartbeat when the
     /// window is full.
     pub(crate) fn send_snapshot_chunk(&mut self, k: usize, heartbeat: bool, cx: &mut Ctx<'_>) {
-        let Some(current) = self.snapshot else {
-            self.progress[k].become_probe();
+        let Some(l) = self.role.leading_mut() else {
             return;
         };
-        if self.progress[k].snap != Some(current.key()) {
+        let p = &mut l.progress[k];
+        let Some(current) = self.snapshot else {
+            p.become_probe();
+            return;
+        };
+        if p.snap != Some(current.key()) {
             // A newer snapshot replaced the one streaming (the log was compacted further).
-            self.progress[k].become_snapshot(current);
+            p.become_snapshot(current);
         }
-        let p = &self.progress[k];
-        let to = self.slots[k].id;
+        let to = self.tracker.id(k);
         if p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes) {
             let budget = codec::max_chunk_bytes(self.cfg.max_frame_bytes, &current.members)
                 .min(p.bytes_left(self.cfg.max_inflight_bytes).max(1));
@@ -71,7 +65,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             let len = left.min(u64::from(budget)) as u32;
             let offset = p.snap_next;
             let done = offset + u64::from(len) == current.len;
-            self.progress[k].chunk_sent(offset + u64::from(len), len, done);
+            p.chunk_sent(offset + u64::from(len), len, done);
             let chunk = SnapshotChunk {
                 term: self.hs.term,
                 meta: current,
@@ -95,7 +89,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(k) = self.response_from(from, r.round) else {
             return;
         };
-        let p = &mut self.progress[k];
+        let Some(p) = self.progress_mut(k) else {
+            return;
+        };
         if p.state != ProgressState::Snapshot || p.snap.map(|m| m.0) != Some(r.index) {
             // An answer about a stream that is over or was replaced.
             self.check_reads(cx);
@@ -117,11 +113,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         c: &SnapshotChunk<WireEntries<'_>>,
         cx: &mut Ctx<'_>,
     ) {
-        if self.role == Role::Leader {
+        if self.role() == Role::Leader {
             self.stats.ignored_unexpected += 1;
             return;
         }
-        if self.role != Role::Follower || self.leader != Some(from) {
+        if self.role() != Role::Follower || self.leader != Some(from) {
             self.set_role(Role::Follower, Some(from), cx);
         }
         self.elapsed = 0;

@@ -4,44 +4,52 @@
 
 use crate::log::window::WindowStorage;
 use crate::message::Message;
-use crate::state::{Ctx, State};
+use crate::node::{Ctx, State};
+use crate::role_state::Leading;
 use crate::types::{NodeId, Role};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     pub(crate) fn transfer_leadership(&mut self, to: NodeId, cx: &mut Ctx<'_>) {
         let Some(k) = self.position(to) else { return };
-        if self.role != Role::Leader || k == self.me || !self.is_voter(k) {
+        if k == self.tracker.me || !self.is_voter(k) {
             return;
         }
-        self.transfer = Some((to, 0));
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        leading.transfer = Some((to, 0));
         self.maybe_send_timeout_now(k, cx);
     }
 
     /// Sends TimeoutNow once the target holds the whole log; until then, entries.
     pub(crate) fn maybe_send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
-        if self.transfer.map(|t| t.0) != Some(self.slots[k].id) {
+        let to = self.tracker.id(k);
+        let Some(leading) = self.role.leading_mut() else {
+            return;
+        };
+        if leading.transfer.map(|t| t.0) != Some(to) {
             return;
         }
-        if self.progress[k].matched == self.log.last_index() {
+        if leading.progress[k].matched == self.log.last_index() {
             let term = self.hs.term;
-            let to = self.slots[k].id;
             // The target's TransferVote bypasses the followers' lease, so this leader's lease
             // no longer proves there is no other leader: reads go through ReadIndex now.
-            self.lease_revoked = true;
+            leading.lease_revoked = true;
             self.send(to, Message::TimeoutNow { term }, cx);
         }
     }
 
-    /// Called every leader tick: give up after an election timeout.
-    pub(crate) fn transfer_tick(&mut self) {
-        if let Some((to, elapsed)) = self.transfer {
+    /// Called every leader tick (with the leader's state `l`): give up after an election
+    /// timeout of `election_ticks`.
+    pub(crate) fn transfer_tick(l: &mut Leading<P, F>, election_ticks: u32) {
+        if let Some((to, elapsed)) = l.transfer {
             let elapsed = elapsed + 1;
-            self.transfer = (elapsed < self.cfg.election_ticks).then_some((to, elapsed));
+            l.transfer = (elapsed < election_ticks).then_some((to, elapsed));
         }
     }
 
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId, cx: &mut Ctx<'_>) {
-        if self.role != Role::Follower
+        if self.role() != Role::Follower
             || self.leader != Some(from)
             || self.hs.term.0 == u64::MAX
             || !self.may_campaign()

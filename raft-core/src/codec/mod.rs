@@ -13,109 +13,27 @@
 //! skip the frame head: [`encode_body`] writes only what follows it (an AppendEntries' entry
 //! records, a snapshot chunk's bytes), and [`attach_body`] attaches those bytes to the
 //! `Message<EntryCount>` the sender emitted, with the checks [`decode`] makes.
+//!
+//! This module is the one owner of the frame format: `frame` (the header and the size
+//! limits), `fast` (a hand-written reader and writer for the two hot heads, byte-for-byte
+//! postcard) and this file (encode, decode, the body checks). The message types (`message`)
+//! and the entry record (`record`) sit below it and know nothing of it; the postcard-only
+//! reference the fast path is checked against lives in `tests/fastwire_matches_postcard.rs`.
 
-use core::fmt;
+mod fast;
+mod frame;
+
+pub use crate::error::CodecError;
+pub use crate::record::{
+    read_record, write_record, EntryRef, WireEntries, WireIter, ENTRY_OVERHEAD,
+};
+pub use frame::{
+    max_chunk_bytes, max_payload, Header, MAX_FRAME_BYTES, MAX_HEADER_BYTES,
+    MAX_SNAPSHOT_HEADER_BYTES, VERSION,
+};
 
 use crate::message::{Append, EntryCount, Message, SnapshotChunk, SnapshotMeta};
-use crate::types::{EntryKind, LogIndex, NodeId, Term};
-
-/// The frame format version this crate speaks.
-pub const VERSION: u8 = 2;
-/// The largest frame the codec accepts: a UDP datagram's payload limit.
-pub const MAX_FRAME_BYTES: u32 = 65_507;
-/// Worst-case bytes of the frame header plus the largest message header (every varint at its
-/// longest): a frame carries entries in at most `max_frame_bytes - MAX_HEADER_BYTES` bytes.
-pub const MAX_HEADER_BYTES: u32 = 80;
-/// Worst-case bytes of the frame header plus an InstallSnapshot chunk's header with the
-/// largest membership; see [`max_chunk_bytes`] for the bound chunks are cut to.
-pub const MAX_SNAPSHOT_HEADER_BYTES: u32 = 125;
-
-/// The snapshot bytes one InstallSnapshot chunk carries in a frame of `frame_bytes`, when
-/// the snapshot names `members`: the frame less the worst-case chunk header without the
-/// membership (`MAX_HEADER_BYTES + 4`) and the membership's encoding (at least 1, so a frame
-/// too small for any chunk still makes progress at the codec, which then refuses it).
-pub fn max_chunk_bytes(frame_bytes: u32, members: &crate::Membership) -> u32 {
-    let mut buf = [0u8; crate::MEMBERSHIP_BYTES];
-    let m = members.encode(&mut buf).len() as u32;
-    frame_bytes.saturating_sub(MAX_HEADER_BYTES + 4 + m).max(1)
-}
-/// Bytes an entry record adds to its payload: term (8), kind (1), length (2).
-pub const ENTRY_OVERHEAD: u32 = 11;
-
-/// The largest payload an entry may carry so that it fits alone in a frame of `frame_bytes`.
-pub const fn max_payload(frame_bytes: u32) -> u32 {
-    let p = frame_bytes.saturating_sub(MAX_HEADER_BYTES + ENTRY_OVERHEAD);
-    if p > u16::MAX as u32 {
-        u16::MAX as u32
-    } else {
-        p
-    }
-}
-
-/// Who a frame is from and for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Header {
-    /// The cluster the sender belongs to.
-    pub cluster_id: u32,
-    /// The sender.
-    pub from: NodeId,
-    /// The addressee.
-    pub to: NodeId,
-}
-
-/// Why a frame could not be encoded or decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum CodecError {
-    /// The output buffer is too small for the frame.
-    BufferTooSmall,
-    /// The frame is longer than [`MAX_FRAME_BYTES`].
-    Oversized,
-    /// The frame is empty or ends inside a field.
-    Truncated,
-    /// The first byte is not [`VERSION`].
-    BadVersion,
-    /// The header or message does not decode.
-    Malformed,
-    /// An entry record is malformed (unknown kind, length past the end).
-    BadEntry,
-    /// Bytes remain after the last entry (or after a message without entries).
-    TrailingBytes,
-    /// Encoding: the log store does not hold an entry the message names.
-    EntryMissing,
-    /// A snapshot chunk whose length, offset or `done` flag contradict its snapshot.
-    BadChunk,
-}
-
-impl fmt::Display for CodecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CodecError::BufferTooSmall => "buffer too small for the frame",
-            CodecError::Oversized => "frame longer than MAX_FRAME_BYTES",
-            CodecError::Truncated => "frame truncated",
-            CodecError::BadVersion => "unknown frame version",
-            CodecError::Malformed => "malformed header or message",
-            CodecError::BadEntry => "malformed entry record",
-            CodecError::TrailingBytes => "trailing bytes after the message",
-            CodecError::EntryMissing => "the log store lacks an entry the message names",
-            CodecError::BadChunk => "snapshot chunk inconsistent with its snapshot",
-        })
-    }
-}
-
-impl core::error::Error for CodecError {}
-
-/// One log entry, borrowed from a store or a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EntryRef<'a> {
-    /// The term the entry was created in.
-    pub term: Term,
-    /// What the entry is.
-    pub kind: EntryKind,
-    /// The application payload (empty for `EntryKind::Empty`).
-    pub data: &'a [u8],
-}
+use crate::types::{LogIndex, NodeId};
 
 /// Where the encoder reads entries from: the log store.
 pub trait EntrySource {
@@ -135,132 +53,6 @@ pub trait EntrySource {
     }
 }
 
-/// Writes one entry record into `buf`, returning the bytes written.
-pub fn write_record(buf: &mut [u8], e: &EntryRef<'_>) -> Result<usize, CodecError> {
-    let len = e.data.len();
-    let need = ENTRY_OVERHEAD as usize + len;
-    if len > u16::MAX as usize {
-        return Err(CodecError::BadEntry);
-    }
-    let out = buf.get_mut(..need).ok_or(CodecError::BufferTooSmall)?;
-    out[..8].copy_from_slice(&e.term.0.to_le_bytes());
-    out[8] = e.kind.to_byte();
-    out[9..11].copy_from_slice(&(len as u16).to_le_bytes());
-    out[11..].copy_from_slice(e.data);
-    Ok(need)
-}
-
-/// Reads one entry record from the front of `buf`: the entry and the rest of `buf`.
-pub fn read_record(buf: &[u8]) -> Result<(EntryRef<'_>, &[u8]), CodecError> {
-    let (head, rest) = buf
-        .split_at_checked(ENTRY_OVERHEAD as usize)
-        .ok_or(CodecError::BadEntry)?;
-    let mut term = [0u8; 8];
-    term.copy_from_slice(&head[..8]);
-    let kind = EntryKind::from_byte(head[8]).ok_or(CodecError::BadEntry)?;
-    let len = u16::from_le_bytes([head[9], head[10]]) as usize;
-    let (data, rest) = rest.split_at_checked(len).ok_or(CodecError::BadEntry)?;
-    let entry = EntryRef {
-        term: Term(u64::from_le_bytes(term)),
-        kind,
-        data,
-    };
-    Ok((entry, rest))
-}
-
-/// The entries of a decoded AppendEntries, borrowed from the frame and already validated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WireEntries<'a> {
-    count: u32,
-    bytes: &'a [u8],
-}
-
-impl<'a> WireEntries<'a> {
-    /// No entries.
-    pub const EMPTY: WireEntries<'static> = WireEntries {
-        count: 0,
-        bytes: &[],
-    };
-
-    /// Raw bytes that are not entry records (a snapshot chunk's data): no entries to iterate,
-    /// the bytes through [`WireEntries::records`].
-    pub fn raw(bytes: &'a [u8]) -> WireEntries<'a> {
-        WireEntries { count: 0, bytes }
-    }
-
-    /// Validates `count` records filling exactly `bytes`.
-    #[inline]
-    pub fn parse(count: u32, bytes: &'a [u8]) -> Result<WireEntries<'a>, CodecError> {
-        let mut rest = bytes;
-        for _ in 0..count {
-            rest = read_record(rest)?.1;
-        }
-        if !rest.is_empty() {
-            return Err(CodecError::TrailingBytes);
-        }
-        Ok(WireEntries { count, bytes })
-    }
-
-    /// How many entries.
-    pub fn len(&self) -> u32 {
-        self.count
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The raw records, in the format of [`write_record`].
-    pub fn records(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    /// The entries in order.
-    #[inline]
-    pub fn iter(&self) -> WireIter<'a> {
-        WireIter {
-            left: self.count,
-            rest: self.bytes,
-        }
-    }
-
-    /// The entries after skipping `n`, in order.
-    #[inline]
-    pub fn skip(&self, n: u32) -> WireIter<'a> {
-        let mut it = self.iter();
-        for _ in 0..n {
-            if it.next().is_none() {
-                break;
-            }
-        }
-        it
-    }
-}
-
-/// Iterator over [`WireEntries`].
-#[derive(Clone, Debug)]
-pub struct WireIter<'a> {
-    left: u32,
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for WireIter<'a> {
-    type Item = EntryRef<'a>;
-
-    #[inline]
-    fn next(&mut self) -> Option<EntryRef<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        // Validated at decode time; a malformed record simply ends the iteration.
-        let (e, rest) = read_record(self.rest).ok()?;
-        self.left -= 1;
-        self.rest = rest;
-        Some(e)
-    }
-}
-
 impl EntrySource for WireEntries<'_> {
     fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
         None
@@ -276,7 +68,7 @@ fn encode_head(
     msg: &Message<EntryCount>,
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
-    if let Some(r) = crate::fastwire::encode_head(VERSION, hdr, msg, buf) {
+    if let Some(r) = fast::encode_head(VERSION, hdr, msg, buf) {
         return r;
     }
     let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
@@ -393,10 +185,7 @@ pub fn encode_wire(
 }
 
 /// The frame head through postcard: the header, the message, the bytes after it.
-#[allow(clippy::type_complexity)] // A one-off internal tuple; naming it adds nothing.
-pub(crate) fn decode_head_postcard(
-    frame: &[u8],
-) -> Result<(Header, Message<EntryCount>, &[u8]), CodecError> {
+fn decode_head_postcard(frame: &[u8]) -> Result<Head<'_>, CodecError> {
     let ((_, cluster_id, from, to, msg), rest) = postcard::take_from_bytes::<WireHeadOwned>(frame)
         .map_err(|e| match e {
             postcard::Error::DeserializeUnexpectedEnd => CodecError::Truncated,
@@ -419,42 +208,10 @@ pub type Head<'a> = (Header, Message<EntryCount>, &'a [u8]);
 /// The frame head as `decode` reads it (fast path for the hot messages, else postcard).
 #[doc(hidden)]
 pub fn decode_head(frame: &[u8]) -> Result<Head<'_>, CodecError> {
-    match crate::fastwire::decode_head(frame) {
+    match fast::decode_head(frame) {
         Some(head) => Ok(head),
         None => decode_head_postcard(frame),
     }
-}
-
-/// The frame head through postcard only (reference for the fast path's differential test).
-#[doc(hidden)]
-pub fn decode_head_reference(frame: &[u8]) -> Result<Head<'_>, CodecError> {
-    decode_head_postcard(frame)
-}
-
-/// The frame head through postcard only (reference for the fast path's differential test).
-#[doc(hidden)]
-pub fn encode_head_postcard(
-    hdr: &Header,
-    msg: &Message<EntryCount>,
-    buf: &mut [u8],
-) -> Result<usize, CodecError> {
-    let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
-    postcard::to_slice(&head, buf)
-        .map(|u| u.len())
-        .map_err(|_| CodecError::BufferTooSmall)
-}
-
-/// Decodes and validates one frame. Never panics, never allocates.
-#[inline]
-pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
-    decode_with(frame, true)
-}
-
-/// [`decode`] without the fast head reader: postcard and the canonical check by re-encoding
-/// for every message (reference for the fast path's differential test).
-#[doc(hidden)]
-pub fn decode_reference(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
-    decode_with(frame, false)
 }
 
 /// The frame head through postcard, accepted only if it is the canonical encoding (postcard
@@ -470,8 +227,9 @@ fn decode_head_canonical(frame: &[u8]) -> Result<Head<'_>, CodecError> {
     }
 }
 
-#[inline(always)]
-fn decode_with(frame: &[u8], fast: bool) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
+/// Decodes and validates one frame. Never panics, never allocates.
+#[inline(always)] // Into the receive loop (the fast head reader stays out of line).
+pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     if frame.len() > MAX_FRAME_BYTES as usize {
         return Err(CodecError::Oversized);
     }
@@ -482,12 +240,7 @@ fn decode_with(frame: &[u8], fast: bool) -> Result<(Header, Message<WireEntries<
     }
     // The fast reader takes only canonical heads of the hot messages; everything else (and
     // every error) goes through postcard and the canonical check.
-    let fast_head = if fast {
-        crate::fastwire::decode_head(frame)
-    } else {
-        None
-    };
-    let (hdr, msg, rest) = match fast_head {
+    let (hdr, msg, rest) = match fast::decode_head(frame) {
         Some(head) => head,
         None => decode_head_canonical(frame)?,
     };
@@ -556,6 +309,7 @@ fn attach_other<'b>(
 mod tests {
     use super::*;
     use crate::message::{AppendResponse, VoteRequest};
+    use crate::types::{EntryKind, Term};
 
     struct Two;
     impl EntrySource for Two {

@@ -10,7 +10,8 @@
 //! truncated or malformed head, another message) makes it give up and the caller takes the
 //! postcard path, which decides and reports exactly as before.
 
-use crate::codec::{CodecError, Header, MAX_HEADER_BYTES};
+use super::frame::{Header, MAX_HEADER_BYTES};
+use crate::error::CodecError;
 use crate::message::{Append, AppendResponse, EntryCount, Message};
 use crate::types::{LogIndex, NodeId, Term};
 
@@ -53,7 +54,7 @@ impl Writer<'_> {
 }
 
 /// Encodes the frame head for an Append or AppendResponse; `None` for other messages.
-#[inline]
+#[inline(always)] // Into `codec::encode`; plain `#[inline]` left it a register spill behind.
 pub(crate) fn encode_head(
     version: u8,
     hdr: &Header,
