@@ -74,6 +74,7 @@ mod action;
 mod bounds;
 mod driver;
 mod properties;
+mod seams;
 mod state;
 pub mod storage;
 mod trace;

@@ -294,6 +294,15 @@ where
         self.applied_members = members;
     }
 
+    /// The commit index the storage last recorded ([`Storage::save_hard_state`]). It starts
+    /// as the state's commit index, which is the recorded one after a restore; a driver that
+    /// builds an engine over a running state and storage it kept (a model checker that
+    /// rebuilds one per step) sets the recorded one, so that the next `Persist` records a
+    /// commit index that grew meanwhile, as one long-lived engine would.
+    pub fn set_saved_commit(&mut self, commit: LogIndex) {
+        self.saved_commit = commit;
+    }
+
     /// Takes the engine apart.
     pub fn into_parts(self) -> (C, S, N, T, M) {
         (
