@@ -338,11 +338,7 @@ impl<'a> Cluster<'a> {
 
 /// `nodes[sender]` to read from and `nodes[receiver]` to step (a node never sends to itself).
 #[inline(always)]
-fn sender_and_receiver<'n, T>(
-    nodes: &'n mut [T],
-    sender: usize,
-    receiver: usize,
-) -> (&'n T, &'n mut T) {
+fn sender_and_receiver<T>(nodes: &mut [T], sender: usize, receiver: usize) -> (&T, &mut T) {
     assert_ne!(sender, receiver, "a node never sends to itself");
     if sender < receiver {
         let (l, r) = nodes.split_at_mut(receiver);
