@@ -564,3 +564,31 @@ fn a_write_commits_without_waiting_for_a_heartbeat() {
     println!("{writes} writes, {waits} waited for a heartbeat");
     assert_eq!(waits, 0);
 }
+
+#[test]
+fn an_engine_rebuilt_over_kept_storage_records_the_commit_that_grew_meanwhile() {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    c.deliver();
+    // The leader learned the commit from the acknowledgements: nothing recorded it yet.
+    let j = c.journals[0].clone();
+    let recorded = |j: &Journal| {
+        j.borrow()
+            .iter()
+            .rev()
+            .find_map(|l| l.rsplit_once(" commit ").map(|(_, c)| c.to_string()))
+    };
+    let commit = c.nodes[0].state().commit();
+    let before = recorded(&j).expect("a hard state was recorded");
+    assert_ne!(before, commit.to_string());
+    // Rebuild node 1's engine over its state and storage, as a driver that keeps them
+    // between steps (the model checker) does, telling it the commit index recorded.
+    let node = c.nodes.remove(0);
+    let (state, disk, _, wire, machine) = node.into_parts();
+    let mut node = Engine::new(state, disk, wire, machine);
+    node.set_saved_commit(LogIndex(before.trim_start_matches('i').parse().unwrap()));
+    c.nodes.insert(0, node);
+    c.step(0, Input::Propose { data: b"y=2" });
+    assert_eq!(recorded(&j), Some(commit.to_string()), "{:?}", j.borrow());
+}

@@ -1,8 +1,10 @@
 //! Exhaustive model checking of the real raft-core with [stateright]: the model's nodes are
 //! real [`raft_core::State`] values, driven through every interleaving of a small bounded
 //! configuration by the same `step` function drivers use, with every message encoded and
-//! decoded by the real codec, and every output performed as a driver does (the driver:
-//! `driver.rs`; the storage: [`storage`]).
+//! decoded by the real codec, and every output performed by raft-core's
+//! [`Engine`](raft_core::Engine), as every driver performs them (the driver: `driver.rs`,
+//! which builds an engine per step over seams that borrow the model's state, `seams.rs`;
+//! the storage: [`storage`]).
 //!
 //! - 3 voters, durable storage per node (hard state, commit, a log store that compaction
 //!   really empties, a snapshot file), `Durability::Inline`;
@@ -30,7 +32,8 @@
 //!   only until its removal commits; that a leader transferring leadership accepts no
 //!   proposal or change; that the driver contract holds (no `Apply` out of order or of an
 //!   entry the store lacks, no `Compact` beyond the snapshot, chunks in order and adding up
-//!   to the snapshot named, no driver error from `step`, restore succeeds); and, as
+//!   to the snapshot named, no driver error from `step`, restore succeeds, no send or
+//!   apply while a write is not durable, a written chunk is the one the core named); and, as
 //!   `sometimes`, that a client operation completes, a membership change commits
 //!   ([`Bounds::MEMBERSHIP`]), a follower installs a leader's snapshot, a read is answered
 //!   through ReadIndex and a leadership transfer completes ([`Bounds::FEATURES`]), a
@@ -74,6 +77,7 @@ mod action;
 mod bounds;
 mod driver;
 mod properties;
+mod seams;
 mod state;
 pub mod storage;
 mod trace;

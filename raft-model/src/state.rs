@@ -108,9 +108,10 @@ pub struct ModelState {
     /// Milestones reached ([`reached`] bits).
     pub reached: u8,
     /// The first broken driver contract (an Apply out of order or of an entry the store
-    /// lacks, a Compact beyond the snapshot, a chunk out of order, a snapshot that fails its
-    /// checksum, a driver error from `step`, a failed restore): a property failure with a
-    /// trace, not a panic.
+    /// lacks, a Compact beyond the snapshot, a chunk out of order or not the one named, a
+    /// snapshot that fails its checksum, a send or apply while a write is not durable, a
+    /// driver error from `step`, a failed restore; checked by the engine's seams in
+    /// `seams.rs`): a property failure with a trace, not a panic.
     pub broken: Option<String>,
     /// The register history.
     pub history: LinearizabilityTester<ClientId, Register<Value>>,

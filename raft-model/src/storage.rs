@@ -2,9 +2,11 @@
 //! base), the durable hard state and commit index, the durable snapshot file, the snapshot
 //! being received, and the register state machine whose captures the snapshots are.
 //!
-//! Durability is inline: what the driver wrote is durable. A crash keeps [`Disk::hs`],
-//! [`Disk::commit`], [`Disk::log`] and [`Disk::snapshot`]; the state machine restarts from
-//! the snapshot (or empty) and the snapshot being received is lost.
+//! Durability is inline: the engine syncs every write before the step's next output (the
+//! seams in `seams.rs` check it), and crashes happen between steps, so what the disk holds
+//! is what was made durable. A crash keeps [`Disk::hs`], [`Disk::commit`], [`Disk::log`] and
+//! [`Disk::snapshot`]; the state machine restarts from the snapshot (or empty) and the
+//! snapshot being received is lost.
 
 use std::hash::{Hash, Hasher};
 
@@ -150,16 +152,17 @@ impl Machine {
         }
     }
 
-    /// Applies entry `e` at the next index.
-    pub fn apply(&mut self, e: &Entry) {
+    /// Applies the entry `(term, kind, data)` at the next index (`kind` as
+    /// `EntryKind::to_byte`).
+    pub fn apply(&mut self, term: Term, kind: u8, data: &[u8]) {
         self.applied = self.applied.next();
-        self.history.push((e.term, e.kind, e.data.clone()));
-        if e.kind == EntryKind::Membership.to_byte() {
+        self.history.push((term, kind, data.to_vec()));
+        if kind == EntryKind::Membership.to_byte() {
             // The core accepted it, so it decodes.
-            if let Ok(m) = Membership::decode(&e.data) {
+            if let Ok(m) = Membership::decode(data) {
                 self.members = Members(m);
             }
-        } else if let [_, 1, v] = e.data.as_slice() {
+        } else if let [_, 1, v] = data {
             self.register = *v;
         }
     }

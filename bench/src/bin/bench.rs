@@ -375,11 +375,14 @@ fn notes(p: &Params, all: &All) -> String {
          CheckQuorum on, frames of 65,507 bytes (the codec's maximum), {inf} AppendEntries in \
          flight per follower, inline durability; compaction driven by the harness (it answers \
          `CaptureWanted` with `Captured` at once; the window holds {log} entries, so a node does \
-         not keep the whole log, unlike raft-rs' `MemStorage`). Messages travel encoded by the \
-         codec from the sender's `RingStore` into a frame arena and are decoded, borrowing, at \
-         the receiver. Micro benchmarks: the incoming frame is encoded once by the sender before \
-         the loop (raft-rs builds its message struct inside the loop); each operation is the \
-         receiver's work: decode the frame, step, perform the outputs, encoding any answer.\n\
+         not keep the whole log, unlike raft-rs' `MemStorage`). Each node is a \
+         `raft_core::Engine`, which performs the outputs through the harness's seams (the \
+         `RingStore`, a per-node outbox, a counting state machine). Messages travel encoded by \
+         `Outgoing::encode` from the sender's `RingStore` into its outbox's arena and are \
+         decoded, borrowing, at the receiver. Micro benchmarks: the incoming frame is encoded \
+         once by the sender before the loop (raft-rs builds its message struct inside the \
+         loop); each operation is the receiver's work: decode the frame, step it through the \
+         engine (which performs the outputs, encoding any answer).\n\
          - raft-core in-process: the same, but messages take BENCH.md's cheaper path that the \
          API offers: the `Message` descriptor itself is queued and only its body (the entry \
          records, copied once from the sender's store by `codec::encode_body`) goes into the \

@@ -2,16 +2,16 @@
 //! function per case and transport (callgrind toggles collection on its name).
 //!
 //! Each operation is the receiver's work. Frames: decode the frame the sender encoded once
-//! before the loop, step, perform the outputs (encoding any answer into the arena), drop the
-//! answer. In-process: attach the (empty) body to the descriptor, step, perform the outputs
-//! (queueing any answer's descriptor), drop the answer.
+//! before the loop, step it through the receiver's engine (which encodes any answer into its
+//! outbox), drop the answer. In-process: attach the (empty) body to the descriptor, step it
+//! through the engine (which queues any answer's descriptor), drop the answer.
 
 use std::hint::black_box;
 
 use raft_core::codec::{self, Header};
 use raft_core::{AppendResponse, EntryCount, Input, Message, NodeId, Proposal};
 
-use super::net::{perform, NodeIo, Transport};
+use super::net::Transport;
 use super::{Buffers, Cluster, CLUSTER};
 use crate::Micro;
 
@@ -34,50 +34,26 @@ pub fn micro_cluster(bufs: &mut Buffers, transport: Transport) -> Cluster<'_> {
     // answer to this heartbeat is the append response template).
     for k in 1..3 {
         let hb = c.leader_heartbeat();
-        c.net.inject(0, k, &hb, &c.stores[0]);
+        c.inject(0, k, &hb);
     }
     c.drive();
-    assert_eq!(c.applied, [10; 3], "10 entries applied everywhere");
+    assert_eq!(c.applied(), [10; 3], "10 entries applied everywhere");
     assert!(c.net.is_empty());
-    let last = c.nodes[0].last_index();
+    let last = c.nodes[0].state().last_index();
     for n in &c.nodes {
-        assert_eq!(n.commit(), last);
-        assert_eq!(n.applied(), last);
+        assert_eq!(n.state().commit(), last);
+        assert_eq!(n.state().applied(), last);
     }
     c
 }
 
-/// Steps `input` into node index `k`, performs the outputs, and drops whatever it sends.
+/// Steps `input` into node index `k` through its engine and drops whatever it sends.
 #[inline(always)]
 fn step_and_drop(c: &mut Cluster<'_>, k: usize, input: Input<'_>) {
-    let Cluster {
-        nodes,
-        stores,
-        hard,
-        net,
-        applied,
-        out,
-        ..
-    } = c;
-    nodes[k].step(input, out).expect("step");
-    let io = NodeIo {
-        k,
-        store: &mut stores[k],
-        hard: &mut hard[k],
-        applied: &mut applied[k],
-    };
-    let transport = net.transport;
-    let (_, capture) = perform(
-        io,
-        transport,
-        &input,
-        out,
-        &mut net.arena[..],
-        0,
-        &mut net.queue,
-    );
-    debug_assert!(capture.is_none());
-    net.clear(); // the answer is dropped
+    let node = &mut c.nodes[k];
+    node.step(input, &mut c.heard).expect("step");
+    debug_assert!(c.heard.capture.is_none());
+    node.transport_mut().clear(); // the answer is dropped
 }
 
 /// Delivers the frame in `rx` to node index `k` (decode, step, perform), answer dropped.
@@ -111,12 +87,12 @@ fn frame(
         from: CLUSTER[from],
         to: CLUSTER[to],
     };
-    codec::encode(&hdr, msg, &*c.stores[from], buf).expect("encode")
+    codec::encode(&hdr, msg, c.nodes[from].storage(), buf).expect("encode")
 }
 
 /// The append response node 2 sends for the leader's last index (already acknowledged).
 fn append_response(c: &Cluster<'_>) -> Message<EntryCount> {
-    let leader = &c.nodes[0];
+    let leader = c.nodes[0].state();
     let last = c.last_2_to_1.expect("node 2 has answered node 1");
     Message::AppendResponse(AppendResponse {
         term: leader.term(),
@@ -154,7 +130,7 @@ pub fn raftcore_inproc_loop_follower_heartbeat(c: &mut Cluster<'_>, ops: u64) {
 pub fn raftcore_loop_leader_tick(c: &mut Cluster<'_>, ops: u64) {
     for _ in 0..ops {
         c.nodes[0]
-            .step(black_box(Input::Tick), &mut c.out)
+            .step(black_box(Input::Tick), &mut c.heard)
             .expect("tick");
     }
 }

@@ -20,20 +20,28 @@
 //!   what an ordered driver does.
 //!
 //! # Driver
-//! Outputs are performed in order as each step returns them: `Persist` through
-//! [`persist_entries`] into the node's [`RingStore`] (the store raft-core ships; its buffer is
-//! allocated once before the timed phase) and its hard state into a per-node copy; `Send`
-//! encoded by [`codec::encode`] from the sender's store straight into the network's frame
-//! arena (one copy of the entry records); `Apply` counted by reading each applied entry from
-//! the store. Delivery takes the frame at the front of the FIFO, decodes it with
-//! [`codec::decode`] (borrowing the entries from the frame) and steps
-//! [`Input::Message`]; the same input is handed to `persist_entries`, so a follower copies
-//! the entries from the frame into its store. No `Frame` double decode, no zero-copy
-//! shortcut: this is the path a real driver takes.
+//! Each node is a [`raft_core::Engine`], which performs every step's outputs in the
+//! contract's order through the harness's seams: its [`RingStore`] (the store raft-core
+//! ships, which keeps the hard state beside the records; its buffer is allocated once before
+//! the timed phase) as the log storage, an [`Outbox`] as the transport (frames encoded by
+//! `Outgoing::encode` from the sender's store straight into the outbox's arena: one copy of
+//! the entry records; or in-process, see [`Transport`]), and a [`Counter`] as the state
+//! machine (it reads each applied entry from the store and counts the non-empty ones).
+//! Delivery takes the front message of the FIFO, decodes it from the sender's arena with
+//! [`codec::decode`] (borrowing the entries from the frame) and steps [`Input::Message`]
+//! through the receiver's engine, which hands the same input to the store, so a follower
+//! copies the entries from the frame into its store. No `Frame` double decode: this is the
+//! path a real driver takes.
 //!
-//! The frame arena is a fixed buffer allocated once per cluster; frames are appended at its
-//! tail and it is reset whenever the queue drains (each `drive()` drains it), so the network
-//! allocates nothing either.
+//! Compaction: when the engine reports `capture_wanted`, the harness "captures" its counter
+//! (nothing to copy) and steps `Input::Captured { index: upto }` through the engine at once.
+//! It does not use `Engine::capture`, which reports a snapshot (`SnapshotSaved`) that lets the
+//! leader compact past a follower that lags and stream it the snapshot instead; the counter
+//! has no snapshot to stream, and compaction stays at what every follower holds, as before.
+//!
+//! The arenas are fixed buffers allocated once per cluster; messages are appended at an
+//! arena's tail and it is reset whenever its outbox drains (each `drive()` drains them all),
+//! so the network allocates nothing either.
 
 mod micro;
 mod net;
@@ -41,10 +49,11 @@ mod net;
 use std::hint::black_box;
 use std::time::Instant;
 
-use raft_core::codec;
+use raft_core::codec::{self, EntryRef, Header};
+use raft_core::engine::{Events, StateMachine};
 use raft_core::{
-    outputs_needed, Append, AppendResponse, Config, EntryCount, HardState, Input, LogIndex,
-    Message, NodeId, Output, Outputs, Proposal, RingStore, Role, State,
+    Append, AppendResponse, Config, Engine, EntryCount, Input, LogIndex, Message, NodeId, Proposal,
+    RingStore, Role, State, StoreError,
 };
 
 pub use micro::{
@@ -52,8 +61,7 @@ pub use micro::{
     raftcore_inproc_loop_leader_append_response, raftcore_loop_follower_heartbeat,
     raftcore_loop_leader_append_response, raftcore_loop_leader_tick,
 };
-use net::{perform, NodeIo};
-pub use net::{Net, Transport, ARENA_BYTES};
+pub use net::{Net, Outbox, Transport, ARENA_BYTES};
 
 use crate::counting::Counts;
 use crate::{median, payload, Micro, MicroRun, Subject, ThroughputRun};
@@ -62,8 +70,6 @@ use crate::{median, payload, Micro, MicroRun, Subject, ThroughputRun};
 pub const LOG: usize = 8192;
 /// AppendEntries in flight per follower.
 pub const INFLIGHT: usize = 256;
-/// Output list capacity: the proven per-step bound for 3 voters.
-pub const OUT: usize = outputs_needed(3);
 /// Bytes of each node's log-store ring: a full window of 27-byte records (221 KB) plus the
 /// wrap reserve of one maximal record (65 KB), rounded up.
 pub const STORE_BYTES: usize = 1 << 20;
@@ -71,6 +77,42 @@ pub const STORE_BYTES: usize = 1 << 20;
 pub type Node = State<3, LOG, INFLIGHT>;
 /// One node's log store.
 pub type Store<'a> = RingStore<'a, LOG>;
+/// One node: its state driven by the engine over its store, outbox and counter.
+pub type NodeEngine<'a> = Engine<Node, Store<'a>, Outbox, Counter>;
+
+/// The state machine: the number of non-empty entries applied.
+pub struct Counter(pub u64);
+
+impl StateMachine for Counter {
+    type Error = StoreError;
+
+    #[inline]
+    fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+        if !e.data.is_empty() {
+            self.0 += 1;
+        }
+        Ok(())
+    }
+}
+
+/// What the harness hears of a step: the answer to a proposal, a capture wanted.
+#[derive(Default)]
+struct Heard {
+    proposal: Option<Proposal>,
+    capture: Option<LogIndex>,
+}
+
+impl Events for Heard {
+    #[inline]
+    fn proposal(&mut self, p: Proposal) {
+        self.proposal = Some(p);
+    }
+
+    #[inline]
+    fn capture_wanted(&mut self, upto: LogIndex) {
+        self.capture = Some(upto);
+    }
+}
 
 const CLUSTER: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
 
@@ -111,19 +153,14 @@ impl Default for Buffers {
     }
 }
 
-/// Three raft-core nodes, their stores and the FIFO network between them.
+/// Three raft-core nodes (engines over their stores, outboxes and counters) and the FIFO
+/// order between their outboxes.
 pub struct Cluster<'a> {
     /// `nodes[k]` has id `k + 1`.
-    pub nodes: Vec<Box<Node>>,
-    /// Each node's log store.
-    pub stores: Vec<Box<Store<'a>>>,
-    /// Each node's persisted hard state.
-    pub hard: [HardState; 3],
-    /// The network.
+    pub nodes: Vec<Box<NodeEngine<'a>>>,
+    /// The order messages were sent in.
     pub net: Net,
-    /// Non-empty application entries applied, per node.
-    pub applied: [u64; 3],
-    out: Outputs<OUT>,
+    heard: Heard,
     /// The last AppendEntries node 1 sent node 2 and the last answer node 2 sent node 1, as
     /// decoded at the receiver: templates of the micro benchmarks' messages, so that those are
     /// exactly what the protocol sends (fields included that this harness does not name).
@@ -137,103 +174,93 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     /// A fresh cluster over `bufs`, `cfg` giving each node's configuration.
     pub fn new(bufs: &'a mut Buffers, cfg: fn(u64) -> Config, transport: Transport) -> Cluster<'a> {
-        let nodes = (1..=3u64)
-            .map(|id| Box::new(Node::new(cfg(id), &CLUSTER).expect("valid raft-core config")))
-            .collect();
-        let stores = bufs
+        let nodes = bufs
             .0
             .iter_mut()
-            .map(|b| Box::new(Store::new(&mut b[..], LogIndex::ZERO)))
+            .zip(1..=3u64)
+            .map(|(b, id)| {
+                let state = Node::new(cfg(id), &CLUSTER).expect("valid raft-core config");
+                let store = Store::new(&mut b[..], LogIndex::ZERO);
+                Box::new(Engine::new(
+                    state,
+                    store,
+                    Outbox::new(transport),
+                    Counter(0),
+                ))
+            })
             .collect();
         Cluster {
             nodes,
-            stores,
-            hard: [HardState::default(); 3],
             net: Net::new(transport),
-            applied: [0; 3],
-            out: Outputs::new(),
+            heard: Heard::default(),
             last_1_to_2: None,
             last_2_to_1: None,
             record_templates: false,
         }
     }
 
-    /// Steps `input` into node index `k` and performs its outputs (frames to the network).
+    /// Steps `input` into node index `k` through its engine (its messages join the FIFO).
     #[inline]
     pub fn step(&mut self, k: usize, input: Input<'_>) {
-        let Cluster {
-            nodes,
-            stores,
-            hard,
-            net,
-            applied,
-            out,
-            ..
-        } = self;
-        nodes[k].step(input, out).expect("step");
-        let tail = net.tail;
-        let io = NodeIo {
-            k,
-            store: &mut stores[k],
-            hard: &mut hard[k],
-            applied: &mut applied[k],
-        };
-        let (w, capture) = perform(
-            io,
-            net.transport,
-            &input,
-            out,
-            &mut net.arena[tail..],
-            tail,
-            &mut net.queue,
-        );
-        net.tail += w;
-        if let Some(upto) = capture {
+        let node = &mut self.nodes[k];
+        let before = node.transport().len();
+        node.step(input, &mut self.heard).expect("step");
+        self.net.sent(k, node.transport().len() - before);
+        if let Some(upto) = self.heard.capture.take() {
             self.step(k, Input::Captured { index: upto });
         }
     }
 
-    /// Delivers the front message (decoded, or its descriptor attached to its body), steps
-    /// `Input::Message`, performs the outputs. False if the queue is empty.
+    /// Delivers the front message (decoded from its sender's arena, or its descriptor
+    /// attached to its body) and steps it through the addressee's engine. False if the queue
+    /// is empty.
     #[inline]
     pub fn deliver_one(&mut self) -> bool {
-        let Cluster {
-            nodes,
-            stores,
-            hard,
-            net,
-            applied,
-            out,
-            last_1_to_2,
-            last_2_to_1,
-            record_templates,
-        } = self;
-        let transport = net.transport;
-        let mut capture = None;
-        let mut node = 0;
-        let delivered = net.deliver(|k, input, free, tail, queue| {
-            node = k;
-            if *record_templates {
-                record(k, &input, last_1_to_2, last_2_to_1);
-            }
-            nodes[k].step(input, out).expect("step");
-            let io = NodeIo {
-                k,
-                store: &mut stores[k],
-                hard: &mut hard[k],
-                applied: &mut applied[k],
-            };
-            let (w, c) = perform(io, transport, &input, out, free, tail, queue);
-            capture = c;
-            w
-        });
-        if let Some(upto) = capture {
-            self.step(node, Input::Captured { index: upto });
+        let Some(from) = self.net.next_sender() else {
+            return false;
+        };
+        let (q, desc) = self.nodes[from].transport_mut().pop();
+        let to = q.to;
+        let (sender, receiver) = sender_and_receiver(&mut self.nodes, from, to);
+        let input = net::input(from, sender.transport(), &q, desc);
+        if self.record_templates {
+            record(to, &input, &mut self.last_1_to_2, &mut self.last_2_to_1);
         }
-        delivered
+        let before = receiver.transport().len();
+        receiver.step(input, &mut self.heard).expect("step");
+        self.net.sent(to, receiver.transport().len() - before);
+        if let Some(upto) = self.heard.capture.take() {
+            self.step(to, Input::Captured { index: upto });
+        }
+        true
     }
 
-    /// Rounds until a round does nothing. raft-core performs a node's outputs as its step
+    /// Queues `msg` from node index `from` to node index `to` as the harness's own message
+    /// (encoded from the sender's store as a step's would be).
+    pub fn inject(&mut self, from: usize, to: usize, msg: &Message<EntryCount>) {
+        let node = &mut self.nodes[from];
+        let mut scratch = vec![0u8; codec::MAX_FRAME_BYTES as usize];
+        let (len, desc) = match self.net.transport {
+            Transport::Frames => {
+                let hdr = Header {
+                    cluster_id: 0,
+                    from: CLUSTER[from],
+                    to: CLUSTER[to],
+                };
+                let n = codec::encode(&hdr, msg, node.storage(), &mut scratch).expect("encode");
+                (n, None)
+            }
+            Transport::InProcess => {
+                let n = codec::encode_body(msg, node.storage(), &mut scratch).expect("body");
+                (n, Some(*msg))
+            }
+        };
+        node.transport_mut()
+            .inject(CLUSTER[to], &scratch[..len], desc);
+        self.net.sent(from, 1);
+    }
+
+    /// Rounds until a round does nothing. The engine performs a node's outputs as its step
     /// returns them, so a round has no pending outputs to handle and consists of delivering
     /// every queued message in FIFO order (including the answers queued meanwhile).
     pub fn drive(&mut self) {
@@ -252,13 +279,13 @@ impl<'a> Cluster<'a> {
     /// (randomized) election timeout starts a PreVote round; then drive(), and node 1 must lead.
     pub fn elect_node1(&mut self) {
         let mut ticks = 0u64;
-        while self.nodes[0].role() == Role::Follower {
+        while self.nodes[0].state().role() == Role::Follower {
             self.step(0, Input::Tick);
             ticks += 1;
             assert!(ticks <= 1 << 27, "node 1 never campaigned");
         }
         self.drive();
-        assert_eq!(self.nodes[0].role(), Role::Leader, "node 1 leads");
+        assert_eq!(self.nodes[0].state().role(), Role::Leader, "node 1 leads");
     }
 
     /// Proposes the 16-byte payload of `seq` on node 1; it must be accepted.
@@ -266,16 +293,16 @@ impl<'a> Cluster<'a> {
     pub fn propose(&mut self, seq: u64) {
         let data = payload(seq);
         self.step(0, Input::Propose { data: &data });
-        debug_assert!(self
-            .out
-            .iter()
-            .any(|o| matches!(o, Output::Proposal(Proposal::Accepted { .. }))));
+        debug_assert!(matches!(
+            self.heard.proposal,
+            Some(Proposal::Accepted { .. })
+        ));
     }
 
     /// The heartbeat node 1 (the leader) sends a follower whose match index is its last index:
     /// an AppendEntries without entries at the leader's term, commit and current round.
     pub fn leader_heartbeat(&self) -> Message<EntryCount> {
-        let leader = &self.nodes[0];
+        let leader = self.nodes[0].state();
         let last = self.last_1_to_2.expect("node 1 has sent node 2 an append");
         Message::Append(Append {
             term: leader.term(),
@@ -288,17 +315,37 @@ impl<'a> Cluster<'a> {
         })
     }
 
-    /// Whether the last step's outputs are empty.
-    pub fn last_outputs_empty(&self) -> bool {
-        self.out.is_empty()
+    /// Non-empty application entries applied, per node.
+    pub fn applied(&self) -> [u64; 3] {
+        [0, 1, 2].map(|k| self.nodes[k].machine().0)
     }
 
-    /// The answer of the last `Propose`, if the last step was one.
-    pub fn last_proposal(&self) -> Option<Proposal> {
-        self.out.iter().find_map(|o| match o {
-            Output::Proposal(p) => Some(*p),
-            _ => None,
-        })
+    /// Heap bytes of the network: the outboxes and the order queue.
+    pub fn net_heap_bytes(&self) -> usize {
+        self.net.heap_bytes()
+            + self
+                .nodes
+                .iter()
+                .map(|n| n.transport().heap_bytes())
+                .sum::<usize>()
+    }
+
+    /// The answer of the last proposal since the last call, if any.
+    pub fn last_proposal(&mut self) -> Option<Proposal> {
+        self.heard.proposal.take()
+    }
+}
+
+/// `nodes[sender]` to read from and `nodes[receiver]` to step (a node never sends to itself).
+#[inline(always)]
+fn sender_and_receiver<T>(nodes: &mut [T], sender: usize, receiver: usize) -> (&T, &mut T) {
+    assert_ne!(sender, receiver, "a node never sends to itself");
+    if sender < receiver {
+        let (l, r) = nodes.split_at_mut(receiver);
+        (&l[sender], &mut r[0])
+    } else {
+        let (l, r) = nodes.split_at_mut(sender);
+        (&r[0], &mut l[receiver])
     }
 }
 
@@ -395,24 +442,27 @@ impl<const IN_PROCESS: bool> Subject for RaftCore<IN_PROCESS> {
         // (node 3, by FIFO order) learns the last commit only from the next heartbeat. Untimed
         // and reported: tick the leader until it has (bounded).
         let mut settle_ticks = 0u64;
-        while c.applied != [total; 3] && settle_ticks < 100 {
+        while c.applied() != [total; 3] && settle_ticks < 100 {
             c.step(0, Input::Tick);
             c.drive();
             settle_ticks += 1;
         }
-        assert_eq!(c.applied, [total; 3], "all nodes applied all entries");
+        assert_eq!(c.applied(), [total; 3], "all nodes applied all entries");
         for n in &c.nodes {
-            assert_eq!(n.stats().proposals_busy, 0);
-            assert_eq!(n.stats().output_overflow, 0);
+            assert_eq!(n.state().stats().proposals_busy, 0);
+            assert_eq!(n.state().stats().output_overflow, 0);
         }
         if total > LOG as u64 {
             for n in &c.nodes {
-                assert!(n.first_index().0 > 1, "the harness drove compaction");
+                assert!(
+                    n.state().first_index().0 > 1,
+                    "the harness drove compaction"
+                );
             }
         }
         // Resident heap of the nodes: their boxed States, boxed stores and store buffers
         // (everything allocated since before the buffers and still live) less the network.
-        let resident = Counts::now().since(before_cluster).live - c.net.heap_bytes() as i64;
+        let resident = Counts::now().since(before_cluster).live - c.net_heap_bytes() as i64;
         black_box(&c);
         ThroughputRun {
             elapsed,
@@ -434,9 +484,13 @@ impl<const IN_PROCESS: bool> Subject for RaftCore<IN_PROCESS> {
             ns.push(t.elapsed().as_nanos() as f64 / ops as f64);
         }
         let allocs = Counts::now().since(before).allocs;
-        assert_eq!(c.nodes[0].role(), Role::Leader, "node 1 still leads");
+        assert_eq!(
+            c.nodes[0].state().role(),
+            Role::Leader,
+            "node 1 still leads"
+        );
         if case == Micro::LeaderTick {
-            assert!(c.last_outputs_empty(), "a leader tick came due");
+            assert!(c.nodes[0].transport().is_empty(), "a leader tick came due");
         }
         MicroRun {
             ns_per_op: median(&mut ns),

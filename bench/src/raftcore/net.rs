@@ -1,29 +1,31 @@
-//! The harness's FIFO network and the performing of one step's outputs.
+//! The harness's FIFO network: each node's [`Outbox`] is the engine's transport, and one
+//! queue of senders keeps every message in the order it was sent.
 //!
 //! Two transports, chosen per cluster ([`Transport`]):
-//! - **frames**: each message encoded by [`codec::encode`] from the sender's store into a frame
-//!   arena and decoded, borrowing, by [`codec::decode`] at the receiver: what a driver sending
-//!   datagrams does;
+//! - **frames**: each message encoded by [`Outgoing::encode`] (the codec reading entries from
+//!   the sender's store) into its outbox's arena and decoded, borrowing, by
+//!   [`codec::decode`] at the receiver: what a driver sending datagrams does;
 //! - **in-process**: BENCH.md's "cheaper zero-copy path if the API offers one". The message
-//!   descriptor itself is queued and only its body (an AppendEntries' entry records, copied
-//!   once from the sender's store by [`codec::encode_body`]) goes into the arena; the receiver
+//!   descriptor itself ([`Outgoing::message`]) is queued and only its body (an
+//!   AppendEntries' entry records, copied once from the sender's store by
+//!   [`codec::encode_body`] through [`Outgoing::source`]) goes into the arena; the receiver
 //!   attaches it with [`codec::attach_body`], which checks it as decoding would. What nodes
 //!   sharing an address space (firmware running several nodes, a test) do.
 //!
-//! The arena is allocated once per cluster; messages are appended at its tail and it is reset
-//! whenever the queue drains (each `drive()` drains it), so the network allocates nothing.
+//! Each arena is allocated once per cluster; messages are appended at its tail and it is
+//! reset whenever its outbox drains (each `drive()` drains them all), so the network
+//! allocates nothing. A receiver decodes straight from the sender's arena while its own
+//! step writes into its own (a node never sends to itself).
 
 use std::collections::VecDeque;
 
-use raft_core::codec::{self, EntrySource, Header};
-use raft_core::{
-    persist_entries, EntryCount, HardState, Input, LogIndex, LogStore, Message, NodeId, Output,
-    Outputs,
-};
+use raft_core::codec::{self, EntrySource};
+use raft_core::engine::Outgoing;
+use raft_core::{EntryCount, Input, Message, NodeId, StoreError};
 
-use super::{Store, CLUSTER, OUT};
+use super::CLUSTER;
 
-/// Bytes of the network's arena (one drive() of the B=1000 workload needs ~0.3 MB).
+/// Bytes of each outbox's arena (one drive() of the B=1000 workload needs ~0.3 MB in all).
 pub const ARENA_BYTES: usize = 16 << 20;
 
 /// How messages travel between the harness's nodes.
@@ -35,7 +37,7 @@ pub enum Transport {
     InProcess,
 }
 
-/// A queued message: the addressee's index and where its bytes are in the arena.
+/// A queued message: the addressee's index and where its bytes are in the sender's arena.
 #[derive(Clone, Copy, Debug)]
 pub struct Queued {
     /// Index of the addressee.
@@ -46,212 +48,180 @@ pub struct Queued {
     pub len: usize,
 }
 
-/// The queue of a [`Net`]; in-process, each entry's sender and descriptor wait in a second
-/// queue beside it (so the frames transport moves no more than its 24-byte entries).
-pub struct Queue {
-    bytes: VecDeque<Queued>,
-    descs: VecDeque<(NodeId, Message<EntryCount>)>,
+/// One node's sent messages not yet delivered: the engine's [`raft_core::engine::Transport`].
+/// In-process, each message's descriptor waits in a second queue beside it (so the frames
+/// transport moves no more than its 24-byte entries).
+pub struct Outbox {
+    transport: Transport,
+    arena: Box<[u8]>,
+    tail: usize,
+    queue: VecDeque<Queued>,
+    descs: VecDeque<Message<EntryCount>>,
 }
 
-/// The FIFO network: bytes in an arena, [`Queued`] entries in a queue.
+impl Outbox {
+    pub(super) fn new(transport: Transport) -> Outbox {
+        Outbox {
+            transport,
+            arena: vec![0u8; ARENA_BYTES].into(),
+            tail: 0,
+            queue: VecDeque::with_capacity(1 << 16),
+            descs: VecDeque::with_capacity(match transport {
+                Transport::Frames => 0,
+                Transport::InProcess => 1 << 16,
+            }),
+        }
+    }
+
+    /// Heap bytes of the outbox (arena and queue buffers).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.len()
+            + self.queue.capacity() * std::mem::size_of::<Queued>()
+            + self.descs.capacity() * std::mem::size_of::<Message<EntryCount>>()
+    }
+
+    /// Messages waiting.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing waits.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Drops every waiting message.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.descs.clear();
+        self.tail = 0;
+    }
+
+    /// Queues `bytes` (a frame, or in-process a body with its descriptor `desc`) to `to` as
+    /// the harness's own message, not a step's output (the micro benchmarks' setup).
+    pub(super) fn inject(&mut self, to: NodeId, bytes: &[u8], desc: Option<Message<EntryCount>>) {
+        self.arena[self.tail..self.tail + bytes.len()].copy_from_slice(bytes);
+        if let (Transport::InProcess, Some(d)) = (self.transport, desc) {
+            self.descs.push_back(d);
+        }
+        self.push(to, bytes.len());
+    }
+
+    #[inline(always)]
+    fn push(&mut self, to: NodeId, len: usize) {
+        self.queue.push_back(Queued {
+            to: (to.0 - 1) as usize,
+            start: self.tail,
+            len,
+        });
+        self.tail += len;
+    }
+
+    /// Takes the front message: where it goes and, in-process, its descriptor. The bytes stay
+    /// in the arena (read them with [`Outbox::bytes`]) until this node sends again.
+    #[inline]
+    pub(super) fn pop(&mut self) -> (Queued, Option<Message<EntryCount>>) {
+        let q = self.queue.pop_front().expect("a queued message");
+        let desc = match self.transport {
+            Transport::Frames => None,
+            Transport::InProcess => Some(self.descs.pop_front().expect("a descriptor per entry")),
+        };
+        if self.queue.is_empty() {
+            self.tail = 0;
+        }
+        (q, desc)
+    }
+
+    /// The bytes of a message taken by [`Outbox::pop`].
+    #[inline]
+    pub(super) fn bytes(&self, q: &Queued) -> &[u8] {
+        &self.arena[q.start..q.start + q.len]
+    }
+}
+
+impl raft_core::engine::Transport for Outbox {
+    type Error = StoreError;
+
+    #[inline(always)]
+    fn send<L: EntrySource + ?Sized>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError> {
+        let buf = &mut self.arena[self.tail..];
+        let len = match self.transport {
+            Transport::Frames => m.encode(buf).expect("encode (arena large enough)"),
+            Transport::InProcess => {
+                self.descs.push_back(*m.message());
+                codec::encode_body(m.message(), m.source(), buf).expect("body (arena large enough)")
+            }
+        };
+        self.push(m.to(), len);
+        Ok(())
+    }
+}
+
+/// The message `q` (taken from `sender`'s outbox, with its descriptor if in-process) as the
+/// input its addressee steps.
+#[inline(always)]
+pub(super) fn input<'b>(
+    sender: usize,
+    sent: &'b Outbox,
+    q: &Queued,
+    desc: Option<Message<EntryCount>>,
+) -> Input<'b> {
+    let bytes = sent.bytes(q);
+    match desc {
+        Some(msg) => Input::Message {
+            from: CLUSTER[sender],
+            msg: codec::attach_body(&msg, bytes).expect("attach body"),
+        },
+        None => {
+            let (hdr, msg) = codec::decode(bytes).expect("decode");
+            debug_assert_eq!(hdr.to, CLUSTER[q.to]);
+            Input::Message {
+                from: hdr.from,
+                msg,
+            }
+        }
+    }
+}
+
+/// The order messages were sent in across the nodes: the sender of each, front first.
 pub struct Net {
     /// The transport of this network.
     pub transport: Transport,
-    pub(super) arena: Box<[u8]>,
-    pub(super) tail: usize,
-    pub(super) queue: Queue,
+    order: VecDeque<u8>,
 }
 
 impl Net {
     pub(super) fn new(transport: Transport) -> Net {
         Net {
             transport,
-            arena: vec![0u8; ARENA_BYTES].into(),
-            tail: 0,
-            queue: Queue {
-                bytes: VecDeque::with_capacity(1 << 16),
-                descs: VecDeque::with_capacity(match transport {
-                    Transport::Frames => 0,
-                    Transport::InProcess => 1 << 16,
-                }),
-            },
+            order: VecDeque::with_capacity(1 << 16),
         }
     }
 
-    /// Heap bytes of the network (arena and queue buffers).
+    /// Heap bytes of the order queue (the outboxes count their own).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.len()
-            + self.queue.bytes.capacity() * std::mem::size_of::<Queued>()
-            + self.queue.descs.capacity() * std::mem::size_of::<(NodeId, Message<EntryCount>)>()
-    }
-
-    /// Drops every queued message.
-    pub fn clear(&mut self) {
-        self.queue.bytes.clear();
-        self.queue.descs.clear();
-        self.tail = 0;
+        self.order.capacity()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.queue.bytes.is_empty()
+        self.order.is_empty()
     }
 
-    /// Queues `msg` from node index `from` to node index `to`, its bytes from `store`.
-    pub fn inject(&mut self, from: usize, to: usize, msg: &Message<EntryCount>, store: &Store<'_>) {
-        let tail = self.tail;
-        self.tail += send(
-            self.transport,
-            from,
-            to,
-            msg,
-            store,
-            &mut self.arena[tail..],
-            tail,
-            &mut self.queue,
-        );
-    }
-
-    /// Takes the front message and hands it, as an input, to `f` with the addressee's index
-    /// and the free arena after the tail (where `f` writes what the step sends; it returns
-    /// how many bytes it wrote). False if the queue is empty.
-    #[inline]
-    pub(super) fn deliver<F>(&mut self, f: F) -> bool
-    where
-        F: FnOnce(usize, Input<'_>, &mut [u8], usize, &mut Queue) -> usize,
-    {
-        let Some(q) = self.queue.bytes.pop_front() else {
-            self.tail = 0;
-            return false;
-        };
-        let tail = self.tail;
-        let (sent, free) = self.arena.split_at_mut(tail);
-        let bytes = &sent[q.start..q.start + q.len];
-        let input = match self.transport {
-            Transport::InProcess => {
-                let (from, msg) = self
-                    .queue
-                    .descs
-                    .pop_front()
-                    .expect("a descriptor per entry");
-                Input::Message {
-                    from,
-                    msg: codec::attach_body(&msg, bytes).expect("attach body"),
-                }
-            }
-            Transport::Frames => {
-                let (hdr, msg) = codec::decode(bytes).expect("decode");
-                debug_assert_eq!(hdr.to, CLUSTER[q.to]);
-                Input::Message {
-                    from: hdr.from,
-                    msg,
-                }
-            }
-        };
-        let w = f(q.to, input, free, tail, &mut self.queue);
-        self.tail += w;
-        true
-    }
-}
-
-/// Writes `msg` from node index `from` to node index `to` into `buf` (the arena at `base`) the
-/// way `transport` carries it, entries from `store`, and queues it; the bytes written.
-#[allow(clippy::too_many_arguments)] // The harness's one send path; a struct adds nothing.
-#[inline(always)]
-pub(super) fn send(
-    transport: Transport,
-    from: usize,
-    to: usize,
-    msg: &Message<EntryCount>,
-    store: &Store<'_>,
-    buf: &mut [u8],
-    base: usize,
-    queue: &mut Queue,
-) -> usize {
-    let len = match transport {
-        Transport::Frames => {
-            let hdr = Header {
-                cluster_id: 0,
-                from: CLUSTER[from],
-                to: CLUSTER[to],
-            };
-            codec::encode(&hdr, msg, store, buf).expect("encode (arena large enough)")
-        }
-        Transport::InProcess => {
-            let len = codec::encode_body(msg, store, buf).expect("body (arena large enough)");
-            queue.descs.push_back((CLUSTER[from], *msg));
-            len
-        }
-    };
-    queue.bytes.push_back(Queued {
-        to,
-        start: base,
-        len,
-    });
-    len
-}
-
-/// What performing one step's outputs changes in the harness (everything but the network).
-pub(super) struct NodeIo<'s, 'a> {
-    pub(super) k: usize,
-    pub(super) store: &'s mut Store<'a>,
-    pub(super) hard: &'s mut HardState,
-    pub(super) applied: &'s mut u64,
-}
-
-/// Performs `out` in order for node index `io.k`, whose step consumed `input`. Messages are
-/// written into `free` (the arena after its tail) and queued as starting at `base`. Returns
-/// the bytes written and the index of a wanted capture, if any (the caller reports it with
-/// `Input::Captured` once this step's outputs are done).
-#[inline(always)]
-pub(super) fn perform(
-    io: NodeIo<'_, '_>,
-    transport: Transport,
-    input: &Input<'_>,
-    out: &Outputs<OUT>,
-    free: &mut [u8],
-    base: usize,
-    queue: &mut Queue,
-) -> (usize, Option<LogIndex>) {
-    let mut w = 0;
-    let mut capture = None;
-    for o in out {
-        match o {
-            Output::Persist(p) => {
-                persist_entries(io.store, p, input).expect("persist");
-                if let Some(hs) = p.hard_state {
-                    *io.hard = hs;
-                }
-            }
-            Output::Send { to, msg } => {
-                let to = (to.0 - 1) as usize;
-                w += send(
-                    transport,
-                    io.k,
-                    to,
-                    msg,
-                    io.store,
-                    &mut free[w..],
-                    base + w,
-                    queue,
-                );
-            }
-            Output::Apply { first, last } => {
-                let mut i = *first;
-                while i <= *last {
-                    let e = io.store.entry(i).expect("applied entry in store");
-                    if !e.data.is_empty() {
-                        *io.applied += 1;
-                    }
-                    i = i.next();
-                }
-            }
-            Output::Compact { upto } => io.store.compact_to(*upto),
-            Output::CaptureWanted { upto } => capture = Some(*upto),
-            // Proposal answers, role changes (and outputs added later, e.g. reads) need
-            // nothing from this harness.
-            _ => {}
+    /// `n` messages were sent by node index `from`, in this order after every earlier one.
+    #[inline(always)]
+    pub(super) fn sent(&mut self, from: usize, n: usize) {
+        for _ in 0..n {
+            self.order.push_back(from as u8);
         }
     }
-    (w, capture)
+
+    /// The sender of the front message, taken off the order.
+    #[inline(always)]
+    pub(super) fn next_sender(&mut self) -> Option<usize> {
+        self.order.pop_front().map(usize::from)
+    }
 }

@@ -84,6 +84,9 @@ enum FollowUp {
     Installed(SnapshotMeta, bool),
 }
 
+/// The follow-up inputs waiting after a step.
+type FollowUps = heapless::Deque<FollowUp, 4>;
+
 /// One node driven through its seams. See the module docs.
 pub struct Engine<C, S: Storage, T, M, N = NoSnapshots<<S as Storage>::Error>> {
     state: C,
@@ -100,6 +103,9 @@ pub struct Engine<C, S: Storage, T, M, N = NoSnapshots<<S as Storage>::Error>> {
     applied_members: Membership,
     /// `CaptureWanted` came and no capture was made since.
     capture_wanted: bool,
+    /// The follow-up inputs of the step being performed (empty between calls). A field, not
+    /// a local: a local queue cost its setup on every step, and follow-ups are rare.
+    follow: FollowUps,
 }
 
 impl<C, S, T, M> Engine<C, S, T, M>
@@ -143,30 +149,43 @@ where
             saved_commit,
             applied_members,
             capture_wanted: false,
+            follow: FollowUps::new(),
         }
     }
 
     /// Steps `input` and performs its outputs (see the module docs).
+    #[inline]
     pub fn step(
         &mut self,
         input: Input<'_>,
         events: &mut impl Events,
     ) -> Result<(), EngineError<S::Error>> {
-        let mut follow = self.step_once(&input, events)?;
-        // At most a `Persisted` and a `SnapshotInstalled` follow one step; each of their own
-        // steps may only be followed by another `Persisted` (bounded by the persist queue).
+        self.step_once(&input, events)?;
+        if self.follow.is_empty() {
+            return Ok(());
+        }
+        self.follow_up(events)
+    }
+
+    /// Steps the follow-up inputs of a step, in order. At most a `Persisted` and a
+    /// `SnapshotInstalled` follow one step; each of their own steps may only be followed by
+    /// another `Persisted` (bounded by the persist queue).
+    #[inline(never)]
+    fn follow_up(&mut self, events: &mut impl Events) -> Result<(), EngineError<S::Error>> {
         for _ in 0..8 {
-            let Some(next) = follow.pop_front() else {
+            let Some(next) = self.follow.pop_front() else {
                 return Ok(());
             };
             let input = match next {
                 FollowUp::Persisted(seq) => Input::Persisted { seq },
                 FollowUp::Installed(meta, ok) => Input::SnapshotInstalled { meta, ok },
             };
-            for f in self.step_once(&input, events)? {
-                let _ = follow.push_back(f);
+            if let Err(e) = self.step_once(&input, events) {
+                self.follow.clear();
+                return Err(e);
             }
         }
+        self.follow.clear();
         Ok(())
     }
 
@@ -294,6 +313,15 @@ where
         self.applied_members = members;
     }
 
+    /// The commit index the storage last recorded ([`Storage::save_hard_state`]). It starts
+    /// as the state's commit index, which is the recorded one after a restore; a driver that
+    /// builds an engine over a running state and storage it kept (a model checker that
+    /// rebuilds one per step) sets the recorded one, so that the next `Persist` records a
+    /// commit index that grew meanwhile, as one long-lived engine would.
+    pub fn set_saved_commit(&mut self, commit: LogIndex) {
+        self.saved_commit = commit;
+    }
+
     /// Takes the engine apart.
     pub fn into_parts(self) -> (C, S, N, T, M) {
         (
@@ -316,28 +344,28 @@ where
             let _ = self.state.step_into(&Input::StorageFailed, &mut self.out);
         }
         self.out.clear();
+        self.follow.clear();
     }
 
-    /// One core step and its outputs; returns the follow-up inputs the contract requires.
+    /// One core step and its outputs; queues the follow-up inputs the contract requires
+    /// behind those waiting in `self.follow`. Inlined into [`Engine::step`], so that a driver's step
+    /// costs one call frame (the core's) beside its own.
+    #[inline(always)]
     fn step_once(
         &mut self,
         input: &Input<'_>,
         events: &mut impl Events,
-    ) -> Result<heapless::Deque<FollowUp, 4>, EngineError<S::Error>> {
+    ) -> Result<(), EngineError<S::Error>> {
         self.state
             .step_into(input, &mut self.out)
             .map_err(EngineError::Core)?;
-        let mut follow = heapless::Deque::new();
         let mut observed = false;
-        // Outputs are `Copy`: each is taken out of the list before it is performed, so the
-        // seams may borrow the rest of the engine.
         for k in 0..self.out.len() {
-            let o = self.out[k];
-            if !observed && !matches!(o, Output::Persist(_)) {
+            if !observed && !matches!(self.out[k], Output::Persist(_)) {
                 events.observe(&self.state, &self.out);
                 observed = true;
             }
-            if let Err(e) = self.perform(o, input, events, &mut follow) {
+            if let Err(e) = self.perform(k, input, events) {
                 self.halt();
                 return Err(e);
             }
@@ -345,52 +373,119 @@ where
         if !observed {
             events.observe(&self.state, &self.out);
         }
-        Ok(follow)
+        Ok(())
     }
 
+    /// Performs output `k` of the list. The output is borrowed in place, not copied out (an
+    /// `Output` is as large as its largest message, and copying it cost every step), while
+    /// the seams are borrowed beside it.
     #[inline]
     fn perform(
         &mut self,
-        o: Output,
+        k: usize,
         input: &Input<'_>,
         events: &mut impl Events,
-        follow: &mut heapless::Deque<FollowUp, 4>,
     ) -> Result<(), EngineError<S::Error>> {
-        match o {
-            Output::Persist(p) => self.persist(&p, input).map_err(EngineError::Driver)?,
-            Output::Send { to, msg } => self.send(to, &msg).map_err(EngineError::Driver)?,
-            Output::Apply { first, last } => self.apply(first, last)?,
-            Output::Proposal(p) => events.proposal(p),
-            Output::Read(r) => events.read(r),
-            Output::RoleChanged { role, term, leader } => events.role_changed(role, term, leader),
-            Output::Compact { upto } => self.storage.compact(upto).map_err(EngineError::Driver)?,
+        if matches!(
+            self.out[k],
+            Output::Compact { .. }
+                | Output::CaptureWanted { .. }
+                | Output::SnapshotChunk { .. }
+                | Output::InstallSnapshot { .. }
+        ) {
+            return self.perform_rare(k, input, events);
+        }
+        let Engine {
+            state,
+            storage,
+            snapshots,
+            transport,
+            machine,
+            out,
+            unsynced,
+            saved_commit,
+            applied_members,
+            ..
+        } = self;
+        match &out[k] {
+            Output::Persist(p) => Self::persist(state, storage, unsynced, saved_commit, p, input)
+                .map_err(EngineError::Driver)?,
+            Output::Send { to, msg } => Self::send(state, storage, snapshots, transport, *to, msg)
+                .map_err(EngineError::Driver)?,
+            Output::Apply { first, last } => {
+                Self::apply(storage, machine, applied_members, *first, *last)?
+            }
+            Output::Proposal(p) => events.proposal(*p),
+            Output::Read(r) => events.read(*r),
+            Output::RoleChanged { role, term, leader } => {
+                events.role_changed(*role, *term, *leader)
+            }
+            // Performed by `perform_rare`.
+            Output::Compact { .. }
+            | Output::CaptureWanted { .. }
+            | Output::SnapshotChunk { .. }
+            | Output::InstallSnapshot { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The outputs a step rarely has (compaction, captures, snapshot transfers), kept out of
+    /// line so that the per-step path stays small (inlined, they cost every step the setup
+    /// of registers they need).
+    #[cold]
+    #[inline(never)]
+    fn perform_rare(
+        &mut self,
+        k: usize,
+        input: &Input<'_>,
+        events: &mut impl Events,
+    ) -> Result<(), EngineError<S::Error>> {
+        let Engine {
+            storage,
+            snapshots,
+            machine,
+            out,
+            unsynced,
+            applied_members,
+            capture_wanted,
+            follow,
+            ..
+        } = self;
+        match &out[k] {
+            Output::Persist(_)
+            | Output::Send { .. }
+            | Output::Apply { .. }
+            | Output::Proposal(_)
+            | Output::Read(_)
+            | Output::RoleChanged { .. } => {}
+            Output::Compact { upto } => storage.compact(*upto).map_err(EngineError::Driver)?,
             Output::CaptureWanted { upto } => {
-                self.capture_wanted = true;
-                events.capture_wanted(upto);
+                *capture_wanted = true;
+                events.capture_wanted(*upto);
             }
             Output::SnapshotChunk { meta, offset, len } => {
                 let data = input.snapshot_data().unwrap_or(&[]);
-                let data = data.get(..len as usize).unwrap_or(data);
-                self.snapshots
-                    .write_chunk(&meta, offset, data)
+                let data = data.get(..*len as usize).unwrap_or(data);
+                snapshots
+                    .write_chunk(meta, *offset, data)
                     .map_err(EngineError::Driver)?;
             }
             Output::InstallSnapshot { meta } => {
+                let meta = *meta;
                 // Ordered after every earlier `Persist`: none of those writes may land after
                 // the log is reset.
-                if let Some(seq) = self.unsynced.take() {
-                    self.storage.sync().map_err(EngineError::Driver)?;
+                if let Some(seq) = unsynced.take() {
+                    storage.sync().map_err(EngineError::Driver)?;
                     let _ = follow.push_back(FollowUp::Persisted(seq));
                 }
-                let ok = self
-                    .snapshots
-                    .install(&meta, &mut self.machine)
+                let ok = snapshots
+                    .install(&meta, machine)
                     .map_err(EngineError::Driver)?;
                 if ok {
-                    self.storage
+                    storage
                         .install_snapshot(meta.index, meta.term)
                         .map_err(EngineError::Driver)?;
-                    self.applied_members = meta.members;
+                    *applied_members = meta.members;
                 }
                 let _ = follow.push_back(FollowUp::Installed(meta, ok));
             }
@@ -399,57 +494,93 @@ where
     }
 
     #[inline]
-    fn persist(&mut self, p: &Persist, input: &Input<'_>) -> Result<(), S::Error> {
-        self.storage.persist(p, input)?;
-        if p.hard_state.is_some() || p.commit > self.saved_commit {
-            let hs = p.hard_state.unwrap_or(self.state.hard_state());
-            self.storage.save_hard_state(hs, p.commit)?;
-            self.saved_commit = self.saved_commit.max(p.commit);
+    fn persist(
+        state: &C,
+        storage: &mut S,
+        unsynced: &mut Option<u64>,
+        saved_commit: &mut LogIndex,
+        p: &Persist,
+        input: &Input<'_>,
+    ) -> Result<(), S::Error> {
+        storage.persist(p, input)?;
+        if p.hard_state.is_some() || p.commit > *saved_commit {
+            let hs = p.hard_state.unwrap_or(state.hard_state());
+            storage.save_hard_state(hs, p.commit)?;
+            *saved_commit = (*saved_commit).max(p.commit);
         }
-        match self.state.durability() {
-            Durability::Inline => self.storage.sync(),
+        match state.durability() {
+            Durability::Inline => storage.sync(),
             Durability::Deferred => {
-                self.unsynced = Some(p.seq);
+                *unsynced = Some(p.seq);
                 Ok(())
             }
         }
     }
 
     #[inline]
-    fn send(&mut self, to: NodeId, msg: &Message<EntryCount>) -> Result<(), S::Error> {
+    fn send(
+        state: &C,
+        storage: &S,
+        snapshots: &mut N,
+        transport: &mut T,
+        to: NodeId,
+        msg: &Message<EntryCount>,
+    ) -> Result<(), S::Error> {
         let header = Header {
-            cluster_id: self.state.cluster_id(),
-            from: self.state.id(),
+            cluster_id: state.cluster_id(),
+            from: state.id(),
             to,
         };
-        let chunk = match msg {
-            Message::Snapshot(c) => {
-                match self.snapshots.read_chunk(&c.meta, c.offset, c.data.0)? {
-                    Some(bytes) => Some((&c.meta, c.offset, bytes)),
-                    // Replaced by a newer snapshot: the core moves on to that one.
-                    None => return Ok(()),
-                }
-            }
-            _ => None,
-        };
-        self.transport
-            .send(Outgoing::new(header, msg, &self.storage, chunk))
+        if let Message::Snapshot(_) = msg {
+            return Self::send_chunk(header, storage, snapshots, transport, msg);
+        }
+        transport.send(Outgoing::new(header, msg, storage, None))
     }
 
-    #[inline]
-    fn apply(&mut self, first: LogIndex, last: LogIndex) -> Result<(), EngineError<S::Error>> {
+    /// Sends a snapshot chunk, read from the snapshot storage (out of line: rare).
+    #[cold]
+    #[inline(never)]
+    fn send_chunk(
+        header: Header,
+        storage: &S,
+        snapshots: &mut N,
+        transport: &mut T,
+        msg: &Message<EntryCount>,
+    ) -> Result<(), S::Error> {
+        let Message::Snapshot(c) = msg else {
+            return transport.send(Outgoing::new(header, msg, storage, None));
+        };
+        match snapshots.read_chunk(&c.meta, c.offset, c.data.0)? {
+            Some(bytes) => {
+                let chunk = Some((&c.meta, c.offset, bytes));
+                transport.send(Outgoing::new(header, msg, storage, chunk))
+            }
+            // Replaced by a newer snapshot: the core moves on to that one.
+            None => Ok(()),
+        }
+    }
+
+    /// Out of line: once per `Apply` output, not per step.
+    #[inline(never)]
+    fn apply(
+        storage: &S,
+        machine: &mut M,
+        applied_members: &mut Membership,
+        first: LogIndex,
+        last: LogIndex,
+    ) -> Result<(), EngineError<S::Error>> {
         let mut i = first;
         while i <= last {
-            let Some(e) = self.storage.entry(i) else {
+            let Some(e) = storage.entry(i) else {
                 return Err(EngineError::MissingEntry(i));
             };
             if e.kind == EntryKind::Membership {
                 // The core checked it when it was proposed or received.
                 if let Ok(m) = Membership::decode(e.data) {
-                    self.applied_members = m;
+                    *applied_members = m;
                 }
             }
-            self.machine.apply(i, e).map_err(EngineError::Driver)?;
+            machine.apply(i, e).map_err(EngineError::Driver)?;
             i = i.next();
         }
         Ok(())
