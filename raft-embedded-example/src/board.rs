@@ -46,6 +46,12 @@ pub enum NodeError {
     RecordFull,
 }
 
+impl From<raft_core::StoreError> for NodeError {
+    fn from(e: raft_core::StoreError) -> NodeError {
+        NodeError::Store(e)
+    }
+}
+
 /// One node's visible state.
 #[derive(Clone, Debug)]
 pub struct NodeView {
