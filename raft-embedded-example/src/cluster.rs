@@ -69,12 +69,9 @@ pub fn config(k: usize, seed: u64) -> Config {
 /// `Durability::Inline` the engine writes each `Persist` here before it performs the next
 /// output, so everything here is durable (`sync` has nothing to do).
 pub struct Disk {
-    /// The last hard state the engine saved.
-    pub hard_state: HardState,
-    /// The commit index saved with it (kept so that a rebooted node knows at once what is
-    /// committed and re-applies it without waiting for the leader).
-    pub commit: LogIndex,
-    /// The log entries after `base`.
+    /// The log entries after `base`, and the hard state and commit index the engine saved
+    /// beside them ([`RingStore::hard_state`]; the commit index lets a rebooted node re-apply
+    /// what is committed at once, without waiting for the leader).
     pub log: LogRing,
     /// The index and term the log starts after (moves only if the log is compacted).
     pub base: (LogIndex, Term),
@@ -84,8 +81,6 @@ impl Disk {
     /// An empty disk over `buf`.
     pub fn new(buf: &'static mut [u8; STORE_BYTES]) -> Disk {
         Disk {
-            hard_state: HardState::default(),
-            commit: LogIndex::ZERO,
             log: LogRing::new(buf, LogIndex::ZERO),
             base: (LogIndex::ZERO, Term(0)),
         }
@@ -94,9 +89,10 @@ impl Disk {
     /// What a rebooted node reads back. Its state machine was volatile, so it starts from the
     /// log's base again (every committed entry is applied anew).
     pub fn restored(&self) -> Restored {
+        let (hard_state, commit) = self.log.hard_state();
         Restored {
-            hard_state: self.hard_state,
-            commit: self.commit,
+            hard_state,
+            commit,
             base: self.base,
             applied: self.base.0,
             // No snapshots here: the membership is the initial voters (and the log's changes).
@@ -144,10 +140,12 @@ impl LogStore for Disk {
 impl Storage for Disk {
     type Error = NodeError;
 
-    fn save_hard_state(&mut self, hard_state: HardState, commit: LogIndex) -> Result<(), NodeError> {
-        self.hard_state = hard_state;
-        self.commit = commit;
-        Ok(())
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), NodeError> {
+        Ok(self.log.save_hard_state(hard_state, commit)?)
     }
 
     /// Not reached in this example (the state machine is never captured), but a compacting

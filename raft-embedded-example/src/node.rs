@@ -182,7 +182,14 @@ async fn serve(
                 }
             }
             Either3::Third(Request::PowerCycle { off_ms }) => {
-                power_cycle(k, engine, shared, seed, Duration::from_millis(off_ms.into())).await?;
+                power_cycle(
+                    k,
+                    engine,
+                    shared,
+                    seed,
+                    Duration::from_millis(off_ms.into()),
+                )
+                .await?;
                 ticker = Ticker::every(TICK);
             }
         }
