@@ -67,7 +67,7 @@
 //! # Linearizable reads
 //!
 //! A client's read goes in as [`Input::Read`]` { id }` (ids increase per node) and comes back
-//! through [`Events::read`](engine::Events::read) as a [`ReadResult`](output::ReadResult):
+//! through [`Events::read`](engine::Events::read) as a [`ReadResult`]:
 //! `Ready { upto, index }` lets the driver serve every read with an id up to `upto` once its
 //! state machine has applied `index`; `Failed` means retry (at `leader_hint` if known). A leader
 //! answers once a majority acknowledged a heartbeat round sent *after* the read began
