@@ -68,6 +68,11 @@ pub fn config(k: usize, seed: u64) -> Config {
 /// What survives a power cycle: the node's "flash", and the engine's [`Storage`] seam. With
 /// `Durability::Inline` the engine writes each `Persist` here before it performs the next
 /// output, so everything here is durable (`sync` has nothing to do).
+///
+/// A wrapper rather than the `RingStore` itself (raft-core makes that a `Storage` too) so that
+/// all of the node's seams fail with the node's own [`NodeError`]: the engine gives every seam
+/// the storage's error type, and the link can fail with a codec error and the state machine
+/// with a full record.
 pub struct Disk {
     /// The log entries after `base`, and the hard state and commit index the engine saved
     /// beside them ([`RingStore::hard_state`]; the commit index lets a rebooted node re-apply
