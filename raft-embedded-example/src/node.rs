@@ -156,15 +156,21 @@ async fn serve(
     let mut ticker = Ticker::every(TICK);
     shared.board.publish(k, engine.state());
     loop {
+        // The select waits for a frame but does not take it: a frame taken by the select
+        // would be kept in the task's future (in the task pool, for ever) beside everything
+        // else it holds across an await. This task is the inbox's only receiver, so the frame
+        // is still there.
         let event = select3(
-            shared.inboxes[k].receive(),
+            shared.inboxes[k].ready_to_receive(),
             ticker.next(),
             shared.requests[k].receive(),
         )
         .await;
         match event {
-            Either3::First(frame) => {
-                step(k, engine, shared, Input::Frame(&frame))?;
+            Either3::First(()) => {
+                if let Ok(frame) = shared.inboxes[k].try_receive() {
+                    step(k, engine, shared, Input::Frame(&frame))?;
+                }
             }
             Either3::Second(()) => {
                 step(k, engine, shared, Input::Tick)?;
