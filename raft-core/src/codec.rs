@@ -448,7 +448,7 @@ pub fn encode_head_postcard(
 /// Decodes and validates one frame. Never panics, never allocates.
 // Inlined on hosts (speed). On bare-metal targets (flash) one shared copy: the state's frame
 // path and a driver's (the engine reads a persisted append's entries from the frame) would
-// otherwise each inline the whole fast reader, 3.6 KB of thumbv7em code apiece.
+// otherwise each inline the whole fast reader (3.7 KB of thumbv7em code apiece).
 #[cfg_attr(not(target_os = "none"), inline)]
 #[cfg_attr(target_os = "none", inline(never))]
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
