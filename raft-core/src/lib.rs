@@ -67,98 +67,127 @@
 //! # Linearizable reads
 //!
 //! A client's read goes in as [`Input::Read`]` { id }` (ids increase per node) and comes back
-//! as an [`Output::Read`]: `ReadResult::Ready { upto, index }` lets the driver serve every read
-//! with an id up to `upto` once its state machine has applied `index`; `Failed` means retry
-//! (at `leader_hint` if known). A leader answers once a majority acknowledged a heartbeat
-//! round sent *after* the read began (ReadIndex; reads arriving meanwhile share the next
-//! round, and a new leader first commits an entry of its own term). A follower asks the
-//! leader and answers with the leader's read index. With [`Config::lease_reads`] (and
-//! CheckQuorum) a leader answers at once while its lease holds; its clock-drift assumption is
-//! documented there.
+//! through [`Events::read`](engine::Events::read) as a [`ReadResult`]:
+//! `Ready { upto, index }` lets the driver serve every read with an id up to `upto` once its
+//! state machine has applied `index`; `Failed` means retry (at `leader_hint` if known). A leader
+//! answers once a majority acknowledged a heartbeat round sent *after* the read began
+//! (ReadIndex; reads arriving meanwhile share the next round, and a new leader first commits an
+//! entry of its own term). A follower asks the leader and answers with the leader's read index.
+//! With [`Config::lease_reads`] (and CheckQuorum) a leader answers at once while its lease
+//! holds; its clock-drift assumption is documented there.
 //!
 //! ```
-//! # use raft_core::codec::{self, Header};
+//! # use raft_core::codec::{EntryRef, EntrySource};
+//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
 //! # use raft_core::output::ReadResult;
-//! # use raft_core::{persist_entries, Config, Input, LogIndex, NodeId, Output, Outputs,
-//! #                 RingStore, Role, State};
-//! # const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
-//! # // A minimal driver: three nodes, their log stores, and frames in flight.
-//! # struct Net<'a> {
-//! #     nodes: [State<3, 16, 4>; 3],
-//! #     stores: [RingStore<'a, 16>; 3],
-//! #     wire: Vec<(usize, Vec<u8>)>,
-//! #     outputs: [Vec<Output>; 3],
-//! #     applied: [LogIndex; 3],
+//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! #                 StoreError};
+//! # // The first example's seams, an `Events` that keeps the answers, and a loop.
+//! # struct Wire(Vec<(NodeId, Vec<u8>)>);
+//! # impl Transport for Wire {
+//! #     type Error = StoreError;
+//! #     fn send<L>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError>
+//! #     where L: EntrySource + ?Sized {
+//! #         let mut frame = [0u8; 1200];
+//! #         let n = m.encode(&mut frame).expect("fits max_frame_bytes");
+//! #         Ok(self.0.push((m.to(), frame[..n].to_vec())))
+//! #     }
 //! # }
-//! # impl Net<'_> {
+//! # struct Applied(Vec<Vec<u8>>);
+//! # impl StateMachine for Applied {
+//! #     type Error = StoreError;
+//! #     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+//! #         Ok(if !e.data.is_empty() { self.0.push(e.data.to_vec()) })
+//! #     }
+//! # }
+//! # #[derive(Default)]
+//! # struct Seen { proposals: Vec<Proposal>, reads: Vec<ReadResult> }
+//! # impl Events for Seen {
+//! #     fn proposal(&mut self, p: Proposal) { self.proposals.push(p) }
+//! #     fn read(&mut self, r: ReadResult) { self.reads.push(r) }
+//! # }
+//! # type Log = RingStore<'static, 16>;
+//! # type Node<const P: usize, N> = Engine<State<P, 16, 4>, Log, Wire, Applied, N>;
+//! # struct Net<const P: usize, N = NoSnapshots<StoreError>> {
+//! #     nodes: Vec<Node<P, N>>,
+//! #     seen: Vec<Seen>,
+//! #     down: Vec<bool>,
+//! # }
+//! # impl<const P: usize, N: Snapshots<Applied, Error = StoreError>> Net<P, N> {
+//! #     /// Nodes 1 to `P`, `voters` the initial configuration.
+//! #     fn new(voters: &[NodeId], frame_bytes: u32, snapshots: impl Fn() -> N) -> Self {
+//! #         let nodes = (0..P).map(|k| {
+//! #             let id = NodeId(k as u32 + 1);
+//! #             let mut cfg = Config::new(id, 7 + k as u64);
+//! #             cfg.max_frame_bytes = frame_bytes;
+//! #             cfg.max_inflight_bytes = 4 * frame_bytes;
+//! #             cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #             let log = RingStore::new(vec![0; 1024].leak(), LogIndex(0));
+//! #             let state = State::new(cfg, voters).unwrap();
+//! #             Engine::with_snapshots(state, log, snapshots(), Wire(vec![]), Applied(vec![]))
+//! #         });
+//! #         let seen = (0..P).map(|_| Seen::default()).collect();
+//! #         Net { nodes: nodes.collect(), seen, down: vec![false; P] }
+//! #     }
+//! #     /// Node 1 campaigns until it leads.
+//! #     fn elect(&mut self) {
+//! #         while self.nodes[0].state().role() != Role::Leader {
+//! #             self.step(0, Input::Tick);
+//! #             self.deliver();
+//! #         }
+//! #     }
 //! #     fn step(&mut self, k: usize, input: Input<'_>) {
-//! #         let mut out: Outputs<12> = Outputs::new();
-//! #         self.nodes[k].step(input, &mut out).unwrap();
-//! #         for o in &out {
-//! #             match o {
-//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
-//! #                 Output::Send { to, msg } => {
-//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
-//! #                     let mut frame = [0u8; 256];
-//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
-//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
-//! #                 }
-//! #                 Output::Apply { last, .. } => self.applied[k] = *last,
-//! #                 _ => {}
-//! #             }
-//! #             self.outputs[k].push(*o);
-//! #         }
+//! #         self.nodes[k].step(input, &mut self.seen[k]).unwrap();
 //! #     }
+//! #     /// The answer to node `k`'s last proposal or membership change.
+//! #     fn answer(&self, k: usize) -> Option<Proposal> {
+//! #         self.seen[k].proposals.last().copied()
+//! #     }
+//! #     /// Delivers every frame, oldest first (dropping those from or to a node that is down).
 //! #     fn deliver(&mut self) {
-//! #         while !self.wire.is_empty() {
-//! #             let (to, frame) = self.wire.remove(0);
-//! #             self.step(to, Input::Frame(&frame));
+//! #         let next = |nodes: &mut Vec<Node<P, N>>| {
+//! #             nodes.iter_mut().enumerate().find_map(|(k, n)| {
+//! #                 let wire = &mut n.transport_mut().0;
+//! #                 (!wire.is_empty()).then(|| (k, wire.remove(0)))
+//! #             })
+//! #         };
+//! #         while let Some((from, (to, frame))) = next(&mut self.nodes) {
+//! #             let to = (to.0 - 1) as usize;
+//! #             if !self.down[from] && !self.down[to] {
+//! #                 self.step(to, Input::Frame(&frame));
+//! #             }
 //! #         }
 //! #     }
-//! #     fn reads(&self, k: usize) -> Vec<ReadResult> {
-//! #         self.outputs[k].iter().filter_map(|o| match o {
-//! #             Output::Read(r) => Some(*r),
-//! #             _ => None,
-//! #         }).collect()
+//! #     /// A heartbeat round from node 1, delivered.
+//! #     fn heartbeat(&mut self) {
+//! #         for _ in 0..3 {
+//! #             self.step(0, Input::Tick);
+//! #         }
+//! #         self.deliver();
 //! #     }
 //! # }
-//! # let mut bufs = [[0u8; 1024]; 3];
-//! # let [b1, b2, b3] = &mut bufs;
-//! # let mut net = Net {
-//! #     nodes: core::array::from_fn(|k| {
-//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
-//! #         cfg.max_frame_bytes = 256;
-//! #         cfg.max_inflight_bytes = 1024;
-//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
-//! #         State::new(cfg, &IDS).unwrap()
-//! #     }),
-//! #     stores: [b1, b2, b3].map(|b| RingStore::new(b, LogIndex(0))),
-//! #     wire: Vec::new(),
-//! #     outputs: Default::default(),
-//! #     applied: [LogIndex(0); 3],
-//! # };
-//! # while net.nodes[0].role() != Role::Leader {
-//! #     net.step(0, Input::Tick);
-//! #     net.deliver();
-//! # }
-//! // `net` performs each step's outputs and delivers frames (as the example above does).
-//! // Node 1 (`nodes[0]`) leads and has committed a write.
+//! # let ids = [NodeId(1), NodeId(2), NodeId(3)];
+//! # let mut net = Net::<3>::new(&ids, 256, NoSnapshots::new);
+//! # net.elect();
+//! // `net.nodes` are three engines over the seams of the example above; `net.seen[k]` is what
+//! // node k's `Events` kept (answers to proposals and reads). Node 1 (`nodes[0]`) leads and has
+//! // committed a write.
 //! net.step(0, Input::Propose { data: b"x=1" });
 //! net.deliver();
-//! let commit = net.nodes[0].commit();
+//! let commit = net.nodes[0].state().commit();
 //!
 //! // A read on the leader is not answered at once: a heartbeat round goes out first.
 //! net.step(0, Input::Read { id: 1 });
-//! assert!(net.reads(0).is_empty());
+//! assert!(net.seen[0].reads.is_empty());
 //! // A majority acknowledged that round: serve read 1 once `commit` is applied (it is).
 //! net.deliver();
-//! assert_eq!(net.reads(0), [ReadResult::Ready { upto: 1, index: commit }]);
-//! assert!(net.applied[0] >= commit);
+//! assert_eq!(net.seen[0].reads, [ReadResult::Ready { upto: 1, index: commit }]);
+//! assert!(net.nodes[0].state().applied() >= commit);
 //!
 //! // A read on a follower goes through the leader and is served at the leader's index.
 //! net.step(2, Input::Read { id: 1 });
 //! net.deliver();
-//! assert_eq!(net.reads(2), [ReadResult::Ready { upto: 1, index: commit }]);
+//! assert_eq!(net.seen[2].reads, [ReadResult::Ready { upto: 1, index: commit }]);
 //! ```
 //!
 //! # Leadership transfer
@@ -167,84 +196,116 @@
 //! leader catches it up, then sends it TimeoutNow; `to` campaigns at once (no PreVote) with a
 //! TransferVote that voters grant even inside the leader lease. Meanwhile the leader answers
 //! proposals `Busy`, and it gives up after an election timeout. Requests naming itself, a
-//! non-member, or sent to a follower are ignored. The driver sees the usual
-//! `RoleChanged` outputs.
+//! non-member, or sent to a follower are ignored. The application sees the usual role changes
+//! ([`Events::role_changed`](engine::Events::role_changed)).
 //!
 //! ```
-//! # use raft_core::codec::{self, Header};
-//! # use raft_core::{persist_entries, Config, Input, LogIndex, NodeId, Output, Outputs,
-//! #                 Proposal, RingStore, Role, State};
-//! # const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
-//! # struct Net<'a> {
-//! #     nodes: [State<3, 16, 4>; 3],
-//! #     stores: [RingStore<'a, 16>; 3],
-//! #     wire: Vec<(usize, Vec<u8>)>,
-//! #     outputs: [Vec<Output>; 3],
+//! # use raft_core::codec::{EntryRef, EntrySource};
+//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+//! # use raft_core::output::ReadResult;
+//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! #                 StoreError};
+//! # // The first example's seams, an `Events` that keeps the answers, and a loop.
+//! # struct Wire(Vec<(NodeId, Vec<u8>)>);
+//! # impl Transport for Wire {
+//! #     type Error = StoreError;
+//! #     fn send<L>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError>
+//! #     where L: EntrySource + ?Sized {
+//! #         let mut frame = [0u8; 1200];
+//! #         let n = m.encode(&mut frame).expect("fits max_frame_bytes");
+//! #         Ok(self.0.push((m.to(), frame[..n].to_vec())))
+//! #     }
 //! # }
-//! # impl Net<'_> {
+//! # struct Applied(Vec<Vec<u8>>);
+//! # impl StateMachine for Applied {
+//! #     type Error = StoreError;
+//! #     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+//! #         Ok(if !e.data.is_empty() { self.0.push(e.data.to_vec()) })
+//! #     }
+//! # }
+//! # #[derive(Default)]
+//! # struct Seen { proposals: Vec<Proposal>, reads: Vec<ReadResult> }
+//! # impl Events for Seen {
+//! #     fn proposal(&mut self, p: Proposal) { self.proposals.push(p) }
+//! #     fn read(&mut self, r: ReadResult) { self.reads.push(r) }
+//! # }
+//! # type Log = RingStore<'static, 16>;
+//! # type Node<const P: usize, N> = Engine<State<P, 16, 4>, Log, Wire, Applied, N>;
+//! # struct Net<const P: usize, N = NoSnapshots<StoreError>> {
+//! #     nodes: Vec<Node<P, N>>,
+//! #     seen: Vec<Seen>,
+//! #     down: Vec<bool>,
+//! # }
+//! # impl<const P: usize, N: Snapshots<Applied, Error = StoreError>> Net<P, N> {
+//! #     /// Nodes 1 to `P`, `voters` the initial configuration.
+//! #     fn new(voters: &[NodeId], frame_bytes: u32, snapshots: impl Fn() -> N) -> Self {
+//! #         let nodes = (0..P).map(|k| {
+//! #             let id = NodeId(k as u32 + 1);
+//! #             let mut cfg = Config::new(id, 7 + k as u64);
+//! #             cfg.max_frame_bytes = frame_bytes;
+//! #             cfg.max_inflight_bytes = 4 * frame_bytes;
+//! #             cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #             let log = RingStore::new(vec![0; 1024].leak(), LogIndex(0));
+//! #             let state = State::new(cfg, voters).unwrap();
+//! #             Engine::with_snapshots(state, log, snapshots(), Wire(vec![]), Applied(vec![]))
+//! #         });
+//! #         let seen = (0..P).map(|_| Seen::default()).collect();
+//! #         Net { nodes: nodes.collect(), seen, down: vec![false; P] }
+//! #     }
+//! #     /// Node 1 campaigns until it leads.
+//! #     fn elect(&mut self) {
+//! #         while self.nodes[0].state().role() != Role::Leader {
+//! #             self.step(0, Input::Tick);
+//! #             self.deliver();
+//! #         }
+//! #     }
 //! #     fn step(&mut self, k: usize, input: Input<'_>) {
-//! #         let mut out: Outputs<12> = Outputs::new();
-//! #         self.nodes[k].step(input, &mut out).unwrap();
-//! #         for o in &out {
-//! #             match o {
-//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
-//! #                 Output::Send { to, msg } => {
-//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
-//! #                     let mut frame = [0u8; 256];
-//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
-//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
-//! #                 }
-//! #                 _ => {}
-//! #             }
-//! #             self.outputs[k].push(*o);
-//! #         }
+//! #         self.nodes[k].step(input, &mut self.seen[k]).unwrap();
 //! #     }
+//! #     /// The answer to node `k`'s last proposal or membership change.
+//! #     fn answer(&self, k: usize) -> Option<Proposal> {
+//! #         self.seen[k].proposals.last().copied()
+//! #     }
+//! #     /// Delivers every frame, oldest first (dropping those from or to a node that is down).
 //! #     fn deliver(&mut self) {
-//! #         while !self.wire.is_empty() {
-//! #             let (to, frame) = self.wire.remove(0);
-//! #             self.step(to, Input::Frame(&frame));
+//! #         let next = |nodes: &mut Vec<Node<P, N>>| {
+//! #             nodes.iter_mut().enumerate().find_map(|(k, n)| {
+//! #                 let wire = &mut n.transport_mut().0;
+//! #                 (!wire.is_empty()).then(|| (k, wire.remove(0)))
+//! #             })
+//! #         };
+//! #         while let Some((from, (to, frame))) = next(&mut self.nodes) {
+//! #             let to = (to.0 - 1) as usize;
+//! #             if !self.down[from] && !self.down[to] {
+//! #                 self.step(to, Input::Frame(&frame));
+//! #             }
 //! #         }
 //! #     }
-//! #     fn propose(&mut self, k: usize, data: &[u8]) -> Proposal {
-//! #         self.step(k, Input::Propose { data });
-//! #         self.outputs[k].iter().rev().find_map(|o| match o {
-//! #             Output::Proposal(p) => Some(*p),
-//! #             _ => None,
-//! #         }).unwrap()
+//! #     /// A heartbeat round from node 1, delivered.
+//! #     fn heartbeat(&mut self) {
+//! #         for _ in 0..3 {
+//! #             self.step(0, Input::Tick);
+//! #         }
+//! #         self.deliver();
 //! #     }
 //! # }
-//! # let mut bufs = [[0u8; 1024]; 3];
-//! # let [b1, b2, b3] = &mut bufs;
-//! # let mut net = Net {
-//! #     nodes: core::array::from_fn(|k| {
-//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
-//! #         cfg.max_frame_bytes = 256;
-//! #         cfg.max_inflight_bytes = 1024;
-//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
-//! #         State::new(cfg, &IDS).unwrap()
-//! #     }),
-//! #     stores: [b1, b2, b3].map(|b| RingStore::new(b, LogIndex(0))),
-//! #     wire: Vec::new(),
-//! #     outputs: Default::default(),
-//! # };
-//! # while net.nodes[0].role() != Role::Leader {
-//! #     net.step(0, Input::Tick);
-//! #     net.deliver();
-//! # }
+//! # let ids = [NodeId(1), NodeId(2), NodeId(3)];
+//! # let mut net = Net::<3>::new(&ids, 256, NoSnapshots::new);
+//! # net.elect();
 //! // Node 1 (`nodes[0]`) leads; node 2 holds its whole log.
 //! net.step(0, Input::TransferLeader { to: NodeId(2) });
 //! // Until node 2 takes over, node 1 refuses new entries.
-//! assert_eq!(net.propose(0, b"x=1"), Proposal::Busy);
+//! net.step(0, Input::Propose { data: b"x=1" });
+//! assert_eq!(net.answer(0), Some(Proposal::Busy));
 //!
 //! // TimeoutNow reaches node 2, which wins the next term at once.
 //! net.deliver();
-//! assert_eq!(net.nodes[1].role(), Role::Leader);
-//! assert_eq!(net.nodes[0].role(), Role::Follower);
-//! assert_eq!(
-//!     net.propose(0, b"x=1"),
-//!     Proposal::NotLeader { leader_hint: Some(NodeId(2)) }
-//! );
-//! assert!(matches!(net.propose(1, b"x=1"), Proposal::Accepted { .. }));
+//! assert_eq!(net.nodes[1].state().role(), Role::Leader);
+//! assert_eq!(net.nodes[0].state().role(), Role::Follower);
+//! net.step(0, Input::Propose { data: b"x=1" });
+//! assert_eq!(net.answer(0), Some(Proposal::NotLeader { leader_hint: Some(NodeId(2)) }));
+//! net.step(1, Input::Propose { data: b"x=1" });
+//! assert!(matches!(net.answer(1), Some(Proposal::Accepted { .. })));
 //! ```
 //!
 //! # Membership change
@@ -252,48 +313,96 @@
 //! [`Input::ChangeMembership`]` { data }` on the leader changes the cluster to the whole new
 //! configuration `data` ([`Membership::encode`]), one voter at a time: a node joins as a
 //! learner, is promoted once it caught up, and any member (the leader too) can be removed.
-//! The answer is an [`Output::Proposal`]; the change is done when `Apply` covers its index.
-//! The driver stores the entry like any other (`persist_entries` does) and skips
-//! [`EntryKind::Membership`] entries in its state machine, keeping the last one it applied
-//! to name in the snapshots it saves ([`SnapshotMeta::members`]). Why one at a time and the
+//! The answer comes back as a proposal's ([`Events::proposal`](engine::Events::proposal)); the
+//! change is done when it is applied. The engine stores the entry like any other, hands it to
+//! the state machine (which skips [`EntryKind::Membership`] entries) and tracks the
+//! configuration as of the applied index for the snapshots it captures
+//! ([`Engine::applied_membership`], [`SnapshotMeta::members`]). Why one at a time and the
 //! pitfalls handled: [`membership`].
 //!
 //! ```
-//! # use raft_core::codec::{self, Header};
-//! # use raft_core::{persist_entries, Config, Input, LogIndex, Membership, MembershipRefusal,
-//! #                 NodeId, Output, Outputs, Proposal, RingStore, Role, State,
-//! #                 MEMBERSHIP_BYTES};
-//! # const IDS: [NodeId; 4] = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
-//! # struct Net<'a> {
-//! #     nodes: [State<4, 16, 4>; 4],
-//! #     stores: [RingStore<'a, 16>; 4],
-//! #     wire: Vec<(usize, Vec<u8>)>,
-//! #     answers: [Option<Proposal>; 4],
+//! # use raft_core::codec::{EntryRef, EntrySource};
+//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+//! # use raft_core::output::ReadResult;
+//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! #                 StoreError};
+//! # // The first example's seams, an `Events` that keeps the answers, and a loop.
+//! # struct Wire(Vec<(NodeId, Vec<u8>)>);
+//! # impl Transport for Wire {
+//! #     type Error = StoreError;
+//! #     fn send<L>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError>
+//! #     where L: EntrySource + ?Sized {
+//! #         let mut frame = [0u8; 1200];
+//! #         let n = m.encode(&mut frame).expect("fits max_frame_bytes");
+//! #         Ok(self.0.push((m.to(), frame[..n].to_vec())))
+//! #     }
 //! # }
-//! # impl Net<'_> {
+//! # struct Applied(Vec<Vec<u8>>);
+//! # impl StateMachine for Applied {
+//! #     type Error = StoreError;
+//! #     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+//! #         Ok(if !e.data.is_empty() { self.0.push(e.data.to_vec()) })
+//! #     }
+//! # }
+//! # #[derive(Default)]
+//! # struct Seen { proposals: Vec<Proposal>, reads: Vec<ReadResult> }
+//! # impl Events for Seen {
+//! #     fn proposal(&mut self, p: Proposal) { self.proposals.push(p) }
+//! #     fn read(&mut self, r: ReadResult) { self.reads.push(r) }
+//! # }
+//! # type Log = RingStore<'static, 16>;
+//! # type Node<const P: usize, N> = Engine<State<P, 16, 4>, Log, Wire, Applied, N>;
+//! # struct Net<const P: usize, N = NoSnapshots<StoreError>> {
+//! #     nodes: Vec<Node<P, N>>,
+//! #     seen: Vec<Seen>,
+//! #     down: Vec<bool>,
+//! # }
+//! # impl<const P: usize, N: Snapshots<Applied, Error = StoreError>> Net<P, N> {
+//! #     /// Nodes 1 to `P`, `voters` the initial configuration.
+//! #     fn new(voters: &[NodeId], frame_bytes: u32, snapshots: impl Fn() -> N) -> Self {
+//! #         let nodes = (0..P).map(|k| {
+//! #             let id = NodeId(k as u32 + 1);
+//! #             let mut cfg = Config::new(id, 7 + k as u64);
+//! #             cfg.max_frame_bytes = frame_bytes;
+//! #             cfg.max_inflight_bytes = 4 * frame_bytes;
+//! #             cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #             let log = RingStore::new(vec![0; 1024].leak(), LogIndex(0));
+//! #             let state = State::new(cfg, voters).unwrap();
+//! #             Engine::with_snapshots(state, log, snapshots(), Wire(vec![]), Applied(vec![]))
+//! #         });
+//! #         let seen = (0..P).map(|_| Seen::default()).collect();
+//! #         Net { nodes: nodes.collect(), seen, down: vec![false; P] }
+//! #     }
+//! #     /// Node 1 campaigns until it leads.
+//! #     fn elect(&mut self) {
+//! #         while self.nodes[0].state().role() != Role::Leader {
+//! #             self.step(0, Input::Tick);
+//! #             self.deliver();
+//! #         }
+//! #     }
 //! #     fn step(&mut self, k: usize, input: Input<'_>) {
-//! #         let mut out: Outputs<14> = Outputs::new();
-//! #         self.nodes[k].step(input, &mut out).unwrap();
-//! #         for o in &out {
-//! #             match o {
-//! #                 Output::Persist(p) => persist_entries(&mut self.stores[k], p, &input).unwrap(),
-//! #                 Output::Send { to, msg } => {
-//! #                     let hdr = Header { cluster_id: 0, from: IDS[k], to: *to };
-//! #                     let mut frame = [0u8; 256];
-//! #                     let n = codec::encode(&hdr, msg, &self.stores[k], &mut frame).unwrap();
-//! #                     self.wire.push(((to.0 - 1) as usize, frame[..n].to_vec()));
-//! #                 }
-//! #                 Output::Proposal(p) => self.answers[k] = Some(*p),
-//! #                 _ => {}
+//! #         self.nodes[k].step(input, &mut self.seen[k]).unwrap();
+//! #     }
+//! #     /// The answer to node `k`'s last proposal or membership change.
+//! #     fn answer(&self, k: usize) -> Option<Proposal> {
+//! #         self.seen[k].proposals.last().copied()
+//! #     }
+//! #     /// Delivers every frame, oldest first (dropping those from or to a node that is down).
+//! #     fn deliver(&mut self) {
+//! #         let next = |nodes: &mut Vec<Node<P, N>>| {
+//! #             nodes.iter_mut().enumerate().find_map(|(k, n)| {
+//! #                 let wire = &mut n.transport_mut().0;
+//! #                 (!wire.is_empty()).then(|| (k, wire.remove(0)))
+//! #             })
+//! #         };
+//! #         while let Some((from, (to, frame))) = next(&mut self.nodes) {
+//! #             let to = (to.0 - 1) as usize;
+//! #             if !self.down[from] && !self.down[to] {
+//! #                 self.step(to, Input::Frame(&frame));
 //! #             }
 //! #         }
 //! #     }
-//! #     fn deliver(&mut self) {
-//! #         while !self.wire.is_empty() {
-//! #             let (to, frame) = self.wire.remove(0);
-//! #             self.step(to, Input::Frame(&frame));
-//! #         }
-//! #     }
+//! #     /// A heartbeat round from node 1, delivered.
 //! #     fn heartbeat(&mut self) {
 //! #         for _ in 0..3 {
 //! #             self.step(0, Input::Tick);
@@ -301,104 +410,73 @@
 //! #         self.deliver();
 //! #     }
 //! # }
-//! # let mut bufs = [[0u8; 1024]; 4];
-//! # let [b1, b2, b3, b4] = &mut bufs;
-//! # let mut net = Net {
-//! #     nodes: core::array::from_fn(|k| {
-//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
-//! #         cfg.max_frame_bytes = 256;
-//! #         cfg.max_inflight_bytes = 1024;
-//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
-//! #         // Nodes 1 to 3 are the initial voters; node 4 waits outside the cluster.
-//! #         State::new(cfg, &IDS[..3]).unwrap()
-//! #     }),
-//! #     stores: [b1, b2, b3, b4].map(|b| RingStore::new(b, LogIndex(0))),
-//! #     wire: Vec::new(),
-//! #     answers: [None; 4],
-//! # };
-//! # while net.nodes[0].role() != Role::Leader {
-//! #     net.step(0, Input::Tick);
-//! #     net.deliver();
-//! # }
+//! # use raft_core::{MembershipRefusal, MEMBERSHIP_BYTES};
+//! # let ids = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
+//! # // Nodes 1 to 3 are the initial voters; node 4 waits outside the cluster.
+//! # let mut net = Net::<4>::new(&ids[..3], 256, NoSnapshots::new);
+//! # net.elect();
 //! // Node 1 (`nodes[0]`) leads nodes 1 to 3. Add node 4 as a learner.
 //! let mut buf = [0u8; MEMBERSHIP_BYTES];
-//! let current = *net.nodes[0].membership();
+//! let current = *net.nodes[0].state().membership();
 //! let next = current.with_learner(NodeId(4)).unwrap();
 //! net.step(0, Input::ChangeMembership { data: next.encode(&mut buf) });
-//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//! assert!(matches!(net.answer(0), Some(Proposal::Accepted { .. })));
 //!
 //! // Voters are added only by promoting a caught-up learner, one at a time.
 //! let promoted = next.with_voter(NodeId(4)).unwrap();
 //! net.step(0, Input::ChangeMembership { data: promoted.encode(&mut buf) });
 //! // Node 4 has not caught up yet.
-//! assert_eq!(net.answers[0], Some(Proposal::Refused(MembershipRefusal::NotCaughtUp)));
+//! assert_eq!(net.answer(0), Some(Proposal::Refused(MembershipRefusal::NotCaughtUp)));
 //! net.deliver();
 //! net.heartbeat();
-//! assert_eq!(net.nodes[3].membership(), &next); // node 4 learned the log and the change
+//! // Node 4 learned the log and the change.
+//! assert_eq!(net.nodes[3].state().membership(), &next);
 //! net.step(0, Input::ChangeMembership { data: promoted.encode(&mut buf) });
-//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//! assert!(matches!(net.answer(0), Some(Proposal::Accepted { .. })));
 //! net.deliver();
-//! assert_eq!(net.nodes[0].membership().voter_count(), 4);
+//! assert_eq!(net.nodes[0].state().membership().voter_count(), 4);
 //!
 //! // Removing two voters at once is refused; removing the leader itself is fine: it leads
 //! // until the change commits, then hands over and steps down.
 //! let two = promoted.without(NodeId(2)).without(NodeId(3));
 //! net.step(0, Input::ChangeMembership { data: two.encode(&mut buf) });
-//! assert_eq!(
-//!     net.answers[0],
-//!     Some(Proposal::Refused(MembershipRefusal::MoreThanOneVoter))
-//! );
+//! assert_eq!(net.answer(0), Some(Proposal::Refused(MembershipRefusal::MoreThanOneVoter)));
 //! let without_leader = promoted.without(NodeId(1));
 //! net.step(0, Input::ChangeMembership { data: without_leader.encode(&mut buf) });
-//! assert!(matches!(net.answers[0], Some(Proposal::Accepted { .. })));
+//! assert!(matches!(net.answer(0), Some(Proposal::Accepted { .. })));
 //! net.deliver();
 //! net.heartbeat();
-//! assert_eq!(net.nodes[0].role(), Role::Follower);
-//! let leaders = net.nodes.iter().filter(|n| n.role() == Role::Leader).count();
+//! assert_eq!(net.nodes[0].state().role(), Role::Follower);
+//! let leaders = net.nodes.iter().filter(|n| n.state().role() == Role::Leader).count();
 //! assert_eq!(leaders, 1);
-//! assert_eq!(net.nodes[1].membership(), &without_leader);
+//! assert_eq!(net.nodes[1].state().membership(), &without_leader);
+//! // Node 2 applied the change too (a snapshot it captured now would name it).
+//! assert_eq!(net.nodes[1].applied_membership(), &without_leader);
 //! ```
 //!
 //! # Snapshots
 //!
-//! A driver that captures its state machine into a durable snapshot file reports
+//! A driver with snapshots gives the engine a [`Snapshots`](engine::Snapshots) store: it
+//! captures the state machine into a durable snapshot and reads it back in chunks (the leader
+//! side), and writes received chunks and installs a complete snapshot (the follower side).
+//! [`Engine::capture`] captures at the applied index and reports
 //! [`Input::SnapshotSaved`]` { meta }` ([`SnapshotMeta`]: index, term, length, checksum); the
-//! core may then compact the log past followers that lag ([`Output::Compact`]) and streams
-//! those followers the snapshot instead. The leader's driver only serves the bytes the
-//! chunk descriptors name, through [`codec::EntrySource::snapshot_chunk`]; every chunk fits
-//! one frame and chunks stream under the in-flight window. A follower's driver writes each
-//! [`Output::SnapshotChunk`] (the bytes come with the step's input, in order) and, on
-//! [`Output::InstallSnapshot`], verifies, makes durable and loads the snapshot, resets its log
-//! store to start after it, and reports [`Input::SnapshotInstalled`]` { meta, ok }`. Only then
-//! does the core rebase the follower's log; `ok: false` restarts the transfer.
+//! core may then compact the log past followers that lag and streams those followers the
+//! snapshot instead, every chunk one frame, under the in-flight window. A follower's engine
+//! writes each chunk as it arrives and, once all arrived, has the store verify, make durable
+//! and load the snapshot, starts the log store after it and reports
+//! [`Input::SnapshotInstalled`]` { meta, ok }`. Only then does
+//! the core rebase the follower's log; `ok: false` restarts the transfer.
 //!
 //! ```
-//! use raft_core::codec::{self, EntryRef, EntrySource, Header};
-//! use raft_core::{persist_entries, Config, Input, LogIndex, LogStore, NodeId, Output, Outputs,
-//!                 RingStore, Role, SnapshotMeta, State};
+//! use raft_core::engine::Snapshots;
+//! use raft_core::{LogIndex, Membership, SnapshotMeta, StoreError, Term};
 //!
-//! const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
-//!
-//! /// One node's storage: its log store, its state machine (here every applied command,
-//! /// concatenated), its snapshot file and the snapshot it is receiving.
-//! struct Disk<'a> {
-//!     log: RingStore<'a, 16>,
-//!     machine: Vec<u8>,
-//!     applied: LogIndex,
-//!     snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+//! /// One node's snapshot files: the one it holds (captured or installed) and the one coming in.
+//! #[derive(Default)]
+//! struct Files {
+//!     held: Option<(SnapshotMeta, Vec<u8>)>,
 //!     incoming: Vec<u8>,
-//! }
-//!
-//! /// The encoder reads entries from the log store and snapshot chunks from the file.
-//! impl EntrySource for Disk<'_> {
-//!     fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
-//!         self.log.entry(index)
-//!     }
-//!     fn snapshot_chunk(&self, meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
-//!         let (m, bytes) = self.snapshot.as_ref()?;
-//!         let at = offset as usize;
-//!         if m == meta { bytes.get(at..at + len as usize) } else { None }
-//!     }
 //! }
 //!
 //! /// The driver's checksum (FNV-1a); the core only carries it.
@@ -406,154 +484,190 @@
 //!     bytes.iter().fold(0x811c_9dc5, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 //! }
 //!
-//! # struct Net<'a> {
-//! #     nodes: [State<3, 16, 4>; 3],
-//! #     disks: [Disk<'a>; 3],
-//! #     wire: Vec<(usize, usize, Vec<u8>)>,
-//! #     down: [bool; 3],
-//! # }
-//! impl Net<'_> {
-//!     /// Steps node `k` and performs its outputs in order.
-//!     fn step(&mut self, k: usize, input: Input<'_>) {
-//!         let mut out: Outputs<12> = Outputs::new();
-//!         self.nodes[k].step(input, &mut out).unwrap();
-//!         let disk = &mut self.disks[k];
-//!         let mut installed = None;
-//!         for o in &out {
-//!             match *o {
-//!                 // The leader side: chunks are encoded from the snapshot file.
-//!                 Output::Send { to, msg } => {
-//!                     let hdr = Header { cluster_id: 0, from: IDS[k], to };
-//!                     let mut frame = [0u8; 128];
-//!                     let n = codec::encode(&hdr, &msg, &*disk, &mut frame).unwrap();
-//!                     self.wire.push((k, (to.0 - 1) as usize, frame[..n].to_vec()));
-//!                 }
-//!                 // The follower side: write each chunk where it goes...
-//!                 Output::SnapshotChunk { offset, len, .. } => {
-//!                     let data = input.snapshot_data().unwrap();
-//!                     if offset == 0 {
-//!                         disk.incoming.clear(); // a new snapshot: drop any partial one
-//!                     }
-//!                     assert_eq!(offset, disk.incoming.len() as u64);
-//!                     assert_eq!(data.len(), len as usize);
-//!                     disk.incoming.extend_from_slice(data);
-//!                 }
-//!                 // ...then verify, keep and load the whole snapshot, and start the log
-//!                 // store after it.
-//!                 Output::InstallSnapshot { meta } => {
-//!                     let bytes = core::mem::take(&mut disk.incoming);
-//!                     let ok = bytes.len() as u64 == meta.len
-//!                         && checksum(&bytes) == meta.checksum;
-//!                     if ok {
-//!                         disk.machine = bytes.clone();
-//!                         disk.applied = meta.index;
-//!                         disk.snapshot = Some((meta, bytes));
-//!                         disk.log.compact_to(meta.index);
-//!                     }
-//!                     installed = Some(Input::SnapshotInstalled { meta, ok });
-//!                 }
-//!                 Output::Persist(p) => persist_entries(&mut disk.log, &p, &input).unwrap(),
-//!                 Output::Apply { first, last } => {
-//!                     for i in first.0..=last.0 {
-//!                         let e = disk.log.entry(LogIndex(i)).unwrap();
-//!                         disk.machine.extend_from_slice(e.data);
-//!                     }
-//!                     disk.applied = last;
-//!                 }
-//!                 Output::Compact { upto } => disk.log.compact_to(upto),
-//!                 _ => {}
-//!             }
-//!         }
-//!         if let Some(report) = installed {
-//!             self.step(k, report);
-//!         }
-//!     }
+//! /// `Applied` is the state machine of the first example: every command applied, in order.
+//! impl Snapshots<Applied> for Files {
+//!     type Error = StoreError;
 //!
-//!     /// Node `k` captures its state machine into its snapshot file and tells the core.
-//!     fn save_snapshot(&mut self, k: usize) -> SnapshotMeta {
-//!         let disk = &mut self.disks[k];
-//!         let bytes = disk.machine.clone();
+//!     // The leader side: capture the state machine (its commands, concatenated)...
+//!     fn capture(
+//!         &mut self,
+//!         machine: &Applied,
+//!         index: LogIndex,
+//!         term: Term,
+//!         members: Membership,
+//!     ) -> Result<Option<SnapshotMeta>, StoreError> {
+//!         let bytes = machine.0.concat();
 //!         let meta = SnapshotMeta {
-//!             index: disk.applied,
-//!             term: self.nodes[k].term_at(disk.applied).unwrap(),
+//!             index,
+//!             term,
 //!             len: bytes.len() as u64,
 //!             checksum: checksum(&bytes),
-//!             // The membership as of `applied`. This example never changes it; a driver that
-//!             // does tracks the last `Membership` entry it applied.
-//!             members: *self.nodes[k].membership(),
+//!             members,
 //!         };
-//!         disk.snapshot = Some((meta, bytes));
-//!         self.step(k, Input::SnapshotSaved { meta });
-//!         meta
+//!         self.held = Some((meta, bytes));
+//!         Ok(Some(meta))
 //!     }
-//! #
+//!
+//!     // ...and serve the chunks the core names.
+//!     fn read_chunk(
+//!         &mut self,
+//!         meta: &SnapshotMeta,
+//!         offset: u64,
+//!         len: u32,
+//!     ) -> Result<Option<&[u8]>, StoreError> {
+//!         let at = offset as usize;
+//!         let held = self.held.as_ref().filter(|(m, _)| m == meta);
+//!         Ok(held.and_then(|(_, bytes)| bytes.get(at..at + len as usize)))
+//!     }
+//!
+//!     // The follower side: write each chunk where it goes...
+//!     fn write_chunk(
+//!         &mut self,
+//!         _: &SnapshotMeta,
+//!         offset: u64,
+//!         data: &[u8],
+//!     ) -> Result<(), StoreError> {
+//!         if offset == 0 {
+//!             self.incoming.clear(); // a new snapshot: drop any partial one
+//!         }
+//!         assert_eq!(offset, self.incoming.len() as u64); // in order, here
+//!         self.incoming.extend_from_slice(data);
+//!         Ok(())
+//!     }
+//!
+//!     // ...then verify, keep and load the whole snapshot.
+//!     fn install(&mut self, meta: &SnapshotMeta, m: &mut Applied) -> Result<bool, StoreError> {
+//!         let bytes = core::mem::take(&mut self.incoming);
+//!         if bytes.len() as u64 != meta.len || checksum(&bytes) != meta.checksum {
+//!             return Ok(false);
+//!         }
+//!         m.0 = vec![bytes.clone()];
+//!         self.held = Some((*meta, bytes));
+//!         Ok(true)
+//!     }
+//! }
+//! # use raft_core::codec::{EntryRef, EntrySource};
+//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, StateMachine, Transport};
+//! # use raft_core::output::ReadResult;
+//! # use raft_core::{Config, Engine, Input, NodeId, Proposal, RingStore, Role, State};
+//! # // The first example's seams, an `Events` that keeps the answers, and a loop.
+//! # struct Wire(Vec<(NodeId, Vec<u8>)>);
+//! # impl Transport for Wire {
+//! #     type Error = StoreError;
+//! #     fn send<L>(&mut self, m: Outgoing<'_, L>) -> Result<(), StoreError>
+//! #     where L: EntrySource + ?Sized {
+//! #         let mut frame = [0u8; 1200];
+//! #         let n = m.encode(&mut frame).expect("fits max_frame_bytes");
+//! #         Ok(self.0.push((m.to(), frame[..n].to_vec())))
+//! #     }
+//! # }
+//! # struct Applied(Vec<Vec<u8>>);
+//! # impl StateMachine for Applied {
+//! #     type Error = StoreError;
+//! #     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+//! #         Ok(if !e.data.is_empty() { self.0.push(e.data.to_vec()) })
+//! #     }
+//! # }
+//! # #[derive(Default)]
+//! # struct Seen { proposals: Vec<Proposal>, reads: Vec<ReadResult> }
+//! # impl Events for Seen {
+//! #     fn proposal(&mut self, p: Proposal) { self.proposals.push(p) }
+//! #     fn read(&mut self, r: ReadResult) { self.reads.push(r) }
+//! # }
+//! # type Log = RingStore<'static, 16>;
+//! # type Node<const P: usize, N> = Engine<State<P, 16, 4>, Log, Wire, Applied, N>;
+//! # struct Net<const P: usize, N = NoSnapshots<StoreError>> {
+//! #     nodes: Vec<Node<P, N>>,
+//! #     seen: Vec<Seen>,
+//! #     down: Vec<bool>,
+//! # }
+//! # impl<const P: usize, N: Snapshots<Applied, Error = StoreError>> Net<P, N> {
+//! #     /// Nodes 1 to `P`, `voters` the initial configuration.
+//! #     fn new(voters: &[NodeId], frame_bytes: u32, snapshots: impl Fn() -> N) -> Self {
+//! #         let nodes = (0..P).map(|k| {
+//! #             let id = NodeId(k as u32 + 1);
+//! #             let mut cfg = Config::new(id, 7 + k as u64);
+//! #             cfg.max_frame_bytes = frame_bytes;
+//! #             cfg.max_inflight_bytes = 4 * frame_bytes;
+//! #             cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
+//! #             let log = RingStore::new(vec![0; 1024].leak(), LogIndex(0));
+//! #             let state = State::new(cfg, voters).unwrap();
+//! #             Engine::with_snapshots(state, log, snapshots(), Wire(vec![]), Applied(vec![]))
+//! #         });
+//! #         let seen = (0..P).map(|_| Seen::default()).collect();
+//! #         Net { nodes: nodes.collect(), seen, down: vec![false; P] }
+//! #     }
+//! #     /// Node 1 campaigns until it leads.
+//! #     fn elect(&mut self) {
+//! #         while self.nodes[0].state().role() != Role::Leader {
+//! #             self.step(0, Input::Tick);
+//! #             self.deliver();
+//! #         }
+//! #     }
+//! #     fn step(&mut self, k: usize, input: Input<'_>) {
+//! #         self.nodes[k].step(input, &mut self.seen[k]).unwrap();
+//! #     }
+//! #     /// The answer to node `k`'s last proposal or membership change.
+//! #     fn answer(&self, k: usize) -> Option<Proposal> {
+//! #         self.seen[k].proposals.last().copied()
+//! #     }
+//! #     /// Delivers every frame, oldest first (dropping those from or to a node that is down).
 //! #     fn deliver(&mut self) {
-//! #         while !self.wire.is_empty() {
-//! #             let (from, to, frame) = self.wire.remove(0);
+//! #         let next = |nodes: &mut Vec<Node<P, N>>| {
+//! #             nodes.iter_mut().enumerate().find_map(|(k, n)| {
+//! #                 let wire = &mut n.transport_mut().0;
+//! #                 (!wire.is_empty()).then(|| (k, wire.remove(0)))
+//! #             })
+//! #         };
+//! #         while let Some((from, (to, frame))) = next(&mut self.nodes) {
+//! #             let to = (to.0 - 1) as usize;
 //! #             if !self.down[from] && !self.down[to] {
 //! #                 self.step(to, Input::Frame(&frame));
 //! #             }
 //! #         }
 //! #     }
+//! #     /// A heartbeat round from node 1, delivered.
 //! #     fn heartbeat(&mut self) {
 //! #         for _ in 0..3 {
 //! #             self.step(0, Input::Tick);
 //! #         }
 //! #         self.deliver();
 //! #     }
-//! }
-//! # let mut bufs = [[0u8; 1024]; 3];
-//! # let [b1, b2, b3] = &mut bufs;
-//! # let mut net = Net {
-//! #     nodes: core::array::from_fn(|k| {
-//! #         let mut cfg = Config::new(IDS[k], 7 + k as u64);
-//! #         cfg.max_frame_bytes = 128; // chunks of at most 48 bytes
-//! #         cfg.max_inflight_bytes = 512;
-//! #         cfg.log_bytes = RingStore::<16>::budget(1024, cfg.max_payload());
-//! #         State::new(cfg, &IDS).unwrap()
-//! #     }),
-//! #     disks: [b1, b2, b3].map(|b| Disk {
-//! #         log: RingStore::new(b, LogIndex(0)),
-//! #         machine: Vec::new(),
-//! #         applied: LogIndex(0),
-//! #         snapshot: None,
-//! #         incoming: Vec::new(),
-//! #     }),
-//! #     wire: Vec::new(),
-//! #     down: [false, false, true],
-//! # };
-//! # while net.nodes[0].role() != Role::Leader {
-//! #     net.step(0, Input::Tick);
-//! #     net.deliver();
 //! # }
-//! // Node 1 (`nodes[0]`) leads; node 3 is down. Six writes commit on nodes 1 and 2.
+//! # let ids = [NodeId(1), NodeId(2), NodeId(3)];
+//! # let mut net = Net::<3, Files>::new(&ids, 128, Files::default); // chunks of at most 48 bytes
+//! # net.down[2] = true;
+//! # net.elect();
+//! // `net.nodes` are engines with `Files`. Node 1 (`nodes[0]`) leads; node 3 is down. Six
+//! // writes commit on nodes 1 and 2.
 //! for k in 1..=6 {
 //!     let cmd = format!("set key{k} = value{k};");
 //!     net.step(0, Input::Propose { data: cmd.as_bytes() });
 //!     net.deliver();
 //! }
-//! assert_eq!(net.disks[0].applied, LogIndex(7)); // the leader's empty entry, six writes
+//! // The leader's empty entry, then six writes.
+//! assert_eq!(net.nodes[0].state().applied(), LogIndex(7));
 //!
 //! // The leader captures its state machine: the log is compacted past node 3.
-//! let meta = net.save_snapshot(0);
-//! assert_eq!(net.nodes[0].first_index(), LogIndex(8));
+//! let meta = net.nodes[0].capture(&mut net.seen[0]).unwrap().expect("captured");
+//! assert_eq!(net.nodes[0].state().first_index(), LogIndex(8));
 //! assert_eq!(meta.len, 108); // three chunks of at most 48 bytes
 //!
 //! // Node 3 comes up with an empty log. The next heartbeat finds the entries it needs
 //! // compacted, and the snapshot streams to it in chunks of one frame each.
 //! net.down[2] = false;
 //! net.heartbeat();
-//! assert_eq!(net.disks[2].snapshot.as_ref().map(|s| s.0), Some(meta));
-//! assert_eq!(net.disks[2].machine, net.disks[0].machine);
-//! assert_eq!(net.nodes[2].first_index(), LogIndex(8));
-//! assert_eq!(net.nodes[2].applied(), LogIndex(7));
+//! assert_eq!(net.nodes[2].snapshots().held.as_ref().map(|s| s.0), Some(meta));
+//! assert_eq!(net.nodes[2].machine().0.concat(), net.nodes[0].machine().0.concat());
+//! assert_eq!(net.nodes[2].state().first_index(), LogIndex(8));
+//! assert_eq!(net.nodes[2].state().applied(), LogIndex(7));
 //!
 //! // Replication resumes after the snapshot: node 3 applies the next write as usual.
 //! net.step(0, Input::Propose { data: b"set key7 = value7;" });
 //! net.deliver();
 //! net.heartbeat();
-//! assert!(net.disks[2].machine.ends_with(b"set key7 = value7;"));
-//! assert_eq!(net.disks[2].machine, net.disks[0].machine);
+//! assert_eq!(net.nodes[2].machine().0.last().unwrap(), b"set key7 = value7;");
+//! assert_eq!(net.nodes[2].machine().0.concat(), net.nodes[0].machine().0.concat());
 //! ```
 //!
 //! # Limits, and what happens when each is hit
@@ -598,9 +712,10 @@
 //! | `size_of::<Output>()` | 104 |
 //! | `Outputs<12>` (= `outputs_needed(3)`) | 1,256 |
 //! | copied by one by-value `step` (state in; state and outputs out) | 5,648 |
+//! | the [`Engine`]'s output list beside the `State` | 2,296 by default (`Outputs<22>`, any cluster); 1,256 with `OUT = outputs_needed(3)` ([`Engine::with_outputs`]) |
 //! | RAM per log entry | 16 bytes of metadata in `State`, plus in a `RingStore` 4 bytes of index and an 11-byte record header beside the payload |
 //!
-//! Hot loops use the in-place `State::step`, which copies nothing.
+//! Hot loops (and the engine) use the in-place `State::step`, which copies nothing.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

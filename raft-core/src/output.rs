@@ -1,5 +1,14 @@
 //! What [`State::step`](crate::State::step) asks the driver to do.
 //!
+//! **A driver does not perform these by hand: it runs an [`Engine`](crate::Engine)**, which
+//! performs every output below through the driver's seams (log storage, snapshots, transport,
+//! state machine) in exactly this contract's order, feeds back the inputs it requires
+//! (`Persisted`, `SnapshotInstalled`, `SnapshotSaved`), and hands the application only what
+//! it must see (proposal and read answers, role changes) through
+//! [`Events`](crate::engine::Events). The contract is written here once, for the engine and
+//! for whoever reviews it (and for the rare driver that needs the raw outputs: a checker, a
+//! model).
+//!
 //! # The output contract
 //!
 //! Each step returns a short list of small descriptors (no payload copies). **Perform them in
@@ -14,7 +23,8 @@
 //! toward a quorum only up to its durable index; and `Apply` never passes the durable index.
 //! Everything else may go out at once.
 //!
-//! What a driver may do with each output:
+//! What each output asks of the driver (the [`engine`](crate::engine) module's table says
+//! which seam performs each):
 //!
 //! | output | the driver |
 //! |---|---|

@@ -32,7 +32,7 @@ pub struct AppliedEntry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NodeError {
-    /// `State::step` refused an input (a driver mistake).
+    /// The core refused an input the engine stepped (a driver mistake, or the node halted).
     Step(raft_core::StepError),
     /// The log store refused a `Persist` (a driver mistake).
     Store(raft_core::StoreError),
@@ -40,10 +40,16 @@ pub enum NodeError {
     Codec(raft_core::codec::CodecError),
     /// The state could not be rebuilt from the disk after a power cycle.
     Restore(raft_core::ConfigError),
-    /// An `Apply` named an entry the store does not hold.
+    /// The engine was to apply an entry the store does not hold.
     MissingEntry(LogIndex),
     /// More entries were applied than the record can hold.
     RecordFull,
+}
+
+impl From<raft_core::StoreError> for NodeError {
+    fn from(e: raft_core::StoreError) -> NodeError {
+        NodeError::Store(e)
+    }
 }
 
 /// One node's visible state.

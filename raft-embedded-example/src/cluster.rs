@@ -4,11 +4,16 @@
 //! spare): three voters, a 32-entry log window, frames of at most [`FRAME_BYTES`] bytes, and a
 //! 768-byte ring per node for payloads.
 
-use raft_core::{outputs_needed, Config, HardState, LogIndex, NodeId, RingStore, State, Term};
+use raft_core::codec::{EntryRef, EntrySource};
+use raft_core::engine::{NoSnapshots, Storage};
+use raft_core::{
+    outputs_needed, Config, Engine, HardState, LogIndex, LogStore, NodeId, Restored, RingStore,
+    State, StoreError, Term,
+};
 
-use crate::board::Board;
+use crate::board::{Board, NodeError};
 use crate::link::{Counter, Inbox, LinkStats, Uplink, FRAME_BYTES, NODES};
-use crate::node::{AnswerQueue, RequestQueue};
+use crate::node::{AnswerQueue, Link, Machine, RequestQueue};
 
 /// Entries in each node's log window (16 bytes of metadata each in `State`). Nothing is ever
 /// compacted in this example (the state machine is not captured), so the whole run must fit.
@@ -60,14 +65,18 @@ pub fn config(k: usize, seed: u64) -> Config {
     cfg
 }
 
-/// What survives a power cycle: the node's "flash". With `Durability::Inline` each `Persist` is
-/// written here before the next output is performed, so everything here is durable.
+/// What survives a power cycle: the node's "flash", and the engine's [`Storage`] seam. With
+/// `Durability::Inline` the engine writes each `Persist` here before it performs the next
+/// output, so everything here is durable (`sync` has nothing to do).
+///
+/// A wrapper rather than the `RingStore` itself (raft-core makes that a `Storage` too) so that
+/// all of the node's seams fail with the node's own [`NodeError`]: the engine gives every seam
+/// the storage's error type, and the link can fail with a codec error and the state machine
+/// with a full record.
 pub struct Disk {
-    /// The last hard state a `Persist` carried.
-    pub hard_state: HardState,
-    /// The commit index carried by the last `Persist`.
-    pub commit: LogIndex,
-    /// The log entries after `base`.
+    /// The log entries after `base`, and the hard state and commit index the engine saved
+    /// beside them ([`RingStore::hard_state`]; the commit index lets a rebooted node re-apply
+    /// what is committed at once, without waiting for the leader).
     pub log: LogRing,
     /// The index and term the log starts after (moves only if the log is compacted).
     pub base: (LogIndex, Term),
@@ -77,32 +86,107 @@ impl Disk {
     /// An empty disk over `buf`.
     pub fn new(buf: &'static mut [u8; STORE_BYTES]) -> Disk {
         Disk {
-            hard_state: HardState::default(),
-            commit: LogIndex::ZERO,
             log: LogRing::new(buf, LogIndex::ZERO),
             base: (LogIndex::ZERO, Term(0)),
         }
     }
-}
 
-/// One node's memory: its protocol state (lost in a power cycle and rebuilt from `disk`) and
-/// its disk. Lives in a static (`StaticCell`) on the firmware.
-pub struct NodeMemory {
-    /// The protocol state.
-    pub state: Node,
-    /// The durable store.
-    pub disk: Disk,
-}
-
-impl NodeMemory {
-    /// A fresh node `k` over an empty disk.
-    pub fn new(k: usize, seed: u64, buf: &'static mut [u8; STORE_BYTES]) -> NodeMemory {
-        NodeMemory {
-            // The configuration is a constant of this example, validated by the host test.
-            state: Node::new(config(k, seed), &VOTERS).expect("valid example config"),
-            disk: Disk::new(buf),
+    /// What a rebooted node reads back. Its state machine was volatile, so it starts from the
+    /// log's base again (every committed entry is applied anew).
+    pub fn restored(&self) -> Restored {
+        let (hard_state, commit) = self.log.hard_state();
+        Restored {
+            hard_state,
+            commit,
+            base: self.base,
+            applied: self.base.0,
+            // No snapshots here: the membership is the initial voters (and the log's changes).
+            members: None,
         }
     }
+}
+
+impl EntrySource for Disk {
+    #[inline]
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        self.log.entry(index)
+    }
+
+    #[inline]
+    fn records(&self, first: LogIndex, count: u32) -> Option<&[u8]> {
+        self.log.records(first, count)
+    }
+}
+
+impl LogStore for Disk {
+    #[inline]
+    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        self.log.append(index, entry)
+    }
+
+    #[inline]
+    fn truncate_from(&mut self, index: LogIndex) {
+        self.log.truncate_from(index)
+    }
+
+    #[inline]
+    fn compact_to(&mut self, upto: LogIndex) {
+        self.log.compact_to(upto)
+    }
+
+    #[inline]
+    fn last_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+}
+
+/// The log part of each `Persist` is the provided [`Storage::persist`] (raft-core's
+/// `persist_entries` on the ring); the hard state and commit index are kept beside it.
+impl Storage for Disk {
+    type Error = NodeError;
+
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), NodeError> {
+        Ok(self.log.save_hard_state(hard_state, commit)?)
+    }
+
+    /// Not reached in this example (the state machine is never captured), but a compacting
+    /// driver keeps the base for its restart.
+    fn compact(&mut self, upto: LogIndex) -> Result<(), NodeError> {
+        if let Some(e) = self.log.entry(upto) {
+            self.base = (upto, e.term);
+        }
+        self.log.compact_to(upto);
+        Ok(())
+    }
+}
+
+/// One node driven through raft-core's engine: its `State` (lost in a power cycle and rebuilt
+/// from the disk), its [`Disk`], the [`Link`] its frames leave by, and the [`Machine`] that
+/// shows what it applied on the board. No snapshots: nothing is ever compacted, and the window
+/// is sized for the whole run. Its output list holds exactly [`OUTPUTS`]. Lives in a static
+/// (`StaticCell`) on the firmware.
+pub type NodeEngine = Engine<Node, Disk, Link, Machine, NoSnapshots<NodeError>, OUTPUTS>;
+
+/// A fresh node `k` over an empty disk, linked to the others through `shared`.
+pub fn node(
+    k: usize,
+    seed: u64,
+    buf: &'static mut [u8; STORE_BYTES],
+    shared: &'static Shared,
+) -> NodeEngine {
+    // The configuration is a constant of this example, validated by the host test.
+    let state = Node::new(config(k, seed), &VOTERS).expect("valid example config");
+    NodeEngine::with_outputs(
+        state,
+        Disk::new(buf),
+        NoSnapshots::new(),
+        Link::new(shared),
+        Machine::new(k, &shared.board),
+    )
 }
 
 /// Everything the tasks share; `const`-constructible so it is a plain static.

@@ -16,7 +16,7 @@
 //!
 //! | task | body | owns |
 //! |---|---|---|
-//! | node `k` (three) | [`node::run`] | its [`cluster::NodeMemory`]: `State` and disk |
+//! | node `k` (three) | [`node::run`] | its [`cluster::NodeEngine`]: `State`, disk, link and state machine |
 //! | link | [`link::run`] | its delay line and PRNG |
 //! | client | [`scenario::run`] | nothing: it talks through [`cluster::Shared`] |
 #![no_std]

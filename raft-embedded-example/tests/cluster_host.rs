@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use embassy_executor::Executor;
-use raft_embedded_example::cluster::{Node, NodeMemory, Shared, STORE_BYTES};
+use raft_embedded_example::cluster::{self, Node, NodeEngine, Shared, STORE_BYTES};
 use raft_embedded_example::link::{self, LinkConfig, NODES};
 use raft_embedded_example::scenario::{self, Failure, Report, Scenario};
 use raft_embedded_example::{node, SEED};
@@ -13,7 +13,7 @@ use raft_embedded_example::{node, SEED};
 static SHARED: Shared = Shared::new();
 
 #[embassy_executor::task(pool_size = NODES)]
-async fn node_task(k: usize, mem: &'static mut NodeMemory) {
+async fn node_task(k: usize, mem: &'static mut NodeEngine) {
     node::run(k, mem, &SHARED, SEED).await
 }
 
@@ -38,7 +38,7 @@ fn three_nodes_agree_across_a_power_cycle_of_the_leader_over_a_lossy_link() {
         executor.run(|spawner| {
             for k in 0..NODES {
                 let buf: &'static mut [u8; STORE_BYTES] = Box::leak(Box::new([0; STORE_BYTES]));
-                let mem = Box::leak(Box::new(NodeMemory::new(k, SEED, buf)));
+                let mem = Box::leak(Box::new(cluster::node(k, SEED, buf, &SHARED)));
                 spawner.spawn(node_task(k, mem).expect("a pool of NODES"));
             }
             spawner.spawn(link_task(LinkConfig::DEFAULT).expect("spawned once"));

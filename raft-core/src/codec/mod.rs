@@ -228,7 +228,11 @@ fn decode_head_canonical(frame: &[u8]) -> Result<Head<'_>, CodecError> {
 }
 
 /// Decodes and validates one frame. Never panics, never allocates.
-#[inline(always)] // Into the receive loop (the fast head reader stays out of line).
+// On hosts into the receive loop (the fast head reader stays out of line). On bare-metal
+// targets (flash) one shared copy: the state's frame path and the engine's (it reads a
+// persisted append's entries from the frame) would otherwise each inline the whole reader.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline(never))]
 pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecError> {
     if frame.len() > MAX_FRAME_BYTES as usize {
         return Err(CodecError::Oversized);

@@ -50,9 +50,6 @@ use crate::message::{EntryCount, Message, SnapshotMeta};
 use crate::output::{outputs_needed, Output, Outputs, Persist};
 use crate::types::{EntryKind, LogIndex, NodeId};
 
-/// Outputs of one step: enough for any cluster size ([`outputs_needed`]`(MAX_MEMBERS)`).
-type StepOutputs = Outputs<{ outputs_needed(MAX_MEMBERS) }>;
-
 /// Why an engine call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineError<E> {
@@ -88,13 +85,25 @@ enum FollowUp {
 type FollowUps = heapless::Deque<FollowUp, 4>;
 
 /// One node driven through its seams. See the module docs.
-pub struct Engine<C, S: Storage, T, M, N = NoSnapshots<<S as Storage>::Error>> {
+///
+/// `OUT` is the capacity of the output list the engine keeps: by default enough for any
+/// cluster ([`outputs_needed`]`(MAX_MEMBERS)`, 22 outputs); a firmware that counts its RAM
+/// names `outputs_needed(PEERS)` instead and builds the engine with
+/// [`with_outputs`](Engine::with_outputs) (the state checks the bound at compile time).
+pub struct Engine<
+    C,
+    S: Storage,
+    T,
+    M,
+    N = NoSnapshots<<S as Storage>::Error>,
+    const OUT: usize = { outputs_needed(MAX_MEMBERS) },
+> {
     state: C,
     storage: S,
     snapshots: N,
     transport: T,
     machine: M,
-    out: StepOutputs,
+    out: Outputs<OUT>,
     /// The newest `Persist` performed and not yet made durable (`Deferred` only).
     unsynced: Option<u64>,
     /// The commit index last handed to `save_hard_state`.
@@ -136,6 +145,21 @@ where
     /// change after its applied index sets the right one with
     /// [`set_applied_membership`](Engine::set_applied_membership).
     pub fn with_snapshots(state: C, storage: S, snapshots: N, transport: T, machine: M) -> Self {
+        Engine::with_outputs(state, storage, snapshots, transport, machine)
+    }
+}
+
+impl<C, S, N, T, M, const OUT: usize> Engine<C, S, T, M, N, OUT>
+where
+    C: Core,
+    S: Storage,
+    N: Snapshots<M, Error = S::Error>,
+    T: Transport<Error = S::Error>,
+    M: StateMachine<Error = S::Error>,
+{
+    /// [`with_snapshots`](Engine::with_snapshots) for an engine whose output list holds `OUT`
+    /// outputs (the engine's type names it), at least `outputs_needed(PEERS)` of `state`.
+    pub fn with_outputs(state: C, storage: S, snapshots: N, transport: T, machine: M) -> Self {
         let applied_members = *state.membership();
         let saved_commit = state.commit();
         Engine {
@@ -144,7 +168,7 @@ where
             snapshots,
             transport,
             machine,
-            out: StepOutputs::new(),
+            out: Outputs::new(),
             unsynced: None,
             saved_commit,
             applied_members,
@@ -320,6 +344,21 @@ where
     /// commit index that grew meanwhile, as one long-lived engine would.
     pub fn set_saved_commit(&mut self, commit: LogIndex) {
         self.saved_commit = commit;
+    }
+
+    /// Restarts the node in place after a crash or power cycle: `state` was rebuilt
+    /// (`State::restore`) from what this engine's storage holds durably, and the state
+    /// machine has applied exactly `state.applied()`. The same as taking the engine apart and
+    /// building it again around the same seams, without moving them (a firmware keeps its
+    /// engine in a static and has no stack for a second one).
+    pub fn restart(&mut self, state: C) {
+        self.saved_commit = state.commit();
+        self.applied_members = *state.membership();
+        self.state = state;
+        self.out.clear();
+        self.unsynced = None;
+        self.capture_wanted = false;
+        self.follow.clear();
     }
 
     /// Takes the engine apart.

@@ -8,7 +8,7 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use embassy_executor::{Executor, Spawner};
-use raft_embedded_example::cluster::{Node, NodeMemory, Shared, STORE_BYTES};
+use raft_embedded_example::cluster::{self, Node, NodeEngine, Shared, STORE_BYTES};
 use raft_embedded_example::link::{self, LinkConfig, NODES};
 use raft_embedded_example::scenario::{self, Scenario};
 use raft_embedded_example::{node, SEED};
@@ -23,7 +23,7 @@ defmt::timestamp!("{=u64:ms}", embassy_time::Instant::now().as_millis());
 static SHARED: Shared = Shared::new();
 static DISKS: ConstStaticCell<[[u8; STORE_BYTES]; NODES]> =
     ConstStaticCell::new([[0; STORE_BYTES]; NODES]);
-static MEMORY: [StaticCell<NodeMemory>; NODES] = [const { StaticCell::new() }; NODES];
+static MEMORY: [StaticCell<NodeEngine>; NODES] = [const { StaticCell::new() }; NODES];
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
 
 #[entry]
@@ -49,7 +49,7 @@ fn spawn_all(spawner: Spawner) {
     // `take` and each `init` run once (`run` calls this once), so none of them panics; the task
     // pools are sized for exactly the spawns below, so spawning cannot fail.
     for (k, disk) in DISKS.take().iter_mut().enumerate() {
-        let memory = MEMORY[k].init_with(|| NodeMemory::new(k, SEED, disk));
+        let memory = MEMORY[k].init_with(|| cluster::node(k, SEED, disk, &SHARED));
         spawner.spawn(node_task(k, memory).expect("node pool of NODES"));
     }
     spawner.spawn(link_task(LinkConfig::DEFAULT).expect("link spawned once"));
@@ -57,7 +57,7 @@ fn spawn_all(spawner: Spawner) {
 }
 
 #[embassy_executor::task(pool_size = NODES)]
-async fn node_task(k: usize, memory: &'static mut NodeMemory) {
+async fn node_task(k: usize, memory: &'static mut NodeEngine) {
     node::run(k, memory, &SHARED, SEED).await
 }
 
