@@ -35,8 +35,12 @@
 //! fsync, and a new one's header (hard state, snapshot point) is durable before any entry goes
 //! in, so after compaction the first remaining segment always restates them.
 
+mod datadir;
 mod error;
+mod hardstate;
+mod identity;
 mod io;
+mod lock;
 mod log;
 pub mod record;
 mod segment;
@@ -50,8 +54,12 @@ mod snapshot_tests;
 #[cfg(test)]
 mod wal_tests;
 
+pub use datadir::DataDir;
 pub use error::StorageError;
+pub use hardstate::SyncMark;
+pub use identity::{Identity, IDENTITY_FILE};
 pub use io::{atomic_write, FileHandle, FileIo, StdIo};
+pub use lock::{DirLock, LOCK_FILE};
 pub use log::EntryRef;
 pub use record::{HardState, Record, SnapshotPoint};
 pub use snapshot::{SnapshotMeta, SnapshotStore};
