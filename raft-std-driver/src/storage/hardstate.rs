@@ -194,17 +194,22 @@ pub(crate) struct HardStateFiles {
     /// The copy that holds `current`; the next write goes to the other one, so the newest
     /// intact copy is never the one being overwritten.
     newest_slot: usize,
+    /// The other copy is damaged: the next write must not be skipped.
+    other_damaged: bool,
 }
 
 impl HardStateFiles {
-    /// Opens the copies for writing after [`load`]; `current` is the newest intact copy and
-    /// `newest_slot` the copy it was read from. Missing copies are created with `current`
-    /// (whole, atomically), so each copy is either absent or a full record at all times.
+    /// Opens the copies for writing after [`load`]; `current` is the newest intact copy,
+    /// `newest_slot` the copy it was read from and `other_damaged` whether the other one failed
+    /// its check (it is rewritten by the next [`HardStateFiles::write`]). Missing copies are
+    /// created with `current` (whole, atomically), so each copy is either absent or a full
+    /// record at all times.
     pub(crate) fn open(
         io: &dyn FileIo,
         dir: &Path,
         current: Superblock,
         newest_slot: usize,
+        other_damaged: bool,
     ) -> Result<HardStateFiles, StorageError> {
         let bytes = current.encode();
         let open = |name: &str| -> Result<Box<dyn FileHandle>, StorageError> {
@@ -225,6 +230,7 @@ impl HardStateFiles {
             files,
             current,
             newest_slot: newest_slot % FILES.len(),
+            other_damaged,
         })
     }
 
@@ -235,13 +241,14 @@ impl HardStateFiles {
 
     /// Durably records `hard_state` and `mark` as the next generation, in the copy that does
     /// not hold the newest one (in place, then fdatasync). Does nothing when both are
-    /// unchanged.
+    /// unchanged and the other copy is intact.
     pub(crate) fn write(
         &mut self,
         hard_state: HardState,
         mark: SyncMark,
     ) -> Result<(), StorageError> {
-        if self.current.hard_state == hard_state && self.current.mark == mark {
+        if self.current.hard_state == hard_state && self.current.mark == mark && !self.other_damaged
+        {
             return Ok(());
         }
         let next = Superblock {
@@ -264,6 +271,7 @@ impl HardStateFiles {
         }
         self.current = next;
         self.newest_slot = slot;
+        self.other_damaged = false;
         Ok(())
     }
 }
@@ -306,7 +314,7 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let io: Arc<dyn FileIo> = Arc::new(StdIo);
         assert!(matches!(load(io.as_ref(), dir.path()), Ok(Loaded::Absent)));
-        let mut files = HardStateFiles::open(io.as_ref(), dir.path(), sb(0), 0).unwrap();
+        let mut files = HardStateFiles::open(io.as_ref(), dir.path(), sb(0), 0, false).unwrap();
         let mut hs = sb(0).hard_state;
         hs.term = 5;
         files.write(hs, sb(0).mark).unwrap(); // generation 1, copy 1

@@ -50,7 +50,11 @@ mod wal;
 #[cfg(test)]
 pub(crate) mod fault;
 #[cfg(test)]
+mod mark_tests;
+#[cfg(test)]
 mod snapshot_tests;
+#[cfg(test)]
+mod sweep_tests;
 #[cfg(test)]
 mod wal_tests;
 

@@ -244,7 +244,8 @@ impl Wal {
         // fsync): make it durable before the mark below claims it is.
         file.sync()
             .map_err(|e| StorageError::io("fsync", &path, e))?;
-        let copies = HardStateFiles::open(io.as_ref(), &dir, newest, newest_slot)?;
+        let copies =
+            HardStateFiles::open(io.as_ref(), &dir, newest, newest_slot, damaged.is_some())?;
         let snapshot = log.snapshot();
         let recovered = Recovered {
             hard_state,
