@@ -48,6 +48,8 @@ mod snapshot;
 mod wal;
 
 #[cfg(test)]
+mod enospc_tests;
+#[cfg(test)]
 pub(crate) mod fault;
 #[cfg(test)]
 mod mark_tests;
