@@ -90,6 +90,7 @@
 
 mod datadir;
 mod error;
+mod force;
 mod hardstate;
 mod identity;
 mod io;
@@ -115,6 +116,7 @@ mod wal_tests;
 
 pub use datadir::DataDir;
 pub use error::StorageError;
+pub use force::{force_new_cluster, Forced};
 pub use hardstate::SyncMark;
 pub use identity::{Identity, IDENTITY_FILE};
 pub use io::{atomic_write, FileHandle, FileIo, StdIo};
