@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use raft_std_driver::cli;
-use raft_std_driver::config::RawConfig;
+use raft_std_driver::config::{NodeConfig, RawConfig};
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::node::Node;
+use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageError};
 
 /// Runs one raft-core node of a replicated key-value store over authenticated, encrypted UDP.
 ///
@@ -70,6 +72,42 @@ struct Args {
     /// entry) or `log` (proposed through the log like a write).
     #[arg(long, value_name = "POLICY")]
     read_policy: Option<String>,
+    /// UNSAFE, LAST RESORT when a majority is lost for good: make this node the only voter of
+    /// a one-node cluster built from its own log, then run. Writes the old cluster acknowledged
+    /// but this node lacks are lost; never start the other nodes on their old data again. A
+    /// no-op once the node is alone. See the README ("Losing a majority for good").
+    #[arg(long)]
+    force_new_cluster: bool,
+}
+
+/// Rewrites the data directory for `--force-new-cluster` (see `storage::force_new_cluster`),
+/// saying loudly what it did, before the node opens it as usual.
+fn force_new_cluster(cfg: &NodeConfig) -> Result<(), StorageError> {
+    let io: Arc<dyn FileIo> = Arc::new(StdIo);
+    let data = DataDir::open(&cfg.data_dir, cfg.id, cfg.cluster_id, io.as_ref())?;
+    match storage::force_new_cluster(&data, &cfg.voters(), io)? {
+        Forced::AlreadyAlone => tracing::warn!(
+            id = cfg.id,
+            "--force-new-cluster: this node is already the only member; nothing rewritten \
+             (remove the flag)"
+        ),
+        Forced::Rewritten {
+            index,
+            term,
+            previous,
+        } => {
+            let old: Vec<u32> = previous.members().map(|n| n.0).collect();
+            eprintln!(
+                "WARNING: --force-new-cluster: node {} is now the only voter (membership entry \
+                 {index}, term {term}; was {old:?}). Writes the old cluster acknowledged that \
+                 this node did not hold are lost. NEVER start the other nodes on their old data \
+                 directories; rebuild them empty and add them back. Remove the flag for later \
+                 restarts.",
+                cfg.id
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -107,6 +145,11 @@ fn main() -> ExitCode {
         Err(e) => return cli::fail(e),
     };
     let (id, listen) = (cfg.id, cfg.listen);
+    if args.force_new_cluster {
+        if let Err(e) = force_new_cluster(&cfg) {
+            return cli::fail(format!("node {id}: --force-new-cluster: {e}"));
+        }
+    }
     let mut node = match Node::open(cfg, KvStore::default()) {
         Ok(n) => n,
         Err(e) => return cli::fail(format!("node {id}: {e}")),

@@ -134,6 +134,8 @@ pub struct Node<M: StateMachine = KvStore> {
     cmd_tx: mpsc::Sender<Cmd>,
     waker: Arc<Waker>,
     waker_addr: SocketAddr,
+    /// Holds the data directory's lock for as long as the node lives (see `storage::DataDir`).
+    _data_dir: storage::DataDir,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -166,7 +168,7 @@ impl<M: StateMachine> Node<M> {
         io: Arc<dyn FileIo>,
     ) -> Result<Node<M>, NodeError> {
         let key = ClusterKey::from_file(&cfg.key_file).map_err(NodeError::Key)?;
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::Io("create data dir", e))?;
+        let data_dir = storage::DataDir::open(&cfg.data_dir, cfg.id, cfg.cluster_id, &*io)?;
         let epoch = advance_epoch_file(&cfg.data_dir).map_err(NodeError::Epoch)?;
 
         let mut snaps = SnapshotStore::open_with(cfg.data_dir.join("snap"), io.clone())?;
@@ -281,6 +283,7 @@ impl<M: StateMachine> Node<M> {
             cmd_tx,
             waker,
             waker_addr,
+            _data_dir: data_dir,
         };
         if let Some(meta) = latest {
             // raft-core may stream it to followers that lag, and compact up to it.

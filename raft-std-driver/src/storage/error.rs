@@ -7,8 +7,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong in [`Wal`](super::Wal) and
 /// [`SnapshotStore`](super::SnapshotStore).
 ///
-/// `Io`, `Corrupt`, `Inconsistent`, `CorruptSnapshot` and `Poisoned` are fatal for a node: stop
-/// it (fail-stop). The usage errors (`NonContiguous`, `OutOfRange`, `EntryTooLarge`, `SnapshotChunk`) come from a
+/// `Io`, `Corrupt`, `CorruptState`, `Inconsistent`, `CorruptSnapshot` and `Poisoned` are
+/// fatal for a node: stop it (fail-stop). `Locked` and `WrongIdentity` refuse to open a data
+/// directory and change nothing in it. The usage errors (`NonContiguous`, `OutOfRange`, `EntryTooLarge`, `SnapshotChunk`) come from a
 /// driver bug and change nothing on disk or in memory.
 #[derive(Debug)]
 pub enum StorageError {
@@ -33,6 +34,34 @@ pub enum StorageError {
     Inconsistent {
         /// What is wrong.
         reason: String,
+    },
+    /// A small checksummed state file (the data directory's identity, a hard-state copy) is
+    /// damaged, or the WAL disagrees with what it records.
+    CorruptState {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damaged record within `file` (0 for these one-record files).
+        offset: u64,
+        /// What does not check.
+        reason: &'static str,
+    },
+    /// Another process holds the data directory's lock (`LOCK`, an `flock`).
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// The data directory belongs to another node or another cluster.
+    WrongIdentity {
+        /// The identity file.
+        file: PathBuf,
+        /// The node id recorded there.
+        found_node: u32,
+        /// The cluster id recorded there.
+        found_cluster: u32,
+        /// The node id this process was started with.
+        node: u32,
+        /// The cluster id this process was started with.
+        cluster: u32,
     },
     /// A snapshot file's length or checksum does not match its name.
     CorruptSnapshot {
@@ -76,6 +105,13 @@ impl StorageError {
         }
     }
 
+    /// True when the error is a full disk (`ENOSPC`): the store is poisoned like after any
+    /// other I/O error; free space and restart the node (see the [module docs](super)).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. }
+            if source.kind() == io::ErrorKind::StorageFull)
+    }
+
     /// True for the errors after which the store refuses all calls (everything but the
     /// usage errors).
     pub fn is_fatal(&self) -> bool {
@@ -102,6 +138,34 @@ impl fmt::Display for StorageError {
                     file.display()
                 )
             }
+            StorageError::CorruptState {
+                file,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "corrupt state file {} at byte {offset}: {reason}",
+                file.display()
+            ),
+            StorageError::Locked { dir } => write!(
+                f,
+                "data directory {} is locked by another process (lock file {}): is another \
+                 raft-node running with this data directory?",
+                dir.display(),
+                dir.join(super::lock::LOCK_FILE).display()
+            ),
+            StorageError::WrongIdentity {
+                file,
+                found_node,
+                found_cluster,
+                node,
+                cluster,
+            } => write!(
+                f,
+                "data directory belongs to node {found_node} of cluster {found_cluster} (per {}), \
+                 not to node {node} of cluster {cluster}",
+                file.display()
+            ),
             StorageError::Inconsistent { reason } => write!(f, "inconsistent WAL: {reason}"),
             StorageError::CorruptSnapshot { file } => {
                 write!(f, "corrupt snapshot file {}", file.display())

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{FileHandle, FileIo, StdIo};
@@ -12,6 +12,49 @@ use super::{FileHandle, FileIo, StdIo};
 pub(crate) struct Faults {
     pub(crate) fail_fsync: AtomicBool,
     pub(crate) fail_write: AtomicBool,
+    /// Makes every fsync a successful no-op (tests that reopen thousands of copies and never
+    /// crash the machine).
+    pub(crate) skip_fsync: AtomicBool,
+    /// While set, file writes draw on `space_left`: a write larger than what is left writes
+    /// the part that fits and fails with `ENOSPC`, as a full file system does.
+    pub(crate) limit_space: AtomicBool,
+    pub(crate) space_left: AtomicU64,
+}
+
+impl Faults {
+    /// From now on, only `bytes` more bytes of file writes succeed.
+    pub(crate) fn fill_disk_after(&self, bytes: u64) {
+        self.space_left.store(bytes, Ordering::SeqCst);
+        self.limit_space.store(true, Ordering::SeqCst);
+    }
+
+    /// Writes `buf` at `offset` within the space left; see `limit_space`.
+    fn write_within_space(
+        &self,
+        file: &mut dyn FileHandle,
+        offset: u64,
+        buf: &[u8],
+    ) -> io::Result<()> {
+        if !self.limit_space.load(Ordering::SeqCst) {
+            return file.write_at(offset, buf);
+        }
+        let left = self.space_left.load(Ordering::SeqCst);
+        let fits = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        file.write_at(offset, &buf[..fits])?;
+        self.space_left.fetch_sub(fits as u64, Ordering::SeqCst);
+        if fits < buf.len() {
+            return Err(enospc());
+        }
+        Ok(())
+    }
+}
+
+/// The error a full file system returns (`ENOSPC`).
+pub(crate) fn enospc() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        "No space left on device (injected ENOSPC)",
+    )
 }
 
 /// The real file system, except that file fsyncs or writes fail while their switch is on.
@@ -34,7 +77,8 @@ impl FileHandle for FaultFile {
         if self.faults.fail_write.load(Ordering::SeqCst) {
             return Err(injected());
         }
-        self.inner.write_at(offset, buf)
+        self.faults
+            .write_within_space(self.inner.as_mut(), offset, buf)
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_at(offset, buf)
@@ -45,6 +89,9 @@ impl FileHandle for FaultFile {
     fn sync(&mut self) -> io::Result<()> {
         if self.faults.fail_fsync.load(Ordering::SeqCst) {
             return Err(injected());
+        }
+        if self.faults.skip_fsync.load(Ordering::SeqCst) {
+            return Ok(());
         }
         self.inner.sync()
     }
@@ -75,6 +122,9 @@ impl FileIo for FaultIo {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         if self.faults.fail_fsync.load(Ordering::SeqCst) {
             return Err(injected());
+        }
+        if self.faults.skip_fsync.load(Ordering::SeqCst) {
+            return Ok(());
         }
         StdIo.sync_dir(dir)
     }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::hardstate::{self, HardStateFiles, Loaded, Superblock, SyncMark};
 use super::log::{EntryLog, EntryRef};
 use super::record::{self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER, MAX_PAYLOAD};
 use super::segment::{list_segments, SegmentId};
@@ -56,6 +57,9 @@ pub struct Recovered {
     pub last_index: u64,
     /// Set when an incomplete last record was cut off.
     pub torn_tail: Option<TornTail>,
+    /// A hard-state copy that was damaged or missing (the other one was used); it is rewritten
+    /// before `open` returns.
+    pub damaged_hard_state_copy: Option<PathBuf>,
 }
 
 /// A write-ahead log of Raft entries, hard state and snapshot points.
@@ -74,6 +78,8 @@ pub struct Wal {
     /// Framed records not yet written to the file.
     pending: Vec<u8>,
     hard_state: HardState,
+    /// The two hard-state copies, which also carry the synced mark.
+    copies: HardStateFiles,
     log: EntryLog,
     poisoned: bool,
 }
@@ -97,7 +103,9 @@ impl Wal {
     }
 
     /// Opens (or creates) the WAL in `dir` through `io`, replaying every segment, cutting a torn
-    /// tail off the last one and failing on any other damage.
+    /// tail off the last one past the synced mark and failing on any other damage (see the
+    /// [module docs](super) for the rules). Before returning it fsyncs the last segment and
+    /// records the recovered state in the hard-state copies.
     pub fn open_with(
         dir: impl AsRef<Path>,
         opts: WalOptions,
@@ -107,6 +115,11 @@ impl Wal {
         io.create_dir_all(&dir)
             .map_err(|e| StorageError::io("create dir", &dir, e))?;
         let mut segments = list_segments(io.as_ref(), &dir)?;
+        let loaded = hardstate::load(io.as_ref(), &dir)?;
+        let mark = match &loaded {
+            Loaded::Found { newest, .. } => Some(newest.mark),
+            Loaded::Absent => None,
+        };
         let mut hard_state = HardState::default();
         let mut log = EntryLog::new();
         let mut torn_tail = None;
@@ -137,6 +150,19 @@ impl Wal {
             if is_last {
                 last_header_ok = id.seq == 0 || has_header(&buf[..end], snapshot_before);
             }
+            // Bytes below the synced mark were fsynced before a sync was reported: damage
+            // there (including a file cut short) is corruption, never a torn tail.
+            let synced = match mark {
+                Some(m) if m.segment > id.seq => buf.len() as u64,
+                Some(m) if m.segment == id.seq => m.offset,
+                _ => 0,
+            };
+            if (end as u64) < synced {
+                return Err(StorageError::Corrupt {
+                    file: path,
+                    offset: end as u64,
+                });
+            }
             if end < buf.len() {
                 if !is_last || record::any_valid_frame_after(&buf, end) {
                     return Err(StorageError::Corrupt {
@@ -159,7 +185,23 @@ impl Wal {
             }
             if is_last {
                 tail_len = end as u64;
+            } else if log.next_index() != segments[i + 1].first_index {
+                // A segment is closed right after a sync and its successor starts at the next
+                // index, so a complete segment ends exactly there: this one lost records at
+                // its end (cut at a record boundary).
+                return Err(StorageError::Corrupt {
+                    file: path,
+                    offset: end as u64,
+                });
             }
+        }
+        if let Some(m) = mark.filter(|m| m.segment > segments[segments.len() - 1].seq) {
+            return Err(StorageError::Inconsistent {
+                reason: format!(
+                    "segment {:016x}, synced up to byte {}, is missing",
+                    m.segment, m.offset
+                ),
+            });
         }
 
         if let Some((from, to)) = log.gap() {
@@ -168,12 +210,42 @@ impl Wal {
             });
         }
 
+        let (newest, newest_slot, damaged) = match loaded {
+            Loaded::Found {
+                newest,
+                slot,
+                damaged,
+            } => {
+                hardstate::check_not_behind(&dir, newest.hard_state, hard_state)?;
+                (newest, slot, damaged)
+            }
+            Loaded::Absent => (
+                Superblock {
+                    generation: 0,
+                    hard_state,
+                    mark: SyncMark::default(),
+                },
+                0,
+                None,
+            ),
+        };
+        if let Some(file) = &damaged {
+            tracing::warn!(file = %file.display(), "a hard-state copy is damaged or missing; \
+                using the other one and rewriting it");
+        }
+
         // `segments` is non-empty: a first segment was created above if there was none.
         let current = segments[segments.len() - 1];
         let path = dir.join(current.file_name());
-        let file = io
+        let mut file = io
             .open(&path, false)
             .map_err(|e| StorageError::io("open", &path, e))?;
+        // What was read may still be only in the page cache (a process killed before its
+        // fsync): make it durable before the mark below claims it is.
+        file.sync()
+            .map_err(|e| StorageError::io("fsync", &path, e))?;
+        let copies =
+            HardStateFiles::open(io.as_ref(), &dir, newest, newest_slot, damaged.is_some())?;
         let snapshot = log.snapshot();
         let recovered = Recovered {
             hard_state,
@@ -181,6 +253,7 @@ impl Wal {
             first_index: log.first_index(),
             last_index: log.last_index(),
             torn_tail,
+            damaged_hard_state_copy: damaged,
         };
         let mut wal = Wal {
             io,
@@ -191,6 +264,7 @@ impl Wal {
             written: tail_len,
             pending: Vec::new(),
             hard_state,
+            copies,
             log,
             poisoned: false,
         };
@@ -200,6 +274,10 @@ impl Wal {
             // one: it and the headerless one have the same first index, so compaction deletes
             // them together and the first retained segment always has a header.
             wal.roll()?;
+        } else {
+            // Records the recovered state and mark (for a WAL without copies yet, the first
+            // ones), and rewrites a damaged copy: the write goes to the copy not read.
+            wal.write_mark()?;
         }
         Ok((wal, recovered))
     }
@@ -274,7 +352,8 @@ impl Wal {
     }
 
     /// Makes everything appended so far durable: one write of the buffered records and one
-    /// fsync. A full segment is then closed and a new
+    /// fsync, then the hard state and the new synced mark go to a hard-state copy (one small
+    /// in-place write and fdatasync). A full segment is then closed and a new
     /// one started, so only the last segment can ever hold unsynced (tearable) records.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         self.check()?;
@@ -284,9 +363,10 @@ impl Wal {
             return Err(self.poison(StorageError::io("fsync", path, e)));
         }
         if self.written >= self.opts.segment_bytes {
-            self.roll()?;
+            self.roll()
+        } else {
+            self.write_mark()
         }
-        Ok(())
     }
 
     /// Records a local snapshot up to `upto_index` (taken by the state machine, so
@@ -385,6 +465,24 @@ impl Wal {
         e
     }
 
+    /// Records the hard state and that the current segment is durable up to `written` (call
+    /// only right after an fsync of it).
+    fn write_mark(&mut self) -> Result<(), StorageError> {
+        let mark = SyncMark {
+            segment: self.segments[self.segments.len() - 1].seq,
+            offset: self.written,
+        };
+        if let Err(e) = self.copies.write(self.hard_state, mark) {
+            return Err(self.poison(e));
+        }
+        Ok(())
+    }
+
+    /// The synced mark most recently recorded.
+    pub fn synced_mark(&self) -> SyncMark {
+        self.copies.current().mark
+    }
+
     fn current_path(&self) -> PathBuf {
         // `segments` always holds at least the current segment.
         self.dir
@@ -440,7 +538,7 @@ impl Wal {
         self.segments.push(id);
         self.file = file;
         self.written = header.len() as u64;
-        Ok(())
+        self.write_mark()
     }
 }
 

@@ -1,0 +1,125 @@
+//! Issue 16, Build 5: after a majority is lost for good, `raft-node --force-new-cluster` turns
+//! the survivor into a one-node cluster from its own log (unsafe, last resort; see the
+//! README). Real `raft-node` processes; every wait is bounded.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use raft_core::Role;
+use raft_std_driver::client::{Client, ClientOptions};
+use raft_std_driver::kv::{Command as Kv, Response};
+use raft_std_driver::local::LocalCluster;
+
+fn opts() -> ClientOptions {
+    ClientOptions {
+        attempt_timeout: Duration::from_millis(300),
+        deadline: Duration::from_secs(10),
+    }
+}
+
+fn put(client: &mut Client, i: u32) {
+    let r = client.execute(Kv::Put {
+        key: format!("k{i}").into(),
+        value: format!("v{i}").into(),
+    });
+    assert_eq!(r.unwrap(), Response::Written, "put k{i}");
+}
+
+fn get(client: &mut Client, i: u32) -> Response {
+    client
+        .execute(Kv::Get {
+            key: format!("k{i}").into(),
+        })
+        .unwrap()
+}
+
+/// Kills the process when the test ends, however it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_forced(cluster: &LocalCluster, id: u32, log: &Path) -> Reaped {
+    let child = Command::new(env!("CARGO_BIN_EXE_raft-node"))
+        .args(cluster.args(id))
+        .arg("--force-new-cluster")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    Reaped(child)
+}
+
+fn wait_leader_alone(client: &mut Client, id: u32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(s)) = client.status(id) {
+            if s.role == Role::Leader {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "node {id} did not lead alone");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_survivor_of_a_lost_majority_becomes_a_one_node_cluster_with_its_log() {
+    let mut cluster =
+        LocalCluster::start(env!("CARGO_BIN_EXE_raft-node").as_ref(), 3, &[]).expect("start");
+    let mut client = cluster.client(opts()).unwrap();
+    let (leader, _) = cluster
+        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
+        .expect("a leader");
+    client.set_target(leader);
+    for i in 0..20 {
+        put(&mut client, i);
+    }
+    // The majority is lost for good; the old leader, which holds every acknowledged write,
+    // survives.
+    for id in 1..=3 {
+        cluster.kill(id).unwrap();
+    }
+    let log = cluster.root().join("forced.log");
+    let forced = start_forced(&cluster, leader, &log);
+    wait_leader_alone(&mut client, leader);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("WARNING: --force-new-cluster") && stderr.contains("NEVER start"),
+        "{stderr}"
+    );
+    client.set_target(leader);
+    for i in 0..20 {
+        assert_eq!(
+            get(&mut client, i),
+            Response::Value(Some(format!("v{i}").into()))
+        );
+    }
+    for i in 20..25 {
+        put(&mut client, i);
+    }
+    let view = client.membership().unwrap();
+    assert_eq!((view.voters, view.learners), (vec![leader], vec![]));
+
+    // The flag left in place: a restart with it changes nothing.
+    drop(forced);
+    let _again = start_forced(&cluster, leader, &log);
+    wait_leader_alone(&mut client, leader);
+    assert!(!std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("WARNING: --force-new-cluster"));
+    for i in [0, 19, 24] {
+        assert_eq!(
+            get(&mut client, i),
+            Response::Value(Some(format!("v{i}").into()))
+        );
+    }
+}
