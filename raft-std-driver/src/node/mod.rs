@@ -135,7 +135,7 @@ pub struct Node<M: StateMachine = KvStore> {
     waker: Arc<Waker>,
     waker_addr: SocketAddr,
     /// Holds the data directory's lock for as long as the node lives (see `storage::DataDir`).
-    _data_dir: storage::DataDir,
+    _data_dir: crate::storage::DataDir,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -168,7 +168,7 @@ impl<M: StateMachine> Node<M> {
         io: Arc<dyn FileIo>,
     ) -> Result<Node<M>, NodeError> {
         let key = ClusterKey::from_file(&cfg.key_file).map_err(NodeError::Key)?;
-        let data_dir = storage::DataDir::open(&cfg.data_dir, cfg.id, cfg.cluster_id, &*io)?;
+        let data_dir = crate::storage::DataDir::open(&cfg.data_dir, cfg.id, cfg.cluster_id, &*io)?;
         let epoch = advance_epoch_file(&cfg.data_dir).map_err(NodeError::Epoch)?;
 
         let mut snaps = SnapshotStore::open_with(cfg.data_dir.join("snap"), io.clone())?;

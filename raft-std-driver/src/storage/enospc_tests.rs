@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use raft_core::{Membership, NodeId};
+use raft_core::{LogIndex, Membership, NodeId, Term};
 
 use super::fault::FaultIo;
 use super::{HardState, Record, SnapshotMeta, SnapshotStore, StdIo, StorageError, Wal, WalOptions};
@@ -148,13 +148,17 @@ fn enospc_on_a_snapshot_save_poisons_the_store_and_keeps_the_previous_snapshot()
     let io = FaultIo::default();
     let members = Membership::new(&[NodeId(1)], &[]).unwrap();
     let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
-    let old: SnapshotMeta = store.save(5, 1, members, b"state at 5").unwrap();
+    let old: SnapshotMeta = store
+        .save(LogIndex(5), Term(1), members, b"state at 5")
+        .unwrap();
     io.faults.fill_disk_after(10);
-    let err = store.save(9, 2, members, &[1; 4096]).unwrap_err();
+    let err = store
+        .save(LogIndex(9), Term(2), members, &[1; 4096])
+        .unwrap_err();
     assert!(err.is_disk_full(), "{err:?}");
     assert!(store.is_poisoned());
     assert!(matches!(
-        store.save(10, 2, members, b"x"),
+        store.save(LogIndex(10), Term(2), members, b"x"),
         Err(StorageError::Poisoned)
     ));
     drop(store);
@@ -164,5 +168,7 @@ fn enospc_on_a_snapshot_save_poisons_the_store_and_keeps_the_previous_snapshot()
     // The partial temp file is gone, and the store saves again.
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1);
-    store.save(9, 2, members, &[1; 4096]).unwrap();
+    store
+        .save(LogIndex(9), Term(2), members, &[1; 4096])
+        .unwrap();
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use raft_core::{Membership, NodeId};
+use raft_core::{LogIndex, Membership, NodeId, Term};
 
 use super::fault::FaultIo;
 use super::{
@@ -49,7 +49,12 @@ fn build(dir: &Path) -> SnapshotMeta {
     let mut snaps = SnapshotStore::open(data.snap_dir()).unwrap();
     let members = Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap();
     let meta = snaps
-        .save(SNAP, term_of(SNAP), members, b"kv state at 4")
+        .save(
+            LogIndex(SNAP),
+            Term(term_of(SNAP)),
+            members,
+            b"kv state at 4",
+        )
         .unwrap();
     let (mut wal, _) = Wal::open_with(data.wal_dir(), OPTS, Arc::new(StdIo)).unwrap();
     for i in 1..=LAST {
