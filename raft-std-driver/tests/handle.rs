@@ -115,24 +115,6 @@ impl FileIo for FailingSync {
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
         Ok(Box::new(File(StdIo.open(path, create)?, self.0.clone())))
     }
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        StdIo.read(path)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        StdIo.list(dir)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        StdIo.create_dir_all(dir)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        StdIo.remove(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdIo.rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        StdIo.sync_dir(dir)
-    }
 }
 
 #[test]

@@ -19,21 +19,56 @@ pub trait FileHandle: Send {
 }
 
 /// File-system operations on paths.
+///
+/// Only [`open`](FileIo::open) is required: every other operation defaults to the real file
+/// system ([`StdIo`]), so a wrapper that injects faults into file handles overrides only what it
+/// changes.
 pub trait FileIo: fmt::Debug + Send + Sync {
     /// Opens `path` for reading and writing, creating it if `create` is set.
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>>;
     /// Reads a whole file.
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
     /// The names of the regular files in `dir`.
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                if let Some(name) = entry.file_name().to_str() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
     /// Creates `dir` and its parents if absent.
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
     /// Removes a file.
-    fn remove(&self, path: &Path) -> io::Result<()>;
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
     /// Renames `from` to `to` (atomically replacing `to`).
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
     /// Makes `dir`'s entries (creations, renames, removals) durable.
-    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        // On Unix a directory is opened read-only and fsynced to persist its entries. Windows
+        // cannot open a directory this way and has no equivalent; there it is a no-op.
+        #[cfg(unix)]
+        {
+            File::open(dir)?.sync_all()
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            Ok(())
+        }
+    }
 }
 
 /// The real file system.
@@ -80,49 +115,6 @@ impl FileIo for StdIo {
             .truncate(false)
             .open(path)?;
         Ok(Box::new(StdFile(file)))
-    }
-
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
-    }
-
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                if let Some(name) = entry.file_name().to_str() {
-                    names.push(name.to_owned());
-                }
-            }
-        }
-        Ok(names)
-    }
-
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(dir)
-    }
-
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        fs::remove_file(path)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        // On Unix a directory is opened read-only and fsynced to persist its entries. Windows
-        // cannot open a directory this way and has no equivalent; there it is a no-op.
-        #[cfg(unix)]
-        {
-            File::open(dir)?.sync_all()
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = dir;
-            Ok(())
-        }
     }
 }
 
