@@ -43,63 +43,36 @@ fn main() -> ExitCode {
     };
     let mut bounds = bounds;
     // Tuning knobs for exploring bounds by hand; .ci/run uses none of them.
-    if let Some(t) = env_u8("RAFT_MODEL_TICKS") {
-        bounds.ticks = t;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_NET") {
-        bounds.max_in_flight = usize::from(n);
-    }
-    if let Some(f) = env_u8("RAFT_MODEL_FAULTS") {
-        bounds.faults = f;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_DROPS") {
-        bounds.drops = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_DUPS") {
-        bounds.duplicates = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_CRASHES") {
-        bounds.crashes = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_DEPTH") {
-        bounds.max_depth = (n > 0).then_some(usize::from(n));
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_REBOOT") {
-        bounds.reboot = n != 0;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_CHANGES") {
-        bounds.changes = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_LOG") {
-        bounds.max_log = u64::from(n);
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_TERM") {
-        bounds.max_term = u64::from(n);
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_SNAPSHOTS") {
-        bounds.snapshots = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_TRANSFERS") {
-        bounds.transfers = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_READ_INDEX") {
-        bounds.read_index = n != 0;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_CLIENTS") {
+    let knobs: [(&str, fn(&mut Bounds, u8)); 19] = [
+        ("RAFT_MODEL_TICKS", |b, t| b.ticks = t),
+        ("RAFT_MODEL_NET", |b, n| b.max_in_flight = usize::from(n)),
+        ("RAFT_MODEL_FAULTS", |b, f| b.faults = f),
+        ("RAFT_MODEL_DROPS", |b, n| b.drops = n),
+        ("RAFT_MODEL_DUPS", |b, n| b.duplicates = n),
+        ("RAFT_MODEL_CRASHES", |b, n| b.crashes = n),
+        ("RAFT_MODEL_DEPTH", |b, n| {
+            b.max_depth = (n > 0).then_some(usize::from(n))
+        }),
+        ("RAFT_MODEL_REBOOT", |b, n| b.reboot = n != 0),
+        ("RAFT_MODEL_CHANGES", |b, n| b.changes = n),
+        ("RAFT_MODEL_LOG", |b, n| b.max_log = u64::from(n)),
+        ("RAFT_MODEL_TERM", |b, n| b.max_term = u64::from(n)),
+        ("RAFT_MODEL_SNAPSHOTS", |b, n| b.snapshots = n),
+        ("RAFT_MODEL_TRANSFERS", |b, n| b.transfers = n),
+        ("RAFT_MODEL_READ_INDEX", |b, n| b.read_index = n != 0),
         // The first `n` clients only.
-        bounds.clients = &bounds.clients[..usize::from(n).min(bounds.clients.len())];
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_TICKERS") {
-        bounds.tickers = n;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_MACRO") {
-        bounds.macro_ticks = n != 0;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_PRE_VOTE") {
-        bounds.pre_vote = n != 0;
-    }
-    if let Some(n) = env_u8("RAFT_MODEL_CHECK_QUORUM") {
-        bounds.check_quorum = n != 0;
+        ("RAFT_MODEL_CLIENTS", |b, n| {
+            b.clients = &b.clients[..usize::from(n).min(b.clients.len())]
+        }),
+        ("RAFT_MODEL_TICKERS", |b, n| b.tickers = n),
+        ("RAFT_MODEL_MACRO", |b, n| b.macro_ticks = n != 0),
+        ("RAFT_MODEL_PRE_VOTE", |b, n| b.pre_vote = n != 0),
+        ("RAFT_MODEL_CHECK_QUORUM", |b, n| b.check_quorum = n != 0),
+    ];
+    for (name, set) in knobs {
+        if let Some(n) = env_u8(name) {
+            set(&mut bounds, n);
+        }
     }
     let model = RaftModel { bounds };
     if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {

@@ -5,15 +5,30 @@
 //! (`RAFT_MODEL_BOUND=one-election RAFT_MODEL_EXAMPLES=1 RAFT_MODEL_FAULTS=0 cargo run --release
 //! -p raft-model` prints it again after a protocol change moves the messages).
 
-use raft_model::{Action, Bounds, RaftModel};
+use raft_model::{Action, Bounds, ModelState, RaftModel};
 use stateright::semantics::ConsistencyTester;
+
+/// n3's disk still holds its vote for n2, and no term had two leaders.
+fn assert_n3_kept_its_vote_for_n2(end: &ModelState) {
+    assert_eq!(
+        end.disks[2].hs.1.map(|v| v.0),
+        Some(2),
+        "n3 keeps its vote for n2"
+    );
+    assert!(end.leaders.len() <= 1, "{:?}", end.leaders);
+}
+
+/// Replays `path` under `bounds`, failing the test with the checker's message if any step is
+/// no transition or breaks a property.
+fn replay_clean(bounds: Bounds, path: &[Action]) -> ModelState {
+    RaftModel { bounds }
+        .replay(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
 
 #[test]
 fn shortest_path_to_a_completed_read_and_write_replays_clean() {
     use Action::*;
-    let model = RaftModel {
-        bounds: Bounds::ONE_ELECTION,
-    };
     #[rustfmt::skip] // One schedule, read left to right.
     let path = [
         Tick(2), Tick(2), Deliver(0), Deliver(1), Deliver(0), Deliver(1), Deliver(0),
@@ -22,7 +37,7 @@ fn shortest_path_to_a_completed_read_and_write_replays_clean() {
         Deliver(1), Deliver(2), Deliver(1), Deliver(2), Deliver(1), Deliver(1), Deliver(1),
         Deliver(1), Deliver(1),
     ];
-    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let end = replay_clean(Bounds::ONE_ELECTION, &path);
     assert!(end.history.is_consistent());
     assert!(
         end.applied.iter().any(|(_, _, d)| !d.is_empty()),
@@ -53,23 +68,15 @@ fn a_path_through_a_disabled_action_is_refused() {
 #[test]
 fn a_rebooted_voter_does_not_vote_twice_in_one_term() {
     use Action::*;
-    let model = RaftModel {
-        bounds: Bounds::SMALL,
-    };
     #[rustfmt::skip] // One schedule, read left to right.
     let path = [
         Tick(0), Tick(1), Deliver(0), Deliver(0), Deliver(0), Deliver(2), Reboot(2),
         Deliver(1), Deliver(1), Deliver(1), Deliver(1),
     ];
-    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let end = replay_clean(Bounds::SMALL, &path);
     // The path really is the double-vote schedule: n3 rebooted after voting for n2 in term 1.
     assert_eq!(end.disks[2].hs.0 .0, 1, "n3 is in term 1");
-    assert_eq!(
-        end.disks[2].hs.1.map(|v| v.0),
-        Some(2),
-        "n3 keeps its vote for n2"
-    );
-    assert!(end.leaders.len() <= 1, "{:?}", end.leaders);
+    assert_n3_kept_its_vote_for_n2(&end);
 }
 
 /// The counterexample `Bounds::FAULTS_LARGE` found (10 steps, 443,076 states, 27-34 s) with
@@ -81,21 +88,13 @@ fn a_rebooted_voter_does_not_vote_twice_in_one_term() {
 #[test]
 fn a_rebooted_voter_does_not_vote_twice_after_a_lost_request() {
     use Action::*;
-    let model = RaftModel {
-        bounds: Bounds::FAULTS,
-    };
     #[rustfmt::skip] // One schedule, read left to right.
     let path = [
         Tick(0), Tick(1), Deliver(0), Drop(0), Deliver(2), Reboot(2),
         Deliver(1), Deliver(1), Deliver(1), Deliver(1),
     ];
-    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        end.disks[2].hs.1.map(|v| v.0),
-        Some(2),
-        "n3 keeps its vote for n2"
-    );
-    assert!(end.leaders.len() <= 1, "{:?}", end.leaders);
+    let end = replay_clean(Bounds::FAULTS, &path);
+    assert_n3_kept_its_vote_for_n2(&end);
 }
 
 #[test]
@@ -127,15 +126,12 @@ fn a_printed_path_parses_back() {
 #[test]
 fn a_membership_change_commits_and_replays_clean() {
     use Action::*;
-    let model = RaftModel {
-        bounds: Bounds::MEMBERSHIP,
-    };
     #[rustfmt::skip] // One schedule, read left to right.
     let path = [
         Tick(2), Deliver(1), Deliver(1), Deliver(1), Deliver(2), Deliver(1), Deliver(2),
         Deliver(2), RemoveMember(2, 1), Deliver(1), Deliver(2),
     ];
-    let end = model.replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let end = replay_clean(Bounds::MEMBERSHIP, &path);
     let leader = &end.nodes[2].as_ref().expect("n3 is up").state;
     assert_eq!(leader.membership().voters().count(), 2);
     assert!(leader.commit() >= leader.membership_index(), "committed");

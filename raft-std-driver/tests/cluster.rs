@@ -3,41 +3,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use raft_std_driver::client::ClientOptions;
+use raft_std_driver::client::{Client, ClientOptions};
 use raft_std_driver::kv::{Command, Response};
-use raft_std_driver::local::LocalCluster;
 
-fn start() -> LocalCluster {
-    LocalCluster::start(env!("CARGO_BIN_EXE_raft-node").as_ref(), 3, &[]).expect("start nodes")
-}
+mod common;
 
-fn opts() -> ClientOptions {
-    ClientOptions {
-        attempt_timeout: Duration::from_millis(300),
-        deadline: Duration::from_secs(10),
-    }
-}
-
-fn put(k: &str, v: &str) -> Command {
-    Command::Put {
-        key: k.into(),
-        value: v.into(),
-    }
-}
-
-/// Polls until `f` holds or `secs` pass.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
+use common::{eventually, leader_client, opts, put, start, wait_caught_up};
 
 #[test]
 fn writes_through_one_node_are_read_back_linearizably_through_another() {
@@ -50,18 +23,10 @@ fn with_reads_through_the_log_writes_are_read_back_linearizably_through_another_
 }
 
 fn read_back_through_another_node(extra: &[&str]) {
-    let mut cluster =
-        LocalCluster::start(env!("CARGO_BIN_EXE_raft-node").as_ref(), 3, extra).expect("start");
-    let mut writer = cluster.client(opts()).unwrap();
-    let (leader, _) = cluster
-        .wait_for_leader(&mut writer, None, 0, Duration::from_secs(10))
-        .expect("a leader");
-    writer.set_target(leader);
+    let mut cluster = start(3, extra);
+    let (mut writer, leader, _) = leader_client(&mut cluster);
     for i in 0..20 {
-        let r = writer
-            .execute(put(&format!("k{i}"), &format!("v{i}")))
-            .unwrap();
-        assert_eq!(r, Response::Written);
+        common::put_nth(&mut writer, i);
     }
     // A second session entering through a follower: its gets are forwarded (ReadIndex) or
     // redirected (through the log), and see every write acknowledged before they began.
@@ -69,11 +34,7 @@ fn read_back_through_another_node(extra: &[&str]) {
     let mut reader = cluster.client(opts()).unwrap();
     reader.set_target(follower);
     for i in 0..20 {
-        let got = reader
-            .execute(Command::Get {
-                key: format!("k{i}").into(),
-            })
-            .unwrap();
+        let got = common::get(&mut reader, &format!("k{i}"));
         assert_eq!(got, Response::Value(Some(format!("v{i}").into())));
     }
     // And the follower's own copy converges.
@@ -85,11 +46,8 @@ fn read_back_through_another_node(extra: &[&str]) {
 
 #[test]
 fn a_killed_leader_is_replaced_and_retried_writes_apply_exactly_once() {
-    let mut cluster = start();
-    let mut probe = cluster.client(opts()).unwrap();
-    let (leader, term) = cluster
-        .wait_for_leader(&mut probe, None, 0, Duration::from_secs(10))
-        .expect("a leader");
+    let mut cluster = start(3, &[]);
+    let (mut probe, leader, term) = leader_client(&mut cluster);
     // A chain of compare-and-swap increments: a CAS applied twice would answer
     // `swapped: false` to its retry, and a lost one would break the chain.
     const N: usize = 40;
@@ -129,47 +87,22 @@ fn a_killed_leader_is_replaced_and_retried_writes_apply_exactly_once() {
         .join()
         .unwrap()
         .expect("every CAS swapped exactly once");
-    let got = client
-        .execute(Command::Get {
-            key: b"counter".to_vec(),
-        })
-        .unwrap();
+    let got = common::get(&mut client, "counter");
     assert_eq!(got, Response::Value(Some(N.to_string().into_bytes())));
 }
 
 #[test]
 fn a_restarted_node_catches_up() {
-    let mut cluster = start();
-    let mut client = cluster.client(opts()).unwrap();
-    let (leader, _) = cluster
-        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
-        .expect("a leader");
-    client.set_target(leader);
-    client.execute(put("before", "1")).unwrap();
+    let mut cluster = start(3, &[]);
+    let (mut client, leader, _) = leader_client(&mut cluster);
+    put(&mut client, "before", "1");
     let down = (1..=3).find(|&id| id != leader).unwrap();
     cluster.kill(down).unwrap();
     for i in 0..100 {
-        let r = client
-            .execute(put(&format!("while-down-{i}"), "x"))
-            .unwrap();
-        assert_eq!(r, Response::Written);
+        put(&mut client, &format!("while-down-{i}"), "x");
     }
     cluster.restart(down).unwrap();
-    let mut commit = 0;
-    assert!(
-        eventually(20, || {
-            let leader_status = client.status(leader).ok().flatten();
-            let node_status = client.status(down).ok().flatten();
-            match (leader_status, node_status) {
-                (Some(l), Some(n)) => {
-                    commit = l.commit;
-                    n.applied >= l.commit
-                }
-                _ => false,
-            }
-        }),
-        "node {down} did not reach the leader's commit index {commit}"
-    );
+    wait_caught_up(&mut client, leader, down);
     for (k, v) in [
         ("before", "1"),
         ("while-down-0", "x"),
@@ -184,27 +117,15 @@ fn a_restarted_node_catches_up() {
 #[test]
 fn a_restarted_node_catches_up_through_a_snapshot_once_the_others_compacted_past_it() {
     // Snapshots every 16 applied entries: the log is compacted far past the node that is down.
-    let mut cluster = LocalCluster::start(
-        env!("CARGO_BIN_EXE_raft-node").as_ref(),
-        3,
-        &["--snapshot-entries", "16"],
-    )
-    .expect("start nodes");
-    let mut client = cluster.client(opts()).unwrap();
-    let (leader, _) = cluster
-        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
-        .expect("a leader");
-    client.set_target(leader);
-    client.execute(put("before", "1")).unwrap();
+    let mut cluster = start(3, &["--snapshot-entries", "16"]);
+    let (mut client, leader, _) = leader_client(&mut cluster);
+    put(&mut client, "before", "1");
     let down = (1..=3).find(|&id| id != leader).unwrap();
     cluster.kill(down).unwrap();
     for i in 0..150 {
-        let r = client
-            .execute(put(&format!("while-down-{i}"), &"x".repeat(100)))
-            .unwrap();
-        assert_eq!(r, Response::Written);
+        put(&mut client, &format!("while-down-{i}"), &"x".repeat(100));
     }
-    let counter = |client: &mut raft_std_driver::client::Client, id: u32, name: &str| {
+    let counter = |client: &mut Client, id: u32, name: &str| {
         client
             .stats(id)
             .ok()
@@ -218,21 +139,7 @@ fn a_restarted_node_catches_up_through_a_snapshot_once_the_others_compacted_past
         "the leader never compacted its log"
     );
     cluster.restart(down).unwrap();
-    let mut commit = 0;
-    assert!(
-        eventually(20, || {
-            let leader_status = client.status(leader).ok().flatten();
-            let node_status = client.status(down).ok().flatten();
-            match (leader_status, node_status) {
-                (Some(l), Some(n)) => {
-                    commit = l.commit;
-                    n.applied >= l.commit
-                }
-                _ => false,
-            }
-        }),
-        "node {down} did not reach the leader's commit index {commit}"
-    );
+    wait_caught_up(&mut client, leader, down);
     assert!(
         counter(&mut client, down, "snapshots_installed") >= 1,
         "node {down} caught up without a snapshot"
@@ -248,7 +155,7 @@ fn a_restarted_node_catches_up_through_a_snapshot_once_the_others_compacted_past
         assert_eq!(got, want, "{k} on node {down}");
     }
     // It keeps replicating after the install, and serves as a follower read path.
-    client.execute(put("after", "2")).unwrap();
+    put(&mut client, "after", "2");
     assert!(eventually(10, || {
         client.local_get(down, b"after").ok().flatten()
             == Some(Response::Value(Some(b"2".to_vec())))

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use raft_std_driver::config::{NodeConfig, RawConfig};
-use raft_std_driver::kv::{Command, KvStore, Request, Response};
+use raft_std_driver::config::NodeConfig;
+use raft_std_driver::kv::{Command, KvStore, Response};
 use raft_std_driver::node::{Node, NodeHandle, ProposeError};
 use raft_std_driver::storage::{FileHandle, FileIo, StdIo};
 
@@ -70,40 +70,14 @@ impl FileIo for DiskFull {
     }
 }
 
+mod common;
+
 fn configs(dir: &Path, n: u32) -> Vec<NodeConfig> {
-    let key = dir.join("key");
-    std::fs::write(&key, "22".repeat(32)).unwrap();
-    let addrs: Vec<String> = (0..n)
-        .map(|_| {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.local_addr().unwrap().to_string()
-        })
-        .collect();
-    (1..=n)
-        .map(|id| {
-            RawConfig {
-                id: Some(id),
-                peers: (1..=n)
-                    .map(|p| format!("{p}={}", addrs[p as usize - 1]))
-                    .collect(),
-                data_dir: Some(dir.join(format!("n{id}"))),
-                key_file: Some(key.clone()),
-                stats_interval_ms: Some(20),
-                ..RawConfig::default()
-            }
-            .validate()
-            .unwrap()
-        })
-        .collect()
+    common::configs(dir, n, "22", |raw| raw.stats_interval_ms = Some(20))
 }
 
 fn request(seq: u64, command: Command) -> Vec<u8> {
-    Request {
-        client: 42,
-        seq,
-        command,
-    }
-    .encode()
+    common::request(42, seq, command)
 }
 
 fn put(seq: u64) -> Vec<u8> {

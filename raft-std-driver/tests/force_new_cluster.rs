@@ -4,49 +4,20 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use raft_core::Role;
-use raft_std_driver::client::{Client, ClientOptions};
-use raft_std_driver::kv::{Command as Kv, Response};
+use raft_std_driver::client::Client;
+use raft_std_driver::kv::Response;
 use raft_std_driver::local::LocalCluster;
 
-fn opts() -> ClientOptions {
-    ClientOptions {
-        attempt_timeout: Duration::from_millis(300),
-        deadline: Duration::from_secs(10),
-    }
-}
+mod common;
 
-fn put(client: &mut Client, i: u32) {
-    let r = client.execute(Kv::Put {
-        key: format!("k{i}").into(),
-        value: format!("v{i}").into(),
-    });
-    assert_eq!(r.unwrap(), Response::Written, "put k{i}");
-}
-
-fn get(client: &mut Client, i: u32) -> Response {
-    client
-        .execute(Kv::Get {
-            key: format!("k{i}").into(),
-        })
-        .unwrap()
-}
-
-/// Kills the process when the test ends, however it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{leader_client, put_nth as put, raft_node, start, Reaped};
 
 fn start_forced(cluster: &LocalCluster, id: u32, log: &Path) -> Reaped {
-    let child = Command::new(env!("CARGO_BIN_EXE_raft-node"))
+    let child = Command::new(raft_node())
         .args(cluster.args(id))
         .arg("--force-new-cluster")
         .env("RUST_LOG", "warn")
@@ -73,13 +44,8 @@ fn wait_leader_alone(client: &mut Client, id: u32) {
 
 #[test]
 fn the_survivor_of_a_lost_majority_becomes_a_one_node_cluster_with_its_log() {
-    let mut cluster =
-        LocalCluster::start(env!("CARGO_BIN_EXE_raft-node").as_ref(), 3, &[]).expect("start");
-    let mut client = cluster.client(opts()).unwrap();
-    let (leader, _) = cluster
-        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
-        .expect("a leader");
-    client.set_target(leader);
+    let mut cluster = start(3, &[]);
+    let (mut client, leader, _) = leader_client(&mut cluster);
     for i in 0..20 {
         put(&mut client, i);
     }
@@ -99,7 +65,7 @@ fn the_survivor_of_a_lost_majority_becomes_a_one_node_cluster_with_its_log() {
     client.set_target(leader);
     for i in 0..20 {
         assert_eq!(
-            get(&mut client, i),
+            common::get(&mut client, &format!("k{i}")),
             Response::Value(Some(format!("v{i}").into()))
         );
     }
@@ -118,7 +84,7 @@ fn the_survivor_of_a_lost_majority_becomes_a_one_node_cluster_with_its_log() {
         .contains("WARNING: --force-new-cluster"));
     for i in [0, 19, 24] {
         assert_eq!(
-            get(&mut client, i),
+            common::get(&mut client, &format!("k{i}")),
             Response::Value(Some(format!("v{i}").into()))
         );
     }

@@ -7,47 +7,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use raft_std_driver::config::{NodeConfig, RawConfig};
-use raft_std_driver::kv::{Command, KvStore, Request, Response};
+use raft_std_driver::config::NodeConfig;
+use raft_std_driver::kv::{Command, KvStore, Response};
 use raft_std_driver::node::{Node, ProposeError};
 use raft_std_driver::storage::{FileHandle, FileIo, StdIo};
 
+mod common;
+
 fn configs(dir: &Path, n: u32) -> Vec<NodeConfig> {
-    let key = dir.join("key");
-    std::fs::write(&key, "11".repeat(32)).unwrap();
-    let addrs: Vec<String> = (0..n)
-        .map(|_| {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.local_addr().unwrap().to_string()
-        })
-        .collect();
-    (1..=n)
-        .map(|id| {
-            RawConfig {
-                id: Some(id),
-                peers: (1..=n)
-                    .map(|p| format!("{p}={}", addrs[p as usize - 1]))
-                    .collect(),
-                data_dir: Some(dir.join(format!("n{id}"))),
-                key_file: Some(key.clone()),
-                ..RawConfig::default()
-            }
-            .validate()
-            .unwrap()
-        })
-        .collect()
+    common::configs(dir, n, "11", |_| {})
 }
 
 fn put(seq: u64, k: &str) -> Vec<u8> {
-    Request {
-        client: 42,
-        seq,
-        command: Command::Put {
-            key: k.into(),
-            value: b"v".to_vec(),
-        },
-    }
-    .encode()
+    let command = Command::Put {
+        key: k.into(),
+        value: b"v".to_vec(),
+    };
+    common::request(42, seq, command)
+}
+
+/// A sessionless read of `k` (client 43).
+fn get(k: &[u8]) -> Vec<u8> {
+    common::request(43, 0, Command::Get { key: k.to_vec() })
 }
 
 #[test]
@@ -164,15 +145,7 @@ fn a_restart_restores_the_snapshot_and_the_stored_commit_index_and_reads_see_eve
     assert!(node.state_machine().applied_index() >= 3);
     let (h, t) = node.spawn().unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
-    let get = Request {
-        client: 43,
-        seq: 0,
-        command: Command::Get {
-            key: b"k6".to_vec(),
-        },
-    }
-    .encode();
-    let r = h.propose(get, Duration::from_secs(5)).unwrap();
+    let r = h.propose(get(b"k6"), Duration::from_secs(5)).unwrap();
     assert_eq!(
         Response::decode(&r).unwrap(),
         Response::Value(Some(b"v".to_vec()))
@@ -204,15 +177,7 @@ fn a_snapshot_newer_than_the_wal_finishes_its_install_on_open() {
     assert_eq!(node.core().first_index().0, applied + 1);
     let (h, t) = node.spawn().unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
-    let get = Request {
-        client: 43,
-        seq: 0,
-        command: Command::Get {
-            key: b"k1".to_vec(),
-        },
-    }
-    .encode();
-    let r = h.propose(get, Duration::from_secs(5)).unwrap();
+    let r = h.propose(get(b"k1"), Duration::from_secs(5)).unwrap();
     assert_eq!(
         Response::decode(&r).unwrap(),
         Response::Value(Some(b"v".to_vec()))

@@ -5,60 +5,22 @@
 use std::time::{Duration, Instant};
 
 use raft_std_driver::admin::{MemberChange, MemberRefusal};
-use raft_std_driver::client::{Client, ClientError, ClientOptions};
-use raft_std_driver::kv::{Command, Response};
+use raft_std_driver::client::{Client, ClientError};
+use raft_std_driver::kv::Response;
 use raft_std_driver::local::LocalCluster;
+
+mod common;
+
+use common::{eventually, get, opts, put, raft_node, refused};
 use raft_std_driver::storage::SnapshotStore;
-
-fn opts() -> ClientOptions {
-    ClientOptions {
-        attempt_timeout: Duration::from_millis(300),
-        deadline: Duration::from_secs(10),
-    }
-}
-
-fn put(client: &mut Client, k: &str, v: &str) {
-    let r = client.execute(Command::Put {
-        key: k.into(),
-        value: v.into(),
-    });
-    assert_eq!(r.unwrap(), Response::Written, "put {k}");
-}
-
-fn get(client: &mut Client, k: &str) -> Response {
-    client.execute(Command::Get { key: k.into() }).unwrap()
-}
-
-/// Polls until `f` holds or `secs` pass.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-fn refused(r: Result<impl std::fmt::Debug, ClientError>) -> MemberRefusal {
-    match r {
-        Err(ClientError::Refused(why)) => why,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
 
 #[test]
 fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
     // Snapshots every 16 applied entries: node 4 joins through InstallSnapshot, and snapshots
     // name the membership of their index.
-    let mut cluster = LocalCluster::start_with_voters(
-        env!("CARGO_BIN_EXE_raft-node").as_ref(),
-        4,
-        3,
-        &["--snapshot-entries", "16"],
-    )
-    .expect("start nodes");
+    let mut cluster =
+        LocalCluster::start_with_voters(raft_node(), 4, 3, &["--snapshot-entries", "16"])
+            .expect("start nodes");
     let mut client = cluster.client(opts()).unwrap();
     let (leader, term) = cluster
         .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
@@ -196,9 +158,7 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
 
 #[test]
 fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
-    let cluster =
-        LocalCluster::start_with_voters(env!("CARGO_BIN_EXE_raft-node").as_ref(), 4, 3, &[])
-            .expect("start nodes");
+    let cluster = LocalCluster::start_with_voters(raft_node(), 4, 3, &[]).expect("start nodes");
     let mut base = vec![
         "--key-file".to_string(),
         cluster.key_file().display().to_string(),

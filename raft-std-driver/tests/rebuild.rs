@@ -4,59 +4,21 @@
 //! empty directory with the current voters, add it as a learner, promote it. Real `raft-node`
 //! processes over UDP; every wait is bounded.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use raft_std_driver::admin::{MemberChange, MemberRefusal};
-use raft_std_driver::client::{Client, ClientError, ClientOptions};
-use raft_std_driver::kv::{Command as Kv, Response};
-use raft_std_driver::local::LocalCluster;
+use raft_std_driver::client::{Client, ClientError};
+use raft_std_driver::kv::Response;
 
-fn opts() -> ClientOptions {
-    ClientOptions {
-        attempt_timeout: Duration::from_millis(300),
-        deadline: Duration::from_secs(10),
-    }
-}
+mod common;
 
-fn put(client: &mut Client, i: u32) {
-    let r = client.execute(Kv::Put {
-        key: format!("k{i}").into(),
-        value: format!("v{i}").into(),
-    });
-    assert_eq!(r.unwrap(), Response::Written, "put k{i}");
-}
-
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// Kills the rebuilt node's process when the test ends, however it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{eventually, leader_client, put_nth as put, raft_node, start, Reaped};
 
 #[test]
 fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority() {
-    let bin = env!("CARGO_BIN_EXE_raft-node");
-    let mut cluster = LocalCluster::start(bin.as_ref(), 3, &[]).expect("start nodes");
-    let mut client = cluster.client(opts()).unwrap();
-    let (leader, _) = cluster
-        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
-        .expect("a leader");
-    client.set_target(leader);
+    let mut cluster = start(3, &[]);
+    let (mut client, leader, _) = leader_client(&mut cluster);
     for i in 0..20 {
         put(&mut client, i);
     }
@@ -97,7 +59,7 @@ fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority()
     assert!(!view.voters.contains(&victim));
     std::fs::rename(&data, data.with_extension("damaged")).unwrap();
     let voters: Vec<String> = view.voters.iter().map(u32::to_string).collect();
-    let child = Command::new(bin)
+    let child = Command::new(raft_node())
         .args(cluster.args(victim))
         .args(["--voters", &voters.join(",")])
         .env("RUST_LOG", "warn")
