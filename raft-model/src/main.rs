@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     };
     let mut bounds = bounds;
     // Tuning knobs for exploring bounds by hand; .ci/run uses none of them.
-    let knobs: [(&str, fn(&mut Bounds, u8)); 19] = [
+    let knobs: [Knob; 19] = [
         ("RAFT_MODEL_TICKS", |b, t| b.ticks = t),
         ("RAFT_MODEL_NET", |b, n| b.max_in_flight = usize::from(n)),
         ("RAFT_MODEL_FAULTS", |b, f| b.faults = f),
@@ -176,6 +176,9 @@ fn checker(model: &RaftModel, threads: usize) -> stateright::CheckerBuilder<Raft
         None => builder,
     }
 }
+
+/// A tuning knob: the environment variable and how its value changes the bounds.
+type Knob = (&'static str, fn(&mut Bounds, u8));
 
 fn env_u8(name: &str) -> Option<u8> {
     std::env::var(name).ok()?.parse().ok()
