@@ -768,6 +768,7 @@ pub use message::{
 pub use output::{
     outputs_needed, NewEntries, NewEntriesFrom, Output, Outputs, Persist, Proposal, ReadResult,
 };
+pub use rng::Rng;
 pub use state::{step, Restored, State};
 pub use stats::Stats;
 pub use tracker::ProgressState;

@@ -1,22 +1,18 @@
 //! The link's fault schedule: a small deterministic PRNG (SplitMix64), so a seed names a run.
 
-/// SplitMix64: tiny, no_std, and good enough to decide the fate of frames.
+/// raft-core's SplitMix64 ([`raft_core::Rng`]), with the draws a fault schedule needs.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(raft_core::Rng);
 
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub const fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(raft_core::Rng::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n > 0`; the modulo bias is irrelevant at these sizes).
