@@ -1,74 +1,19 @@
 //! Disk full (issue 16, Build 4): a node whose disk fills stops (fail-stop), loses no
 //! acknowledged write, and once space is freed it reopens and rejoins.
 //!
-//! The full disk is injected through the storage seam (`Node::open_with` with a `FileIo` whose
-//! writes fail with `ErrorKind::StorageFull` past a byte budget, after writing the part that
-//! fits, as a full file system does); no real file system is filled. "Space freed" is a
+//! The full disk is injected through the storage seam (`Node::open_with` with the driver's
+//! `FaultIo`, whose writes fail with `ErrorKind::StorageFull` past a byte budget, after writing
+//! the part that fits, as a full file system does); no real file system is filled. "Space freed" is a
 //! restart on the real file system.
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use raft_std_driver::config::NodeConfig;
 use raft_std_driver::kv::{Command, KvStore, Response};
 use raft_std_driver::node::{Node, NodeHandle, ProposeError};
-use raft_std_driver::storage::{FileHandle, FileIo, StdIo};
-
-/// The real file system with `left` bytes of free space once `limited` is set.
-#[derive(Debug, Default)]
-struct Space {
-    limited: AtomicBool,
-    left: AtomicU64,
-}
-
-impl Space {
-    fn fill_after(&self, bytes: u64) {
-        self.left.store(bytes, Ordering::SeqCst);
-        self.limited.store(true, Ordering::SeqCst);
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct DiskFull(Arc<Space>);
-
-struct File(Box<dyn FileHandle>, Arc<Space>);
-
-impl FileHandle for File {
-    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        if !self.1.limited.load(Ordering::SeqCst) {
-            return self.0.write_at(offset, buf);
-        }
-        let left = self.1.left.load(Ordering::SeqCst);
-        let fits = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        self.0.write_at(offset, &buf[..fits])?;
-        self.1.left.fetch_sub(fits as u64, Ordering::SeqCst);
-        if fits < buf.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "No space left on device (injected ENOSPC)",
-            ));
-        }
-        Ok(())
-    }
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read_at(offset, buf)
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        self.0.sync()
-    }
-}
-
-impl FileIo for DiskFull {
-    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(File(StdIo.open(path, create)?, self.0.clone())))
-    }
-}
+use raft_std_driver::storage::fault::FaultIo;
 
 mod common;
 
@@ -128,7 +73,7 @@ fn stat(cfg: &NodeConfig, field: &str) -> u64 {
 fn a_single_node_whose_disk_fills_stops_and_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = configs(dir.path(), 1).remove(0);
-    let disk = DiskFull::default();
+    let disk = FaultIo::default();
     let node = Node::open_with(cfg.clone(), KvStore::default(), Arc::new(disk.clone())).unwrap();
     let (h, t) = node.spawn().unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
@@ -136,7 +81,7 @@ fn a_single_node_whose_disk_fills_stops_and_keeps_every_acknowledged_write() {
         let r = h.propose(put(seq), Duration::from_secs(5)).unwrap();
         assert_eq!(Response::decode(&r).unwrap(), Response::Written);
     }
-    disk.0.fill_after(40);
+    disk.faults.fill_disk_after(40);
     assert_eq!(
         h.propose(put(6), Duration::from_secs(5)),
         Err(ProposeError::Stopped)
@@ -171,7 +116,7 @@ fn a_single_node_whose_disk_fills_stops_and_keeps_every_acknowledged_write() {
 fn a_node_whose_disk_fills_stops_and_rejoins_once_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
     let cfgs = configs(dir.path(), 3);
-    let disk = DiskFull::default();
+    let disk = FaultIo::default();
     let full = Node::open_with(cfgs[0].clone(), KvStore::default(), Arc::new(disk.clone()))
         .unwrap()
         .spawn()
@@ -188,7 +133,7 @@ fn a_node_whose_disk_fills_stops_and_rejoins_once_space_is_freed() {
 
     // Node 1's disk fills: it stops at its next write (as leader, at the next proposal it
     // takes; as follower, at the next append); the other two go on acknowledging writes.
-    disk.0.fill_after(0);
+    disk.faults.fill_disk_after(0);
     let live = [&others[0].0, &others[1].0];
     for seq in 6..=10 {
         let r = propose_anywhere(&all, &put(seq), Duration::from_secs(30));

@@ -1,16 +1,15 @@
 //! The library API in process: three `Node`s on threads, their handles, and fail-stop on an
 //! fsync error injected through the storage seam.
 
-use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use raft_std_driver::config::NodeConfig;
 use raft_std_driver::kv::{Command, KvStore, Response};
 use raft_std_driver::node::{Node, ProposeError};
-use raft_std_driver::storage::{FileHandle, FileIo, StdIo};
+use raft_std_driver::storage::fault::FaultIo;
 
 mod common;
 
@@ -68,48 +67,17 @@ fn handles_find_the_leader_report_roles_and_propose_until_applied() {
     }
 }
 
-/// The real file system, whose fsyncs fail once `fail` is set.
-#[derive(Debug)]
-struct FailingSync(Arc<AtomicBool>);
-
-struct File(Box<dyn FileHandle>, Arc<AtomicBool>);
-
-impl FileHandle for File {
-    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.0.write_at(offset, buf)
-    }
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read_at(offset, buf)
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        if self.1.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected fsync failure"));
-        }
-        self.0.sync()
-    }
-}
-
-impl FileIo for FailingSync {
-    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(File(StdIo.open(path, create)?, self.0.clone())))
-    }
-}
-
 #[test]
 fn an_fsync_failure_stops_the_node() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = configs(dir.path(), 1).remove(0);
-    let fail = Arc::new(AtomicBool::new(false));
-    let node =
-        Node::open_with(cfg, KvStore::default(), Arc::new(FailingSync(fail.clone()))).unwrap();
+    let io = FaultIo::default();
+    let node = Node::open_with(cfg, KvStore::default(), Arc::new(io.clone())).unwrap();
     let (h, t) = node.spawn().unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
     let r = h.propose(put(1, "a"), Duration::from_secs(5)).unwrap();
     assert_eq!(Response::decode(&r).unwrap(), Response::Written);
-    fail.store(true, Ordering::SeqCst);
+    io.faults.fail_fsync.store(true, Ordering::SeqCst);
     let r = h.propose(put(2, "b"), Duration::from_secs(5));
     assert_eq!(r, Err(ProposeError::Stopped));
     let err = t.join().unwrap().expect_err("the node stops");

@@ -1,4 +1,6 @@
-//! A [`FileIo`] for tests that fails chosen operations on demand.
+//! A [`FileIo`] that fails chosen operations on demand: for tests of what a node does when its
+//! storage fails (fail-stop on a failed fsync or write, a full disk), in this crate's tests and
+//! in a user's own (`Node::open_with`).
 
 use std::io;
 use std::path::Path;
@@ -9,21 +11,24 @@ use super::{FileHandle, FileIo, StdIo};
 
 /// Switches shared between a [`FaultIo`] and the test holding it.
 #[derive(Debug, Default)]
-pub(crate) struct Faults {
-    pub(crate) fail_fsync: AtomicBool,
-    pub(crate) fail_write: AtomicBool,
+pub struct Faults {
+    /// While set, every file and directory fsync fails.
+    pub fail_fsync: AtomicBool,
+    /// While set, every file write fails.
+    pub fail_write: AtomicBool,
     /// Makes every fsync a successful no-op (tests that reopen thousands of copies and never
     /// crash the machine).
-    pub(crate) skip_fsync: AtomicBool,
+    pub skip_fsync: AtomicBool,
     /// While set, file writes draw on `space_left`: a write larger than what is left writes
     /// the part that fits and fails with `ENOSPC`, as a full file system does.
-    pub(crate) limit_space: AtomicBool,
-    pub(crate) space_left: AtomicU64,
+    pub limit_space: AtomicBool,
+    /// The bytes of writes left while `limit_space` is set.
+    pub space_left: AtomicU64,
 }
 
 impl Faults {
     /// From now on, only `bytes` more bytes of file writes succeed.
-    pub(crate) fn fill_disk_after(&self, bytes: u64) {
+    pub fn fill_disk_after(&self, bytes: u64) {
         self.space_left.store(bytes, Ordering::SeqCst);
         self.limit_space.store(true, Ordering::SeqCst);
     }
@@ -50,7 +55,7 @@ impl Faults {
 }
 
 /// The error a full file system returns (`ENOSPC`).
-pub(crate) fn enospc() -> io::Error {
+pub fn enospc() -> io::Error {
     io::Error::new(
         io::ErrorKind::StorageFull,
         "No space left on device (injected ENOSPC)",
@@ -59,8 +64,9 @@ pub(crate) fn enospc() -> io::Error {
 
 /// The real file system, except that file fsyncs or writes fail while their switch is on.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct FaultIo {
-    pub(crate) faults: Arc<Faults>,
+pub struct FaultIo {
+    /// The switches, shared with every file this opened.
+    pub faults: Arc<Faults>,
 }
 
 struct FaultFile {

@@ -105,8 +105,7 @@ mod wal;
 
 #[cfg(test)]
 mod enospc_tests;
-#[cfg(test)]
-pub(crate) mod fault;
+pub mod fault;
 #[cfg(test)]
 mod mark_tests;
 #[cfg(test)]
