@@ -208,6 +208,17 @@ impl Cluster {
     }
 }
 
+/// Node 1 leads and takes the write `x=1`; returns the cluster with nothing in flight, and the
+/// append node 1 sent node 2.
+fn leader_proposed(durability: Durability) -> (Cluster, Vec<u8>) {
+    let mut c = cluster(durability);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    let frames: Vec<_> = c.frames.borrow_mut().drain(..).collect();
+    let to_2 = frames.into_iter().find(|f| f.1 == NodeId(2));
+    (c, to_2.expect("an append to node 2").2)
+}
+
 #[test]
 fn three_nodes_commit_through_the_engine_with_inline_durability() {
     let mut c = cluster(Durability::Inline);
@@ -235,18 +246,10 @@ fn three_nodes_commit_through_the_engine_with_inline_durability() {
 
 #[test]
 fn a_persist_is_performed_and_synced_before_anything_else_of_its_step() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
+    let (mut c, f) = leader_proposed(Durability::Inline);
     let j = c.journals[1].clone();
     j.borrow_mut().clear();
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
-    c.step(1, Input::Frame(&f.2));
+    c.step(1, Input::Frame(&f));
     // The follower appends, syncs, and only then acknowledges.
     let log = j.borrow().clone();
     let append = log
@@ -263,18 +266,10 @@ fn a_persist_is_performed_and_synced_before_anything_else_of_its_step() {
 
 #[test]
 fn deferred_durability_holds_acknowledgements_until_flush() {
-    let mut c = cluster(Durability::Deferred);
-    c.elect(0);
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
+    let (mut c, f) = leader_proposed(Durability::Deferred);
     let j = c.journals[1].clone();
     j.borrow_mut().clear();
-    c.step(1, Input::Frame(&f.2));
+    c.step(1, Input::Frame(&f));
     assert!(
         c.nodes[1].unsynced().is_some(),
         "the write waits for a flush"
@@ -297,17 +292,9 @@ fn deferred_durability_holds_acknowledgements_until_flush() {
 
 #[test]
 fn a_failed_sync_stops_the_node_and_every_later_step_is_refused() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
+    let (mut c, f) = leader_proposed(Durability::Inline);
     c.nodes[1].storage_mut().fail_next_sync = true;
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
-    let r = c.nodes[1].step(Input::Frame(&f.2), &mut c.seen[1]);
+    let r = c.nodes[1].step(Input::Frame(&f), &mut c.seen[1]);
     assert_eq!(r, Err(EngineError::Driver(StoreError::Full)));
     assert!(c.nodes[1].state().is_halted());
     assert!(c.frames.borrow().is_empty(), "nothing acknowledged");
@@ -669,16 +656,8 @@ fn an_engine_rebuilt_over_kept_storage_records_the_commit_that_grew_meanwhile() 
 
 #[test]
 fn an_engine_rebuilt_over_unsynced_writes_still_makes_them_durable_and_reports_them() {
-    let mut c = cluster(Durability::Deferred);
-    c.elect(0);
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
-    c.step(1, Input::Frame(&f.2));
+    let (mut c, f) = leader_proposed(Durability::Deferred);
+    c.step(1, Input::Frame(&f));
     let unsynced = c.nodes[1].unsynced();
     assert!(unsynced.is_some(), "the write waits for a flush");
     // Rebuild node 2's engine over its state and storage, telling it what is not durable:

@@ -21,10 +21,11 @@ use std::fmt;
 use raft_core::codec::{self, EntryRef, EntrySource};
 use raft_core::engine::{Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport};
 use raft_core::{
-    persist_entries, Durability, Engine, EngineError, EntryCount, HardState, Input, LogIndex,
-    LogStore, Membership, Message, NodeId, Output, Persist, SnapshotMeta, StoreError, Term,
+    persist_entries, Durability, Engine, EngineError, EntryCount, EntryKind, HardState, Input,
+    LogIndex, LogStore, Membership, Message, NodeId, Output, Persist, SnapshotMeta, StoreError,
+    Term,
 };
-use raft_sim::{chain_of, MemStore};
+use raft_sim::{chain_of, MemStore, SimSource};
 
 use super::{
     checksum, decode_machine, snapshot_of, view, Cluster, Envelope, Node, Raft, Write, OUT,
@@ -163,6 +164,7 @@ impl Cluster {
             state,
             HarnessStorage {
                 store,
+                appended: Vec::new(),
                 shared: &shared,
             },
             HarnessSnapshots {
@@ -236,6 +238,8 @@ impl Cluster {
 /// durable copy, the durable hard state and the writes not yet durable.
 pub struct HarnessStorage<'a, 'n> {
     store: MemStore,
+    /// The entries the write being performed appended.
+    appended: Vec<(LogIndex, Term, EntryKind, Vec<u8>)>,
     shared: &'a RefCell<Shared<'n>>,
 }
 
@@ -245,15 +249,20 @@ impl EntrySource for HarnessStorage<'_, '_> {
     }
 }
 
+/// Writes go to the readable log; appends are kept for the write that makes them; a
+/// compaction drops entries from the durable log too (a capture covers them).
 impl LogStore for HarnessStorage<'_, '_> {
-    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError> {
-        self.store.append(index, entry)
+    fn append(&mut self, index: LogIndex, e: EntryRef<'_>) -> Result<(), StoreError> {
+        self.store.append(index, e)?;
+        self.appended.push((index, e.term, e.kind, e.data.to_vec()));
+        Ok(())
     }
     fn truncate_from(&mut self, index: LogIndex) {
         self.store.truncate_from(index)
     }
     fn compact_to(&mut self, upto: LogIndex) {
-        self.store.compact_to(upto)
+        self.store.compact_to(upto);
+        self.shared.borrow_mut().node.durable.compact_to(upto);
     }
     fn last_index(&self) -> LogIndex {
         self.store.last_index()
@@ -265,20 +274,11 @@ impl Storage for HarnessStorage<'_, '_> {
 
     /// Writes to the readable log and records the write (hard state included) as pending.
     fn persist(&mut self, p: &Persist, input: &Input<'_>) -> Result<(), HarnessError> {
-        let mut sh = self.shared.borrow_mut();
-        sh.spend()?;
-        let id = sh.node.id;
-        persist_entries(&mut self.store, p, input)
-            .unwrap_or_else(|e| panic!("{id}: persist {p:?}: {e}"));
-        let mut entries = Vec::new();
-        if let Some(ne) = p.entries {
-            for k in 0..u64::from(ne.count) {
-                let idx = ne.first.plus(k);
-                let e = self.store.get(idx).expect("just appended");
-                entries.push((idx, e.term, e.kind, e.data.clone()));
-            }
-        }
-        sh.node.pending.push_back(Write {
+        self.shared.borrow_mut().spend()?;
+        let id = self.shared.borrow().node.id;
+        persist_entries(self, p, input).unwrap_or_else(|e| panic!("{id}: persist {p:?}: {e}"));
+        let entries = std::mem::take(&mut self.appended);
+        self.shared.borrow_mut().node.pending.push_back(Write {
             seq: p.seq,
             hard_state: p.hard_state,
             truncate_from: p.truncate_from,
@@ -305,10 +305,8 @@ impl Storage for HarnessStorage<'_, '_> {
     }
 
     fn compact(&mut self, upto: LogIndex) -> Result<(), HarnessError> {
-        let mut sh = self.shared.borrow_mut();
-        sh.spend()?;
-        self.store.compact_to(upto);
-        sh.node.durable.compact_to(upto);
+        self.shared.borrow_mut().spend()?;
+        self.compact_to(upto);
         Ok(())
     }
 
@@ -532,13 +530,19 @@ impl<'a, 'n> Snapshots<HarnessMachine<'a, 'n>> for HarnessSnapshots<'a, 'n> {
         len: u32,
     ) -> Result<Option<&[u8]>, HarnessError> {
         let sh = self.shared.borrow();
-        let id = sh.node.id;
-        let bytes = match &sh.node.snap_file {
-            Some((m, bytes)) if m == meta => bytes
-                .get(offset as usize..offset as usize + len as usize)
-                .unwrap_or_else(|| panic!("{id}: chunk {offset}+{len} beyond {meta:?}")),
-            file => panic!("{id}: chunk of {meta:?}, holding {file:?}"),
+        let node = &*sh.node;
+        // (The source's log is not read for a chunk: the storage seam holds the log.)
+        let file = SimSource {
+            store: &node.store,
+            snap: node.snap_file.as_ref(),
         };
+        let bytes = file.snapshot_chunk(meta, offset, len).unwrap_or_else(|| {
+            let held = node.snap_file.as_ref().map(|f| f.0);
+            panic!(
+                "{}: chunk {offset}+{len} of {meta:?}, holding {held:?}",
+                node.id
+            )
+        });
         self.chunk.clear();
         self.chunk.extend_from_slice(bytes);
         Ok(Some(&self.chunk))
