@@ -208,6 +208,17 @@ impl Cluster {
     }
 }
 
+/// Node 1 leads and takes the write `x=1`; returns the cluster with nothing in flight, and the
+/// append node 1 sent node 2.
+fn leader_proposed(durability: Durability) -> (Cluster, Vec<u8>) {
+    let mut c = cluster(durability);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    let frames: Vec<_> = c.frames.borrow_mut().drain(..).collect();
+    let to_2 = frames.into_iter().find(|f| f.1 == NodeId(2));
+    (c, to_2.expect("an append to node 2").2)
+}
+
 #[test]
 fn three_nodes_commit_through_the_engine_with_inline_durability() {
     let mut c = cluster(Durability::Inline);
@@ -235,18 +246,10 @@ fn three_nodes_commit_through_the_engine_with_inline_durability() {
 
 #[test]
 fn a_persist_is_performed_and_synced_before_anything_else_of_its_step() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
+    let (mut c, f) = leader_proposed(Durability::Inline);
     let j = c.journals[1].clone();
     j.borrow_mut().clear();
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
-    c.step(1, Input::Frame(&f.2));
+    c.step(1, Input::Frame(&f));
     // The follower appends, syncs, and only then acknowledges.
     let log = j.borrow().clone();
     let append = log
@@ -263,18 +266,10 @@ fn a_persist_is_performed_and_synced_before_anything_else_of_its_step() {
 
 #[test]
 fn deferred_durability_holds_acknowledgements_until_flush() {
-    let mut c = cluster(Durability::Deferred);
-    c.elect(0);
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
+    let (mut c, f) = leader_proposed(Durability::Deferred);
     let j = c.journals[1].clone();
     j.borrow_mut().clear();
-    c.step(1, Input::Frame(&f.2));
+    c.step(1, Input::Frame(&f));
     assert!(
         c.nodes[1].unsynced().is_some(),
         "the write waits for a flush"
@@ -297,17 +292,9 @@ fn deferred_durability_holds_acknowledgements_until_flush() {
 
 #[test]
 fn a_failed_sync_stops_the_node_and_every_later_step_is_refused() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
+    let (mut c, f) = leader_proposed(Durability::Inline);
     c.nodes[1].storage_mut().fail_next_sync = true;
-    c.step(0, Input::Propose { data: b"x=1" });
-    let f = c
-        .frames
-        .borrow_mut()
-        .drain(..)
-        .find(|f| f.1 == NodeId(2))
-        .expect("an append to node 2");
-    let r = c.nodes[1].step(Input::Frame(&f.2), &mut c.seen[1]);
+    let r = c.nodes[1].step(Input::Frame(&f), &mut c.seen[1]);
     assert_eq!(r, Err(EngineError::Driver(StoreError::Full)));
     assert!(c.nodes[1].state().is_halted());
     assert!(c.frames.borrow().is_empty(), "nothing acknowledged");
@@ -339,6 +326,10 @@ fn reads_and_role_changes_reach_the_application() {
 struct RamSnapshots {
     held: Option<(SnapshotMeta, Vec<u8>)>,
     incoming: Vec<u8>,
+    /// Hold every install back (`Snapshots::hold_install`).
+    hold: bool,
+    /// The install held back.
+    holding: Option<SnapshotMeta>,
 }
 
 fn checksum(b: &[u8]) -> u32 {
@@ -398,64 +389,134 @@ impl Snapshots<Applied> for RamSnapshots {
         self.held = Some((*meta, bytes));
         Ok(true)
     }
+    fn hold_install(&mut self, meta: &SnapshotMeta) -> bool {
+        if self.hold {
+            self.holding = Some(*meta);
+        }
+        self.hold
+    }
 }
 
-#[test]
-fn a_lagging_follower_gets_the_snapshot_streamed_and_installed() {
-    type SnapNode = Engine<State<3, 32, 4>, Disk, Wire, Applied, RamSnapshots>;
-    let c = cluster(Durability::Deferred);
-    let frames = c.frames.clone();
-    let mut seen: Vec<Seen> = (0..3).map(|_| Seen::default()).collect();
-    let mut nodes: Vec<SnapNode> = c
-        .nodes
-        .into_iter()
-        .map(|n| {
-            let (state, disk, _, wire, machine) = n.into_parts();
-            Engine::with_snapshots(state, disk, RamSnapshots::default(), wire, machine)
-        })
-        .collect();
-    let deliver = |nodes: &mut Vec<SnapNode>, seen: &mut Vec<Seen>, down: Option<usize>| loop {
-        for k in 0..3 {
-            nodes[k].flush(&mut seen[k]).unwrap();
-        }
-        let batch: Vec<_> = frames.borrow_mut().drain(..).collect();
-        if batch.is_empty() {
-            return;
-        }
-        for (from, to, f) in batch {
-            let (k, from) = ((to.0 - 1) as usize, (from.0 - 1) as usize);
-            if down != Some(k) && down != Some(from) {
-                nodes[k].step(Input::Frame(&f), &mut seen[k]).unwrap();
+type SnapNode = Engine<State<3, 32, 4>, Disk, Wire, Applied, RamSnapshots>;
+
+/// Nodes with RAM snapshots, what each saw, and the frames between them.
+struct SnapCluster {
+    nodes: Vec<SnapNode>,
+    seen: Vec<Seen>,
+    frames: Frames,
+}
+
+impl SnapCluster {
+    /// Flushes every node and delivers frames until none are left; frames to or from `down`
+    /// are lost.
+    fn deliver(&mut self, down: Option<usize>) {
+        loop {
+            for k in 0..3 {
+                self.nodes[k].flush(&mut self.seen[k]).unwrap();
+            }
+            let batch: Vec<_> = self.frames.borrow_mut().drain(..).collect();
+            if batch.is_empty() {
+                return;
+            }
+            for (from, to, f) in batch {
+                let (k, from) = ((to.0 - 1) as usize, (from.0 - 1) as usize);
+                if down != Some(k) && down != Some(from) {
+                    self.nodes[k]
+                        .step(Input::Frame(&f), &mut self.seen[k])
+                        .unwrap();
+                }
             }
         }
+    }
+}
+
+/// Three nodes under deferred durability; node 1 leads, wrote four commands while node 3 was
+/// away, captured a snapshot at 5 and compacted its log, then ticked a heartbeat interval:
+/// what it sends node 3 next streams the snapshot. Node 3's snapshot store holds installs
+/// back if `hold`.
+fn leader_compacted_past_node_3(hold: bool) -> (SnapCluster, SnapshotMeta) {
+    let c = cluster(Durability::Deferred);
+    let mut c = SnapCluster {
+        frames: c.frames.clone(),
+        seen: (0..3).map(|_| Seen::default()).collect(),
+        nodes: c
+            .nodes
+            .into_iter()
+            .map(|n| {
+                let (state, disk, _, wire, machine) = n.into_parts();
+                let snapshots = RamSnapshots {
+                    hold: hold && state.id() == IDS[2],
+                    ..RamSnapshots::default()
+                };
+                Engine::with_snapshots(state, disk, snapshots, wire, machine)
+            })
+            .collect(),
     };
-    while nodes[0].state().role() != Role::Leader {
-        nodes[0].step(Input::Tick, &mut seen[0]).unwrap();
-        deliver(&mut nodes, &mut seen, Some(2));
+    while c.nodes[0].state().role() != Role::Leader {
+        c.nodes[0].step(Input::Tick, &mut c.seen[0]).unwrap();
+        c.deliver(Some(2));
     }
     for k in 0..4u8 {
-        nodes[0]
+        c.nodes[0]
             .step(
                 Input::Propose {
                     data: &[b'a' + k; 20],
                 },
-                &mut seen[0],
+                &mut c.seen[0],
             )
             .unwrap();
-        deliver(&mut nodes, &mut seen, Some(2));
+        c.deliver(Some(2));
     }
-    let meta = nodes[0].capture(&mut seen[0]).unwrap().expect("captured");
+    let meta = c.nodes[0]
+        .capture(&mut c.seen[0])
+        .unwrap()
+        .expect("captured");
     assert_eq!(meta.index, LogIndex(5));
-    assert_eq!(nodes[0].state().first_index(), LogIndex(6), "compacted");
-    // Node 3 comes back with an empty log: the snapshot streams to it.
+    assert_eq!(c.nodes[0].state().first_index(), LogIndex(6), "compacted");
     for _ in 0..3 {
-        nodes[0].step(Input::Tick, &mut seen[0]).unwrap();
+        c.nodes[0].step(Input::Tick, &mut c.seen[0]).unwrap();
     }
-    deliver(&mut nodes, &mut seen, None);
-    assert_eq!(nodes[2].state().first_index(), LogIndex(6));
-    assert_eq!(nodes[2].state().applied(), LogIndex(5));
-    assert_eq!(nodes[2].snapshots().held.as_ref().map(|h| h.0), Some(meta));
-    assert_eq!(nodes[2].applied_membership(), &meta.members);
+    (c, meta)
+}
+
+#[test]
+fn a_lagging_follower_gets_the_snapshot_streamed_and_installed() {
+    let (mut c, meta) = leader_compacted_past_node_3(false);
+    // Node 3 comes back with an empty log: the snapshot streams to it.
+    c.deliver(None);
+    let n3 = &c.nodes[2];
+    assert_eq!(n3.state().first_index(), LogIndex(6));
+    assert_eq!(n3.state().applied(), LogIndex(5));
+    assert_eq!(n3.snapshots().held.as_ref().map(|h| h.0), Some(meta));
+    assert_eq!(n3.applied_membership(), &meta.members);
+}
+
+#[test]
+fn a_held_install_waits_for_the_driver_and_then_installs_as_the_step_would_have() {
+    let (mut c, meta) = leader_compacted_past_node_3(true);
+    c.deliver(None);
+    // Every chunk was written; the install waits, and so does the core.
+    let n3 = &c.nodes[2];
+    assert_eq!(n3.snapshots().holding, Some(meta));
+    assert_eq!(n3.snapshots().held, None, "not installed");
+    assert_eq!(n3.snapshots().incoming.len() as u64, meta.len);
+    assert_eq!(
+        (n3.state().first_index(), n3.state().applied()),
+        (LogIndex(1), LogIndex(0))
+    );
+    assert!(n3.machine().commands.is_empty());
+    // The driver installs it: the log is rebased and the leader hears of it.
+    c.nodes[2].install_held(meta, &mut c.seen[2]).unwrap();
+    let n3 = &c.nodes[2];
+    assert_eq!(n3.state().first_index(), LogIndex(6));
+    assert_eq!(n3.state().applied(), LogIndex(5));
+    assert_eq!(n3.snapshots().held.as_ref().map(|h| h.0), Some(meta));
+    assert_eq!(n3.applied_membership(), &meta.members);
+    c.deliver(None);
+    assert!(c.nodes[0].state().match_index(IDS[2]) >= Some(LogIndex(5)));
+    // A second report of the same snapshot is a driver error.
+    let r = c.nodes[2].install_held(meta, &mut c.seen[2]);
+    assert_eq!(r, Err(EngineError::Core(StepError::SnapshotNotRequested)));
 }
 
 struct Lcg(u64);
@@ -591,6 +652,29 @@ fn an_engine_rebuilt_over_kept_storage_records_the_commit_that_grew_meanwhile() 
     c.nodes.insert(0, node);
     c.step(0, Input::Propose { data: b"y=2" });
     assert_eq!(recorded(&j), Some(commit.to_string()), "{:?}", j.borrow());
+}
+
+#[test]
+fn an_engine_rebuilt_over_unsynced_writes_still_makes_them_durable_and_reports_them() {
+    let (mut c, f) = leader_proposed(Durability::Deferred);
+    c.step(1, Input::Frame(&f));
+    let unsynced = c.nodes[1].unsynced();
+    assert!(unsynced.is_some(), "the write waits for a flush");
+    // Rebuild node 2's engine over its state and storage, telling it what is not durable:
+    // the flush syncs it and sends the acknowledgement that waited.
+    let node = c.nodes.remove(1);
+    let (state, disk, _, wire, machine) = node.into_parts();
+    let mut node = Engine::new(state, disk, wire, machine);
+    node.set_unsynced(unsynced);
+    c.nodes.insert(1, node);
+    let synced = c.nodes[1].storage().synced;
+    c.nodes[1].flush(&mut c.seen[1]).unwrap();
+    assert_eq!(c.nodes[1].storage().synced, synced + 1);
+    assert!(c.nodes[1].unsynced().is_none());
+    assert!(
+        c.frames.borrow().iter().any(|f| f.0 == NodeId(2)),
+        "acknowledged"
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@
 //! | `Apply` | reads each entry from storage and hands it to [`StateMachine::apply`], tracking the membership as of the applied index |
 //! | `Compact` | [`Storage::compact`] |
 //! | `SnapshotChunk` | [`Snapshots::write_chunk`] with the chunk bytes of the step's input |
-//! | `InstallSnapshot` | makes every earlier write durable first (the contract's ordering rule), then [`Snapshots::install`] and, if it checked out, [`Storage::install_snapshot`]; after the step's other outputs, steps `SnapshotInstalled` (and `Persisted` for the writes it synced) |
+//! | `InstallSnapshot` | makes every earlier write durable first (the contract's ordering rule), then [`Snapshots::install`] and, if it checked out, [`Storage::install_snapshot`]; after the step's other outputs, steps `SnapshotInstalled` (and `Persisted` for the writes it synced). If [`Snapshots::hold_install`] holds it back, nothing until [`Engine::install_held`] |
 //! | `CaptureWanted` | remembers it ([`Engine::capture_wanted`]) and tells [`Events::capture_wanted`]; [`Engine::capture`] captures when the driver chooses |
 //! | `Proposal`, `Read`, `RoleChanged` | [`Events`] |
 //!
@@ -250,6 +250,33 @@ where
         self.unsynced
     }
 
+    /// Sets the sequence number of the newest `Persist` performed and not yet made durable
+    /// (`Durability::Deferred`): for a driver that builds an engine over a running state and
+    /// storage it kept, whose storage still holds writes that are not durable (as
+    /// [`set_saved_commit`](Engine::set_saved_commit) restores the commit index recorded), so
+    /// that a snapshot install is still ordered after those writes and they are reported.
+    pub fn set_unsynced(&mut self, seq: Option<u64>) {
+        self.unsynced = seq;
+    }
+
+    /// Installs the snapshot `meta`, whose install [`Snapshots::hold_install`] held back, as
+    /// the step that asked for it would have: makes every earlier write durable, then
+    /// [`Snapshots::install`] and, if it checked out, [`Storage::install_snapshot`]; then steps
+    /// `Persisted` (for the writes it synced) and `SnapshotInstalled`. `meta` must be the
+    /// snapshot held and the node not restarted since: the core refuses any other
+    /// ([`StepError::SnapshotNotRequested`]), after the seams installed it.
+    pub fn install_held(
+        &mut self,
+        meta: SnapshotMeta,
+        events: &mut impl Events,
+    ) -> Result<(), EngineError<S::Error>> {
+        if let Err(e) = self.perform_install(meta) {
+            self.halt();
+            return Err(e);
+        }
+        self.follow_up(events)
+    }
+
     /// Whether the core asked for a capture (`CaptureWanted`) since the last one.
     pub fn capture_wanted(&self) -> bool {
         self.capture_wanted
@@ -479,15 +506,17 @@ where
         input: &Input<'_>,
         events: &mut impl Events,
     ) -> Result<(), EngineError<S::Error>> {
+        if let Output::InstallSnapshot { meta } = self.out[k] {
+            if self.snapshots.hold_install(&meta) {
+                return Ok(());
+            }
+            return self.perform_install(meta);
+        }
         let Engine {
             storage,
             snapshots,
-            machine,
             out,
-            unsynced,
-            applied_members,
             capture_wanted,
-            follow,
             ..
         } = self;
         match &out[k] {
@@ -496,7 +525,9 @@ where
             | Output::Apply { .. }
             | Output::Proposal(_)
             | Output::Read(_)
-            | Output::RoleChanged { .. } => {}
+            | Output::RoleChanged { .. }
+            // Performed above.
+            | Output::InstallSnapshot { .. } => {}
             Output::Compact { upto } => storage.compact(*upto).map_err(EngineError::Driver)?,
             Output::CaptureWanted { upto } => {
                 *capture_wanted = true;
@@ -509,26 +540,31 @@ where
                     .write_chunk(meta, *offset, data)
                     .map_err(EngineError::Driver)?;
             }
-            Output::InstallSnapshot { meta } => {
-                let meta = *meta;
-                // Ordered after every earlier `Persist`: none of those writes may land after
-                // the log is reset.
-                if let Some(seq) = unsynced.take() {
-                    storage.sync().map_err(EngineError::Driver)?;
-                    let _ = follow.push_back(FollowUp::Persisted(seq));
-                }
-                let ok = snapshots
-                    .install(&meta, machine)
-                    .map_err(EngineError::Driver)?;
-                if ok {
-                    storage
-                        .install_snapshot(meta.index, meta.term)
-                        .map_err(EngineError::Driver)?;
-                    *applied_members = meta.members;
-                }
-                let _ = follow.push_back(FollowUp::Installed(meta, ok));
-            }
         }
+        Ok(())
+    }
+
+    /// Installs the complete snapshot `meta` (`Output::InstallSnapshot`, or one held back)
+    /// and queues the follow-up inputs: `Persisted` for the writes it synced first, then
+    /// `SnapshotInstalled`.
+    fn perform_install(&mut self, meta: SnapshotMeta) -> Result<(), EngineError<S::Error>> {
+        // Ordered after every earlier `Persist`: none of those writes may land after the log
+        // is reset.
+        if let Some(seq) = self.unsynced.take() {
+            self.storage.sync().map_err(EngineError::Driver)?;
+            let _ = self.follow.push_back(FollowUp::Persisted(seq));
+        }
+        let ok = self
+            .snapshots
+            .install(&meta, &mut self.machine)
+            .map_err(EngineError::Driver)?;
+        if ok {
+            self.storage
+                .install_snapshot(meta.index, meta.term)
+                .map_err(EngineError::Driver)?;
+            self.applied_members = meta.members;
+        }
+        let _ = self.follow.push_back(FollowUp::Installed(meta, ok));
         Ok(())
     }
 

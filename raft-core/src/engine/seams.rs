@@ -120,6 +120,16 @@ pub trait Snapshots<M> {
     /// load it into `machine`. `Ok(false)` when the bytes do not check out (the core restarts
     /// the transfer); errors stop the node.
     fn install(&mut self, meta: &SnapshotMeta, machine: &mut M) -> Result<bool, Self::Error>;
+
+    /// Every chunk of `meta` was written: `true` holds its install back instead of performing
+    /// it now (a driver that verifies and loads a large snapshot off its step loop, or a test
+    /// that builds a schedule around the install). The chunks stay written and the core keeps
+    /// waiting; the driver installs later with
+    /// [`Engine::install_held`](super::Engine::install_held). The provided method holds
+    /// nothing back.
+    fn hold_install(&mut self, _meta: &SnapshotMeta) -> bool {
+        false
+    }
 }
 
 /// A message leaving the node, for [`Transport::send`]: the header, the message descriptor,

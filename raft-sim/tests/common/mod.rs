@@ -3,31 +3,34 @@
 //! Nothing happens unless a test asks for it: a node only ticks when told, a message is only
 //! delivered when told (`deliver_all`, `deliver`), writes only become durable when told
 //! (`fsync`, under `Durability::Deferred`). Each node is a real [`State`] driven by
-//! `State::step`, with the simulator's `MemStore` as its log store (one readable, one durable
-//! copy), a state machine that records what it applied, and every message goes through the
-//! real codec.
+//! raft-core's `Engine` (see `seams`), with the simulator's `MemStore` as its log store (one
+//! readable, one durable copy), a state machine that records what it applied, and every
+//! message goes through the real codec.
 //!
-//! While performing outputs the harness itself checks the output contract, so every test
-//! checks it too: entries are applied in order and exactly once, a vote grant or append
+//! While the engine performs outputs, the harness's seams check the output contract, so every
+//! test checks it too: entries are applied in order and exactly once, a vote grant or append
 //! acknowledgement leaves only once what it acknowledges is durable, every frame fits in
 //! `max_frame_bytes`, and no step overflows its outputs.
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
 mod msgs;
+mod seams;
 mod snap;
 
 use std::collections::{BTreeSet, VecDeque};
 
-use raft_core::codec::{self, EntryRef, Header, WireEntries};
+use raft_core::codec::{self, EntryRef, WireEntries};
 use raft_core::output::ReadResult;
 use raft_sim::MemStore;
 
 use raft_core::{
-    outputs_needed, persist_entries, Config, Durability, EntryCount, EntryKind, HardState, Input,
-    LogIndex, LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, SnapshotMeta,
-    State, StepError, Term,
+    outputs_needed, Config, EngineError, EntryCount, EntryKind, HardState, Input, LogIndex,
+    LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, SnapshotMeta, State,
+    StepError, Term,
 };
+
+use seams::{make_all_durable, Call, Called, HarnessError};
 
 pub use msgs::*;
 pub use snap::*;
@@ -124,10 +127,10 @@ pub struct Node {
     /// The durable snapshot file (`Input::SnapshotSaved`, or installed): its description
     /// and bytes. Survives a crash.
     pub snap_file: Option<(SnapshotMeta, Vec<u8>)>,
-    /// The snapshot being received (`Output::SnapshotChunk` writes): a temporary file,
-    /// lost on a crash.
+    /// The snapshot being received (the chunks written): a temporary file, lost on a
+    /// crash.
     pub incoming: Option<(SnapshotMeta, Vec<u8>)>,
-    /// An `Output::InstallSnapshot` not yet performed (`Cluster::hold_installs`).
+    /// A complete snapshot whose install is held back (`Cluster::hold_installs`).
     pub install_wanted: Option<SnapshotMeta>,
 }
 
@@ -172,8 +175,8 @@ pub struct Cluster {
     pub auto_fsync: bool,
     /// The most outputs any step produced.
     pub max_outputs: usize,
-    /// Leave `Output::InstallSnapshot` to the test (`Cluster::install`) instead of
-    /// performing it (and reporting `SnapshotInstalled`) right after the step.
+    /// Hold a complete snapshot's install back for the test (`Cluster::install`) instead
+    /// of letting the engine perform it (and report `SnapshotInstalled`) with the step.
     pub hold_installs: bool,
 }
 
@@ -285,8 +288,10 @@ impl Cluster {
         self.step_and_crash_after(id, input, usize::MAX)
     }
 
-    /// Steps node `id`, performs only its first `performed` outputs, then crashes it if
-    /// that was not all of them: a crash in the middle of performing a step.
+    /// Steps node `id` and crashes it before its seams perform more than `performed` of
+    /// the step's outputs (each applied entry counts as one; proposal answers, reads and role
+    /// changes count as none): a crash in the middle of performing a step. Returns the
+    /// step's outputs (those seen before the crash).
     pub fn step_and_crash_after(
         &mut self,
         id: u32,
@@ -308,134 +313,39 @@ impl Cluster {
         input: Input<'_>,
         performed: usize,
     ) -> Result<Vec<Output>, StepError> {
-        let node = self.node_mut(id);
-        let raft = node.raft.as_mut().expect("stepping a crashed node");
-        let mut out = Out::new();
-        let res = raft.step(input, &mut out);
-        assert_eq!(raft.stats().output_overflow, 0, "n{id}: outputs overflowed");
-        if let Some(shadow) = node.shadow.take() {
-            let (shadow, by_value) = raft_core::step::<PEERS, LOG, INFLIGHT, _, OUT>(shadow, input);
-            let mine = res.map(|()| out.clone());
-            assert_eq!(
-                by_value, mine,
-                "n{id}: by-value outputs differ on {input:?}"
-            );
-            assert_eq!(
-                view(&shadow),
-                view(raft),
-                "n{id}: views differ on {input:?}"
-            );
-            assert_eq!(
-                format!("{shadow:?}"),
-                format!("{raft:?}"),
-                "n{id}: states differ on {input:?}"
-            );
-            node.shadow = Some(shadow);
-        }
-        res?;
-        self.max_outputs = self.max_outputs.max(out.len());
-        let out: Vec<Output> = out.to_vec();
-        for (k, o) in out.iter().enumerate() {
-            if k == performed {
-                self.crash(id);
-                return Ok(out);
-            }
-            self.perform(id, o, &input);
-        }
-        if !self.hold_installs && self.node(id).install_wanted.is_some() {
-            self.install(id);
-        }
-        Ok(out)
+        let budget = (performed != usize::MAX).then_some(performed);
+        let called = self.drive(id, Call::Step(input), budget)?;
+        Ok(called.steps.into_iter().next().unwrap_or_default())
     }
 
-    fn perform(&mut self, id: u32, o: &Output, input: &Input<'_>) {
-        let durability = self.node(id).cfg.durability;
-        let max_frame = self.node(id).cfg.max_frame_bytes as usize;
-        let node = self.node_mut(id);
-        node.outputs.push(*o);
-        match o {
-            Output::Persist(p) => {
-                persist_entries(&mut node.store, p, input)
-                    .unwrap_or_else(|e| panic!("n{id}: persist {p:?}: {e}"));
-                let mut entries = Vec::new();
-                if let Some(ne) = p.entries {
-                    for k in 0..u64::from(ne.count) {
-                        let idx = ne.first.plus(k);
-                        let e = node.store.get(idx).expect("just appended");
-                        entries.push((idx, e.term, e.kind, e.data.clone()));
-                    }
-                }
-                let w = Write {
-                    seq: p.seq,
-                    hard_state: p.hard_state,
-                    truncate_from: p.truncate_from,
-                    entries,
-                };
-                match durability {
-                    Durability::Inline => make_durable(node, &w),
-                    Durability::Deferred => node.pending.push_back(w),
-                }
-            }
-            Output::Send { to, msg } => {
-                check_durable_before_ack(node, *to, msg);
-                let hdr = Header {
-                    cluster_id: node.cfg.cluster_id,
-                    from: node.id,
-                    to: *to,
-                };
-                let mut buf = vec![0u8; codec::MAX_FRAME_BYTES as usize];
-                let src = SnapSource {
-                    store: &node.store,
-                    snap: node.snap_file.as_ref(),
-                };
-                let len = codec::encode(&hdr, msg, &src, &mut buf)
-                    .unwrap_or_else(|e| panic!("n{id}: encode {msg:?}: {e}"));
-                assert!(
-                    len <= max_frame,
-                    "n{id}: frame of {len} bytes > max_frame_bytes {max_frame}: {msg:?}"
-                );
-                buf.truncate(len);
-                self.wire.push_back(Envelope {
-                    from: n(id),
-                    to: *to,
-                    msg: *msg,
-                    frame: buf,
-                });
-            }
-            Output::Apply { first, last } => {
-                let mut idx = *first;
-                while idx <= *last {
-                    assert_eq!(
-                        idx,
-                        node.applied_index().next(),
-                        "n{id}: Apply {first}..={last} is not the next in order (applied {})",
-                        node.applied_index()
-                    );
-                    let e = node.store.get(idx).expect("applied entry is in the store");
-                    node.applied.push((idx, e.term, e.data.clone()));
-                    idx = idx.next();
-                }
-            }
-            Output::Compact { upto } => {
-                node.store.compact_to(*upto);
-                node.durable.compact_to(*upto);
-            }
-            Output::SnapshotChunk { meta, offset, len } => {
-                write_chunk(node, meta, *offset, *len, input)
-            }
-            Output::InstallSnapshot { meta } => {
-                let incoming = node.incoming.as_ref().map(|f| (f.0, f.1.len() as u64));
-                assert_eq!(
-                    incoming,
-                    Some((*meta, meta.len)),
-                    "n{id}: InstallSnapshot before every chunk was written"
-                );
-                node.install_wanted = Some(*meta);
-            }
-            // Proposal answers, role changes, capture requests (and outputs added later) are
-            // recorded in `outputs` for the tests to inspect.
-            _ => {}
+    /// Makes `call` on node `id`'s engine and keeps the books: every output of every core
+    /// step goes to `outputs` (the steps of the engine's own follow-up inputs too), the
+    /// by-value copy is compared, no step overflowed, and a crash budget that ran out crashes
+    /// the node. raft-core's refusal of the input comes back; any other error panics.
+    fn drive(
+        &mut self,
+        id: u32,
+        call: Call<'_>,
+        budget: Option<usize>,
+    ) -> Result<Called, StepError> {
+        let called = self.call(id, call, budget);
+        for out in &called.steps {
+            self.max_outputs = self.max_outputs.max(out.len());
+            self.node_mut(id).outputs.extend_from_slice(out);
         }
+        match called.result {
+            Ok(()) | Err(EngineError::Core(_)) => self.check_shadow(id, &call, &called),
+            Err(EngineError::Driver(HarnessError::Crash)) => self.crash(id),
+            Err(e) => panic!("n{id}: {e} on {call:?}"),
+        }
+        if let Err(EngineError::Core(e)) = called.result {
+            return Err(e);
+        }
+        if self.up(id) {
+            let overflow = self.raft(id).stats().output_overflow;
+            assert_eq!(overflow, 0, "n{id}: outputs overflowed");
+        }
+        Ok(called)
     }
 
     pub fn tick(&mut self, id: u32) -> Vec<Output> {
@@ -585,16 +495,18 @@ impl Cluster {
         self.deliver_all_dropping(drop);
     }
 
-    /// Makes every pending write of node `id` durable and reports it.
+    /// Makes every pending write of node `id` durable and reports it (`Engine::persisted`,
+    /// as a driver whose writes become durable in the background does); the outputs of that
+    /// step.
     pub fn fsync(&mut self, id: u32) -> Vec<Output> {
-        let node = self.node_mut(id);
-        let mut last = None;
-        while let Some(w) = node.pending.pop_front() {
-            make_durable(node, &w);
-            last = Some(w.seq);
-        }
-        match last {
-            Some(seq) if node.raft.is_some() => self.step(id, Input::Persisted { seq }),
+        match make_all_durable(self.node_mut(id)) {
+            Some(seq) if self.up(id) => self
+                .drive(id, Call::Persisted(seq), None)
+                .unwrap_or_else(|e| panic!("n{id}: driver error {e} on Persisted {seq}"))
+                .steps
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -677,69 +589,6 @@ impl Cluster {
                 ids[0]
             );
         }
-    }
-}
-
-fn make_durable(node: &mut Node, w: &Write) {
-    if let Some(hs) = w.hard_state {
-        node.durable_hs = hs;
-    }
-    if let Some(from) = w.truncate_from {
-        node.durable.truncate_from(from);
-    }
-    for (idx, term, kind, data) in &w.entries {
-        if *idx <= node.durable.base() {
-            continue;
-        }
-        if *idx <= node.durable.last_index() {
-            node.durable.truncate_from(*idx);
-        }
-        let e = EntryRef {
-            term: *term,
-            kind: *kind,
-            data,
-        };
-        node.durable.append(*idx, e).expect("durable append");
-    }
-}
-
-/// Figure 2's "persistent state ... updated on stable storage before responding to RPCs":
-/// a grant or acknowledgement may only leave once what it vouches for is durable.
-fn check_durable_before_ack(node: &Node, to: NodeId, msg: &Message<EntryCount>) {
-    match msg {
-        Message::VoteResponse(r) if r.granted => {
-            assert!(
-                node.durable_hs.term == r.term && node.durable_hs.vote == Some(to),
-                "{}: vote for {to} in {} sent before it was durable (durable {:?})",
-                node.id,
-                r.term,
-                node.durable_hs
-            );
-        }
-        Message::SnapshotResponse(r) if r.installed => {
-            let held = node
-                .snap_file
-                .as_ref()
-                .is_some_and(|f| f.0.index >= r.index)
-                || node.durable.last_index() >= r.index;
-            assert!(
-                held,
-                "{}: acknowledged the snapshot at {} as installed before it was durable",
-                node.id, r.index
-            );
-        }
-        Message::AppendResponse(r) if r.success => {
-            let d = &node.durable;
-            let ok = r.index <= d.base()
-                || (d.last_index() >= r.index && d.chain(r.index) == node.store.chain(r.index));
-            assert!(
-                ok && node.durable_hs.term >= r.term,
-                "{}: acknowledged {} before it was durable",
-                node.id,
-                r.index
-            );
-        }
-        _ => {}
     }
 }
 

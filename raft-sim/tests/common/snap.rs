@@ -1,5 +1,6 @@
-//! The driver's side of snapshots for the harness: a snapshot file per node, the encoder's
-//! chunk source, chunk writes into the incoming file, and installing it.
+//! Snapshots in the harness: the snapshot bytes of a state machine, capturing one and
+//! installing one held back (the seams in `seams.rs` perform both), and helpers to build
+//! chunks and look at snapshot outputs.
 //!
 //! A snapshot's bytes are the state machine (every applied entry: index, term, payload), so
 //! installing one replaces the node's `applied` list and checks that what the follower ends
@@ -7,15 +8,12 @@
 
 use raft_core::codec::WireEntries;
 use raft_core::{
-    Input, LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta,
-    SnapshotResponse, Term,
+    LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotResponse,
+    Term,
 };
 
-use super::{Cluster, Node};
-
-/// What the encoder reads from: the log store, and the snapshot file for chunks (the
-/// simulator's driver reads from the same).
-pub use raft_sim::SimSource as SnapSource;
+use super::seams::Call;
+use super::Cluster;
 
 /// The snapshot bytes of a state machine: `[index u64][term u64][len u32][payload]` per
 /// applied entry.
@@ -60,85 +58,34 @@ pub fn snapshot_of(
     (raft_sim::snapshot_meta(index, term, members, &bytes), bytes)
 }
 
-/// `Output::SnapshotChunk`: writes this step's chunk bytes at `offset` of the incoming file.
-pub(super) fn write_chunk(
-    node: &mut Node,
-    meta: &SnapshotMeta,
-    offset: u64,
-    len: u32,
-    input: &Input<'_>,
-) {
-    let id = node.id;
-    let data = input
-        .snapshot_data()
-        .unwrap_or_else(|| panic!("{id}: SnapshotChunk from an input without chunk bytes"));
-    assert_eq!(data.len(), len as usize, "{id}: chunk length");
-    if offset == 0 {
-        // A new incoming snapshot: the partial one is discarded.
-        node.incoming = Some((*meta, Vec::new()));
-    }
-    let (m, bytes) = node
-        .incoming
-        .as_mut()
-        .unwrap_or_else(|| panic!("{id}: chunk at {offset} with no incoming snapshot"));
-    assert_eq!(
-        m, meta,
-        "{id}: chunk of another snapshot than the incoming one"
-    );
-    assert_eq!(
-        offset,
-        bytes.len() as u64,
-        "{id}: chunk written out of order"
-    );
-    bytes.extend_from_slice(data);
-}
-
 impl Cluster {
     /// Node `id` captures its state machine into its snapshot file and reports
-    /// `SnapshotSaved`; returns the snapshot and the step's outputs.
+    /// `SnapshotSaved` (`Engine::capture`); returns the snapshot and the step's outputs.
     pub fn save_snapshot(&mut self, id: u32) -> (SnapshotMeta, Vec<Output>) {
-        let members = *self.raft(id).membership();
-        let node = self.node_mut(id);
-        let (meta, bytes) = snapshot_of(&node.applied, members);
-        node.snap_file = Some((meta, bytes));
-        let out = self.step(id, Input::SnapshotSaved { meta });
-        (meta, out)
+        let called = self
+            .drive(id, Call::Capture, None)
+            .unwrap_or_else(|e| panic!("n{id}: capture: {e}"));
+        let meta = called
+            .captured
+            .unwrap_or_else(|| panic!("n{id}: the capture was declined"));
+        (meta, called.steps.concat())
     }
 
-    /// Performs node `id`'s held `InstallSnapshot` as a driver does: verifies the incoming
-    /// file against its checksum, makes it durable, loads it into the state machine, resets
-    /// the log store to start after it (keeping entries after it if the store holds its
-    /// index with its term), and reports `SnapshotInstalled` (`ok: false` if it did not
-    /// verify). Returns that step's outputs.
+    /// Performs node `id`'s held install as a driver does (`Engine::install_held`): verifies
+    /// the incoming file against its checksum, makes it durable, loads it into the state
+    /// machine, resets the log store to start after it (keeping entries after it if the store
+    /// holds its index with its term), and reports `SnapshotInstalled` (`ok: false` if it did
+    /// not verify). Returns the outputs of the steps that reported it.
     pub fn install(&mut self, id: u32) -> Vec<Output> {
-        let node = self.node_mut(id);
-        let meta = node
+        let meta = self
+            .node_mut(id)
             .install_wanted
             .take()
             .unwrap_or_else(|| panic!("n{id}: no InstallSnapshot to perform"));
-        let (m, bytes) = node.incoming.take().expect("the chunks were written");
-        assert_eq!(m, meta);
-        let machine = decode_machine(&bytes)
-            .filter(|_| bytes.len() as u64 == meta.len && checksum(&bytes) == meta.checksum);
-        let ok = machine.is_some();
-        if let Some(applied) = machine {
-            assert_eq!(
-                applied.last().map(|a| (a.0, a.1)),
-                Some((meta.index, meta.term)),
-                "n{id}: snapshot {meta:?} holds another state"
-            );
-            node.applied = applied;
-            node.snap_file = Some((meta, bytes));
-            let chain = node.store.chain(meta.index).unwrap_or(0);
-            for store in [&mut node.store, &mut node.durable] {
-                if store.term(meta.index) == Some(meta.term) {
-                    store.rebase(meta.index);
-                } else {
-                    store.reset(meta.index, meta.term, chain);
-                }
-            }
-        }
-        self.step(id, Input::SnapshotInstalled { meta, ok })
+        self.drive(id, Call::InstallHeld(meta), None)
+            .unwrap_or_else(|e| panic!("n{id}: install {meta:?}: {e}"))
+            .steps
+            .concat()
     }
 }
 
