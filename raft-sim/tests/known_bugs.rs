@@ -1,9 +1,9 @@
 //! Regression tests for bugs the fuzzers and the model checker found in the core (all fixed).
 
-use raft_core::codec::WireEntries;
+use raft_core::codec::{self, EntrySource, Header, WireEntries};
 use raft_core::{
-    outputs_needed, Config, HardState, Input, LogIndex, Message, NodeId, Outputs, Role, State,
-    Term, VoteRequest,
+    outputs_needed, Append, Config, EntryCount, HardState, Input, LogIndex, Message, NodeId,
+    Outputs, Role, State, Term, VoteRequest,
 };
 use raft_sim::{Cluster, SimConfig};
 
@@ -14,6 +14,33 @@ type Node = State<3, 8, 2>;
 /// saturates to the same term, and overwrites its vote with its own: two votes in one term.
 /// Only a forged or corrupted message can carry the node to `u64::MAX`, but the core should
 /// refuse to campaign (or refuse such terms) rather than vote twice.
+/// An AppendEntries frame from n2 to n1 in `term`: the first `count` entries of `source`
+/// (after index 0) and the leader's `commit`; the frame and its length.
+fn append_from_n2(
+    term: Term,
+    commit: LogIndex,
+    count: u32,
+    source: &impl EntrySource,
+) -> ([u8; 256], usize) {
+    let msg = Message::Append(Append {
+        term,
+        prev_index: LogIndex(0),
+        prev_term: Term(0),
+        commit,
+        floor: LogIndex(0),
+        round: 1,
+        entries: EntryCount(count),
+    });
+    let hdr = Header {
+        cluster_id: 0,
+        from: NodeId(2),
+        to: NodeId(1),
+    };
+    let mut frame = [0u8; 256];
+    let n = codec::encode(&hdr, &msg, source, &mut frame).unwrap();
+    (frame, n)
+}
+
 #[test]
 fn a_node_never_votes_twice_in_one_term_even_at_the_largest_term() {
     let voters = [NodeId(1), NodeId(2), NodeId(3)];
@@ -84,8 +111,8 @@ fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
 /// append (counted in `Stats`) so its log always stays restorable.
 #[test]
 fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
-    use raft_core::codec::{self, EntryRef, EntrySource, Header};
-    use raft_core::{Append, EntryCount, EntryKind};
+    use raft_core::codec::EntryRef;
+    use raft_core::EntryKind;
     struct Two;
     impl EntrySource for Two {
         fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
@@ -101,22 +128,7 @@ fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
     let mut cfg = Config::new(NodeId(1), 7);
     cfg.max_inflight_msgs = 2;
     let mut s = Node::new(cfg, &voters).unwrap();
-    let msg = Message::Append(Append {
-        term: Term(2),
-        prev_index: LogIndex(0),
-        prev_term: Term(0),
-        commit: LogIndex(0),
-        floor: LogIndex(0),
-        round: 1,
-        entries: EntryCount(2),
-    });
-    let hdr = Header {
-        cluster_id: 0,
-        from: NodeId(2),
-        to: NodeId(1),
-    };
-    let mut frame = [0u8; 256];
-    let n = codec::encode(&hdr, &msg, &Two, &mut frame).unwrap();
+    let (frame, n) = append_from_n2(Term(2), LogIndex(0), 2, &Two);
     let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
     s.step(Input::Frame(&frame[..n]), &mut out).unwrap();
     let terms: Vec<_> = (1..=s.last_index().0)
@@ -137,8 +149,8 @@ fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
 /// state unchanged apart from counters.
 #[test]
 fn a_driver_error_changes_nothing_and_loses_no_apply() {
-    use raft_core::codec::{self, EntryRef, EntrySource, Header};
-    use raft_core::{Append, EntryCount, EntryKind, StepError};
+    use raft_core::codec::EntryRef;
+    use raft_core::{EntryKind, StepError};
     struct Three;
     impl EntrySource for Three {
         fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
@@ -154,22 +166,7 @@ fn a_driver_error_changes_nothing_and_loses_no_apply() {
     cfg.max_inflight_msgs = 2;
     cfg.max_apply = 1;
     let s = Node::new(cfg, &voters).unwrap();
-    let msg = Message::Append(Append {
-        term: Term(1),
-        prev_index: LogIndex(0),
-        prev_term: Term(0),
-        commit: LogIndex(3),
-        floor: LogIndex(0),
-        round: 1,
-        entries: EntryCount(3),
-    });
-    let hdr = Header {
-        cluster_id: 0,
-        from: NodeId(2),
-        to: NodeId(1),
-    };
-    let mut frame = [0u8; 256];
-    let n = codec::encode(&hdr, &msg, &Three, &mut frame).unwrap();
+    let (frame, n) = append_from_n2(Term(1), LogIndex(3), 3, &Three);
     let (s, r) = raft_core::step::<3, 8, 2, _, { outputs_needed(3) }>(s, Input::Frame(&frame[..n]));
     assert!(r.unwrap().contains(&raft_core::Output::Apply {
         first: LogIndex(1),
@@ -198,7 +195,6 @@ fn a_driver_error_changes_nothing_and_loses_no_apply() {
 #[test]
 
 fn decode_accepts_only_the_canonical_encoding() {
-    use raft_core::codec;
     let frame = [1u8, 0, 0x81, 0x00, 0, 0, 5, 1, 1];
     if let Ok((h, m)) = codec::decode(&frame) {
         let mut buf = [0u8; 64];

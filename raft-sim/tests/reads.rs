@@ -56,6 +56,19 @@ fn leader_with_a_write() -> Cluster {
     c
 }
 
+/// Three nodes with PreVote, CheckQuorum and lease reads; n1 leads and has committed `x=1`.
+fn leasing_cluster() -> Cluster {
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.pre_vote = true;
+        cfg.check_quorum = true;
+        cfg.lease_reads = true;
+    });
+    c.elect(1);
+    c.propose(1, b"x=1");
+    c.deliver_all();
+    c
+}
+
 #[test]
 fn leader_answers_a_read_only_after_a_majority_acknowledges_a_round_sent_after_the_read_began() {
     let mut c = leader_with_a_write();
@@ -276,14 +289,7 @@ fn deposed_leader_never_answers_a_read_with_stale_data() {
 
 #[test]
 fn deposed_lease_holder_stops_answering_before_another_leader_can_be_elected() {
-    let mut c = Cluster::with_config(3, |cfg| {
-        cfg.pre_vote = true;
-        cfg.check_quorum = true;
-        cfg.lease_reads = true;
-    });
-    c.elect(1);
-    c.propose(1, b"x=1");
-    c.deliver_all();
+    let mut c = leasing_cluster();
     c.isolate(1);
     // Every node's clock runs at the same rate (the lease's assumption). n1 reads every tick.
     let mut ready_while_alone = 0;
@@ -493,14 +499,7 @@ fn follower_read_fails_when_its_leader_is_deposed_by_a_higher_term() {
 #[test]
 
 fn a_leader_handing_over_does_not_answer_reads_from_its_lease() {
-    let mut c = Cluster::with_config(3, |cfg| {
-        cfg.pre_vote = true;
-        cfg.check_quorum = true;
-        cfg.lease_reads = true;
-    });
-    c.elect(1);
-    c.propose(1, b"x=1");
-    c.deliver_all();
+    let mut c = leasing_cluster();
     // n1 hands over to n2, then is cut off before it hears of the election (its copy of the
     // TransferVote is lost): n2 wins term 2 at once with n3, inside n1's lease, and commits
     // `x=2`.
@@ -574,14 +573,7 @@ fn single_node_leader_answers_a_read_in_the_same_step() {
 #[test]
 
 fn lease_reads_stay_linearizable_when_a_follower_restarts_inside_the_lease() {
-    let mut c = Cluster::with_config(3, |cfg| {
-        cfg.pre_vote = true;
-        cfg.check_quorum = true;
-        cfg.lease_reads = true;
-    });
-    c.elect(1);
-    c.propose(1, b"x=1");
-    c.deliver_all();
+    let mut c = leasing_cluster();
     c.heartbeat(1);
     // n3 loses n1 (but not n2); every clock runs at the same rate, n1 keeps its lease
     // through n2's acknowledgements, and n2 refuses n3's PreVotes while it hears from n1.

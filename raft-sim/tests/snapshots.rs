@@ -146,6 +146,14 @@ fn wipe(c: &mut Cluster, id: u32) {
     c.restart(id);
 }
 
+/// The chunk writes of the 158-byte snapshot these tests stream, in order, 48 bytes a chunk.
+fn in_48_byte_chunks(meta: SnapshotMeta) -> Vec<(SnapshotMeta, u64, u32)> {
+    [0, 48, 96, 144]
+        .into_iter()
+        .map(|offset| (meta, offset, if offset == 144 { 14 } else { 48 }))
+        .collect()
+}
+
 #[test]
 fn leader_streams_a_snapshot_in_chunks_that_fit_one_frame_to_a_follower_behind_its_compacted_log() {
     let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
@@ -204,15 +212,7 @@ fn leader_streams_a_snapshot_in_chunks_that_fit_one_frame_to_a_follower_behind_i
 
     // n3's driver wrote each chunk in order, then installed the snapshot.
     let n3 = &c.node(3).outputs;
-    assert_eq!(
-        chunk_writes(n3),
-        vec![
-            (meta, 0, 48),
-            (meta, 48, 48),
-            (meta, 96, 48),
-            (meta, 144, 14)
-        ]
-    );
+    assert_eq!(chunk_writes(n3), in_48_byte_chunks(meta));
     assert_eq!(installs(n3), vec![meta]);
     assert_eq!(c.node(3).snap_file, c.node(1).snap_file);
     assert_eq!(c.node(3).applied, c.node(1).applied);
@@ -668,12 +668,7 @@ fn a_crash_mid_transfer_restarts_the_stream_from_offset_zero() {
     c.deliver_all();
     assert_eq!(
         chunk_writes(&c.node(3).outputs[mark..]),
-        vec![
-            (meta, 0, 48),
-            (meta, 48, 48),
-            (meta, 96, 48),
-            (meta, 144, 14)
-        ]
+        in_48_byte_chunks(meta)
     );
     assert_eq!(installs(&c.node(3).outputs), vec![meta]);
     assert_eq!(c.node(3).applied, c.node(1).applied);
@@ -845,12 +840,7 @@ fn a_failed_install_restarts_the_transfer() {
     c.deliver_all();
     assert_eq!(
         chunk_writes(&c.node(3).outputs[mark..]),
-        vec![
-            (meta, 0, 48),
-            (meta, 48, 48),
-            (meta, 96, 48),
-            (meta, 144, 14)
-        ]
+        in_48_byte_chunks(meta)
     );
     c.install(3);
     c.deliver_all();
@@ -1057,15 +1047,7 @@ fn a_lost_chunk_is_sent_again_after_a_heartbeat_without_progress() {
         c.heartbeat(1);
     }
     let n3 = &c.node(3).outputs;
-    assert_eq!(
-        chunk_writes(n3),
-        vec![
-            (meta, 0, 48),
-            (meta, 48, 48),
-            (meta, 96, 48),
-            (meta, 144, 14)
-        ]
-    );
+    assert_eq!(chunk_writes(n3), in_48_byte_chunks(meta));
     assert_eq!(installs(n3), vec![meta]);
     assert_eq!(c.node(3).applied, c.node(1).applied);
 }

@@ -32,6 +32,15 @@ fn transfer_votes(out: &[raft_core::Output]) -> Vec<u32> {
         .collect()
 }
 
+/// n1 is no longer the leader: a proposal there is refused, naming n2 as the leader.
+fn assert_redirects_to_n2(c: &mut Cluster, data: &[u8]) {
+    let hint = Some(n(2));
+    assert_eq!(
+        c.propose(1, data),
+        Proposal::NotLeader { leader_hint: hint }
+    );
+}
+
 #[test]
 fn leader_transfers_to_a_caught_up_voter_with_timeout_now() {
     let mut c = leader_with_a_write(deployed(3));
@@ -64,12 +73,7 @@ fn leader_transfers_to_a_caught_up_voter_with_timeout_now() {
             "n{id}"
         );
     }
-    assert_eq!(
-        c.propose(1, b"x=3"),
-        Proposal::NotLeader {
-            leader_hint: Some(n(2))
-        }
-    );
+    assert_redirects_to_n2(&mut c, b"x=3");
 }
 
 #[test]
@@ -128,12 +132,7 @@ fn leader_refuses_proposals_during_a_transfer() {
     }
     c.deliver_all();
     assert_eq!(c.role(2), Role::Leader);
-    assert_eq!(
-        c.propose(1, b"x=2"),
-        Proposal::NotLeader {
-            leader_hint: Some(n(2))
-        }
-    );
+    assert_redirects_to_n2(&mut c, b"x=2");
 }
 
 #[test]
