@@ -469,8 +469,8 @@
 //! the core rebase the follower's log; `ok: false` restarts the transfer.
 //!
 //! ```
-//! use raft_core::engine::Snapshots;
-//! use raft_core::{LogIndex, Membership, SnapshotMeta, StoreError, Term};
+//! use raft_core::engine::{ChunkAt, Snapshots};
+//! use raft_core::{LogIndex, SnapshotMeta, SnapshotPoint, StoreError};
 //!
 //! /// One node's snapshot files: the one it holds (captured or installed) and the one coming in.
 //! #[derive(Default)]
@@ -492,45 +492,27 @@
 //!     fn capture(
 //!         &mut self,
 //!         machine: &Applied,
-//!         index: LogIndex,
-//!         term: Term,
-//!         members: Membership,
+//!         at: SnapshotPoint,
 //!     ) -> Result<Option<SnapshotMeta>, StoreError> {
 //!         let bytes = machine.0.concat();
-//!         let meta = SnapshotMeta {
-//!             index,
-//!             term,
-//!             len: bytes.len() as u64,
-//!             checksum: checksum(&bytes),
-//!             members,
-//!         };
+//!         let meta = at.meta(bytes.len() as u64, checksum(&bytes));
 //!         self.held = Some((meta, bytes));
 //!         Ok(Some(meta))
 //!     }
 //!
 //!     // ...and serve the chunks the core names.
-//!     fn read_chunk(
-//!         &mut self,
-//!         meta: &SnapshotMeta,
-//!         offset: u64,
-//!         len: u32,
-//!     ) -> Result<Option<&[u8]>, StoreError> {
-//!         let at = offset as usize;
-//!         let held = self.held.as_ref().filter(|(m, _)| m == meta);
-//!         Ok(held.and_then(|(_, bytes)| bytes.get(at..at + len as usize)))
+//!     fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, StoreError> {
+//!         let start = at.offset as usize;
+//!         let held = self.held.as_ref().filter(|(m, _)| m == at.meta);
+//!         Ok(held.and_then(|(_, bytes)| bytes.get(start..start + len as usize)))
 //!     }
 //!
 //!     // The follower side: write each chunk where it goes...
-//!     fn write_chunk(
-//!         &mut self,
-//!         _: &SnapshotMeta,
-//!         offset: u64,
-//!         data: &[u8],
-//!     ) -> Result<(), StoreError> {
-//!         if offset == 0 {
+//!     fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), StoreError> {
+//!         if at.offset == 0 {
 //!             self.incoming.clear(); // a new snapshot: drop any partial one
 //!         }
-//!         assert_eq!(offset, self.incoming.len() as u64); // in order, here
+//!         assert_eq!(at.offset, self.incoming.len() as u64); // in order, here
 //!         self.incoming.extend_from_slice(data);
 //!         Ok(())
 //!     }
@@ -763,7 +745,7 @@ pub use log::window::{LogSlot, WindowStorage};
 pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
-    SnapshotChunk, SnapshotMeta, SnapshotResponse, VoteRequest, VoteResponse,
+    SnapshotChunk, SnapshotMeta, SnapshotPoint, SnapshotResponse, VoteRequest, VoteResponse,
 };
 pub use output::{
     outputs_needed, NewEntries, NewEntriesFrom, Output, Outputs, Persist, Proposal, ReadResult,

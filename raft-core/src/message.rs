@@ -125,6 +125,33 @@ pub struct SnapshotMeta {
     pub members: Membership,
 }
 
+/// Where a snapshot is captured ([`Snapshots::capture`](crate::engine::Snapshots::capture)):
+/// the state machine has applied exactly `index`, whose term is `term`, with `members` in force.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SnapshotPoint {
+    /// The last log index the state machine applied.
+    pub index: LogIndex,
+    /// The term of that entry.
+    pub term: Term,
+    /// The membership in force at `index`.
+    pub members: Membership,
+}
+
+impl SnapshotPoint {
+    /// The meta of this point's snapshot, once its bytes are known: `len` bytes with the
+    /// driver's `checksum` over them.
+    pub const fn meta(self, len: u64, checksum: u32) -> SnapshotMeta {
+        SnapshotMeta {
+            index: self.index,
+            term: self.term,
+            len,
+            checksum,
+            members: self.members,
+        }
+    }
+}
+
 /// What tells snapshots apart: index, term, length and checksum.
 pub(crate) type SnapKey = (LogIndex, Term, u64, u32);
 

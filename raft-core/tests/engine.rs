@@ -5,11 +5,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+use raft_core::engine::{
+    ChunkAt, Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport,
+};
 use raft_core::output::ReadResult;
 use raft_core::{
-    Config, Durability, Engine, EngineError, HardState, Input, LogIndex, LogStore, Membership,
-    NodeId, Proposal, Restored, RingStore, Role, SnapshotMeta, State, StepError, StoreError, Term,
+    Config, Durability, Engine, EngineError, HardState, Input, LogIndex, LogStore, NodeId,
+    Proposal, Restored, RingStore, Role, SnapshotMeta, SnapshotPoint, State, StepError, StoreError,
+    Term,
 };
 
 const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
@@ -343,37 +346,22 @@ impl Snapshots<Applied> for RamSnapshots {
     fn capture(
         &mut self,
         m: &Applied,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
-    ) -> Result<Option<SnapshotMeta>, StoreError> {
+        at: SnapshotPoint,
+    ) -> Result<Option<SnapshotMeta>, Self::Error> {
         let bytes: Vec<u8> = m.commands.iter().flat_map(|c| c.1.clone()).collect();
-        let meta = SnapshotMeta {
-            index,
-            term,
-            len: bytes.len() as u64,
-            checksum: checksum(&bytes),
-            members,
-        };
+        let meta = at.meta(bytes.len() as u64, checksum(&bytes));
         self.held = Some((meta, bytes));
         Ok(Some(meta))
     }
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, StoreError> {
-        Ok(self.held.as_ref().and_then(|(m, b)| {
-            (m == meta).then(|| &b[offset as usize..offset as usize + len as usize])
-        }))
+    fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, StoreError> {
+        let start = at.offset as usize;
+        Ok(self
+            .held
+            .as_ref()
+            .and_then(|(m, b)| (m == at.meta).then(|| &b[start..start + len as usize])))
     }
-    fn write_chunk(
-        &mut self,
-        _: &SnapshotMeta,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
+    fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), StoreError> {
+        let offset = at.offset;
         if offset == 0 {
             self.incoming.clear();
         }

@@ -23,11 +23,13 @@ use std::cell::Cell;
 use std::fmt;
 
 use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport};
+use raft_core::engine::{
+    ChunkAt, Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport,
+};
 use raft_core::output::ReadResult;
 use raft_core::{
-    persist_entries, EntryKind, HardState, Input, LogIndex, LogStore, Membership, NodeId, Output,
-    Persist, Role, SnapshotMeta, StoreError, Term,
+    persist_entries, EntryKind, HardState, Input, LogIndex, LogStore, NodeId, Output, Persist,
+    Role, SnapshotMeta, SnapshotPoint, StoreError, Term,
 };
 use stateright::semantics::register::{Register, RegisterRet};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -254,10 +256,9 @@ impl<'m> Snapshots<Applier<'m>> for SnapshotFiles<'_> {
     fn capture(
         &mut self,
         m: &Applier<'m>,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
+        at: SnapshotPoint,
     ) -> Result<Option<SnapshotMeta>, Broken> {
+        let (index, term, members) = (at.index, at.term, at.members);
         let machine = &*m.machine;
         if machine.applied != index {
             return Err(Broken(format!(
@@ -290,12 +291,8 @@ impl<'m> Snapshots<Applier<'m>> for SnapshotFiles<'_> {
 
     /// A chunk of the snapshot file. The core is told of every new file in the step that
     /// writes it, so it never names another one: that would break the contract.
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, Broken> {
+    fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, Broken> {
+        let (meta, offset) = (at.meta, at.offset);
         let chunk = self
             .file
             .as_ref()
@@ -312,7 +309,8 @@ impl<'m> Snapshots<Applier<'m>> for SnapshotFiles<'_> {
         }
     }
 
-    fn write_chunk(&mut self, meta: &SnapshotMeta, offset: u64, data: &[u8]) -> Result<(), Broken> {
+    fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), Broken> {
+        let (meta, offset) = (at.meta, at.offset);
         let Some((named, len)) = self.shared.chunk.take() else {
             return Err(Broken(format!(
                 "a chunk of {meta:?} written that no SnapshotChunk output named"

@@ -35,7 +35,8 @@ mod seams;
 
 pub use core_trait::Core;
 pub use seams::{
-    Events, NoSnapshots, Outgoing, Snapshots, Source, StateMachine, StepView, Storage, Transport,
+    ChunkAt, Events, NoSnapshots, Outgoing, Snapshots, Source, StateMachine, StepView, Storage,
+    Transport,
 };
 
 use core::fmt;
@@ -46,7 +47,7 @@ use crate::error::StepError;
 use crate::input::Input;
 use crate::log::store::StoreError;
 use crate::membership::{Membership, MAX_MEMBERS};
-use crate::message::{EntryCount, Message, SnapshotMeta};
+use crate::message::{EntryCount, Message, SnapshotMeta, SnapshotPoint};
 use crate::output::{outputs_needed, Output, Outputs, Persist};
 use crate::types::{EntryKind, LogIndex, NodeId};
 
@@ -295,10 +296,12 @@ where
         let Some(term) = self.state.term_at(index) else {
             return Ok(None);
         };
-        let meta = match self
-            .snapshots
-            .capture(&self.machine, index, term, self.applied_members)
-        {
+        let at = SnapshotPoint {
+            index,
+            term,
+            members: self.applied_members,
+        };
+        let meta = match self.snapshots.capture(&self.machine, at) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(None),
             Err(e) => return Err(self.fail(e)),
@@ -536,8 +539,12 @@ where
             Output::SnapshotChunk { meta, offset, len } => {
                 let data = input.snapshot_data().unwrap_or(&[]);
                 let data = data.get(..*len as usize).unwrap_or(data);
+                let at = ChunkAt {
+                    meta,
+                    offset: *offset,
+                };
                 snapshots
-                    .write_chunk(meta, *offset, data)
+                    .write_chunk(at, data)
                     .map_err(EngineError::Driver)?;
             }
         }
@@ -625,7 +632,11 @@ where
         let Message::Snapshot(c) = msg else {
             return transport.send(Outgoing::new(header, msg, storage, None));
         };
-        match snapshots.read_chunk(&c.meta, c.offset, c.data.0)? {
+        let at = ChunkAt {
+            meta: &c.meta,
+            offset: c.offset,
+        };
+        match snapshots.read_chunk(at, c.data.0)? {
             Some(bytes) => {
                 let chunk = Some((&c.meta, c.offset, bytes));
                 transport.send(Outgoing::new(header, msg, storage, chunk))

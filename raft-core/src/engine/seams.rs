@@ -10,8 +10,7 @@ use core::marker::PhantomData;
 use crate::codec::{self, CodecError, EntryRef, EntrySource, Header};
 use crate::input::Input;
 use crate::log::store::{persist_entries, LogStore, StoreError};
-use crate::membership::Membership;
-use crate::message::{EntryCount, Message, SnapshotMeta};
+use crate::message::{EntryCount, Message, SnapshotMeta, SnapshotPoint};
 use crate::output::{Output, Persist, Proposal, ReadResult};
 use crate::types::{HardState, LogIndex, NodeId, Role, Term};
 
@@ -78,6 +77,15 @@ pub trait StateMachine {
     fn apply(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), Self::Error>;
 }
 
+/// Where a snapshot chunk lies: the snapshot, and the chunk's first byte in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkAt<'a> {
+    /// The snapshot.
+    pub meta: &'a SnapshotMeta,
+    /// The chunk's first byte.
+    pub offset: u64,
+}
+
 /// Durable snapshots of the state machine `M`: captured and read in chunks to send to a
 /// follower that lags, written in chunks and installed on the follower. Never staged whole in
 /// the core; a driver without snapshots takes [`NoSnapshots`].
@@ -85,36 +93,26 @@ pub trait Snapshots<M> {
     /// The engine's error type (the storage's).
     type Error;
 
-    /// Captures `machine` (which has applied exactly `index`, of `term`, with `members` in
-    /// force) into a durable snapshot and describes it, or `Ok(None)` to decline (nothing new
-    /// to capture, or this driver cannot send snapshots).
+    /// Captures `machine` (which has applied exactly `at.index`, of `at.term`, with
+    /// `at.members` in force) into a durable snapshot and describes it
+    /// ([`SnapshotPoint::meta`]), or `Ok(None)` to decline (nothing new to capture, or this
+    /// driver cannot send snapshots).
     fn capture(
         &mut self,
         machine: &M,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
+        at: SnapshotPoint,
     ) -> Result<Option<SnapshotMeta>, Self::Error>;
 
-    /// The `len` bytes at `offset` of the durable snapshot `meta`, to send as one chunk, or
-    /// `Ok(None)` if this snapshot is no longer held (replaced by a newer one: the core moves
-    /// on to that one).
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, Self::Error>;
+    /// The `len` bytes at `at.offset` of the durable snapshot `at.meta`, to send as one chunk,
+    /// or `Ok(None)` if this snapshot is no longer held (replaced by a newer one: the core
+    /// moves on to that one).
+    fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, Self::Error>;
 
-    /// Writes a received chunk at `offset` of the incoming snapshot `meta` (offset 0 starts a
-    /// new one: discard any partial one). A chunk of a snapshot that is no longer the one in
-    /// progress may be ignored: the install then fails its check and the transfer restarts.
-    fn write_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), Self::Error>;
+    /// Writes a received chunk at `at.offset` of the incoming snapshot `at.meta` (offset 0
+    /// starts a new one: discard any partial one). A chunk of a snapshot that is no longer the
+    /// one in progress may be ignored: the install then fails its check and the transfer
+    /// restarts.
+    fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), Self::Error>;
 
     /// Every chunk of `meta` was written: verify it (length, checksum), make it durable and
     /// load it into `machine`. `Ok(false)` when the bytes do not check out (the core restarts
@@ -285,21 +283,15 @@ impl<E> Default for NoSnapshots<E> {
 impl<M, E> Snapshots<M> for NoSnapshots<E> {
     type Error = E;
 
-    fn capture(
-        &mut self,
-        _: &M,
-        _: LogIndex,
-        _: Term,
-        _: Membership,
-    ) -> Result<Option<SnapshotMeta>, E> {
+    fn capture(&mut self, _: &M, _: SnapshotPoint) -> Result<Option<SnapshotMeta>, E> {
         Ok(None)
     }
 
-    fn read_chunk(&mut self, _: &SnapshotMeta, _: u64, _: u32) -> Result<Option<&[u8]>, E> {
+    fn read_chunk(&mut self, _: ChunkAt<'_>, _: u32) -> Result<Option<&[u8]>, E> {
         Ok(None)
     }
 
-    fn write_chunk(&mut self, _: &SnapshotMeta, _: u64, _: &[u8]) -> Result<(), E> {
+    fn write_chunk(&mut self, _: ChunkAt<'_>, _: &[u8]) -> Result<(), E> {
         Ok(())
     }
 

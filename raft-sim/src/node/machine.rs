@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use raft_core::codec::EntryRef;
 use raft_core::engine::StateMachine;
-use raft_core::{EntryKind, LogIndex, Membership, NodeId, SnapshotMeta, Term};
+use raft_core::{EntryKind, LogIndex, Membership, NodeId, SnapshotMeta, SnapshotPoint, Term};
 
 use super::SimError;
 use crate::check::Checker;
@@ -86,21 +86,9 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// The description of a snapshot file holding `bytes`, a state machine at `index` (of
-/// `term`) with `members` in force.
-pub fn snapshot_meta(
-    index: LogIndex,
-    term: Term,
-    members: Membership,
-    bytes: &[u8],
-) -> SnapshotMeta {
-    SnapshotMeta {
-        index,
-        term,
-        len: bytes.len() as u64,
-        checksum: checksum(bytes),
-        members,
-    }
+/// The description of a snapshot file holding `bytes`, the state machine captured at `at`.
+pub fn snapshot_meta(at: SnapshotPoint, bytes: &[u8]) -> SnapshotMeta {
+    at.meta(bytes.len() as u64, checksum(bytes))
 }
 
 /// One node's state machine seam: the [`Machine`], checked against the cluster's committed

@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::engine::Snapshots;
-use raft_core::{LogIndex, Membership, NodeId, SnapshotMeta, Term};
+use raft_core::engine::{ChunkAt, Snapshots};
+use raft_core::{NodeId, SnapshotMeta, SnapshotPoint};
 
 use super::{checksum, snapshot_meta, Disk, Machine, SimError, SimMachine};
 use crate::check::Checker;
@@ -49,10 +49,9 @@ impl Snapshots<SimMachine> for SimSnapshots {
     fn capture(
         &mut self,
         m: &SimMachine,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
+        at: SnapshotPoint,
     ) -> Result<Option<SnapshotMeta>, SimError> {
+        let (index, term, members) = (at.index, at.term, at.members);
         let machine = &m.machine;
         let mut disk = self.disk.borrow_mut();
         if machine.applied <= disk.snapshot.0.applied {
@@ -66,19 +65,15 @@ impl Snapshots<SimMachine> for SimSnapshots {
         }
         disk.snapshot = (machine.clone(), term);
         let bytes = machine.encode();
-        let meta = snapshot_meta(index, term, members, &bytes);
+        let meta = snapshot_meta(at, &bytes);
         disk.snap_file = Some((meta, bytes));
         Ok(Some(meta))
     }
 
     /// A chunk of the snapshot file. The core only names the snapshot it was told of last,
     /// which this node keeps: any other is a broken contract, not a replaced file.
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, SimError> {
+    fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, SimError> {
+        let (meta, offset) = (at.meta, at.offset);
         let disk = self.disk.borrow();
         let bytes = match &disk.snap_file {
             Some((m, bytes)) if m == meta => usize::try_from(offset)
@@ -98,12 +93,8 @@ impl Snapshots<SimMachine> for SimSnapshots {
     }
 
     /// Chunks arrive in order; offset 0 starts a new snapshot.
-    fn write_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), SimError> {
+    fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), SimError> {
+        let (meta, offset) = (at.meta, at.offset);
         if offset == 0 {
             self.incoming.clear();
         }

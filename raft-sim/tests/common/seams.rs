@@ -19,10 +19,12 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use raft_core::codec::{self, EntryRef, EntrySource};
-use raft_core::engine::{Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport};
+use raft_core::engine::{
+    ChunkAt, Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport,
+};
 use raft_core::{
     persist_entries, Durability, Engine, EngineError, EntryCount, EntryKind, HardState, Input,
-    LogIndex, LogStore, Membership, Message, NodeId, Output, Persist, SnapshotMeta, StoreError,
+    LogIndex, LogStore, Message, NodeId, Output, Persist, SnapshotMeta, SnapshotPoint, StoreError,
     Term,
 };
 use raft_sim::{chain_of, MemStore, SimSource};
@@ -504,10 +506,9 @@ impl<'a, 'n> Snapshots<HarnessMachine<'a, 'n>> for HarnessSnapshots<'a, 'n> {
     fn capture(
         &mut self,
         _: &HarnessMachine<'a, 'n>,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
+        at: SnapshotPoint,
     ) -> Result<Option<SnapshotMeta>, HarnessError> {
+        let (index, term, members) = (at.index, at.term, at.members);
         let mut sh = self.shared.borrow_mut();
         let node = &mut *sh.node;
         let (meta, bytes) = snapshot_of(&node.applied, members);
@@ -523,12 +524,8 @@ impl<'a, 'n> Snapshots<HarnessMachine<'a, 'n>> for HarnessSnapshots<'a, 'n> {
     }
 
     /// A chunk of the snapshot file: the core only names the one it was told of last.
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, HarnessError> {
+    fn read_chunk(&mut self, at: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, HarnessError> {
+        let (meta, offset) = (at.meta, at.offset);
         let sh = self.shared.borrow();
         let node = &*sh.node;
         // (The source's log is not read for a chunk: the storage seam holds the log.)
@@ -549,12 +546,8 @@ impl<'a, 'n> Snapshots<HarnessMachine<'a, 'n>> for HarnessSnapshots<'a, 'n> {
     }
 
     /// Writes this step's chunk bytes at `offset` of the incoming file, in order.
-    fn write_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), HarnessError> {
+    fn write_chunk(&mut self, at: ChunkAt<'_>, data: &[u8]) -> Result<(), HarnessError> {
+        let (meta, offset) = (at.meta, at.offset);
         let mut sh = self.shared.borrow_mut();
         sh.spend()?;
         let node = &mut *sh.node;

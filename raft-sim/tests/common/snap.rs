@@ -8,8 +8,8 @@
 
 use raft_core::codec::WireEntries;
 use raft_core::{
-    LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotResponse,
-    Term,
+    LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotPoint,
+    SnapshotResponse, Term,
 };
 
 use super::seams::Call;
@@ -55,7 +55,12 @@ pub fn snapshot_of(
         .last()
         .map_or((LogIndex(0), Term(0)), |a| (a.0, a.1));
     let bytes = encode_machine(applied);
-    (raft_sim::snapshot_meta(index, term, members, &bytes), bytes)
+    let at = SnapshotPoint {
+        index,
+        term,
+        members,
+    };
+    (raft_sim::snapshot_meta(at, &bytes), bytes)
 }
 
 impl Cluster {

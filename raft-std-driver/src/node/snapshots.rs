@@ -21,8 +21,8 @@
 
 use std::time::Instant;
 
-use raft_core::engine::Snapshots;
-use raft_core::{LogIndex, Membership, SnapshotMeta, Term};
+use raft_core::engine::{ChunkAt, Snapshots};
+use raft_core::{LogIndex, SnapshotMeta, SnapshotPoint};
 
 use super::apply::Applier;
 use super::NodeError;
@@ -86,17 +86,16 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
     fn capture(
         &mut self,
         machine: &Applier<M>,
-        index: LogIndex,
-        term: Term,
-        members: Membership,
+        at: SnapshotPoint,
     ) -> Result<Option<SnapshotMeta>, NodeError> {
+        let index = at.index;
         if index <= self.snapshot_index {
             return Ok(None);
         }
         // The engine captures at the index the state machine applied last.
         debug_assert_eq!(machine.sm.applied_index(), index.0);
         let bytes = machine.sm.snapshot();
-        let meta = self.store.save(index, term, members, &bytes)?;
+        let meta = self.store.save(index, at.term, at.members, &bytes)?;
         self.snapshot_index = index;
         self.captured += 1;
         tracing::info!(
@@ -108,12 +107,8 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
         Ok(Some(meta))
     }
 
-    fn read_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<&[u8]>, NodeError> {
+    fn read_chunk(&mut self, chunk: ChunkAt<'_>, len: u32) -> Result<Option<&[u8]>, NodeError> {
+        let (meta, offset) = (chunk.meta, chunk.offset);
         let len = len as usize;
         self.buf.resize(len, 0);
         let mut at = 0;
@@ -140,12 +135,8 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
         Ok(Some(&self.buf[..len]))
     }
 
-    fn write_chunk(
-        &mut self,
-        meta: &SnapshotMeta,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), NodeError> {
+    fn write_chunk(&mut self, chunk: ChunkAt<'_>, data: &[u8]) -> Result<(), NodeError> {
+        let (meta, offset) = (chunk.meta, chunk.offset);
         self.last_chunk = Some(Instant::now());
         let r = if offset == 0 {
             self.store
@@ -218,13 +209,22 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
 mod tests {
     use raft_core::codec::EntryRef;
     use raft_core::engine::StateMachine as _;
-    use raft_core::{EntryKind, NodeId};
+    use raft_core::{EntryKind, Membership, NodeId, Term};
 
     use super::*;
     use crate::kv::{Command, KvStore, Request};
 
     fn voters() -> Membership {
         Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap()
+    }
+
+    /// The capture point at `index` of `term`, with three voters.
+    fn point(index: u64, term: u64) -> SnapshotPoint {
+        SnapshotPoint {
+            index: LogIndex(index),
+            term: Term(term),
+            members: voters(),
+        }
     }
 
     /// A key-value applier that applied `n` puts.
@@ -260,7 +260,8 @@ mod tests {
         let mut offset = 0;
         while offset < meta.len {
             let len = (meta.len - offset).min(300) as u32;
-            let chunk = Snapshots::<Applier<KvStore>>::read_chunk(from, meta, offset, len)
+            let at = ChunkAt { meta, offset };
+            let chunk = Snapshots::<Applier<KvStore>>::read_chunk(from, at, len)
                 .unwrap()
                 .expect("the snapshot is held")
                 .to_vec();
@@ -268,7 +269,7 @@ mod tests {
             if damage && offset == 300 {
                 chunk[0] ^= 1;
             }
-            Snapshots::<Applier<KvStore>>::write_chunk(to, meta, offset, &chunk).unwrap();
+            Snapshots::<Applier<KvStore>>::write_chunk(to, at, &chunk).unwrap();
             offset += u64::from(len);
         }
     }
@@ -278,17 +279,11 @@ mod tests {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut leader, mut follower) = (files(a.path()), files(b.path()));
         let m = machine(20);
-        let meta = leader
-            .capture(&m, LogIndex(20), Term(1), voters())
-            .unwrap()
-            .expect("captured");
+        let meta = leader.capture(&m, point(20, 1)).unwrap().expect("captured");
         assert_eq!((meta.index, meta.members), (LogIndex(20), voters()));
         assert_eq!(leader.snapshot_index(), LogIndex(20));
         // Nothing new to capture at the same index.
-        assert_eq!(
-            leader.capture(&m, LogIndex(20), Term(1), voters()).unwrap(),
-            None
-        );
+        assert_eq!(leader.capture(&m, point(20, 1)).unwrap(), None);
         let mut target = machine(0);
         stream(&mut leader, &mut follower, &meta, false);
         assert!(follower.last_chunk().is_some());
@@ -311,10 +306,7 @@ mod tests {
     fn a_damaged_snapshot_is_refused_and_the_state_machine_keeps_its_state() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut leader, mut follower) = (files(a.path()), files(b.path()));
-        let meta = leader
-            .capture(&machine(20), LogIndex(20), Term(1), voters())
-            .unwrap()
-            .unwrap();
+        let meta = leader.capture(&machine(20), point(20, 1)).unwrap().unwrap();
         let mut target = machine(3);
         stream(&mut leader, &mut follower, &meta, true);
         assert!(!follower.install(&meta, &mut target).unwrap());
@@ -331,15 +323,17 @@ mod tests {
     fn a_chunk_of_a_replaced_snapshot_is_not_sent() {
         let a = tempfile::tempdir().unwrap();
         let mut leader = files(a.path());
-        let old = leader
-            .capture(&machine(5), LogIndex(5), Term(1), voters())
-            .unwrap()
-            .unwrap();
-        leader
-            .capture(&machine(9), LogIndex(9), Term(1), voters())
-            .unwrap()
-            .unwrap();
-        let r = Snapshots::<Applier<KvStore>>::read_chunk(&mut leader, &old, 0, 10).unwrap();
+        let old = leader.capture(&machine(5), point(5, 1)).unwrap().unwrap();
+        leader.capture(&machine(9), point(9, 1)).unwrap().unwrap();
+        let r = Snapshots::<Applier<KvStore>>::read_chunk(
+            &mut leader,
+            ChunkAt {
+                meta: &old,
+                offset: 0,
+            },
+            10,
+        )
+        .unwrap();
         assert_eq!(r, None);
     }
 }

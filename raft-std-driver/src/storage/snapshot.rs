@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, SnapshotMeta, Term, MEMBERSHIP_BYTES};
+use raft_core::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
 
 use super::{FileHandle, FileIo, StdIo, StorageError};
 
@@ -29,13 +29,12 @@ pub fn meta_of_bytes(
     members: Membership,
     bytes: &[u8],
 ) -> SnapshotMeta {
-    SnapshotMeta {
+    let at = SnapshotPoint {
         index,
         term,
-        len: bytes.len() as u64,
-        checksum: crc32fast::hash(bytes),
         members,
-    }
+    };
+    at.meta(bytes.len() as u64, crc32fast::hash(bytes))
 }
 
 /// The file name the snapshot `meta` is stored under.
