@@ -208,6 +208,12 @@ mod tests {
     }
 
     #[test]
+    fn the_const_empty_slot_is_the_default_one() {
+        const WINDOW: [LogSlot; 4] = [LogSlot::EMPTY; 4];
+        assert_eq!(WINDOW, [LogSlot::default(); 4]);
+    }
+
+    #[test]
     fn push_truncate_compact_keep_indices_and_bytes() {
         let mut w: Window<4> = Window::new([LogSlot::default(); 4], LogIndex(0), Term(0)).unwrap();
         for t in [1, 1, 2, 3] {
