@@ -45,7 +45,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
     /// `size_of::<State>()` then grows by 16 bytes per window entry; a host with a large
     /// window keeps it out of line with `new_in` and a boxed slice.
     pub fn new(cfg: Config, voters: &[NodeId]) -> Result<Self, ConfigError> {
-        Self::new_in(cfg, voters, [LogSlot::default(); L])
+        Self::new_in(cfg, voters, [LogSlot::EMPTY; L])
     }
 
     /// A node rebuilt after a restart, its log window inline: [`State::restore_in`] with
@@ -56,7 +56,7 @@ impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
         restored: Restored,
         store: &S,
     ) -> Result<Self, ConfigError> {
-        Self::restore_in(cfg, voters, restored, store, [LogSlot::default(); L])
+        Self::restore_in(cfg, voters, restored, store, [LogSlot::EMPTY; L])
     }
 }
 
@@ -86,7 +86,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// The membership is `restored.members` (or the initial `voters`) updated by every
     /// membership entry in the log, committed or not.
     ///
-    /// The log window lives in `window`, which must hold exactly `LOG` slots.
+    /// The log window lives in `window`, which must hold exactly `LOG` slots. The state is
+    /// returned by value; [`State::restore_in_place`] rebuilds an existing one instead.
     pub fn restore_in<S: LogStore + ?Sized>(
         cfg: Config,
         voters: &[NodeId],
@@ -95,10 +96,57 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         window: W,
     ) -> Result<Self, ConfigError> {
         let mut s = Self::build(cfg, voters, restored, window)?;
+        s.replay(restored, store)?;
+        Ok(s)
+    }
+
+    /// [`State::restore_in`] into `self`: the node this value held (lost in the restart) is
+    /// replaced by the one rebuilt from `restored` and `store`, and its window storage is
+    /// dropped. The log is replayed in place, so no second `State` is returned through the
+    /// caller's stack frame: a firmware restarting a node whose `State` lives in a `static`
+    /// (inside its [`Engine`](crate::Engine), with
+    /// [`Engine::restart_in_place`](crate::Engine::restart_in_place)) keeps its reboot's
+    /// stack to one `State`-sized temporary. `window` must hold exactly `LOG` slots and is
+    /// not `self`'s own (that one is still borrowed by `self`): a firmware keeps one spare
+    /// window for the node being rebuilt, and gets the old one back when it is dropped.
+    ///
+    /// On an error `self` is halted (fail-stop, as after [`Input::StorageFailed`]): it emits
+    /// nothing, whether the error came before the old node was replaced or during the
+    /// replay, so a half-restored node never takes part in the protocol.
+    pub fn restore_in_place<S: LogStore + ?Sized>(
+        &mut self,
+        cfg: Config,
+        voters: &[NodeId],
+        restored: Restored,
+        store: &S,
+        window: W,
+    ) -> Result<(), ConfigError> {
+        let r = match Self::build(cfg, voters, restored, window) {
+            Ok(fresh) => {
+                *self = fresh;
+                self.replay(restored, store)
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            self.halted = true;
+        }
+        r
+    }
+
+    /// The second half of a restore, on a node just built from `restored`: appends the
+    /// metadata of every entry in `store` after `restored.base` to the window (adopting each
+    /// membership entry), then sets the commit index, the term and the durable index from
+    /// what was durable. Shared by [`State::restore_in`] and [`State::restore_in_place`].
+    fn replay<S: LogStore + ?Sized>(
+        &mut self,
+        restored: Restored,
+        store: &S,
+    ) -> Result<(), ConfigError> {
         let mut i = restored.base.0.next();
         while i <= store.last_index() {
             let e = store.entry(i).ok_or(ConfigError::BadRestore)?;
-            if e.term < s.log.last_term() || e.data.len() > u16::MAX as usize {
+            if e.term < self.log.last_term() || e.data.len() > u16::MAX as usize {
                 return Err(ConfigError::BadRestore);
             }
             let meta = LogSlot {
@@ -106,7 +154,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 len: e.data.len() as u16,
                 kind: e.kind,
             };
-            if !s.log.push(meta) {
+            if !self.log.push(meta) {
                 return Err(ConfigError::BadRestore);
             }
             if e.kind == EntryKind::Membership {
@@ -114,32 +162,32 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 if m.len() > P {
                     return Err(ConfigError::BadRestore);
                 }
-                s.adopt_conf(m, i);
+                self.adopt_conf(m, i);
             }
             i = i.next();
         }
-        if restored.applied > s.log.last_index() {
+        if restored.applied > self.log.last_index() {
             return Err(ConfigError::BadRestore);
         }
-        s.commit = s.commit.max(restored.commit.min(s.log.last_index()));
+        self.commit = self.commit.max(restored.commit.min(self.log.last_index()));
         // Entries (or an installed snapshot) can be durable before the hard state of the term
         // they came in, under `Durability::Deferred`. The node saw that term, so it resumes in
         // it; no vote of that term was durable, hence none was sent, and the vote is free.
-        if s.log.last_term() > s.hs.term {
-            s.hs = HardState {
-                term: s.log.last_term(),
+        if self.log.last_term() > self.hs.term {
+            self.hs = HardState {
+                term: self.log.last_term(),
                 vote: None,
             };
             // Persisted by the first step, before anything it acknowledges.
-            s.hs_unpersisted = true;
+            self.hs_unpersisted = true;
         }
         // With lease reads, a node that may have heard from a leader before the restart could
         // still be inside that leader's lease: it refuses votes for an election timeout, as if
         // that leader were still heard (otherwise a restart would let a second leader arise
         // while the first still answers reads from its lease).
-        s.quiet_after_restart = cfg.lease_reads && s.hs.term > Term(0);
-        s.durable = s.log.last_index();
-        Ok(s)
+        self.quiet_after_restart = self.cfg.lease_reads && self.hs.term > Term(0);
+        self.durable = self.log.last_index();
+        Ok(())
     }
 
     fn build(cfg: Config, voters: &[NodeId], r: Restored, window: W) -> Result<Self, ConfigError> {

@@ -10,9 +10,9 @@ use raft_core::engine::{
 };
 use raft_core::output::ReadResult;
 use raft_core::{
-    Config, Durability, Engine, EngineError, HardState, Input, LogIndex, LogStore, NodeId,
-    Proposal, Restored, RingStore, Role, SnapshotMeta, SnapshotPoint, State, StepError, StoreError,
-    Term,
+    Config, ConfigError, Durability, Engine, EngineError, HardState, Input, LogIndex, LogSlot,
+    LogStore, NodeId, Proposal, Restored, RingStore, Role, SnapshotMeta, SnapshotPoint, State,
+    StepError, StoreError, Term,
 };
 
 const IDS: [NodeId; 3] = [NodeId(1), NodeId(2), NodeId(3)];
@@ -707,4 +707,70 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
         c.nodes[1].machine().commands,
         vec![(LogIndex(2), b"x=1".to_vec())]
     );
+}
+
+#[test]
+fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_halts() {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    c.deliver();
+    for _ in 0..3 {
+        c.step(0, Input::Tick);
+    }
+    c.deliver();
+    let restored = Restored {
+        hard_state: c.nodes[1].state().hard_state(),
+        commit: c.nodes[1].state().commit(),
+        base: (LogIndex(0), Term(0)),
+        applied: LogIndex(0),
+        members: None,
+    };
+    let mut cfg = Config::new(IDS[1], 11);
+    cfg.max_frame_bytes = 256;
+    cfg.max_inflight_bytes = 1024;
+    cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
+    let by_value: State<3, 32, 4> =
+        State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
+    c.nodes[1]
+        .restart_in_place(|state, disk| {
+            state.restore_in_place(cfg, &IDS, restored, &disk.log, [LogSlot::EMPTY; 32])
+        })
+        .unwrap();
+    // The same node, field by field (`State`'s `Debug` shows every field).
+    assert_eq!(format!("{:?}", c.nodes[1].state()), format!("{by_value:?}"));
+    c.step(1, Input::Tick);
+
+    // A restore the disk cannot back (applied beyond the log) leaves the node halted, not
+    // running on as the node it was before.
+    let beyond = Restored {
+        applied: LogIndex(9),
+        ..restored
+    };
+    let e = c.nodes[2]
+        .restart_in_place(|state, disk| {
+            state.restore_in_place(cfg, &IDS, beyond, &disk.log, [LogSlot::EMPTY; 32])
+        })
+        .unwrap_err();
+    assert_eq!(e, ConfigError::BadRestore);
+    assert!(c.nodes[2].state().is_halted());
+    assert!(matches!(
+        c.nodes[2].step(Input::Tick, &mut c.seen[2]),
+        Err(EngineError::Core(StepError::Halted))
+    ));
+    // So does one refused before the old node is replaced (applied below the log's base):
+    // the leader does not lead on.
+    let below = Restored {
+        base: (LogIndex(2), Term(1)),
+        ..restored
+    };
+    let mut cfg0 = cfg;
+    cfg0.id = IDS[0];
+    let e = c.nodes[0]
+        .restart_in_place(|state, disk| {
+            state.restore_in_place(cfg0, &IDS, below, &disk.log, [LogSlot::EMPTY; 32])
+        })
+        .unwrap_err();
+    assert_eq!(e, ConfigError::BadRestore);
+    assert!(c.nodes[0].state().is_halted());
 }

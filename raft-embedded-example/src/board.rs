@@ -44,6 +44,9 @@ pub enum NodeError {
     MissingEntry(LogIndex),
     /// More entries were applied than the record can hold.
     RecordFull,
+    /// No log window was free to rebuild the node on after a power cycle (the application
+    /// lends one spare; each reboot gives the old window back).
+    NoWindow,
 }
 
 impl From<raft_core::StoreError> for NodeError {

@@ -12,7 +12,7 @@ use raft_core::engine::{Events, Outgoing, StateMachine, Transport};
 use raft_core::{EngineError, EntryKind, Input, LogIndex, LogStore, NodeId, Proposal, Role, Term};
 
 use crate::board::{AppliedEntry, Board, NodeError};
-use crate::cluster::{self, Node, NodeEngine, Shared, VOTERS};
+use crate::cluster::{self, NodeEngine, Shared, VOTERS};
 use crate::link::{self, Frame, FRAME_BYTES};
 
 /// The logical clock: every node steps `Input::Tick` this often, on its own timer. With the
@@ -139,7 +139,7 @@ impl Events for Seen {
 }
 
 /// Node `k`'s task body: runs forever (or parks after reporting an error on the board).
-pub async fn run(k: usize, engine: &mut NodeEngine, shared: &Shared, seed: u64) -> ! {
+pub async fn run(k: usize, engine: &mut NodeEngine, shared: &'static Shared, seed: u64) -> ! {
     if let Err(error) = serve(k, engine, shared, seed).await {
         info!("node {}: stopped on {}", cluster::id(k), error);
         shared.board.fail(k, error);
@@ -150,7 +150,7 @@ pub async fn run(k: usize, engine: &mut NodeEngine, shared: &Shared, seed: u64) 
 async fn serve(
     k: usize,
     engine: &mut NodeEngine,
-    shared: &Shared,
+    shared: &'static Shared,
     seed: u64,
 ) -> Result<(), NodeError> {
     let mut ticker = Ticker::every(TICK);
@@ -223,7 +223,7 @@ fn step(
 async fn power_cycle(
     k: usize,
     engine: &mut NodeEngine,
-    shared: &Shared,
+    shared: &'static Shared,
     seed: u64,
     off: Duration,
 ) -> Result<(), NodeError> {
@@ -248,7 +248,7 @@ async fn power_cycle(
             Either3::Third(_) => {}
         }
     }
-    reboot(k, engine, seed)?;
+    reboot(k, engine, shared, seed)?;
     info!(
         "node {}: power on in {} with {} entries on disk",
         cluster::id(k),
@@ -262,20 +262,32 @@ async fn power_cycle(
 /// Power on: the old `State` is gone; the engine restarts on a `State` restored from the disk
 /// alone, with the same disk, link and state machine (whose record on the board was wiped).
 ///
-/// Not inlined: the `State`-sized temporaries of `State::restore` then live in this frame, which
-/// exists only during a reboot, instead of in the node task's poll frame, which every poll of
-/// every node pays for (measured on thumbv7em: an 8 KiB poll frame when inlined).
+/// The state is rebuilt where it lies, inside the engine (`Engine::restart_in_place` and
+/// `State::restore_in_place`), on the spare log window; the old window becomes the spare when
+/// the old state is overwritten. Returning the restored `State` by value (`State::restore`,
+/// then `Engine::restart`) took about three `State`-sized copies in this frame on thumbv7em
+/// and made the reboot the firmware's peak stack.
+///
+/// Not inlined: what the restore keeps on the stack then lives in this frame, which exists
+/// only during a reboot, instead of in the node task's poll frame, which every poll of every
+/// node pays for (measured on thumbv7em: an 8 KiB poll frame when inlined).
 #[inline(never)]
-fn reboot(k: usize, engine: &mut NodeEngine, seed: u64) -> Result<(), NodeError> {
-    let disk = engine.storage();
-    // A `match` moving the state straight into the engine: written as
-    // `Node::restore(..).map_err(..)?` and then `restart`, this frame held two more
-    // `State`-sized copies (10.1 KB instead of 6.9 KB on thumbv7em; the stack overflowed).
-    match Node::restore(cluster::config(k, seed), &VOTERS, disk.restored(), disk) {
-        Ok(state) => {
-            engine.restart(state);
-            Ok(())
-        }
-        Err(e) => Err(NodeError::Restore(e)),
-    }
+fn reboot(
+    k: usize,
+    engine: &mut NodeEngine,
+    shared: &'static Shared,
+    seed: u64,
+) -> Result<(), NodeError> {
+    engine.restart_in_place(|state, disk| {
+        let window = shared.windows.take().ok_or(NodeError::NoWindow)?;
+        state
+            .restore_in_place(
+                cluster::config(k, seed),
+                &VOTERS,
+                disk.restored(),
+                disk,
+                window,
+            )
+            .map_err(NodeError::Restore)
+    })
 }

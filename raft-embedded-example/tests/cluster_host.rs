@@ -5,7 +5,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use embassy_executor::Executor;
-use raft_embedded_example::cluster::{self, Node, NodeEngine, Shared, STORE_BYTES};
+use raft_embedded_example::cluster::{
+    self, Node, NodeEngine, Shared, WindowMemory, EMPTY_WINDOWS, STORE_BYTES,
+};
 use raft_embedded_example::link::{self, LinkConfig, NODES};
 use raft_embedded_example::scenario::{self, Failure, Report, Scenario};
 use raft_embedded_example::{node, SEED};
@@ -36,6 +38,8 @@ fn three_nodes_agree_across_a_power_cycle_of_the_leader_over_a_lossy_link() {
     std::thread::spawn(move || {
         let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
         executor.run(|spawner| {
+            let windows: &'static mut WindowMemory = Box::leak(Box::new(EMPTY_WINDOWS));
+            SHARED.windows.lend(windows);
             for k in 0..NODES {
                 let buf: &'static mut [u8; STORE_BYTES] = Box::leak(Box::new([0; STORE_BYTES]));
                 let mem = Box::leak(Box::new(cluster::node(k, SEED, buf, &SHARED)));
@@ -54,4 +58,6 @@ fn three_nodes_agree_across_a_power_cycle_of_the_leader_over_a_lossy_link() {
     assert_ne!(report.first_leader.0, report.new_leader.0);
     assert!(report.new_leader.1 > report.first_leader.1);
     assert_eq!(report.values, 20);
+    // Each node holds one window; the power-cycled node's old one came back as the spare.
+    assert_eq!(SHARED.windows.free(), 1);
 }

@@ -382,9 +382,31 @@ where
     /// building it again around the same seams, without moving them (a firmware keeps its
     /// engine in a static and has no stack for a second one).
     pub fn restart(&mut self, state: C) {
-        self.saved_commit = state.commit();
-        self.applied_members = *state.membership();
         self.state = state;
+        self.restarted();
+    }
+
+    /// [`restart`](Engine::restart) on a state rebuilt where it lies: `rebuild` gets the
+    /// engine's state to overwrite and the storage to read it from, as
+    /// [`State::restore_in_place`](crate::State::restore_in_place) does, so no second state
+    /// passes through the caller's stack. If `rebuild` fails, its error is returned and the
+    /// node is halted (fail-stop): every later step fails with [`StepError::Halted`].
+    pub fn restart_in_place<E>(
+        &mut self,
+        rebuild: impl FnOnce(&mut C, &S) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let r = rebuild(&mut self.state, &self.storage);
+        self.restarted();
+        if r.is_err() {
+            self.halt();
+        }
+        r
+    }
+
+    /// The engine's side of a restart, once `self.state` is the restored state.
+    fn restarted(&mut self) {
+        self.saved_commit = self.state.commit();
+        self.applied_members = *self.state.membership();
         self.out.clear();
         self.unsynced = None;
         self.capture_wanted = false;

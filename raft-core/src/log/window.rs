@@ -14,6 +14,16 @@ pub struct LogSlot {
 }
 
 impl LogSlot {
+    /// An unused slot (term 0, no payload, [`EntryKind::Normal`]): the same value as
+    /// `LogSlot::default()`, but `const`, so that window storage can be a `static` array
+    /// initialised at compile time (`[LogSlot::EMPTY; LOG]`, in `.bss`) instead of being built
+    /// at run time. A window's contents do not matter when it is handed to a `State`.
+    pub const EMPTY: LogSlot = LogSlot {
+        term: Term(0),
+        len: 0,
+        kind: EntryKind::Normal,
+    };
+
     /// Bytes this entry takes in the store and in a frame.
     pub(crate) fn record_bytes(&self) -> u32 {
         u32::from(self.len) + ENTRY_OVERHEAD
@@ -195,6 +205,12 @@ mod tests {
             len: 4,
             kind: EntryKind::Normal,
         }
+    }
+
+    #[test]
+    fn the_const_empty_slot_is_the_default_one() {
+        const WINDOW: [LogSlot; 4] = [LogSlot::EMPTY; 4];
+        assert_eq!(WINDOW, [LogSlot::default(); 4]);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use embassy_executor::{Executor, Spawner};
-use raft_embedded_example::cluster::{self, Node, NodeEngine, Shared, STORE_BYTES};
+use raft_embedded_example::cluster::{
+    self, Node, NodeEngine, Shared, WindowMemory, EMPTY_WINDOWS, STORE_BYTES,
+};
 use raft_embedded_example::link::{self, LinkConfig, NODES};
 use raft_embedded_example::scenario::{self, Scenario};
 use raft_embedded_example::{node, SEED};
@@ -18,11 +20,14 @@ use static_cell::{ConstStaticCell, StaticCell};
 defmt::timestamp!("{=u64:ms}", embassy_time::Instant::now().as_millis());
 
 // Channels, counters and the board are `const`-constructible: a plain static. The nodes'
-// disks are zeroed buffers (`ConstStaticCell`, in .bss); their `State`s are built at run time
-// (`StaticCell`). Nothing is on a heap.
+// disks and log windows are zeroed buffers (`ConstStaticCell`, in .bss); their `State`s are
+// built at run time (`StaticCell`). Nothing is on a heap.
 static SHARED: Shared = Shared::new();
 static DISKS: ConstStaticCell<[[u8; STORE_BYTES]; NODES]> =
     ConstStaticCell::new([[0; STORE_BYTES]; NODES]);
+// One log window per node and a spare for the node being rebuilt after a power cycle, lent to
+// `SHARED.windows` at boot.
+static WINDOWS: ConstStaticCell<WindowMemory> = ConstStaticCell::new(EMPTY_WINDOWS);
 static MEMORY: [StaticCell<NodeEngine>; NODES] = [const { StaticCell::new() }; NODES];
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
 
@@ -48,6 +53,7 @@ fn main() -> ! {
 fn spawn_all(spawner: Spawner) {
     // `take` and each `init` run once (`run` calls this once), so none of them panics; the task
     // pools are sized for exactly the spawns below, so spawning cannot fail.
+    SHARED.windows.lend(WINDOWS.take());
     for (k, disk) in DISKS.take().iter_mut().enumerate() {
         let memory = MEMORY[k].init_with(|| cluster::node(k, SEED, disk, &SHARED));
         spawner.spawn(node_task(k, memory).expect("node pool of NODES"));
