@@ -138,6 +138,15 @@ struct Cluster {
     seen: Vec<Seen>,
 }
 
+/// Node `id`'s configuration in these tests: small frames and window, a 4 KiB log.
+fn config(id: NodeId) -> Config {
+    let mut cfg = Config::new(id, 11);
+    cfg.max_frame_bytes = 256;
+    cfg.max_inflight_bytes = 1024;
+    cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
+    cfg
+}
+
 fn cluster(durability: Durability) -> Cluster {
     let frames = Rc::new(RefCell::new(Vec::new()));
     let journals: Vec<Journal> = IDS.iter().map(|_| Journal::default()).collect();
@@ -145,11 +154,8 @@ fn cluster(durability: Durability) -> Cluster {
         .iter()
         .zip(&journals)
         .map(|(&id, j)| {
-            let mut cfg = Config::new(id, 11);
-            cfg.max_frame_bytes = 256;
-            cfg.max_inflight_bytes = 1024;
+            let mut cfg = config(id);
             cfg.durability = durability;
-            cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
             let buf: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
             let disk = Disk {
                 log: RingStore::new(buf, LogIndex(0)),
@@ -213,6 +219,19 @@ impl Cluster {
 
 /// Node 1 leads and takes the write `x=1`; returns the cluster with nothing in flight, and the
 /// append node 1 sent node 2.
+/// Node 1 leads (inline durability) and `x=1` is committed at index 2 on every node.
+fn x1_committed() -> Cluster {
+    let mut c = cluster(Durability::Inline);
+    c.elect(0);
+    c.step(0, Input::Propose { data: b"x=1" });
+    c.deliver();
+    for _ in 0..3 {
+        c.step(0, Input::Tick);
+    }
+    c.deliver();
+    c
+}
+
 fn leader_proposed(durability: Durability) -> (Cluster, Vec<u8>) {
     let mut c = cluster(durability);
     c.elect(0);
@@ -667,14 +686,7 @@ fn an_engine_rebuilt_over_unsynced_writes_still_makes_them_durable_and_reports_t
 
 #[test]
 fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
-    c.step(0, Input::Propose { data: b"x=1" });
-    c.deliver();
-    for _ in 0..3 {
-        c.step(0, Input::Tick);
-    }
-    c.deliver();
+    let mut c = x1_committed();
     let before = c.nodes[1].state().hard_state();
     let commit = c.nodes[1].state().commit();
     assert_eq!(commit, LogIndex(2));
@@ -688,10 +700,7 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
         applied: LogIndex(0),
         members: None,
     };
-    let mut cfg = Config::new(IDS[1], 11);
-    cfg.max_frame_bytes = 256;
-    cfg.max_inflight_bytes = 1024;
-    cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
+    let cfg = config(IDS[1]);
     let state = State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
     c.nodes[1].restart(state);
     assert_eq!(c.nodes[1].state().hard_state(), before);
@@ -711,14 +720,7 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
 
 #[test]
 fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_halts() {
-    let mut c = cluster(Durability::Inline);
-    c.elect(0);
-    c.step(0, Input::Propose { data: b"x=1" });
-    c.deliver();
-    for _ in 0..3 {
-        c.step(0, Input::Tick);
-    }
-    c.deliver();
+    let mut c = x1_committed();
     let restored = Restored {
         hard_state: c.nodes[1].state().hard_state(),
         commit: c.nodes[1].state().commit(),
@@ -726,10 +728,7 @@ fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_
         applied: LogIndex(0),
         members: None,
     };
-    let mut cfg = Config::new(IDS[1], 11);
-    cfg.max_frame_bytes = 256;
-    cfg.max_inflight_bytes = 1024;
-    cfg.log_bytes = RingStore::<32>::budget(4096, cfg.max_payload());
+    let cfg = config(IDS[1]);
     let by_value: State<3, 32, 4> =
         State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
     c.nodes[1]

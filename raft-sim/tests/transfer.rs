@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Message, Proposal, Role, VoteResponse};
+use raft_core::{Message, NodeId, Proposal, Role, VoteResponse};
 
 /// PreVote and CheckQuorum on, as a deployment runs: the transfer must get past both.
 fn deployed(count: u32) -> Cluster {
@@ -39,6 +39,17 @@ fn assert_redirects_to_n2(c: &mut Cluster, data: &[u8]) {
         c.propose(1, data),
         Proposal::NotLeader { leader_hint: hint }
     );
+}
+
+/// The one vote response `out` should hold: to n2, in term 2, `granted` or not.
+fn answer_to_n2_in_term_2(granted: bool) -> Vec<(NodeId, VoteResponse)> {
+    vec![(
+        n(2),
+        VoteResponse {
+            term: t(2),
+            granted,
+        },
+    )]
 }
 
 #[test]
@@ -189,16 +200,7 @@ fn transfer_vote_is_granted_inside_the_leader_lease_but_a_plain_vote_is_not() {
     assert_eq!(c.raft(3).stats().ignored_in_lease, ignored + 2);
 
     let out = c.recv(3, 2, transfer_vote_req(2, 1, 1));
-    assert_eq!(
-        vote_resps(&out),
-        vec![(
-            n(2),
-            VoteResponse {
-                term: t(2),
-                granted: true
-            }
-        )]
-    );
+    assert_eq!(vote_resps(&out), answer_to_n2_in_term_2(true));
     assert_eq!(c.raft(3).hard_state().vote, Some(n(2)));
 
     // The log restriction still holds: a TransferVote from a node that is behind is refused.
@@ -206,16 +208,7 @@ fn transfer_vote_is_granted_inside_the_leader_lease_but_a_plain_vote_is_not() {
     c.elect(1);
     c.heartbeat(1);
     let out = c.recv(3, 2, transfer_vote_req(2, 0, 0));
-    assert_eq!(
-        vote_resps(&out),
-        vec![(
-            n(2),
-            VoteResponse {
-                term: t(2),
-                granted: false
-            }
-        )]
-    );
+    assert_eq!(vote_resps(&out), answer_to_n2_in_term_2(false));
 }
 
 #[test]
