@@ -14,6 +14,19 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+/// `pick!(outputs, Pattern => value)`: the value of every output matching the pattern, in
+/// order (outputs are `Copy`: the pattern binds copies).
+macro_rules! pick {
+    ($out:expr, $pat:pat => $val:expr) => {
+        $out.iter()
+            .filter_map(|o| match *o {
+                $pat => Some($val),
+                _ => None,
+            })
+            .collect()
+    };
+}
+
 mod msgs;
 mod seams;
 mod snap;

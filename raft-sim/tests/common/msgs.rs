@@ -4,7 +4,7 @@ use raft_core::codec::{self, EntryRef, WireEntries};
 use raft_core::output::ReadResult;
 use raft_core::{
     Append, AppendResponse, EntryCount, EntryKind, LogIndex, Message, NodeId, Output, Persist,
-    Proposal, Role, Term, VoteRequest, VoteResponse,
+    Proposal, ReadIndexResponse, Role, Term, VoteRequest, VoteResponse,
 };
 
 use super::{i, payload, t};
@@ -165,21 +165,11 @@ pub fn append_desc(
 // ----- Looking at outputs -----
 
 pub fn sends(out: &[Output]) -> Vec<(NodeId, Message<EntryCount>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Send { to, msg } => Some((*to, *msg)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg } => (to, msg))
 }
 
 pub fn persists(out: &[Output]) -> Vec<Persist> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Persist(p) => Some(*p),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Persist(p) => p)
 }
 
 pub fn proposal(out: &[Output]) -> Option<Proposal> {
@@ -190,21 +180,11 @@ pub fn proposal(out: &[Output]) -> Option<Proposal> {
 }
 
 pub fn applies(out: &[Output]) -> Vec<(u64, u64)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Apply { first, last } => Some((first.0, last.0)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Apply { first, last } => (first.0, last.0))
 }
 
 pub fn role_changes(out: &[Output]) -> Vec<(Role, Term, Option<NodeId>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::RoleChanged { role, term, leader } => Some((*role, *term, *leader)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::RoleChanged { role, term, leader } => (role, term, leader))
 }
 
 /// The position of the first output matching `pred`.
@@ -214,76 +194,39 @@ pub fn position(out: &[Output], pred: impl Fn(&Output) -> bool) -> Option<usize>
 
 /// The AppendEntries descriptors in `out`.
 pub fn appends(out: &[Output]) -> Vec<(NodeId, Append<EntryCount>)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::Append(a) => Some((to, a)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::Append(a) } => (to, a))
 }
 
 /// The AppendEntries answers in `out`.
 pub fn append_resps(out: &[Output]) -> Vec<(NodeId, AppendResponse)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::AppendResponse(r) => Some((to, r)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::AppendResponse(r) } => (to, r))
 }
 
 /// The vote answers in `out` (PreVote and real).
 pub fn vote_resps(out: &[Output]) -> Vec<(NodeId, VoteResponse)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::VoteResponse(r) | Message::PreVoteResponse(r) => Some((to, r)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send {
+        to,
+        msg: Message::VoteResponse(r) | Message::PreVoteResponse(r),
+    } => (to, r))
 }
 
 /// The read answers in `out` (`Output::Read`).
 pub fn reads(out: &[Output]) -> Vec<ReadResult> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Read(r) => Some(*r),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Read(r) => r)
 }
 
 /// The read-index requests a follower sent in `out`: (to, term, read id).
 pub fn read_index_reqs(out: &[Output]) -> Vec<(NodeId, u64, u64)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::ReadIndex(r) => Some((to, r.term.0, r.id)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::ReadIndex(r) } => (to, r.term.0, r.id))
 }
 
 /// The read-index answers a leader sent in `out`: (to, read id, read index, ok).
 pub fn read_index_resps(out: &[Output]) -> Vec<(NodeId, u64, u64, bool)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::ReadIndexResponse(r) => Some((to, r.id, r.index.0, r.ok)),
-            _ => None,
-        })
-        .collect()
+    let answer = |to, r: ReadIndexResponse| (to, r.id, r.index.0, r.ok);
+    pick!(out, Output::Send { to, msg: Message::ReadIndexResponse(r) } => answer(to, r))
 }
 
 /// The TimeoutNow messages in `out`: (to, term).
 pub fn timeouts_now(out: &[Output]) -> Vec<(NodeId, u64)> {
-    sends(out)
-        .into_iter()
-        .filter_map(|(to, m)| match m {
-            Message::TimeoutNow { term } => Some((to, term.0)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::TimeoutNow { term } } => (to, term.0))
 }

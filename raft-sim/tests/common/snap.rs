@@ -115,56 +115,25 @@ pub fn chunk<'a>(
 
 /// The snapshot chunk descriptors sent in `out`: (to, chunk).
 pub fn chunks_sent(out: &[Output]) -> Vec<(NodeId, SnapshotChunk<raft_core::EntryCount>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Send {
-                to,
-                msg: Message::Snapshot(c),
-            } => Some((*to, *c)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::Snapshot(c) } => (to, c))
 }
 
 /// The snapshot acknowledgements sent in `out`: (to, response).
 pub fn snapshot_resps(out: &[Output]) -> Vec<(NodeId, SnapshotResponse)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Send {
-                to,
-                msg: Message::SnapshotResponse(r),
-            } => Some((*to, *r)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Send { to, msg: Message::SnapshotResponse(r) } => (to, r))
 }
 
 /// The chunk writes asked for in `out`: (snapshot, offset, len).
 pub fn chunk_writes(out: &[Output]) -> Vec<(SnapshotMeta, u64, u32)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::SnapshotChunk { meta, offset, len } => Some((*meta, *offset, *len)),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::SnapshotChunk { meta, offset, len } => (meta, offset, len))
 }
 
 /// The snapshots `out` asks to install.
 pub fn installs(out: &[Output]) -> Vec<SnapshotMeta> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::InstallSnapshot { meta } => Some(*meta),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::InstallSnapshot { meta } => meta)
 }
 
 /// The compaction points in `out`.
 pub fn compacts(out: &[Output]) -> Vec<u64> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Compact { upto } => Some(upto.0),
-            _ => None,
-        })
-        .collect()
+    pick!(out, Output::Compact { upto } => upto.0)
 }
