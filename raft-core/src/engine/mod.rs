@@ -421,7 +421,7 @@ where
     /// `Output` is as large as its largest message, and copying it cost every step), while
     /// the seams are borrowed beside it. One match on the output's kind: the rare kinds go
     /// out of line to [`perform_rare`](Self::perform_rare).
-    #[inline]
+    #[inline(always)]
     fn perform(
         &mut self,
         k: usize,
