@@ -176,7 +176,6 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     /// A fresh cluster over `bufs`, `cfg` giving each node's configuration.
     pub fn new(bufs: &'a mut Buffers, cfg: fn(u64) -> Config, transport: Transport) -> Cluster<'a> {
-        let net = Net::new(transport);
         let nodes = bufs
             .0
             .iter_mut()
@@ -187,14 +186,14 @@ impl<'a> Cluster<'a> {
                 Box::new(Engine::new(
                     state,
                     store,
-                    Outbox::new(&net, (id - 1) as usize),
+                    Outbox::new(transport),
                     Counter(0),
                 ))
             })
             .collect();
         Cluster {
             nodes,
-            net,
+            net: Net::new(transport),
             heard: Heard::default(),
             last_1_to_2: None,
             last_2_to_1: None,
@@ -206,7 +205,9 @@ impl<'a> Cluster<'a> {
     #[inline]
     pub fn step(&mut self, k: usize, input: Input<'_>) {
         let node = &mut self.nodes[k];
+        let before = node.transport().len();
         node.step(input, &mut self.heard).expect("step");
+        self.net.sent(k, node.transport().len() - before);
         if let Some(upto) = self.heard.capture.take() {
             self.step(k, Input::Captured { index: upto });
         }
@@ -217,17 +218,19 @@ impl<'a> Cluster<'a> {
     /// is empty.
     #[inline]
     pub fn deliver_one(&mut self) -> bool {
-        let Some(q) = self.net.pop() else {
+        let Some(from) = self.net.next_sender() else {
             return false;
         };
-        let (from, to) = (q.from, q.to);
-        let desc = self.nodes[from].transport_mut().taken();
+        let (q, desc) = self.nodes[from].transport_mut().pop();
+        let to = q.to;
         let (sender, receiver) = sender_and_receiver(&mut self.nodes, from, to);
         let input = net::input(from, sender.transport(), &q, desc);
         if self.record_templates {
             record(to, &input, &mut self.last_1_to_2, &mut self.last_2_to_1);
         }
+        let before = receiver.transport().len();
         receiver.step(input, &mut self.heard).expect("step");
+        self.net.sent(to, receiver.transport().len() - before);
         if let Some(upto) = self.heard.capture.take() {
             self.step(to, Input::Captured { index: upto });
         }
@@ -256,6 +259,7 @@ impl<'a> Cluster<'a> {
         };
         node.transport_mut()
             .inject(CLUSTER[to], &scratch[..len], desc);
+        self.net.sent(from, 1);
     }
 
     /// Rounds until a round does nothing. The engine performs a node's outputs as its step
@@ -318,7 +322,7 @@ impl<'a> Cluster<'a> {
         [0, 1, 2].map(|k| self.nodes[k].machine().0)
     }
 
-    /// Heap bytes of the network: the outboxes and the FIFO queue.
+    /// Heap bytes of the network: the outboxes and the order queue.
     pub fn net_heap_bytes(&self) -> usize {
         self.net.heap_bytes()
             + self

@@ -1,6 +1,5 @@
-//! The harness's FIFO network: each node's [`Outbox`] is the engine's transport, and every
-//! outbox queues what it sends on the one FIFO queue of the network ([`Net`], shared by the
-//! outboxes), so a message is queued and taken once, in the order it was sent.
+//! The harness's FIFO network: each node's [`Outbox`] is the engine's transport, and one
+//! queue of senders keeps every message in the order it was sent.
 //!
 //! Two transports, chosen per cluster ([`Transport`]):
 //! - **frames**: each message encoded by [`Outgoing::encode`] (the codec reading entries from
@@ -18,9 +17,7 @@
 //! allocates nothing. A receiver decodes straight from the sender's arena while its own
 //! step writes into its own (a node never sends to itself).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 
 use raft_core::codec::{self, EntrySource};
 use raft_core::engine::Outgoing;
@@ -40,12 +37,9 @@ pub enum Transport {
     InProcess,
 }
 
-/// A queued message: its sender's and addressee's indexes and where its bytes are in the
-/// sender's arena.
+/// A queued message: the addressee's index and where its bytes are in the sender's arena.
 #[derive(Clone, Copy, Debug)]
 pub struct Queued {
-    /// Index of the sender.
-    pub from: usize,
     /// Index of the addressee.
     pub to: usize,
     /// Start of the frame (or body) in the arena.
@@ -54,35 +48,24 @@ pub struct Queued {
     pub len: usize,
 }
 
-/// The network's FIFO queue, shared by the outboxes.
-type Fifo = Rc<RefCell<VecDeque<Queued>>>;
-
 /// One node's sent messages not yet delivered: the engine's [`raft_core::engine::Transport`].
-/// Each message is queued on the network's FIFO; its bytes wait in this outbox's arena and,
-/// in-process, its descriptor in a queue beside them (so the FIFO moves no more than its
-/// 32-byte entries).
+/// In-process, each message's descriptor waits in a second queue beside it (so the frames
+/// transport moves no more than its 24-byte entries).
 pub struct Outbox {
     transport: Transport,
-    /// This node's index.
-    me: usize,
     arena: Box<[u8]>,
     tail: usize,
-    /// Messages of this outbox still queued (the arena is reset when none is).
-    waiting: usize,
-    fifo: Fifo,
+    queue: VecDeque<Queued>,
     descs: VecDeque<Message<EntryCount>>,
 }
 
 impl Outbox {
-    pub(super) fn new(net: &Net, me: usize) -> Outbox {
-        let transport = net.transport;
+    pub(super) fn new(transport: Transport) -> Outbox {
         Outbox {
             transport,
-            me,
             arena: vec![0u8; ARENA_BYTES].into(),
             tail: 0,
-            waiting: 0,
-            fifo: Rc::clone(&net.fifo),
+            queue: VecDeque::with_capacity(1 << 16),
             descs: VecDeque::with_capacity(match transport {
                 Transport::Frames => 0,
                 Transport::InProcess => 1 << 16,
@@ -90,31 +73,30 @@ impl Outbox {
         }
     }
 
-    /// Heap bytes of the outbox (arena and descriptor queue; the FIFO is the network's).
+    /// Heap bytes of the outbox (arena and queue buffers).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.len() + self.descs.capacity() * std::mem::size_of::<Message<EntryCount>>()
+        self.arena.len()
+            + self.queue.capacity() * std::mem::size_of::<Queued>()
+            + self.descs.capacity() * std::mem::size_of::<Message<EntryCount>>()
     }
 
-    /// Messages of this outbox waiting.
+    /// Messages waiting.
     #[inline]
     pub fn len(&self) -> usize {
-        self.waiting
+        self.queue.len()
     }
 
-    /// Whether nothing of this outbox waits.
+    /// Whether nothing waits.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.waiting == 0
+        self.queue.is_empty()
     }
 
-    /// Drops every waiting message of the network. Only for a network where nothing else
-    /// waits than what this outbox sent (the micro benchmarks drop each answer).
+    /// Drops every waiting message.
     #[inline]
     pub fn clear(&mut self) {
-        debug_assert_eq!(self.fifo.borrow().len(), self.waiting);
-        self.fifo.borrow_mut().clear();
+        self.queue.clear();
         self.descs.clear();
-        self.waiting = 0;
         self.tail = 0;
     }
 
@@ -130,29 +112,27 @@ impl Outbox {
 
     #[inline(always)]
     fn push(&mut self, to: NodeId, len: usize) {
-        self.fifo.borrow_mut().push_back(Queued {
-            from: self.me,
+        self.queue.push_back(Queued {
             to: (to.0 - 1) as usize,
             start: self.tail,
             len,
         });
-        self.waiting += 1;
         self.tail += len;
     }
 
-    /// `q`, this outbox's message, was taken off the FIFO: its descriptor in-process. The
-    /// bytes stay in the arena (read them with [`Outbox::bytes`]) until this node sends again.
+    /// Takes the front message: where it goes and, in-process, its descriptor. The bytes stay
+    /// in the arena (read them with [`Outbox::bytes`]) until this node sends again.
     #[inline]
-    pub(super) fn taken(&mut self) -> Option<Message<EntryCount>> {
+    pub(super) fn pop(&mut self) -> (Queued, Option<Message<EntryCount>>) {
+        let q = self.queue.pop_front().expect("a queued message");
         let desc = match self.transport {
             Transport::Frames => None,
             Transport::InProcess => Some(self.descs.pop_front().expect("a descriptor per entry")),
         };
-        self.waiting -= 1;
-        if self.waiting == 0 {
+        if self.queue.is_empty() {
             self.tail = 0;
         }
-        desc
+        (q, desc)
     }
 
     /// The bytes of a message taken by [`Outbox::pop`].
@@ -206,35 +186,42 @@ pub(super) fn input<'b>(
     }
 }
 
-/// The network: one FIFO queue of every message sent, in the order it was sent (the outboxes
-/// push onto it).
+/// The order messages were sent in across the nodes: the sender of each, front first.
 pub struct Net {
     /// The transport of this network.
     pub transport: Transport,
-    fifo: Fifo,
+    order: VecDeque<u8>,
 }
 
 impl Net {
     pub(super) fn new(transport: Transport) -> Net {
         Net {
             transport,
-            fifo: Rc::new(RefCell::new(VecDeque::with_capacity(1 << 16))),
+            order: VecDeque::with_capacity(1 << 16),
         }
     }
 
-    /// Heap bytes of the FIFO queue (the outboxes count their own).
+    /// Heap bytes of the order queue (the outboxes count their own).
     pub fn heap_bytes(&self) -> usize {
-        self.fifo.borrow().capacity() * std::mem::size_of::<Queued>()
+        self.order.capacity()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.fifo.borrow().is_empty()
+        self.order.is_empty()
     }
 
-    /// The front message, taken off the queue.
+    /// `n` messages were sent by node index `from`, in this order after every earlier one.
     #[inline(always)]
-    pub(super) fn pop(&mut self) -> Option<Queued> {
-        self.fifo.borrow_mut().pop_front()
+    pub(super) fn sent(&mut self, from: usize, n: usize) {
+        for _ in 0..n {
+            self.order.push_back(from as u8);
+        }
+    }
+
+    /// The sender of the front message, taken off the order.
+    #[inline(always)]
+    pub(super) fn next_sender(&mut self) -> Option<usize> {
+        self.order.pop_front().map(usize::from)
     }
 }
