@@ -137,6 +137,7 @@ impl Ctx<'_> {
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// The sequence number a message acknowledging the current state depends on.
+    #[inline]
     pub(crate) fn seq_for_ack(&self, cx: &Ctx<'_>) -> u64 {
         if cx.persists() {
             self.next_seq
@@ -147,6 +148,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Whether state persisted by `seq` (this step's `Persist` if `seq == next_seq`) may be
     /// acknowledged now.
+    #[inline]
     pub(crate) fn durable_by(&self, seq: u64) -> bool {
         self.cfg.durability == Durability::Inline || seq <= self.durable_seq
     }

@@ -103,6 +103,8 @@ struct Heard {
 }
 
 impl Events for Heard {
+    const OBSERVES: bool = false;
+
     #[inline]
     fn proposal(&mut self, p: Proposal) {
         self.proposal = Some(p);

@@ -82,8 +82,10 @@ enum FollowUp {
     Installed(SnapshotMeta, bool),
 }
 
-/// The follow-up inputs waiting after a step.
-type FollowUps = heapless::Deque<FollowUp, 4>;
+/// The follow-up inputs waiting after a step (at most a `Persisted` and a `SnapshotInstalled`:
+/// only an `InstallSnapshot` output queues them, and their own steps queue none). A `Vec`, read
+/// in order by index: its emptiness check, on every step, is one compare.
+type FollowUps = heapless::Vec<FollowUp, 4>;
 
 /// One node driven through its seams. See the module docs.
 ///
@@ -179,7 +181,7 @@ where
     }
 
     /// Steps `input` and performs its outputs (see the module docs).
-    #[inline]
+    #[inline(always)]
     pub fn step(
         &mut self,
         input: Input<'_>,
@@ -197,14 +199,13 @@ where
     /// another `Persisted` (bounded by the persist queue).
     #[inline(never)]
     fn follow_up(&mut self, events: &mut impl Events) -> Result<(), EngineError<S::Error>> {
-        for _ in 0..8 {
-            let Some(next) = self.follow.pop_front() else {
-                return Ok(());
-            };
-            let input = match next {
+        let mut k = 0;
+        while k < self.follow.len() && k < 8 {
+            let input = match self.follow[k] {
                 FollowUp::Persisted(seq) => Input::Persisted { seq },
                 FollowUp::Installed(meta, ok) => Input::SnapshotInstalled { meta, ok },
             };
+            k += 1;
             if let Err(e) = self.step_once(&input, events) {
                 self.follow.clear();
                 return Err(e);
@@ -442,15 +443,16 @@ where
     /// behind those waiting in `self.follow`. Inlined into [`Engine::step`], so that a driver's step
     /// costs one call frame (the core's) beside its own.
     #[inline(always)]
-    fn step_once(
+    fn step_once<E: Events>(
         &mut self,
         input: &Input<'_>,
-        events: &mut impl Events,
+        events: &mut E,
     ) -> Result<(), EngineError<S::Error>> {
         self.state
             .step_into(input, &mut self.out)
             .map_err(EngineError::Core)?;
-        let mut observed = false;
+        // Without an observer the bookkeeping below folds away at compile time.
+        let mut observed = !E::OBSERVES;
         for k in 0..self.out.len() {
             if !observed && !matches!(self.out[k], Output::Persist(_)) {
                 events.observe(&self.state, &self.out);
@@ -469,23 +471,15 @@ where
 
     /// Performs output `k` of the list. The output is borrowed in place, not copied out (an
     /// `Output` is as large as its largest message, and copying it cost every step), while
-    /// the seams are borrowed beside it.
-    #[inline]
+    /// the seams are borrowed beside it. One match on the output's kind: the rare kinds go
+    /// out of line to [`perform_rare`](Self::perform_rare).
+    #[inline(always)]
     fn perform(
         &mut self,
         k: usize,
         input: &Input<'_>,
         events: &mut impl Events,
     ) -> Result<(), EngineError<S::Error>> {
-        if matches!(
-            self.out[k],
-            Output::Compact { .. }
-                | Output::CaptureWanted { .. }
-                | Output::SnapshotChunk { .. }
-                | Output::InstallSnapshot { .. }
-        ) {
-            return self.perform_rare(k, input, events);
-        }
         let Engine {
             state,
             storage,
@@ -511,11 +505,10 @@ where
             Output::RoleChanged { role, term, leader } => {
                 events.role_changed(*role, *term, *leader)
             }
-            // Performed by `perform_rare`.
             Output::Compact { .. }
             | Output::CaptureWanted { .. }
             | Output::SnapshotChunk { .. }
-            | Output::InstallSnapshot { .. } => {}
+            | Output::InstallSnapshot { .. } => return self.perform_rare(k, input, events),
         }
         Ok(())
     }
@@ -581,7 +574,7 @@ where
         // is reset.
         if let Some(seq) = self.unsynced.take() {
             self.storage.sync().map_err(EngineError::Driver)?;
-            let _ = self.follow.push_back(FollowUp::Persisted(seq));
+            let _ = self.follow.push(FollowUp::Persisted(seq));
         }
         let ok = self
             .snapshots
@@ -593,7 +586,7 @@ where
                 .map_err(EngineError::Driver)?;
             self.applied_members = meta.members;
         }
-        let _ = self.follow.push_back(FollowUp::Installed(meta, ok));
+        let _ = self.follow.push(FollowUp::Installed(meta, ok));
         Ok(())
     }
 

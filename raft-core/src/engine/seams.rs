@@ -226,6 +226,11 @@ pub trait Transport {
 /// What the application sees of a step: answers to its requests and role changes. Every
 /// method has an empty default; `()` ignores everything.
 pub trait Events {
+    /// Whether [`Events::observe`] does anything. An implementation that keeps the empty
+    /// default sets it `false`, and the engine then skips the observation bookkeeping at
+    /// compile time (it is on every step's path). Leave it `true` when overriding `observe`.
+    const OBSERVES: bool = true;
+
     /// The answer to the `Propose` or `ChangeMembership` of this step.
     fn proposal(&mut self, _result: Proposal) {}
 
@@ -243,7 +248,9 @@ pub trait Events {
     fn observe(&mut self, _view: &dyn StepView, _outputs: &[Output]) {}
 }
 
-impl Events for () {}
+impl Events for () {
+    const OBSERVES: bool = false;
+}
 
 /// A read-only view of the node for [`Events::observe`] (checkers compare it with the log
 /// store): what a step left the protocol state at.

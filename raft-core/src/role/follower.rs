@@ -179,6 +179,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     /// Sends a successful append acknowledgement once what it acknowledges is durable.
+    #[inline]
     fn ack_append(&mut self, to: NodeId, resp: AppendResponse, cx: &mut Ctx<'_>) {
         let seq = self.seq_for_ack(cx);
         if self.durable_by(seq) {

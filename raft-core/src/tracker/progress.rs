@@ -74,6 +74,7 @@ impl<const F: usize> Progress<F> {
     }
 
     /// Whether another AppendEntries with entries may be sent now.
+    #[inline]
     pub(crate) fn can_send(&self, max_msgs: u32, max_bytes: u32) -> bool {
         match self.state {
             ProgressState::Probe => !self.probe_sent,
@@ -89,15 +90,18 @@ impl<const F: usize> Progress<F> {
     }
 
     /// Entry bytes that may still be put in flight.
+    #[inline]
     pub(crate) fn bytes_left(&self, max_bytes: u32) -> u32 {
         max_bytes.saturating_sub(self.inflight_bytes)
     }
 
+    #[inline]
     pub(crate) fn inflight_len(&self) -> usize {
         self.inflight.len()
     }
 
     /// Records an AppendEntries carrying entries up to `last` (`bytes` of records).
+    #[inline]
     pub(crate) fn sent(&mut self, last: LogIndex, bytes: u32) {
         match self.state {
             ProgressState::Probe => self.probe_sent = true,
@@ -118,6 +122,7 @@ impl<const F: usize> Progress<F> {
     }
 
     /// The follower acknowledged everything up to `index`. True if that was news.
+    #[inline]
     pub(crate) fn ack(&mut self, index: LogIndex) -> bool {
         let news = index > self.matched;
         if news {
