@@ -99,6 +99,7 @@ mod io;
 mod lock;
 mod log;
 pub mod record;
+mod scan;
 mod segment;
 mod snapshot;
 mod wal;
