@@ -23,7 +23,7 @@ const FLUSH_THRESHOLD: usize = 1 << 20;
 const SEAL: u64 = SEAL_FRAME as u64;
 
 /// The most a segment file is extended by at a time (zero-filled and synced).
-const PREALLOCATE_CHUNK: u64 = 1 << 20;
+const PREALLOCATE_CHUNK: u64 = 8 << 20;
 
 /// Tuning for a [`Wal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,7 +651,7 @@ fn chunk(opts: &WalOptions) -> u64 {
 
 /// Writes zeros over `from..to` of `file`.
 fn zero_fill(file: &mut dyn FileHandle, from: u64, to: u64) -> std::io::Result<()> {
-    let zeros = vec![0u8; to.saturating_sub(from).min(PREALLOCATE_CHUNK) as usize];
+    let zeros = vec![0u8; to.saturating_sub(from).min(FLUSH_THRESHOLD as u64) as usize];
     let mut at = from;
     while at < to {
         let n = (to - at).min(zeros.len() as u64);
