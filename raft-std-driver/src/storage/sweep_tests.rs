@@ -5,10 +5,13 @@
 //! open having forgotten the vote or a synced entry.
 //!
 //! The data directory is what `Node::open_with` opens through the storage layer: `LOCK` and
-//! `IDENTITY` ([`DataDir`]), `snap/` with one snapshot, and `wal/` with three segments (the
-//! first compacted away), the two hard-state copies, entries, a compaction point, the vote
-//! as the last synced record, and past it what a crash mid-batch leaves (a whole unsynced
-//! record and a torn one), which may be kept or cut. (`epoch` belongs to the transport and is not swept.)
+//! `IDENTITY` ([`DataDir`]), `snap/` with one snapshot, and `wal/` with preallocated
+//! segments (the first ones compacted away), the two hard-state copies, entries, a compaction
+//! point, the vote, then one more acknowledged entry past the copies' mark (only its seal
+//! marks it synced), and past it what a crash mid-batch leaves (a whole unsynced record and a
+//! torn one), which may be kept or cut. The WAL is swept a second time without those
+//! leftovers, so that nothing but the last batch's own seal follows it. (`epoch` belongs to
+//! the transport and is not swept.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,8 +46,9 @@ fn term_of(i: u64) -> u64 {
     1 + i / 4
 }
 
-/// Builds the swept directory, every write synced; returns the snapshot's meta.
-fn build(dir: &Path) -> SnapshotMeta {
+/// Builds the swept directory, every write synced, then (if `crash_tail`) what a crash
+/// mid-batch leaves after it; returns the snapshot's meta.
+fn build(dir: &Path, crash_tail: bool) -> SnapshotMeta {
     let data = DataDir::open(dir, NODE, CLUSTER, &StdIo).unwrap();
     let mut snaps = SnapshotStore::open(data.snap_dir()).unwrap();
     let members = Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap();
@@ -92,6 +96,9 @@ fn build(dir: &Path) -> SnapshotMeta {
     // whole record and the start of another. Never acknowledged, so it may be kept or cut.
     let at = wal.write_position() as usize;
     drop(wal);
+    if !crash_tail {
+        return meta;
+    }
     let last = files(&data.wal_dir())
         .into_iter()
         .rfind(|p| p.extension().is_some_and(|e| e == "wal"))
@@ -209,6 +216,7 @@ fn named_file(e: &StorageError) -> Option<(&Path, bool)> {
 
 #[derive(Default, Debug)]
 struct Tally {
+    cases: usize,
     intact: usize,
     repaired: usize,
     refused: usize,
@@ -235,22 +243,13 @@ impl Tally {
     }
 }
 
-#[test]
-fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the_file() {
-    let src = tempfile::tempdir().unwrap();
-    let snap = build(src.path());
-    for file in files(src.path()) {
-        let len = fs::metadata(&file).unwrap().len();
-        println!(
-            "swept: {} ({len} bytes)",
-            file.strip_prefix(src.path()).unwrap().display()
-        );
-    }
-    let mut tally = Tally::default();
-    let mut cases = 0;
-    for file in files(src.path()) {
-        let rel = file.strip_prefix(src.path()).unwrap().to_path_buf();
+/// Flips every byte and cuts every suffix of each file of `src` that `swept` selects, one case
+/// at a time, and reopens.
+fn sweep(src: &Path, snap: SnapshotMeta, swept: impl Fn(&Path) -> bool, tally: &mut Tally) {
+    for file in files(src).into_iter().filter(|f| swept(f)) {
+        let rel = file.strip_prefix(src).unwrap().to_path_buf();
         let bytes = fs::read(&file).unwrap();
+        println!("swept: {} ({} bytes)", rel.display(), bytes.len());
         let flips = (0..bytes.len()).map(|i| {
             let mut b = bytes.clone();
             b[i] ^= 0xff;
@@ -263,20 +262,35 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
             )
         });
         for (what, damaged_bytes) in flips.chain(cuts) {
-            cases += 1;
+            tally.cases += 1;
             let case = tempfile::tempdir().unwrap();
-            copy_tree(src.path(), case.path());
+            copy_tree(src, case.path());
             let damaged = case.path().join(&rel);
             fs::write(&damaged, damaged_bytes).unwrap();
             tally.case(what, &damaged, reopen(case.path(), snap));
         }
     }
+}
+
+#[test]
+fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the_file() {
+    let mut tally = Tally::default();
+    // The whole directory, with a crash's leftovers after the last acknowledged batch.
+    let src = tempfile::tempdir().unwrap();
+    let snap = build(src.path(), true);
+    sweep(src.path(), snap, |_| true, &mut tally);
+    // The WAL again without them: the last acknowledged batch is followed only by zero-fill,
+    // so only its own seal tells a damaged record of it from a torn one.
+    let clean = tempfile::tempdir().unwrap();
+    let snap = build(clean.path(), false);
+    let wal = clean.path().join("wal");
+    sweep(clean.path(), snap, |f| f.starts_with(&wal), &mut tally);
+    let cases = tally.cases;
     println!(
-        "storage sweep: {cases} cases over {} files: {} opened intact, {} opened \
+        "storage sweep: {cases} cases: {} opened intact, {} opened \
          intact after a repair, {} refused naming file and \
          offset, {} refused naming the snapshot file (whole-file checksum), {} opened having lost \
          something",
-        files(src.path()).len(),
         tally.intact,
         tally.repaired,
         tally.refused,
@@ -288,7 +302,7 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
         tally.intact + tally.repaired + tally.refused + tally.refused_whole_file,
         cases
     );
-    // The sweep exercised both outcomes.
-    // Damage to a hard-state copy or past the synced mark is repaired; none elsewhere is.
+    // Damage to a hard-state copy or past the last seal is repaired; a crash's leftovers are
+    // cut in every case of the first directory, so none opens untouched there.
     assert!(tally.repaired > 0 && tally.refused > 0, "{tally:?}");
 }

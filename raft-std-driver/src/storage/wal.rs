@@ -116,7 +116,7 @@ impl Wal {
     }
 
     /// Opens (or creates) the WAL in `dir` through `io`, replaying every segment, cutting a torn
-    /// tail off the last one past the synced mark and failing on any other damage (see the
+    /// tail (after the last seal) off the last one and failing on any other damage (see the
     /// [module docs](super) for the rules). Before returning it fsyncs the last segment and
     /// records the recovered state in the hard-state copies.
     pub fn open_with(
