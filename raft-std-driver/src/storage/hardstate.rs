@@ -12,9 +12,12 @@
 //! Every write bumps the generation and goes, in place, to copy `generation % 2`, followed by
 //! an fdatasync; the other copy is untouched. So a crash tears at most the copy being written
 //! while the other still holds the previous generation, and a flipped byte damages at most one
-//! copy: recovery takes the newest copy whose checksum holds. Each write happens after the WAL
-//! fsync it describes and before that sync is reported, so the mark in the newest copy is
-//! always at or past every acknowledged WAL record.
+//! copy: recovery takes the newest copy whose checksum holds. The WAL writes the copies only
+//! when the term or vote changes, when it starts a segment and at open; each write happens
+//! after the WAL fsync it describes and before that sync is reported, so the newest copy's
+//! term and vote are always durable in the WAL too, and its mark is at or past every record
+//! synced before it was written (records synced later are recognised by the seals that end
+//! their batches; see the WAL module docs).
 //!
 //! Neither cause is mistaken for the other where it matters: the WAL's own hard-state record
 //! (below the mark of the older copy or at worst just after it) still holds what the newest

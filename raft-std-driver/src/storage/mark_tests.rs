@@ -27,11 +27,12 @@ fn entries_then_vote(dir: &Path) -> (PathBuf, u64) {
             .unwrap();
     }
     wal.sync().unwrap();
-    let vote_at = wal.synced_mark().offset;
+    let vote_at = wal.write_position();
     wal.set_hard_state(VOTE).unwrap();
     wal.sync().unwrap();
     let seg = dir.join("0000000000000000-0000000000000001.wal");
-    assert_eq!(wal.synced_mark().offset, fs::metadata(&seg).unwrap().len());
+    // A new vote rewrites the hard-state copies, with the mark past the vote's batch.
+    assert_eq!(wal.synced_mark().offset, wal.write_position());
     (seg, vote_at)
 }
 
@@ -59,7 +60,11 @@ fn a_synced_segment_cut_short_is_corrupt_at_the_first_missing_record() {
     let dir = tempfile::tempdir().unwrap();
     let (seg, vote_at) = entries_then_vote(dir.path());
     let len = fs::metadata(&seg).unwrap().len();
-    for cut in [vote_at, vote_at + 3, len - 1] {
+    for (cut, at) in [
+        (vote_at, vote_at),
+        (vote_at + 3, vote_at),
+        (len - 1, len - 1),
+    ] {
         let case = tempfile::tempdir().unwrap();
         for entry in fs::read_dir(dir.path()).unwrap() {
             let p = entry.unwrap().path();
@@ -69,7 +74,7 @@ fn a_synced_segment_cut_short_is_corrupt_at_the_first_missing_record() {
         rewrite(&torn, |b| b.truncate(cut as usize));
         assert!(
             matches!(open(case.path(), 1 << 20),
-                Err(StorageError::Corrupt { file, offset }) if file == torn && offset == vote_at),
+                Err(StorageError::Corrupt { file, offset }) if file == torn && offset == at),
             "cut at {cut}"
         );
     }
@@ -79,7 +84,7 @@ fn a_synced_segment_cut_short_is_corrupt_at_the_first_missing_record() {
 fn bytes_past_the_synced_mark_are_still_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let (seg, _) = entries_then_vote(dir.path());
-    let synced = fs::metadata(&seg).unwrap().len();
+    let synced = open(dir.path(), 1 << 20).unwrap().0.write_position();
     // An unsynced batch half written when the machine died: a whole record and a torn one.
     let mut batch = Vec::new();
     super::Record::Entry {
@@ -97,7 +102,10 @@ fn bytes_past_the_synced_mark_are_still_a_torn_tail() {
         payload: b"torn",
     }
     .encode_framed(&mut batch);
-    rewrite(&seg, |b| b.extend_from_slice(&batch[..batch.len() - 2]));
+    let at = synced as usize;
+    rewrite(&seg, |b| {
+        b[at..at + batch.len() - 2].copy_from_slice(&batch[..batch.len() - 2]);
+    });
     let (wal, rec) = open(dir.path(), 1 << 20).unwrap();
     assert_eq!((rec.hard_state, rec.last_index), (VOTE, 5));
     let torn = rec.torn_tail.unwrap();
@@ -120,10 +128,12 @@ fn a_closed_segment_cut_at_a_record_boundary_is_corrupt() {
         .filter(|p| p.extension().is_some_and(|e| e == "wal"))
         .collect();
     segs.sort();
-    // Segment 1 holds its header and one entry: drop the entry, keep the header.
+    // Segment 1 holds its header (the hard state and a seal) and one entry: zero everything
+    // after the header, as if the segment had been cut at that record boundary and its
+    // preallocation kept.
     let second = &segs[1];
-    let header = fs::metadata(second).unwrap().len() - (8 + 18 + 40);
-    rewrite(second, |b| b.truncate(header as usize));
+    let header = (8 + 22 + super::record::SEAL_FRAME) as u64;
+    rewrite(second, |b| b[header as usize..].fill(0));
     assert!(matches!(
         open(dir.path(), 64),
         Err(StorageError::Corrupt { file, offset }) if &file == second && offset == header

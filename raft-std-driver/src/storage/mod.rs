@@ -13,7 +13,8 @@
 //! <dir>/snap/<index>-<term>-<length>-<crc>-<members>.snap  the latest snapshot
 //! ```
 //!
-//! Every WAL record is framed as `[len u32 LE][crc32 u32 LE][payload]` (see [`record`]).
+//! Every WAL record is framed as `[len u32 LE][crc32 u32 LE][payload]` (see [`record`]); a
+//! segment file is preallocated with zeros past its records.
 //!
 //! # Opening a data directory
 //!
@@ -30,12 +31,22 @@
 //! Append any number of records ([`Wal::append_entry`], [`Wal::truncate_from`],
 //! [`Wal::set_hard_state`]) and then call [`Wal::sync`] once: that is group commit. Records are
 //! readable (e.g. [`Wal::entry`]) as soon as they are appended, durable only once `sync` returns
-//! `Ok`. `sync` writes the batch, fsyncs the segment, and then writes the hard state and the
-//! new *synced mark* (segment, length) to one of the two hard-state copies (in place, fdatasync;
-//! see `hardstate`): a second small fsync per group commit, which is what lets recovery tell a
-//! synced record from a torn one. It costs about a third of the throughput of three local nodes
-//! on the development VM (see the README); a suffix cut at a batch boundary cannot be told
-//! from a batch never written without some durable write after the batch's own fsync.
+//! `Ok`. `sync` writes the batch followed by a `Seal { capacity }` record in one write and
+//! fdatasyncs the segment: one write and one fdatasync per commit.
+//!
+//! Segment files are preallocated: created (and later extended, a chunk of up to 8 MiB at a
+//! time) by writing zeros and fsyncing, so a batch's fdatasync changes no metadata. The
+//! capacity a seal states is the file's preallocated length. Every segment starts with a header
+//! (the hard state, the snapshot point if any, and a seal), made durable before any entry goes
+//! in. The batch that needs a segment extended first writes the zeros and a seal stating the new
+//! capacity, and syncs them, before writing past the old capacity: one extra write and fsync
+//! per chunk of records.
+//!
+//! The hard-state copies (`hardstate`: two alternating checksummed copies of the hard state
+//! and a *synced mark* (segment, length)) are written only when the term or vote changes,
+//! when a segment is started and at open, not on every batch. The mark says that the segment
+//! it names is durable up to that length, and that every segment up to it was started
+//! completely.
 //!
 //! Any I/O error poisons the WAL: it never retries an fsync and every later call fails with
 //! [`StorageError::Poisoned`] (fail-stop; an fsync that failed may have dropped dirty pages, so
@@ -43,52 +54,63 @@
 //!
 //! # Disk full
 //!
-//! `ENOSPC` is such an I/O error ([`StorageError::is_disk_full`]): a WAL write, the hard-state
-//! copy's write or a snapshot save that runs out of space poisons its store and the node stops
-//! (fail-stop; it does not go read-only). Nothing acknowledged is lost: a sync is reported only
-//! after the batch and the copy are durable, and what part of a failed batch reached the disk
-//! lies past the synced mark, where recovery cuts it as a torn tail; a failed snapshot save
-//! leaves the previous snapshot in place and its temp file is deleted on the next open. Free
-//! space and restart the node: it replays its WAL and rejoins, catching up from the leader.
+//! `ENOSPC` is such an I/O error ([`StorageError::is_disk_full`]): a WAL write, a segment's
+//! preallocation, the hard-state copy's write or a snapshot save that runs out of space poisons
+//! its store and the node stops (fail-stop; it does not go read-only). Nothing acknowledged is
+//! lost: a sync is reported only after the batch (and, for a new vote, the copy) is durable,
+//! and what part of a failed batch reached the disk lies past the last seal, where recovery
+//! cuts it as a torn tail; a failed snapshot save leaves the previous snapshot in place and its
+//! temp file is deleted on the next open. Free space and restart the node: it replays its WAL
+//! and rejoins, catching up from the leader. (Preallocation means most batches need no new
+//! space at all.)
 //!
 //! # Recovery rules
 //!
 //! The newest hard-state copy whose checksum holds gives the synced mark (a copy torn by a
 //! crash, or damaged, is skipped and rewritten; both damaged is [`StorageError::CorruptState`]).
-//! Then, segment by segment:
+//! Then each segment's valid records are replayed up to the first bad or incomplete one (see
+//! `scan`), and what follows is judged:
 //!
-//! * Every record below the synced mark (all of every segment before the mark's, and the
-//!   mark's segment up to its offset) was fsynced before a sync was reported: a bad record
-//!   there, or a file cut short of the mark, is [`StorageError::Corrupt`] naming the file and
-//!   the byte offset of the first bad or missing record. It is never cut.
-//! * Past the mark, a bad record (incomplete, bad CRC, undecodable) in the **last** segment
-//!   with no valid record anywhere after it is a torn tail: the file is truncated at its
-//!   offset and the open succeeds (reported in [`Recovered::torn_tail`]).
-//! * Any other bad record (in an earlier segment, or followed by a valid record) is
-//!   [`StorageError::Corrupt`] naming the file and byte offset; nothing is skipped.
-//! * A segment that ends before its successor's first index (cut at a record boundary) is
-//!   `Corrupt` at its end; a gap in the segment sequence or in the entry indexes, or a mark
-//!   naming a segment that is gone, is [`StorageError::Inconsistent`].
+//! * Valid records ending below the synced mark (in the mark's segment), or a file shorter than
+//!   the capacity its last valid seal states (a cut, even one at a record boundary), is
+//!   [`StorageError::Corrupt`] naming the file and the byte offset.
+//! * Only zeros after the last valid record: unused preallocated space.
+//! * Other bytes after it, in the **last** segment with no valid record anywhere after them, are
+//!   a torn tail: they are zeroed (truncated in a segment without seals) and the open succeeds
+//!   (reported in [`Recovered::torn_tail`]).
+//! * Any other bad record (in an earlier segment, or followed by a valid record) is `Corrupt`
+//!   naming the file and byte offset; nothing is skipped.
+//! * A segment that ends before its successor's first index is `Corrupt` at its end; a gap in
+//!   the segment sequence or in the entry indexes, or a mark naming a segment that is gone, is
+//!   [`StorageError::Inconsistent`].
 //! * The hard state is the last hard-state record replayed. It must not be behind the copy's
 //!   (an older term, or the same term without the copy's vote): that is `Inconsistent`.
 //!
-//! A WAL without hard-state copies (written before they existed) is replayed by the rules past
-//! the mark throughout, and gets its copies on that open. `open` fsyncs the last segment and
-//! records the recovered mark before returning.
+//! Why a synced record is never cut as a torn tail: every synced batch ends with its seal, so
+//! a damaged record of a synced batch (its entries, truncation or hard state) is always
+//! followed by a valid record, its seal, and is refused; a damaged seal itself loses no record
+//! (they all replay), so cutting it is harmless. A file cut short, anywhere, is shorter than
+//! the capacity its seals state and is refused. A torn tail can therefore only lie after the
+//! last seal, where nothing acknowledged is. The sweep in `sweep_tests` checks every byte and
+//! every cut of a small directory, with the last acknowledged entry past the copies' mark.
 //!
-//! What a single flipped byte or cut file can do, and why none of it is silent: a damaged WAL
-//! record below the mark is refused; one past the mark was never acknowledged; a damaged
-//! newest copy falls back to the older copy, whose mark is lower, but the WAL itself is then
-//! intact, so its records past that mark (including the hard-state record of the newest sync)
-//! replay. The sweep in `sweep_tests` checks every byte and every cut of a small directory.
+//! A segment the mark has not reached (a crash while it was being started, before any entry
+//! went in) has no binding capacity: it is cut like a segment without seals and, as the last
+//! one, replaced by a new segment (it and its successor have the same first index, so
+//! compaction deletes them together and the first retained segment always has a header). A WAL
+//! written before seals existed, or without hard-state copies, is replayed by the same rules
+//! (its segments have no seals, so no capacity), and appends go to a new, preallocated
+//! segment. `open` fsyncs the last segment and records the recovered mark before returning.
 //!
 //! The "nothing valid after it" test errs on the safe side: a crash that persisted a later
-//! block of the last unsynced batch but not an earlier one is reported as `Corrupt` rather than
-//! cut, so the node stops instead of guessing.
+//! block of the last unsynced batch (say its seal) but not an earlier one is reported as
+//! `Corrupt` rather than cut, so the node stops instead of guessing. Zeroed blocks at the end of
+//! the last segment (a whole synced batch read back as zeros) are not told from unused space:
+//! the checks above assume a damaged byte, not a block silently zeroed.
 //! Only the last segment can hold unsynced records: a segment is closed only right after an
-//! fsync, and a new one's header (hard state, snapshot point) is durable, and the mark moved
-//! into it, before any entry goes in, so after compaction the first remaining segment always
-//! restates them.
+//! fsync, and a new one's header is durable, and the mark moved into it, before any entry goes
+//! in, so after compaction the first remaining segment always restates the hard state and
+//! snapshot point.
 
 mod datadir;
 mod error;
@@ -99,6 +121,7 @@ mod io;
 mod lock;
 mod log;
 pub mod record;
+mod scan;
 mod segment;
 mod snapshot;
 mod wal;

@@ -12,6 +12,11 @@
 //! | 2   | TruncateFrom  | index u64                                             |
 //! | 3   | HardState     | term u64, has_vote u8 (0 or 1), voted_for u32, commit u64 (absent in logs written before it: 0) |
 //! | 4   | Snapshot      | index u64, term u64                                   |
+//! | 5   | Seal          | capacity u64                                          |
+//!
+//! Every batch made durable by one `Wal::sync` ends with a `Seal` record (see the
+//! [module docs](super) on seals); `capacity` is the length the segment file has been
+//! preallocated to, so a file found shorter was cut.
 
 /// Bytes of a frame header (`len` and `crc`).
 pub const FRAME_HEADER: usize = 8;
@@ -23,6 +28,10 @@ const TAG_ENTRY: u8 = 1;
 const TAG_TRUNCATE: u8 = 2;
 const TAG_HARD_STATE: u8 = 3;
 const TAG_SNAPSHOT: u8 = 4;
+const TAG_SEAL: u8 = 5;
+
+/// Bytes of one framed `Seal` record (frame header, tag, capacity).
+pub const SEAL_FRAME: usize = FRAME_HEADER + 1 + 8;
 
 /// Raft's durable term and vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +77,11 @@ pub enum Record<'a> {
     HardState(HardState),
     /// The log now starts after this snapshot point.
     Snapshot(SnapshotPoint),
+    /// The end of a synced batch; the segment file has been preallocated to `capacity` bytes.
+    Seal {
+        /// Length of the segment file, zero-filled past the data.
+        capacity: u64,
+    },
 }
 
 impl Record<'_> {
@@ -103,6 +117,10 @@ impl Record<'_> {
                 out.push(TAG_SNAPSHOT);
                 out.extend_from_slice(&p.index.to_le_bytes());
                 out.extend_from_slice(&p.term.to_le_bytes());
+            }
+            Record::Seal { capacity } => {
+                out.push(TAG_SEAL);
+                out.extend_from_slice(&capacity.to_le_bytes());
             }
         }
         let body = &out[start + FRAME_HEADER..];
@@ -154,6 +172,9 @@ impl Record<'_> {
                 index: u64_at(body, 0)?,
                 term: u64_at(body, 8)?,
             })),
+            TAG_SEAL if body.len() == 8 => Some(Record::Seal {
+                capacity: u64_at(body, 0)?,
+            }),
             _ => None,
         }
     }
@@ -259,6 +280,10 @@ mod test {
             commit: 77,
         }));
         round_trip(Record::Snapshot(SnapshotPoint { index: 10, term: 4 }));
+        round_trip(Record::Seal { capacity: 4096 });
+        let mut seal = Vec::new();
+        Record::Seal { capacity: 1 }.encode_framed(&mut seal);
+        assert_eq!(seal.len(), SEAL_FRAME);
     }
 
     #[test]

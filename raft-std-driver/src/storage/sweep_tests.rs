@@ -5,10 +5,13 @@
 //! open having forgotten the vote or a synced entry.
 //!
 //! The data directory is what `Node::open_with` opens through the storage layer: `LOCK` and
-//! `IDENTITY` ([`DataDir`]), `snap/` with one snapshot, and `wal/` with three segments (the
-//! first compacted away), the two hard-state copies, entries, a compaction point, the vote
-//! as the last synced record, and past it what a crash mid-batch leaves (a whole unsynced
-//! record and a torn one), which may be kept or cut. (`epoch` belongs to the transport and is not swept.)
+//! `IDENTITY` ([`DataDir`]), `snap/` with one snapshot, and `wal/` with preallocated
+//! segments (the first ones compacted away), the two hard-state copies, entries, a compaction
+//! point, the vote, then one more acknowledged entry past the copies' mark (only its seal
+//! marks it synced), and past it what a crash mid-batch leaves (a whole unsynced record and a
+//! torn one), which may be kept or cut. The WAL is swept a second time without those
+//! leftovers, so that nothing but the last batch's own seal follows it. (`epoch` belongs to
+//! the transport and is not swept.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ use super::{
 
 const NODE: u32 = 1;
 const CLUSTER: u32 = 7;
-const OPTS: WalOptions = WalOptions { segment_bytes: 160 };
+const OPTS: WalOptions = WalOptions { segment_bytes: 256 };
 const VOTE: HardState = HardState {
     term: 3,
     voted_for: Some(2),
@@ -43,8 +46,9 @@ fn term_of(i: u64) -> u64 {
     1 + i / 4
 }
 
-/// Builds the swept directory, every write synced; returns the snapshot's meta.
-fn build(dir: &Path) -> SnapshotMeta {
+/// Builds the swept directory, every write synced, then (if `crash_tail`) what a crash
+/// mid-batch leaves after it; returns the snapshot's meta.
+fn build(dir: &Path, crash_tail: bool) -> SnapshotMeta {
     let data = DataDir::open(dir, NODE, CLUSTER, &StdIo).unwrap();
     let mut snaps = SnapshotStore::open(data.snap_dir()).unwrap();
     let members = Membership::new(&[NodeId(1), NodeId(2), NodeId(3)], &[]).unwrap();
@@ -57,7 +61,7 @@ fn build(dir: &Path) -> SnapshotMeta {
         )
         .unwrap();
     let (mut wal, _) = Wal::open_with(data.wal_dir(), OPTS, Arc::new(StdIo)).unwrap();
-    for i in 1..=LAST {
+    for i in 1..LAST {
         wal.append_entry(i, term_of(i), (i % 2) as u8, &payload(i))
             .unwrap();
         if i == 3 {
@@ -70,19 +74,40 @@ fn build(dir: &Path) -> SnapshotMeta {
         }
         wal.sync().unwrap();
         if i == SNAP {
-            assert_eq!(wal.compact(SNAP).unwrap(), 1);
+            let deleted = wal.compact(SNAP).unwrap();
+            assert!(deleted >= 1, "{deleted} segments deleted");
         }
     }
     wal.set_hard_state(VOTE).unwrap();
     wal.sync().unwrap();
+    // The last acknowledged entry, synced past the mark the hard-state copies carry (they are
+    // rewritten only when the term or vote changes): only its seals mark it synced.
+    wal.append_entry(LAST, term_of(LAST), 0, &payload(LAST))
+        .unwrap();
+    wal.sync().unwrap();
+    let mark = wal.synced_mark();
+    assert!(
+        mark.offset < wal.write_position(),
+        "{mark:?} {}",
+        wal.write_position()
+    );
     assert!(wal.segment_count() >= 2, "{} segments", wal.segment_count());
     // What a crash in the middle of the next, unsynced batch leaves past the synced mark: one
     // whole record and the start of another. Never acknowledged, so it may be kept or cut.
+    let at = wal.write_position() as usize;
     drop(wal);
+    if !crash_tail {
+        return meta;
+    }
     let last = files(&data.wal_dir())
         .into_iter()
         .rfind(|p| p.extension().is_some_and(|e| e == "wal"))
         .unwrap();
+    let name = last.file_name().unwrap().to_string_lossy();
+    assert!(
+        name.starts_with(&format!("{:016x}", mark.segment)),
+        "{mark:?}, {name}"
+    );
     let mut tail = Vec::new();
     for i in LAST + 1..=LAST + 2 {
         Record::Entry {
@@ -95,7 +120,7 @@ fn build(dir: &Path) -> SnapshotMeta {
     }
     tail.truncate(tail.len() - 5);
     let mut bytes = fs::read(&last).unwrap();
-    bytes.extend_from_slice(&tail);
+    bytes[at..at + tail.len()].copy_from_slice(&tail);
     fs::write(&last, bytes).unwrap();
     meta
 }
@@ -191,6 +216,7 @@ fn named_file(e: &StorageError) -> Option<(&Path, bool)> {
 
 #[derive(Default, Debug)]
 struct Tally {
+    cases: usize,
     intact: usize,
     repaired: usize,
     refused: usize,
@@ -217,22 +243,13 @@ impl Tally {
     }
 }
 
-#[test]
-fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the_file() {
-    let src = tempfile::tempdir().unwrap();
-    let snap = build(src.path());
-    for file in files(src.path()) {
-        let len = fs::metadata(&file).unwrap().len();
-        println!(
-            "swept: {} ({len} bytes)",
-            file.strip_prefix(src.path()).unwrap().display()
-        );
-    }
-    let mut tally = Tally::default();
-    let mut cases = 0;
-    for file in files(src.path()) {
-        let rel = file.strip_prefix(src.path()).unwrap().to_path_buf();
+/// Flips every byte and cuts every suffix of each file of `src` that `swept` selects, one case
+/// at a time, and reopens.
+fn sweep(src: &Path, snap: SnapshotMeta, swept: impl Fn(&Path) -> bool, tally: &mut Tally) {
+    for file in files(src).into_iter().filter(|f| swept(f)) {
+        let rel = file.strip_prefix(src).unwrap().to_path_buf();
         let bytes = fs::read(&file).unwrap();
+        println!("swept: {} ({} bytes)", rel.display(), bytes.len());
         let flips = (0..bytes.len()).map(|i| {
             let mut b = bytes.clone();
             b[i] ^= 0xff;
@@ -245,20 +262,35 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
             )
         });
         for (what, damaged_bytes) in flips.chain(cuts) {
-            cases += 1;
+            tally.cases += 1;
             let case = tempfile::tempdir().unwrap();
-            copy_tree(src.path(), case.path());
+            copy_tree(src, case.path());
             let damaged = case.path().join(&rel);
             fs::write(&damaged, damaged_bytes).unwrap();
             tally.case(what, &damaged, reopen(case.path(), snap));
         }
     }
+}
+
+#[test]
+fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the_file() {
+    let mut tally = Tally::default();
+    // The whole directory, with a crash's leftovers after the last acknowledged batch.
+    let src = tempfile::tempdir().unwrap();
+    let snap = build(src.path(), true);
+    sweep(src.path(), snap, |_| true, &mut tally);
+    // The WAL again without them: the last acknowledged batch is followed only by zero-fill,
+    // so only its own seal tells a damaged record of it from a torn one.
+    let clean = tempfile::tempdir().unwrap();
+    let snap = build(clean.path(), false);
+    let wal = clean.path().join("wal");
+    sweep(clean.path(), snap, |f| f.starts_with(&wal), &mut tally);
+    let cases = tally.cases;
     println!(
-        "storage sweep: {cases} cases over {} files: {} opened intact, {} opened \
+        "storage sweep: {cases} cases: {} opened intact, {} opened \
          intact after a repair, {} refused naming file and \
          offset, {} refused naming the snapshot file (whole-file checksum), {} opened having lost \
          something",
-        files(src.path()).len(),
         tally.intact,
         tally.repaired,
         tally.refused,
@@ -270,7 +302,7 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
         tally.intact + tally.repaired + tally.refused + tally.refused_whole_file,
         cases
     );
-    // The sweep exercised both outcomes.
-    // Damage to a hard-state copy or past the synced mark is repaired; none elsewhere is.
+    // Damage to a hard-state copy or past the last seal is repaired; a crash's leftovers are
+    // cut in every case of the first directory, so none opens untouched there.
     assert!(tally.repaired > 0 && tally.refused > 0, "{tally:?}");
 }

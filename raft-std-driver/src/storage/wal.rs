@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use super::hardstate::{self, HardStateFiles, Loaded, Superblock, SyncMark};
 use super::log::{EntryLog, EntryRef};
-use super::record::{self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER, MAX_PAYLOAD};
+use super::record::{
+    self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER, MAX_PAYLOAD, SEAL_FRAME,
+};
+use super::scan::{self, After};
 use super::segment::{list_segments, SegmentId};
 use super::{FileHandle, FileIo, StdIo, StorageError};
 
@@ -15,6 +18,12 @@ const ENTRY_OVERHEAD: usize = 1 + 8 + 8 + 1;
 /// Buffered, unwritten record bytes beyond which `append_*` writes them out (without fsync) so
 /// one huge batch does not sit in memory twice.
 const FLUSH_THRESHOLD: usize = 1 << 20;
+
+/// Bytes of the seal that ends every synced batch.
+const SEAL: u64 = SEAL_FRAME as u64;
+
+/// The most a segment file is extended by at a time (zero-filled and synced).
+const PREALLOCATE_CHUNK: u64 = 8 << 20;
 
 /// Tuning for a [`Wal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +84,10 @@ pub struct Wal {
     file: Box<dyn FileHandle>,
     /// Bytes of the current segment written to the file (not necessarily durable).
     written: u64,
+    /// End of the last seal written to the current segment: everything before it is durable.
+    sealed: u64,
+    /// Length the current segment file is preallocated (zero-filled) to.
+    capacity: u64,
     /// Framed records not yet written to the file.
     pending: Vec<u8>,
     hard_state: HardState,
@@ -103,7 +116,7 @@ impl Wal {
     }
 
     /// Opens (or creates) the WAL in `dir` through `io`, replaying every segment, cutting a torn
-    /// tail off the last one past the synced mark and failing on any other damage (see the
+    /// tail (after the last seal) off the last one and failing on any other damage (see the
     /// [module docs](super) for the rules). Before returning it fsyncs the last segment and
     /// records the recovered state in the hard-state copies.
     pub fn open_with(
@@ -126,16 +139,15 @@ impl Wal {
         let mut tail_len = 0;
         let mut last_header_ok = true;
 
-        if segments.is_empty() {
+        let mut last_capacity = 0;
+        let fresh = segments.is_empty();
+
+        if fresh {
             let first = SegmentId {
                 seq: 0,
                 first_index: 1,
             };
-            let path = dir.join(first.file_name());
-            io.open(&path, true)
-                .map_err(|e| StorageError::io("create", &path, e))?;
-            io.sync_dir(&dir)
-                .map_err(|e| StorageError::io("fsync dir", &dir, e))?;
+            start_segment(io.as_ref(), &dir, first, &opts, HardState::default(), None)?;
             segments.push(first);
         }
 
@@ -146,41 +158,44 @@ impl Wal {
                 .map_err(|e| StorageError::io("read", &path, e))?;
             let is_last = i + 1 == segments.len();
             let snapshot_before = log.snapshot().index > 0;
-            let end = replay_segment(&buf, &mut hard_state, &mut log);
+            let mut scanned = scan::replay(&buf, &mut hard_state, &mut log);
+            if !fresh && mark.is_none_or(|m| m.segment < id.seq) {
+                // The mark never reached this segment: a crash while it was being started
+                // (before any entry went in), so its preallocation may be incomplete (or there
+                // are no copies to tell). Its capacity binds nothing; it is cut like a segment
+                // without seals, and a last one is replaced.
+                scanned.capacity = 0;
+            }
+            let end = scanned.end;
             if is_last {
                 last_header_ok = id.seq == 0 || has_header(&buf[..end], snapshot_before);
+                last_capacity = scanned.capacity;
             }
             // Bytes below the synced mark were fsynced before a sync was reported: damage
             // there (including a file cut short) is corruption, never a torn tail.
+            // (In an earlier, preallocated segment the zero-fill past the data is not synced
+            // records; the seals and the successor's first index guard its end.)
             let synced = match mark {
+                Some(m) if m.segment > id.seq && scanned.capacity > 0 => end as u64,
                 Some(m) if m.segment > id.seq => buf.len() as u64,
                 Some(m) if m.segment == id.seq => m.offset,
                 _ => 0,
             };
-            if (end as u64) < synced {
-                return Err(StorageError::Corrupt {
-                    file: path,
-                    offset: end as u64,
-                });
-            }
-            if end < buf.len() {
-                if !is_last || record::any_valid_frame_after(&buf, end) {
-                    return Err(StorageError::Corrupt {
-                        file: path,
-                        offset: end as u64,
-                    });
-                }
+            if let After::Torn { upto } = scan::judge(&path, &buf, scanned, synced, is_last)? {
                 let mut file = io
                     .open(&path, false)
                     .map_err(|e| StorageError::io("open", &path, e))?;
-                file.set_len(end as u64)
-                    .map_err(|e| StorageError::io("truncate", &path, e))?;
-                file.sync()
-                    .map_err(|e| StorageError::io("fsync", &path, e))?;
+                let cut = if scanned.capacity == 0 {
+                    file.set_len(end as u64)
+                } else {
+                    file.write_at(end as u64, &vec![0; upto - end])
+                };
+                cut.and_then(|()| file.sync())
+                    .map_err(|e| StorageError::io("cut torn tail", &path, e))?;
                 torn_tail = Some(TornTail {
                     file: path.clone(),
                     offset: end as u64,
-                    dropped_bytes: (buf.len() - end) as u64,
+                    dropped_bytes: (upto - end) as u64,
                 });
             }
             if is_last {
@@ -262,17 +277,20 @@ impl Wal {
             segments,
             file,
             written: tail_len,
+            sealed: tail_len,
+            capacity: last_capacity,
             pending: Vec::new(),
             hard_state,
             copies,
             log,
             poisoned: false,
         };
-        if !last_header_ok {
+        if !last_header_ok || last_capacity == 0 {
             // A crash while a segment was being started left it without its full header (which
-            // is made durable before any entry goes in, so it holds no entries). Start another
-            // one: it and the headerless one have the same first index, so compaction deletes
-            // them together and the first retained segment always has a header.
+            // is made durable before any entry goes in, so it holds no entries), or the segment
+            // was written before seals and preallocation. Start another one: a headerless one
+            // and its successor have the same first index, so compaction deletes them together
+            // and the first retained segment always has a header.
             wal.roll()?;
         } else {
             // Records the recovered state and mark (for a WAL without copies yet, the first
@@ -351,22 +369,67 @@ impl Wal {
         Ok(())
     }
 
-    /// Makes everything appended so far durable: one write of the buffered records and one
-    /// fsync, then the hard state and the new synced mark go to a hard-state copy (one small
-    /// in-place write and fdatasync). A full segment is then closed and a new
-    /// one started, so only the last segment can ever hold unsynced (tearable) records.
+    /// Makes everything appended so far durable: one write of the buffered records followed
+    /// by a `Seal` record into the preallocated segment, and one fdatasync. The hard-state
+    /// copies are rewritten only when the term or vote changed. A full segment is then closed
+    /// and a new one started, so only the last segment can ever hold unsynced (tearable)
+    /// records.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         self.check()?;
+        if self.pending.is_empty() && self.written == self.sealed {
+            return Ok(());
+        }
+        self.make_room(self.pending.len() as u64)?;
+        Record::Seal {
+            capacity: self.capacity,
+        }
+        .encode_framed(&mut self.pending);
         self.flush()?;
         let path = self.current_path();
         if let Err(e) = self.file.sync() {
             return Err(self.poison(StorageError::io("fsync", path, e)));
         }
+        self.sealed = self.written;
         if self.written >= self.opts.segment_bytes {
             self.roll()
-        } else {
+        } else if self.vote_changed() {
             self.write_mark()
+        } else {
+            Ok(())
         }
+    }
+
+    /// Whether the term or vote differs from what the hard-state copies hold.
+    fn vote_changed(&self) -> bool {
+        let copy = self.copies.current().hard_state;
+        (copy.term, copy.voted_for) != (self.hard_state.term, self.hard_state.voted_for)
+    }
+
+    /// Makes sure `bytes` more, and the seal that will close their batch, fit in the current
+    /// segment's preallocated space. If they do not, the file is extended with zeros (by
+    /// whole preallocation chunks) and the new capacity sealed and synced before anything is
+    /// written past the old one, so a file found shorter than that is still known to be cut.
+    /// This is the one commit in every chunk's worth of records that writes and syncs more.
+    fn make_room(&mut self, bytes: u64) -> Result<(), StorageError> {
+        let needed = self.written + bytes + SEAL;
+        if needed <= self.capacity {
+            return Ok(());
+        }
+        let capacity = needed.next_multiple_of(chunk(&self.opts));
+        let mut seal = Vec::with_capacity(SEAL_FRAME);
+        Record::Seal { capacity }.encode_framed(&mut seal);
+        let file = self.file.as_mut();
+        let grown = zero_fill(file, self.capacity, capacity)
+            .and_then(|()| file.write_at(self.written, &seal))
+            .and_then(|()| file.sync());
+        if let Err(e) = grown {
+            let path = self.current_path();
+            return Err(self.poison(StorageError::io("extend segment", path, e)));
+        }
+        self.written += SEAL;
+        self.sealed = self.written;
+        self.capacity = capacity;
+        Ok(())
     }
 
     /// Records a local snapshot up to `upto_index` (taken by the state machine, so
@@ -478,6 +541,13 @@ impl Wal {
         Ok(())
     }
 
+    /// Where the next batch goes in the current segment (the end of its last seal after a
+    /// sync): what tests write a simulated crash's leftovers at.
+    #[cfg(test)]
+    pub(crate) fn write_position(&self) -> u64 {
+        self.written
+    }
+
     /// The synced mark most recently recorded.
     pub fn synced_mark(&self) -> SyncMark {
         self.copies.current().mark
@@ -501,6 +571,7 @@ impl Wal {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.make_room(self.pending.len() as u64)?;
         if let Err(e) = self.file.write_at(self.written, &self.pending) {
             let path = self.current_path();
             return Err(self.poison(StorageError::io("write", path, e)));
@@ -518,28 +589,76 @@ impl Wal {
             seq: last.seq + 1,
             first_index: self.log.next_index(),
         };
-        let path = self.dir.join(id.file_name());
-        let mut file = match self.io.open(&path, true) {
-            Ok(f) => f,
-            Err(e) => return Err(self.poison(StorageError::io("create", path, e))),
+        let started = start_segment(
+            self.io.as_ref(),
+            &self.dir,
+            id,
+            &self.opts,
+            self.hard_state,
+            self.snapshot_point(),
+        );
+        let (file, header_len, capacity) = match started {
+            Ok(s) => s,
+            Err(e) => return Err(self.poison(e)),
         };
-        let mut header = Vec::with_capacity(2 * (FRAME_HEADER + 17));
-        Record::HardState(self.hard_state).encode_framed(&mut header);
-        if let Some(p) = self.snapshot_point() {
-            Record::Snapshot(p).encode_framed(&mut header);
-        }
-        let synced = file
-            .write_at(0, &header)
-            .and_then(|()| file.sync())
-            .and_then(|()| self.io.sync_dir(&self.dir));
-        if let Err(e) = synced {
-            return Err(self.poison(StorageError::io("start segment", path, e)));
-        }
         self.segments.push(id);
         self.file = file;
-        self.written = header.len() as u64;
+        self.written = header_len;
+        self.sealed = header_len;
+        self.capacity = capacity;
         self.write_mark()
     }
+}
+
+/// Creates segment `id` preallocated with zeros, starting with its header (the hard state,
+/// the snapshot point if any, and a seal stating the capacity), and makes it and its
+/// directory entry durable. Returns the open file, the header's length and the capacity.
+fn start_segment(
+    io: &dyn FileIo,
+    dir: &Path,
+    id: SegmentId,
+    opts: &WalOptions,
+    hard_state: HardState,
+    snapshot: Option<SnapshotPoint>,
+) -> Result<(Box<dyn FileHandle>, u64, u64), StorageError> {
+    let path = dir.join(id.file_name());
+    let mut header = Vec::with_capacity(2 * (FRAME_HEADER + 22) + SEAL as usize);
+    Record::HardState(hard_state).encode_framed(&mut header);
+    if let Some(p) = snapshot {
+        Record::Snapshot(p).encode_framed(&mut header);
+    }
+    let header_len = (header.len() as u64) + SEAL;
+    let capacity = (header_len + SEAL).next_multiple_of(chunk(opts));
+    Record::Seal { capacity }.encode_framed(&mut header);
+    let created = io.open(&path, true).and_then(|mut file| {
+        zero_fill(file.as_mut(), 0, capacity)?;
+        file.write_at(0, &header)?;
+        file.sync()?;
+        io.sync_dir(dir)?;
+        Ok(file)
+    });
+    match created {
+        Ok(file) => Ok((file, header_len, capacity)),
+        Err(e) => Err(StorageError::io("start segment", path, e)),
+    }
+}
+
+/// How much of a segment is preallocated at a time: [`PREALLOCATE_CHUNK`], or the whole
+/// segment size if that is smaller.
+fn chunk(opts: &WalOptions) -> u64 {
+    opts.segment_bytes.clamp(1, PREALLOCATE_CHUNK)
+}
+
+/// Writes zeros over `from..to` of `file`.
+fn zero_fill(file: &mut dyn FileHandle, from: u64, to: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; to.saturating_sub(from).min(FLUSH_THRESHOLD as u64) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64);
+        file.write_at(at, &zeros[..n as usize])?;
+        at += n;
+    }
+    Ok(())
 }
 
 /// Whether a segment's valid bytes start with the header `roll` writes: the hard state, then
@@ -560,28 +679,4 @@ fn has_header(buf: &[u8], with_snapshot: bool) -> bool {
                 ..
             }
         )
-}
-
-/// Replays the valid records at the start of `buf`, returning where the first bad or
-/// incomplete one starts (`buf.len()` if none).
-fn replay_segment(buf: &[u8], hard_state: &mut HardState, log: &mut EntryLog) -> usize {
-    let mut at = 0;
-    while at < buf.len() {
-        let Frame::Ok { record, next } = record::read_frame(buf, at) else {
-            return at;
-        };
-        match record {
-            Record::Entry {
-                index,
-                term,
-                kind,
-                payload,
-            } => log.replay_entry(index, term, kind, payload),
-            Record::TruncateFrom { index } => log.truncate_from(index),
-            Record::HardState(hs) => *hard_state = hs,
-            Record::Snapshot(p) => log.apply_snapshot(p),
-        }
-        at = next;
-    }
-    at
 }
