@@ -214,11 +214,7 @@ impl RawConfig {
         RawConfig {
             id: self.id.or(base.id),
             listen: self.listen.or(base.listen),
-            peers: if self.peers.is_empty() {
-                base.peers
-            } else {
-                self.peers
-            },
+            peers: or_list(self.peers, base.peers),
             voters: self.voters.or(base.voters),
             data_dir: self.data_dir.or(base.data_dir),
             key_file: self.key_file.or(base.key_file),
@@ -347,6 +343,15 @@ impl RawConfig {
         raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
             .map_err(|e| format!("invalid raft settings: {e}"))?;
         Ok(cfg)
+    }
+}
+
+/// `given` unless it is empty, else `base` (a repeated flag replaces a file's list whole).
+pub(crate) fn or_list<T>(given: Vec<T>, base: Vec<T>) -> Vec<T> {
+    if given.is_empty() {
+        base
+    } else {
+        given
     }
 }
 

@@ -172,6 +172,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts that `out` succeeded and printed exactly `text`.
+fn assert_prints(out: &Output, text: &str) {
+    assert_eq!(code(out), 0, "{}", stderr(out));
+    assert_eq!(stdout(out), text);
+}
+
 /// A one-node cluster (it elects itself at once) and the client flags for it.
 fn one_node() -> (LocalCluster, Vec<String>) {
     let cluster = common::start(1, &[]);
@@ -242,14 +248,9 @@ fn help_shows_the_required_node_arguments() {
 fn global_flags_work_after_the_subcommand() {
     let (_cluster, flags) = one_node();
     let out = client(&["put", "k", "v"], &flags);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_prints(&out, "ok\n");
     let out = client(&["get", "k"], &flags);
-    assert_eq!(
-        (code(&out), stdout(&out)),
-        (0, "v\n".into()),
-        "{}",
-        stderr(&out)
-    );
+    assert_prints(&out, "v\n");
 }
 
 #[test]
@@ -263,7 +264,7 @@ fn client_settings_come_from_raft_variables_and_a_config_file() {
     ];
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_env(raft_client(), &["put", "k", "from-env"], &vars);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_prints(&out, "ok\n");
 
     let config = cluster.root().join("client.toml");
     let quoted: Vec<String> = peers.iter().map(|p| format!("{p:?}")).collect();
@@ -271,32 +272,22 @@ fn client_settings_come_from_raft_variables_and_a_config_file() {
     std::fs::write(&config, toml).unwrap();
     let path = config.to_str().unwrap();
     let out = run(raft_client(), &["get", "k", "--config", path]);
-    assert_eq!(
-        (code(&out), stdout(&out)),
-        (0, "from-env\n".into()),
-        "{}",
-        stderr(&out)
-    );
+    assert_prints(&out, "from-env\n");
     let out = run_env(
         raft_client(),
         &["get", "k"],
         &[("RAFT_CLIENT_CONFIG", path)],
     );
-    assert_eq!(
-        (code(&out), stdout(&out)),
-        (0, "from-env\n".into()),
-        "{}",
-        stderr(&out)
-    );
+    assert_prints(&out, "from-env\n");
 }
 
 #[test]
 fn get_of_an_absent_key_is_told_apart_from_a_stored_value() {
     let (_cluster, flags) = one_node();
     let out = client(&["put", "k", "(absent)"], &flags);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_prints(&out, "ok\n");
     let stored = client(&["get", "k"], &flags);
-    assert_eq!((code(&stored), stdout(&stored)), (0, "(absent)\n".into()));
+    assert_prints(&stored, "(absent)\n");
     let missing = client(&["get", "nothing-here"], &flags);
     assert_eq!(code(&missing), 4, "{}", stderr(&missing));
     assert_eq!(stdout(&missing), "");

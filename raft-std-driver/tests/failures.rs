@@ -7,6 +7,19 @@ mod common;
 
 use common::{code, eventually, leader_client, opts, raft_client, run};
 
+/// `raft-client put k v` through node `peer` (`ID=ADDR`) alone, under `key_file`.
+fn put_via(peer: &str, key_file: &str, timeout_ms: &str) -> std::process::Output {
+    let args = [
+        "--peer",
+        peer,
+        "--key-file",
+        key_file,
+        "--timeout-ms",
+        timeout_ms,
+    ];
+    run(raft_client(), &[&args[..], &["put", "k", "v"]].concat())
+}
+
 /// Lines of node 1's log that report a datagram failing authentication.
 fn refusal_lines(cluster: &raft_std_driver::local::LocalCluster) -> Vec<String> {
     let log = std::fs::read_to_string(&cluster.nodes[0].log).unwrap_or_default();
@@ -22,18 +35,7 @@ fn a_wrong_key_is_reported_by_the_node_and_the_client() {
     let wrong = cluster.root().join("wrong.key");
     std::fs::write(&wrong, "cd".repeat(32)).unwrap();
     let peer = cluster.peers()[0].to_string();
-    let args = [
-        "--peer",
-        &peer,
-        "--key-file",
-        wrong.to_str().unwrap(),
-        "--timeout-ms",
-        "1600",
-        "put",
-        "k",
-        "v",
-    ];
-    let out = run(raft_client(), &args);
+    let out = put_via(&peer, wrong.to_str().unwrap(), "1600");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 7, "{stderr}");
     assert!(stderr.contains("no authenticated reply"), "{stderr}");
@@ -64,18 +66,7 @@ fn a_request_that_could_not_be_sent_says_so() {
     let key = dir.path().join("key");
     std::fs::write(&key, "ab".repeat(32)).unwrap();
     // Port 0 cannot be sent to.
-    let args = [
-        "--peer",
-        "1=127.0.0.1:0",
-        "--key-file",
-        key.to_str().unwrap(),
-        "--timeout-ms",
-        "300",
-        "put",
-        "k",
-        "v",
-    ];
-    let out = run(raft_client(), &args);
+    let out = put_via("1=127.0.0.1:0", key.to_str().unwrap(), "300");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 5, "{stderr}");
     assert!(stderr.contains("not sent"), "{stderr}");
@@ -94,18 +85,7 @@ fn a_write_a_leader_took_but_could_not_commit_has_an_unknown_outcome() {
     // attempts once it stepped down (check-quorum).
     let peer = cluster.peers()[leader as usize - 1].to_string();
     let key = cluster.key_file().display().to_string();
-    let args = [
-        "--peer",
-        &peer,
-        "--key-file",
-        &key,
-        "--timeout-ms",
-        "2500",
-        "put",
-        "k",
-        "v",
-    ];
-    let out = run(raft_client(), &args);
+    let out = put_via(&peer, &key, "2500");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 8, "{stderr}");
     assert!(stderr.contains("may have been applied"), "{stderr}");

@@ -36,11 +36,7 @@ impl ClientSettings {
     /// `self`'s settings, falling back to `base` for each one not given.
     pub fn or(self, base: ClientSettings) -> ClientSettings {
         ClientSettings {
-            peers: if self.peers.is_empty() {
-                base.peers
-            } else {
-                self.peers
-            },
+            peers: crate::config::or_list(self.peers, base.peers),
             key_file: self.key_file.or(base.key_file),
             timeout_ms: self.timeout_ms.or(base.timeout_ms),
         }
