@@ -28,7 +28,7 @@ const MAX_UDP: usize = 65_507;
 pub struct ClientOptions {
     /// How long one attempt waits for a reply before trying the next node.
     pub attempt_timeout: Duration,
-    /// How long a request is retried before the cluster counts as unreachable.
+    /// How long a request is retried before it fails ([`ClientError::Failed`]).
     pub deadline: Duration,
 }
 

@@ -74,7 +74,8 @@ fn a_request_that_could_not_be_sent_says_so() {
 
 #[test]
 fn a_write_a_leader_took_but_could_not_commit_has_an_unknown_outcome() {
-    let mut cluster = common::start(3, &[]);
+    // Election timeouts of 1 to 2 s: the leader is still leading when the write reaches it.
+    let mut cluster = common::start(3, &["--election-ticks", "100"]);
     let (_, leader, _) = leader_client(&mut cluster);
     for id in 1..=3 {
         if id != leader {
@@ -85,7 +86,7 @@ fn a_write_a_leader_took_but_could_not_commit_has_an_unknown_outcome() {
     // attempts once it stepped down (check-quorum).
     let peer = cluster.peers()[leader as usize - 1].to_string();
     let key = cluster.key_file().display().to_string();
-    let out = put_via(&peer, &key, "2500");
+    let out = put_via(&peer, &key, "6000");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 8, "{stderr}");
     assert!(stderr.contains("may have been applied"), "{stderr}");
