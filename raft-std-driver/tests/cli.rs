@@ -125,7 +125,7 @@ fn bad_node_flags_and_configs_give_one_line_errors() {
 }
 
 #[test]
-fn the_client_exits_nonzero_with_one_line_when_the_cluster_is_unreachable() {
+fn the_client_exits_6_with_one_line_when_no_node_replies() {
     let client = raft_client();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
