@@ -1,9 +1,12 @@
 //! A blocking client of the key-value service: finds the leader by itself, retries a request
 //! with the same session sequence number until it is answered (so it applies exactly once),
-//! and gives up with [`ClientError::Unreachable`] after a deadline. Membership admin
-//! requests are in [`member`].
+//! and gives up with [`ClientError::Failed`] after a deadline, saying which of the
+//! [`Failure`]s it met (not sent, no reply, no authenticated reply, outcome unknown).
+//! Membership admin requests are in [`member`].
 
 pub mod member;
+pub mod outcome;
+pub mod settings;
 
 use std::fmt;
 use std::io;
@@ -13,8 +16,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::admin::MemberRefusal;
 use crate::config::Peer;
 use crate::kv::{Command, Request, Response};
-use crate::transport::{ClusterKey, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
+use crate::transport::{read_notice, ClusterKey, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientBody, ClientRequest, NodeStatus, ReplyBody, ServerReply};
+use outcome::Attempts;
+pub use outcome::Failure;
 
 const MAX_UDP: usize = 65_507;
 
@@ -23,7 +28,7 @@ const MAX_UDP: usize = 65_507;
 pub struct ClientOptions {
     /// How long one attempt waits for a reply before trying the next node.
     pub attempt_timeout: Duration,
-    /// How long a request is retried before the cluster counts as unreachable.
+    /// How long a request is retried before it fails ([`ClientError::Failed`]).
     pub deadline: Duration,
 }
 
@@ -39,8 +44,10 @@ impl Default for ClientOptions {
 /// Why a request failed.
 #[derive(Debug)]
 pub enum ClientError {
-    /// No node answered usefully before the deadline.
-    Unreachable {
+    /// No final answer came before the deadline; `failure` says what the attempts met.
+    Failed {
+        /// Not sent, no reply, no authenticated reply or outcome unknown.
+        failure: Failure,
         /// How long the client tried.
         waited: Duration,
         /// The last thing that went wrong.
@@ -59,11 +66,11 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Unreachable { waited, last } => write!(
-                f,
-                "cluster unreachable: no answer within {:.1} s (last: {last})",
-                waited.as_secs_f64()
-            ),
+            ClientError::Failed {
+                failure,
+                waited,
+                last,
+            } => outcome::describe(f, failure, *waited, last),
             ClientError::TooLarge => f.write_str("command too large for one frame"),
             ClientError::BadReply => f.write_str("malformed reply from a node"),
             ClientError::Refused(r) => write!(f, "{r}"),
@@ -85,6 +92,7 @@ pub struct Client {
     seq: u64,
     next_req: u64,
     opts: ClientOptions,
+    attempts: Attempts,
     buf: Vec<u8>,
     frame: Vec<u8>,
     sealed: Vec<u8>,
@@ -135,6 +143,7 @@ impl Client {
             seq: 0,
             next_req: 1,
             opts,
+            attempts: Attempts::default(),
             buf: vec![0; MAX_UDP],
             frame: Vec::new(),
             sealed: Vec::new(),
@@ -183,6 +192,18 @@ impl Client {
         })
     }
 
+    /// The error for requests that got no final answer after `waited`, from what the
+    /// attempts met since the last leader request began (or since the client was made): how
+    /// [`Client::execute`] fails at its deadline, and how a caller of [`Client::status`]
+    /// can report that no node answered.
+    pub fn failed(&self, waited: Duration) -> ClientError {
+        ClientError::Failed {
+            failure: self.attempts.failure(),
+            waited,
+            last: self.attempts.last.clone(),
+        }
+    }
+
     /// Sends `body` to the leader (following `NotLeader` hints, trying the nodes in turn,
     /// waiting out `Busy`) until `answer` takes a reply, or the deadline passes.
     fn via_leader<T>(
@@ -191,11 +212,11 @@ impl Client {
         mut answer: impl FnMut(&ReplyBody) -> Option<Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
         let start = Instant::now();
-        let mut last = String::from("no attempt");
+        self.attempts.reset();
         loop {
             let waited = start.elapsed();
             if waited >= self.opts.deadline {
-                return Err(ClientError::Unreachable { waited, last });
+                return Err(self.failed(waited));
             }
             let node = self.nodes[self.target];
             let left = self.opts.deadline - waited;
@@ -208,22 +229,27 @@ impl Client {
                 Some(ReplyBody::NotLeader { leader: Some(l) })
                     if l != node.id && self.nodes.iter().any(|p| p.id == l) =>
                 {
-                    last = format!("node {} redirected to {l}", node.id);
+                    self.attempts.last = format!("node {} redirected to {l}", node.id);
                     self.set_target(l);
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Some(ReplyBody::Busy) => {
-                    last = format!("node {} busy", node.id);
+                    self.attempts.last = format!("node {} busy", node.id);
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 other => {
-                    last = match other {
-                        None => format!("no reply from node {} ({})", node.id, node.addr),
+                    match other {
+                        // `roundtrip` said why.
+                        None => {}
                         Some(ReplyBody::NotLeader { .. }) => {
-                            format!("node {} knows no leader", node.id)
+                            self.attempts.last = format!("node {} knows no leader", node.id);
                         }
-                        Some(b) => format!("node {}: {b:?}", node.id),
-                    };
+                        // E.g. `Retry`: the request may have been proposed.
+                        Some(b) => {
+                            self.attempts.open += 1;
+                            self.attempts.last = format!("node {}: {b:?}", node.id);
+                        }
+                    }
                     self.target = (self.target + 1) % self.nodes.len();
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -267,7 +293,8 @@ impl Client {
         self.roundtrip(node.addr, body, self.opts.attempt_timeout)
     }
 
-    /// One request and its reply (replies to earlier requests are skipped).
+    /// One request and its reply (replies to earlier requests are skipped); what it met is
+    /// added to the request's [`Attempts`].
     fn roundtrip(
         &mut self,
         addr: SocketAddr,
@@ -284,13 +311,17 @@ impl Client {
         self.sealer
             .seal(&self.frame, &mut self.sealed)
             .map_err(|_| ClientError::TooLarge)?;
-        if self.sock.send_to(&self.sealed, addr).is_err() {
+        if let Err(e) = self.sock.send_to(&self.sealed, addr) {
+            self.attempts.last = format!("cannot send to {addr}: {e}");
             return Ok(None);
         }
+        self.attempts.sent += 1;
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                self.attempts.open += 1;
+                self.attempts.last = format!("no reply from {addr}");
                 return Ok(None);
             }
             self.sock
@@ -304,14 +335,26 @@ impl Client {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Ok(None)
+                    self.attempts.open += 1;
+                    self.attempts.last = format!("no reply from {addr}");
+                    return Ok(None);
                 }
                 // ECONNREFUSED: the node is down (ICMP port unreachable).
-                Err(_) => return Ok(None),
+                Err(e) => {
+                    self.attempts.open += 1;
+                    self.attempts.last = format!("{addr}: {e}");
+                    return Ok(None);
+                }
             };
             let Ok(opened) = self.opener.open(from, &self.buf[..n]) else {
+                self.attempts.unauthenticated += 1;
+                if let Some(reason) = read_notice(&self.buf[..n]) {
+                    self.attempts.refused_by = Some((from, reason));
+                }
+                self.attempts.last = format!("a datagram from {from} did not authenticate");
                 continue;
             };
+            self.attempts.authenticated += 1;
             let Some((&wire::TAG_REPLY, body)) = opened.plaintext.split_first() else {
                 continue;
             };

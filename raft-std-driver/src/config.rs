@@ -28,6 +28,26 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The optional settings' defaults (`raft-node --help` shows them).
+pub mod defaults {
+    /// `cluster_id`.
+    pub const CLUSTER_ID: u32 = 0;
+    /// `tick_ms`.
+    pub const TICK_MS: u64 = 10;
+    /// `election_ticks`.
+    pub const ELECTION_TICKS: u32 = 15;
+    /// `heartbeat_ticks`.
+    pub const HEARTBEAT_TICKS: u32 = 3;
+    /// `max_frame_bytes`.
+    pub const MAX_FRAME_BYTES: u32 = 1200;
+    /// `stats_interval_ms`.
+    pub const STATS_INTERVAL_MS: u64 = 1000;
+    /// `snapshot_entries`.
+    pub const SNAPSHOT_ENTRIES: u64 = 0;
+    /// `read_policy`.
+    pub const READ_POLICY: &str = "read_index";
+}
+
 /// One `id=host:port` peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
@@ -169,12 +189,7 @@ pub struct RawConfig {
 impl RawConfig {
     /// Reads a TOML config file. Flags given as well override it (see [`RawConfig::or`]).
     pub fn from_file(path: &Path) -> Result<RawConfig, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        let f: File = toml::from_str(&text).map_err(|e| {
-            let msg = e.message().to_string();
-            format!("config {}: {msg}", path.display())
-        })?;
+        let f: File = read_toml(path)?;
         Ok(RawConfig {
             id: Some(f.id),
             listen: f.listen,
@@ -199,11 +214,7 @@ impl RawConfig {
         RawConfig {
             id: self.id.or(base.id),
             listen: self.listen.or(base.listen),
-            peers: if self.peers.is_empty() {
-                base.peers
-            } else {
-                self.peers
-            },
+            peers: or_list(self.peers, base.peers),
             voters: self.voters.or(base.voters),
             data_dir: self.data_dir.or(base.data_dir),
             key_file: self.key_file.or(base.key_file),
@@ -285,23 +296,23 @@ impl RawConfig {
         };
         let data_dir = self.data_dir.ok_or("missing --data-dir")?;
         let key_file = self.key_file.ok_or("missing --key-file")?;
-        let tick_ms = self.tick_ms.unwrap_or(10);
+        let tick_ms = self.tick_ms.unwrap_or(defaults::TICK_MS);
         if tick_ms == 0 || tick_ms > 10_000 {
             return Err(format!("tick of {tick_ms} ms: must be in 1..=10000"));
         }
-        let election_ticks = self.election_ticks.unwrap_or(15);
-        let heartbeat_ticks = self.heartbeat_ticks.unwrap_or(3);
-        let max_frame_bytes = self.max_frame_bytes.unwrap_or(1200);
+        let election_ticks = self.election_ticks.unwrap_or(defaults::ELECTION_TICKS);
+        let heartbeat_ticks = self.heartbeat_ticks.unwrap_or(defaults::HEARTBEAT_TICKS);
+        let max_frame_bytes = self.max_frame_bytes.unwrap_or(defaults::MAX_FRAME_BYTES);
         let max_datagram = max_frame_bytes as usize + 1 + crate::transport::OVERHEAD;
         if max_datagram > 65_507 {
             return Err(format!(
                 "max_frame_bytes {max_frame_bytes}: the sealed datagram would exceed 65507 bytes"
             ));
         }
-        let read_policy = match self.read_policy.as_deref() {
-            None | Some("read_index") | Some("read-index") => crate::node::ReadPolicy::ReadIndex,
-            Some("log") | Some("through_log") => crate::node::ReadPolicy::ThroughLog,
-            Some(other) => {
+        let read_policy = match self.read_policy.as_deref().unwrap_or(defaults::READ_POLICY) {
+            "read_index" | "read-index" => crate::node::ReadPolicy::ReadIndex,
+            "log" | "through_log" => crate::node::ReadPolicy::ThroughLog,
+            other => {
                 return Err(format!(
                     "read policy `{other}`: must be `read_index` or `log`"
                 ))
@@ -314,14 +325,18 @@ impl RawConfig {
             initial_voters,
             data_dir,
             key_file,
-            cluster_id: self.cluster_id.unwrap_or(0),
+            cluster_id: self.cluster_id.unwrap_or(defaults::CLUSTER_ID),
             tick: Duration::from_millis(tick_ms),
             election_ticks,
             heartbeat_ticks,
             fsync: self.fsync.unwrap_or(true),
             max_frame_bytes,
-            stats_interval: Duration::from_millis(self.stats_interval_ms.unwrap_or(1000).max(10)),
-            snapshot_entries: self.snapshot_entries.unwrap_or(0),
+            stats_interval: Duration::from_millis(
+                self.stats_interval_ms
+                    .unwrap_or(defaults::STATS_INTERVAL_MS)
+                    .max(10),
+            ),
+            snapshot_entries: self.snapshot_entries.unwrap_or(defaults::SNAPSHOT_ENTRIES),
             read_policy,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
@@ -329,6 +344,22 @@ impl RawConfig {
             .map_err(|e| format!("invalid raft settings: {e}"))?;
         Ok(cfg)
     }
+}
+
+/// `given` unless it is empty, else `base` (a repeated flag replaces a file's list whole).
+pub(crate) fn or_list<T>(given: Vec<T>, base: Vec<T>) -> Vec<T> {
+    if given.is_empty() {
+        base
+    } else {
+        given
+    }
+}
+
+/// Reads and parses a TOML config file; the error is one line naming the file.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config {}: {}", path.display(), e.message()))
 }
 
 impl NodeConfig {

@@ -1,7 +1,7 @@
 //! The std driver for raft-core: UDP transport, durable storage, a replicated key-value
 //! store, the [`Node`](node::Node) driver that runs raft-core's engine over them, a
 //! blocking [`Client`](client::Client), and the binaries built on them (`raft-node`,
-//! `raft-client`, `raft-demo`).
+//! `raft-client`, `raft-demo`), whose exit codes are listed in [`cli`].
 #![deny(missing_docs)]
 
 pub mod admin;

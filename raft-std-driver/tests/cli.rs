@@ -1,15 +1,14 @@
-//! Bad flags and configs give one `error:` line and a non-zero exit, never a backtrace; an
-//! unreachable cluster makes the client exit non-zero with one line.
+//! The binaries' command lines: bad flags and configs give one `error:` line and a non-zero
+//! exit, never a backtrace (clap's usage errors exit 2 and name the argument); global flags
+//! anywhere; defaults and required arguments in `--help`; the client's settings from `RAFT_*`
+//! variables or a config file; an absent key told apart from a stored value.
 
-use std::process::{Command, Output};
+mod common;
 
-fn run(bin: &str, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
+use std::process::Output;
+
+use common::{client_flags, code, raft_client, raft_node, run, run_env};
+use raft_std_driver::local::LocalCluster;
 
 fn assert_one_line_error(out: &Output, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -22,7 +21,7 @@ fn assert_one_line_error(out: &Output, what: &str) {
 
 #[test]
 fn bad_node_flags_and_configs_give_one_line_errors() {
-    let node = env!("CARGO_BIN_EXE_raft-node");
+    let node = raft_node();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let key = dir.path().join("key");
@@ -126,8 +125,8 @@ fn bad_node_flags_and_configs_give_one_line_errors() {
 }
 
 #[test]
-fn the_client_exits_nonzero_with_one_line_when_the_cluster_is_unreachable() {
-    let client = env!("CARGO_BIN_EXE_raft-client");
+fn the_client_exits_6_with_one_line_when_no_node_replies() {
+    let client = raft_client();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
     std::fs::write(&key, "ab".repeat(32)).unwrap();
@@ -160,6 +159,136 @@ fn the_client_exits_nonzero_with_one_line_when_the_cluster_is_unreachable() {
         ],
     );
     assert_one_line_error(&out, "unreachable");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
+    assert_eq!(code(&out), 6, "no reply");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no reply from any node"));
     assert_one_line_error(&run(client, &["put", "a"]), "client without peers");
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `out` succeeded and printed exactly `text`.
+fn assert_prints(out: &Output, text: &str) {
+    assert_eq!(code(out), 0, "{}", stderr(out));
+    assert_eq!(stdout(out), text);
+}
+
+/// A one-node cluster (it elects itself at once) and the client flags for it.
+fn one_node() -> (LocalCluster, Vec<String>) {
+    let cluster = common::start(1, &[]);
+    let flags = client_flags(&cluster);
+    (cluster, flags)
+}
+
+/// `raft-client` with `flags` after the subcommand `op`.
+fn client(op: &[&str], flags: &[String]) -> Output {
+    let mut args: Vec<&str> = op.to_vec();
+    args.extend(flags.iter().map(String::as_str));
+    run(raft_client(), &args)
+}
+
+#[test]
+fn usage_errors_exit_2_naming_the_missing_argument() {
+    let out = run(raft_client(), &["--peer", "1=127.0.0.1:9", "put", "a"]);
+    assert_one_line_error(&out, "missing value");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("<VALUE>"), "{}", stderr(&out));
+    let out = run(
+        raft_node(),
+        &["--listen", "127.0.0.1:0", "--data-dir", "/nonexistent"],
+    );
+    assert_one_line_error(&out, "node without --id");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--id") && stderr(&out).contains("--key-file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_shows_the_defaults() {
+    let help = stdout(&run(raft_node(), &["--help"]));
+    for default in [
+        "[default: 10]",
+        "[default: 15]",
+        "[default: 1200]",
+        "[default: read_index]",
+    ] {
+        assert!(
+            help.contains(default),
+            "raft-node --help lacks {default}: {help}"
+        );
+    }
+    let help = stdout(&run(raft_client(), &["bench", "--help"]));
+    for default in ["[default: 10000]", "[default: 16]"] {
+        assert!(
+            help.contains(default),
+            "raft-client bench --help lacks {default}: {help}"
+        );
+    }
+}
+
+#[test]
+fn help_shows_the_required_node_arguments() {
+    let help = stdout(&run(raft_node(), &["--help"]));
+    assert!(
+        help.contains("Usage: raft-node --id <ID> --data-dir <DIR> --key-file <FILE>"),
+        "{help}"
+    );
+    assert!(help.contains("Required"), "{help}");
+}
+
+#[test]
+fn global_flags_work_after_the_subcommand() {
+    let (_cluster, flags) = one_node();
+    let out = client(&["put", "k", "v"], &flags);
+    assert_prints(&out, "ok\n");
+    let out = client(&["get", "k"], &flags);
+    assert_prints(&out, "v\n");
+}
+
+#[test]
+fn client_settings_come_from_raft_variables_and_a_config_file() {
+    let (cluster, _) = one_node();
+    let peers: Vec<String> = cluster.peers().iter().map(|p| p.to_string()).collect();
+    let key = cluster.key_file().display().to_string();
+    let vars = [
+        ("RAFT_PEERS", peers.join(",")),
+        ("RAFT_KEY_FILE", key.clone()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_env(raft_client(), &["put", "k", "from-env"], &vars);
+    assert_prints(&out, "ok\n");
+
+    let config = cluster.root().join("client.toml");
+    let quoted: Vec<String> = peers.iter().map(|p| format!("{p:?}")).collect();
+    let toml = format!("peers = [{}]\nkey_file = {key:?}\n", quoted.join(", "));
+    std::fs::write(&config, toml).unwrap();
+    let path = config.to_str().unwrap();
+    let out = run(raft_client(), &["get", "k", "--config", path]);
+    assert_prints(&out, "from-env\n");
+    let out = run_env(
+        raft_client(),
+        &["get", "k"],
+        &[("RAFT_CLIENT_CONFIG", path)],
+    );
+    assert_prints(&out, "from-env\n");
+}
+
+#[test]
+fn get_of_an_absent_key_is_told_apart_from_a_stored_value() {
+    let (_cluster, flags) = one_node();
+    let out = client(&["put", "k", "(absent)"], &flags);
+    assert_prints(&out, "ok\n");
+    let stored = client(&["get", "k"], &flags);
+    assert_prints(&stored, "(absent)\n");
+    let missing = client(&["get", "nothing-here"], &flags);
+    assert_eq!(code(&missing), 4, "{}", stderr(&missing));
+    assert_eq!(stdout(&missing), "");
 }

@@ -1,13 +1,14 @@
 //! `raft-client`: put / get / delete / cas against a raft-node cluster, membership changes,
-//! and a benchmark.
+//! and a benchmark. Exit codes: see [`raft_std_driver::cli`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use raft_std_driver::admin::{MemberChange, MemberRefusal};
 use raft_std_driver::cli;
+use raft_std_driver::client::settings::{ClientSettings, DEFAULT_TIMEOUT_MS};
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::config::Peer;
 use raft_std_driver::kv::{Command, Response};
@@ -15,18 +16,39 @@ use raft_std_driver::transport::ClusterKey;
 
 /// A client of a raft-node key-value cluster: finds the leader by itself and retries a request
 /// with the same session sequence number until it is answered (exactly-once writes).
+///
+/// --peer and --key-file are required: as flags (before or after the command), in the RAFT_*
+/// environment variables, or in a --config file; flags override the variables, which override
+/// the file. Exit codes: 0 ok, 1 error, 2 usage error, 3 cas not swapped, 4 get of an absent
+/// key, 5 not sent (not applied), 6 no reply, 7 no authenticated reply (check the key file
+/// and addresses), 8 outcome unknown (a write may have been applied).
 #[derive(Parser, Debug)]
 #[command(name = "raft-client", version)]
 struct Args {
-    /// A cluster node as ID=HOST:PORT; repeat for each.
-    #[arg(long = "peer", value_name = "ID=ADDR", required = true)]
+    /// A cluster node as ID=HOST:PORT; repeat for each (or separate them with commas).
+    #[arg(
+        long = "peer",
+        value_name = "ID=ADDR",
+        global = true,
+        env = "RAFT_PEERS",
+        value_delimiter = ','
+    )]
     peers: Vec<String>,
     /// The cluster key file.
-    #[arg(long, value_name = "FILE")]
-    key_file: PathBuf,
+    #[arg(long, value_name = "FILE", global = true, env = "RAFT_KEY_FILE")]
+    key_file: Option<PathBuf>,
     /// Give up after this many milliseconds without an answer.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        global = true,
+        env = "RAFT_TIMEOUT_MS",
+        default_value_t = DEFAULT_TIMEOUT_MS
+    )]
     timeout_ms: u64,
+    /// A TOML file with `peers`, `key_file` and `timeout_ms`.
+    #[arg(long, value_name = "FILE", global = true, env = "RAFT_CLIENT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     op: Op,
 }
@@ -41,7 +63,7 @@ enum Op {
         value: String,
     },
     /// Prints KEY's value (a linearizable read: ReadIndex, or through the log with the nodes'
-    /// `--read-policy log`).
+    /// `--read-policy log`); an absent key prints nothing and exits 4.
     Get {
         /// The key.
         key: String,
@@ -116,66 +138,94 @@ enum MemberOp {
     },
 }
 
+/// Why `raft-client` failed: its exit code and one-line message.
+struct Failed(u8, String);
+
+impl From<String> for Failed {
+    fn from(msg: String) -> Failed {
+        Failed(cli::EXIT_ERROR, msg)
+    }
+}
+
+impl From<ClientError> for Failed {
+    fn from(e: ClientError) -> Failed {
+        Failed(cli::client_exit_code(&e), e.to_string())
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Args = match cli::parse() {
+    let (args, matches): (Args, _) = match cli::parse_matches() {
         Ok(a) => a,
         Err(code) => return code,
     };
     cli::init_tracing("warn");
-    match run(args) {
+    let flags = ClientSettings {
+        peers: args.peers,
+        key_file: args.key_file,
+        timeout_ms: cli::given(&matches, "timeout_ms").then_some(args.timeout_ms),
+    };
+    let settings = match &args.config {
+        Some(path) => match ClientSettings::from_file(path) {
+            Ok(file) => flags.or(file),
+            Err(e) => return cli::fail(e),
+        },
+        None => flags,
+    };
+    if settings.peers.is_empty() {
+        return cli::usage_error("missing --peer ID=ADDR (or RAFT_PEERS, or `peers` in --config)");
+    }
+    let Some(key_file) = settings.key_file else {
+        return cli::usage_error(
+            "missing --key-file FILE (or RAFT_KEY_FILE, or `key_file` in --config)",
+        );
+    };
+    let timeout_ms = settings.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    match run(args.op, &settings.peers, &key_file, timeout_ms) {
         Ok(code) => code,
-        Err(e) => cli::fail(e),
+        Err(Failed(code, msg)) => cli::fail_with(code, msg),
     }
 }
 
-fn run(args: Args) -> Result<ExitCode, String> {
-    let key = ClusterKey::from_file(&args.key_file).map_err(|e| e.to_string())?;
-    let peers = args
-        .peers
+fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<ExitCode, Failed> {
+    let key = ClusterKey::from_file(key_file).map_err(|e| e.to_string())?;
+    let peers = peers
         .iter()
         .map(|p| Peer::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     let opts = ClientOptions {
         attempt_timeout: Duration::from_millis(500),
-        deadline: Duration::from_millis(args.timeout_ms),
+        deadline: Duration::from_millis(timeout_ms),
     };
     let mut client = Client::new(&key, peers.clone(), opts).map_err(|e| e.to_string())?;
-    let exec = |client: &mut Client, c: Command| client.execute(c).map_err(|e| e.to_string());
-    let show = |v: &Option<Vec<u8>>| match v {
-        Some(v) => String::from_utf8_lossy(v).into_owned(),
-        None => "(absent)".into(),
-    };
-    match args.op {
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    match op {
         Op::Put { key, value } => {
             let c = Command::Put {
                 key: key.into_bytes(),
                 value: value.into_bytes(),
             };
-            expect(exec(&mut client, c)?, |r| matches!(r, Response::Written))?;
+            expect(client.execute(c)?, |r| matches!(r, Response::Written))?;
             println!("ok");
         }
-        Op::Get { key } => match exec(
-            &mut client,
-            Command::Get {
-                key: key.into_bytes(),
-            },
-        )? {
-            Response::Value(v) => println!("{}", show(&v)),
-            other => return Err(format!("unexpected response {other:?}")),
-        },
-        Op::Delete { key } => {
-            match exec(
-                &mut client,
-                Command::Delete {
-                    key: key.into_bytes(),
-                },
-            )? {
-                Response::Deleted { existed } => {
-                    println!("{}", if existed { "deleted" } else { "(absent)" })
-                }
-                other => return Err(format!("unexpected response {other:?}")),
+        Op::Get { key } => match client.execute(Command::Get {
+            key: key.into_bytes(),
+        })? {
+            Response::Value(Some(v)) => println!("{}", text(&v)),
+            // Nothing on stdout: a stored value, even "(absent)", always prints a line.
+            Response::Value(None) => {
+                eprintln!("(absent)");
+                return Ok(ExitCode::from(cli::EXIT_ABSENT));
             }
-        }
+            other => return Err(format!("unexpected response {other:?}").into()),
+        },
+        Op::Delete { key } => match client.execute(Command::Delete {
+            key: key.into_bytes(),
+        })? {
+            Response::Deleted { existed } => {
+                println!("{}", if existed { "deleted" } else { "(absent)" })
+            }
+            other => return Err(format!("unexpected response {other:?}").into()),
+        },
         Op::Cas {
             key,
             expected,
@@ -184,29 +234,39 @@ fn run(args: Args) -> Result<ExitCode, String> {
             remove,
         } => {
             if expected.is_none() && !absent {
-                return Err("cas needs --expected VALUE or --absent".into());
+                return Err(Failed(
+                    cli::EXIT_USAGE,
+                    "cas needs --expected VALUE or --absent".into(),
+                ));
             }
             if new.is_none() && !remove {
-                return Err("cas needs --new VALUE or --remove".into());
+                return Err(Failed(
+                    cli::EXIT_USAGE,
+                    "cas needs --new VALUE or --remove".into(),
+                ));
             }
             let c = Command::Cas {
                 key: key.into_bytes(),
                 expected: expected.map(String::into_bytes),
                 new: new.map(String::into_bytes),
             };
-            match exec(&mut client, c)? {
+            match client.execute(c)? {
                 Response::Cas { swapped: true, .. } => println!("swapped"),
                 Response::Cas { previous, .. } => {
-                    println!("not swapped (current: {})", show(&previous));
-                    return Ok(ExitCode::from(3));
+                    match previous {
+                        Some(v) => println!("not swapped (current: {})", text(&v)),
+                        None => println!("not swapped (key absent)"),
+                    }
+                    return Ok(ExitCode::from(cli::EXIT_NOT_SWAPPED));
                 }
-                other => return Err(format!("unexpected response {other:?}")),
+                other => return Err(format!("unexpected response {other:?}").into()),
             }
         }
         Op::Status => {
+            let start = Instant::now();
             let mut any = false;
             for p in &peers {
-                match client.status(p.id).map_err(|e| e.to_string())? {
+                match client.status(p.id)? {
                     Some(s) => {
                         any = true;
                         println!(
@@ -225,12 +285,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 }
             }
             if !any {
-                return Err("cluster unreachable: no node answered".into());
+                return Err(client.failed(start.elapsed()).into());
             }
         }
-        Op::Stats { id } => match client.stats(id).map_err(|e| e.to_string())? {
+        Op::Stats { id } => match client.stats(id)? {
             Some(v) => println!("{v:#}"),
-            None => return Err(format!("node {id} did not answer")),
+            None => return Err(format!("node {id} did not answer").into()),
         },
         Op::Member { op } => member(&mut client, op, opts.deadline)?,
         Op::Bench {
@@ -242,10 +302,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn member(client: &mut Client, op: MemberOp, deadline: Duration) -> Result<(), String> {
+fn member(client: &mut Client, op: MemberOp, deadline: Duration) -> Result<(), Failed> {
     let change = match op {
         MemberOp::Show => {
-            let view = client.membership().map_err(|e| e.to_string())?;
+            let view = client.membership()?;
             println!("{view}");
             return Ok(());
         }
@@ -266,7 +326,10 @@ fn member(client: &mut Client, op: MemberOp, deadline: Duration) -> Result<(), S
             {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(e) => return Err(format!("cannot {change}: {e}")),
+            Err(e) => {
+                let code = cli::client_exit_code(&e);
+                return Err(Failed(code, format!("cannot {change}: {e}")));
+            }
         }
     }
 }

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 use raft_std_driver::cli;
-use raft_std_driver::config::{NodeConfig, RawConfig};
+use raft_std_driver::config::{defaults, NodeConfig, RawConfig};
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::node::Node;
 use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageError};
+
+/// The heading of the arguments `raft-node` needs, unless the `--config` file gives them.
+const REQUIRED: &str = "Required (unless given in the --config file)";
 
 /// Runs one raft-core node of a replicated key-value store over authenticated, encrypted UDP.
 ///
@@ -17,61 +20,67 @@ use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageErro
 /// Counters are written to `<data-dir>/stats.json` every second. Ctrl-C (or SIGTERM) stops
 /// the node cleanly.
 #[derive(Parser, Debug)]
-#[command(name = "raft-node", version)]
+#[command(
+    name = "raft-node",
+    version,
+    override_usage = "raft-node --id <ID> --data-dir <DIR> --key-file <FILE> [--peer <ID=ADDR>]... [OPTIONS]\n       \
+                      raft-node --config <FILE> [OPTIONS]"
+)]
 struct Args {
     /// This node's id (1..2^31).
-    #[arg(long)]
+    #[arg(help_heading = REQUIRED, long, required_unless_present = "config")]
     id: Option<u32>,
     /// A node of the peer table as ID=HOST:PORT; repeat for each. May include this node (then
     /// --listen may be left out). Only these nodes are allowed to talk to this one.
     #[arg(long = "peer", value_name = "ID=ADDR")]
     peers: Vec<String>,
-    /// The cluster's initial voters, e.g. `1,2,3` (default: every --peer and this node). The
+    /// The cluster's initial voters, e.g. `1,2,3` [default: every --peer and this node]. The
     /// same on every node; the other peers start as non-members that can be added later
     /// (`raft-client member add-learner`).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     voters: Option<Vec<u32>>,
-    /// The UDP address to bind.
+    /// The UDP address to bind [default: this node's own --peer address].
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Directory for the WAL, snapshots and stats.json (created if absent).
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = REQUIRED, long, value_name = "DIR", required_unless_present = "config")]
     data_dir: Option<PathBuf>,
     /// The cluster key: 64 hex digits (e.g. `openssl rand -hex 32 > key`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = REQUIRED, long, value_name = "FILE", required_unless_present = "config")]
     key_file: Option<PathBuf>,
-    /// A TOML file with the same settings (id, listen, peers, data_dir, key_file, ...).
+    /// A TOML file with the same settings (id, listen, peers, data_dir, key_file, ...); flags
+    /// given override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Cluster id on the wire (default 0).
-    #[arg(long)]
-    cluster_id: Option<u32>,
-    /// Tick length in milliseconds (default 10).
-    #[arg(long)]
-    tick_ms: Option<u64>,
-    /// Minimum election timeout in ticks (default 15).
-    #[arg(long)]
-    election_ticks: Option<u32>,
-    /// Heartbeat interval in ticks (default 3).
-    #[arg(long)]
-    heartbeat_ticks: Option<u32>,
+    /// Cluster id on the wire.
+    #[arg(long, default_value_t = defaults::CLUSTER_ID)]
+    cluster_id: u32,
+    /// Tick length in milliseconds.
+    #[arg(long, default_value_t = defaults::TICK_MS)]
+    tick_ms: u64,
+    /// Minimum election timeout in ticks.
+    #[arg(long, default_value_t = defaults::ELECTION_TICKS)]
+    election_ticks: u32,
+    /// Heartbeat interval in ticks.
+    #[arg(long, default_value_t = defaults::HEARTBEAT_TICKS)]
+    heartbeat_ticks: u32,
     /// Skip fsync (benchmarks only: a machine crash may lose acknowledged writes).
     #[arg(long)]
     no_fsync: bool,
-    /// Largest raft frame in bytes (default 1200, safe for any path MTU).
-    #[arg(long)]
-    max_frame_bytes: Option<u32>,
-    /// How often stats.json is rewritten, in milliseconds (default 1000).
-    #[arg(long)]
-    stats_interval_ms: Option<u64>,
-    /// Also take a snapshot every N applied entries (default 0: only when the log window
-    /// fills). Small values make followers that lag catch up through InstallSnapshot.
-    #[arg(long, value_name = "N")]
-    snapshot_entries: Option<u64>,
-    /// How linearizable gets are served: `read_index` (default; a heartbeat round, no log
-    /// entry) or `log` (proposed through the log like a write).
-    #[arg(long, value_name = "POLICY")]
-    read_policy: Option<String>,
+    /// Largest raft frame in bytes (the default is safe for any path MTU).
+    #[arg(long, default_value_t = defaults::MAX_FRAME_BYTES)]
+    max_frame_bytes: u32,
+    /// How often stats.json is rewritten, in milliseconds.
+    #[arg(long, default_value_t = defaults::STATS_INTERVAL_MS)]
+    stats_interval_ms: u64,
+    /// Also take a snapshot every N applied entries (0: only when the log window fills).
+    /// Small values make followers that lag catch up through InstallSnapshot.
+    #[arg(long, value_name = "N", default_value_t = defaults::SNAPSHOT_ENTRIES)]
+    snapshot_entries: u64,
+    /// How linearizable gets are served: `read_index` (a heartbeat round, no log entry) or
+    /// `log` (proposed through the log like a write).
+    #[arg(long, value_name = "POLICY", default_value = defaults::READ_POLICY)]
+    read_policy: String,
     /// UNSAFE, LAST RESORT when a majority is lost for good: make this node the only voter of
     /// a one-node cluster built from its own log, then run. Writes the old cluster acknowledged
     /// but this node lacks are lost; never start the other nodes on their old data again. A
@@ -111,11 +120,13 @@ fn force_new_cluster(cfg: &NodeConfig) -> Result<(), StorageError> {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match cli::parse() {
+    let (args, m): (Args, _) = match cli::parse_matches() {
         Ok(a) => a,
         Err(code) => return code,
     };
     cli::init_tracing("info");
+    // A flag left at its default gives way to the config file.
+    let given = |id: &str| cli::given(&m, id);
     let flags = RawConfig {
         id: args.id,
         listen: args.listen,
@@ -123,15 +134,15 @@ fn main() -> ExitCode {
         voters: args.voters,
         data_dir: args.data_dir,
         key_file: args.key_file,
-        cluster_id: args.cluster_id,
-        tick_ms: args.tick_ms,
-        election_ticks: args.election_ticks,
-        heartbeat_ticks: args.heartbeat_ticks,
+        cluster_id: given("cluster_id").then_some(args.cluster_id),
+        tick_ms: given("tick_ms").then_some(args.tick_ms),
+        election_ticks: given("election_ticks").then_some(args.election_ticks),
+        heartbeat_ticks: given("heartbeat_ticks").then_some(args.heartbeat_ticks),
         fsync: args.no_fsync.then_some(false),
-        max_frame_bytes: args.max_frame_bytes,
-        stats_interval_ms: args.stats_interval_ms,
-        snapshot_entries: args.snapshot_entries,
-        read_policy: args.read_policy,
+        max_frame_bytes: given("max_frame_bytes").then_some(args.max_frame_bytes),
+        stats_interval_ms: given("stats_interval_ms").then_some(args.stats_interval_ms),
+        snapshot_entries: given("snapshot_entries").then_some(args.snapshot_entries),
+        read_policy: given("read_policy").then_some(args.read_policy),
     };
     let raw = match &args.config {
         Some(path) => match RawConfig::from_file(path) {

@@ -68,7 +68,7 @@ use crate::logstore::WalLog;
 use crate::machine::StateMachine;
 use crate::storage::{FileIo, SnapshotStore, StdIo, Wal, WalOptions};
 use crate::transport::epoch::advance_epoch_file;
-use crate::transport::{ClusterKey, Opener, PeerBinding, Sealer};
+use crate::transport::{ClusterKey, DropLog, Opener, PeerBinding, Sealer};
 
 pub use error::NodeError;
 pub use handle::{NodeHandle, ProposeError, RoleEvent};
@@ -110,6 +110,8 @@ pub struct Node<M: StateMachine = KvStore> {
     cfg: NodeConfig,
     engine: NodeEngine<M>,
     opener: Opener,
+    /// Which refused datagrams are logged (and answered with a refusal notice).
+    drop_log: DropLog,
     read_policy: ReadPolicy,
     /// Reusable buffers: a datagram received, its plaintext.
     rx: Vec<u8>,
@@ -269,6 +271,7 @@ impl<M: StateMachine> Node<M> {
             cfg,
             engine,
             opener,
+            drop_log: DropLog::default(),
             read_policy,
             rx: vec![0; MAX_UDP],
             plain: Vec::new(),

@@ -9,13 +9,18 @@
 //!
 //! The receiving side is here too ([`Node::on_datagram`]): a datagram is opened
 //! (authenticated, replay-checked, allow-listed, drops counted per reason by the [`Opener`]),
-//! then stepped into the engine as a raft frame or handed to the client protocol.
+//! then stepped into the engine as a raft frame or handed to the client protocol. A refused
+//! datagram is logged, at most once per source address per
+//! [`REPORT_INTERVAL`](crate::transport::REPORT_INTERVAL) (with the number left out since),
+//! and a wrong key or an unknown sender is answered with a refusal notice
+//! ([`notice_for`](crate::transport::notice_for)).
 //!
 //! [`Opener`]: crate::transport::Opener
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::time::Instant;
 
 use raft_core::codec::{self, EntrySource};
 use raft_core::engine::{Outgoing, Transport};
@@ -23,7 +28,7 @@ use raft_core::{Input, Message};
 
 use super::{Node, NodeError};
 use crate::machine::StateMachine;
-use crate::transport::{Sealer, CLIENT_ID_MIN};
+use crate::transport::{notice_for, read_notice, DropReason, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientRequest, ReplyBody, ServerReply};
 
 /// What the transport counts (reported in `stats.json`'s `driver` section).
@@ -156,7 +161,7 @@ impl<M: StateMachine> Node<M> {
                 o.sender
             }
             Err(reason) => {
-                tracing::debug!(%from, %reason, "dropped datagram");
+                self.report_refusal(n, from, reason);
                 return Ok(());
             }
         };
@@ -177,6 +182,44 @@ impl<M: StateMachine> Node<M> {
         };
         self.plain = plain;
         r
+    }
+
+    /// Logs the refusal of the `n`-byte datagram from `from` (already counted by the opener)
+    /// unless `from` was reported within the interval, and then answers a misconfigured
+    /// sender with a refusal notice.
+    fn report_refusal(&mut self, n: usize, from: SocketAddr, reason: DropReason) {
+        let Some(suppressed) = self.drop_log.note(from, Instant::now()) else {
+            return;
+        };
+        if let Some(theirs) = read_notice(&self.rx[..n]) {
+            tracing::warn!(
+                %from,
+                reason = %theirs,
+                hint = theirs.hint(),
+                suppressed,
+                "a node refused this node's datagrams: check the key file and peer addresses"
+            );
+            return;
+        }
+        match reason {
+            DropReason::Replayed | DropReason::TooOld => tracing::info!(
+                %from,
+                %reason,
+                hint = reason.hint(),
+                suppressed,
+                "dropped a stale datagram"
+            ),
+            _ => tracing::warn!(
+                %from,
+                %reason,
+                hint = reason.hint(),
+                suppressed,
+                "dropped a datagram that failed authentication"
+            ),
+        }
+        if let Some(notice) = notice_for(reason) {
+            let _ = self.engine.transport().socket().send_to(&notice, from);
+        }
     }
 
     fn on_raft_frame(&mut self, sender: u32, frame: &[u8]) -> Result<(), NodeError> {

@@ -47,6 +47,23 @@ impl DropReason {
     }
 }
 
+impl DropReason {
+    /// What usually causes it, for log lines.
+    pub fn hint(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "not a sealed datagram of this protocol version",
+            DropReason::Oversized => "larger than the largest datagram allowed",
+            DropReason::BadTag => "wrong key file, or a damaged or forged datagram",
+            DropReason::Replayed => "a duplicate or a replayed datagram",
+            DropReason::TooOld => "below the replay window (e.g. from the sender's earlier boot)",
+            DropReason::UnknownPeer => "the sender's id is not in this node's peer table",
+            DropReason::AddressMismatch => {
+                "a known node id from another address than its --peer one"
+            }
+        }
+    }
+}
+
 impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

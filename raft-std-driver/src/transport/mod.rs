@@ -44,11 +44,20 @@
 //! `UnknownPeer` (a reflected frame). Clients are the exception: ids at or above
 //! [`CLIENT_ID_MIN`] roam and are admitted on their first authentic datagram
 //! ([`Opener::accept_clients`]). Everything refused is counted in [`DropCounters`].
+//!
+//! # Reporting refusals
+//!
+//! A node logs refused datagrams at most once per source address per [`REPORT_INTERVAL`]
+//! ([`DropLog`], with the number left out since), and answers a wrong key, an unknown sender
+//! or a known sender from another address with a two-byte unsealed refusal notice
+//! ([`notice_for`]), which a client reports as "no authenticated reply".
 
+mod droplog;
 mod drops;
 pub mod epoch;
 mod frame;
 mod key;
+mod notice;
 mod open;
 pub mod replay;
 mod seal;
@@ -56,8 +65,10 @@ mod seal;
 #[cfg(test)]
 mod tests;
 
+pub use droplog::{DropLog, MAX_SOURCES, REPORT_INTERVAL};
 pub use drops::{DropCounters, DropReason};
 pub use frame::{HEADER_LEN, MAGIC_VERSION, OVERHEAD, TAG_LEN};
 pub use key::{ClusterKey, KeyError};
+pub use notice::{notice_for, read_notice, NOTICE_MAGIC};
 pub use open::{Opened, Opener, PeerBinding, CLIENT_ID_MIN};
 pub use seal::{SealError, Sealer};

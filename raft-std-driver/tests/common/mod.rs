@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use raft_std_driver::admin::MemberRefusal;
@@ -18,6 +18,52 @@ use raft_std_driver::local::LocalCluster;
 /// The `raft-node` binary built with these tests.
 pub fn raft_node() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_raft-node"))
+}
+
+/// The `raft-client` binary built with these tests.
+pub fn raft_client() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_raft-client"))
+}
+
+/// The `RAFT_*` variables `raft-client` reads.
+pub const CLIENT_VARS: [&str; 4] = [
+    "RAFT_PEERS",
+    "RAFT_KEY_FILE",
+    "RAFT_TIMEOUT_MS",
+    "RAFT_CLIENT_CONFIG",
+];
+
+/// Runs `bin` with `args` to its end (the binaries' own deadlines bound it), with backtraces
+/// on and only the `RAFT_*` variables of `env`.
+pub fn run_env(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("RUST_BACKTRACE", "1");
+    for var in CLIENT_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+/// [`run_env`] without `RAFT_*` variables.
+pub fn run(bin: &Path, args: &[&str]) -> Output {
+    run_env(bin, args, &[])
+}
+
+/// The exit code of a finished binary.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
+
+/// `raft-client`'s `--peer` flags for every node of `cluster`, and `--key-file`.
+pub fn client_flags(cluster: &LocalCluster) -> Vec<String> {
+    let mut flags: Vec<String> = cluster
+        .peers()
+        .iter()
+        .flat_map(|p| ["--peer".to_string(), p.to_string()])
+        .collect();
+    flags.push("--key-file".into());
+    flags.push(cluster.key_file().display().to_string());
+    flags
 }
 
 /// `n` voters as `raft-node` processes on 127.0.0.1, each given `extra` flags.
