@@ -19,6 +19,8 @@
 //! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
 //!                                    # raft-core's log window fills)
 //! read_policy = "read_index"         # or "log"
+//! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
+//!                                    # (default: no endpoint)
 //! ```
 
 use std::fmt;
@@ -107,6 +109,8 @@ pub struct NodeConfig {
     pub snapshot_entries: u64,
     /// How linearizable gets are served.
     pub read_policy: crate::node::ReadPolicy,
+    /// Where `raft-node` serves Prometheus metrics (`GET /metrics`); `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The TOML file's shape.
@@ -129,6 +133,7 @@ struct File {
     stats_interval_ms: Option<u64>,
     snapshot_entries: Option<u64>,
     read_policy: Option<String>,
+    metrics_addr: Option<String>,
 }
 
 /// The settings as given (flags or file), before validation.
@@ -164,6 +169,8 @@ pub struct RawConfig {
     pub snapshot_entries: Option<u64>,
     /// `--read-policy` (`read_index` or `log`).
     pub read_policy: Option<String>,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<String>,
 }
 
 impl RawConfig {
@@ -191,6 +198,7 @@ impl RawConfig {
             stats_interval_ms: f.stats_interval_ms,
             snapshot_entries: f.snapshot_entries,
             read_policy: f.read_policy,
+            metrics_addr: f.metrics_addr,
         })
     }
 
@@ -216,6 +224,7 @@ impl RawConfig {
             stats_interval_ms: self.stats_interval_ms.or(base.stats_interval_ms),
             snapshot_entries: self.snapshot_entries.or(base.snapshot_entries),
             read_policy: self.read_policy.or(base.read_policy),
+            metrics_addr: self.metrics_addr.or(base.metrics_addr),
         }
     }
 
@@ -273,11 +282,7 @@ impl RawConfig {
             }
         };
         let listen = match (self.listen, own) {
-            (Some(l), _) => l
-                .to_socket_addrs()
-                .map_err(|e| format!("--listen {l}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("--listen {l}: resolves to nothing"))?,
+            (Some(l), _) => resolve("--listen", &l)?,
             (None, Some(a)) => a,
             (None, None) => {
                 return Err("missing --listen (or list this node itself in --peer)".into())
@@ -307,6 +312,10 @@ impl RawConfig {
                 ))
             }
         };
+        let metrics_addr = match self.metrics_addr {
+            Some(a) => Some(resolve("--metrics-addr", &a)?),
+            None => None,
+        };
         let cfg = NodeConfig {
             id,
             listen,
@@ -323,12 +332,21 @@ impl RawConfig {
             stats_interval: Duration::from_millis(self.stats_interval_ms.unwrap_or(1000).max(10)),
             snapshot_entries: self.snapshot_entries.unwrap_or(0),
             read_policy,
+            metrics_addr,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
         raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
             .map_err(|e| format!("invalid raft settings: {e}"))?;
         Ok(cfg)
     }
+}
+
+/// The first address `addr` (given as `flag`) resolves to.
+fn resolve(flag: &str, addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{flag} {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{flag} {addr}: resolves to nothing"))
 }
 
 impl NodeConfig {
