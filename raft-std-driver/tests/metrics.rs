@@ -12,6 +12,9 @@ use common::{eventually, leader_client, put_nth, raft_node};
 use raft_std_driver::local::LocalCluster;
 use raft_std_driver::metrics::scrape;
 
+/// The leader's series of the role gauge.
+const LEADER: &str = "raft_role{role=\"leader\"}";
+
 /// One scrape's samples: `name{labels}` -> value.
 type Samples = BTreeMap<String, f64>;
 
@@ -65,15 +68,21 @@ fn every_figure_is_served_with_sane_values() {
         let malformed = "raft_datagrams_dropped_total{layer=\"transport\",reason=\"malformed\"}";
         scrapes.len() == 3
             && scrapes.iter().all(|s| {
-                s.get("raft_applied_index").copied().unwrap_or(0.0) >= f64::from(WRITES)
+                // The writes and at least one leader's empty entry.
+                s.get("raft_applied_index").copied().unwrap_or(0.0) > f64::from(WRITES)
                     && s.get("raft_fsync_duration_seconds_count").copied() > Some(0.0)
             })
             && scrapes[0].get(malformed).copied() >= Some(1.0)
+            && scrapes
+                .iter()
+                .filter(|s| s.get(LEADER) == Some(&1.0))
+                .count()
+                == 1
     });
     assert!(settled, "the scrapes did not settle: {scrapes:#?}");
 
     let leaders: Vec<u32> = (1..=3u32)
-        .filter(|&id| value(&scrapes[id as usize - 1], id, "raft_role{role=\"leader\"}") == 1.0)
+        .filter(|&id| value(&scrapes[id as usize - 1], id, LEADER) == 1.0)
         .collect();
     assert_eq!(leaders.len(), 1, "exactly one leader: {leaders:?}");
     let leader = leaders[0];
@@ -121,15 +130,24 @@ fn every_figure_is_served_with_sane_values() {
                 );
                 assert!(lag >= 0.0 && lag <= commit, "peer {peer}: lag {lag}");
             }
-            let accepted = value(s, id, "raft_proposals_total{outcome=\"accepted\"}");
-            assert!(
-                accepted >= f64::from(WRITES),
-                "accepted proposals: {accepted}"
-            );
         } else {
             assert!(lags.is_empty(), "node {id} is no leader: {lags:?}");
         }
     }
+    // A leader change midway would split the accepted proposals between two leaders.
+    let accepted: f64 = (1..=3u32)
+        .map(|id| {
+            value(
+                &scrapes[id as usize - 1],
+                id,
+                "raft_proposals_total{outcome=\"accepted\"}",
+            )
+        })
+        .sum();
+    assert!(
+        accepted >= f64::from(WRITES),
+        "accepted proposals: {accepted}"
+    );
 }
 
 #[test]
@@ -142,8 +160,13 @@ fn bad_requests_get_errors_and_the_node_runs_on() {
     http(addr, b"\x00\xffnot http at all\r\n\r\n");
     drop(TcpStream::connect(addr).unwrap());
     put_nth(&mut client, 1);
-    let text = scrape(addr, Duration::from_secs(2)).unwrap();
-    assert!(text.contains("raft_role{role=\"leader\"} 1"), "{text}");
+    // The node publishes its figures every 100 ms.
+    let mut text = String::new();
+    let led = eventually(10, || {
+        text = scrape(addr, Duration::from_secs(2)).unwrap();
+        text.contains("raft_role{role=\"leader\"} 1")
+    });
+    assert!(led, "{text}");
     assert!(cluster.is_running(1));
 }
 
@@ -152,4 +175,27 @@ fn no_endpoint_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = &common::configs(dir.path(), 1, "ab", |_| {})[0];
     assert_eq!(cfg.metrics_addr, None);
+}
+
+#[test]
+fn the_demo_prints_a_scrape_with_every_figure() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_raft-demo"))
+        .args(["--writes", "20", "--metrics-port", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for figure in [
+        "raft_role{role=\"leader\"} 1",
+        "raft_term ",
+        "raft_leader_id ",
+        "raft_commit_index ",
+        "raft_applied_index ",
+        "raft_replication_lag_entries{peer=",
+        "raft_fsync_duration_seconds_count ",
+        "raft_proposals_total{outcome=\"accepted\"} ",
+        "raft_datagrams_dropped_total{layer=\"transport\",reason=\"bad_tag\"} ",
+    ] {
+        assert!(stdout.contains(figure), "no `{figure}` in {stdout}");
+    }
 }
