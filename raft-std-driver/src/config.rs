@@ -19,6 +19,8 @@
 //! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
 //!                                    # raft-core's log window fills)
 //! read_policy = "read_index"         # or "log"
+//! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
+//!                                    # (default: no endpoint)
 //! ```
 
 use std::fmt;
@@ -127,6 +129,8 @@ pub struct NodeConfig {
     pub snapshot_entries: u64,
     /// How linearizable gets are served.
     pub read_policy: crate::node::ReadPolicy,
+    /// Where `raft-node` serves Prometheus metrics (`GET /metrics`); `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The TOML file's shape.
@@ -149,6 +153,7 @@ struct File {
     stats_interval_ms: Option<u64>,
     snapshot_entries: Option<u64>,
     read_policy: Option<String>,
+    metrics_addr: Option<String>,
 }
 
 /// The settings as given (flags or file), before validation.
@@ -184,6 +189,8 @@ pub struct RawConfig {
     pub snapshot_entries: Option<u64>,
     /// `--read-policy` (`read_index` or `log`).
     pub read_policy: Option<String>,
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<String>,
 }
 
 impl RawConfig {
@@ -206,6 +213,7 @@ impl RawConfig {
             stats_interval_ms: f.stats_interval_ms,
             snapshot_entries: f.snapshot_entries,
             read_policy: f.read_policy,
+            metrics_addr: f.metrics_addr,
         })
     }
 
@@ -227,6 +235,7 @@ impl RawConfig {
             stats_interval_ms: self.stats_interval_ms.or(base.stats_interval_ms),
             snapshot_entries: self.snapshot_entries.or(base.snapshot_entries),
             read_policy: self.read_policy.or(base.read_policy),
+            metrics_addr: self.metrics_addr.or(base.metrics_addr),
         }
     }
 
@@ -284,11 +293,7 @@ impl RawConfig {
             }
         };
         let listen = match (self.listen, own) {
-            (Some(l), _) => l
-                .to_socket_addrs()
-                .map_err(|e| format!("--listen {l}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("--listen {l}: resolves to nothing"))?,
+            (Some(l), _) => resolve("--listen", &l)?,
             (None, Some(a)) => a,
             (None, None) => {
                 return Err("missing --listen (or list this node itself in --peer)".into())
@@ -318,6 +323,10 @@ impl RawConfig {
                 ))
             }
         };
+        let metrics_addr = match self.metrics_addr {
+            Some(a) => Some(resolve("--metrics-addr", &a)?),
+            None => None,
+        };
         let cfg = NodeConfig {
             id,
             listen,
@@ -338,6 +347,7 @@ impl RawConfig {
             ),
             snapshot_entries: self.snapshot_entries.unwrap_or(defaults::SNAPSHOT_ENTRIES),
             read_policy,
+            metrics_addr,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
         raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
@@ -360,6 +370,14 @@ pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("config {}: {}", path.display(), e.message()))
+}
+
+/// The first address `addr` (given as `flag`) resolves to.
+fn resolve(flag: &str, addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{flag} {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{flag} {addr}: resolves to nothing"))
 }
 
 impl NodeConfig {

@@ -12,6 +12,7 @@ pub mod kv;
 pub mod local;
 pub mod logstore;
 pub mod machine;
+pub mod metrics;
 pub mod node;
 pub mod storage;
 pub mod transport;

@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ pub struct LocalNode {
     pub data_dir: PathBuf,
     /// Its log file (stderr of the process, appended across restarts).
     pub log: PathBuf,
+    /// Where it serves Prometheus metrics (`--metrics-addr`), if it does.
+    pub metrics: Option<SocketAddr>,
     child: Option<Child>,
 }
 
@@ -59,6 +61,28 @@ impl LocalCluster {
         voters: usize,
         extra: &[&str],
     ) -> io::Result<LocalCluster> {
+        LocalCluster::launch(bin, n, voters, extra, None)
+    }
+
+    /// [`LocalCluster::start`] with each node serving Prometheus metrics on 127.0.0.1: node
+    /// `i` on port `first_port + i - 1`, or on free ports when `first_port` is 0 (see
+    /// [`LocalNode::metrics`]).
+    pub fn start_with_metrics(
+        bin: &Path,
+        n: usize,
+        first_port: u16,
+        extra: &[&str],
+    ) -> io::Result<LocalCluster> {
+        LocalCluster::launch(bin, n, n, extra, Some(first_port))
+    }
+
+    fn launch(
+        bin: &Path,
+        n: usize,
+        voters: usize,
+        extra: &[&str],
+        metrics_port: Option<u16>,
+    ) -> io::Result<LocalCluster> {
         let dir = tempfile::Builder::new().prefix("raft-cluster-").tempdir()?;
         let root = dir.path().to_path_buf();
         let mut key = [0u8; 32];
@@ -73,11 +97,21 @@ impl LocalCluster {
             // Ask the OS for a free port; the node binds it right after (a race with other
             // programs is possible but harmless on a test machine).
             let addr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+            let metrics = match metrics_port {
+                None => None,
+                Some(0) => Some(TcpListener::bind("127.0.0.1:0")?.local_addr()?),
+                Some(first) => {
+                    let port = u16::try_from(u32::from(first) + id - 1)
+                        .map_err(|_| io::Error::other("metrics port out of range"))?;
+                    Some(SocketAddr::from(([127, 0, 0, 1], port)))
+                }
+            };
             nodes.push(LocalNode {
                 id,
                 addr,
                 data_dir: root.join(format!("node-{id}")),
                 log: root.join(format!("node-{id}.log")),
+                metrics,
                 child: None,
             });
         }
@@ -147,6 +181,10 @@ impl LocalCluster {
             let ids: Vec<String> = (1..=self.voters).map(|v| v.to_string()).collect();
             args.push("--voters".into());
             args.push(ids.join(","));
+        }
+        if let Some(m) = node.metrics {
+            args.push("--metrics-addr".into());
+            args.push(m.to_string());
         }
         args.extend(self.extra.iter().cloned());
         args

@@ -10,10 +10,13 @@
 //! [`Storage::sync`] makes a whole turn's appends durable with one write and one fsync
 //! (group commit, from [`Engine::flush`](raft_core::Engine::flush)).
 
+use std::time::Instant;
+
 use raft_core::codec::{EntryRef, EntrySource};
 use raft_core::engine::Storage;
 use raft_core::{persist_entries, EntryKind, Input, LogIndex, LogStore, Persist, StoreError, Term};
 
+use crate::metrics::Latency;
 use crate::node::NodeError;
 use crate::storage::{HardState, SnapshotPoint, StorageError, Wal};
 
@@ -26,6 +29,8 @@ pub struct LogCounters {
     pub syncs: u64,
     /// Compactions (`Compact` outputs).
     pub compactions: u64,
+    /// How long each sync took.
+    pub sync_latency: Latency,
 }
 
 /// A [`Wal`] seen as raft-core's log store and the engine's [`Storage`].
@@ -119,7 +124,9 @@ impl Storage for WalLog {
 
     /// One write and one fsync for everything appended since the last sync (group commit).
     fn sync(&mut self) -> Result<(), NodeError> {
+        let start = Instant::now();
         self.wal.sync()?;
+        self.counters.sync_latency.observe(start.elapsed());
         self.counters.syncs += 1;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! restart, and a check that no acknowledged write was lost. Exit 0 only on pass.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,8 @@ use raft_std_driver::cli;
 use raft_std_driver::client::{Client, ClientOptions};
 use raft_std_driver::kv::{Command, Response};
 use raft_std_driver::local::LocalCluster;
+use raft_std_driver::metrics;
+use raft_std_driver::node::PUBLISH_EVERY;
 
 /// Starts 3 raft-node processes on 127.0.0.1 in temporary directories, writes keys, kills the
 /// leader with SIGKILL, measures the failover, restarts the killed node, and checks that every
@@ -27,6 +30,10 @@ struct Args {
     /// Keep the temporary directory (data and node logs) even on pass.
     #[arg(long)]
     keep: bool,
+    /// Have node i serve Prometheus metrics at http://127.0.0.1:(PORT+i-1)/metrics (0: free
+    /// ports), and print the leader's scrape after the first writes.
+    #[arg(long, value_name = "PORT")]
+    metrics_port: Option<u16>,
     /// The raft-node binary (default: next to this one).
     #[arg(long, value_name = "FILE")]
     node_bin: Option<PathBuf>,
@@ -102,6 +109,23 @@ fn write(
     Ok(failed)
 }
 
+/// Prints node `id`'s metrics (the samples; the histogram's buckets left out).
+fn print_scrape(id: u32, addr: SocketAddr) {
+    // The node publishes its figures every 100 ms: let the last writes show.
+    std::thread::sleep(PUBLISH_EVERY * 2);
+    match metrics::scrape(addr, Duration::from_secs(2)) {
+        Ok(text) => {
+            println!("metrics of node {id} (http://{addr}/metrics, buckets left out):");
+            for line in text.lines() {
+                if !line.starts_with('#') && !line.contains("_bucket{") {
+                    println!("  {line}");
+                }
+            }
+        }
+        Err(e) => println!("cannot scrape node {id} at {addr}: {e}"),
+    }
+}
+
 fn run(args: &Args, stop: &AtomicBool) -> Result<bool, String> {
     let bin = match &args.node_bin {
         Some(b) => b.clone(),
@@ -115,13 +139,23 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<bool, String> {
             bin.display()
         ));
     }
-    let mut cluster = LocalCluster::start(&bin, 3, &[]).map_err(|e| e.to_string())?;
+    let started = match args.metrics_port {
+        Some(port) => LocalCluster::start_with_metrics(&bin, 3, port, &[]),
+        None => LocalCluster::start(&bin, 3, &[]),
+    };
+    let mut cluster = started.map_err(|e| e.to_string())?;
     println!(
         "raft-demo: 3 nodes on 127.0.0.1 under {}",
         cluster.root().display()
     );
     for n in &cluster.nodes {
-        println!("  node {} at {}", n.id, n.addr);
+        match n.metrics {
+            Some(m) => println!(
+                "  node {} at {} (metrics: http://{m}/metrics)",
+                n.id, n.addr
+            ),
+            None => println!("  node {} at {}", n.id, n.addr),
+        }
     }
     let opts = ClientOptions {
         attempt_timeout: Duration::from_millis(300),
@@ -153,6 +187,9 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<bool, String> {
     let (leader, term) = cluster
         .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
         .ok_or("no leader before the kill")?;
+    if let Some(addr) = cluster.nodes[leader as usize - 1].metrics {
+        print_scrape(leader, addr);
+    }
     println!("killing leader node {leader} (term {term}) with SIGKILL");
     cluster.kill(leader).map_err(|e| e.to_string())?;
     let killed_at = Instant::now();

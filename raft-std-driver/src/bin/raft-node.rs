@@ -8,6 +8,7 @@ use clap::Parser;
 use raft_std_driver::cli;
 use raft_std_driver::config::{defaults, NodeConfig, RawConfig};
 use raft_std_driver::kv::KvStore;
+use raft_std_driver::metrics::MetricsServer;
 use raft_std_driver::node::Node;
 use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageError};
 
@@ -17,8 +18,8 @@ const REQUIRED: &str = "Required (unless given in the --config file)";
 /// Runs one raft-core node of a replicated key-value store over authenticated, encrypted UDP.
 ///
 /// Give the settings as flags or in a TOML file (`--config`); flags override the file.
-/// Counters are written to `<data-dir>/stats.json` every second. Ctrl-C (or SIGTERM) stops
-/// the node cleanly.
+/// Counters are written to `<data-dir>/stats.json` every second and, with `--metrics-addr`,
+/// served to Prometheus. Ctrl-C (or SIGTERM) stops the node cleanly.
 #[derive(Parser, Debug)]
 #[command(
     name = "raft-node",
@@ -81,6 +82,10 @@ struct Args {
     /// `log` (proposed through the log like a write).
     #[arg(long, value_name = "POLICY", default_value = defaults::READ_POLICY)]
     read_policy: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101; default: no
+    /// endpoint). Bind it to loopback or a private interface: it has no authentication.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
     /// UNSAFE, LAST RESORT when a majority is lost for good: make this node the only voter of
     /// a one-node cluster built from its own log, then run. Writes the old cluster acknowledged
     /// but this node lacks are lost; never start the other nodes on their old data again. A
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
         stats_interval_ms: given("stats_interval_ms").then_some(args.stats_interval_ms),
         snapshot_entries: given("snapshot_entries").then_some(args.snapshot_entries),
         read_policy: given("read_policy").then_some(args.read_policy),
+        metrics_addr: args.metrics_addr,
     };
     let raw = match &args.config {
         Some(path) => match RawConfig::from_file(path) {
@@ -155,7 +161,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return cli::fail(e),
     };
-    let (id, listen) = (cfg.id, cfg.listen);
+    let (id, listen, metrics_addr) = (cfg.id, cfg.listen, cfg.metrics_addr);
     if args.force_new_cluster {
         if let Err(e) = force_new_cluster(&cfg) {
             return cli::fail(format!("node {id}: --force-new-cluster: {e}"));
@@ -164,6 +170,17 @@ fn main() -> ExitCode {
     let mut node = match Node::open(cfg, KvStore::default()) {
         Ok(n) => n,
         Err(e) => return cli::fail(format!("node {id}: {e}")),
+    };
+    // Serves from its own thread until the process ends.
+    let _metrics = match metrics_addr {
+        Some(addr) => match MetricsServer::start(addr, node.metrics_feed()) {
+            Ok(server) => {
+                tracing::info!(id, url = %format!("http://{}/metrics", server.local_addr()), "metrics");
+                Some(server)
+            }
+            Err(e) => return cli::fail(format!("node {id}: --metrics-addr {addr}: {e}")),
+        },
+        None => None,
     };
     let handle = node.handle();
     if let Err(e) = ctrlc::set_handler(move || handle.shutdown()) {

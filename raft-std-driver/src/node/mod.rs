@@ -45,6 +45,7 @@ mod admin;
 mod apply;
 mod error;
 mod handle;
+mod metrics;
 mod noio;
 mod serve;
 mod snapshots;
@@ -72,6 +73,7 @@ use crate::transport::{ClusterKey, DropLog, Opener, PeerBinding, Sealer};
 
 pub use error::NodeError;
 pub use handle::{NodeHandle, ProposeError, RoleEvent};
+pub use metrics::PUBLISH_EVERY;
 pub use noio::NoSyncIo;
 pub use serve::{ReadPolicy, READ_ATTEMPTS};
 pub use stats::DriverCounters;
@@ -131,6 +133,9 @@ pub struct Node<M: StateMachine = KvStore> {
     next_stats: Instant,
     /// What the loop itself counts (the seams count the rest; see [`Node::counters`]).
     counters: DriverCounters,
+    /// Where the figures go once [`Node::metrics_feed`] was asked for, and when next.
+    metrics: Option<crate::metrics::MetricsFeed>,
+    next_metrics: Instant,
     shared: Arc<Shared>,
     cmds: mpsc::Receiver<Cmd>,
     cmd_tx: mpsc::Sender<Cmd>,
@@ -281,6 +286,8 @@ impl<M: StateMachine> Node<M> {
             ready_reads: BTreeMap::new(),
             next_read_id: 1,
             counters: DriverCounters::default(),
+            metrics: None,
+            next_metrics: now,
             shared,
             cmds,
             cmd_tx,
@@ -403,6 +410,7 @@ impl<M: StateMachine> Node<M> {
             self.next_stats = now + self.cfg.stats_interval;
             self.write_stats();
         }
+        self.publish_due(now);
         Ok(())
     }
 

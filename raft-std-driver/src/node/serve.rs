@@ -105,19 +105,31 @@ impl<M: StateMachine> Node<M> {
                 ReadPolicy::ThroughLog => self.counters.reads_through_log += 1,
             }
         }
-        self.counters.proposals += 1;
         let answer = match self.step(Input::Propose { data: cmd })? {
             Some(Proposal::Accepted { index, term }) => {
+                self.counters.proposals_accepted += 1;
                 self.waiters.insert(index.0, Waiter { term, reply });
                 return Ok(());
             }
-            Some(Proposal::NotLeader { leader_hint }) => ReplyBody::NotLeader {
-                leader: leader_hint.map(|l| l.0),
-            },
-            Some(Proposal::Busy) => ReplyBody::Busy,
-            Some(Proposal::TooLarge) => ReplyBody::TooLarge,
+            Some(Proposal::NotLeader { leader_hint }) => {
+                self.counters.proposals_not_leader += 1;
+                ReplyBody::NotLeader {
+                    leader: leader_hint.map(|l| l.0),
+                }
+            }
+            Some(Proposal::Busy) => {
+                self.counters.proposals_busy += 1;
+                ReplyBody::Busy
+            }
+            Some(Proposal::TooLarge) => {
+                self.counters.proposals_too_large += 1;
+                ReplyBody::TooLarge
+            }
             // Only membership changes are refused; a command never is.
-            Some(Proposal::Refused(_)) | None => ReplyBody::Retry,
+            Some(Proposal::Refused(_)) | None => {
+                self.counters.proposals_retry += 1;
+                ReplyBody::Retry
+            }
         };
         self.reply(reply, answer);
         Ok(())

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::Node;
 use crate::machine::StateMachine;
+use crate::metrics::Latency;
 use crate::transport::{DropCounters, DropReason};
 use crate::wire::NodeStatus;
 
@@ -27,8 +28,18 @@ pub struct DriverCounters {
     pub persists: u64,
     /// WAL syncs (group commits: one per turn with at least one `Persist`).
     pub syncs: u64,
-    /// Proposals stepped (clients and handles).
+    /// Proposals stepped (clients and handles): the sum of the five outcomes below.
     pub proposals: u64,
+    /// Proposals raft-core accepted into its log.
+    pub proposals_accepted: u64,
+    /// Proposals refused because this node does not lead (the client was redirected).
+    pub proposals_not_leader: u64,
+    /// Proposals refused by flow control (log window or uncommitted entries full).
+    pub proposals_busy: u64,
+    /// Proposals too large for a frame.
+    pub proposals_too_large: u64,
+    /// Proposals answered `Retry` for another reason.
+    pub proposals_retry: u64,
     /// Reads routed through the log (`ReadPolicy::ThroughLog`).
     pub reads_through_log: u64,
     /// Reads served through raft-core's ReadIndex (`ReadPolicy::ReadIndex`).
@@ -51,6 +62,8 @@ pub struct DriverCounters {
     pub became_leader: u64,
     /// Membership changes raft-core accepted from `raft-client member` requests.
     pub membership_changes: u64,
+    /// How long each WAL sync took (the metrics endpoint's histogram).
+    pub fsync: Latency,
 }
 
 fn to_json(
@@ -103,6 +116,11 @@ fn to_json(
             "persists": d.persists,
             "syncs": d.syncs,
             "proposals": d.proposals,
+            "proposals_accepted": d.proposals_accepted,
+            "proposals_not_leader": d.proposals_not_leader,
+            "proposals_busy": d.proposals_busy,
+            "proposals_too_large": d.proposals_too_large,
+            "proposals_retry": d.proposals_retry,
             "reads_through_log": d.reads_through_log,
             "reads_index": d.reads_index,
             "reads_failed": d.reads_failed,
@@ -114,6 +132,8 @@ fn to_json(
             "compactions": d.compactions,
             "became_leader": d.became_leader,
             "membership_changes": d.membership_changes,
+            "fsync_count": d.fsync.count,
+            "fsync_seconds": d.fsync.sum_seconds(),
         },
     })
 }
@@ -145,6 +165,12 @@ impl<M: StateMachine> Node<M> {
             persists: log.persists,
             syncs: log.syncs,
             compactions: log.compactions,
+            fsync: log.sync_latency,
+            proposals: self.counters.proposals_accepted
+                + self.counters.proposals_not_leader
+                + self.counters.proposals_busy
+                + self.counters.proposals_too_large
+                + self.counters.proposals_retry,
             applied: self.engine.machine().applied,
             snapshots: snaps.captured,
             snapshots_installed: snaps.installs,
