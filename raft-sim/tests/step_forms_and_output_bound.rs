@@ -40,7 +40,7 @@ fn random_run(durability: Durability, seed: u64, actions: usize) -> (u64, usize)
                     let k = rng.in_range(0, c.wire.len() as u32) as usize;
                     let env = c.wire.remove(k).expect("in range");
                     if c.up(env.to.0) {
-                        if r % 2 == 0 {
+                        if r.is_multiple_of(2) {
                             c.deliver(&env);
                         } else {
                             // The same message handed over already decoded.

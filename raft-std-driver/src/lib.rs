@@ -1,7 +1,5 @@
-//! The std driver for raft-core: UDP transport, durable storage, a replicated key-value
-//! store, the [`Node`](node::Node) driver that runs raft-core's engine over them, a
-//! blocking [`Client`](client::Client), and the binaries built on them (`raft-node`,
-//! `raft-client`, `raft-demo`), whose exit codes are listed in [`cli`].
+// The crate docs are the README (its command blocks are `sh`, `toml` and `text`: not doctests).
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 pub mod admin;

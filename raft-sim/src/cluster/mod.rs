@@ -192,8 +192,8 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         let m = *s.membership();
         let next = match m.kind_of(id) {
             None => m.with_learner(id),
-            Some(MemberKind::Learner) if op % 2 == 0 => m.with_voter(id),
-            Some(MemberKind::Voter) if op % 3 == 0 => m.with_learner(id),
+            Some(MemberKind::Learner) if op.is_multiple_of(2) => m.with_voter(id),
+            Some(MemberKind::Voter) if op.is_multiple_of(3) => m.with_learner(id),
             Some(_) => Ok(m.without(id)),
         };
         let Ok(next) = next else {
@@ -233,7 +233,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
                 self.next_value += 1;
                 let mut data = self.next_value.to_le_bytes().to_vec();
                 data.extend_from_slice(&[k; 4]);
-                if self.sim.large_proposals && self.next_value % 2 == 0 {
+                if self.sim.large_proposals && self.next_value.is_multiple_of(2) {
                     data.resize(codec::max_payload(self.sim.max_frame_bytes) as usize, k);
                 }
                 self.step_node(k as usize % n, Input::Propose { data: &data })?;

@@ -255,7 +255,7 @@ fn random_bytes_and_truncations_never_panic_and_are_all_counted() {
                 buf[at] ^= (rng.next() as u8) | 1;
             }
         }
-        let from = if rng.next() % 8 == 0 {
+        let from = if rng.next().is_multiple_of(8) {
             addr(9003)
         } else {
             addr(9002)

@@ -278,7 +278,7 @@ impl Harness {
                 }
             }
             8 => {
-                if r.u8() % 4 == 0 {
+                if r.u8().is_multiple_of(4) {
                     self.step(Input::StorageFailed);
                     // The node stays halted for a few inputs, then is rebuilt.
                     let mut n = r.u8() % 4;
