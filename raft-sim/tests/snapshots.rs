@@ -154,6 +154,16 @@ fn in_48_byte_chunks(meta: SnapshotMeta) -> Vec<(SnapshotMeta, u64, u32)> {
         .collect()
 }
 
+/// The leader compacted past n3 and streamed it the whole snapshot; n3's driver holds the
+/// install back (every chunk written and acknowledged).
+fn n3_holds_the_whole_snapshot() -> (Cluster, SnapshotMeta) {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.hold_installs = true;
+    c.ticks(1, 3);
+    c.deliver_all();
+    (c, meta)
+}
+
 #[test]
 fn leader_streams_a_snapshot_in_chunks_that_fit_one_frame_to_a_follower_behind_its_compacted_log() {
     let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
@@ -678,11 +688,8 @@ fn a_crash_mid_transfer_restarts_the_stream_from_offset_zero() {
 #[test]
 
 fn a_crash_after_the_last_chunk_before_the_install_restarts_the_stream() {
-    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
-    c.hold_installs = true;
-    c.ticks(1, 3);
+    let (mut c, meta) = n3_holds_the_whole_snapshot();
     // Every chunk arrives and is acknowledged; the driver is installing when n3 crashes.
-    c.deliver_all();
     assert_eq!(c.node(3).install_wanted, Some(meta));
     c.crash_restart(3);
     assert!(c.node(3).snap_file.is_none() && c.node(3).incoming.is_none());
@@ -704,10 +711,7 @@ fn a_crash_after_the_last_chunk_before_the_install_restarts_the_stream() {
 #[test]
 
 fn a_failed_install_whose_answer_is_lost_restarts_the_transfer() {
-    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
-    c.hold_installs = true;
-    c.ticks(1, 3);
-    c.deliver_all();
+    let (mut c, meta) = n3_holds_the_whole_snapshot();
     // The snapshot does not verify; the answer saying so is lost.
     c.node_mut(3).incoming.as_mut().expect("written").1[0] ^= 1;
     let out = c.install(3);
@@ -802,10 +806,7 @@ fn chunks_stream_under_the_in_flight_window_and_are_acknowledged_by_contiguous_o
 
 #[test]
 fn a_failed_install_restarts_the_transfer() {
-    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
-    c.hold_installs = true;
-    c.ticks(1, 3);
-    c.deliver_all();
+    let (mut c, meta) = n3_holds_the_whole_snapshot();
     assert_eq!(c.node(3).install_wanted, Some(meta));
     // A byte went bad on the way: the checksum does not hold and the driver reports it.
     c.node_mut(3).incoming.as_mut().expect("written").1[100] ^= 0x40;

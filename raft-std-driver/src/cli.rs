@@ -22,33 +22,38 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::client::{ClientError, Failure};
 
-/// Exit code: an error other than those below.
-pub const EXIT_ERROR: u8 = 1;
-/// Exit code: a usage error.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: `cas` did not swap.
-pub const EXIT_NOT_SWAPPED: u8 = 3;
-/// Exit code: `get` found no value.
-pub const EXIT_ABSENT: u8 = 4;
-/// Exit code: [`Failure::NotSent`].
-pub const EXIT_NOT_SENT: u8 = 5;
-/// Exit code: [`Failure::NoReply`].
-pub const EXIT_NO_REPLY: u8 = 6;
-/// Exit code: [`Failure::NoAuthenticatedReply`].
-pub const EXIT_NO_AUTHENTICATED_REPLY: u8 = 7;
-/// Exit code: [`Failure::OutcomeUnknown`].
-pub const EXIT_OUTCOME_UNKNOWN: u8 = 8;
+/// The exit codes beyond 0 (success), as `Exit::X as u8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// An error other than those below.
+    Error = 1,
+    /// A usage error.
+    Usage = 2,
+    /// `cas` did not swap.
+    NotSwapped = 3,
+    /// `get` found no value.
+    Absent = 4,
+    /// [`Failure::NotSent`].
+    NotSent = 5,
+    /// [`Failure::NoReply`].
+    NoReply = 6,
+    /// [`Failure::NoAuthenticatedReply`].
+    NoAuthenticatedReply = 7,
+    /// [`Failure::OutcomeUnknown`].
+    OutcomeUnknown = 8,
+}
 
 /// The exit code for a client error: 5 to 8 for a request that got no final answer, else 1.
 pub fn client_exit_code(e: &ClientError) -> u8 {
     match e {
         ClientError::Failed { failure, .. } => match failure {
-            Failure::NotSent => EXIT_NOT_SENT,
-            Failure::NoReply => EXIT_NO_REPLY,
-            Failure::NoAuthenticatedReply { .. } => EXIT_NO_AUTHENTICATED_REPLY,
-            Failure::OutcomeUnknown => EXIT_OUTCOME_UNKNOWN,
+            Failure::NotSent => Exit::NotSent as u8,
+            Failure::NoReply => Exit::NoReply as u8,
+            Failure::NoAuthenticatedReply { .. } => Exit::NoAuthenticatedReply as u8,
+            Failure::OutcomeUnknown => Exit::OutcomeUnknown as u8,
         },
-        _ => EXIT_ERROR,
+        _ => Exit::Error as u8,
     }
 }
 
@@ -84,7 +89,7 @@ fn usage(e: clap::Error) -> ExitCode {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            ExitCode::from(EXIT_USAGE)
+            ExitCode::from(Exit::Usage as u8)
         }
         _ => {
             // The first paragraph says what is wrong, the missing argument's name included
@@ -105,12 +110,12 @@ fn usage(e: clap::Error) -> ExitCode {
 /// found after parsing (e.g. a setting that may come from a flag, the environment or a file).
 pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {} (see --help)", one_line(msg));
-    ExitCode::from(EXIT_USAGE)
+    ExitCode::from(Exit::Usage as u8)
 }
 
 /// Prints `error: <msg>` on one line and returns exit code 1.
 pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    fail_with(EXIT_ERROR, msg)
+    fail_with(Exit::Error as u8, msg)
 }
 
 /// Prints `error: <msg>` on one line and returns exit code `code`.

@@ -67,13 +67,8 @@ impl LocalCluster {
     /// [`LocalCluster::start`] with each node serving Prometheus metrics on 127.0.0.1: node
     /// `i` on port `first_port + i - 1`, or on free ports when `first_port` is 0 (see
     /// [`LocalNode::metrics`]).
-    pub fn start_with_metrics(
-        bin: &Path,
-        n: usize,
-        first_port: u16,
-        extra: &[&str],
-    ) -> io::Result<LocalCluster> {
-        LocalCluster::launch(bin, n, n, extra, Some(first_port))
+    pub fn start_with_metrics(bin: &Path, n: usize, first_port: u16) -> io::Result<LocalCluster> {
+        LocalCluster::launch(bin, n, n, &[], Some(first_port))
     }
 
     fn launch(

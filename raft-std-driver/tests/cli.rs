@@ -186,6 +186,12 @@ fn one_node() -> (LocalCluster, Vec<String>) {
 }
 
 /// `raft-client` with `flags` after the subcommand `op`.
+/// `raft-client put k VALUE` then `get k` (flags after the subcommand): "ok", then the value.
+fn put_then_get(flags: &[String], value: &str) {
+    assert_prints(&client(&["put", "k", value], flags), "ok\n");
+    assert_prints(&client(&["get", "k"], flags), &format!("{value}\n"));
+}
+
 fn client(op: &[&str], flags: &[String]) -> Output {
     let mut args: Vec<&str> = op.to_vec();
     args.extend(flags.iter().map(String::as_str));
@@ -247,10 +253,8 @@ fn help_shows_the_required_node_arguments() {
 #[test]
 fn global_flags_work_after_the_subcommand() {
     let (_cluster, flags) = one_node();
-    let out = client(&["put", "k", "v"], &flags);
-    assert_prints(&out, "ok\n");
-    let out = client(&["get", "k"], &flags);
-    assert_prints(&out, "v\n");
+    // The flags after the subcommand.
+    put_then_get(&flags, "v");
 }
 
 #[test]
@@ -284,10 +288,7 @@ fn client_settings_come_from_raft_variables_and_a_config_file() {
 #[test]
 fn get_of_an_absent_key_is_told_apart_from_a_stored_value() {
     let (_cluster, flags) = one_node();
-    let out = client(&["put", "k", "(absent)"], &flags);
-    assert_prints(&out, "ok\n");
-    let stored = client(&["get", "k"], &flags);
-    assert_prints(&stored, "(absent)\n");
+    put_then_get(&flags, "(absent)");
     let missing = client(&["get", "nothing-here"], &flags);
     assert_eq!(code(&missing), 4, "{}", stderr(&missing));
     assert_eq!(stdout(&missing), "");

@@ -51,7 +51,7 @@ fn http(addr: SocketAddr, request: &[u8]) -> String {
 
 #[test]
 fn every_figure_is_served_with_sane_values() {
-    let mut cluster = LocalCluster::start_with_metrics(raft_node(), 3, 0, &[]).unwrap();
+    let mut cluster = LocalCluster::start_with_metrics(raft_node(), 3, 0).unwrap();
     let (mut client, _, _) = leader_client(&mut cluster);
     const WRITES: u32 = 5;
     for i in 0..WRITES {
@@ -152,7 +152,7 @@ fn every_figure_is_served_with_sane_values() {
 
 #[test]
 fn bad_requests_get_errors_and_the_node_runs_on() {
-    let mut cluster = LocalCluster::start_with_metrics(raft_node(), 1, 0, &[]).unwrap();
+    let mut cluster = LocalCluster::start_with_metrics(raft_node(), 1, 0).unwrap();
     let (mut client, _, _) = leader_client(&mut cluster);
     let addr = cluster.nodes[0].metrics.unwrap();
     assert!(http(addr, b"GET /other HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 404"));

@@ -143,7 +143,7 @@ struct Failed(u8, String);
 
 impl From<String> for Failed {
     fn from(msg: String) -> Failed {
-        Failed(cli::EXIT_ERROR, msg)
+        Failed(cli::Exit::Error as u8, msg)
     }
 }
 
@@ -214,7 +214,7 @@ fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<Exi
             // Nothing on stdout: a stored value, even "(absent)", always prints a line.
             Response::Value(None) => {
                 eprintln!("(absent)");
-                return Ok(ExitCode::from(cli::EXIT_ABSENT));
+                return Ok(ExitCode::from(cli::Exit::Absent as u8));
             }
             other => return Err(format!("unexpected response {other:?}").into()),
         },
@@ -235,13 +235,13 @@ fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<Exi
         } => {
             if expected.is_none() && !absent {
                 return Err(Failed(
-                    cli::EXIT_USAGE,
+                    cli::Exit::Usage as u8,
                     "cas needs --expected VALUE or --absent".into(),
                 ));
             }
             if new.is_none() && !remove {
                 return Err(Failed(
-                    cli::EXIT_USAGE,
+                    cli::Exit::Usage as u8,
                     "cas needs --new VALUE or --remove".into(),
                 ));
             }
@@ -257,7 +257,7 @@ fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<Exi
                         Some(v) => println!("not swapped (current: {})", text(&v)),
                         None => println!("not swapped (key absent)"),
                     }
-                    return Ok(ExitCode::from(cli::EXIT_NOT_SWAPPED));
+                    return Ok(ExitCode::from(cli::Exit::NotSwapped as u8));
                 }
                 other => return Err(format!("unexpected response {other:?}").into()),
             }

@@ -140,7 +140,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<bool, String> {
         ));
     }
     let started = match args.metrics_port {
-        Some(port) => LocalCluster::start_with_metrics(&bin, 3, port, &[]),
+        Some(port) => LocalCluster::start_with_metrics(&bin, 3, port),
         None => LocalCluster::start(&bin, 3, &[]),
     };
     let mut cluster = started.map_err(|e| e.to_string())?;
