@@ -8,6 +8,7 @@
 //!
 //! Run with `cargo run -p raft-tokio --example http_kv [ADDR]` (default `127.0.0.1:8080`).
 
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts three nodes on free loopback ports, with their data and a fresh key in `dir`.
     pub async fn start(dir: &Path) -> Cluster {
+        let random = |i: u8| std::collections::hash_map::RandomState::new().hash_one(i);
         let key: String = (0..4).map(|i| format!("{:016x}", random(i))).collect();
         std::fs::write(dir.join("key"), key).expect("write the key file");
         let peers: Vec<String> = (1..=3)
@@ -62,18 +64,17 @@ impl Cluster {
         None
     }
 
-    /// Proposes `req` to the leader; `None` when there is none or the outcome is unknown.
-    async fn execute(&self, req: Request) -> Option<Response> {
-        let leader = self.leader().await?;
-        let answer = leader.propose(req.encode()).await.ok()?;
+    /// Proposes `command` of the session `client`, `seq` to the leader; `None` when there is
+    /// none or the outcome is unknown.
+    async fn execute(&self, client: u64, seq: u64, command: Command) -> Option<Response> {
+        let req = Request {
+            client,
+            seq,
+            command,
+        };
+        let answer = self.leader().await?.propose(req.encode()).await.ok()?;
         Response::decode(&answer).ok()
     }
-}
-
-/// 64 random bits (the standard library's randomly seeded hasher).
-fn random(i: u64) -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(i)
 }
 
 /// A write's client session.
@@ -96,16 +97,11 @@ async fn write(
     Query(s): Query<Session>,
     value: Bytes,
 ) -> StatusCode {
-    let command = Command::Put {
-        key: key.into_bytes(),
-        value: value.to_vec(),
-    };
-    let req = Request {
-        client: s.client,
-        seq: s.seq,
-        command,
-    };
-    match c.execute(req).await {
+    let (key, value) = (key.into_bytes(), value.to_vec());
+    match c
+        .execute(s.client, s.seq, Command::Put { key, value })
+        .await
+    {
         Some(Response::Written) => StatusCode::NO_CONTENT,
         Some(_) => StatusCode::CONFLICT, // A stale sequence number or an expired session.
         None => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,16 +109,9 @@ async fn write(
 }
 
 async fn read(State(c): State<Arc<Cluster>>, Key(key): Key<String>) -> (StatusCode, Vec<u8>) {
-    let command = Command::Get {
-        key: key.into_bytes(),
-    };
-    // Sequence 0: a read outside any session (reads need no deduplication).
-    let req = Request {
-        client: 0,
-        seq: 0,
-        command,
-    };
-    match c.execute(req).await {
+    let key = key.into_bytes();
+    // Client 0, sequence 0: outside any session (a read needs no deduplication).
+    match c.execute(0, 0, Command::Get { key }).await {
         Some(Response::Value(Some(v))) => (StatusCode::OK, v),
         Some(Response::Value(None)) => (StatusCode::NOT_FOUND, Vec::new()),
         _ => (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
@@ -130,7 +119,6 @@ async fn read(State(c): State<Arc<Cluster>>, Key(key): Key<String>) -> (StatusCo
 }
 
 #[tokio::main]
-#[allow(dead_code)] // The test includes this file for `Cluster` and `app` only.
 async fn main() {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
     let dir = tempfile::tempdir().expect("a data directory");
