@@ -1,7 +1,8 @@
 //! The std driver for raft-core: UDP transport, durable storage, a replicated key-value
 //! store, the [`Node`](node::Node) driver that runs raft-core's engine over them, a
 //! blocking [`Client`](client::Client), and the binaries built on them (`raft-node`,
-//! `raft-client`, `raft-demo`).
+//! `raft-client`, `raft-demo`). Services on tokio use the `raft-tokio` crate, an async API
+//! over this crate's [`NodeHandle`](node::NodeHandle).
 #![deny(missing_docs)]
 
 pub mod admin;
