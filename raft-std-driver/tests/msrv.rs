@@ -1,5 +1,5 @@
-//! The declared MSRV is true: no dependency of the published crates (raft-core and
-//! raft-std-driver; normal and build dependencies, every feature on, as locked in `Cargo.lock`,
+//! The declared MSRV is true: no dependency of the published crates (raft-core,
+//! raft-std-driver and raft-tokio; normal and build dependencies, every feature on, as locked in `Cargo.lock`,
 //! for the host platform) declares a newer `rust-version` than the workspace's.
 //!
 //! It reads `cargo metadata --locked`, offline first: `cargo test --workspace` has downloaded
@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// The crates meant for users (`publish = false` on every other member).
-const PUBLISHED: [&str; 2] = ["raft-core", "raft-std-driver"];
+const PUBLISHED: [&str; 3] = ["raft-core", "raft-std-driver", "raft-tokio"];
 
 /// `cargo metadata` of the workspace for the host platform, every feature on.
 fn metadata() -> Value {
@@ -81,7 +81,7 @@ fn no_locked_dependency_of_a_published_crate_needs_a_newer_rust() {
     assert_eq!(
         ours.len(),
         PUBLISHED.len(),
-        "both published crates are members"
+        "every published crate is a member"
     );
     let declared = ours[0]["rust_version"]
         .as_str()

@@ -2,7 +2,10 @@
 //! configuration is built from raft-core's current one ([`Core::membership`](super::Core)),
 //! checked against the peer table, encoded and stepped as `Input::ChangeMembership`; the
 //! client is answered once the change is applied (like a write), or at once with the
-//! refusal, `Busy` or `NotLeader`.
+//! refusal, `Busy` or `NotLeader`. A leadership transfer (from a [`NodeHandle`]) is answered
+//! once the leader has started it.
+//!
+//! [`NodeHandle`]: super::NodeHandle
 
 use raft_core::{
     Input, MemberKind, Membership, MembershipRefusal, NodeId, Proposal, Role, MEMBERSHIP_BYTES,
@@ -65,6 +68,29 @@ impl<M: StateMachine> Node<M> {
                     None => ReplyBody::Retry,
                 }
             }
+        };
+        self.reply(reply, answer);
+        Ok(())
+    }
+
+    /// A handle's leadership transfer to `to`: refused unless `to` is another voter, answered
+    /// `NotLeader` off the leader, else stepped as `Input::TransferLeader` and answered at once
+    /// (raft-core catches `to` up, sends it TimeoutNow, and gives up after an election
+    /// timeout; the role changes tell how it went).
+    pub(super) fn transfer_leader(&mut self, to: NodeId, reply: ReplyTo) -> Result<(), NodeError> {
+        let answer = if self.core().role() != Role::Leader {
+            let leader = self.core().leader().filter(|&l| l.0 != self.cfg.id);
+            ReplyBody::NotLeader {
+                leader: leader.map(|l| l.0),
+            }
+        } else if to.0 == self.cfg.id {
+            ReplyBody::Applied(Vec::new())
+        } else if self.core().membership().kind_of(to) != Some(MemberKind::Voter) {
+            ReplyBody::Refused(MemberRefusal::Rule(format!("node {to} is not a voter")))
+        } else {
+            tracing::info!(id = self.cfg.id, to = to.0, "leadership transfer");
+            self.step(Input::TransferLeader { to })?;
+            ReplyBody::Applied(Vec::new())
         };
         self.reply(reply, answer);
         Ok(())

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use raft_core::{NodeId, Role, Term};
 
 use super::{Node, NodeError};
+use crate::admin::{MemberChange, MemberRefusal, MembershipView};
 use crate::config::NodeConfig;
 use crate::kv::KvStore;
 use crate::machine::StateMachine;
+use crate::wire::ReplyBody;
 
 /// A role change, as raft-core reported it (the engine's `Events::role_changed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub enum ProposeError {
     /// No answer within the timeout (outcome unknown: retry with the same client sequence
     /// number, the key-value sessions make that safe).
     Timeout,
+    /// A membership change or leadership transfer breaks a rule.
+    Refused(MemberRefusal),
     /// The node stopped.
     Stopped,
 }
@@ -65,6 +69,7 @@ impl fmt::Display for ProposeError {
             ProposeError::TooLarge => f.write_str("command too large"),
             ProposeError::Retry => f.write_str("not committed (leadership changed); retry"),
             ProposeError::Timeout => f.write_str("timed out"),
+            ProposeError::Refused(why) => write!(f, "refused: {why}"),
             ProposeError::Stopped => f.write_str("the node stopped"),
         }
     }
@@ -72,13 +77,51 @@ impl fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Where the answer to a handle's request goes: called once, on the node's thread (or on the
+/// caller's if the node has stopped), with the reply or `Err(Stopped)`.
+pub(crate) type Done = Box<dyn FnOnce(Result<ReplyBody, ProposeError>) + Send>;
+
 /// A request from a handle to the node loop.
 pub(crate) enum Cmd {
-    Propose {
-        data: Vec<u8>,
-        reply: mpsc::Sender<Result<Vec<u8>, ProposeError>>,
-    },
+    /// A command (a read-only one is served by the read policy).
+    Submit { data: Vec<u8>, done: Done },
+    /// A membership change, answered once applied.
+    Member { change: MemberChange, done: Done },
+    /// A leadership transfer, answered once the leader has started it.
+    Transfer { to: NodeId, done: Done },
 }
+
+impl Cmd {
+    pub(crate) fn done(self) -> Done {
+        match self {
+            Cmd::Submit { done, .. } | Cmd::Member { done, .. } | Cmd::Transfer { done, .. } => {
+                done
+            }
+        }
+    }
+}
+
+/// A reply to a command as the command's result: its state machine response, or why not.
+fn command_result(r: Result<ReplyBody, ProposeError>) -> Result<Vec<u8>, ProposeError> {
+    match r? {
+        ReplyBody::Applied(bytes) => Ok(bytes),
+        other => Err(reply_error(other)),
+    }
+}
+
+/// A reply that is not the expected success, as an error.
+fn reply_error(body: ReplyBody) -> ProposeError {
+    match body {
+        ReplyBody::NotLeader { leader } => ProposeError::NotLeader(leader.map(NodeId)),
+        ReplyBody::Busy => ProposeError::Busy,
+        ReplyBody::TooLarge => ProposeError::TooLarge,
+        ReplyBody::Refused(why) => ProposeError::Refused(why),
+        _ => ProposeError::Retry,
+    }
+}
+
+/// A role subscriber: called on the node's thread with each role change; `false` unsubscribes.
+type Subscriber = Box<dyn FnMut(RoleEvent) -> bool + Send>;
 
 /// What the node loop publishes to handles.
 #[derive(Debug, Clone)]
@@ -93,7 +136,7 @@ pub(crate) struct Published {
 pub(crate) struct Shared {
     pub(crate) state: Mutex<Published>,
     pub(crate) changed: Condvar,
-    pub(crate) subscribers: Mutex<Vec<mpsc::Sender<RoleEvent>>>,
+    pub(crate) subscribers: Mutex<Vec<Subscriber>>,
     pub(crate) stop: AtomicBool,
 }
 
@@ -120,7 +163,7 @@ impl Shared {
             s.leader = ev.leader;
         }
         self.changed.notify_all();
-        lock(&self.subscribers).retain(|tx| tx.send(ev).is_ok());
+        lock(&self.subscribers).retain_mut(|f| f(ev));
     }
 
     pub(crate) fn stopped(&self, error: Option<String>) {
@@ -223,25 +266,88 @@ impl NodeHandle {
     /// see [`RoleEvent::is_leader`]). Drop the receiver to unsubscribe.
     pub fn subscribe(&self) -> mpsc::Receiver<RoleEvent> {
         let (tx, rx) = mpsc::channel();
-        lock(&self.shared.subscribers).push(tx);
+        self.subscribe_with(move |ev| tx.send(ev).is_ok());
         rx
+    }
+
+    /// Calls `f` with every later role change, in order, on the node's thread; `f` returns
+    /// `false` to unsubscribe. `f` must not block (it runs inside the node's loop).
+    pub fn subscribe_with(&self, f: impl FnMut(RoleEvent) -> bool + Send + 'static) {
+        lock(&self.shared.subscribers).push(Box::new(f));
     }
 
     /// Proposes `command` and waits until it is applied (its state-machine response) or fails.
     /// Only the leader accepts proposals.
     pub fn propose(&self, command: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, ProposeError> {
         let (tx, rx) = mpsc::channel();
-        let cmd = Cmd::Propose {
-            data: command,
-            reply: tx,
-        };
-        self.cmds.send(cmd).map_err(|_| ProposeError::Stopped)?;
-        self.waker.wake();
+        self.propose_then(command, move |r| {
+            let _ = tx.send(r);
+        });
         match rx.recv_timeout(timeout) {
             Ok(r) => r,
             Err(mpsc::RecvTimeoutError::Timeout) => Err(ProposeError::Timeout),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(ProposeError::Stopped),
         }
+    }
+
+    /// Proposes `command` without waiting: `done` is called once with what
+    /// [`propose`](NodeHandle::propose) would return (never `Timeout`), on the node's thread,
+    /// so it must not block. A read-only command is served by the node's
+    /// [`ReadPolicy`](super::ReadPolicy) (linearizable either way). The command is handed to
+    /// the node at once: the caller dropping its interest later does not withdraw it.
+    pub fn propose_then(
+        &self,
+        command: Vec<u8>,
+        done: impl FnOnce(Result<Vec<u8>, ProposeError>) + Send + 'static,
+    ) {
+        let done: Done = Box::new(move |r| done(command_result(r)));
+        self.send(Cmd::Submit {
+            data: command,
+            done,
+        });
+    }
+
+    /// Asks the leader for a membership change without waiting: `done` gets the configuration
+    /// once the change is applied (at once if it already holds), or why not. Non-blocking, like
+    /// [`propose_then`](NodeHandle::propose_then).
+    pub fn change_membership_then(
+        &self,
+        change: MemberChange,
+        done: impl FnOnce(Result<MembershipView, ProposeError>) + Send + 'static,
+    ) {
+        let done: Done = Box::new(move |r| {
+            done(r.and_then(|body| match body {
+                ReplyBody::Membership(view) => Ok(view),
+                other => Err(reply_error(other)),
+            }))
+        });
+        self.send(Cmd::Member { change, done });
+    }
+
+    /// Asks the leader to hand leadership to the voter `to` without waiting: `done` gets `Ok`
+    /// once the leader has started the transfer (or `to` leads already); watch the role
+    /// changes to see it complete. raft-core gives up after an election timeout.
+    pub fn transfer_leader_then(
+        &self,
+        to: NodeId,
+        done: impl FnOnce(Result<(), ProposeError>) + Send + 'static,
+    ) {
+        let done: Done = Box::new(move |r| {
+            done(r.and_then(|body| match body {
+                ReplyBody::Applied(_) => Ok(()),
+                other => Err(reply_error(other)),
+            }))
+        });
+        self.send(Cmd::Transfer { to, done });
+    }
+
+    /// Hands `cmd` to the loop and wakes it; answers `Stopped` itself if the loop is gone.
+    fn send(&self, cmd: Cmd) {
+        if let Err(mpsc::SendError(cmd)) = self.cmds.send(cmd) {
+            (cmd.done())(Err(ProposeError::Stopped));
+            return;
+        }
+        self.waker.wake();
     }
 
     /// Asks the loop to stop (it syncs what it wrote and returns from `run`).

@@ -397,7 +397,11 @@ impl<M: StateMachine> Node<M> {
         }
         while let Ok(cmd) = self.cmds.try_recv() {
             match cmd {
-                Cmd::Propose { data, reply } => self.submit(&data, ReplyTo::Local(reply))?,
+                Cmd::Submit { data, done } => self.submit(&data, ReplyTo::Local(done))?,
+                Cmd::Member { change, done } => {
+                    self.change_membership(change, ReplyTo::Local(done))?
+                }
+                Cmd::Transfer { to, done } => self.transfer_leader(to, ReplyTo::Local(done))?,
             }
         }
         self.retry_reads(now)?;

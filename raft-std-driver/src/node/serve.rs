@@ -15,13 +15,12 @@
 //!   clients are told to retry (the key-value sessions keep the retry exactly-once).
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use raft_core::{Input, NodeId, Proposal, ReadResult, Term};
+use raft_core::{Input, Proposal, ReadResult, Term};
 
 use super::apply::Outcome;
-use super::handle::Cmd;
+use super::handle::Done;
 use super::{Node, NodeError, ProposeError};
 use crate::machine::StateMachine;
 use crate::wire::{ClientBody, ClientRequest, ReplyBody};
@@ -48,7 +47,7 @@ pub enum ReadPolicy {
 /// Where the answer to a request goes.
 pub(super) enum ReplyTo {
     Udp { addr: SocketAddr, id: u64 },
-    Local(mpsc::Sender<Result<Vec<u8>, ProposeError>>),
+    Local(Done),
 }
 
 /// A client waiting for the entry it proposed to be applied.
@@ -258,18 +257,7 @@ impl<M: StateMachine> Node<M> {
 
     pub(super) fn reply(&mut self, to: ReplyTo, body: ReplyBody) {
         match to {
-            ReplyTo::Local(tx) => {
-                let r = match body {
-                    ReplyBody::Applied(bytes) => Ok(bytes),
-                    ReplyBody::NotLeader { leader } => {
-                        Err(ProposeError::NotLeader(leader.map(NodeId)))
-                    }
-                    ReplyBody::Busy => Err(ProposeError::Busy),
-                    ReplyBody::TooLarge => Err(ProposeError::TooLarge),
-                    _ => Err(ProposeError::Retry),
-                };
-                let _ = tx.send(r);
-            }
+            ReplyTo::Local(done) => done(Ok(body)),
             ReplyTo::Udp { addr, id } => self.engine.transport_mut().reply(addr, id, body),
         }
     }
@@ -283,21 +271,18 @@ impl<M: StateMachine> Node<M> {
         let ready = std::mem::take(&mut self.ready_reads)
             .into_values()
             .flatten();
-        for reply in reads.chain(ready.map(|(_, reply)| reply)) {
-            if let ReplyTo::Local(tx) = reply {
-                let _ = tx.send(Err(e.clone()));
+        let waiters = std::mem::take(&mut self.waiters).into_values();
+        for reply in reads
+            .chain(ready.map(|(_, reply)| reply))
+            .chain(waiters.map(|w| w.reply))
+        {
+            // UDP clients time out and retry elsewhere.
+            if let ReplyTo::Local(done) = reply {
+                done(Err(e.clone()));
             }
         }
-        for (_, w) in std::mem::take(&mut self.waiters) {
-            match w.reply {
-                ReplyTo::Local(tx) => {
-                    let _ = tx.send(Err(e.clone()));
-                }
-                ReplyTo::Udp { .. } => {} // The client times out and retries elsewhere.
-            }
-        }
-        while let Ok(Cmd::Propose { reply, .. }) = self.cmds.try_recv() {
-            let _ = reply.send(Err(e.clone()));
+        while let Ok(cmd) = self.cmds.try_recv() {
+            (cmd.done())(Err(e.clone()));
         }
     }
 }
