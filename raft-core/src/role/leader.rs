@@ -351,7 +351,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             round: self.round,
             entries: EntryCount(count),
         });
-        self.send(to, msg, cx);
+        self.send_to(k, to, msg, cx);
     }
 
     /// How many entries after `prev` fit in `budget` record bytes (at least one if any).
