@@ -161,6 +161,20 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         cx.push(Output::Send { to, msg }, &mut self.stats);
     }
 
+    /// [`State::send`] to the node at position `k` (`to`, its id): no search for the
+    /// position.
+    #[inline]
+    pub(crate) fn send_to(
+        &mut self,
+        k: usize,
+        to: NodeId,
+        msg: Message<EntryCount>,
+        cx: &mut Ctx<'_>,
+    ) {
+        cx.sent_to |= 1 << k;
+        cx.push(Output::Send { to, msg }, &mut self.stats);
+    }
+
     /// The position of a node this one tracks (member or former member).
     #[inline]
     pub(crate) fn position(&self, id: NodeId) -> Option<usize> {

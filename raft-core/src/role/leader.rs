@@ -228,6 +228,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// in flight gets them with the message its next acknowledgement triggers, so proposals
     /// arriving faster than a round trip batch up (Nagle-style) instead of costing one
     /// AppendEntries each.
+    #[inline(always)]
     fn send_new_entries(&mut self, len: usize, cx: &mut Ctx<'_>) {
         // Whether the unsent entries fill a frame, estimated in O(1) from this proposal's
         // size (a batch of proposals is usually alike); a wrong guess only sends a frame
@@ -351,10 +352,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             round: self.round,
             entries: EntryCount(count),
         });
-        self.send(to, msg, cx);
+        self.send_to(k, to, msg, cx);
     }
 
     /// How many entries after `prev` fit in `budget` record bytes (at least one if any).
+    #[inline(always)]
     fn batch(&self, prev: LogIndex, budget: u32) -> (u32, u32) {
         let mut count = 0u32;
         let mut bytes = 0u32;

@@ -150,8 +150,18 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.check_reads(cx);
     }
 
-    /// Answers every batch whose round a majority has acknowledged.
+    /// Answers every batch whose round a majority has acknowledged. Inline: with no read
+    /// waiting (the common case) it is one test.
+    #[inline(always)]
     pub(crate) fn check_reads(&mut self, cx: &mut Ctx<'_>) {
+        if self.role.leading().is_some_and(|l| !l.reads.is_empty()) {
+            self.answer_reads(cx);
+        }
+    }
+
+    /// [`State::check_reads`] with reads waiting (out of line).
+    #[inline(never)]
+    fn answer_reads(&mut self, cx: &mut Ctx<'_>) {
         let q = match self.role.leading() {
             Some(l) if !l.reads.is_empty() => self.quorum_round(l),
             _ => return,

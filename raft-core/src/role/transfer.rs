@@ -21,8 +21,18 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.maybe_send_timeout_now(k, cx);
     }
 
-    /// Sends TimeoutNow once the target holds the whole log; until then, entries.
+    /// Sends TimeoutNow once the target holds the whole log; until then, entries. Inline:
+    /// with no transfer in progress (the common case) it is one test.
+    #[inline(always)]
     pub(crate) fn maybe_send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
+        if self.role.leading().is_some_and(|l| l.transfer.is_some()) {
+            self.send_timeout_now(k, cx);
+        }
+    }
+
+    /// [`State::maybe_send_timeout_now`] during a transfer (out of line).
+    #[inline(never)]
+    fn send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
         let to = self.tracker.id(k);
         let Some(leading) = self.role.leading_mut() else {
             return;

@@ -101,7 +101,7 @@ impl<const F: usize> Progress<F> {
     }
 
     /// Records an AppendEntries carrying entries up to `last` (`bytes` of records).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sent(&mut self, last: LogIndex, bytes: u32) {
         match self.state {
             ProgressState::Probe => self.probe_sent = true,
