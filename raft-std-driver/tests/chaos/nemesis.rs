@@ -1,0 +1,172 @@
+//! The seeded nemesis: a schedule of faults, one at a time, each healed before the next,
+//! drawn from a seed so that a run's faults can be replayed (`CHAOS_SEED`).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use raft_std_driver::local::LocalCluster;
+
+/// A small deterministic generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
+}
+
+/// One fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL the node, restart it after the fault's duration.
+    Kill(u32),
+    /// SIGSTOP the node, SIGCONT it after the fault's duration.
+    Pause(u32),
+    /// The node and the others drop each other's datagrams.
+    Isolate(u32),
+    /// `to` drops the datagrams of `from` (the other direction still flows).
+    OneWay {
+        /// The node that sends and is not heard.
+        from: u32,
+        /// The node that drops.
+        to: u32,
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kill(n) => write!(f, "kill -9 n{n}, restart"),
+            Fault::Pause(n) => write!(f, "pause n{n} (SIGSTOP), resume"),
+            Fault::Isolate(n) => write!(f, "partition n{n} | rest"),
+            Fault::OneWay { from, to } => write!(f, "one-way loss n{from} -> n{to}"),
+        }
+    }
+}
+
+/// A fault, after a quiet gap, held for a duration.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// Quiet time before it.
+    pub gap: Duration,
+    /// The fault.
+    pub fault: Fault,
+    /// How long it lasts.
+    pub hold: Duration,
+}
+
+/// The next step of the schedule of `rng` over nodes `1..=n`.
+pub fn next_step(rng: &mut Rng, n: u32) -> Step {
+    let node = rng.range(1, u64::from(n) + 1) as u32;
+    let other = (node + rng.range(0, u64::from(n) - 1) as u32) % n + 1;
+    let fault = match rng.range(0, 4) {
+        0 => Fault::Kill(node),
+        1 => Fault::Pause(node),
+        2 => Fault::Isolate(node),
+        _ => Fault::OneWay {
+            from: node,
+            to: other,
+        },
+    };
+    Step {
+        gap: Duration::from_millis(rng.range(200, 1000)),
+        fault,
+        hold: Duration::from_millis(rng.range(300, 2500)),
+    }
+}
+
+/// Counts of the faults applied.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Applied {
+    /// Kill and restart.
+    pub kills: u32,
+    /// Pause and resume.
+    pub pauses: u32,
+    /// Two-way partitions.
+    pub partitions: u32,
+    /// One-way losses.
+    pub one_way: u32,
+}
+
+/// Runs the schedule of `seed` on `cluster` until `until` (a fault in course is held no
+/// longer than that), then heals everything.
+pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant) -> Applied {
+    let n = cluster.nodes.len() as u32;
+    let mut rng = Rng::new(seed);
+    let mut applied = Applied::default();
+    loop {
+        let step = next_step(&mut rng, n);
+        sleep_until(Instant::now() + step.gap, until);
+        if Instant::now() >= until {
+            break;
+        }
+        eprintln!(
+            "[{:>7.3}s] nemesis: {} for {} ms",
+            start.elapsed().as_secs_f64(),
+            step.fault,
+            step.hold.as_millis()
+        );
+        match step.fault {
+            Fault::Kill(id) => {
+                applied.kills += 1;
+                cluster.kill(id).expect("kill");
+            }
+            Fault::Pause(id) => {
+                applied.pauses += 1;
+                cluster.signal(id, "STOP").expect("SIGSTOP");
+            }
+            Fault::Isolate(id) => {
+                applied.partitions += 1;
+                let others: Vec<u32> = (1..=n).filter(|&o| o != id).collect();
+                cluster.drop_from(id, &others).expect("fault hook");
+                for o in others {
+                    cluster.drop_from(o, &[id]).expect("fault hook");
+                }
+            }
+            Fault::OneWay { from, to } => {
+                applied.one_way += 1;
+                cluster.drop_from(to, &[from]).expect("fault hook");
+            }
+        }
+        sleep_until(Instant::now() + step.hold, until);
+        heal(cluster);
+    }
+    heal(cluster);
+    applied
+}
+
+/// Undoes every fault: restarts dead nodes, resumes paused ones, lifts every drop.
+pub fn heal(cluster: &mut LocalCluster) {
+    for id in 1..=cluster.nodes.len() as u32 {
+        cluster.drop_from(id, &[]).expect("fault hook");
+        if cluster.is_running(id) {
+            cluster.signal(id, "CONT").expect("SIGCONT");
+        } else {
+            cluster.restart(id).expect("restart");
+        }
+    }
+}
+
+fn sleep_until(t: Instant, limit: Instant) {
+    let t = t.min(limit);
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
