@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use raft_std_driver::admin::MemberChange;
+use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::local::LocalCluster;
 
 /// A small deterministic generator (splitmix64).
@@ -47,6 +49,9 @@ pub enum Fault {
         /// The node that drops.
         to: u32,
     },
+    /// The node is removed from the configuration (a removed leader hands leadership to the
+    /// most caught-up voter), then added back as a learner and promoted.
+    Member(u32),
 }
 
 impl fmt::Display for Fault {
@@ -56,6 +61,7 @@ impl fmt::Display for Fault {
             Fault::Pause(n) => write!(f, "pause n{n} (SIGSTOP), resume"),
             Fault::Isolate(n) => write!(f, "partition n{n} | rest"),
             Fault::OneWay { from, to } => write!(f, "one-way loss n{from} -> n{to}"),
+            Fault::Member(n) => write!(f, "remove n{n}, add back and promote"),
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct Step {
     pub gap: Duration,
     /// The fault.
     pub fault: Fault,
+    /// Whether the fault hits the leader of the moment instead of the node it names.
+    pub at_leader: bool,
     /// How long it lasts.
     pub hold: Duration,
 }
@@ -75,18 +83,20 @@ pub struct Step {
 pub fn next_step(rng: &mut Rng, n: u32) -> Step {
     let node = rng.range(1, u64::from(n) + 1) as u32;
     let other = (node + rng.range(0, u64::from(n) - 1) as u32) % n + 1;
-    let fault = match rng.range(0, 4) {
+    let fault = match rng.range(0, 5) {
         0 => Fault::Kill(node),
         1 => Fault::Pause(node),
         2 => Fault::Isolate(node),
-        _ => Fault::OneWay {
+        3 => Fault::OneWay {
             from: node,
             to: other,
         },
+        _ => Fault::Member(node),
     };
     Step {
         gap: Duration::from_millis(rng.range(200, 1000)),
         fault,
+        at_leader: rng.range(0, 2) == 0,
         hold: Duration::from_millis(rng.range(300, 2500)),
     }
 }
@@ -102,6 +112,10 @@ pub struct Applied {
     pub partitions: u32,
     /// One-way losses.
     pub one_way: u32,
+    /// Removals from the configuration (each added back).
+    pub removals: u32,
+    /// Faults that hit the leader of the moment.
+    pub at_leader: u32,
 }
 
 /// Runs the schedule of `seed` on `cluster` until `until` (a fault in course is held no
@@ -110,11 +124,25 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
     let n = cluster.nodes.len() as u32;
     let mut rng = Rng::new(seed);
     let mut applied = Applied::default();
+    let mut admin = cluster
+        .client(ClientOptions {
+            attempt_timeout: Duration::from_millis(150),
+            deadline: Duration::from_secs(3),
+        })
+        .expect("admin client");
     loop {
-        let step = next_step(&mut rng, n);
+        let mut step = next_step(&mut rng, n);
         sleep_until(Instant::now() + step.gap, until);
         if Instant::now() >= until {
             break;
+        }
+        if step.at_leader {
+            if let Some((leader, _)) =
+                cluster.wait_for_leader(&mut admin, None, 0, Duration::from_millis(300))
+            {
+                applied.at_leader += 1;
+                step.fault = at(step.fault, leader, n);
+            }
         }
         eprintln!(
             "[{:>7.3}s] nemesis: {} for {} ms",
@@ -122,6 +150,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
             step.fault,
             step.hold.as_millis()
         );
+        let mut removed = None;
         match step.fault {
             Fault::Kill(id) => {
                 applied.kills += 1;
@@ -143,12 +172,59 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
                 applied.one_way += 1;
                 cluster.drop_from(to, &[from]).expect("fault hook");
             }
+            Fault::Member(id) => match admin.change_membership(MemberChange::Remove(id)) {
+                Ok(_) => {
+                    applied.removals += 1;
+                    removed = Some(id);
+                }
+                Err(e) => eprintln!("nemesis: remove n{id}: {e}"),
+            },
         }
         sleep_until(Instant::now() + step.hold, until);
         heal(cluster);
+        if let Some(id) = removed {
+            add_back(&mut admin, id, start);
+        }
     }
     heal(cluster);
     applied
+}
+
+/// The fault `f` aimed at `leader` instead of its node.
+fn at(f: Fault, leader: u32, n: u32) -> Fault {
+    match f {
+        Fault::Kill(_) => Fault::Kill(leader),
+        Fault::Pause(_) => Fault::Pause(leader),
+        Fault::Isolate(_) => Fault::Isolate(leader),
+        Fault::OneWay { .. } => Fault::OneWay {
+            from: leader,
+            to: leader % n + 1,
+        },
+        Fault::Member(_) => Fault::Member(leader),
+    }
+}
+
+/// Adds removed node `id` back as a learner and promotes it once it caught up; bounded (30 s),
+/// panics if it cannot.
+fn add_back(admin: &mut Client, id: u32, start: Instant) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for change in [MemberChange::AddLearner(id), MemberChange::Promote(id)] {
+        loop {
+            match admin.change_membership(change) {
+                Ok(_) => break,
+                Err(e) if Instant::now() < deadline => {
+                    if !matches!(e, ClientError::Failed { .. }) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+                Err(e) => panic!("nemesis: {change:?} still fails after 30 s: {e}"),
+            }
+        }
+    }
+    eprintln!(
+        "[{:>7.3}s] nemesis: n{id} is a voter again",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// Undoes every fault: restarts dead nodes, resumes paused ones, lifts every drop.
