@@ -126,9 +126,9 @@ fn client_loop(
     let mut out = Vec::new();
     let mut failed = 0;
     while !stop.load(Ordering::Relaxed) {
-        let key = rng.range(0, KEYS as u64) as usize;
+        let key = nemesis::range(&mut rng, 0, KEYS as u64) as usize;
         next += 1;
-        let op = match rng.range(0, 10) {
+        let op = match nemesis::range(&mut rng, 0, 10) {
             0..=3 => Op::Put(next),
             4..=7 => Op::Get,
             _ => Op::Cas {

@@ -8,29 +8,11 @@ use raft_std_driver::admin::MemberChange;
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::local::LocalCluster;
 
-/// A small deterministic generator (splitmix64).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub use raft_core::Rng;
 
-impl Rng {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `lo..hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo)
-    }
+/// A number in `lo..hi` drawn from `rng`.
+pub fn range(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    lo + rng.next_u64() % (hi - lo)
 }
 
 /// One fault.
@@ -81,9 +63,9 @@ pub struct Step {
 
 /// The next step of the schedule of `rng` over nodes `1..=n`.
 pub fn next_step(rng: &mut Rng, n: u32) -> Step {
-    let node = rng.range(1, u64::from(n) + 1) as u32;
-    let other = (node + rng.range(0, u64::from(n) - 1) as u32) % n + 1;
-    let fault = match rng.range(0, 5) {
+    let node = range(rng, 1, u64::from(n) + 1) as u32;
+    let other = (node + range(rng, 0, u64::from(n) - 1) as u32) % n + 1;
+    let fault = match range(rng, 0, 5) {
         0 => Fault::Kill(node),
         1 => Fault::Pause(node),
         2 => Fault::Isolate(node),
@@ -94,10 +76,10 @@ pub fn next_step(rng: &mut Rng, n: u32) -> Step {
         _ => Fault::Member(node),
     };
     Step {
-        gap: Duration::from_millis(rng.range(200, 1000)),
+        gap: Duration::from_millis(range(rng, 200, 1000)),
         fault,
-        at_leader: rng.range(0, 2) == 0,
-        hold: Duration::from_millis(rng.range(300, 2500)),
+        at_leader: range(rng, 0, 2) == 0,
+        hold: Duration::from_millis(range(rng, 300, 2500)),
     }
 }
 
