@@ -29,10 +29,12 @@ const CLIENTS: usize = 4;
 const KEYS: usize = 3;
 
 /// Bounded client attempts: an operation is recorded at most about 2 s after it began.
-fn chaos_opts() -> ClientOptions {
+/// Half the clients give up after 250 ms, so that some writes end with an unknown outcome
+/// while a fault lasts.
+fn chaos_opts(id: usize) -> ClientOptions {
     ClientOptions {
         attempt_timeout: Duration::from_millis(150),
-        deadline: Duration::from_secs(2),
+        deadline: Duration::from_millis(if id % 2 == 0 { 2000 } else { 250 }),
     }
 }
 
@@ -163,7 +165,7 @@ fn record(secs: u64, seed: u64, faults: bool) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|id| {
-            let client = cluster.client(chaos_opts()).unwrap();
+            let client = cluster.client(chaos_opts(id)).unwrap();
             let stop = stop.clone();
             std::thread::spawn(move || client_loop(client, id, seed, stop, start))
         })
@@ -216,12 +218,19 @@ fn check_run(run: &Run, secs: u64) -> usize {
         .join()
         .unwrap();
     let lost = history::lost_writes(&run.history, &run.final_reads);
+    let slowest = run
+        .history
+        .iter()
+        .filter_map(|e| e.complete.map(|c| c - e.invoke))
+        .max()
+        .unwrap_or(0);
     eprintln!(
-        "chaos seed {}: {secs} s, {} ops ({} unknown outcome, {} failed definitely, not \
-         recorded), faults {:?}; {} states explored, {} violations, {} lost acknowledged \
-         writes, {} keys undecided",
+        "chaos seed {}: {secs} s, {} ops (slowest {} ms, {} unknown outcome, {} failed \
+         definitely, not recorded), faults {:?}; {} states explored, {} violations, {} lost \
+         acknowledged writes, {} keys undecided",
         run.seed,
         report.ops,
+        slowest / 1000,
         run.unknown,
         run.failed,
         run.faults,
