@@ -34,7 +34,7 @@ const KEYS: usize = 3;
 fn chaos_opts(id: usize) -> ClientOptions {
     ClientOptions {
         attempt_timeout: Duration::from_millis(150),
-        deadline: Duration::from_millis(if id % 2 == 0 { 2000 } else { 250 }),
+        deadline: Duration::from_millis(if id.is_multiple_of(2) { 2000 } else { 250 }),
     }
 }
 
