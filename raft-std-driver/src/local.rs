@@ -217,6 +217,41 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Node `id`'s process id, if it was started and not killed.
+    pub fn pid(&self, id: u32) -> Option<u32> {
+        self.nodes[id as usize - 1].child.as_ref().map(Child::id)
+    }
+
+    /// Sends `signal` (a name `kill -s` knows, e.g. `STOP`, `CONT`) to node `id`'s process:
+    /// `STOP` pauses it as a long GC pause or a hung VM would, `CONT` resumes it.
+    pub fn signal(&self, id: u32, signal: &str) -> io::Result<()> {
+        let Some(pid) = self.pid(id) else {
+            return Ok(());
+        };
+        let status = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "kill -s {signal} {pid}: {status}"
+            )))
+        }
+    }
+
+    /// Makes node `id` drop the datagrams of the peers `from` (none: heal), through the fault
+    /// hook its process has only when started with `RAFT_FAULT_HOOK=1` in the environment
+    /// (see [`FAULT_HOOK_VAR`](crate::node::FAULT_HOOK_VAR)); it takes effect within 50 ms.
+    pub fn drop_from(&self, id: u32, from: &[u32]) -> io::Result<()> {
+        let node = &self.nodes[id as usize - 1];
+        std::fs::create_dir_all(&node.data_dir)?;
+        let list: Vec<String> = from.iter().map(u32::to_string).collect();
+        let tmp = node.data_dir.join("drop-from.tmp");
+        std::fs::write(&tmp, list.join(","))?;
+        std::fs::rename(&tmp, node.data_dir.join(crate::node::DROP_FROM_FILE))
+    }
+
     /// Whether node `id`'s process runs.
     pub fn is_running(&mut self, id: u32) -> bool {
         match self.nodes[id as usize - 1].child.as_mut() {

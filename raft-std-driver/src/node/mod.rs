@@ -44,6 +44,7 @@
 mod admin;
 mod apply;
 mod error;
+mod fault;
 mod handle;
 mod metrics;
 mod noio;
@@ -72,6 +73,7 @@ use crate::transport::epoch::advance_epoch_file;
 use crate::transport::{ClusterKey, DropLog, Opener, PeerBinding, Sealer};
 
 pub use error::NodeError;
+pub use fault::{DROP_FROM_FILE, FAULT_HOOK_VAR};
 pub use handle::{NodeHandle, ProposeError, RoleEvent};
 pub use metrics::PUBLISH_EVERY;
 pub use noio::NoSyncIo;
@@ -143,6 +145,8 @@ pub struct Node<M: StateMachine = KvStore> {
     waker_addr: SocketAddr,
     /// Holds the data directory's lock for as long as the node lives (see `storage::DataDir`).
     _data_dir: crate::storage::DataDir,
+    /// The chaos tests' fault hook (`None` unless turned on; see `fault.rs`).
+    fault: Option<fault::DropHook>,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -175,6 +179,7 @@ impl<M: StateMachine> Node<M> {
         io: Arc<dyn FileIo>,
     ) -> Result<Node<M>, NodeError> {
         let key = ClusterKey::from_file(&cfg.key_file).map_err(NodeError::Key)?;
+        let data_dir_path = cfg.data_dir.clone();
         let data_dir = crate::storage::DataDir::open(&cfg.data_dir, cfg.id, cfg.cluster_id, &*io)?;
         let epoch = advance_epoch_file(&cfg.data_dir).map_err(NodeError::Epoch)?;
 
@@ -293,6 +298,7 @@ impl<M: StateMachine> Node<M> {
             cmd_tx,
             waker,
             waker_addr,
+            fault: fault::DropHook::from_env(&data_dir_path),
             _data_dir: data_dir,
         };
         if let Some(meta) = latest {
@@ -394,6 +400,9 @@ impl<M: StateMachine> Node<M> {
         if self.next_tick <= now {
             // Far behind (the process was paused): do not replay the lost time in a burst.
             self.next_tick = now + self.cfg.tick;
+        }
+        if let Some(hook) = &mut self.fault {
+            hook.refresh(now);
         }
         while let Ok(cmd) = self.cmds.try_recv() {
             match cmd {

@@ -165,6 +165,9 @@ impl<M: StateMachine> Node<M> {
                 return Ok(());
             }
         };
+        if self.fault.as_ref().is_some_and(|f| f.drops(sender)) {
+            return Ok(());
+        }
         let plain = std::mem::take(&mut self.plain);
         let r = match plain.split_first() {
             Some((&wire::TAG_RAFT, frame)) => self.on_raft_frame(sender, frame),
