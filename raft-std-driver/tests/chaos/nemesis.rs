@@ -1,7 +1,6 @@
 //! The seeded nemesis: a schedule of faults, one at a time, each healed before the next,
 //! drawn from a seed so that a run's faults can be replayed (`CHAOS_SEED`).
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use raft_std_driver::admin::MemberChange;
@@ -34,18 +33,6 @@ pub enum Fault {
     /// The node is removed from the configuration (a removed leader hands leadership to the
     /// most caught-up voter), then added back as a learner and promoted.
     Member(u32),
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Kill(n) => write!(f, "kill -9 n{n}, restart"),
-            Fault::Pause(n) => write!(f, "pause n{n} (SIGSTOP), resume"),
-            Fault::Isolate(n) => write!(f, "partition n{n} | rest"),
-            Fault::OneWay { from, to } => write!(f, "one-way loss n{from} -> n{to}"),
-            Fault::Member(n) => write!(f, "remove n{n}, add back and promote"),
-        }
-    }
 }
 
 /// A fault, after a quiet gap, held for a duration.
@@ -127,7 +114,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
             }
         }
         eprintln!(
-            "[{:>7.3}s] nemesis: {} for {} ms",
+            "[{:>7.3}s] nemesis: {:?} for {} ms",
             start.elapsed().as_secs_f64(),
             step.fault,
             step.hold.as_millis()
