@@ -171,6 +171,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         msg: Message<EntryCount>,
         cx: &mut Ctx<'_>,
     ) {
+        // `k` is a tracker position, below its capacity `P`, which `State::new` holds to at
+        // most `MAX_MEMBERS` (8) at compile time: the shift stays inside `sent_to`'s 64 bits.
         cx.sent_to |= 1 << k;
         cx.push(Output::Send { to, msg }, &mut self.stats);
     }

@@ -524,6 +524,8 @@ where
         input: &Input<'_>,
         events: &mut impl Events,
     ) -> Result<(), EngineError<S::Error>> {
+        // `k < self.out.len()`: as in `perform`, the index of the step loop over the output
+        // list, which performing outputs does not change.
         if let Output::InstallSnapshot { meta } = self.out[k] {
             if self.snapshots.hold_install(&meta) {
                 return Ok(());
