@@ -213,12 +213,12 @@ impl<'a> Cluster<'a> {
     /// is empty.
     #[inline]
     pub fn deliver_one(&mut self) -> bool {
-        let Some((q, desc)) = self.net.pop() else {
+        let Some((pos, q)) = self.net.pop() else {
             return false;
         };
         let (from, to) = (q.from, q.to);
         let (sender, receiver) = sender_and_receiver(&mut self.nodes, from, to);
-        let input = net::input(from, sender.transport(), &q, desc);
+        let input = net::input(&self.net, pos, &q, sender.transport());
         if self.record_templates {
             record(to, &input, &mut self.last_1_to_2, &mut self.last_2_to_1);
         }

@@ -27,17 +27,19 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use raft_core::codec::{self, EntrySource};
+use raft_core::codec::{self, EntrySource, WireEntries};
 use raft_core::engine::Outgoing;
-use raft_core::{EntryCount, Input, Message, NodeId, ReadIndexRequest, StoreError, Term};
+use raft_core::{
+    Append, AppendResponse, EntryCount, Input, Message, NodeId, ReadIndexRequest, StoreError, Term,
+};
 
 use super::CLUSTER;
 
 /// Bytes of each outbox's arena (one drive() of the B=1000 workload needs ~0.3 MB in all).
 pub const ARENA_BYTES: usize = 16 << 20;
 
-/// Slots of the network's queue: more messages than ever wait at once (one drive() of the
-/// B=1000 workload queues at most about 1,100; a push past this panics).
+/// Slots of the network's queue: more messages than wait at once in any of the workloads
+/// (a push past this panics, so a workload that queued more would say so).
 pub const FIFO_SLOTS: usize = 1 << 13;
 
 /// How messages travel between the harness's nodes.
@@ -63,21 +65,34 @@ pub struct Queued {
     pub len: usize,
 }
 
+/// A queued message's descriptor (in-process): the two hot kinds in place, any other kind in
+/// the queue's ring of whole messages at the same slot. (A `Message` is as large as its
+/// largest kind, a snapshot chunk with its membership; an AppendEntries or its answer is half
+/// as large, and copying only that in and out is what every message costs.)
+#[derive(Clone, Copy, Debug)]
+enum Desc {
+    Append(Append<EntryCount>),
+    AppendResponse(AppendResponse),
+    Other,
+}
+
 /// The network's one FIFO queue, shared by the outboxes: a ring of [`FIFO_SLOTS`] slots,
 /// message `i` (counted from the cluster's start) in slot `i % FIFO_SLOTS`. In-process,
-/// message `i`'s descriptor is in `descs` at the same slot.
+/// message `i`'s descriptor is in `descs` (and, if neither an AppendEntries nor its answer,
+/// in `others`) at the same slot.
 pub struct Fifo {
     /// Position of the front message.
     head: Cell<usize>,
     /// Position after the back message.
     tail: Cell<usize>,
     slots: Box<[Cell<Queued>; FIFO_SLOTS]>,
-    descs: Box<[Cell<Message<EntryCount>>; FIFO_SLOTS]>,
+    descs: Box<[Cell<Desc>; FIFO_SLOTS]>,
+    others: Box<[Cell<Message<EntryCount>>; FIFO_SLOTS]>,
 }
 
 impl Fifo {
     fn new() -> Fifo {
-        // A placeholder descriptor (never read: a slot is read only after a push wrote it).
+        // A placeholder message (never read: a slot is read only after a push wrote it).
         let blank = Message::ReadIndex(ReadIndexRequest {
             term: Term(0),
             id: 0,
@@ -86,7 +101,8 @@ impl Fifo {
             head: Cell::new(0),
             tail: Cell::new(0),
             slots: ring(Queued::default()),
-            descs: ring(blank),
+            descs: ring(Desc::Other),
+            others: ring(blank),
         }
     }
 
@@ -105,25 +121,49 @@ impl Fifo {
             "the network's queue is full"
         );
         let slot = t % FIFO_SLOTS;
-        if let Some(d) = desc {
-            self.descs[slot].set(*d);
+        if let Some(m) = desc {
+            let d = match m {
+                Message::Append(a) => Desc::Append(*a),
+                Message::AppendResponse(r) => Desc::AppendResponse(*r),
+                m => {
+                    self.others[slot].set(*m);
+                    Desc::Other
+                }
+            };
+            self.descs[slot].set(d);
         }
         self.slots[slot].set(q);
         self.tail.set(t + 1);
     }
 
-    /// Takes the front message and, if `in_process`, its descriptor.
+    /// Takes the front message off the queue: its position, to read it with
+    /// [`Fifo::queued`] and [`Fifo::attach`] before anything else is queued.
     #[inline(always)]
-    fn pop(&self, in_process: bool) -> Option<(Queued, Option<Message<EntryCount>>)> {
+    fn pop(&self) -> Option<usize> {
         let h = self.head.get();
         if h == self.tail.get() {
             return None;
         }
-        let slot = h % FIFO_SLOTS;
-        let desc = in_process.then(|| self.descs[slot].get());
-        let q = self.slots[slot].get();
         self.head.set(h + 1);
-        Some((q, desc))
+        Some(h)
+    }
+
+    /// Where the message at `pos` goes and where its bytes are.
+    #[inline(always)]
+    fn queued(&self, pos: usize) -> Queued {
+        self.slots[pos % FIFO_SLOTS].get()
+    }
+
+    /// The message at `pos` (in-process): its descriptor with `body` attached.
+    #[inline(always)]
+    fn attach<'b>(&self, pos: usize, body: &'b [u8]) -> Message<WireEntries<'b>> {
+        let slot = pos % FIFO_SLOTS;
+        match self.descs[slot].get() {
+            Desc::Append(a) => codec::attach_body(&Message::Append(a), body),
+            Desc::AppendResponse(r) => codec::attach_body(&Message::AppendResponse(r), body),
+            Desc::Other => codec::attach_body(&self.others[slot].get(), body),
+        }
+        .expect("attach body")
     }
 
     /// Drops every queued message.
@@ -132,9 +172,12 @@ impl Fifo {
         self.head.set(self.tail.get());
     }
 
-    /// Heap bytes of the two rings.
+    /// Heap bytes of the rings.
     fn heap_bytes(&self) -> usize {
-        FIFO_SLOTS * (std::mem::size_of::<Queued>() + std::mem::size_of::<Message<EntryCount>>())
+        FIFO_SLOTS
+            * (std::mem::size_of::<Queued>()
+                + std::mem::size_of::<Desc>()
+                + std::mem::size_of::<Message<EntryCount>>())
     }
 }
 
@@ -245,22 +288,17 @@ impl raft_core::engine::Transport for Outbox {
     }
 }
 
-/// The message `q` (taken from `sender`'s outbox, with its descriptor if in-process) as the
-/// input its addressee steps.
+/// The message at `pos` of `net`'s queue, sent by `sender` (whose arena holds its bytes), as
+/// the input its addressee steps.
 #[inline(always)]
-pub(super) fn input<'b>(
-    sender: usize,
-    sent: &'b Outbox,
-    q: &Queued,
-    desc: Option<Message<EntryCount>>,
-) -> Input<'b> {
-    let bytes = sent.bytes(q);
-    match desc {
-        Some(msg) => Input::Message {
-            from: CLUSTER[sender],
-            msg: codec::attach_body(&msg, bytes).expect("attach body"),
+pub(super) fn input<'b>(net: &Net, pos: usize, q: &Queued, sender: &'b Outbox) -> Input<'b> {
+    let bytes = sender.bytes(q);
+    match net.transport {
+        Transport::InProcess => Input::Message {
+            from: NodeId(q.from as u32 + 1),
+            msg: net.fifo.attach(pos, bytes),
         },
-        None => {
+        Transport::Frames => {
             let (hdr, msg) = codec::decode(bytes).expect("decode");
             debug_assert_eq!(hdr.to, CLUSTER[q.to]);
             Input::Message {
@@ -296,10 +334,12 @@ impl Net {
         self.fifo.is_empty()
     }
 
-    /// Takes the front message and, in-process, its descriptor. Its bytes stay in its
-    /// sender's arena (read them with [`Outbox::bytes`]) until the network drains.
+    /// Takes the front message off the queue: where it goes, where its bytes are (in its
+    /// sender's arena until the network drains), and its position, to read it with
+    /// [`input`] before anything else is queued.
     #[inline(always)]
-    pub(super) fn pop(&self) -> Option<(Queued, Option<Message<EntryCount>>)> {
-        self.fifo.pop(self.transport == Transport::InProcess)
+    pub(super) fn pop(&self) -> Option<(usize, Queued)> {
+        let pos = self.fifo.pop()?;
+        Some((pos, self.fifo.queued(pos)))
     }
 }
