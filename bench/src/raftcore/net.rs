@@ -27,9 +27,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use raft_core::codec::{self, EntrySource, WireEntries};
-use raft_core::engine::Outgoing;
-use raft_core::{
+use raftcore::codec::{self, EntrySource, WireEntries};
+use raftcore::engine::Outgoing;
+use raftcore::{
     Append, AppendResponse, EntryCount, Input, Message, NodeId, ReadIndexRequest, StoreError, Term,
 };
 
@@ -187,7 +187,7 @@ fn ring<T: Copy>(v: T) -> Box<[Cell<T>; FIFO_SLOTS]> {
     slots.try_into().ok().expect("FIFO_SLOTS cells")
 }
 
-/// One node's side of the network, the engine's [`raft_core::engine::Transport`]: its arena,
+/// One node's side of the network, the engine's [`raftcore::engine::Transport`]: its arena,
 /// where the bytes of what it sent wait until the network drains, and a handle on the
 /// network's queue, where each message it sends is queued.
 pub struct Outbox {
@@ -267,7 +267,7 @@ impl Outbox {
     }
 }
 
-impl raft_core::engine::Transport for Outbox {
+impl raftcore::engine::Transport for Outbox {
     type Error = StoreError;
 
     #[inline(always)]
