@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reruns every BENCH.md workload on raft-rs and raft-core and rewrites the generated section of
+# Reruns every BENCH.md workload on raft-rs (batch_append off and on) and raft-core and rewrites the generated section of
 # ../BENCHMARKS.md (between the BENCH-TABLE markers).
 #
 #   bench/run.sh            build in release, run the table (the bench binary runs callgrind per
@@ -31,7 +31,7 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Profile summaries: the functions with the most self instructions inside each loop function
 # (callgrind.out.LIB.CASE from the bench run), and whole throughput runs (B=100, 20,000 entries)
-# of each library, in instructions per operation / per entry.
+# of raft-rs (batch_append off and on) and raft-core, in instructions per operation / per entry.
 cg="$CARGO_TARGET_DIR/release/callgrind"
 prof="$CARGO_TARGET_DIR/bench-profile.md"
 : >"$prof"
@@ -51,7 +51,7 @@ top() { # FILE OPS: "instructions/op  function", summed per function, top 10
         sort -rn | awk 'NR <= 10' || true
 }
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
-    for lib in raft-rs raft-core; do
+    for lib in raft-rs raft-rs-batch raft-core; do
         valgrind --tool=callgrind --collect-atstart=no '--toggle-collect=*Subject*throughput*' \
             --callgrind-out-file="$cg/callgrind.out.$lib.throughput-b100" \
             "$bin" --throughput 100 --lib "$lib" --ops 20000 >/dev/null 2>&1 || true

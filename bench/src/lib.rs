@@ -1,8 +1,10 @@
 //! Side-by-side benchmark harness: raft-core against tikv/raft-rs.
 //!
 //! The workloads are specified in the project's shared `BENCH.md`; this crate follows it to the
-//! letter. One module per library under test ([`raftrs`], [`raftcore`]) implements the same [`Subject`] trait, and the `bench` binary runs both in one
-//! process and prints one table with ratios (see [`report`]).
+//! letter. One module per library under test ([`raftrs`]: raft-rs with `batch_append` off and
+//! on; [`raftcore`]: frames and in-process) implements the same [`Subject`] trait, and the
+//! `bench` binary runs all of them in one process and prints one table with ratios (see
+//! [`report`]).
 //!
 //! Shapes shared by both libraries:
 //! - 3 voters (ids 1, 2, 3), one process, one thread, one FIFO network queue;

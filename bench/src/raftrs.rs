@@ -41,6 +41,22 @@ pub fn micro_config(id: u64) -> Config {
     }
 }
 
+/// [`config`] with `batch_append: true` (the [`RaftRsBatch`] subject).
+pub fn batch_config(id: u64) -> Config {
+    Config {
+        batch_append: true,
+        ..config(id)
+    }
+}
+
+/// [`micro_config`] with `batch_append: true` (the [`RaftRsBatch`] subject).
+pub fn batch_micro_config(id: u64) -> Config {
+    Config {
+        batch_append: true,
+        ..micro_config(id)
+    }
+}
+
 /// Three raft-rs nodes and the FIFO network between them.
 pub struct Cluster {
     /// `nodes[i]` has id `i + 1`.
@@ -173,7 +189,12 @@ fn count_applied(entries: Vec<raft::eraftpb::Entry>) -> u64 {
 /// The micro-benchmark cluster of BENCH.md workload 3: timeouts that never fire, node 1
 /// elected, 10 entries committed and applied everywhere, the network empty.
 pub fn micro_cluster() -> Cluster {
-    let mut c = Cluster::new(micro_config);
+    micro_cluster_with(micro_config)
+}
+
+/// [`micro_cluster`] with the node configurations of `cfg`.
+pub fn micro_cluster_with(cfg: fn(u64) -> Config) -> Cluster {
+    let mut c = Cluster::new(cfg);
     c.elect_node1();
     for seq in 0..10 {
         c.propose(seq);
@@ -193,6 +214,17 @@ pub fn micro_cluster() -> Cluster {
 /// into node 2, then one full Ready cycle if `has_ready()`, the response dropped.
 #[inline(never)]
 pub fn raftrs_loop_follower_heartbeat(c: &mut Cluster, ops: u64) {
+    follower_heartbeat(c, ops)
+}
+
+/// [`raftrs_loop_follower_heartbeat`] under its own symbol, for the [`RaftRsBatch`] subject.
+#[inline(never)]
+pub fn raftrs_batch_loop_follower_heartbeat(c: &mut Cluster, ops: u64) {
+    follower_heartbeat(c, ops)
+}
+
+#[inline(always)]
+fn follower_heartbeat(c: &mut Cluster, ops: u64) {
     let term = c.nodes[0].raft.term;
     let commit = c.nodes[0].raft.raft_log.committed;
     for _ in 0..ops {
@@ -214,6 +246,17 @@ pub fn raftrs_loop_follower_heartbeat(c: &mut Cluster, ops: u64) {
 /// Leader tick: one tick on node 1; nothing comes due.
 #[inline(never)]
 pub fn raftrs_loop_leader_tick(c: &mut Cluster, ops: u64) {
+    leader_tick(c, ops)
+}
+
+/// [`raftrs_loop_leader_tick`] under its own symbol, for the [`RaftRsBatch`] subject.
+#[inline(never)]
+pub fn raftrs_batch_loop_leader_tick(c: &mut Cluster, ops: u64) {
+    leader_tick(c, ops)
+}
+
+#[inline(always)]
+fn leader_tick(c: &mut Cluster, ops: u64) {
     for _ in 0..ops {
         black_box(c.nodes[0].tick());
     }
@@ -223,6 +266,18 @@ pub fn raftrs_loop_leader_tick(c: &mut Cluster, ops: u64) {
 /// index (already acknowledged), stepped into node 1, its outputs handled.
 #[inline(never)]
 pub fn raftrs_loop_leader_append_response(c: &mut Cluster, ops: u64) {
+    leader_append_response(c, ops)
+}
+
+/// [`raftrs_loop_leader_append_response`] under its own symbol, for the [`RaftRsBatch`]
+/// subject.
+#[inline(never)]
+pub fn raftrs_batch_loop_leader_append_response(c: &mut Cluster, ops: u64) {
+    leader_append_response(c, ops)
+}
+
+#[inline(always)]
+fn leader_append_response(c: &mut Cluster, ops: u64) {
     let term = c.nodes[0].raft.term;
     let last = c.nodes[0].raft.raft_log.last_index();
     let commit = c.nodes[0].raft.raft_log.committed;
@@ -250,64 +305,89 @@ fn run_loop(case: Micro, c: &mut Cluster, ops: u64) {
     }
 }
 
-/// raft-rs as a [`Subject`].
+fn run_batch_loop(case: Micro, c: &mut Cluster, ops: u64) {
+    match case {
+        Micro::FollowerHeartbeat => raftrs_batch_loop_follower_heartbeat(c, ops),
+        Micro::LeaderTick => raftrs_batch_loop_leader_tick(c, ops),
+        Micro::LeaderAppendResponse => raftrs_batch_loop_leader_append_response(c, ops),
+    }
+}
+
+/// Workload 1 on a cluster of `cfg` nodes (see [`Subject::throughput`]).
+#[inline(always)]
+fn throughput_with(cfg: fn(u64) -> Config, batch: usize, total: u64) -> ThroughputRun {
+    let before_cluster = Counts::now();
+    let mut c = Cluster::new(cfg);
+    c.elect_node1();
+    let start_counts = Counts::now();
+    let start = Instant::now();
+    let mut seq = 0u64;
+    while seq < total {
+        let end = (seq + batch as u64).min(total);
+        while seq < end {
+            c.propose(seq);
+            seq += 1;
+        }
+        c.drive();
+    }
+    let elapsed = start.elapsed();
+    let allocs = Counts::now().since(start_counts);
+    assert_eq!(c.applied, [total; 3], "all nodes applied all entries");
+    // Resident heap of the nodes: everything allocated since before the cluster was built
+    // and still live, less the (empty) network queue's buffer.
+    c.net = VecDeque::new();
+    let resident_bytes = Counts::now().since(before_cluster).live;
+    black_box(&c);
+    ThroughputRun {
+        elapsed,
+        allocs,
+        resident_bytes,
+        settle_ticks: 0,
+    }
+}
+
+/// Workload 3 on the micro cluster of `cfg` nodes, loops run by `run` (see [`Subject::micro`]).
+fn micro_with(
+    cfg: fn(u64) -> Config,
+    run: fn(Micro, &mut Cluster, u64),
+    case: Micro,
+    ops: u64,
+    runs: usize,
+) -> MicroRun {
+    let mut c = micro_cluster_with(cfg);
+    run(case, &mut c, ops); // warm-up
+    let mut ns = Vec::with_capacity(runs);
+    let before = Counts::now();
+    for _ in 0..runs {
+        let t = Instant::now();
+        run(case, &mut c, ops);
+        ns.push(t.elapsed().as_nanos() as f64 / ops as f64);
+    }
+    let allocs = Counts::now().since(before).allocs;
+    // `ns` was allocated before `before`; pushes never reallocate (capacity `runs`).
+    assert_eq!(
+        c.nodes[0].raft.state,
+        StateRole::Leader,
+        "node 1 still leads"
+    );
+    MicroRun {
+        ns_per_op: median(&mut ns),
+        allocs_per_op: allocs as f64 / (ops * runs as u64) as f64,
+    }
+}
+
+/// raft-rs as a [`Subject`]: BENCH.md's configuration, `batch_append` off (raft-rs' default).
 pub struct RaftRs;
 
 impl Subject for RaftRs {
     const NAME: &'static str = "raft-rs";
 
     fn throughput(batch: usize, total: u64) -> ThroughputRun {
-        let before_cluster = Counts::now();
-        let mut c = Cluster::new(config);
-        c.elect_node1();
-        let start_counts = Counts::now();
-        let start = Instant::now();
-        let mut seq = 0u64;
-        while seq < total {
-            let end = (seq + batch as u64).min(total);
-            while seq < end {
-                c.propose(seq);
-                seq += 1;
-            }
-            c.drive();
-        }
-        let elapsed = start.elapsed();
-        let allocs = Counts::now().since(start_counts);
-        assert_eq!(c.applied, [total; 3], "all nodes applied all entries");
-        // Resident heap of the nodes: everything allocated since before the cluster was built
-        // and still live, less the (empty) network queue's buffer.
-        c.net = VecDeque::new();
-        let resident_bytes = Counts::now().since(before_cluster).live;
-        black_box(&c);
-        ThroughputRun {
-            elapsed,
-            allocs,
-            resident_bytes,
-            settle_ticks: 0,
-        }
+        throughput_with(config, batch, total)
     }
 
     fn micro(case: Micro, ops: u64, runs: usize) -> MicroRun {
-        let mut c = micro_cluster();
-        run_loop(case, &mut c, ops); // warm-up
-        let mut ns = Vec::with_capacity(runs);
-        let before = Counts::now();
-        for _ in 0..runs {
-            let t = Instant::now();
-            run_loop(case, &mut c, ops);
-            ns.push(t.elapsed().as_nanos() as f64 / ops as f64);
-        }
-        let allocs = Counts::now().since(before).allocs;
-        // `ns` was allocated before `before`; pushes never reallocate (capacity `runs`).
-        assert_eq!(
-            c.nodes[0].raft.state,
-            StateRole::Leader,
-            "node 1 still leads"
-        );
-        MicroRun {
-            ns_per_op: median(&mut ns),
-            allocs_per_op: allocs as f64 / (ops * runs as u64) as f64,
-        }
+        micro_with(micro_config, run_loop, case, ops, runs)
     }
 
     fn micro_once(case: Micro, ops: u64) {
@@ -321,6 +401,36 @@ impl Subject for RaftRs {
             Micro::FollowerHeartbeat => "raftrs_loop_follower_heartbeat",
             Micro::LeaderTick => "raftrs_loop_leader_tick",
             Micro::LeaderAppendResponse => "raftrs_loop_leader_append_response",
+        }
+    }
+}
+
+/// raft-rs as a [`Subject`] with `batch_append: true`, otherwise as [`RaftRs`]. Its callgrind
+/// symbols are its own: `<RaftRsBatch as Subject>::throughput` and `raftrs_batch_loop_*`.
+pub struct RaftRsBatch;
+
+impl Subject for RaftRsBatch {
+    const NAME: &'static str = "raft-rs batch_append";
+
+    fn throughput(batch: usize, total: u64) -> ThroughputRun {
+        throughput_with(batch_config, batch, total)
+    }
+
+    fn micro(case: Micro, ops: u64, runs: usize) -> MicroRun {
+        micro_with(batch_micro_config, run_batch_loop, case, ops, runs)
+    }
+
+    fn micro_once(case: Micro, ops: u64) {
+        let mut c = micro_cluster_with(batch_micro_config);
+        run_batch_loop(case, &mut c, ops);
+        black_box(&c);
+    }
+
+    fn loop_symbol(case: Micro) -> &'static str {
+        match case {
+            Micro::FollowerHeartbeat => "raftrs_batch_loop_follower_heartbeat",
+            Micro::LeaderTick => "raftrs_batch_loop_leader_tick",
+            Micro::LeaderAppendResponse => "raftrs_batch_loop_leader_append_response",
         }
     }
 }

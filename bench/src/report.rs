@@ -1,8 +1,10 @@
 //! The side-by-side table.
 //!
-//! Every row has a raft-rs cell and two raft-core cells (messages as encoded frames, and
-//! in-process), each followed by the factor by which raft-core is better (throughput:
-//! raft-core / raft-rs; costs: raft-rs / raft-core), so ">1x" always favours raft-core. A cell that has not been measured prints as "pending" (raft-core before its step
+//! Every row has two raft-rs cells (`batch_append` off, BENCH.md's configuration, and
+//! `batch_append` on) and two raft-core cells (messages as encoded frames, and in-process), each
+//! raft-core cell followed by the factors by which raft-core is better than each raft-rs column
+//! (throughput: raft-core / raft-rs; costs: raft-rs / raft-core), so ">1x" always favours
+//! raft-core. A cell that has not been measured prints as "pending" (raft-core before its step
 //! API landed) or "n/a" (a measurement that does not exist for that library).
 
 use std::fmt::Write as _;
@@ -97,8 +99,10 @@ pub struct Row {
     pub label: String,
     /// How to print it.
     pub unit: Unit,
-    /// raft-rs' cell.
+    /// raft-rs' cell, `batch_append` off (BENCH.md's configuration).
     pub raftrs: Cell,
+    /// raft-rs' cell with `batch_append: true`.
+    pub raftrs_batch: Cell,
     /// raft-core's cell, messages as encoded frames.
     pub raftcore: Cell,
     /// raft-core's cell, messages in-process (descriptor and body).
@@ -141,20 +145,24 @@ fn ratio_text(raftrs: Cell, core: Cell, unit: Unit) -> String {
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| workload | raft-rs | raft-core | raft-core advantage | raft-core in-process | \
-         in-process advantage |\n",
+        "| workload | raft-rs | raft-rs batch_append | raft-core | advantage vs raft-rs | \
+         advantage vs batch_append | raft-core in-process | in-process vs raft-rs | \
+         in-process vs batch_append |\n",
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
             cell_text(r.raftrs, r.unit),
+            cell_text(r.raftrs_batch, r.unit),
             cell_text(r.raftcore, r.unit),
             ratio_text(r.raftrs, r.raftcore, r.unit),
+            ratio_text(r.raftrs_batch, r.raftcore, r.unit),
             cell_text(r.inproc, r.unit),
             ratio_text(r.raftrs, r.inproc, r.unit),
+            ratio_text(r.raftrs_batch, r.inproc, r.unit),
         );
     }
     s
@@ -186,11 +194,12 @@ mod tests {
             label: "c".into(),
             unit: Unit::Count0,
             raftrs: v(2000.0),
+            raftrs_batch: v(1000.0),
             raftcore: v(500.0),
             inproc: v(250.0),
         }]);
         assert!(
-            table.contains("| c | 2,000 | 500 | 4.00x | 250 | 8.00x |"),
+            table.contains("| c | 2,000 | 1,000 | 500 | 4.00x | 2.00x | 250 | 8.00x | 4.00x |"),
             "{table}"
         );
     }

@@ -9,10 +9,12 @@
 //! bench --markdown FILE    also write the table (with its notes) to FILE
 //! bench --throughput B --lib LIB [--ops N]
 //!                          one throughput run of N entries (default 100,000) in batches of B,
-//!                          for profiling under callgrind or perf
+//!                          for profiling under callgrind or perf (LIB as for --callgrind;
+//!                          raft-rs-batch is raft-rs with `batch_append: true`)
 //! bench --callgrind CASE --lib LIB [--ops N]
 //!                          child mode used under valgrind: set up the micro cluster of LIB
-//!                          (raft-rs | raft-core | raft-core-inproc) and run the loop function of CASE
+//!                          (raft-rs | raft-rs-batch | raft-core | raft-core-inproc) and run the
+//!                          loop function of CASE
 //!                          (follower-heartbeat | leader-tick | leader-append-response) once
 //! ```
 
@@ -23,7 +25,7 @@ use std::time::Instant;
 use ::raftcore::codec;
 use raft_bench::counting::{self, Counting};
 use raft_bench::raftcore::{self, RaftCoreFrames, RaftCoreInProcess};
-use raft_bench::raftrs::RaftRs;
+use raft_bench::raftrs::{RaftRs, RaftRsBatch};
 use raft_bench::report::{self, Cell, Row, Unit};
 use raft_bench::{election, median, Micro, MicroRun, Subject, PAYLOAD_LEN};
 
@@ -149,32 +151,38 @@ impl Samples {
 /// What each subject measured.
 struct All {
     rs: Measured,
+    rs_batch: Measured,
     core: Measured,
     inproc: Measured,
 }
 
-/// Runs every timed workload on raft-rs and on raft-core over both transports, interleaved
-/// (each throughput run of raft-rs is followed by the same run of each raft-core, each micro
-/// case likewise), so that a change in the machine's load during the run affects every column
-/// alike; then the callgrind children.
+/// Runs every timed workload on raft-rs (`batch_append` off and on) and on raft-core over both
+/// transports, interleaved (each throughput run of raft-rs is followed by the same run of
+/// raft-rs with `batch_append` and of each raft-core, each micro case likewise), so that a
+/// change in the machine's load during the run affects every column alike; then the callgrind
+/// children.
 fn measure_all(p: &Params) -> All {
     let mut rs = Samples::new();
+    let mut rs_batch = Samples::new();
     let mut core = Samples::new();
     let mut inproc = Samples::new();
     for i in 0..BATCHES.len() {
         for _ in 0..p.runs {
             rs.throughput::<RaftRs>(p, i);
+            rs_batch.throughput::<RaftRsBatch>(p, i);
             core.throughput::<RaftCoreFrames>(p, i);
             inproc.throughput::<RaftCoreInProcess>(p, i);
         }
     }
     for case in Micro::ALL {
         rs.micro::<RaftRs>(p, case);
+        rs_batch.micro::<RaftRsBatch>(p, case);
         core.micro::<RaftCoreFrames>(p, case);
         inproc.micro::<RaftCoreInProcess>(p, case);
     }
     All {
         rs: rs.finish::<RaftRs>(p, "raft-rs"),
+        rs_batch: rs_batch.finish::<RaftRsBatch>(p, "raft-rs-batch"),
         core: core.finish::<RaftCoreFrames>(p, "raft-core"),
         inproc: inproc.finish::<RaftCoreInProcess>(p, "raft-core-inproc"),
     }
@@ -230,113 +238,100 @@ fn callgrind_total(path: &Path) -> Option<u64> {
     pick("totals:").or_else(|| pick("summary:"))
 }
 
+/// One table row from its four cells (raft-rs, raft-rs batch_append, raft-core, in-process).
+fn row(label: String, unit: Unit, [raftrs, raftrs_batch, raftcore, inproc]: [Cell; 4]) -> Row {
+    Row {
+        label,
+        unit,
+        raftrs,
+        raftrs_batch,
+        raftcore,
+        inproc,
+    }
+}
+
 fn rows(p: &Params, all: &All) -> Vec<Row> {
-    let (rs, core, inproc) = (&all.rs, &all.core, &all.inproc);
+    let subjects = [&all.rs, &all.rs_batch, &all.core, &all.inproc];
     let mut rows = Vec::new();
-    let val = |f: &dyn Fn(&Measured) -> f64| -> (Cell, Cell, Cell) {
-        (
-            Cell::Value(f(rs)),
-            Cell::Value(f(core)),
-            Cell::Value(f(inproc)),
-        )
-    };
+    let val = |f: &dyn Fn(&Measured) -> f64| -> [Cell; 4] { subjects.map(|m| Cell::Value(f(m))) };
     for (i, b) in BATCHES.iter().enumerate() {
-        let (a, c, l) = val(&|m| m.throughput[i]);
-        rows.push(Row {
-            label: format!("throughput B={b} (entries/s)"),
-            unit: Unit::PerSecond,
-            raftrs: a,
-            raftcore: c,
-            inproc: l,
-        });
+        rows.push(row(
+            format!("throughput B={b} (entries/s)"),
+            Unit::PerSecond,
+            val(&|m| m.throughput[i]),
+        ));
     }
     for b in ALLOC_BATCHES {
         let i = BATCHES
             .iter()
             .position(|&x| x == b)
             .expect("batch measured");
-        let (a, c, l) = val(&|m| m.allocs[i].0);
-        rows.push(Row {
-            label: format!("allocations per entry, B={b}"),
-            unit: Unit::Count1,
-            raftrs: a,
-            raftcore: c,
-            inproc: l,
-        });
-        let (a, c, l) = val(&|m| m.allocs[i].1);
-        rows.push(Row {
-            label: format!("bytes allocated per entry, B={b}"),
-            unit: Unit::Count0,
-            raftrs: a,
-            raftcore: c,
-            inproc: l,
-        });
+        rows.push(row(
+            format!("allocations per entry, B={b}"),
+            Unit::Count1,
+            val(&|m| m.allocs[i].0),
+        ));
+        rows.push(row(
+            format!("bytes allocated per entry, B={b}"),
+            Unit::Count0,
+            val(&|m| m.allocs[i].1),
+        ));
     }
     for (i, case) in Micro::ALL.iter().enumerate() {
-        let (a, c, l) = val(&|m| m.micro[i].ns_per_op);
-        rows.push(Row {
-            label: format!("{} (ns/op)", case.label()),
-            unit: Unit::Nanos,
-            raftrs: a,
-            raftcore: c,
-            inproc: l,
-        });
-        let (a, c, l) = val(&|m| m.micro[i].allocs_per_op);
-        rows.push(Row {
-            label: format!("{} (allocations/op)", case.label()),
-            unit: Unit::Count1,
-            raftrs: a,
-            raftcore: c,
-            inproc: l,
-        });
-        let instr = |m: &Measured| match m.instructions[i] {
-            Some(v) => Cell::Value(v),
-            None => Cell::Skipped,
-        };
-        rows.push(Row {
-            label: format!("{} (instructions/op)", case.label()),
-            unit: Unit::Count0,
-            raftrs: instr(rs),
-            raftcore: instr(core),
-            inproc: instr(inproc),
-        });
+        rows.push(row(
+            format!("{} (ns/op)", case.label()),
+            Unit::Nanos,
+            val(&|m| m.micro[i].ns_per_op),
+        ));
+        rows.push(row(
+            format!("{} (allocations/op)", case.label()),
+            Unit::Count1,
+            val(&|m| m.micro[i].allocs_per_op),
+        ));
+        rows.push(row(
+            format!("{} (instructions/op)", case.label()),
+            Unit::Count0,
+            subjects.map(|m| match m.instructions[i] {
+                Some(v) => Cell::Value(v),
+                None => Cell::Skipped,
+            }),
+        ));
     }
-    let (a, c, l) = val(&|m| m.resident_per_node);
-    rows.push(Row {
-        label: format!(
+    rows.push(row(
+        format!(
             "resident heap per node at the end of a {}-entry run (bytes)",
             report::thousands(p.entries as i64)
         ),
-        unit: Unit::Count0,
-        raftrs: a,
-        raftcore: c,
-        inproc: l,
-    });
+        Unit::Count0,
+        val(&|m| m.resident_per_node),
+    ));
     let per_entry = raftcore::state_bytes_per_entry()
         + (codec::ENTRY_OVERHEAD as usize + PAYLOAD_LEN + 4) as f64;
-    rows.push(Row {
-        label: format!(
+    rows.push(row(
+        format!(
             "bytes per log entry held (raft-rs: resident / entries; raft-core: core metadata {:.0} \
              + store record {} + store offset 4)",
             raftcore::state_bytes_per_entry(),
             codec::ENTRY_OVERHEAD as usize + PAYLOAD_LEN
         ),
-        unit: Unit::Count1,
-        raftrs: Cell::Value(rs.resident_per_node / p.entries as f64),
-        raftcore: Cell::Value(per_entry),
-        inproc: Cell::Value(per_entry),
-    });
-    rows.push(Row {
-        label: format!(
+        Unit::Count1,
+        [
+            Cell::Value(all.rs.resident_per_node / p.entries as f64),
+            Cell::Value(all.rs_batch.resident_per_node / p.entries as f64),
+            Cell::Value(per_entry),
+            Cell::Value(per_entry),
+        ],
+    ));
+    let state = Cell::Value(raftcore::state_bytes() as f64);
+    rows.push(row(
+        format!(
             "raft-core `State<3, {}, {}>` size (bytes; a by-value step copies this)",
             raftcore::LOG,
             raftcore::INFLIGHT
         ),
-        unit: Unit::Count0,
-        raftrs: Cell::NotApplicable,
-        raftcore: Cell::Value(raftcore::state_bytes() as f64),
-        inproc: Cell::Value(raftcore::state_bytes() as f64),
-    });
+        Unit::Count0,
+        [Cell::NotApplicable, Cell::NotApplicable, state, state],
+    ));
     rows
 }
 
@@ -344,7 +339,7 @@ fn notes(p: &Params, all: &All) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "- Workloads as in BENCH.md: 3 voters, one thread, one FIFO queue; {} entries of 16 bytes \
-         per throughput run, median of {} run(s) on fresh clusters (the three columns' runs \
+         per throughput run, median of {} run(s) on fresh clusters (the four columns' runs \
          interleaved); micro benchmarks: median of {} \
          timed run(s) after a warm-up ({} / {} / {} ops).\n",
         report::thousands(p.entries as i64),
@@ -354,6 +349,16 @@ fn notes(p: &Params, all: &All) -> String {
         report::thousands(p.micro_ops(Micro::LeaderTick) as i64),
         report::thousands(p.micro_ops(Micro::LeaderAppendResponse) as i64),
     ));
+    s.push_str(
+        "- raft-rs batch_append: the raft-rs column's configuration with `batch_append: true` \
+         (raft-rs' default is off, and BENCH.md's configuration leaves it at the default). \
+         With it, a proposal's entries are merged into the `MsgAppend` to the same follower still \
+         waiting in the leader's message buffer, so the B proposals before a `ready()` leave as \
+         one `MsgAppend` per follower instead of B. raft-core batches likewise (a follower with \
+         an AppendEntries in flight gets the new entries in one AppendEntries when it \
+         acknowledges), so the batch_append column is the like-for-like comparison; the \
+         raft-rs column is BENCH.md's configuration as written.\n",
+    );
     s.push_str(
         "- Allocations count every alloc, alloc_zeroed and realloc of the process during the timed \
          phase, the harness's own included (raft-rs: one `Vec` per proposed payload and the \
@@ -367,7 +372,8 @@ fn notes(p: &Params, all: &All) -> String {
         s.push_str(
             "- Instructions/op: `valgrind --tool=callgrind --collect-atstart=no \
              --toggle-collect='*NAME*'` around each `#[inline(never)]` loop function \
-             (`raftrs_loop_*`, `raftcore_loop_*`), total Ir divided by the ops.\n",
+             (`raftrs_loop_*`, `raftrs_batch_loop_*`, `raftcore_loop_*`, `raftcore_inproc_loop_*`), \
+             total Ir divided by the ops.\n",
         );
     }
     s.push_str(&format!(
@@ -454,7 +460,7 @@ fn main() {
                 )
             }
             "-h" | "--help" => {
-                println!("usage: bench [--smoke] [--no-callgrind] [--markdown FILE] | --callgrind CASE --lib raft-rs|raft-core|raft-core-inproc [--ops N]");
+                println!("usage: bench [--smoke] [--no-callgrind] [--markdown FILE] | --callgrind CASE --lib LIB [--ops N] | --throughput B --lib LIB [--ops N]; LIB: raft-rs|raft-rs-batch|raft-core|raft-core-inproc");
                 return;
             }
             other => die(&format!("unknown argument {other}")),
@@ -466,6 +472,7 @@ fn main() {
         let entries = ops.unwrap_or(100_000);
         let r = match lib.as_str() {
             "raft-rs" => RaftRs::throughput(b, entries),
+            "raft-rs-batch" => RaftRsBatch::throughput(b, entries),
             "raft-core" => RaftCoreFrames::throughput(b, entries),
             "raft-core-inproc" => RaftCoreInProcess::throughput(b, entries),
             other => die(&format!("unknown library {other}")),
@@ -481,6 +488,7 @@ fn main() {
         let ops = ops.unwrap_or(case.full_ops());
         match lib.as_str() {
             "raft-rs" => RaftRs::micro_once(case, ops),
+            "raft-rs-batch" => RaftRsBatch::micro_once(case, ops),
             "raft-core" => RaftCoreFrames::micro_once(case, ops),
             "raft-core-inproc" => RaftCoreInProcess::micro_once(case, ops),
             other => die(&format!("unknown library {other}")),
@@ -513,14 +521,15 @@ fn main() {
 
     let t0 = Instant::now();
     let all = measure_all(&p);
-    let rs = &all.rs;
 
     // Deterministic sanity checks (never wall-clock): the counting allocator sees raft-rs'
     // allocations, so a zero for raft-core means zero.
-    assert!(
-        rs.allocs.iter().all(|&(a, _)| a >= 1.0),
-        "raft-rs allocates per entry; counter broken?"
-    );
+    for rs in [&all.rs, &all.rs_batch] {
+        assert!(
+            rs.allocs.iter().all(|&(a, _)| a >= 1.0),
+            "raft-rs allocates per entry; counter broken?"
+        );
+    }
 
     // raft-core allocates nothing: not per committed entry (timed phase of every batch size,
     // the harness's store and network included) and not per micro operation.
