@@ -187,7 +187,7 @@ pub struct RawConfig {
     pub stats_interval_ms: Option<u64>,
     /// `--snapshot-entries`.
     pub snapshot_entries: Option<u64>,
-    /// `--read-policy` (`read_index` or `log`).
+    /// `--read-policy` (`read_index`, `lease` or `log`).
     pub read_policy: Option<String>,
     /// `--metrics-addr`.
     pub metrics_addr: Option<String>,

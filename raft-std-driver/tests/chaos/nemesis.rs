@@ -69,12 +69,24 @@ pub struct Step {
     pub hold: Duration,
 }
 
-/// The next step of the schedule of `rng` over nodes `1..=n`.
-pub fn next_step(rng: &mut Rng, n: u32) -> Step {
+/// How many kinds of [`Fault`] there are.
+pub const KINDS: u64 = 8;
+
+/// The next step of the schedule of `rng` over nodes `1..=n`. The kinds are dealt from
+/// `deck`, refilled with every kind in a shuffled order when empty: every run of at least
+/// [`KINDS`] faults applies each kind.
+pub fn next_step(rng: &mut Rng, n: u32, deck: &mut Vec<u64>) -> Step {
+    if deck.is_empty() {
+        deck.extend(0..KINDS);
+        for i in (1..deck.len()).rev() {
+            let j = range(rng, 0, i as u64 + 1) as usize;
+            deck.swap(i, j);
+        }
+    }
     let node = range(rng, 1, u64::from(n) + 1) as u32;
     let other = (node + range(rng, 0, u64::from(n) - 1) as u32) % n + 1;
     let pick = rng.next_u64();
-    let fault = match range(rng, 0, 8) {
+    let fault = match deck.pop().expect("refilled") {
         0 => Fault::Kill(node),
         1 => Fault::Pause(node),
         2 => Fault::Isolate(node),
@@ -134,6 +146,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
     let mut rng = Rng::new(seed);
     let mut applied = Applied::default();
     let mut rebuilds = 0;
+    let mut deck = Vec::new();
     let mut admin = cluster
         .client(ClientOptions {
             attempt_timeout: Duration::from_millis(150),
@@ -141,7 +154,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
         })
         .expect("admin client");
     loop {
-        let mut step = next_step(&mut rng, n);
+        let mut step = next_step(&mut rng, n, &mut deck);
         sleep_until(Instant::now() + step.gap, until);
         if Instant::now() >= until {
             break;
