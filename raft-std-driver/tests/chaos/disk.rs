@@ -38,6 +38,22 @@ pub fn exits_within(cluster: &mut LocalCluster, id: u32, limit: Duration) -> boo
     !cluster.is_running(id)
 }
 
+/// Whether node `id`, just started on a damaged directory, refused to start (its process
+/// exited) rather than started (it answers a status request); waits up to 15 s for either.
+pub fn refused(cluster: &mut LocalCluster, admin: &mut Client, id: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if !cluster.is_running(id) {
+            return true;
+        }
+        if matches!(admin.status(id), Ok(Some(_))) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("n{id} neither started nor refused to start within 15 s");
+}
+
 /// The last line of node `id`'s log that says `error`, if any.
 pub fn last_error(cluster: &LocalCluster, id: u32) -> Option<String> {
     let log = std::fs::read_to_string(&cluster.nodes[id as usize - 1].log).ok()?;

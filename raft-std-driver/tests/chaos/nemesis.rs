@@ -224,7 +224,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
                 let flipped = disk::flip(&wal, pick);
                 eprintln!("nemesis: n{id}: flipped a byte: {flipped:?}");
                 cluster.restart(id).expect("restart");
-                if disk::exits_within(cluster, id, Duration::from_secs(2)) {
+                if disk::refused(cluster, &mut admin, id) {
                     let why = disk::last_error(cluster, id).unwrap_or_default();
                     assert!(
                         why.contains("storage failed"),
