@@ -1,8 +1,9 @@
 //! The HTTP key-value example as a real cluster: three processes of the example binary, one
 //! node each. 16 concurrent clients send 1,000 writes through the HTTP API, following the
 //! leader's redirects and moving on to another node on `503` or no answer; after about 500
-//! acknowledged writes the leader's process is killed with SIGKILL (`Child::kill`), the writes
-//! go on through the survivors, and then every acknowledged write is read back through them
+//! acknowledged writes the leader's process (the node that acknowledged the latest write: only
+//! a leader answers a write) is killed with SIGKILL (`Child::kill`), the writes go on through
+//! the survivors, and then every acknowledged write is read back through them
 //! (linearizable GETs). Retries reuse the write's session sequence number, so they apply once.
 //!
 //! Loopback only; every wait is bounded; every child is killed on every exit path (`Nodes`'s
@@ -23,7 +24,7 @@ use tokio::time::{sleep, timeout};
 
 const WRITES: u64 = 1_000;
 const CLIENTS: u64 = 16;
-/// How long one request may keep retrying, the cluster take to start, or a leader to show up.
+/// How long one request may keep retrying, or the nodes take to serve.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The example binary, which `cargo test` builds next to this test's (in `examples/` of the
