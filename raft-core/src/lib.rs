@@ -22,9 +22,9 @@
 //! array), a transport and a state machine, then loops: tick, deliver frames, propose.
 //!
 //! ```
-//! use raft_core::codec::{EntryRef, EntrySource};
-//! use raft_core::engine::{Outgoing, StateMachine, Transport};
-//! use raft_core::{Config, Engine, Input, LogIndex, NodeId, RingStore, Role, State, StoreError};
+//! use raftcore::codec::{EntryRef, EntrySource};
+//! use raftcore::engine::{Outgoing, StateMachine, Transport};
+//! use raftcore::{Config, Engine, Input, LogIndex, NodeId, RingStore, Role, State, StoreError};
 //!
 //! struct Wire(Vec<(NodeId, Vec<u8>)>); // frames in flight (a real one sends datagrams)
 //! impl Transport for Wire {
@@ -77,10 +77,10 @@
 //! holds; its clock-drift assumption is documented there.
 //!
 //! ```
-//! # use raft_core::codec::{EntryRef, EntrySource};
-//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
-//! # use raft_core::output::ReadResult;
-//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! # use raftcore::codec::{EntryRef, EntrySource};
+//! # use raftcore::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+//! # use raftcore::output::ReadResult;
+//! # use raftcore::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
 //! #                 StoreError};
 //! # // The first example's seams, an `Events` that keeps the answers, and a loop.
 //! # struct Wire(Vec<(NodeId, Vec<u8>)>);
@@ -200,10 +200,10 @@
 //! ([`Events::role_changed`](engine::Events::role_changed)).
 //!
 //! ```
-//! # use raft_core::codec::{EntryRef, EntrySource};
-//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
-//! # use raft_core::output::ReadResult;
-//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! # use raftcore::codec::{EntryRef, EntrySource};
+//! # use raftcore::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+//! # use raftcore::output::ReadResult;
+//! # use raftcore::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
 //! #                 StoreError};
 //! # // The first example's seams, an `Events` that keeps the answers, and a loop.
 //! # struct Wire(Vec<(NodeId, Vec<u8>)>);
@@ -321,10 +321,10 @@
 //! pitfalls handled: [`membership`].
 //!
 //! ```
-//! # use raft_core::codec::{EntryRef, EntrySource};
-//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
-//! # use raft_core::output::ReadResult;
-//! # use raft_core::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
+//! # use raftcore::codec::{EntryRef, EntrySource};
+//! # use raftcore::engine::{Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport};
+//! # use raftcore::output::ReadResult;
+//! # use raftcore::{Config, Engine, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
 //! #                 StoreError};
 //! # // The first example's seams, an `Events` that keeps the answers, and a loop.
 //! # struct Wire(Vec<(NodeId, Vec<u8>)>);
@@ -410,7 +410,7 @@
 //! #         self.deliver();
 //! #     }
 //! # }
-//! # use raft_core::{MembershipRefusal, MEMBERSHIP_BYTES};
+//! # use raftcore::{MembershipRefusal, MEMBERSHIP_BYTES};
 //! # let ids = [NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
 //! # // Nodes 1 to 3 are the initial voters; node 4 waits outside the cluster.
 //! # let mut net = Net::<4>::new(&ids[..3], 256, NoSnapshots::new);
@@ -469,8 +469,8 @@
 //! the core rebase the follower's log; `ok: false` restarts the transfer.
 //!
 //! ```
-//! use raft_core::engine::{ChunkAt, Snapshots};
-//! use raft_core::{LogIndex, SnapshotMeta, SnapshotPoint, StoreError};
+//! use raftcore::engine::{ChunkAt, Snapshots};
+//! use raftcore::{LogIndex, SnapshotMeta, SnapshotPoint, StoreError};
 //!
 //! /// One node's snapshot files: the one it holds (captured or installed) and the one coming in.
 //! #[derive(Default)]
@@ -528,10 +528,10 @@
 //!         Ok(true)
 //!     }
 //! }
-//! # use raft_core::codec::{EntryRef, EntrySource};
-//! # use raft_core::engine::{Events, NoSnapshots, Outgoing, StateMachine, Transport};
-//! # use raft_core::output::ReadResult;
-//! # use raft_core::{Config, Engine, Input, NodeId, Proposal, RingStore, Role, State};
+//! # use raftcore::codec::{EntryRef, EntrySource};
+//! # use raftcore::engine::{Events, NoSnapshots, Outgoing, StateMachine, Transport};
+//! # use raftcore::output::ReadResult;
+//! # use raftcore::{Config, Engine, Input, NodeId, Proposal, RingStore, Role, State};
 //! # // The first example's seams, an `Events` that keeps the answers, and a loop.
 //! # struct Wire(Vec<(NodeId, Vec<u8>)>);
 //! # impl Transport for Wire {
@@ -686,7 +686,7 @@
 //! # Memory
 //!
 //! For `State<3, 32, 4>` (3 voters, a 32-entry window, 4 appends in flight), printed by
-//! `cargo test -p raft-core --test footprint -- --nocapture`:
+//! `cargo test -p raftcore --test footprint -- --nocapture`:
 //!
 //! | what | bytes |
 //! |---|---|

@@ -4,12 +4,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{
     ChunkAt, Events, NoSnapshots, Outgoing, Snapshots, StateMachine, Transport,
 };
-use raft_core::output::ReadResult;
-use raft_core::{
+use raftcore::output::ReadResult;
+use raftcore::{
     Config, ConfigError, Durability, Engine, EngineError, HardState, Input, LogIndex, LogSlot,
     LogStore, NodeId, Proposal, Restored, RingStore, Role, SnapshotMeta, SnapshotPoint, State,
     StepError, StoreError, Term,
@@ -53,7 +53,7 @@ impl LogStore for Disk {
     }
 }
 
-impl raft_core::engine::Storage for Disk {
+impl raftcore::engine::Storage for Disk {
     type Error = StoreError;
     fn save_hard_state(&mut self, hs: HardState, commit: LogIndex) -> Result<(), StoreError> {
         self.journal
@@ -556,7 +556,7 @@ impl Cluster {
             let (from, to, f) = self.frames.borrow_mut().remove(i);
             let k = (to.0 - 1) as usize;
             if std::env::var("TRACE").is_ok() {
-                let (_, m) = raft_core::codec::decode(&f).unwrap();
+                let (_, m) = raftcore::codec::decode(&f).unwrap();
                 println!("  deliver {from}->{to}: {m:?}");
             }
             self.nodes[k]

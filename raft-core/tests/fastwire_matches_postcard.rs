@@ -4,8 +4,8 @@
 //! reference codec written below on postcard alone (the frame format as `codec` documents
 //! it, without the fast path).
 
-use raft_core::codec::{self, CodecError, Header, WireEntries};
-use raft_core::{Append, AppendResponse, EntryCount, LogIndex, Message, NodeId, Term};
+use raftcore::codec::{self, CodecError, Header, WireEntries};
+use raftcore::{Append, AppendResponse, EntryCount, LogIndex, Message, NodeId, Term};
 
 /// SplitMix64 (as raft-sim's `SimRng`, so the messages are the ones this test always drew);
 /// raft-core's tests do not depend on the simulator.

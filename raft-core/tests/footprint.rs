@@ -4,7 +4,7 @@
 
 use core::mem::size_of;
 
-use raft_core::{outputs_needed, Output, Outputs, RingStore, State, StepError};
+use raftcore::{outputs_needed, Output, Outputs, RingStore, State, StepError};
 
 type Small = State<3, 32, 4>;
 const N: usize = outputs_needed(3);
@@ -15,7 +15,7 @@ fn state_and_by_value_step_sizes_for_the_small_configuration() {
     let outputs = size_of::<Outputs<N>>();
     // The by-value step moves the State in, and the State plus the Result<Outputs> out.
     let by_value = state + size_of::<(Small, Result<Outputs<N>, StepError>)>();
-    let store_bytes = 32 * (64 + raft_core::codec::ENTRY_OVERHEAD as usize);
+    let store_bytes = 32 * (64 + raftcore::codec::ENTRY_OVERHEAD as usize);
     let ring = size_of::<RingStore<'static, 32>>();
     println!("size_of::<State<3, 32, 4>>()      = {state} bytes");
     println!("  of which log window (32 x 16)   = {} bytes", 32 * 16);

@@ -9,7 +9,7 @@ use core::cell::RefCell;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use heapless::Vec;
-use raft_core::{LogIndex, NodeId, Role, Term};
+use raftcore::{LogIndex, NodeId, Role, Term};
 
 use crate::cluster::{self, Node, LOG};
 use crate::link::NODES;
@@ -33,13 +33,13 @@ pub struct AppliedEntry {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NodeError {
     /// The core refused an input the engine stepped (a driver mistake, or the node halted).
-    Step(raft_core::StepError),
+    Step(raftcore::StepError),
     /// The log store refused a `Persist` (a driver mistake).
-    Store(raft_core::StoreError),
+    Store(raftcore::StoreError),
     /// A message could not be encoded into a frame.
-    Codec(raft_core::codec::CodecError),
+    Codec(raftcore::codec::CodecError),
     /// The state could not be rebuilt from the disk after a power cycle.
-    Restore(raft_core::ConfigError),
+    Restore(raftcore::ConfigError),
     /// The engine was to apply an entry the store does not hold.
     MissingEntry(LogIndex),
     /// More entries were applied than the record can hold.
@@ -49,8 +49,8 @@ pub enum NodeError {
     NoWindow,
 }
 
-impl From<raft_core::StoreError> for NodeError {
-    fn from(e: raft_core::StoreError) -> NodeError {
+impl From<raftcore::StoreError> for NodeError {
+    fn from(e: raftcore::StoreError) -> NodeError {
         NodeError::Store(e)
     }
 }

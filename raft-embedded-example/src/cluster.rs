@@ -10,9 +10,9 @@ use core::fmt;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{NoSnapshots, Storage};
-use raft_core::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{NoSnapshots, Storage};
+use raftcore::{
     outputs_needed, Config, Engine, HardState, LogIndex, LogSlot, LogStore, NodeId, Restored,
     RingStore, State, StoreError, Term,
 };

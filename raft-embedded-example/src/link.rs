@@ -21,7 +21,7 @@ use crate::rng::Rng;
 pub const NODES: usize = 3;
 
 /// Capacity of one frame buffer, and the nodes' `max_frame_bytes`: entries carry up to
-/// `raft_core::codec::max_payload(128)` = 37 bytes, and an AppendEntries up to 3 of the
+/// `raftcore::codec::max_payload(128)` = 37 bytes, and an AppendEntries up to 3 of the
 /// example's 4-byte values.
 pub const FRAME_BYTES: usize = 128;
 

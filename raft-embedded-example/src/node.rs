@@ -1,4 +1,4 @@
-//! A node task: one raft-core [`Engine`](raft_core::Engine) driven by its inbox, its own tick
+//! A node task: one raft-core [`Engine`](raftcore::Engine) driven by its inbox, its own tick
 //! timer and client requests. The engine performs each step's outputs in order through the
 //! node's seams: its [`Disk`](crate::cluster::Disk) (`Durability::Inline`: every `Persist` is
 //! written before the next output), its [`Link`] and its [`Machine`].
@@ -7,9 +7,9 @@ use embassy_futures::select::{select3, Either3};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
 use embassy_time::{Duration, Instant, Ticker, Timer};
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{Events, Outgoing, StateMachine, Transport};
-use raft_core::{EngineError, EntryKind, Input, LogIndex, LogStore, NodeId, Proposal, Role, Term};
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{Events, Outgoing, StateMachine, Transport};
+use raftcore::{EngineError, EntryKind, Input, LogIndex, LogStore, NodeId, Proposal, Role, Term};
 
 use crate::board::{AppliedEntry, Board, NodeError};
 use crate::cluster::{self, NodeEngine, Shared, VOTERS};

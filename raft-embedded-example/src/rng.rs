@@ -1,13 +1,13 @@
 //! The link's fault schedule: a small deterministic PRNG (SplitMix64), so a seed names a run.
 
-/// raft-core's SplitMix64 ([`raft_core::Rng`]), with the draws a fault schedule needs.
+/// raft-core's SplitMix64 ([`raftcore::Rng`]), with the draws a fault schedule needs.
 #[derive(Clone, Debug)]
-pub struct Rng(raft_core::Rng);
+pub struct Rng(raftcore::Rng);
 
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub const fn new(seed: u64) -> Rng {
-        Rng(raft_core::Rng::new(seed))
+        Rng(raftcore::Rng::new(seed))
     }
 
     /// The next 64 random bits.

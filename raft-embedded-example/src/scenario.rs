@@ -14,7 +14,7 @@
 //! applies it once (values only go up), as client sequence numbers do in the std driver.
 
 use embassy_time::{with_timeout, Duration, Instant, Timer};
-use raft_core::{NodeId, Proposal, Term};
+use raftcore::{NodeId, Proposal, Term};
 
 use crate::board::NodeError;
 use crate::cluster::{self, Shared};

@@ -5,22 +5,22 @@
 
 use core::mem::size_of;
 
-use raft_core::StepError;
 use raft_embedded_example::cluster::{
     Node, NodeEngine, Window, WindowMemory, INFLIGHT, LOG, OUTPUTS, WINDOWS,
 };
 use raft_embedded_example::link::NODES;
+use raftcore::StepError;
 
 #[test]
 fn the_firmware_state_lends_its_window_and_stays_small() {
     let state = size_of::<Node>();
-    let by_value = state + size_of::<(Node, Result<raft_core::Outputs<OUTPUTS>, StepError>)>();
+    let by_value = state + size_of::<(Node, Result<raftcore::Outputs<OUTPUTS>, StepError>)>();
     println!(
         "firmware State<{NODES}, {LOG}, {INFLIGHT}, Window>: {state} bytes (of which {} of \
          window handle; the {LOG} slots, {} bytes, are lent); a by-value step copies \
          {by_value} bytes",
         size_of::<Window>(),
-        LOG * size_of::<raft_core::LogSlot>()
+        LOG * size_of::<raftcore::LogSlot>()
     );
     println!(
         "firmware log windows: {WINDOWS} of {LOG} slots, {} bytes (one per node and a spare)",
@@ -32,6 +32,6 @@ fn the_firmware_state_lends_its_window_and_stays_small() {
     println!(
         "firmware node engine: {} bytes (of which {} of output list for {OUTPUTS} outputs)",
         size_of::<NodeEngine>(),
-        size_of::<raft_core::Outputs<OUTPUTS>>()
+        size_of::<raftcore::Outputs<OUTPUTS>>()
     );
 }

@@ -6,8 +6,8 @@
 //! [`ModelState::broken`] (an `always` property) instead of panicking, so it comes with a
 //! trace.
 
-use raft_core::output::ReadResult;
-use raft_core::{Engine, EngineError, HardState, Input, Membership, Restored, Role};
+use raftcore::output::ReadResult;
+use raftcore::{Engine, EngineError, HardState, Input, Membership, Restored, Role};
 use stateright::semantics::register::RegisterRet;
 use stateright::semantics::ConsistencyTester;
 
@@ -239,7 +239,7 @@ impl RaftModel {
         }
     }
 
-    /// Node `k` restarts from what it made durable ([`raft_core::State::restore`]): hard
+    /// Node `k` restarts from what it made durable ([`raftcore::State::restore`]): hard
     /// state, commit index, log store and snapshot, which it then reports again
     /// (`Input::SnapshotSaved`).
     pub(crate) fn restart(&self, s: &mut ModelState, k: u8) -> Option<()> {

@@ -1,8 +1,8 @@
 //! Exhaustive model checking of the real raft-core with [stateright]: the model's nodes are
-//! real [`raft_core::State`] values, driven through every interleaving of a small bounded
+//! real [`raftcore::State`] values, driven through every interleaving of a small bounded
 //! configuration by the same `step` function drivers use, with every message encoded and
 //! decoded by the real codec, and every output performed by raft-core's
-//! [`Engine`](raft_core::Engine), as every driver performs them (the driver: `driver.rs`,
+//! [`Engine`](raftcore::Engine), as every driver performs them (the driver: `driver.rs`,
 //! which builds an engine per step over seams that borrow the model's state, `seams.rs`;
 //! the storage: [`storage`]).
 //!
@@ -82,8 +82,8 @@ mod state;
 pub mod storage;
 mod trace;
 
-use raft_core::codec;
-use raft_core::{
+use raftcore::codec;
+use raftcore::{
     Config, Input, MemberKind, Message, NodeId, Output, Outputs, Proposal, ReadResult, Role, State,
     MEMBERSHIP_BYTES,
 };
@@ -101,7 +101,7 @@ use storage::Disk;
 pub const NODES: usize = 3;
 /// The node type: 3 voters, the smallest log window `Config` allows, one append in flight.
 pub type Node = State<NODES, 4, 1>;
-type NodeOutputs = Outputs<{ raft_core::outputs_needed(NODES) }>;
+type NodeOutputs = Outputs<{ raftcore::outputs_needed(NODES) }>;
 
 /// Client ids of the register (threads of the linearizability tester).
 pub type ClientId = u8;

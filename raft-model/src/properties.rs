@@ -1,7 +1,7 @@
 //! What the model checks: `always` properties (safety) after every step, and `sometimes`
 //! properties showing each feature in the bound is actually reached.
 
-use raft_core::Role;
+use raftcore::Role;
 use stateright::Property;
 
 use crate::state::{is_voter, live_nodes, reached, ModelState, MEMBERSHIP_KIND, NORMAL_KIND};

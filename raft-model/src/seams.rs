@@ -22,12 +22,12 @@
 use std::cell::Cell;
 use std::fmt;
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{
     ChunkAt, Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport,
 };
-use raft_core::output::ReadResult;
-use raft_core::{
+use raftcore::output::ReadResult;
+use raftcore::{
     persist_entries, EntryKind, HardState, Input, LogIndex, LogStore, NodeId, Output, Persist,
     Role, SnapshotMeta, SnapshotPoint, StoreError, Term,
 };

@@ -5,7 +5,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use raft_core::{EntryKind, LogIndex, MemberKind, Membership, Role, Term};
+use raftcore::{EntryKind, LogIndex, MemberKind, Membership, Role, Term};
 use stateright::semantics::register::Register;
 use stateright::semantics::LinearizabilityTester;
 

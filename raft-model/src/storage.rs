@@ -10,8 +10,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::{
     EntryKind, LogIndex, LogStore, Membership, NodeId, SnapshotMeta, StoreError, Term,
     MEMBERSHIP_BYTES,
 };

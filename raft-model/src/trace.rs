@@ -1,8 +1,8 @@
 //! Paths: replaying one on real `State`s with every `always` property checked after each
 //! step, telling it step by step, and writing it as a Rust test or parsing it back.
 
-use raft_core::codec;
-use raft_core::Membership;
+use raftcore::codec;
+use raftcore::Membership;
 use stateright::Model;
 
 use crate::state::{conf, ModelState, MEMBERSHIP_KIND};

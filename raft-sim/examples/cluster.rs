@@ -8,8 +8,8 @@
 
 use std::process::ExitCode;
 
-use raft_core::{Durability, Input, LogIndex, Role};
 use raft_sim::{Cluster, SimConfig};
+use raftcore::{Durability, Input, LogIndex, Role};
 
 type Sim = Cluster<3, 64, 8>;
 

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::store::MemStore;
-use raft_core::LogStore;
-use raft_core::Membership;
-use raft_core::{EntryKind, LogIndex, NodeId, Role, Term};
+use raftcore::LogStore;
+use raftcore::Membership;
+use raftcore::{EntryKind, LogIndex, NodeId, Role, Term};
 
 /// A broken invariant, with enough context to read the failing step.
 pub type Violation = String;

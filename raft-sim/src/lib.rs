@@ -2,8 +2,8 @@
 //! raft-core, built on raft-core's public API only (`publish = false`; no product crate
 //! depends on it).
 //!
-//! N real [`State`](raft_core::State)s, each driven by raft-core's
-//! [`Engine`](raft_core::Engine) over the simulator's seams (see [`SimNode`]), exchange frames
+//! N real [`State`](raftcore::State)s, each driven by raft-core's
+//! [`Engine`](raftcore::Engine) over the simulator's seams (see [`SimNode`]), exchange frames
 //! through the real codec over a network that drops, duplicates, reorders and partitions
 //! (asymmetrically too); nodes crash and restart from what was durable only; under
 //! `Durability::Deferred` writes become durable late relative to the sends. Everything comes

@@ -1,9 +1,9 @@
 //! An in-memory log store for the simulator that also keeps a hash chain per entry, so the
 //! checker can compare whole log prefixes in O(1) (Log Matching).
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::{EntryKind, LogIndex, Term};
-use raft_core::{LogStore, StoreError};
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::{EntryKind, LogIndex, Term};
+use raftcore::{LogStore, StoreError};
 
 /// One stored entry with the chain hash of the log prefix ending at it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl MemStore {
     /// Keeps entries after `base` only (a snapshot at `base` was installed that the log
     /// matches).
     pub fn rebase(&mut self, base: LogIndex) {
-        raft_core::LogStore::compact_to(self, base);
+        raftcore::LogStore::compact_to(self, base);
     }
 
     /// All entries held, after `base`.

@@ -1,7 +1,7 @@
 //! The same seed and inputs give an identical output trace, bit for bit.
 
-use raft_core::Durability;
 use raft_sim::{Cluster, SimConfig, SimRng};
+use raftcore::Durability;
 
 fn trace(seed: u64, steps: usize) -> (u64, usize, u64, u64) {
     let sim = SimConfig {

@@ -10,12 +10,12 @@
 //!    never overflow its outputs, keep its term monotonic, its commit within its log and its
 //!    applied index within its commit, and put `Persist` first.
 
-use raft_core::codec::{self, EntryRef, Header};
-use raft_core::{
+use raft_sim::{Action, Cluster, MemStore, SimConfig, SimRng};
+use raftcore::codec::{self, EntryRef, Header};
+use raftcore::{
     Append, AppendResponse, Config, EntryCount, EntryKind, Input, LogIndex, LogStore, Message,
     NodeId, Output, Outputs, State, Term, VoteRequest, VoteResponse,
 };
-use raft_sim::{Action, Cluster, MemStore, SimConfig, SimRng};
 
 #[test]
 fn cluster_survives_100k_steps_of_hostile_frames_with_safety_checked() {

@@ -2,9 +2,9 @@
 //! checker catch them (issue 6). Each passes on the real core and fails with its bug put
 //! back; `fuzz/README.md` has the patches, the commands and the times to find.
 
-use raft_core::Durability;
 use raft_sim::fuzz::ClusterCase;
 use raft_sim::Action::*;
+use raftcore::Durability;
 
 /// Injected bug: `State::restore` forgets the durable vote (`hard_state.vote = None`).
 /// Found by `cargo +nightly fuzz run cluster` in 103 s (28,000 executions) once the

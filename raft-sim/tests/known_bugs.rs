@@ -1,11 +1,11 @@
 //! Regression tests for bugs the fuzzers and the model checker found in the core (all fixed).
 
-use raft_core::codec::{self, EntrySource, Header, WireEntries};
-use raft_core::{
+use raft_sim::{Cluster, SimConfig};
+use raftcore::codec::{self, EntrySource, Header, WireEntries};
+use raftcore::{
     outputs_needed, Append, Config, EntryCount, HardState, Input, LogIndex, Message, NodeId,
     Outputs, Role, State, Term, VoteRequest,
 };
-use raft_sim::{Cluster, SimConfig};
 
 type Node = State<3, 8, 2>;
 
@@ -111,8 +111,8 @@ fn a_full_byte_budget_asks_for_a_capture_and_never_wedges() {
 /// append (counted in `Stats`) so its log always stays restorable.
 #[test]
 fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
-    use raft_core::codec::EntryRef;
-    use raft_core::EntryKind;
+    use raftcore::codec::EntryRef;
+    use raftcore::EntryKind;
     struct Two;
     impl EntrySource for Two {
         fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
@@ -149,8 +149,8 @@ fn an_append_with_decreasing_entry_terms_never_makes_the_log_unrestorable() {
 /// state unchanged apart from counters.
 #[test]
 fn a_driver_error_changes_nothing_and_loses_no_apply() {
-    use raft_core::codec::EntryRef;
-    use raft_core::{EntryKind, StepError};
+    use raftcore::codec::EntryRef;
+    use raftcore::{EntryKind, StepError};
     struct Three;
     impl EntrySource for Three {
         fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
@@ -167,14 +167,14 @@ fn a_driver_error_changes_nothing_and_loses_no_apply() {
     cfg.max_apply = 1;
     let s = Node::new(cfg, &voters).unwrap();
     let (frame, n) = append_from_n2(Term(1), LogIndex(3), 3, &Three);
-    let (s, r) = raft_core::step::<3, 8, 2, _, { outputs_needed(3) }>(s, Input::Frame(&frame[..n]));
-    assert!(r.unwrap().contains(&raft_core::Output::Apply {
+    let (s, r) = raftcore::step::<3, 8, 2, _, { outputs_needed(3) }>(s, Input::Frame(&frame[..n]));
+    assert!(r.unwrap().contains(&raftcore::Output::Apply {
         first: LogIndex(1),
         last: LogIndex(1)
     }));
     assert_eq!((s.commit(), s.applied()), (LogIndex(3), LogIndex(1)));
     // A driver mistake: a capture beyond the applied index.
-    let (s, r) = raft_core::step::<3, 8, 2, _, { outputs_needed(3) }>(
+    let (s, r) = raftcore::step::<3, 8, 2, _, { outputs_needed(3) }>(
         s,
         Input::Captured { index: LogIndex(5) },
     );
@@ -217,9 +217,9 @@ fn decode_accepts_only_the_canonical_encoding() {
 #[test]
 
 fn a_new_leader_always_has_bytes_for_its_empty_entry() {
-    use raft_core::Durability;
     use raft_sim::fuzz::ClusterCase;
     use raft_sim::{Action::*, SimConfig};
+    use raftcore::Durability;
     #[rustfmt::skip] // One schedule, read left to right.
     let actions = vec![
         Tick(4), Tick(7), Tick(7), Tick(7), Tick(3), Fsync(0), Tick(0), Tick(6), Tick(6),

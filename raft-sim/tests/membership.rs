@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use raft_core::{
+use raftcore::{
     Input, MemberKind, Membership, MembershipRefusal, NodeId, Output, Proposal, Role, State,
     MEMBERSHIP_BYTES,
 };

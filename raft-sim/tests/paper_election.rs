@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use raft_core::{HardState, Message, Output, Role, VoteRequest, VoteResponse};
+use raftcore::{HardState, Message, Output, Role, VoteRequest, VoteResponse};
 
 #[test]
 fn follower_does_not_start_an_election_before_its_election_timeout() {
@@ -386,7 +386,7 @@ fn leader_appends_an_empty_entry_of_its_term_on_election_and_sends_it_to_every_f
     assert_eq!(p.len(), 1);
     let e = p[0].entries.expect("the empty entry");
     assert_eq!((e.first, e.count), (i(1), 1));
-    assert_eq!(e.from, raft_core::NewEntriesFrom::Empty { term: t(1) });
+    assert_eq!(e.from, raftcore::NewEntriesFrom::Empty { term: t(1) });
     let a = appends(&out);
     assert_eq!(a.iter().map(|x| x.0).collect::<Vec<_>>(), vec![n(2), n(3)]);
     for (_, app) in a {

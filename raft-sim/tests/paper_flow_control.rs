@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
+use raftcore::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
 
 fn accepted(p: Proposal) -> bool {
     matches!(p, Proposal::Accepted { .. })
@@ -140,7 +140,7 @@ fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_
     let out = c.step(1, Input::Captured { index: i(3) });
     assert!(
         out.iter()
-            .any(|o| matches!(o, raft_core::Output::Compact { upto } if *upto == i(3))),
+            .any(|o| matches!(o, raftcore::Output::Compact { upto } if *upto == i(3))),
         "{out:?}"
     );
     assert!(accepted(c.propose(1, &[3; 100])));
@@ -149,7 +149,7 @@ fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_
 #[test]
 fn leader_batches_entries_into_appends_bounded_by_max_frame_bytes() {
     // Room for exactly three 40-byte entries (51-byte records) after the worst-case header.
-    let frame = raft_core::codec::MAX_HEADER_BYTES + 3 * 51;
+    let frame = raftcore::codec::MAX_HEADER_BYTES + 3 * 51;
     let mut c = Cluster::with_config(3, |cfg| cfg.max_frame_bytes = frame);
     c.crash(3);
     c.elect(1);
@@ -162,7 +162,7 @@ fn leader_batches_entries_into_appends_bounded_by_max_frame_bytes() {
     c.ticks(1, c.node(1).cfg.heartbeat_ticks);
     let mut batches = Vec::new();
     while let Some(env) = c.wire.pop_front() {
-        if let raft_core::Message::Append(a) = env.msg {
+        if let raftcore::Message::Append(a) = env.msg {
             if env.to == n(3) && a.entries.0 > 0 {
                 batches.push((a.prev_index.0, a.entries.0));
                 assert!(env.frame.len() <= frame as usize);
@@ -193,7 +193,7 @@ fn leader_pipelines_at_most_max_inflight_msgs_appends_to_a_follower() {
     let prevs: Vec<u64> = to2
         .iter()
         .map(|e| match e.msg {
-            raft_core::Message::Append(a) => {
+            raftcore::Message::Append(a) => {
                 assert_eq!(a.entries.0, 1);
                 a.prev_index.0
             }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Durability, HardState, Input, Message, Output, Outputs, Role, StepError};
+use raftcore::{Durability, HardState, Input, Message, Output, Outputs, Role, StepError};
 
 fn deferred(count: u32) -> Cluster {
     let mut c = Cluster::with_config(count, |cfg| cfg.durability = Durability::Deferred);
@@ -73,7 +73,7 @@ fn deferred_vote_grant_waits_until_its_persist_is_reported_durable() {
         vote_resps(&out),
         vec![(
             n(1),
-            raft_core::VoteResponse {
+            raftcore::VoteResponse {
                 term: t(1),
                 granted: true
             }
@@ -286,7 +286,7 @@ fn deferred_leader_crash_before_durable_loses_only_entries_nobody_acknowledged()
     c.auto_fsync = false;
     assert!(matches!(
         c.propose(1, b"lost"),
-        raft_core::Proposal::Accepted { .. }
+        raftcore::Proposal::Accepted { .. }
     ));
     // The appends reach the followers, whose writes are not durable either.
     let msgs = c.drain();
@@ -360,7 +360,7 @@ fn cluster_commits_and_applies_the_same_commands_under_both_durability_modes() {
         for k in 0..10u8 {
             assert!(matches!(
                 c.propose(3, &[k]),
-                raft_core::Proposal::Accepted { .. }
+                raftcore::Proposal::Accepted { .. }
             ));
             if k % 3 == 0 {
                 c.deliver_all();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use raft_core::{HardState, Message, Role, VoteRequest, VoteResponse};
+use raftcore::{HardState, Message, Role, VoteRequest, VoteResponse};
 
 fn prevote_logs() -> Cluster {
     let logs = [(2, vec![1, 2]), (2, vec![1, 2]), (2, vec![1, 2])];

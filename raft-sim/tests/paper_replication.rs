@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use raft_core::{AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Role};
+use raftcore::{AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Role};
 
 /// A follower (n2) in term `term` holding `log`, with leader n1 and voter n3 beside it.
 fn follower_with(term: u64, log: &[u64]) -> Cluster {
@@ -166,7 +166,7 @@ fn leader_sends_entries_starting_at_each_followers_next_index() {
     let mut c = Cluster::new(3);
     c.elect(1);
     c.deliver_all();
-    let out = c.step(1, raft_core::Input::Propose { data: b"x" });
+    let out = c.step(1, raftcore::Input::Propose { data: b"x" });
     let a = appends(&out);
     assert_eq!(a.len(), 2);
     for (to, app) in a {
@@ -196,7 +196,7 @@ fn leader_commits_an_entry_once_replicated_on_a_majority_and_tells_the_followers
     c.cut.insert((1, 3));
     assert!(matches!(
         c.propose(1, b"x"),
-        raft_core::Proposal::Accepted { .. }
+        raftcore::Proposal::Accepted { .. }
     ));
     assert_eq!(c.commit(1), 1, "not yet on a majority");
     // n2's append, then its answer.
@@ -256,7 +256,7 @@ fn leader_backtracks_over_a_whole_conflicting_term_per_round_trip_with_conflict_
         .outputs
         .iter()
         .filter_map(|o| match o {
-            raft_core::Output::Send {
+            raftcore::Output::Send {
                 msg: Message::AppendResponse(r),
                 ..
             } if !r.success => Some((r.index, r.hint_index, r.hint_term)),
@@ -287,8 +287,8 @@ fn follower_persists_the_new_term_from_an_append_before_acknowledging() {
     let mut c = follower_with(1, &[1]);
     let ents = Ents::terms(2, &[2]);
     let out = c.recv(2, 1, append(2, 1, 1, 0, &ents));
-    let p = position(&out, |o| matches!(o, raft_core::Output::Persist(_))).unwrap();
-    let s = position(&out, |o| matches!(o, raft_core::Output::Send { .. })).unwrap();
+    let p = position(&out, |o| matches!(o, raftcore::Output::Persist(_))).unwrap();
+    let s = position(&out, |o| matches!(o, raftcore::Output::Send { .. })).unwrap();
     assert!(p < s, "{out:?}");
     assert_eq!(
         persists(&out)[0].hard_state,

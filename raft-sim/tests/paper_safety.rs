@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Proposal, Role};
+use raftcore::{Proposal, Role};
 
 /// Figure 7: the leader of term 8 and the six possible follower logs (a) to (f).
 fn figure7() -> Cluster {
@@ -56,7 +56,7 @@ fn figure7_leader_is_elected_by_the_followers_whose_logs_are_not_more_up_to_date
         .drain()
         .iter()
         .map(|e| match e.msg {
-            raft_core::Message::VoteResponse(r) => (e.from.0, r.granted),
+            raftcore::Message::VoteResponse(r) => (e.from.0, r.granted),
             other => panic!("unexpected {other:?}"),
         })
         .collect();

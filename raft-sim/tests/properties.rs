@@ -10,8 +10,8 @@
 //! `SEED=<seed> SHAPE=<shape> cargo test -p raft-sim --test properties replay -- --ignored --nocapture`
 
 use quickcheck::{QuickCheck, TestResult};
-use raft_core::Durability;
 use raft_sim::{Cluster, SimConfig, SimRng};
+use raftcore::Durability;
 
 /// Ticks the cluster gets to elect a leader and converge after healing.
 const SETTLE_ROUNDS: u32 = 400;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use raft_core::output::ReadResult;
-use raft_core::{Input, Message, Proposal, Role, StepError};
+use raftcore::output::ReadResult;
+use raftcore::{Input, Message, Proposal, Role, StepError};
 
 fn ready(upto: u64, index: u64) -> ReadResult {
     ReadResult::Ready {

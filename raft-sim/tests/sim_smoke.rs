@@ -1,6 +1,6 @@
 //! Quick simulator checks while developing.
-use raft_core::Durability;
 use raft_sim::{Cluster, SimConfig, SimRng};
+use raftcore::Durability;
 
 #[test]
 fn random_schedules_keep_safety_and_settle() {

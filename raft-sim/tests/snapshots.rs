@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use raft_core::{
+use raftcore::{
     AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Message, Output, Proposal,
     SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
 };
@@ -86,7 +86,7 @@ fn chunk_desc(meta: SnapshotMeta, offset: u64, len: u32, round: u32) -> Message<
 
 /// A heartbeat (empty AppendEntries) of a leader of term 1 whose log ends in term 1.
 fn heartbeat_desc(prev: u64, commit: u64, floor: u64, round: u32) -> Message<EntryCount> {
-    Message::Append(raft_core::Append {
+    Message::Append(raftcore::Append {
         term: t(1),
         prev_index: i(prev),
         prev_term: t(1),

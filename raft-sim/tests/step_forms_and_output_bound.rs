@@ -4,11 +4,11 @@
 mod common;
 
 use common::*;
-use raft_core::{outputs_needed, Durability, Input, Output, Role};
 use raft_sim::SimRng;
+use raftcore::{outputs_needed, Durability, Input, Output, Role};
 
 /// A long random run of 5 nodes (PreVote and CheckQuorum on) where every step of every node
-/// is also taken by a copy driven by the by-value `raft_core::step`; the harness compares the
+/// is also taken by a copy driven by the by-value `raftcore::step`; the harness compares the
 /// outputs, the public view and the whole state (`Debug`) after each step.
 fn random_run(durability: Durability, seed: u64, actions: usize) -> (u64, usize) {
     let mut c = Cluster::with_config(5, |cfg| {

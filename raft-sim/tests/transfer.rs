@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Message, NodeId, Proposal, Role, VoteResponse};
+use raftcore::{Message, NodeId, Proposal, Role, VoteResponse};
 
 /// PreVote and CheckQuorum on, as a deployment runs: the transfer must get past both.
 fn deployed(count: u32) -> Cluster {
@@ -24,7 +24,7 @@ fn leader_with_a_write(mut c: Cluster) -> Cluster {
     c
 }
 
-fn transfer_votes(out: &[raft_core::Output]) -> Vec<u32> {
+fn transfer_votes(out: &[raftcore::Output]) -> Vec<u32> {
     sends(out)
         .into_iter()
         .filter(|(_, m)| matches!(m, Message::TransferVote(_)))

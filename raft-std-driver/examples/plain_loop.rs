@@ -1,5 +1,5 @@
 //! raft-core from a plain std loop: three nodes on 127.0.0.1, each a thread with a `UdpSocket`,
-//! an in-memory `RingStore`, and nothing else. No driver type: a `raft_core::Engine` over three
+//! an in-memory `RingStore`, and nothing else. No driver type: a `raftcore::Engine` over three
 //! small seams (the store, a UDP transport, a state machine) is all a host needs.
 //!
 //! Run: `cargo run -p raft-std-driver --example plain_loop`
@@ -13,9 +13,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::{Events, Outgoing, StateMachine, Transport};
-use raft_core::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{Events, Outgoing, StateMachine, Transport};
+use raftcore::{
     Config, Engine, EntryKind, Input, LogIndex, NodeId, Proposal, RingStore, Role, State,
     StoreError, Term,
 };

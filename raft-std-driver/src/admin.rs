@@ -52,7 +52,7 @@ pub struct MembershipView {
     /// The node that answered.
     pub node: u32,
     /// Its role.
-    pub role: raft_core::Role,
+    pub role: raftcore::Role,
     /// The leader it knows of.
     pub leader: Option<u32>,
     /// The voters, ascending.

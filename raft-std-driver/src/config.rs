@@ -350,7 +350,7 @@ impl RawConfig {
             metrics_addr,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
-        raft_core::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
+        raftcore::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
             .map_err(|e| format!("invalid raft settings: {e}"))?;
         Ok(cfg)
     }
@@ -382,11 +382,11 @@ fn resolve(flag: &str, addr: &str) -> Result<SocketAddr, String> {
 
 impl NodeConfig {
     /// The initial voters' ids, sorted (this node among them or not).
-    pub fn voters(&self) -> Vec<raft_core::NodeId> {
+    pub fn voters(&self) -> Vec<raftcore::NodeId> {
         self.initial_voters
             .iter()
             .copied()
-            .map(raft_core::NodeId)
+            .map(raftcore::NodeId)
             .collect()
     }
 
@@ -397,8 +397,8 @@ impl NodeConfig {
 
     /// The raft-core configuration: deferred durability (group commit), the timeouts and
     /// frame size given, and the flow-control windows scaled to the frame size.
-    pub fn core(&self, seed: u64) -> raft_core::Config {
-        let mut c = raft_core::Config::new(raft_core::NodeId(self.id), seed);
+    pub fn core(&self, seed: u64) -> raftcore::Config {
+        let mut c = raftcore::Config::new(raftcore::NodeId(self.id), seed);
         c.cluster_id = self.cluster_id;
         c.election_ticks = self.election_ticks;
         c.heartbeat_ticks = self.heartbeat_ticks;
@@ -406,7 +406,7 @@ impl NodeConfig {
         c.max_inflight_msgs = 8;
         c.max_inflight_bytes = 8 * self.max_frame_bytes;
         c.max_apply = 256;
-        c.durability = raft_core::Durability::Deferred;
+        c.durability = raftcore::Durability::Deferred;
         c
     }
 

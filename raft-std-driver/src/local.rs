@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use raft_core::Role;
+use raftcore::Role;
 
 use crate::client::{Client, ClientOptions};
 use crate::config::Peer;

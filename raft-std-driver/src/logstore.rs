@@ -8,13 +8,13 @@
 //!
 //! Under `Durability::Deferred` a `Persist` appends to the WAL (readable at once) and
 //! [`Storage::sync`] makes a whole turn's appends durable with one write and one fsync
-//! (group commit, from [`Engine::flush`](raft_core::Engine::flush)).
+//! (group commit, from [`Engine::flush`](raftcore::Engine::flush)).
 
 use std::time::Instant;
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::Storage;
-use raft_core::{persist_entries, EntryKind, Input, LogIndex, LogStore, Persist, StoreError, Term};
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::Storage;
+use raftcore::{persist_entries, EntryKind, Input, LogIndex, LogStore, Persist, StoreError, Term};
 
 use crate::metrics::Latency;
 use crate::node::NodeError;
@@ -111,7 +111,7 @@ impl Storage for WalLog {
     /// durable at the next [`Storage::sync`].
     fn save_hard_state(
         &mut self,
-        hs: raft_core::HardState,
+        hs: raftcore::HardState,
         commit: LogIndex,
     ) -> Result<(), NodeError> {
         self.wal.set_hard_state(HardState {
@@ -244,10 +244,10 @@ mod tests {
             hard_state: None,
             commit: LogIndex(0),
             truncate_from: None,
-            entries: Some(raft_core::NewEntries {
+            entries: Some(raftcore::NewEntries {
                 first: LogIndex(index),
                 count: 1,
-                from: raft_core::NewEntriesFrom::Proposal { term: Term(1) },
+                from: raftcore::NewEntriesFrom::Proposal { term: Term(1) },
             }),
         }
     }
@@ -293,9 +293,9 @@ mod tests {
             "{r:?}"
         );
         log.persist(&propose(2, 1), &input).unwrap();
-        let hs = raft_core::HardState {
+        let hs = raftcore::HardState {
             term: Term(1),
-            vote: Some(raft_core::NodeId(2)),
+            vote: Some(raftcore::NodeId(2)),
         };
         log.save_hard_state(hs, LogIndex(1)).unwrap();
         Storage::sync(&mut log).unwrap();

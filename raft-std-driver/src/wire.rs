@@ -92,7 +92,7 @@ pub struct NodeStatus {
     /// The node's id.
     pub id: u32,
     /// Its role.
-    pub role: raft_core::Role,
+    pub role: raftcore::Role,
     /// Its term.
     pub term: u64,
     /// The leader it knows of.

@@ -5,8 +5,8 @@
 
 use std::mem::size_of;
 
-use raft_core::{outputs_needed, Outputs, StepError};
 use raft_std_driver::node::{Core, INFLIGHT, LOG_WINDOW, MAX_VOTERS};
+use raftcore::{outputs_needed, Outputs, StepError};
 
 const N: usize = outputs_needed(MAX_VOTERS);
 
@@ -17,7 +17,7 @@ fn the_host_state_is_at_most_4_kib_with_its_window_out_of_line() {
     println!(
         "host State<{MAX_VOTERS}, {LOG_WINDOW}, {INFLIGHT}, Box<[LogSlot]>>: {state} bytes \
          (+ {} bytes of window on the heap); a by-value step copies {by_value} bytes",
-        LOG_WINDOW * size_of::<raft_core::LogSlot>()
+        LOG_WINDOW * size_of::<raftcore::LogSlot>()
     );
     assert!(
         state <= 4096,

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use raft_core::Role;
 use raft_std_driver::client::Client;
 use raft_std_driver::kv::Response;
 use raft_std_driver::local::LocalCluster;
+use raftcore::Role;
 
 mod common;
 

@@ -51,7 +51,7 @@ fn handles_find_the_leader_report_roles_and_propose_until_applied() {
     assert_eq!(Response::decode(&r).unwrap(), Response::Written);
     let (follower, _) = nodes
         .iter()
-        .find(|(h, _)| h.role().0 != raft_core::Role::Leader)
+        .find(|(h, _)| h.role().0 != raftcore::Role::Leader)
         .unwrap();
     assert_eq!(
         follower.wait_until_leader(Duration::from_secs(5)),

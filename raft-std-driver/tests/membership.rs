@@ -111,7 +111,7 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
         .status(leader)
         .unwrap()
         .expect("the removed node answers");
-    assert_ne!(old.role, raft_core::Role::Leader);
+    assert_ne!(old.role, raftcore::Role::Leader);
 
     // Node 4 holds every write, and keeps it, with the membership, across a restart.
     let holds_all = |client: &mut Client| {

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// The crates meant for users (`publish = false` on every other member).
-const PUBLISHED: [&str; 3] = ["raft-core", "raft-std-driver", "raft-tokio"];
+const PUBLISHED: [&str; 3] = ["raftcore", "raft-std-driver", "raft-tokio"];
 
 /// `cargo metadata` of the workspace for the host platform, every feature on.
 fn metadata() -> Value {
@@ -85,7 +85,7 @@ fn no_locked_dependency_of_a_published_crate_needs_a_newer_rust() {
     );
     let declared = ours[0]["rust_version"]
         .as_str()
-        .expect("raft-core declares a rust-version");
+        .expect("raftcore declares a rust-version");
     for p in &ours {
         assert_eq!(
             p["rust_version"], declared,

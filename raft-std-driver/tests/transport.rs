@@ -4,14 +4,14 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use raft_core::codec;
-use raft_core::{LogIndex, Message, NodeId, Term, VoteRequest};
 use raft_std_driver::client::{Client, ClientOptions};
 use raft_std_driver::config::{Peer, RawConfig};
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::node::Node;
 use raft_std_driver::transport::{ClusterKey, Sealer};
 use raft_std_driver::wire;
+use raftcore::codec;
+use raftcore::{LogIndex, Message, NodeId, Term, VoteRequest};
 
 fn key_file(dir: &std::path::Path, key: &[u8; 32]) -> std::path::PathBuf {
     let path = dir.join("key");
@@ -23,7 +23,7 @@ fn key_file(dir: &std::path::Path, key: &[u8; 32]) -> std::path::PathBuf {
 /// A sealed raft frame from `from` (a PreVote of term 0: changes nothing).
 fn raft_datagram(sealer: &mut Sealer, from: u32) -> Vec<u8> {
     // A PreVote never changes the receiver's term, vote or log.
-    let msg: Message<raft_core::EntryCount> = Message::PreVote(VoteRequest {
+    let msg: Message<raftcore::EntryCount> = Message::PreVote(VoteRequest {
         term: Term(0),
         last_index: LogIndex(0),
         last_term: Term(0),

@@ -38,12 +38,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use raft_core::{NodeId, Role, Term};
 use raft_std_driver::admin::{MemberChange, MembershipView};
 use raft_std_driver::config::NodeConfig;
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::machine::StateMachine;
 use raft_std_driver::node::{Node, NodeError, NodeHandle, ProposeError};
+use raftcore::{NodeId, Role, Term};
 use tokio::sync::{oneshot, watch};
 
 /// What the role watch shows: the node's latest role, term and known leader, and whether its

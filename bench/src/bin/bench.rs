@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use ::raftcore::codec;
 use raft_bench::counting::{self, Counting};
 use raft_bench::raftcore::{self, RaftCoreFrames, RaftCoreInProcess};
 use raft_bench::raftrs::RaftRs;
 use raft_bench::report::{self, Cell, Row, Unit};
 use raft_bench::{election, median, Micro, MicroRun, Subject, PAYLOAD_LEN};
-use raft_core::codec;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -376,7 +376,7 @@ fn notes(p: &Params, all: &All) -> String {
          flight per follower, inline durability; compaction driven by the harness (it answers \
          `CaptureWanted` with `Captured` at once; the window holds {log} entries, so a node does \
          not keep the whole log, unlike raft-rs' `MemStorage`). Each node is a \
-         `raft_core::Engine`, which performs the outputs through the harness's seams (the \
+         `raftcore::Engine`, which performs the outputs through the harness's seams (the \
          `RingStore`, a per-node outbox, a counting state machine). Messages travel encoded by \
          `Outgoing::encode` from the sender's `RingStore` into its outbox's arena and are \
          decoded, borrowing, at the receiver. Micro benchmarks: the incoming frame is encoded \

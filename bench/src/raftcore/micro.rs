@@ -8,8 +8,8 @@
 
 use std::hint::black_box;
 
-use raft_core::codec::{self, Header};
-use raft_core::{AppendResponse, EntryCount, Input, Message, NodeId, Proposal};
+use raftcore::codec::{self, Header};
+use raftcore::{AppendResponse, EntryCount, Input, Message, NodeId, Proposal};
 
 use super::net::Transport;
 use super::{Buffers, Cluster, CLUSTER};

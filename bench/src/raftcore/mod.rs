@@ -20,7 +20,7 @@
 //!   what an ordered driver does.
 //!
 //! # Driver
-//! Each node is a [`raft_core::Engine`], which performs every step's outputs in the
+//! Each node is a [`raftcore::Engine`], which performs every step's outputs in the
 //! contract's order through the harness's seams: its [`RingStore`] (the store raft-core
 //! ships, which keeps the hard state beside the records; its buffer is allocated once before
 //! the timed phase) as the log storage, an [`Outbox`] as the transport (frames encoded by
@@ -49,9 +49,9 @@ mod net;
 use std::hint::black_box;
 use std::time::Instant;
 
-use raft_core::codec::{self, EntryRef, Header};
-use raft_core::engine::{Events, StateMachine};
-use raft_core::{
+use raftcore::codec::{self, EntryRef, Header};
+use raftcore::engine::{Events, StateMachine};
+use raftcore::{
     Append, AppendResponse, Config, Engine, EntryCount, Input, LogIndex, Message, NodeId, Proposal,
     RingStore, Role, State, StoreError,
 };

@@ -19,9 +19,9 @@
 
 use std::collections::VecDeque;
 
-use raft_core::codec::{self, EntrySource};
-use raft_core::engine::Outgoing;
-use raft_core::{EntryCount, Input, Message, NodeId, StoreError};
+use raftcore::codec::{self, EntrySource};
+use raftcore::engine::Outgoing;
+use raftcore::{EntryCount, Input, Message, NodeId, StoreError};
 
 use super::CLUSTER;
 
@@ -48,7 +48,7 @@ pub struct Queued {
     pub len: usize,
 }
 
-/// One node's sent messages not yet delivered: the engine's [`raft_core::engine::Transport`].
+/// One node's sent messages not yet delivered: the engine's [`raftcore::engine::Transport`].
 /// In-process, each message's descriptor waits in a second queue beside it (so the frames
 /// transport moves no more than its 24-byte entries).
 pub struct Outbox {
@@ -142,7 +142,7 @@ impl Outbox {
     }
 }
 
-impl raft_core::engine::Transport for Outbox {
+impl raftcore::engine::Transport for Outbox {
     type Error = StoreError;
 
     #[inline(always)]

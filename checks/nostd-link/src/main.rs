@@ -4,7 +4,7 @@
 
 use core::panic::PanicInfo;
 use cortex_m_rt::entry;
-use raft_core::{Config, Input, NodeId, Outputs, Role, State};
+use raftcore::{Config, Input, NodeId, Outputs, Role, State};
 
 #[entry]
 fn main() -> ! {
@@ -20,7 +20,7 @@ fn main() -> ! {
         }
     }
     // Also exercise the by-value form.
-    let (node, _res) = raft_core::step::<3, 32, 4, _, 16>(node, Input::Propose { data: b"x" });
+    let (node, _res) = raftcore::step::<3, 32, 4, _, 16>(node, Input::Propose { data: b"x" });
     core::hint::black_box(&node);
     loop {}
 }

@@ -1,6 +1,6 @@
 //! What a schedule is made of ([`Action`]) and the knobs of a simulation ([`SimConfig`]).
 
-use raft_core::{Durability, LogIndex, Term};
+use raftcore::{Durability, LogIndex, Term};
 
 /// One thing that happens in a schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

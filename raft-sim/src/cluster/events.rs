@@ -4,8 +4,8 @@
 
 use std::cell::RefCell;
 
-use raft_core::engine::{Events, StepView};
-use raft_core::{LogIndex, MembershipRefusal, NodeId, Output, Proposal, ReadResult, Role, Term};
+use raftcore::engine::{Events, StepView};
+use raftcore::{LogIndex, MembershipRefusal, NodeId, Output, Proposal, ReadResult, Role, Term};
 
 use crate::check::{Checker, NodeView, Violation};
 use crate::node::Disk;

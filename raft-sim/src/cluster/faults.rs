@@ -1,8 +1,8 @@
 //! Faults and the driver's own events: hostile frames, crashes and restarts, fsyncs, captures,
 //! clocks that run until a node acts.
 
-use raft_core::codec;
-use raft_core::{Input, Message, NodeId, State};
+use raftcore::codec;
+use raftcore::{Input, Message, NodeId, State};
 
 use super::perform::Call;
 use super::Cluster;

@@ -11,7 +11,7 @@ pub use action::{Acked, Action, SimConfig};
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use raft_core::{
+use raftcore::{
     codec, Config, Engine, Input, LogIndex, MemberKind, NodeId, Role, State, Term, MEMBERSHIP_BYTES,
 };
 

@@ -1,8 +1,8 @@
 //! Calls into a node's engine, and what the cluster does after each: frames onto the
 //! network, writes acknowledged to clients, reads served.
 
-use raft_core::engine::Events;
-use raft_core::{EngineError, Input, LogIndex, MemberKind, Proposal, Role, SnapshotMeta, Term};
+use raftcore::engine::Events;
+use raftcore::{EngineError, Input, LogIndex, MemberKind, Proposal, Role, SnapshotMeta, Term};
 
 use super::events::SimEvents;
 use super::Cluster;

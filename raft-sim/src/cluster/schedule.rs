@@ -1,7 +1,7 @@
 //! Schedules: random actions, healthy rounds, and healing until the cluster settles.
 
-use raft_core::codec;
-use raft_core::{Input, LogIndex, Proposal};
+use raftcore::codec;
+use raftcore::{Input, LogIndex, Proposal};
 
 use super::perform::Call;
 use super::{Action, Cluster};

@@ -1,6 +1,6 @@
 //! Target 3: a whole cluster on a schedule from the bytes.
 
-use raft_core::{codec, Durability};
+use raftcore::{codec, Durability};
 
 use super::Reader;
 use crate::cluster::{Action, Cluster, SimConfig};
@@ -168,7 +168,7 @@ impl ClusterCase {
             "#[test]\nfn fuzz_cluster_regression() {\n    \
              use raft_sim::fuzz::ClusterCase;\n    \
              use raft_sim::{Action::*, SimConfig};\n    \
-             use raft_core::Durability;\n    \
+             use raftcore::Durability;\n    \
              let case = ClusterCase {\n",
         );
         src.push_str(&format!(

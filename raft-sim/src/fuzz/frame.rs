@@ -1,6 +1,6 @@
 //! Target 1: frame round trip.
 
-use raft_core::codec;
+use raftcore::codec;
 
 /// Decodes `data` as a frame; if it decodes, re-encodes it with [`codec::encode_wire`] and
 /// requires the same bytes, then decodes those again and requires the same header and

@@ -5,7 +5,7 @@
 //!
 //! - [`frame_roundtrip`]: any byte string either fails to decode, or decodes to a frame that
 //!   re-encodes to exactly the same bytes and decodes again to the same message.
-//! - [`single_node`]: one [`State`](raft_core::State) fed an arbitrary input sequence decoded from the bytes
+//! - [`single_node`]: one [`State`](raftcore::State) fed an arbitrary input sequence decoded from the bytes
 //!   (ticks, forged but decodable messages from members with arbitrary fields, proposals,
 //!   `Persisted` / `Captured` with valid and invalid values, storage failures, crash and
 //!   restore), driven by raft-core's `Engine` over the simulator's seams (a real store),

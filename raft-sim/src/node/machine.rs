@@ -5,9 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::codec::EntryRef;
-use raft_core::engine::StateMachine;
-use raft_core::{EntryKind, LogIndex, Membership, NodeId, SnapshotMeta, SnapshotPoint, Term};
+use raftcore::codec::EntryRef;
+use raftcore::engine::StateMachine;
+use raftcore::{EntryKind, LogIndex, Membership, NodeId, SnapshotMeta, SnapshotPoint, Term};
 
 use super::SimError;
 use crate::check::Checker;

@@ -14,7 +14,7 @@
 //!   committed.
 //!
 //! The checks that need the node's protocol state after a step run in the cluster's
-//! [`Events`](raft_core::engine::Events) hook.
+//! [`Events`](raftcore::engine::Events) hook.
 
 mod machine;
 mod snapshots;
@@ -26,8 +26,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::{
     Engine, EntryKind, HardState, LogIndex, LogStore, NodeId, Restored, SnapshotMeta, State,
     StoreError, Term,
 };

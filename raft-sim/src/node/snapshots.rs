@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::engine::{ChunkAt, Snapshots};
-use raft_core::{NodeId, SnapshotMeta, SnapshotPoint};
+use raftcore::engine::{ChunkAt, Snapshots};
+use raftcore::{NodeId, SnapshotMeta, SnapshotPoint};
 
 use super::{checksum, snapshot_meta, Disk, Machine, SimError, SimMachine};
 use crate::check::Checker;

@@ -4,9 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::codec::{EntryRef, EntrySource};
-use raft_core::engine::Storage;
-use raft_core::{
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::Storage;
+use raftcore::{
     persist_entries, HardState, Input, LogIndex, LogStore, NodeId, Persist, StoreError, Term,
 };
 

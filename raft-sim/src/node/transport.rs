@@ -4,9 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::codec::EntrySource;
-use raft_core::engine::{Outgoing, Transport};
-use raft_core::{LogStore, Message};
+use raftcore::codec::EntrySource;
+use raftcore::engine::{Outgoing, Transport};
+use raftcore::{LogStore, Message};
 
 use super::{Disk, SimError};
 use crate::network::Packet;

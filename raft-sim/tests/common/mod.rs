@@ -33,11 +33,11 @@ mod snap;
 
 use std::collections::{BTreeSet, VecDeque};
 
-use raft_core::codec::{self, EntryRef, WireEntries};
-use raft_core::output::ReadResult;
 use raft_sim::MemStore;
+use raftcore::codec::{self, EntryRef, WireEntries};
+use raftcore::output::ReadResult;
 
-use raft_core::{
+use raftcore::{
     outputs_needed, Config, EngineError, EntryCount, EntryKind, HardState, Input, LogIndex,
     LogStore, Message, NodeId, Output, Outputs, Proposal, Restored, Role, SnapshotMeta, State,
     StepError, Term,
@@ -136,7 +136,7 @@ pub struct Node {
     pub machine_is_durable: bool,
     /// Every output of every step, in order, across restarts.
     pub outputs: Vec<Output>,
-    /// A copy driven by the by-value `raft_core::step`, compared after every step.
+    /// A copy driven by the by-value `raftcore::step`, compared after every step.
     pub shadow: Option<Raft>,
     /// The durable snapshot file (`Input::SnapshotSaved`, or installed): its description
     /// and bytes. Survives a crash.

@@ -1,8 +1,8 @@
 //! Hand-built messages and helpers to look at a step's outputs.
 
-use raft_core::codec::{self, EntryRef, WireEntries};
-use raft_core::output::ReadResult;
-use raft_core::{
+use raftcore::codec::{self, EntryRef, WireEntries};
+use raftcore::output::ReadResult;
+use raftcore::{
     Append, AppendResponse, EntryCount, EntryKind, LogIndex, Message, NodeId, Output, Persist,
     Proposal, ReadIndexResponse, Role, Term, VoteRequest, VoteResponse,
 };

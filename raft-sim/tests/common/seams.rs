@@ -18,16 +18,16 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 
-use raft_core::codec::{self, EntryRef, EntrySource};
-use raft_core::engine::{
+use raft_sim::{chain_of, MemStore, SimSource};
+use raftcore::codec::{self, EntryRef, EntrySource};
+use raftcore::engine::{
     ChunkAt, Events, Outgoing, Snapshots, StateMachine, StepView, Storage, Transport,
 };
-use raft_core::{
+use raftcore::{
     persist_entries, Durability, Engine, EngineError, EntryCount, EntryKind, HardState, Input,
     LogIndex, LogStore, Message, NodeId, Output, Persist, SnapshotMeta, SnapshotPoint, StoreError,
     Term,
 };
-use raft_sim::{chain_of, MemStore, SimSource};
 
 use super::{
     checksum, decode_machine, snapshot_of, view, Cluster, Envelope, Node, Raft, Write, OUT,
@@ -210,7 +210,7 @@ impl Cluster {
         };
         let inputs = call.input().into_iter().chain(called.fed.iter().copied());
         for (k, input) in inputs.enumerate() {
-            let (next, by_value) = raft_core::step::<_, _, _, _, OUT>(shadow, input);
+            let (next, by_value) = raftcore::step::<_, _, _, _, OUT>(shadow, input);
             shadow = next;
             let mine = match (called.steps.get(k), called.result) {
                 (Some(out), _) => Ok(out.clone()),

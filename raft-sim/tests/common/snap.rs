@@ -6,8 +6,8 @@
 //! installing one replaces the node's `applied` list and checks that what the follower ends
 //! with is exactly what the leader captured.
 
-use raft_core::codec::WireEntries;
-use raft_core::{
+use raftcore::codec::WireEntries;
+use raftcore::{
     LogIndex, Membership, Message, NodeId, Output, SnapshotChunk, SnapshotMeta, SnapshotPoint,
     SnapshotResponse, Term,
 };
@@ -114,7 +114,7 @@ pub fn chunk<'a>(
 }
 
 /// The snapshot chunk descriptors sent in `out`: (to, chunk).
-pub fn chunks_sent(out: &[Output]) -> Vec<(NodeId, SnapshotChunk<raft_core::EntryCount>)> {
+pub fn chunks_sent(out: &[Output]) -> Vec<(NodeId, SnapshotChunk<raftcore::EntryCount>)> {
     pick!(out, Output::Send { to, msg: Message::Snapshot(c) } => (to, c))
 }
 

@@ -4,7 +4,7 @@
 use super::{Client, ClientError};
 use crate::admin::{MemberChange, MembershipView};
 use crate::wire::{ClientBody, ReplyBody};
-use raft_core::Role;
+use raftcore::Role;
 
 impl Client {
     /// Makes `change` at the leader (found like [`Client::execute`] finds it, `Busy` waited

@@ -40,7 +40,7 @@ pub struct Figures {
     /// The transport's accepted datagrams and drops by reason.
     pub drops: DropCounters,
     /// raft-core's counters.
-    pub core: raft_core::Stats,
+    pub core: raftcore::Stats,
     /// The driver's counters (proposals by outcome, the WAL sync latency, ...).
     pub driver: DriverCounters,
     /// On the leader, each other member's lag `(peer id, last index − match index)`; empty

@@ -7,7 +7,7 @@
 //!
 //! [`NodeHandle`]: super::NodeHandle
 
-use raft_core::{
+use raftcore::{
     Input, MemberKind, Membership, MembershipRefusal, NodeId, Proposal, Role, MEMBERSHIP_BYTES,
 };
 

@@ -1,4 +1,4 @@
-//! The engine's [`StateMachine`](raft_core::engine::StateMachine) seam and the node's
+//! The engine's [`StateMachine`](raftcore::engine::StateMachine) seam and the node's
 //! [`Events`]: what a step hands the application, collected during the step and acted on by
 //! the node right after it (answering clients needs the whole node, which the engine's seams
 //! cannot borrow).
@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
-use raft_core::codec::EntryRef;
-use raft_core::engine::Events;
-use raft_core::{EntryKind, LogIndex, NodeId, Proposal, ReadResult, Role, Term};
+use raftcore::codec::EntryRef;
+use raftcore::engine::Events;
+use raftcore::{EntryKind, LogIndex, NodeId, Proposal, ReadResult, Role, Term};
 
 use super::handle::{RoleEvent, Shared};
 use super::NodeError;
@@ -62,7 +62,7 @@ impl<M: StateMachine> Applier<M> {
     }
 }
 
-impl<M: StateMachine> raft_core::engine::StateMachine for Applier<M> {
+impl<M: StateMachine> raftcore::engine::StateMachine for Applier<M> {
     type Error = NodeError;
 
     fn apply(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), NodeError> {
@@ -133,7 +133,7 @@ impl Events for Seen {
 
 #[cfg(test)]
 mod tests {
-    use raft_core::engine::StateMachine as _;
+    use raftcore::engine::StateMachine as _;
 
     use super::*;
     use crate::kv::{Command, KvStore, Request, Response};

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io;
 
-use raft_core::{EngineError, StoreError};
+use raftcore::{EngineError, StoreError};
 
 use crate::storage::StorageError;
 use crate::transport::epoch::EpochError;
@@ -25,7 +25,7 @@ pub enum NodeError {
     /// What is on disk does not form a valid restart point.
     Restore(String),
     /// raft-core refused a driver call (a driver bug).
-    Core(raft_core::StepError),
+    Core(raftcore::StepError),
     /// The log store refused a write raft-core asked for without an I/O error behind it (a
     /// driver bug: entries out of order, or missing from the step's input).
     LogStore(StoreError),

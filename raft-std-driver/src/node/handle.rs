@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use raft_core::{NodeId, Role, Term};
+use raftcore::{NodeId, Role, Term};
 
 use super::{Node, NodeError};
 use crate::admin::{MemberChange, MemberRefusal, MembershipView};

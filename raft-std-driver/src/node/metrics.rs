@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use raft_core::Role;
+use raftcore::Role;
 
 use super::Node;
 use crate::machine::StateMachine;

@@ -6,12 +6,12 @@
 //!
 //! | seam | here | what it does for the engine |
 //! |---|---|---|
-//! | [`Storage`](raft_core::engine::Storage) | [`WalLog`] | appends and truncates the WAL, records hard state and commit index, one fsync per [`sync`](raft_core::engine::Storage::sync), compacts, moves the log past an installed snapshot |
-//! | [`Transport`](raft_core::engine::Transport) | `udp.rs` | encodes after the raft tag byte, seals, sends to the peer's address |
-//! | [`Snapshots`](raft_core::engine::Snapshots) | `snapshots.rs` | captures the state machine into a snapshot file; reads chunks out of it, writes received chunks, checks and installs a received snapshot |
-//! | [`StateMachine`](raft_core::engine::StateMachine) | `apply.rs` | applies committed entries to the application's [`StateMachine`], recording what each proposer is owed |
+//! | [`Storage`](raftcore::engine::Storage) | [`WalLog`] | appends and truncates the WAL, records hard state and commit index, one fsync per [`sync`](raftcore::engine::Storage::sync), compacts, moves the log past an installed snapshot |
+//! | [`Transport`](raftcore::engine::Transport) | `udp.rs` | encodes after the raft tag byte, seals, sends to the peer's address |
+//! | [`Snapshots`](raftcore::engine::Snapshots) | `snapshots.rs` | captures the state machine into a snapshot file; reads chunks out of it, writes received chunks, checks and installs a received snapshot |
+//! | [`StateMachine`](raftcore::engine::StateMachine) | `apply.rs` | applies committed entries to the application's [`StateMachine`], recording what each proposer is owed |
 //!
-//! Application events ([`Events`](raft_core::engine::Events): proposal answers, read results,
+//! Application events ([`Events`](raftcore::engine::Events): proposal answers, read results,
 //! role changes) are collected during a step; right after it the node answers the clients
 //! (`serve.rs`: proposals whose entries were applied, reads whose read index the state
 //! machine reached, proposals a received snapshot replaced) and publishes role changes to the
@@ -61,8 +61,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use raft_core::engine::Storage as _;
-use raft_core::{Engine, Input, LogIndex, Membership, NodeId, Proposal, Restored, Term};
+use raftcore::engine::Storage as _;
+use raftcore::{Engine, Input, LogIndex, Membership, NodeId, Proposal, Restored, Term};
 
 use crate::config::NodeConfig;
 use crate::kv::KvStore;
@@ -96,7 +96,7 @@ pub const LOG_WINDOW: usize = 16_384;
 pub const INFLIGHT: usize = 8;
 /// The raft-core state this driver runs: its log window (`LOG_WINDOW` slots of 16 bytes) is a
 /// boxed slice beside it, so `Core` itself is a few KiB.
-pub type Core = raft_core::State<MAX_VOTERS, LOG_WINDOW, INFLIGHT, Box<[raft_core::LogSlot]>>;
+pub type Core = raftcore::State<MAX_VOTERS, LOG_WINDOW, INFLIGHT, Box<[raftcore::LogSlot]>>;
 
 /// The engine a node runs: raft-core's state and the node's four seams.
 type NodeEngine<M> = Engine<Core, WalLog, UdpTransport, Applier<M>, SnapshotFiles>;
@@ -224,7 +224,7 @@ impl<M: StateMachine> Node<M> {
             )));
         }
         let restored = Restored {
-            hard_state: raft_core::HardState {
+            hard_state: raftcore::HardState {
                 term: Term(rec.hard_state.term),
                 vote: rec.hard_state.voted_for.map(NodeId),
             },
@@ -345,7 +345,7 @@ impl<M: StateMachine> Node<M> {
     pub fn turn(&mut self) -> Result<(), NodeError> {
         let r = self.turn_inner();
         if let Err(e) = &r {
-            if !matches!(e, NodeError::Core(raft_core::StepError::Halted)) {
+            if !matches!(e, NodeError::Core(raftcore::StepError::Halted)) {
                 tracing::error!(id = self.cfg.id, error = %e, "stopping (fail-stop)");
             }
             if !self.core().is_halted() {
@@ -359,7 +359,7 @@ impl<M: StateMachine> Node<M> {
 
     fn turn_inner(&mut self) -> Result<(), NodeError> {
         if self.core().is_halted() {
-            return Err(NodeError::Core(raft_core::StepError::Halted));
+            return Err(NodeError::Core(raftcore::StepError::Halted));
         }
         let wait = self
             .next_tick
@@ -475,12 +475,12 @@ impl<M: StateMachine> Node<M> {
 
 /// raft-core's state rebuilt from what `log` holds, its log window boxed.
 fn build_core(
-    cfg: raft_core::Config,
+    cfg: raftcore::Config,
     voters: Vec<NodeId>,
     restored: Restored,
     log: WalLog,
 ) -> Result<(Core, WalLog), NodeError> {
-    let window = vec![raft_core::LogSlot::default(); LOG_WINDOW].into_boxed_slice();
+    let window = vec![raftcore::LogSlot::default(); LOG_WINDOW].into_boxed_slice();
     let core = Core::restore_in(cfg, &voters, restored, &log, window)
         .map_err(|e| NodeError::Restore(e.to_string()))?;
     Ok((core, log))

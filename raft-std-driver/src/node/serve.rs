@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use raft_core::{Input, Proposal, ReadResult, Term};
+use raftcore::{Input, Proposal, ReadResult, Term};
 
 use super::apply::Outcome;
 use super::handle::Done;

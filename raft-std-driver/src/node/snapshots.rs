@@ -1,7 +1,7 @@
 //! The engine's [`Snapshots`] seam over the [`SnapshotStore`]: the state machine's snapshots
 //! as files, streamed out to followers that lag and in from a leader.
 //!
-//! - **Capture** (leader or follower, [`Engine::capture`](raft_core::Engine::capture)): the
+//! - **Capture** (leader or follower, [`Engine::capture`](raftcore::Engine::capture)): the
 //!   state machine's bytes ([`StateMachine::snapshot`]) are saved atomically (temp file,
 //!   fsync, rename, directory fsync); the engine then reports `Input::SnapshotSaved` and the
 //!   core may compact the WAL up to it.
@@ -21,8 +21,8 @@
 
 use std::time::Instant;
 
-use raft_core::engine::{ChunkAt, Snapshots};
-use raft_core::{LogIndex, SnapshotMeta, SnapshotPoint};
+use raftcore::engine::{ChunkAt, Snapshots};
+use raftcore::{LogIndex, SnapshotMeta, SnapshotPoint};
 
 use super::apply::Applier;
 use super::NodeError;
@@ -207,9 +207,9 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
 
 #[cfg(test)]
 mod tests {
-    use raft_core::codec::EntryRef;
-    use raft_core::engine::StateMachine as _;
-    use raft_core::{EntryKind, Membership, NodeId, Term};
+    use raftcore::codec::EntryRef;
+    use raftcore::engine::StateMachine as _;
+    use raftcore::{EntryKind, Membership, NodeId, Term};
 
     use super::*;
     use crate::kv::{Command, KvStore, Request};

@@ -69,7 +69,7 @@ pub struct DriverCounters {
 fn to_json(
     status: &NodeStatus,
     drops: &DropCounters,
-    core: &raft_core::Stats,
+    core: &raftcore::Stats,
     d: &DriverCounters,
 ) -> Value {
     let mut transport = serde_json::Map::new();

@@ -22,9 +22,9 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
-use raft_core::codec::{self, EntrySource};
-use raft_core::engine::{Outgoing, Transport};
-use raft_core::{Input, Message};
+use raftcore::codec::{self, EntrySource};
+use raftcore::engine::{Outgoing, Transport};
+use raftcore::{Input, Message};
 
 use super::{Node, NodeError};
 use crate::machine::StateMachine;

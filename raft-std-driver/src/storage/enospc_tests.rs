@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, NodeId, Term};
+use raftcore::{LogIndex, Membership, NodeId, Term};
 
 use super::fault::FaultIo;
 use super::{HardState, Record, SnapshotMeta, SnapshotStore, StdIo, StorageError, Wal, WalOptions};

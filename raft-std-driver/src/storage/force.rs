@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use raft_core::{EntryKind, Membership, NodeId, MEMBERSHIP_BYTES};
+use raftcore::{EntryKind, Membership, NodeId, MEMBERSHIP_BYTES};
 
 use super::{DataDir, FileIo, HardState, SnapshotStore, StorageError, Wal, WalOptions};
 

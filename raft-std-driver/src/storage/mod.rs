@@ -146,7 +146,7 @@ pub use identity::{Identity, IDENTITY_FILE};
 pub use io::{atomic_write, FileHandle, FileIo, StdIo};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::EntryRef;
-pub use raft_core::SnapshotMeta;
+pub use raftcore::SnapshotMeta;
 pub use record::{HardState, Record, SnapshotPoint};
 pub use snapshot::{file_name as snapshot_file_name, meta_of_bytes, SnapshotStore};
 pub use wal::{Recovered, TornTail, Wal, WalOptions};

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
+use raftcore::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
 
 use super::{FileHandle, FileIo, StdIo, StorageError};
 

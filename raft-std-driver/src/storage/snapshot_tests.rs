@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::fault::FaultIo;
-use raft_core::{LogIndex, Membership, NodeId, Term};
+use raftcore::{LogIndex, Membership, NodeId, Term};
 
 use super::snapshot::{file_name, meta_of_bytes};
 use super::{SnapshotStore, StorageError};

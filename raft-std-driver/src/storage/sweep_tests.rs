@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, NodeId, Term};
+use raftcore::{LogIndex, Membership, NodeId, Term};
 
 use super::fault::FaultIo;
 use super::{

@@ -7,7 +7,7 @@ use raft_std_driver::admin::MemberChange;
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::local::LocalCluster;
 
-pub use raft_core::Rng;
+pub use raftcore::Rng;
 
 /// A number in `lo..hi` drawn from `rng`.
 pub fn range(rng: &mut Rng, lo: u64, hi: u64) -> u64 {

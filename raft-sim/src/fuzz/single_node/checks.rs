@@ -1,7 +1,7 @@
 //! The single-node target's checks: documented driver errors, the shape of each step's
 //! outputs, what a message may acknowledge, and the node's invariants after every step.
 
-use raft_core::{
+use raftcore::{
     EntryCount, EntryKind, HardState, Input, LogStore, Membership, MembershipRefusal, Message,
     NodeId, Output, Proposal, Role, StepError,
 };

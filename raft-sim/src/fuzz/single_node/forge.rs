@@ -1,8 +1,8 @@
 //! Forged input for the single-node target: terms and indices near the node's own, and
 //! decodable frames from members with arbitrary fields.
 
-use raft_core::codec::{self, EntryRef, EntrySource, Header};
-use raft_core::{
+use raftcore::codec::{self, EntryRef, EntrySource, Header};
+use raftcore::{
     Append, AppendResponse, EntryCount, EntryKind, LogIndex, Message, NodeId, Term, VoteRequest,
     VoteResponse,
 };

@@ -7,8 +7,8 @@ mod perform;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use raft_core::engine::NoSnapshots;
-use raft_core::{
+use raftcore::engine::NoSnapshots;
+use raftcore::{
     codec, Config, Durability, Engine, HardState, Input, LogIndex, LogStore, MembershipRefusal,
     NodeId, Role, State, Term, MEMBERSHIP_BYTES,
 };

@@ -1,8 +1,8 @@
 //! The single-node target stepping its node through the engine, and the checks on what each
 //! step's outputs made the engine do.
 
-use raft_core::engine::{Events, StepView};
-use raft_core::{EngineError, Input, Output, ReadResult};
+use raftcore::engine::{Events, StepView};
+use raftcore::{EngineError, Input, Output, ReadResult};
 
 use super::{Harness, View};
 
