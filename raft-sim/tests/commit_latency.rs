@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use raft_core::{Durability, LogIndex, Proposal, Role};
+use raftcore::{Durability, LogIndex, Proposal, Role};
 
 /// A small deterministic generator (the schedules must replay by seed).
 struct Lcg(u64);
