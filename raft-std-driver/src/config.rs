@@ -18,7 +18,7 @@
 //! stats_interval_ms = 1000
 //! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
 //!                                    # raft-core's log window fills)
-//! read_policy = "read_index"         # or "log"
+//! read_policy = "read_index"         # or "lease" or "log"
 //! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
 //!                                    # (default: no endpoint)
 //! ```
@@ -187,7 +187,7 @@ pub struct RawConfig {
     pub stats_interval_ms: Option<u64>,
     /// `--snapshot-entries`.
     pub snapshot_entries: Option<u64>,
-    /// `--read-policy` (`read_index` or `log`).
+    /// `--read-policy` (`read_index`, `lease` or `log`).
     pub read_policy: Option<String>,
     /// `--metrics-addr`.
     pub metrics_addr: Option<String>,
@@ -317,9 +317,10 @@ impl RawConfig {
         let read_policy = match self.read_policy.as_deref().unwrap_or(defaults::READ_POLICY) {
             "read_index" | "read-index" => crate::node::ReadPolicy::ReadIndex,
             "log" | "through_log" => crate::node::ReadPolicy::ThroughLog,
+            "lease" => crate::node::ReadPolicy::Lease,
             other => {
                 return Err(format!(
-                    "read policy `{other}`: must be `read_index` or `log`"
+                    "read policy `{other}`: must be `read_index`, `lease` or `log`"
                 ))
             }
         };
@@ -407,6 +408,7 @@ impl NodeConfig {
         c.max_inflight_bytes = 8 * self.max_frame_bytes;
         c.max_apply = 256;
         c.durability = raftcore::Durability::Deferred;
+        c.lease_reads = self.read_policy == crate::node::ReadPolicy::Lease;
         c
     }
 

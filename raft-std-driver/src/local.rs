@@ -187,8 +187,15 @@ impl LocalCluster {
 
     /// Starts (again) node `id`'s process, killing a running one first.
     pub fn restart(&mut self, id: u32) -> io::Result<()> {
+        self.restart_with(id, &[])
+    }
+
+    /// [`LocalCluster::restart`] with `extra` flags after the usual ones (e.g. `--voters` for
+    /// a node rebuilt on an empty data directory).
+    pub fn restart_with(&mut self, id: u32, extra: &[String]) -> io::Result<()> {
         self.kill(id)?;
-        let args = self.args(id);
+        let mut args = self.args(id);
+        args.extend(extra.iter().cloned());
         let node = &mut self.nodes[id as usize - 1];
         let log: File = OpenOptions::new()
             .create(true)

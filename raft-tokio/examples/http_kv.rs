@@ -1,136 +1,138 @@
-//! An HTTP key-value API (axum) on a three-node cluster in one process, on loopback.
+//! One node of a replicated key-value store with an HTTP API (axum), one process per node;
+//! the nodes talk raft-std-driver's sealed UDP (so `raft-client` reaches the same store).
 //!
-//! - `PUT /kv/{key}?client=C&seq=S` with the value as body: `204` once applied. `C` and `S`
-//!   are the client's session: a client numbers its writes 1, 2, 3, ... and retries a write
-//!   that got `503` (or no answer) with the same `S`; the store applies it once.
-//! - `GET /kv/{key}`: a linearizable read, `200` with the value or `404`.
-//! - `503` when no leader is known or the outcome is unknown: retry.
+//! - `PUT /kv/{key}?client=C&seq=S`, the value as body: `204` once applied. A client numbers
+//!   its writes 1, 2, 3, ... and retries one with the same `S`: the store applies it once.
+//! - `GET /kv/{key}`: a linearizable read on any node (ReadIndex), `200` and the value or `404`.
+//! - A follower answers a `PUT` with `307` to the leader's HTTP address (`curl -L` follows it);
+//!   `503` means no leader is known or the outcome is unknown: retry (elsewhere if no answer).
 //!
-//! Run with `cargo run -p raft-tokio --example http_kv [ADDR]` (default `127.0.0.1:8080`).
+//! Three nodes; `--help` lists the arguments (`--peer`, `--http` and `--key-file` may come
+//! from `RAFT_PEERS`, `RAFT_HTTP` and `RAFT_KEY_FILE`); Ctrl-C stops a node:
+//!
+//! ```sh
+//! mkdir -p /tmp/kv && openssl rand -hex 32 > /tmp/kv/key && export RAFT_KEY_FILE=/tmp/kv/key
+//! export RAFT_PEERS=1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
+//! export RAFT_HTTP=1=127.0.0.1:8081,2=127.0.0.1:8082,3=127.0.0.1:8083
+//! cargo build -p raft-tokio --example http_kv  # `cargo run ... -- --id 1 --data-dir ...` runs one
+//! for id in 1 2 3; do target/debug/examples/http_kv --id $id --data-dir /tmp/kv/n$id & done
+//! curl -L -X PUT --data v1 'http://127.0.0.1:8082/kv/k?client=1&seq=1'
+//! curl -L http://127.0.0.1:8083/kv/k
+//! ```
 
-use std::hash::BuildHasher;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use axum::extract::{Path as Key, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header::LOCATION, StatusCode, Uri};
+use axum::response::{IntoResponse, Response as Reply};
 use axum::{body::Bytes, routing::get, Router};
-use raft_std_driver::config::RawConfig;
+use raft_std_driver::config::{Peer, RawConfig};
 use raft_std_driver::kv::{Command, Request, Response};
+use raft_std_driver::{cli, node::ProposeError};
 use raft_tokio::AsyncNode;
 
-/// Three in-process nodes; the HTTP handlers send each request to the one that leads.
-pub struct Cluster {
-    /// The nodes, ids 1, 2, 3.
-    pub nodes: Vec<AsyncNode>,
+/// One node of a replicated key-value store with an HTTP API.
+#[derive(clap::Parser)]
+struct Args {
+    /// This node's id.
+    #[arg(long)]
+    id: u32,
+    /// Every node's UDP address as ID=HOST:PORT, this one's too (repeat, or commas).
+    #[arg(long, env = "RAFT_PEERS", value_delimiter = ',')]
+    peer: Vec<String>,
+    /// Every node's HTTP address as ID=HOST:PORT; this one serves at its own.
+    #[arg(long, env = "RAFT_HTTP", value_delimiter = ',', value_parser = Peer::parse)]
+    http: Vec<Peer>,
+    /// Directory for the WAL and snapshots (created if absent).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The cluster key: 64 hex digits.
+    #[arg(long, env = "RAFT_KEY_FILE")]
+    key_file: PathBuf,
 }
 
-impl Cluster {
-    /// Starts three nodes on free loopback ports, with their data and a fresh key in `dir`.
-    pub async fn start(dir: &Path) -> Cluster {
-        let random = |i: u8| std::collections::hash_map::RandomState::new().hash_one(i);
-        let key: String = (0..4).map(|i| format!("{:016x}", random(i))).collect();
-        std::fs::write(dir.join("key"), key).expect("write the key file");
-        let peers: Vec<String> = (1..=3)
-            .map(|id| {
-                let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free port");
-                format!("{id}={}", s.local_addr().expect("its address"))
-            })
-            .collect();
-        let mut nodes = Vec::new();
-        for id in 1..=3 {
-            let raw = RawConfig {
-                id: Some(id),
-                peers: peers.clone(),
-                data_dir: Some(dir.join(format!("n{id}"))),
-                key_file: Some(dir.join("key")),
-                ..RawConfig::default()
-            };
-            let cfg = raw.validate().expect("a valid config");
-            nodes.push(AsyncNode::start_kv(cfg).await.expect("start a node"));
-        }
-        Cluster { nodes }
-    }
+/// What the handlers share: this node, and every node's HTTP address.
+struct Kv(AsyncNode, Vec<Peer>);
 
-    /// The node that leads, waiting up to two seconds for one.
-    pub async fn leader(&self) -> Option<&AsyncNode> {
-        for _ in 0..100 {
-            if let Some(n) = self.nodes.iter().find(|n| n.status().is_leader()) {
-                return Some(n);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
-    }
-
-    /// Proposes `command` of the session `client`, `seq` to the leader; `None` when there is
-    /// none or the outcome is unknown.
-    async fn execute(&self, client: u64, seq: u64, command: Command) -> Option<Response> {
-        let req = Request {
-            client,
-            seq,
-            command,
-        };
-        let answer = self.leader().await?.propose(req.encode()).await.ok()?;
-        Response::decode(&answer).ok()
-    }
-}
-
-/// A write's client session.
-#[derive(serde::Deserialize)]
+/// A client session: writes have one, reads are outside any (client 0, sequence 0).
+#[derive(serde::Deserialize, Default)]
 struct Session {
     client: u64,
     seq: u64,
 }
 
-/// The HTTP API over `cluster`.
-pub fn app(cluster: Arc<Cluster>) -> Router {
-    Router::new()
-        .route("/kv/{key}", get(read).put(write))
-        .with_state(cluster)
+/// Runs `command` if this node leads and answers with its outcome; else sends the client on.
+async fn execute(kv: &Kv, uri: &Uri, s: Session, command: Command) -> Reply {
+    let req = Request {
+        client: s.client,
+        seq: s.seq,
+        command,
+    };
+    let answer = kv.0.propose(req.encode()).await;
+    let unavailable = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    match answer.as_deref().map(Response::decode) {
+        Ok(Ok(Response::Written)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(Response::Value(Some(v)))) => (StatusCode::OK, v).into_response(),
+        Ok(Ok(Response::Value(None))) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Ok(_)) => StatusCode::CONFLICT.into_response(), // A stale `seq`, an expired session.
+        Err(ProposeError::NotLeader(Some(l))) => match kv.1.iter().find(|p| p.id == l.0) {
+            Some(p) => {
+                let to = [(LOCATION, format!("http://{}{uri}", p.addr))];
+                (StatusCode::TEMPORARY_REDIRECT, to).into_response()
+            }
+            None => unavailable,
+        },
+        _ => unavailable, // No leader known, or the outcome is unknown.
+    }
 }
 
 async fn write(
-    State(c): State<Arc<Cluster>>,
+    State(kv): State<Arc<Kv>>,
+    uri: Uri,
     Key(key): Key<String>,
     Query(s): Query<Session>,
     value: Bytes,
-) -> StatusCode {
+) -> Reply {
     let (key, value) = (key.into_bytes(), value.to_vec());
-    match c
-        .execute(s.client, s.seq, Command::Put { key, value })
-        .await
-    {
-        Some(Response::Written) => StatusCode::NO_CONTENT,
-        Some(_) => StatusCode::CONFLICT, // A stale sequence number or an expired session.
-        None => StatusCode::SERVICE_UNAVAILABLE,
-    }
+    execute(&kv, &uri, s, Command::Put { key, value }).await
 }
 
-async fn read(State(c): State<Arc<Cluster>>, Key(key): Key<String>) -> (StatusCode, Vec<u8>) {
+async fn read(State(kv): State<Arc<Kv>>, uri: Uri, Key(key): Key<String>) -> Reply {
     let key = key.into_bytes();
-    // Client 0, sequence 0: outside any session (a read needs no deduplication).
-    match c.execute(0, 0, Command::Get { key }).await {
-        Some(Response::Value(Some(v))) => (StatusCode::OK, v),
-        Some(Response::Value(None)) => (StatusCode::NOT_FOUND, Vec::new()),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
-    }
+    execute(&kv, &uri, Session::default(), Command::Get { key }).await
+}
+
+/// Runs the node and its HTTP API until Ctrl-C.
+async fn run(args: Args) -> Result<(), String> {
+    cli::init_tracing("warn");
+    let id = args.id;
+    let own = args.http.iter().find(|p| p.id == id);
+    let addr: SocketAddr = own.ok_or(format!("no --http address for node {id}"))?.addr;
+    let (peers, data_dir, key_file) = (args.peer, Some(args.data_dir), Some(args.key_file));
+    let raw = RawConfig {
+        id: Some(id),
+        peers,
+        data_dir,
+        key_file,
+        ..RawConfig::default()
+    };
+    let node = AsyncNode::start_kv(raw.validate()?).await;
+    let node = node.map_err(|e| format!("node {id}: {e}"))?;
+    let tcp = tokio::net::TcpListener::bind(addr).await;
+    let tcp = tcp.map_err(|e| format!("--http {addr}: {e}"))?;
+    println!("node {id}: key-value API on http://{addr}/kv/{{key}}; Ctrl-C stops");
+    let app = Router::new().route("/kv/{key}", get(read).put(write));
+    let app = app.with_state(Arc::new(Kv(node.clone(), args.http)));
+    let stop = async { tokio::signal::ctrl_c().await.unwrap_or(()) };
+    let served = axum::serve(tcp, app).with_graceful_shutdown(stop).await;
+    served.map_err(|e| format!("serve: {e}"))?;
+    node.shutdown().await
 }
 
 #[tokio::main]
-async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
-    let dir = tempfile::tempdir().expect("a data directory");
-    let cluster = Arc::new(Cluster::start(dir.path()).await);
-    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    println!("key-value API on http://{addr}/kv/{{key}}; Ctrl-C stops");
-    let server = axum::serve(listener, app(cluster.clone()));
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    server.with_graceful_shutdown(stop).await.expect("serve");
-    for n in &cluster.nodes {
-        let _ = n.shutdown().await;
+async fn main() -> ExitCode {
+    match cli::parse::<Args>() {
+        Ok(args) => run(args).await.err().map_or(ExitCode::SUCCESS, cli::fail),
+        Err(code) => code,
     }
 }

@@ -3,19 +3,64 @@
 //! membership change and graceful shutdown. Loopback only; every wait is bounded.
 
 use std::future::Future;
+use std::hash::BuildHasher;
+use std::path::Path;
 use std::task::Poll;
 use std::time::Duration;
 
 use raft_std_driver::admin::MemberChange;
+use raft_std_driver::config::RawConfig;
 use raft_std_driver::kv::{Command, Request, Response};
 use raft_std_driver::node::ProposeError;
+use raft_tokio::AsyncNode;
 use tokio::time::timeout;
 
-#[path = "../examples/http_kv.rs"]
-#[allow(dead_code)] // `main` and the HTTP handlers are the example's.
-mod http_kv;
-
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Three in-process nodes.
+struct Cluster {
+    /// The nodes, ids 1, 2, 3.
+    nodes: Vec<AsyncNode>,
+}
+
+impl Cluster {
+    /// Starts three nodes on free loopback ports, with their data and a fresh key in `dir`.
+    async fn start(dir: &Path) -> Cluster {
+        let random = |i: u8| std::collections::hash_map::RandomState::new().hash_one(i);
+        let key: String = (0..4).map(|i| format!("{:016x}", random(i))).collect();
+        std::fs::write(dir.join("key"), key).expect("write the key file");
+        let peers: Vec<String> = (1..=3)
+            .map(|id| {
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free port");
+                format!("{id}={}", s.local_addr().expect("its address"))
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        for id in 1..=3 {
+            let raw = RawConfig {
+                id: Some(id),
+                peers: peers.clone(),
+                data_dir: Some(dir.join(format!("n{id}"))),
+                key_file: Some(dir.join("key")),
+                ..RawConfig::default()
+            };
+            let cfg = raw.validate().expect("a valid config");
+            nodes.push(AsyncNode::start_kv(cfg).await.expect("start a node"));
+        }
+        Cluster { nodes }
+    }
+
+    /// The node that leads, waiting up to ten seconds for one.
+    async fn leader(&self) -> Option<&AsyncNode> {
+        for _ in 0..500 {
+            if let Some(n) = self.nodes.iter().find(|n| n.status().is_leader()) {
+                return Some(n);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
 
 fn request(client: u64, seq: u64, command: Command) -> Vec<u8> {
     Request {
@@ -33,7 +78,7 @@ fn answer(r: Result<Vec<u8>, ProposeError>) -> Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn futures_resolve_and_a_dropped_proposal_applies_once() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = http_kv::Cluster::start(dir.path()).await;
+    let cluster = Cluster::start(dir.path()).await;
     let n1 = &cluster.nodes[0];
     let leader = timeout(WAIT, n1.wait_for_leader()).await.unwrap().unwrap();
     let lead = cluster.leader().await.expect("a leader");

@@ -43,7 +43,7 @@ use raftcore::{
     StepError, Term,
 };
 
-use seams::{make_all_durable, Call, Called, HarnessError};
+use seams::{make_all_durable, make_oldest_durable, Call, Called, HarnessError};
 
 pub use msgs::*;
 pub use snap::*;
@@ -117,6 +117,7 @@ pub struct Write {
     pub entries: Vec<(LogIndex, Term, EntryKind, Vec<u8>)>,
 }
 
+#[derive(Clone)]
 pub struct Node {
     pub id: NodeId,
     pub cfg: Config,
@@ -177,6 +178,7 @@ impl Node {
     }
 }
 
+#[derive(Clone)]
 pub struct Cluster {
     pub nodes: Vec<Node>,
     pub voters: Vec<NodeId>,
@@ -501,6 +503,21 @@ impl Cluster {
     /// step.
     pub fn fsync(&mut self, id: u32) -> Vec<Output> {
         match make_all_durable(self.node_mut(id)) {
+            Some(seq) if self.up(id) => self
+                .drive(id, Call::Persisted(seq), None)
+                .unwrap_or_else(|e| panic!("n{id}: driver error {e} on Persisted {seq}"))
+                .steps
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Makes only node `id`'s oldest pending write durable and reports it (a background
+    /// writer reporting its writes one at a time); the outputs of that step.
+    pub fn fsync_oldest(&mut self, id: u32) -> Vec<Output> {
+        match make_oldest_durable(self.node_mut(id)) {
             Some(seq) if self.up(id) => self
                 .drive(id, Call::Persisted(seq), None)
                 .unwrap_or_else(|e| panic!("n{id}: driver error {e} on Persisted {seq}"))

@@ -338,6 +338,14 @@ pub(super) fn make_all_durable(node: &mut Node) -> Option<u64> {
     last
 }
 
+/// Makes node's oldest pending write durable (a background writer that reports its writes
+/// one at a time); its sequence number.
+pub(super) fn make_oldest_durable(node: &mut Node) -> Option<u64> {
+    let w = node.pending.pop_front()?;
+    make_durable(node, &w);
+    Some(w.seq)
+}
+
 fn make_durable(node: &mut Node, w: &Write) {
     if let Some(hs) = w.hard_state {
         node.durable_hs = hs;

@@ -78,8 +78,9 @@ struct Args {
     /// Small values make followers that lag catch up through InstallSnapshot.
     #[arg(long, value_name = "N", default_value_t = defaults::SNAPSHOT_ENTRIES)]
     snapshot_entries: u64,
-    /// How linearizable gets are served: `read_index` (a heartbeat round, no log entry) or
-    /// `log` (proposed through the log like a write).
+    /// How linearizable gets are served: `read_index` (a heartbeat round, no log entry),
+    /// `lease` (at once within the leader's lease; assumes no long stalls) or `log` (proposed
+    /// through the log like a write).
     #[arg(long, value_name = "POLICY", default_value = defaults::READ_POLICY)]
     read_policy: String,
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101; default: no

@@ -43,6 +43,7 @@
 
 mod admin;
 mod apply;
+mod disk_hook;
 mod error;
 mod fault;
 mod handle;
@@ -72,8 +73,9 @@ use crate::storage::{FileIo, SnapshotStore, StdIo, Wal, WalOptions};
 use crate::transport::epoch::advance_epoch_file;
 use crate::transport::{ClusterKey, DropLog, Opener, PeerBinding, Sealer};
 
+pub use disk_hook::ENOSPC_FILE;
 pub use error::NodeError;
-pub use fault::{DROP_FROM_FILE, FAULT_HOOK_VAR};
+pub use fault::{DROP_FROM_FILE, FAULT_HOOK_VAR, TRANSFER_TO_FILE};
 pub use handle::{NodeHandle, ProposeError, RoleEvent};
 pub use metrics::PUBLISH_EVERY;
 pub use noio::NoSyncIo;
@@ -169,6 +171,7 @@ impl<M: StateMachine> Node<M> {
         } else {
             Arc::new(NoSyncIo)
         };
+        let io = disk_hook::wrap(io, &cfg.data_dir);
         Node::open_with(cfg, sm, io)
     }
 
@@ -401,8 +404,8 @@ impl<M: StateMachine> Node<M> {
             // Far behind (the process was paused): do not replay the lost time in a burst.
             self.next_tick = now + self.cfg.tick;
         }
-        if let Some(hook) = &mut self.fault {
-            hook.refresh(now);
+        if let Some(to) = self.fault.as_mut().and_then(|hook| hook.refresh(now)) {
+            self.hook_transfer(NodeId(to))?;
         }
         while let Ok(cmd) = self.cmds.try_recv() {
             match cmd {

@@ -39,6 +39,13 @@ pub enum ReadPolicy {
     /// `Retry` after [`READ_ATTEMPTS`] attempts.
     #[default]
     ReadIndex,
+    /// [`ReadPolicy::ReadIndex`] with raft-core's leader lease (`Config::lease_reads`, with
+    /// CheckQuorum, which the driver keeps on): while a majority answered a heartbeat round
+    /// sent less than `election_ticks - 2` ticks ago, the leader answers a read at once,
+    /// without a round. Safe only while clocks run at about the same rate and the leader's
+    /// process is never stalled longer than that margin unnoticed (the lease is counted in
+    /// ticks).
+    Lease,
     /// Reads are proposed like writes and answered when applied (ordered in the log after
     /// every write that completed before them): linearizable, at the cost of a log entry.
     ThroughLog,
@@ -91,7 +98,7 @@ impl<M: StateMachine> Node<M> {
     pub(super) fn submit(&mut self, cmd: &[u8], reply: ReplyTo) -> Result<(), NodeError> {
         if self.state_machine().is_read(cmd) {
             match self.read_policy {
-                ReadPolicy::ReadIndex => {
+                ReadPolicy::ReadIndex | ReadPolicy::Lease => {
                     self.counters.reads_index += 1;
                     let read = PendingRead {
                         cmd: cmd.to_vec(),

@@ -12,6 +12,7 @@
 mod common;
 
 mod checker;
+mod disk;
 mod history;
 mod nemesis;
 
@@ -159,7 +160,8 @@ fn client_loop(
 fn record(secs: u64, seed: u64, faults: bool) -> Run {
     // The nodes inherit the variable (this binary runs only chaos tests).
     std::env::set_var(raft_std_driver::node::FAULT_HOOK_VAR, "1");
-    let mut cluster = common::start(3, &[]);
+    let policy = read_policy();
+    let mut cluster = common::start(3, &["--read-policy", &policy]);
     let (_leader_client, _, _) = common::leader_client(&mut cluster);
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -224,11 +226,22 @@ fn check_run(run: &Run, secs: u64) -> usize {
         .filter_map(|e| e.complete.map(|c| c - e.invoke))
         .max()
         .unwrap_or(0);
+    let acked = run
+        .history
+        .iter()
+        .filter(|e| e.acknowledged_write())
+        .count();
+    let reads = run
+        .history
+        .iter()
+        .filter(|e| e.op == Op::Get && e.ret.is_some())
+        .count();
     eprintln!(
-        "chaos seed {}: {secs} s, {} ops (slowest {} ms, {} unknown outcome, {} failed \
+        "chaos seed {}: {secs} s, {} read policy, {} ops ({acked} acknowledged writes, {reads} reads; slowest {} ms, {} unknown outcome, {} failed \
          definitely, not recorded), faults {:?}; {} states explored, {} violations, {} lost \
          acknowledged writes, {} keys undecided",
         run.seed,
+        read_policy(),
         report.ops,
         slowest / 1000,
         run.unknown,
@@ -241,6 +254,14 @@ fn check_run(run: &Run, secs: u64) -> usize {
     );
     for v in &report.violations {
         eprintln!("{}", v.excerpt(10));
+    }
+    if !report.violations.is_empty() || !lost.is_empty() {
+        let path = std::env::temp_dir().join(format!("chaos-history-{}.txt", run.seed));
+        let text: Vec<String> = run.history.iter().map(Entry::to_string).collect();
+        match std::fs::write(&path, text.join("\n")) {
+            Ok(()) => eprintln!("history saved in {}", path.display()),
+            Err(e) => eprintln!("history not saved in {}: {e}", path.display()),
+        }
     }
     for w in &lost {
         eprintln!("lost: {w}");
@@ -257,6 +278,12 @@ fn check_run(run: &Run, secs: u64) -> usize {
         run.seed
     );
     report.ops
+}
+
+/// The nodes' read policy: `CHAOS_READ_POLICY`, default `lease` (reads answered within the
+/// leader's lease, the riskiest policy under pauses and transfers).
+fn read_policy() -> String {
+    std::env::var("CHAOS_READ_POLICY").unwrap_or_else(|_| "lease".into())
 }
 
 fn seed() -> u64 {

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 use raft_std_driver::admin::MemberChange;
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::local::LocalCluster;
+use raft_std_driver::node::TRANSFER_TO_FILE;
+
+use crate::disk;
 
 pub use raftcore::Rng;
 
@@ -33,6 +36,24 @@ pub enum Fault {
     /// The node is removed from the configuration (a removed leader hands leadership to the
     /// most caught-up voter), then added back as a learner and promoted.
     Member(u32),
+    /// The node's disk fills: its next storage write or sync fails with `ENOSPC` and it must
+    /// stop; the space is freed and it is started again once it stopped.
+    DiskFull(u32),
+    /// The node is killed, a byte of its WAL or a hard-state copy (`pick` chooses which) is
+    /// flipped, and it is started again: it starts (repairing) or refuses naming file and
+    /// offset, and then is rebuilt by the README's procedure.
+    Corrupt {
+        /// The node.
+        node: u32,
+        /// Chooses the file, byte and bit.
+        pick: u64,
+    },
+    /// The leader hands leadership to `to` (another voter), through the fault hook, while the
+    /// clients read and write.
+    Transfer {
+        /// The new leader asked for (another node if it leads).
+        to: u32,
+    },
 }
 
 /// A fault, after a quiet gap, held for a duration.
@@ -48,11 +69,24 @@ pub struct Step {
     pub hold: Duration,
 }
 
-/// The next step of the schedule of `rng` over nodes `1..=n`.
-pub fn next_step(rng: &mut Rng, n: u32) -> Step {
+/// How many kinds of [`Fault`] there are.
+pub const KINDS: u64 = 8;
+
+/// The next step of the schedule of `rng` over nodes `1..=n`. The kinds are dealt from
+/// `deck`, refilled with every kind in a shuffled order when empty: every run of at least
+/// [`KINDS`] faults applies each kind.
+pub fn next_step(rng: &mut Rng, n: u32, deck: &mut Vec<u64>) -> Step {
+    if deck.is_empty() {
+        deck.extend(0..KINDS);
+        for i in (1..deck.len()).rev() {
+            let j = range(rng, 0, i as u64 + 1) as usize;
+            deck.swap(i, j);
+        }
+    }
     let node = range(rng, 1, u64::from(n) + 1) as u32;
     let other = (node + range(rng, 0, u64::from(n) - 1) as u32) % n + 1;
-    let fault = match range(rng, 0, 5) {
+    let pick = rng.next_u64();
+    let fault = match deck.pop().expect("refilled") {
         0 => Fault::Kill(node),
         1 => Fault::Pause(node),
         2 => Fault::Isolate(node),
@@ -60,7 +94,10 @@ pub fn next_step(rng: &mut Rng, n: u32) -> Step {
             from: node,
             to: other,
         },
-        _ => Fault::Member(node),
+        4 => Fault::Member(node),
+        5 => Fault::DiskFull(node),
+        6 => Fault::Corrupt { node, pick },
+        _ => Fault::Transfer { to: node },
     };
     Step {
         gap: Duration::from_millis(range(rng, 200, 1000)),
@@ -83,6 +120,21 @@ pub struct Applied {
     pub one_way: u32,
     /// Removals from the configuration (each added back).
     pub removals: u32,
+    /// Disks filled (`ENOSPC`).
+    pub disk_full: u32,
+    /// Of those, the nodes that stopped on it within the fault's time (the others did not
+    /// write meanwhile).
+    pub disk_full_stops: u32,
+    /// Bytes flipped in a stopped node's WAL or hard state.
+    pub corruptions: u32,
+    /// Of those, the restarts that started (repairing or not noticing an unused byte).
+    pub corrupt_started: u32,
+    /// Of those, the restarts refused naming the damage, then rebuilt.
+    pub corrupt_rebuilt: u32,
+    /// Leadership transfers asked of the leader.
+    pub transfers: u32,
+    /// Of those, the ones after which the node asked leads.
+    pub transfers_done: u32,
     /// Faults that hit the leader of the moment.
     pub at_leader: u32,
 }
@@ -93,6 +145,8 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
     let n = cluster.nodes.len() as u32;
     let mut rng = Rng::new(seed);
     let mut applied = Applied::default();
+    let mut rebuilds = 0;
+    let mut deck = Vec::new();
     let mut admin = cluster
         .client(ClientOptions {
             attempt_timeout: Duration::from_millis(150),
@@ -100,7 +154,7 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
         })
         .expect("admin client");
     loop {
-        let mut step = next_step(&mut rng, n);
+        let mut step = next_step(&mut rng, n, &mut deck);
         sleep_until(Instant::now() + step.gap, until);
         if Instant::now() >= until {
             break;
@@ -148,6 +202,60 @@ pub fn run(cluster: &mut LocalCluster, seed: u64, start: Instant, until: Instant
                 }
                 Err(e) => eprintln!("nemesis: remove n{id}: {e}"),
             },
+            Fault::DiskFull(id) => {
+                applied.disk_full += 1;
+                disk::fill(cluster, id);
+                let limit = step.hold.max(Duration::from_secs(2));
+                if disk::exits_within(cluster, id, limit) {
+                    applied.disk_full_stops += 1;
+                    let why = disk::last_error(cluster, id).unwrap_or_default();
+                    assert!(
+                        why.contains("No space left on device"),
+                        "n{id} stopped, but not on ENOSPC: {why}"
+                    );
+                    eprintln!("nemesis: n{id} stopped on the full disk: {why}");
+                }
+                // Heal frees the space and starts it again.
+            }
+            Fault::Corrupt { node: id, pick } => {
+                applied.corruptions += 1;
+                cluster.kill(id).expect("kill");
+                let wal = cluster.nodes[id as usize - 1].data_dir.join("wal");
+                let flipped = disk::flip(&wal, pick);
+                eprintln!("nemesis: n{id}: flipped a byte: {flipped:?}");
+                cluster.restart(id).expect("restart");
+                if disk::refused(cluster, &mut admin, id) {
+                    let why = disk::last_error(cluster, id).unwrap_or_default();
+                    assert!(
+                        why.contains("storage failed"),
+                        "n{id} stopped, but not refusing its storage: {why}"
+                    );
+                    eprintln!("nemesis: n{id} refused to start: {why}; rebuilding it");
+                    rebuilds += 1;
+                    disk::rebuild(cluster, &mut admin, id, rebuilds);
+                    add_back(&mut admin, id, start);
+                    applied.corrupt_rebuilt += 1;
+                } else {
+                    applied.corrupt_started += 1;
+                }
+            }
+            Fault::Transfer { to } => {
+                match cluster.wait_for_leader(&mut admin, None, 0, Duration::from_millis(300)) {
+                    Some((leader, _)) => {
+                        let to = if to == leader { leader % n + 1 } else { to };
+                        applied.transfers += 1;
+                        let dir = &cluster.nodes[leader as usize - 1].data_dir;
+                        std::fs::write(dir.join(TRANSFER_TO_FILE), to.to_string())
+                            .expect("write the transfer request");
+                        let done = cluster
+                            .wait_for_leader(&mut admin, Some(leader), 0, step.hold)
+                            .is_some_and(|(l, _)| l == to);
+                        applied.transfers_done += u32::from(done);
+                        eprintln!("nemesis: transfer n{leader} -> n{to}: done {done}");
+                    }
+                    None => eprintln!("nemesis: no leader to transfer from"),
+                }
+            }
         }
         sleep_until(Instant::now() + step.hold, until);
         heal(cluster);
@@ -170,6 +278,9 @@ fn at(f: Fault, leader: u32, n: u32) -> Fault {
             to: leader % n + 1,
         },
         Fault::Member(_) => Fault::Member(leader),
+        Fault::DiskFull(_) => Fault::DiskFull(leader),
+        Fault::Corrupt { pick, .. } => Fault::Corrupt { node: leader, pick },
+        Fault::Transfer { to } => Fault::Transfer { to },
     }
 }
 
@@ -200,6 +311,12 @@ fn add_back(admin: &mut Client, id: u32, start: Instant) {
 pub fn heal(cluster: &mut LocalCluster) {
     for id in 1..=cluster.nodes.len() as u32 {
         cluster.drop_from(id, &[]).expect("fault hook");
+        disk::free(cluster, id);
+        let _ = std::fs::remove_file(
+            cluster.nodes[id as usize - 1]
+                .data_dir
+                .join(TRANSFER_TO_FILE),
+        );
         if cluster.is_running(id) {
             cluster.signal(id, "CONT").expect("SIGCONT");
         } else {
