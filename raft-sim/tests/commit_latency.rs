@@ -10,18 +10,14 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use raftcore::{Durability, LogIndex, Proposal, Role};
+use raftcore::{Durability, LogIndex, Proposal, Rng, Role};
 
-/// A small deterministic generator (the schedules must replay by seed).
-struct Lcg(u64);
+/// The schedule's draws, from raftcore's own generator: a seed replays a schedule.
+struct Draws(Rng);
 
-impl Lcg {
+impl Draws {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -48,7 +44,7 @@ struct Shape {
 }
 
 impl Shape {
-    fn draw(rng: &mut Lcg) -> Shape {
+    fn draw(rng: &mut Draws) -> Shape {
         Shape {
             durability: if rng.chance(1, 2) {
                 Durability::Deferred
@@ -95,7 +91,7 @@ struct Measured {
 
 /// One random event that is neither a tick nor a proposal: a frame delivered (the oldest on
 /// a random link) or a node's writes made durable. False when there is none left.
-fn network_event(c: &mut Cluster, rng: &mut Lcg, trace: bool) -> bool {
+fn network_event(c: &mut Cluster, rng: &mut Draws, trace: bool) -> bool {
     let mut links: Vec<(u32, u32)> = c.wire.iter().map(|e| (e.from.0, e.to.0)).collect();
     links.sort_unstable();
     links.dedup();
@@ -139,9 +135,9 @@ fn network_event(c: &mut Cluster, rng: &mut Lcg, trace: bool) -> bool {
 /// Whether every write in `pending` would be applied on the leader if no tick came: on a
 /// copy of the cluster, every frame is delivered and every write made durable, in a random
 /// order, with no tick and no new proposal.
-fn commits_without_a_tick(c: &Cluster, pending: &[LogIndex], rng: &mut Lcg) -> bool {
+fn commits_without_a_tick(c: &Cluster, pending: &[LogIndex], rng: &mut Draws) -> bool {
     let mut copy = c.clone();
-    let mut rng = Lcg(rng.next());
+    let mut rng = Draws(Rng::new(rng.next()));
     let mut guard = 0;
     while network_event(&mut copy, &mut rng, false) {
         guard += 1;
@@ -157,7 +153,7 @@ fn commits_without_a_tick(c: &Cluster, pending: &[LogIndex], rng: &mut Lcg) -> b
 /// all at once or oldest first, ticks at random moments. Before each tick, every write still
 /// waiting must be one that would be applied without it.
 fn run(seed: u64, writes: u64, trace: bool) -> Measured {
-    let mut rng = Lcg(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed);
+    let mut rng = Draws(Rng::new(seed ^ 0x5eed));
     let shape = Shape::draw(&mut rng);
     let mut c = Cluster::with_config(3, |cfg| {
         cfg.durability = shape.durability;
