@@ -233,6 +233,7 @@ impl<M: StateMachine> Node<M> {
             applied: LogIndex(applied),
             // The membership as of the snapshot; raft-core replays the entries after it.
             members: snaps.latest().map(|m| m.members),
+            vote_floor: LogIndex::ZERO,
         };
         let applied_members = match snaps.latest() {
             Some(m) => m.members,
