@@ -40,8 +40,9 @@
 //! has no snapshot to stream, and compaction stays at what every follower holds, as before.
 //!
 //! The arenas are fixed buffers allocated once per cluster; messages are appended at an
-//! arena's tail and it is reset whenever its outbox drains (each `drive()` drains them all),
-//! so the network allocates nothing either.
+//! arena's tail and every arena is reset at the end of each `drive()` (when the network has
+//! drained). Every message goes once through the network's one FIFO queue, a fixed ring the
+//! outboxes share (see [`net`]), so the network allocates nothing either.
 
 mod micro;
 mod net;
@@ -156,11 +157,11 @@ impl Default for Buffers {
 }
 
 /// Three raft-core nodes (engines over their stores, outboxes and counters) and the FIFO
-/// order between their outboxes.
+/// network their outboxes queue on.
 pub struct Cluster<'a> {
     /// `nodes[k]` has id `k + 1`.
     pub nodes: Vec<Box<NodeEngine<'a>>>,
-    /// The order messages were sent in.
+    /// The network's queue.
     pub net: Net,
     heard: Heard,
     /// The last AppendEntries node 1 sent node 2 and the last answer node 2 sent node 1, as
@@ -176,6 +177,7 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     /// A fresh cluster over `bufs`, `cfg` giving each node's configuration.
     pub fn new(bufs: &'a mut Buffers, cfg: fn(u64) -> Config, transport: Transport) -> Cluster<'a> {
+        let net = Net::new(transport);
         let nodes = bufs
             .0
             .iter_mut()
@@ -183,17 +185,13 @@ impl<'a> Cluster<'a> {
             .map(|(b, id)| {
                 let state = Node::new(cfg(id), &CLUSTER).expect("valid raft-core config");
                 let store = Store::new(&mut b[..], LogIndex::ZERO);
-                Box::new(Engine::new(
-                    state,
-                    store,
-                    Outbox::new(transport),
-                    Counter(0),
-                ))
+                let outbox = Outbox::new(&net, id as usize - 1);
+                Box::new(Engine::new(state, store, outbox, Counter(0)))
             })
             .collect();
         Cluster {
             nodes,
-            net: Net::new(transport),
+            net,
             heard: Heard::default(),
             last_1_to_2: None,
             last_2_to_1: None,
@@ -204,10 +202,7 @@ impl<'a> Cluster<'a> {
     /// Steps `input` into node index `k` through its engine (its messages join the FIFO).
     #[inline]
     pub fn step(&mut self, k: usize, input: Input<'_>) {
-        let node = &mut self.nodes[k];
-        let before = node.transport().len();
-        node.step(input, &mut self.heard).expect("step");
-        self.net.sent(k, node.transport().len() - before);
+        self.nodes[k].step(input, &mut self.heard).expect("step");
         if let Some(upto) = self.heard.capture.take() {
             self.step(k, Input::Captured { index: upto });
         }
@@ -218,19 +213,16 @@ impl<'a> Cluster<'a> {
     /// is empty.
     #[inline]
     pub fn deliver_one(&mut self) -> bool {
-        let Some(from) = self.net.next_sender() else {
+        let Some((pos, q)) = self.net.pop() else {
             return false;
         };
-        let (q, desc) = self.nodes[from].transport_mut().pop();
-        let to = q.to;
+        let (from, to) = (q.from, q.to);
         let (sender, receiver) = sender_and_receiver(&mut self.nodes, from, to);
-        let input = net::input(from, sender.transport(), &q, desc);
+        let input = net::input(&self.net, pos, &q, sender.transport());
         if self.record_templates {
             record(to, &input, &mut self.last_1_to_2, &mut self.last_2_to_1);
         }
-        let before = receiver.transport().len();
         receiver.step(input, &mut self.heard).expect("step");
-        self.net.sent(to, receiver.transport().len() - before);
         if let Some(upto) = self.heard.capture.take() {
             self.step(to, Input::Captured { index: upto });
         }
@@ -259,7 +251,6 @@ impl<'a> Cluster<'a> {
         };
         node.transport_mut()
             .inject(CLUSTER[to], &scratch[..len], desc);
-        self.net.sent(from, 1);
     }
 
     /// Rounds until a round does nothing. The engine performs a node's outputs as its step
@@ -274,6 +265,10 @@ impl<'a> Cluster<'a> {
             if !did {
                 break;
             }
+        }
+        // Nothing waits: every arena may be written from its start again.
+        for n in &mut self.nodes {
+            n.transport_mut().reset();
         }
     }
 
@@ -322,7 +317,7 @@ impl<'a> Cluster<'a> {
         [0, 1, 2].map(|k| self.nodes[k].machine().0)
     }
 
-    /// Heap bytes of the network: the outboxes and the order queue.
+    /// Heap bytes of the network: the outboxes' arenas and the queue.
     pub fn net_heap_bytes(&self) -> usize {
         self.net.heap_bytes()
             + self
