@@ -27,6 +27,8 @@
 //! are rewritten before a sync that changed the term or vote is reported, and a valid
 //! hard-state record after the damage is merged in too (the newest term wins; two votes in
 //! one term is refused).
+//! The commit index is the kept prefix's own: a later one may count entries that replaced,
+//! after a truncation now lost, the stale ones the node kept, which must not be applied.
 
 use std::path::Path;
 

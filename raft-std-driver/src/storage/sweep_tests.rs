@@ -162,7 +162,11 @@ fn reopen(dir: &Path, snap: SnapshotMeta) -> Result<Opened, StorageError> {
         return Ok(Opened::Lost(format!("snapshot {got:?}")));
     }
     let hs = rec.hard_state;
-    if (hs.term, hs.voted_for) != (VOTE.term, VOTE.voted_for) || hs.commit < VOTE.commit {
+    // A repaired case keeps the kept prefix's own commit index (see `repair`).
+    let repaired = rec.repaired.is_some() || rec.vote_floor > 0;
+    if (hs.term, hs.voted_for) != (VOTE.term, VOTE.voted_for)
+        || (hs.commit < VOTE.commit && !repaired)
+    {
         return Ok(Opened::Lost(format!("hard state {hs:?}")));
     }
     let point = SnapshotPoint {
@@ -172,7 +176,7 @@ fn reopen(dir: &Path, snap: SnapshotMeta) -> Result<Opened, StorageError> {
     if rec.snapshot != Some(point) {
         return Ok(Opened::Lost(format!("log {rec:?}")));
     }
-    if rec.repaired.is_some() || rec.vote_floor > 0 {
+    if repaired {
         return check_repaired(dir, wal, rec, io);
     }
     if rec.last_index < LAST {

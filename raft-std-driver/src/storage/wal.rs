@@ -303,6 +303,9 @@ impl Wal {
             let inconsistent = |reason: &str| StorageError::Inconsistent {
                 reason: format!("repairing {}: {reason}", file.display()),
             };
+            // The commit index stays the kept prefix's own: a later one may count entries of
+            // a log that a lost truncation had already replaced the kept (stale) ones with.
+            let commit = hard_state.commit;
             if let Some(hs) = survey.hard_state {
                 hard_state = repair::newer(Some(hard_state), hs).map_err(inconsistent)?;
             }
@@ -310,6 +313,7 @@ impl Wal {
                 hard_state =
                     repair::newer(Some(hard_state), newest.hard_state).map_err(inconsistent)?;
             }
+            hard_state.commit = commit;
             let kept = log.last_index();
             let named = kept
                 .max(survey.named)
