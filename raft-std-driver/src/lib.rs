@@ -12,6 +12,7 @@ pub mod logstore;
 pub mod machine;
 pub mod metrics;
 pub mod node;
+pub mod rebuild;
 pub mod storage;
 pub mod transport;
 pub mod wire;

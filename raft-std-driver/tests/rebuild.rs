@@ -1,19 +1,16 @@
 //! A node whose WAL is damaged refuses to start, naming the file and the byte offset, and is
-//! rebuilt from the healthy majority by the procedure in the README ("A node that refuses to
-//! start because its storage is damaged"): remove it, move its directory aside, start it on an
-//! empty directory with the current voters, add it as a learner, promote it. Real `raft-node`
+//! rebuilt from the healthy majority by one command, `raft-node ... --rebuild` (the README's
+//! "A node that refuses to start because its storage is damaged"): it moves the directory
+//! aside, removes the node, starts it empty with the current voters, adds it as a learner and
+//! promotes it. A later restart without the flag simply restarts it. Real `raft-node`
 //! processes over UDP; every wait is bounded.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use raft_std_driver::admin::{MemberChange, MemberRefusal};
-use raft_std_driver::client::{Client, ClientError};
+use raft_std_driver::client::Client;
 use raft_std_driver::kv::Response;
 
 mod common;
 
-use common::{eventually, leader_client, put_nth as put, raft_node, start, Reaped};
+use common::{eventually, leader_client, put_nth as put, start};
 
 #[test]
 fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority() {
@@ -52,41 +49,30 @@ fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority()
     let want = format!("corrupt WAL record in {} at byte 0", seg.display());
     assert!(log.contains(&want), "{log}");
 
-    // The README's procedure.
-    let view = client
-        .change_membership(MemberChange::Remove(victim))
-        .unwrap();
-    assert!(!view.voters.contains(&victim));
-    std::fs::rename(&data, data.with_extension("damaged")).unwrap();
-    let voters: Vec<String> = view.voters.iter().map(u32::to_string).collect();
-    let child = Command::new(raft_node())
-        .args(cluster.args(victim))
-        .args(["--voters", &voters.join(",")])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _rebuilt = Reaped(child);
-    client
-        .change_membership(MemberChange::AddLearner(victim))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let view = loop {
-        match client.change_membership(MemberChange::Promote(victim)) {
-            Ok(view) => break view,
-            Err(ClientError::Refused(MemberRefusal::NotCaughtUp(_))) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the rebuilt node never caught up"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("promote: {e}"),
-        }
+    // The one command: the node's usual flags plus --rebuild.
+    cluster.restart_with(victim, &["--rebuild".into()]).unwrap();
+    let log_path = cluster.nodes[victim as usize - 1].log.clone();
+    let done = || {
+        std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("rebuild: done"))
     };
-    assert!(view.voters.contains(&victim));
+    assert!(
+        eventually(30, done),
+        "the rebuilt node never became a voter again"
+    );
+    let voter_again = |client: &mut Client| {
+        client
+            .membership()
+            .is_ok_and(|v| v.voters.contains(&victim) && v.committed)
+    };
+    assert!(voter_again(&mut client));
+    assert!(cluster.is_running(victim), "the rebuilt node stopped");
+    let moved: Vec<_> = std::fs::read_dir(data.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".damaged-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
     for i in 20..30 {
         put(&mut client, i);
     }
@@ -94,4 +80,15 @@ fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority()
         eventually(10, || holds(&mut client, 30)),
         "the rebuilt node misses writes"
     );
+
+    // A later restart without the flag simply restarts it, as a voter with its data.
+    cluster.restart(victim).unwrap();
+    for i in 30..35 {
+        put(&mut client, i);
+    }
+    assert!(
+        eventually(10, || holds(&mut client, 35)),
+        "the restarted node misses writes"
+    );
+    assert!(voter_again(&mut client));
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use raft_std_driver::cli;
@@ -10,6 +10,7 @@ use raft_std_driver::config::{defaults, NodeConfig, RawConfig};
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::metrics::MetricsServer;
 use raft_std_driver::node::Node;
+use raft_std_driver::rebuild;
 use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageError};
 
 /// The heading of the arguments `raft-node` needs, unless the `--config` file gives them.
@@ -93,6 +94,15 @@ struct Args {
     /// no-op once the node is alone. See the README ("Losing a majority for good").
     #[arg(long)]
     force_new_cluster: bool,
+    /// Rebuild this node from the cluster's healthy majority, for a node that refuses to start
+    /// because its storage is damaged: stop it, then run it with its usual flags plus this
+    /// one. Moves the data directory aside to `<DIR>.damaged-<unix seconds>`, removes the node
+    /// through the other --peer members (refused, changing nothing, unless a leader with a
+    /// majority answers), starts it empty with the current voters, adds it as a learner and
+    /// promotes it once caught up, then runs on. Restart later without the flag. See the
+    /// README ("A node that refuses to start because its storage is damaged").
+    #[arg(long, conflicts_with = "force_new_cluster")]
+    rebuild: bool,
 }
 
 /// Rewrites the data directory for `--force-new-cluster` (see `storage::force_new_cluster`),
@@ -162,6 +172,19 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return cli::fail(e),
     };
+    let mut cfg = cfg;
+    if args.rebuild {
+        match rebuild::prepare(&mut cfg) {
+            Ok(done) => tracing::info!(
+                id = cfg.id,
+                moved_to = %done.moved_to.display(),
+                voters = ?done.voters,
+                "rebuild: damaged data directory moved aside; starting empty"
+            ),
+            Err(e) => return cli::fail(format!("node {}: --rebuild refused: {e}", cfg.id)),
+        }
+    }
+    let join_cfg = args.rebuild.then(|| cfg.clone());
     let (id, listen, metrics_addr) = (cfg.id, cfg.listen, cfg.metrics_addr);
     if args.force_new_cluster {
         if let Err(e) = force_new_cluster(&cfg) {
@@ -187,8 +210,24 @@ fn main() -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || handle.shutdown()) {
         return cli::fail(format!("cannot install the Ctrl-C handler: {e}"));
     }
+    // The rebuild's last step runs beside the node; a failure is noted, then stops it.
+    let failed: Arc<Mutex<Option<String>>> = Arc::default();
+    if let Some(cfg) = join_cfg {
+        let (handle, failed) = (node.handle(), failed.clone());
+        std::thread::spawn(move || match rebuild::join(&cfg) {
+            Ok(view) => tracing::info!(id, %view, "rebuild: done; this node is a voter again"),
+            Err(e) => {
+                *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                handle.shutdown();
+            }
+        });
+    }
     tracing::info!(id, %listen, "running");
-    match node.run() {
+    let result = node.run();
+    if let Some(e) = failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return cli::fail(format!("node {id}: --rebuild: {e}"));
+    }
+    match result {
         Ok(()) => {
             tracing::info!(id, "stopped");
             ExitCode::SUCCESS
