@@ -37,7 +37,12 @@ pub struct Prepared {
 
 /// A client of the other members of `cfg`'s peer table, under its key file.
 fn cluster_client(cfg: &NodeConfig) -> Result<Client, String> {
-    let others: Vec<_> = cfg.peers.iter().copied().filter(|p| p.id != cfg.id).collect();
+    let others: Vec<_> = cfg
+        .peers
+        .iter()
+        .copied()
+        .filter(|p| p.id != cfg.id)
+        .collect();
     if others.is_empty() {
         return Err("no other member in --peer to rebuild from".into());
     }
@@ -100,13 +105,8 @@ pub fn prepare(cfg: &mut NodeConfig) -> Result<Prepared, String> {
     if moved_to.exists() {
         return Err(format!("{} already exists", moved_to.display()));
     }
-    std::fs::rename(&dir, &moved_to).map_err(|e| {
-        format!(
-            "moving {} to {}: {e}",
-            dir.display(),
-            moved_to.display()
-        )
-    })?;
+    std::fs::rename(&dir, &moved_to)
+        .map_err(|e| format!("moving {} to {}: {e}", dir.display(), moved_to.display()))?;
     drop(lock);
     cfg.initial_voters = voters.clone();
     Ok(Prepared { moved_to, voters })

@@ -293,3 +293,68 @@ fn get_of_an_absent_key_is_told_apart_from_a_stored_value() {
     assert_eq!(code(&missing), 4, "{}", stderr(&missing));
     assert_eq!(stdout(&missing), "");
 }
+
+/// `--rebuild` refuses with exit 1 and one line, changing nothing: on a directory a running
+/// node holds, on nothing to move, and when no leader with a majority answers.
+#[test]
+fn rebuild_refuses_with_one_line_on_a_locked_dir_an_empty_dir_or_no_majority() {
+    let node = raft_node();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let data = dir.path().join("n3");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("IDENTITY"), "damaged").unwrap();
+    // Nobody listens on these ports.
+    let ports: Vec<String> = (0..3)
+        .map(|_| {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let peers: Vec<String> = (0..3).map(|i| format!("{}={}", i + 1, ports[i])).collect();
+    let args = |data: &std::path::Path| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--id",
+            "3",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--rebuild",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(["--data-dir".to_string(), data.display().to_string()]);
+        for p in &peers {
+            a.extend(["--peer".to_string(), p.clone()]);
+        }
+        a
+    };
+    let refused = |data: &std::path::Path, what: &str, says: &str| {
+        let a = args(data);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = run(node, &a);
+        assert_one_line_error(&out, what);
+        assert_eq!(code(&out), 1, "{what}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("--rebuild refused") && err.contains(says),
+            "{what}: {err}"
+        );
+    };
+    let lock = raft_std_driver::storage::DirLock::acquire(&data).unwrap();
+    refused(&data, "locked", "is locked by a running process");
+    drop(lock);
+    refused(&dir.path().join("absent"), "absent", "nothing to move");
+    refused(&data, "no majority", "no leader with a majority");
+    // Nothing was moved.
+    assert!(data.join("IDENTITY").exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    let help = stdout(&run(node, &["--help"]));
+    assert!(
+        help.contains("--rebuild") && help.contains("healthy majority"),
+        "{help}"
+    );
+}

@@ -52,9 +52,7 @@ fn a_node_with_a_corrupt_wal_refuses_to_start_and_is_rebuilt_from_the_majority()
     // The one command: the node's usual flags plus --rebuild.
     cluster.restart_with(victim, &["--rebuild".into()]).unwrap();
     let log_path = cluster.nodes[victim as usize - 1].log.clone();
-    let done = || {
-        std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("rebuild: done"))
-    };
+    let done = || std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("rebuild: done"));
     assert!(
         eventually(30, done),
         "the rebuilt node never became a voter again"

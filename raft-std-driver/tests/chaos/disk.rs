@@ -109,9 +109,10 @@ pub fn change(admin: &mut Client, change: MemberChange) -> MembershipView {
     }
 }
 
-/// The README's rebuild of node `id`, which refuses to start on damaged storage: remove it
-/// through the majority, move its directory aside, start it on an empty one with the current
-/// voters. The caller adds it back (learner, then voter).
+/// The manual steps behind `raft-node --rebuild` (README) for node `id`, which refuses to start
+/// on damaged storage: remove it through the majority, move its directory aside, start it on
+/// an empty one with the current voters. The caller adds it back (learner, then voter), so the
+/// nemesis keeps control of each step's timing under its faults.
 pub fn rebuild(cluster: &mut LocalCluster, admin: &mut Client, id: u32, attempt: u32) {
     let view = change(admin, MemberChange::Remove(id));
     assert!(!view.voters.contains(&id), "n{id} is still a voter");
