@@ -56,7 +56,7 @@ fn has_data(dir: &Path) -> Result<bool, String> {
     Ok(entries.flatten().any(|e| e.file_name() != LOCK_FILE))
 }
 
-/// Steps 1 and 2 of a rebuild (see the module docs). Sets `cfg.initial_voters` to the
+/// What a rebuild does before the node opens its storage (see the module docs). Sets `cfg.initial_voters` to the
 /// cluster's voters. The error is one line saying why nothing (or what) was done.
 pub fn prepare(cfg: &mut NodeConfig) -> Result<Prepared, String> {
     let dir = cfg.data_dir.clone();
