@@ -690,7 +690,7 @@
 //!
 //! | what | bytes |
 //! |---|---|
-//! | `size_of::<State<3, 32, 4>>()` | 2,192 (of which the log window: 32 x 16) |
+//! | `size_of::<State<3, 32, 4>>()` | 2,200 (of which the log window: 32 x 16) |
 //! | `size_of::<Output>()` | 104 |
 //! | `Outputs<12>` (= `outputs_needed(3)`) | 1,256 |
 //! | copied by one by-value `step` (state in; state and outputs out) | 5,648 |

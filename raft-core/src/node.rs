@@ -107,6 +107,9 @@ pub struct State<
     pub(crate) hs_unpersisted: bool,
     /// Restored and not yet past one election timeout: (pre)votes are refused (lease).
     pub(crate) quiet_after_restart: bool,
+    /// No (pre-)vote and no campaign while the log's last index is below this
+    /// ([`crate::Restored::vote_floor`]); `LogIndex::ZERO` unless storage was repaired.
+    pub(crate) vote_floor: LogIndex,
     /// The log counts as filling from this many store bytes on (see `log_filling`); fixed by
     /// the configuration, so each step compares once.
     pub(crate) fill_at: u64,

@@ -38,6 +38,13 @@ pub struct Restored {
     /// The membership as of `base`: the snapshot's `meta.members` when the log starts after a
     /// snapshot; `None` for the initial voters given to [`State::restore`].
     pub members: Option<Membership>,
+    /// The vote floor: `LogIndex::ZERO` for a node whose storage came back whole. A driver
+    /// that repaired damaged storage by keeping only an intact prefix of the log sets it
+    /// above every index the node may have acknowledged before the restart, and above the
+    /// last index it kept. While the node's last index is below the floor it grants no
+    /// vote and no PreVote and does not campaign (nor take over on `TimeoutNow`); it still
+    /// follows a leader, appends and acknowledges what it holds. See [`State::vote_floor`].
+    pub vote_floor: LogIndex,
 }
 
 impl<const P: usize, const L: usize, const F: usize> State<P, L, F> {
@@ -76,6 +83,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             base: (LogIndex::ZERO, Term(0)),
             applied: LogIndex::ZERO,
             members: None,
+            vote_floor: LogIndex::ZERO,
         };
         Self::build(cfg, voters, restored, window)
     }
@@ -242,6 +250,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             halted: false,
             hs_unpersisted: false,
             quiet_after_restart: false,
+            vote_floor: r.vote_floor,
             fill_at: fill_at::<L>(&cfg),
         };
         // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
@@ -542,6 +551,25 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
         self.log.term(index)
     }
+    /// The vote floor given to the restore ([`Restored::vote_floor`]; `LogIndex::ZERO`
+    /// when none). While [`State::last_index`] is below it the node neither votes nor
+    /// campaigns: see [`State::below_vote_floor`].
+    pub fn vote_floor(&self) -> LogIndex {
+        self.vote_floor
+    }
+
+    /// Whether the node holds less than its vote floor, so that it grants no (pre-)vote and
+    /// does not campaign. A node whose storage lost a suffix may have acknowledged entries it
+    /// no longer holds, some perhaps committed with its acknowledgement; voting or
+    /// campaigning with the shorter log could elect a leader missing them. Every entry above
+    /// the kept log comes from a leader's append after the restart, which matched that
+    /// leader's log (of a term at least the node's, so holding every entry committed with the
+    /// node's acknowledgement), so once the log reaches the floor the node holds all of them
+    /// again and votes as before.
+    pub fn below_vote_floor(&self) -> bool {
+        self.log.last_index() < self.vote_floor
+    }
+
     /// The last index whose content is durable (under `Inline`, the last index).
     pub fn durable_index(&self) -> LogIndex {
         self.durable

@@ -699,6 +699,7 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
         base: (LogIndex(0), Term(0)),
         applied: LogIndex(0),
         members: None,
+        vote_floor: LogIndex::ZERO,
     };
     let cfg = config(IDS[1]);
     let state = State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
@@ -727,6 +728,7 @@ fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_
         base: (LogIndex(0), Term(0)),
         applied: LogIndex(0),
         members: None,
+        vote_floor: LogIndex::ZERO,
     };
     let cfg = config(IDS[1]);
     let by_value: State<3, 32, 4> =

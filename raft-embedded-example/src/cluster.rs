@@ -195,6 +195,7 @@ impl Disk {
             applied: self.base.0,
             // No snapshots here: the membership is the initial voters (and the log's changes).
             members: None,
+            vote_floor: LogIndex::ZERO,
         }
     }
 }

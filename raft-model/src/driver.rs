@@ -253,6 +253,7 @@ impl RaftModel {
             base: (d.log.base, d.log.base_term),
             applied: d.machine.applied,
             members: d.snapshot.as_ref().map(|f| f.meta.members),
+            vote_floor: raftcore::LogIndex::ZERO,
         };
         match Node::restore(self.config(k as usize), &VOTERS, restored, &d.log) {
             Ok(st) => s.nodes[k as usize] = Some(Live::new(st, self.abstract_timers())),

@@ -115,8 +115,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         pre: bool,
         cx: &mut Ctx<'_>,
     ) {
-        let up_to_date =
-            (req.last_term, req.last_index) >= (self.log.last_term(), self.log.last_index());
+        // Below the vote floor this node may have lost entries it acknowledged: its log
+        // cannot vouch for the candidate's, so it grants nothing (`State::below_vote_floor`).
+        let up_to_date = (req.last_term, req.last_index)
+            >= (self.log.last_term(), self.log.last_index())
+            && !self.below_vote_floor();
         if pre {
             // Grant a PreVote for a later term when the log is up to date (the lease check
             // already ran in `receive`).

@@ -92,9 +92,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Whether this node starts elections: it votes in the configuration in force, or that
     /// configuration is not committed yet and it voted in the one before (thesis section
     /// 4.2.2: its log may be the only one holding the change, which needs a leader to
-    /// commit). Votes are counted over the configuration in force either way.
+    /// commit). Votes are counted over the configuration in force either way. Not below the
+    /// vote floor ([`State::below_vote_floor`]).
     pub(crate) fn may_campaign(&self) -> bool {
-        self.may_lead(self.cfg.id)
+        self.may_lead(self.cfg.id) && !self.below_vote_floor()
     }
 
     /// Whether `id` may win an election as far as this node knows: a voter of the

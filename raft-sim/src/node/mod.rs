@@ -120,6 +120,7 @@ impl Disk {
             base: (self.durable.base(), self.durable.base_term()),
             applied: self.snapshot.0.applied,
             members: self.snap_file.as_ref().map(|f| f.0.members),
+            vote_floor: LogIndex::ZERO,
         }
     }
 

@@ -237,6 +237,7 @@ impl Cluster {
                 base: (LogIndex::ZERO, Term(0)),
                 applied: LogIndex::ZERO,
                 members: None,
+                vote_floor: LogIndex::ZERO,
             };
             let raft = State::restore(cfg, &voters, restored, &store).expect("valid restore");
             nodes.push(Node {
@@ -567,6 +568,7 @@ impl Cluster {
             base: (node.durable.base(), node.durable.base_term()),
             applied: node.applied_index().max(node.durable.base()),
             members: None,
+            vote_floor: LogIndex::ZERO,
         };
         let raft = State::restore(node.cfg, &voters, restored, &node.durable)
             .unwrap_or_else(|e| panic!("n{id}: restore: {e}"));
@@ -575,6 +577,30 @@ impl Cluster {
         if let Some(meta) = node.snap_file.as_ref().map(|f| f.0) {
             self.step(id, Input::SnapshotSaved { meta });
         }
+    }
+
+    /// Node `id` (crashed) restarts from damaged storage repaired by keeping only its log up
+    /// to `keep`, with `vote_floor` as the driver computed it (`LogIndex::ZERO`: the
+    /// unsafe restart without one). Its state machine restarts empty and is fed the log
+    /// again, as a driver whose applied state was past the kept log would do.
+    pub fn restart_repaired(&mut self, id: u32, keep: u64, vote_floor: u64) {
+        let voters = self.voters.clone();
+        let node = self.node_mut(id);
+        assert!(node.raft.is_none(), "n{id} is up");
+        node.durable.truncate_from(i(keep + 1));
+        node.store = node.durable.clone();
+        node.applied.clear();
+        let restored = Restored {
+            hard_state: node.durable_hs,
+            commit: LogIndex::ZERO,
+            base: (node.durable.base(), node.durable.base_term()),
+            applied: node.durable.base(),
+            members: None,
+            vote_floor: i(vote_floor),
+        };
+        let raft = State::restore(node.cfg, &voters, restored, &node.durable)
+            .unwrap_or_else(|e| panic!("n{id}: restore: {e}"));
+        node.raft = Some(raft);
     }
 
     pub fn crash_restart(&mut self, id: u32) {

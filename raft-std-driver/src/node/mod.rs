@@ -197,10 +197,22 @@ impl<M: StateMachine> Node<M> {
                 "restored snapshot"
             );
         }
-        let (wal, rec) = Wal::open_with(cfg.data_dir.join("wal"), WalOptions::default(), io)?;
+        let snapshot_index = snaps.latest().map_or(0, |m| m.index.0);
+        let (wal, rec) = Wal::open_repairing(
+            cfg.data_dir.join("wal"),
+            WalOptions::default(),
+            io,
+            snapshot_index,
+        )?;
         if let Some(t) = &rec.torn_tail {
             tracing::warn!(file = %t.file.display(), offset = t.offset, dropped = t.dropped_bytes,
                 "cut a torn WAL tail");
+        }
+        if let Some(r) = &rec.repaired {
+            tracing::warn!(file = %r.file.display(), offset = r.offset, kept_index = r.kept_index,
+                vote_floor = r.vote_floor,
+                "repaired a WAL damaged in the middle: kept the intact prefix; no vote until the \
+                log reaches the vote floor (caught up from the leader)");
         }
         let mut log = WalLog::new(wal);
         if let Some(m) = snaps.latest() {
@@ -236,6 +248,7 @@ impl<M: StateMachine> Node<M> {
             applied: LogIndex(applied),
             // The membership as of the snapshot; raft-core replays the entries after it.
             members: snaps.latest().map(|m| m.members),
+            vote_floor: LogIndex(rec.vote_floor),
         };
         let applied_members = match snaps.latest() {
             Some(m) => m.members,
@@ -250,6 +263,7 @@ impl<M: StateMachine> Node<M> {
             first = rec.first_index,
             last = rec.last_index,
             applied,
+            vote_floor = rec.vote_floor,
             "opened"
         );
 

@@ -10,6 +10,7 @@
 //! <dir>/wal/0000000000000000-0000000000000001.wal    segment 0, first entry index 1
 //! <dir>/wal/0000000000000001-00000000000003e9.wal    segment 1, first entry index 1001
 //! <dir>/wal/hardstate.0, hardstate.1                 hard state + synced mark, two copies
+//! <dir>/wal/votefloor                                only after a repair: the vote floor (see `repair`)
 //! <dir>/snap/<index>-<term>-<length>-<crc>-<members>.snap  the latest snapshot
 //! ```
 //!
@@ -79,7 +80,14 @@
 //!   a torn tail: they are zeroed (truncated in a segment without seals) and the open succeeds
 //!   (reported in [`Recovered::torn_tail`]).
 //! * Any other bad record (in an earlier segment, or followed by a valid record) is `Corrupt`
-//!   naming the file and byte offset; nothing is skipped.
+//!   naming the file and byte offset; nothing is skipped. Except through
+//!   [`Wal::open_repairing`] (what a node uses): a bad record in the **last** segment, after
+//!   its first seal and full header, in a file not cut short, with a valid record after it,
+//!   is *repaired*: the intact prefix is kept, a vote floor above every index the node may
+//!   have acknowledged is made durable in `wal/votefloor` (see `repair` for the bound), the
+//!   hard state is merged from the copies, and the segment is cut at the damage
+//!   ([`Recovered::repaired`], [`Recovered::vote_floor`]). raft-core then keeps the node from
+//!   voting or campaigning until its log reaches the floor.
 //! * A segment that ends before its successor's first index is `Corrupt` at its end; a gap in
 //!   the segment sequence or in the entry indexes, or a mark naming a segment that is gone, is
 //!   [`StorageError::Inconsistent`].
@@ -121,6 +129,7 @@ mod io;
 mod lock;
 mod log;
 pub mod record;
+mod repair;
 mod scan;
 mod segment;
 mod snapshot;
@@ -148,5 +157,6 @@ pub use lock::{DirLock, LOCK_FILE};
 pub use log::EntryRef;
 pub use raftcore::SnapshotMeta;
 pub use record::{HardState, Record, SnapshotPoint};
+pub use repair::VOTE_FLOOR_FILE;
 pub use snapshot::{file_name as snapshot_file_name, meta_of_bytes, SnapshotStore};
-pub use wal::{Recovered, TornTail, Wal, WalOptions};
+pub use wal::{Recovered, Repaired, TornTail, Wal, WalOptions};

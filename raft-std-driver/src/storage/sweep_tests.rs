@@ -1,8 +1,11 @@
-//! Issue 16, Build 2: flip every byte of a stopped node's storage, and cut every suffix of
-//! every file, one case at a time, and reopen. Each case must either open with the hard state
-//! (term, vote, commit) and every synced entry intact, or refuse with an error naming the
-//! damaged file (and the offset of the damaged record, where the file has records). None may
-//! open having forgotten the vote or a synced entry.
+//! Issue 16, Builds 2 and 3: flip every byte of a stopped node's storage, and cut every suffix
+//! of every file, one case at a time, and reopen as a node does (`Wal::open_repairing`). Each
+//! case must either open with the hard state (term, vote, commit) and every synced entry
+//! intact; or open *repaired*: the vote intact, an intact prefix of the log, and a vote floor
+//! at least every acknowledged index (and above the kept log), which survives a reopen, with
+//! later appends well formed; or refuse with an error naming the damaged file (and the offset
+//! of the damaged record, where the file has records). None may open having forgotten the
+//! vote or an acknowledged entry without a floor covering it.
 //!
 //! The data directory is what `Node::open_with` opens through the storage layer: `LOCK` and
 //! `IDENTITY` ([`DataDir`]), `snap/` with one snapshot, and `wal/` with preallocated
@@ -139,6 +142,9 @@ enum Opened {
     Intact,
     /// Everything is there after a repair: a damaged hard-state copy rewritten, or bytes past
     /// the synced mark cut.
+    Fixed,
+    /// The vote and an intact prefix of the log are there, with a vote floor covering every
+    /// acknowledged index (protocol-aware repair).
     Repaired,
     /// Something synced is missing or wrong.
     Lost(String),
@@ -150,19 +156,30 @@ fn reopen(dir: &Path, snap: SnapshotMeta) -> Result<Opened, StorageError> {
     let data = DataDir::open(dir, NODE, CLUSTER, io.as_ref())?;
     let mut snaps = SnapshotStore::open_with(data.snap_dir(), io.clone())?;
     let got = snaps.read_all()?;
-    let (wal, rec) = Wal::open_with(data.wal_dir(), OPTS, io)?;
+    let snapshot_index = snaps.latest().map_or(0, |m| m.index.0);
+    let (wal, rec) = Wal::open_repairing(data.wal_dir(), OPTS, io.clone(), snapshot_index)?;
     if got != Some((snap, b"kv state at 4".to_vec())) {
         return Ok(Opened::Lost(format!("snapshot {got:?}")));
     }
     let hs = rec.hard_state;
-    if (hs.term, hs.voted_for) != (VOTE.term, VOTE.voted_for) || hs.commit < VOTE.commit {
+    // A repaired case keeps the kept prefix's own commit index (see `repair`).
+    let repaired = rec.repaired.is_some() || rec.vote_floor > 0;
+    if (hs.term, hs.voted_for) != (VOTE.term, VOTE.voted_for)
+        || (hs.commit < VOTE.commit && !repaired)
+    {
         return Ok(Opened::Lost(format!("hard state {hs:?}")));
     }
     let point = SnapshotPoint {
         index: SNAP,
         term: term_of(SNAP),
     };
-    if rec.snapshot != Some(point) || rec.last_index < LAST {
+    if rec.snapshot != Some(point) {
+        return Ok(Opened::Lost(format!("log {rec:?}")));
+    }
+    if repaired {
+        return check_repaired(dir, wal, rec, io);
+    }
+    if rec.last_index < LAST {
         return Ok(Opened::Lost(format!("log {rec:?}")));
     }
     for i in rec.first_index..=LAST {
@@ -174,9 +191,48 @@ fn reopen(dir: &Path, snap: SnapshotMeta) -> Result<Opened, StorageError> {
         }
     }
     if rec.damaged_hard_state_copy.is_some() || rec.torn_tail.is_some() {
-        return Ok(Opened::Repaired);
+        return Ok(Opened::Fixed);
     }
     Ok(Opened::Intact)
+}
+
+/// A case opened with a vote floor: the kept entries must be the synced ones, the floor must
+/// cover every acknowledged index (up to `LAST`) and lie above the kept log, and the repaired
+/// WAL must take a new entry and reopen (without repairing) with the floor still there.
+fn check_repaired(
+    dir: &Path,
+    mut wal: Wal,
+    rec: super::Recovered,
+    io: Arc<dyn FileIo>,
+) -> Result<Opened, StorageError> {
+    let floor = rec.vote_floor;
+    if rec.repaired.as_ref().map(|r| r.vote_floor) != Some(floor) {
+        return Ok(Opened::Lost(format!("a floor without a repair: {rec:?}")));
+    }
+    if floor < LAST || floor <= rec.last_index {
+        return Ok(Opened::Lost(format!("vote floor {floor} for {rec:?}")));
+    }
+    for i in rec.first_index..=rec.last_index {
+        let ok = wal
+            .entry(i)
+            .is_some_and(|e| (e.term, e.payload) == (term_of(i), &payload(i)[..]));
+        if !ok {
+            return Ok(Opened::Lost(format!("kept entry {i} is wrong")));
+        }
+    }
+    let next = rec.last_index + 1;
+    wal.append_entry(next, VOTE.term, 0, b"after the repair")?;
+    wal.sync()?;
+    drop(wal);
+    let (wal, again) = Wal::open_with(dir.join("wal"), OPTS, io)?;
+    let hs = again.hard_state;
+    if (hs.term, hs.voted_for) != (VOTE.term, VOTE.voted_for)
+        || again.vote_floor != floor
+        || wal.entry(next).map(|e| e.payload) != Some(&b"after the repair"[..])
+    {
+        return Ok(Opened::Lost(format!("after reopening: {again:?}")));
+    }
+    Ok(Opened::Repaired)
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -218,6 +274,7 @@ fn named_file(e: &StorageError) -> Option<(&Path, bool)> {
 struct Tally {
     cases: usize,
     intact: usize,
+    fixed: usize,
     repaired: usize,
     refused: usize,
     refused_whole_file: usize,
@@ -228,6 +285,7 @@ impl Tally {
     fn case(&mut self, what: String, damaged: &Path, outcome: Result<Opened, StorageError>) {
         match outcome {
             Ok(Opened::Intact) => self.intact += 1,
+            Ok(Opened::Fixed) => self.fixed += 1,
             Ok(Opened::Repaired) => self.repaired += 1,
             Ok(Opened::Lost(lost)) => self
                 .failures
@@ -273,7 +331,7 @@ fn sweep(src: &Path, snap: SnapshotMeta, swept: impl Fn(&Path) -> bool, tally: &
 }
 
 #[test]
-fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the_file() {
+fn every_flipped_byte_and_every_cut_opens_intact_or_repaired_with_a_vote_floor_or_is_refused() {
     let mut tally = Tally::default();
     // The whole directory, with a crash's leftovers after the last acknowledged batch.
     let src = tempfile::tempdir().unwrap();
@@ -287,11 +345,12 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
     sweep(clean.path(), snap, |f| f.starts_with(&wal), &mut tally);
     let cases = tally.cases;
     println!(
-        "storage sweep: {cases} cases: {} opened intact, {} opened \
-         intact after a repair, {} refused naming file and \
-         offset, {} refused naming the snapshot file (whole-file checksum), {} opened having lost \
-         something",
-        tally.intact,
+        "storage sweep: {cases} cases: {} started intact ({} of them after cutting a torn tail \
+         or rewriting a hard-state copy), {} repaired (intact prefix kept, vote floor over every \
+         acknowledged index), {} refused naming file and offset, {} refused naming the snapshot \
+         file (whole-file checksum), {} opened having lost something",
+        tally.intact + tally.fixed,
+        tally.fixed,
         tally.repaired,
         tally.refused,
         tally.refused_whole_file,
@@ -299,10 +358,13 @@ fn every_flipped_byte_and_every_cut_either_opens_intact_or_is_refused_naming_the
     );
     assert!(tally.failures.is_empty(), "{:#?}", tally.failures);
     assert_eq!(
-        tally.intact + tally.repaired + tally.refused + tally.refused_whole_file,
+        tally.intact + tally.fixed + tally.repaired + tally.refused + tally.refused_whole_file,
         cases
     );
     // Damage to a hard-state copy or past the last seal is repaired; a crash's leftovers are
     // cut in every case of the first directory, so none opens untouched there.
-    assert!(tally.repaired > 0 && tally.refused > 0, "{tally:?}");
+    assert!(
+        tally.fixed > 0 && tally.repaired > 0 && tally.refused > 0,
+        "{tally:?}"
+    );
 }

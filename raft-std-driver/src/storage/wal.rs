@@ -8,6 +8,7 @@ use super::log::{EntryLog, EntryRef};
 use super::record::{
     self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER, MAX_PAYLOAD, SEAL_FRAME,
 };
+use super::repair::{self, Survey};
 use super::scan::{self, After};
 use super::segment::{list_segments, SegmentId};
 use super::{FileHandle, FileIo, StdIo, StorageError};
@@ -69,6 +70,26 @@ pub struct Recovered {
     /// A hard-state copy that was damaged or missing (the other one was used); it is rewritten
     /// before `open` returns.
     pub damaged_hard_state_copy: Option<PathBuf>,
+    /// Set when [`Wal::open_repairing`] kept only the intact prefix of a WAL damaged in the
+    /// middle (see `repair`).
+    pub repaired: Option<Repaired>,
+    /// The vote floor (0: none): raft-core's `Restored::vote_floor`. Above every index this
+    /// node may have acknowledged and no longer holds, from this open's repair or an
+    /// earlier one (kept in `wal/votefloor`).
+    pub vote_floor: u64,
+}
+
+/// A WAL damaged in the middle that [`Wal::open_repairing`] cut at the damage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaired {
+    /// The segment with the damage.
+    pub file: PathBuf,
+    /// The byte offset of the first bad record, where the segment now ends.
+    pub offset: u64,
+    /// The last entry index kept.
+    pub kept_index: u64,
+    /// The vote floor computed (see [`Recovered::vote_floor`]).
+    pub vote_floor: u64,
 }
 
 /// A write-ahead log of Raft entries, hard state and snapshot points.
@@ -124,7 +145,31 @@ impl Wal {
         opts: WalOptions,
         io: Arc<dyn FileIo>,
     ) -> Result<(Wal, Recovered), StorageError> {
-        let dir = dir.as_ref().to_path_buf();
+        Wal::open_inner(dir.as_ref(), opts, io, None)
+    }
+
+    /// [`Wal::open_with`], but a last segment damaged in the middle is repaired instead of
+    /// refused where that is safe (see the `repair` module): its intact prefix is kept, the
+    /// vote floor (above every index the node may have acknowledged) is made durable in
+    /// `wal/votefloor`, and the segment is cut at the damage. `snapshot_index` is the index of
+    /// the newest snapshot file (0 if none): a lost snapshot record may have moved the log
+    /// up to it.
+    pub fn open_repairing(
+        dir: impl AsRef<Path>,
+        opts: WalOptions,
+        io: Arc<dyn FileIo>,
+        snapshot_index: u64,
+    ) -> Result<(Wal, Recovered), StorageError> {
+        Wal::open_inner(dir.as_ref(), opts, io, Some(snapshot_index))
+    }
+
+    fn open_inner(
+        dir: &Path,
+        opts: WalOptions,
+        io: Arc<dyn FileIo>,
+        repair_with: Option<u64>,
+    ) -> Result<(Wal, Recovered), StorageError> {
+        let dir = dir.to_path_buf();
         io.create_dir_all(&dir)
             .map_err(|e| StorageError::io("create dir", &dir, e))?;
         let mut segments = list_segments(io.as_ref(), &dir)?;
@@ -141,6 +186,8 @@ impl Wal {
 
         let mut last_capacity = 0;
         let fresh = segments.is_empty();
+        let floor_before = repair::read_floor(io.as_ref(), &dir)?;
+        let mut damage: Option<(PathBuf, usize, Survey)> = None;
 
         if fresh {
             let first = SegmentId {
@@ -181,7 +228,30 @@ impl Wal {
                 Some(m) if m.segment == id.seq => m.offset,
                 _ => 0,
             };
-            if let After::Torn { upto } = scan::judge(&path, &buf, scanned, synced, is_last)? {
+            let judged = match scan::judge(&path, &buf, scanned, synced, is_last) {
+                // Damage followed by valid records in the last segment, which has seals and
+                // its full header and is not cut: repairable if something valid follows.
+                Err(StorageError::Corrupt { file, offset })
+                    if repair_with.is_some()
+                        && is_last
+                        && last_header_ok
+                        && offset == end as u64
+                        && scanned.capacity > 0
+                        && buf.len() as u64 >= scanned.capacity =>
+                {
+                    let survey =
+                        repair::survey(&buf, end).map_err(|reason| StorageError::Inconsistent {
+                            reason: format!("after the damage in {}: {reason}", file.display()),
+                        })?;
+                    if !survey.any_valid {
+                        return Err(StorageError::Corrupt { file, offset });
+                    }
+                    damage = Some((file, end, survey));
+                    Ok(After::Unused)
+                }
+                judged => judged,
+            };
+            if let After::Torn { upto } = judged? {
                 let mut file = io
                     .open(&path, false)
                     .map_err(|e| StorageError::io("open", &path, e))?;
@@ -222,6 +292,44 @@ impl Wal {
         if let Some((from, to)) = log.gap() {
             return Err(StorageError::Inconsistent {
                 reason: format!("entries {from}..={to} are missing"),
+            });
+        }
+
+        let mut vote_floor = floor_before;
+        let mut repaired = None;
+        if let Some((file, offset, survey)) = &damage {
+            // The term and vote come from the copies (rewritten before any sync that changed
+            // them was reported) merged with any hard-state record after the damage.
+            let inconsistent = |reason: &str| StorageError::Inconsistent {
+                reason: format!("repairing {}: {reason}", file.display()),
+            };
+            // The commit index stays the kept prefix's own: a later one may count entries of
+            // a log that a lost truncation had already replaced the kept (stale) ones with.
+            let commit = hard_state.commit;
+            if let Some(hs) = survey.hard_state {
+                hard_state = repair::newer(Some(hard_state), hs).map_err(inconsistent)?;
+            }
+            if let Loaded::Found { newest, .. } = &loaded {
+                hard_state =
+                    repair::newer(Some(hard_state), newest.hard_state).map_err(inconsistent)?;
+            }
+            hard_state.commit = commit;
+            let kept = log.last_index();
+            let named = kept
+                .max(survey.named)
+                .max(repair_with.unwrap_or(0))
+                .max(log.snapshot().index);
+            let floor = (named + survey.lost_entries).max(kept + 1);
+            vote_floor = vote_floor.max(floor);
+            if vote_floor > floor_before {
+                // Durable before the damage is cut: after the cut nothing else records it.
+                repair::write_floor(io.as_ref(), &dir, vote_floor)?;
+            }
+            repaired = Some(Repaired {
+                file: file.clone(),
+                offset: *offset as u64,
+                kept_index: kept,
+                vote_floor,
             });
         }
 
@@ -269,6 +377,8 @@ impl Wal {
             last_index: log.last_index(),
             torn_tail,
             damaged_hard_state_copy: damaged,
+            repaired,
+            vote_floor,
         };
         let mut wal = Wal {
             io,
@@ -296,6 +406,24 @@ impl Wal {
             // Records the recovered state and mark (for a WAL without copies yet, the first
             // ones), and rewrites a damaged copy: the write goes to the copy not read.
             wal.write_mark()?;
+        }
+        if let Some((file, offset, survey)) = damage {
+            // Cut the damage and everything after it, now that the mark no longer claims it
+            // (a crash before this point finds the same damage again, and the same floor).
+            // Appends then continue at `offset`, well formed.
+            let zeros = vec![0; survey.upto - offset];
+            let cut = wal
+                .file
+                .write_at(offset as u64, &zeros)
+                .and_then(|()| wal.file.sync());
+            if let Err(e) = cut {
+                return Err(wal.poison(StorageError::io("cut damaged WAL records", &file, e)));
+            }
+            // The WAL itself restates the hard state the repair settled on (its own last
+            // hard-state record may have been in the part cut), so a later open replays it.
+            let hs = wal.hard_state;
+            wal.write_record(Record::HardState(hs))?;
+            wal.sync()?;
         }
         Ok((wal, recovered))
     }
