@@ -370,6 +370,30 @@ fn follower_does_not_reset_election_timer_when_refusing_a_vote() {
 }
 
 #[test]
+fn follower_does_not_reset_election_timer_on_a_higher_terms_vote_request_it_refuses() {
+    // Figure 2: only a vote granted or the current leader heard restarts the timer. A higher
+    // term alone does not: a candidate whose log is behind, campaigning again and again,
+    // would otherwise keep the nodes that can win from ever timing out first.
+    let logs = [(1, vec![1]), (1, vec![1]), (1, vec![])];
+    let mut c = Cluster::with_logs(&logs, |_| {});
+    let k = c.ticks_to_timeout(2);
+    c.ticks(2, k - 1);
+    let out = c.recv(2, 3, vote_req(2, 0, 0));
+    assert_eq!(
+        vote_resps(&out),
+        vec![(
+            n(3),
+            VoteResponse {
+                term: t(2),
+                granted: false
+            }
+        )]
+    );
+    assert_eq!(c.raft(2).hard_state().term, t(2));
+    assert_eq!(c.ticks_to_timeout(2), 1);
+}
+
+#[test]
 fn leader_appends_an_empty_entry_of_its_term_on_election_and_sends_it_to_every_follower() {
     let mut c = Cluster::new(3);
     c.tick_until_campaign(1);

@@ -141,13 +141,23 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             .role
             .leading_mut()
             .map(|l| core::mem::take(&mut l.reads));
+        let was_leader = reads.is_some();
         self.set_term(term, cx);
         self.set_role(Role::Follower, leader, cx);
         if let Some(reads) = reads {
             // After the role change, so failed reads name the new leader (if known).
             self.fail_all_reads(reads, cx);
         }
-        self.reset_election_timer();
+        // Figure 2: a follower's election timer restarts only when it grants a vote
+        // (`handle_vote_request`) or hears the current leader (`handle_append`, a snapshot
+        // chunk), never merely on a higher term. Had a vote request it refuses, or a
+        // candidate's lost election, restarted it, a node that cannot win (its log is behind)
+        // would, campaigning again and again, keep the timers of the nodes that can win from
+        // ever running out first. A candidate keeps the timer its campaign started; a leader
+        // stepping down starts a fresh one (its `elapsed` counted CheckQuorum rounds).
+        if was_leader {
+            self.reset_election_timer();
+        }
     }
 
     /// With CheckQuorum, a follower that heard from its leader within the minimum election
