@@ -131,15 +131,7 @@ fn the_client_exits_6_with_one_line_when_no_node_replies() {
     let key = dir.path().join("key");
     std::fs::write(&key, "ab".repeat(32)).unwrap();
     // Nobody listens on these ports.
-    let ports: Vec<String> = (0..2)
-        .map(|_| {
-            std::net::UdpSocket::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ports = silent_ports(2);
     let p1 = format!("1={}", ports[0]);
     let p2 = format!("2={}", ports[1]);
     let out = run(
@@ -306,15 +298,7 @@ fn rebuild_refuses_with_one_line_on_a_locked_dir_an_empty_dir_or_no_majority() {
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("IDENTITY"), "damaged").unwrap();
     // Nobody listens on these ports.
-    let ports: Vec<String> = (0..3)
-        .map(|_| {
-            std::net::UdpSocket::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ports = silent_ports(3);
     let peers: Vec<String> = (0..3).map(|i| format!("{}={}", i + 1, ports[i])).collect();
     let args = |data: &std::path::Path| -> Vec<String> {
         let mut a: Vec<String> = [
@@ -357,4 +341,17 @@ fn rebuild_refuses_with_one_line_on_a_locked_dir_an_empty_dir_or_no_majority() {
         help.contains("--rebuild") && help.contains("healthy majority"),
         "{help}"
     );
+}
+
+/// `n` loopback addresses nobody listens on (bound to find a free port, then released).
+fn silent_ports(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
 }

@@ -503,22 +503,21 @@ impl Cluster {
     /// as a driver whose writes become durable in the background does); the outputs of that
     /// step.
     pub fn fsync(&mut self, id: u32) -> Vec<Output> {
-        match make_all_durable(self.node_mut(id)) {
-            Some(seq) if self.up(id) => self
-                .drive(id, Call::Persisted(seq), None)
-                .unwrap_or_else(|e| panic!("n{id}: driver error {e} on Persisted {seq}"))
-                .steps
-                .into_iter()
-                .next()
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
+        let seq = make_all_durable(self.node_mut(id));
+        self.report_persisted(id, seq)
     }
 
     /// Makes only node `id`'s oldest pending write durable and reports it (a background
     /// writer reporting its writes one at a time); the outputs of that step.
     pub fn fsync_oldest(&mut self, id: u32) -> Vec<Output> {
-        match make_oldest_durable(self.node_mut(id)) {
+        let seq = make_oldest_durable(self.node_mut(id));
+        self.report_persisted(id, seq)
+    }
+
+    /// Reports `Persisted(seq)` to node `id` if a write became durable and the node is up;
+    /// the outputs of that step.
+    fn report_persisted(&mut self, id: u32, seq: Option<u64>) -> Vec<Output> {
+        match seq {
             Some(seq) if self.up(id) => self
                 .drive(id, Call::Persisted(seq), None)
                 .unwrap_or_else(|e| panic!("n{id}: driver error {e} on Persisted {seq}"))
