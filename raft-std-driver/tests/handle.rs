@@ -33,11 +33,14 @@ fn get(k: &[u8]) -> Vec<u8> {
 #[test]
 fn handles_find_the_leader_report_roles_and_propose_until_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<_> = configs(dir.path(), 3)
-        .into_iter()
-        .map(|c| Node::spawn_kv(c).unwrap())
+    // Node 1 alone cannot elect anyone: subscribing before the others start sees every role
+    // change (subscribing after all three started missed the first ones on a loaded machine).
+    let mut configs = configs(dir.path(), 3).into_iter();
+    let first = Node::spawn_kv(configs.next().unwrap()).unwrap();
+    let events = first.0.subscribe();
+    let nodes: Vec<_> = std::iter::once(first)
+        .chain(configs.map(|c| Node::spawn_kv(c).unwrap()))
         .collect();
-    let events = nodes[0].0.subscribe();
     let leader = nodes[0]
         .0
         .wait_until_leader(Duration::from_secs(10))

@@ -81,13 +81,14 @@
 //!   (reported in [`Recovered::torn_tail`]).
 //! * Any other bad record (in an earlier segment, or followed by a valid record) is `Corrupt`
 //!   naming the file and byte offset; nothing is skipped. Except through
-//!   [`Wal::open_repairing`] (what a node uses): a bad record in the **last** segment, after
-//!   its first seal and full header, in a file not cut short, with a valid record after it,
-//!   is *repaired*: the intact prefix is kept, a vote floor above every index the node may
-//!   have acknowledged is made durable in `wal/votefloor` (see `repair` for the bound), the
-//!   hard state is merged from the copies, and the segment is cut at the damage
-//!   ([`Recovered::repaired`], [`Recovered::vote_floor`]). raft-core then keeps the node from
-//!   voting or campaigning until its log reaches the floor.
+//!   [`Wal::open_repairing`] (what a node uses): a bad record after a segment's first seal
+//!   and full header, in a file not cut short, either in the **last** segment with a valid
+//!   record after it, or in an **earlier** segment whose successors are intact, is
+//!   *repaired*: the intact prefix is kept, a vote floor above every index the node may have
+//!   acknowledged is made durable in `wal/votefloor` (see `repair` for the bound), the hard
+//!   state is merged from the copies, the later segments are deleted and the segment is cut
+//!   at the damage ([`Recovered::repaired`], [`Recovered::vote_floor`]). raft-core then keeps
+//!   the node from voting or campaigning until its log reaches the floor.
 //! * A segment that ends before its successor's first index is `Corrupt` at its end; a gap in
 //!   the segment sequence or in the entry indexes, or a mark naming a segment that is gone, is
 //!   [`StorageError::Inconsistent`].

@@ -5,11 +5,19 @@
 //!
 //! # What is repaired, what is refused
 //!
-//! Only damage in the **last** segment, in a segment with seals that the synced mark reached,
-//! whose file is not shorter than its seals say, and with at least one valid record after
-//! the damage (otherwise it is a torn tail, cut as before, or a zeroed or cut region whose
-//! contents nothing bounds, refused). Damage in an earlier segment, a cut file, both
-//! hard-state copies, `IDENTITY` or a damaged `votefloor` are refused as before.
+//! Damage in the middle of a segment with seals that the synced mark reached, whose file is
+//! not shorter than its seals say and which has its full header:
+//!
+//! * in the **last** segment, with at least one valid record after the damage (otherwise it
+//!   is a torn tail, cut as before, or a zeroed or cut region whose contents nothing bounds,
+//!   refused);
+//! * in an **earlier** segment, whose successors are all intact (a second damaged place is
+//!   refused, naming it): every entry the damaged segment held lies below its successor's
+//!   first index, and the successors are surveyed whole, then deleted once the synced mark
+//!   names the damaged segment.
+//!
+//! A cut file, a segment cut at a record boundary, both hard-state copies, `IDENTITY` or a
+//! damaged `votefloor` are refused as before.
 //!
 //! # The bound
 //!
@@ -32,7 +40,11 @@
 
 use std::path::Path;
 
-use super::record::{self, Frame, HardState, Record, FRAME_HEADER};
+use super::hardstate::SyncMark;
+use super::log::EntryLog;
+use super::record::{self, Frame, HardState, Record, SnapshotPoint, FRAME_HEADER};
+use super::scan;
+use super::segment::SegmentId;
 use super::{atomic_write, FileIo, StorageError};
 
 /// The file, in the WAL directory, holding the vote floor of a repaired node.
@@ -50,10 +62,66 @@ pub(crate) struct Survey {
     pub(crate) lost_entries: u64,
     /// The newest hard state recorded after the damage, if any.
     pub(crate) hard_state: Option<HardState>,
+    /// The newest compaction point recorded after the damage, if any (written only once its
+    /// snapshot file was durable, so the kept log is reset to it as an install would).
+    pub(crate) snapshot: Option<SnapshotPoint>,
     /// Whether any valid record follows the damage.
     pub(crate) any_valid: bool,
     /// End of the last non-zero byte (what the cut zeroes, from the damage on).
     pub(crate) upto: usize,
+}
+
+impl Survey {
+    /// Bounds the damaged segment by its successor, which starts at `next_first`: every entry
+    /// the segment ever held lies below it, so that bound replaces the count of unreadable
+    /// bytes, and the segments after it are merged in with [`merge_later`].
+    pub(crate) fn bound_by_successor(&mut self, next_first: u64) {
+        self.named = self.named.max(next_first.saturating_sub(1));
+        self.lost_entries = 0;
+        self.any_valid = true;
+    }
+}
+
+/// Reads segment `id` after a damaged earlier one, checks it is intact as an open would (a
+/// second damaged place is refused, naming it), and surveys it whole: what it names bounds
+/// the floor, and its hard-state records count. It is deleted after the repair.
+pub(crate) fn later_segment(
+    io: &dyn FileIo,
+    dir: &Path,
+    id: SegmentId,
+    mark: Option<SyncMark>,
+    is_last: bool,
+) -> Result<Survey, StorageError> {
+    let path = dir.join(id.file_name());
+    let buf = io
+        .read(&path)
+        .map_err(|e| StorageError::io("read", &path, e))?;
+    let mut scratch = (HardState::default(), EntryLog::new());
+    let mut scanned = scan::replay(&buf, &mut scratch.0, &mut scratch.1);
+    let synced = scan::synced_upto(&mut scanned, buf.len(), id.seq, mark, false);
+    scan::judge(&path, &buf, scanned, synced, is_last)?;
+    // Intact up to `scanned.end`; past it only zero-fill or an unsynced torn tail.
+    survey(&buf[..scanned.end], 0).map_err(|reason| StorageError::Inconsistent {
+        reason: format!("{}: {reason}", path.display()),
+    })
+}
+
+/// Adds a later segment's survey to the damaged segment's.
+pub(crate) fn merge_later(damaged: &mut Survey, later: Survey) -> Result<(), &'static str> {
+    damaged.named = damaged.named.max(later.named);
+    damaged.lost_entries += later.lost_entries;
+    if let Some(hs) = later.hard_state {
+        damaged.hard_state = Some(newer(damaged.hard_state, hs)?);
+    }
+    if let Some(p) = later.snapshot {
+        damaged.snapshot = newest_point(damaged.snapshot, p);
+    }
+    Ok(())
+}
+
+/// The later of two compaction points (by index).
+fn newest_point(a: Option<SnapshotPoint>, b: SnapshotPoint) -> Option<SnapshotPoint> {
+    Some(a.filter(|a| a.index >= b.index).unwrap_or(b))
 }
 
 /// Surveys `buf` from `from`, the start of its first bad record.
@@ -62,6 +130,7 @@ pub(crate) fn survey(buf: &[u8], from: usize) -> Result<Survey, &'static str> {
         named: 0,
         lost_entries: 0,
         hard_state: None,
+        snapshot: None,
         any_valid: false,
         upto: from
             + buf[from..]
@@ -85,7 +154,10 @@ pub(crate) fn survey(buf: &[u8], from: usize) -> Result<Survey, &'static str> {
         s.lost_entries += (at - pos).div_ceil(MIN_ENTRY_FRAME) as u64;
         match record {
             Record::Entry { index, .. } => s.named = s.named.max(index),
-            Record::Snapshot(p) => s.named = s.named.max(p.index),
+            Record::Snapshot(p) => {
+                s.named = s.named.max(p.index);
+                s.snapshot = newest_point(s.snapshot, p);
+            }
             Record::HardState(hs) => s.hard_state = Some(newer(s.hard_state, hs)?),
             Record::TruncateFrom { .. } | Record::Seal { .. } => {}
         }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::hardstate::SyncMark;
 use super::log::EntryLog;
 use super::record::{self, Frame, HardState, Record};
 use super::StorageError;
@@ -58,6 +59,32 @@ pub(crate) fn replay(buf: &[u8], hard_state: &mut HardState, log: &mut EntryLog)
         scanned.end = next;
     }
     scanned
+}
+
+/// How far segment `seq` (of `len` bytes) was synced, by the hard-state copies' `mark`: bytes
+/// below it were fsynced before a sync was reported, so damage there (including a file cut
+/// short) is corruption, never a torn tail. In an earlier, preallocated segment the zero-fill
+/// past the data is not synced records; the seals and the successor's first index guard its
+/// end. A segment the mark never reached (`fresh` is a WAL being created) had its capacity
+/// cleared in `scanned`: a crash while it was being started (before any entry went in), so
+/// its preallocation may be incomplete (or there are no copies to tell). Its capacity binds
+/// nothing; it is cut like a segment without seals, and a last one is replaced.
+pub(crate) fn synced_upto(
+    scanned: &mut Scanned,
+    len: usize,
+    seq: u64,
+    mark: Option<SyncMark>,
+    fresh: bool,
+) -> u64 {
+    if !fresh && mark.is_none_or(|m| m.segment < seq) {
+        scanned.capacity = 0;
+    }
+    match mark {
+        Some(m) if m.segment > seq && scanned.capacity > 0 => scanned.end as u64,
+        Some(m) if m.segment > seq => len as u64,
+        Some(m) if m.segment == seq => m.offset,
+        _ => 0,
+    }
 }
 
 /// Judges the bytes of segment `path` past `scanned.end`. `synced` is how far the hard-state

@@ -148,10 +148,10 @@ impl Wal {
         Wal::open_inner(dir.as_ref(), opts, io, None)
     }
 
-    /// [`Wal::open_with`], but a last segment damaged in the middle is repaired instead of
-    /// refused where that is safe (see the `repair` module): its intact prefix is kept, the
-    /// vote floor (above every index the node may have acknowledged) is made durable in
-    /// `wal/votefloor`, and the segment is cut at the damage. `snapshot_index` is the index of
+    /// [`Wal::open_with`], but a segment damaged in the middle is repaired instead of refused
+    /// where that is safe (see the `repair` module): its intact prefix is kept, the vote floor
+    /// (above every index the node may have acknowledged) is made durable in `wal/votefloor`,
+    /// the segments after it are deleted, and it is cut at the damage. `snapshot_index` is the index of
     /// the newest snapshot file (0 if none): a lost snapshot record may have moved the log
     /// up to it.
     pub fn open_repairing(
@@ -188,6 +188,8 @@ impl Wal {
         let fresh = segments.is_empty();
         let floor_before = repair::read_floor(io.as_ref(), &dir)?;
         let mut damage: Option<(PathBuf, usize, Survey)> = None;
+        // Segments after a repaired earlier one: deleted once the mark no longer names them.
+        let mut dropped: Vec<SegmentId> = Vec::new();
 
         if fresh {
             let first = SegmentId {
@@ -199,6 +201,21 @@ impl Wal {
         }
 
         for (i, id) in segments.iter().enumerate() {
+            if let Some((file, offset, survey)) = damage.as_mut() {
+                // Past a repaired earlier segment: only bounds what it held (see `repair`).
+                let is_last = i + 1 == segments.len();
+                let later = repair::later_segment(io.as_ref(), &dir, *id, mark, is_last)?;
+                repair::merge_later(survey, later).map_err(|reason| {
+                    StorageError::Inconsistent {
+                        reason: format!(
+                            "after the damage in {}:{offset}: {reason}",
+                            file.display()
+                        ),
+                    }
+                })?;
+                dropped.push(*id);
+                continue;
+            }
             let path = dir.join(id.file_name());
             let buf = io
                 .read(&path)
@@ -206,48 +223,38 @@ impl Wal {
             let is_last = i + 1 == segments.len();
             let snapshot_before = log.snapshot().index > 0;
             let mut scanned = scan::replay(&buf, &mut hard_state, &mut log);
-            if !fresh && mark.is_none_or(|m| m.segment < id.seq) {
-                // The mark never reached this segment: a crash while it was being started
-                // (before any entry went in), so its preallocation may be incomplete (or there
-                // are no copies to tell). Its capacity binds nothing; it is cut like a segment
-                // without seals, and a last one is replaced.
-                scanned.capacity = 0;
-            }
+            let synced = scan::synced_upto(&mut scanned, buf.len(), id.seq, mark, fresh);
             let end = scanned.end;
             if is_last {
                 last_header_ok = id.seq == 0 || has_header(&buf[..end], snapshot_before);
                 last_capacity = scanned.capacity;
             }
-            // Bytes below the synced mark were fsynced before a sync was reported: damage
-            // there (including a file cut short) is corruption, never a torn tail.
-            // (In an earlier, preallocated segment the zero-fill past the data is not synced
-            // records; the seals and the successor's first index guard its end.)
-            let synced = match mark {
-                Some(m) if m.segment > id.seq && scanned.capacity > 0 => end as u64,
-                Some(m) if m.segment > id.seq => buf.len() as u64,
-                Some(m) if m.segment == id.seq => m.offset,
-                _ => 0,
-            };
             let judged = match scan::judge(&path, &buf, scanned, synced, is_last) {
                 // Damage followed by valid records in the last segment, which has seals and
                 // its full header and is not cut: repairable if something valid follows.
+                // An earlier segment qualifies too: its successor's first index bounds every
+                // entry it held, and the segments after it are surveyed whole.
                 Err(StorageError::Corrupt { file, offset })
                     if repair_with.is_some()
-                        && is_last
-                        && last_header_ok
+                        && (id.seq == 0 || has_header(&buf[..end], snapshot_before))
                         && offset == end as u64
                         && scanned.capacity > 0
                         && buf.len() as u64 >= scanned.capacity =>
                 {
-                    let survey =
+                    let mut survey =
                         repair::survey(&buf, end).map_err(|reason| StorageError::Inconsistent {
                             reason: format!("after the damage in {}: {reason}", file.display()),
                         })?;
-                    if !survey.any_valid {
+                    if let Some(next) = segments.get(i + 1) {
+                        survey.bound_by_successor(next.first_index);
+                    } else if !survey.any_valid {
                         return Err(StorageError::Corrupt { file, offset });
                     }
+                    tail_len = end as u64;
+                    last_capacity = scanned.capacity;
+                    last_header_ok = true;
                     damage = Some((file, end, survey));
-                    Ok(After::Unused)
+                    continue;
                 }
                 judged => judged,
             };
@@ -280,7 +287,12 @@ impl Wal {
                 });
             }
         }
-        if let Some(m) = mark.filter(|m| m.segment > segments[segments.len() - 1].seq) {
+        // A repair keeps the segments up to the damaged one; the mark may name a later one.
+        let kept_segments = segments.len() - dropped.len();
+        segments.truncate(kept_segments);
+        if let Some(m) =
+            mark.filter(|m| m.segment > segments[segments.len() - 1].seq && dropped.is_empty())
+        {
             return Err(StorageError::Inconsistent {
                 reason: format!(
                     "segment {:016x}, synced up to byte {}, is missing",
@@ -314,6 +326,12 @@ impl Wal {
                     repair::newer(Some(hard_state), newest.hard_state).map_err(inconsistent)?;
             }
             hard_state.commit = commit;
+            if let Some(p) = survey.snapshot {
+                // A compaction point after the damage: its snapshot file was durable before
+                // it was written. The kept log is reset to it as an install does, and the
+                // point is restated after the cut (below).
+                log.apply_snapshot(p);
+            }
             let kept = log.last_index();
             let named = kept
                 .max(survey.named)
@@ -408,6 +426,20 @@ impl Wal {
             wal.write_mark()?;
         }
         if let Some((file, offset, survey)) = damage {
+            // Segments after a damaged earlier one go first, now that the mark names the
+            // damaged one (a crash between finds the damage in the last segment, and the
+            // floor already durable).
+            for id in &dropped {
+                let path = wal.dir.join(id.file_name());
+                if let Err(e) = wal.io.remove(&path) {
+                    return Err(wal.poison(StorageError::io("remove", &path, e)));
+                }
+            }
+            if !dropped.is_empty() {
+                if let Err(e) = wal.io.sync_dir(&wal.dir) {
+                    return Err(wal.poison(StorageError::io("fsync dir", &wal.dir, e)));
+                }
+            }
             // Cut the damage and everything after it, now that the mark no longer claims it
             // (a crash before this point finds the same damage again, and the same floor).
             // Appends then continue at `offset`, well formed.
@@ -423,6 +455,11 @@ impl Wal {
             // hard-state record may have been in the part cut), so a later open replays it.
             let hs = wal.hard_state;
             wal.write_record(Record::HardState(hs))?;
+            if let Some(p) = survey.snapshot {
+                // The compaction point too (a crash before this sync leaves it to the node's
+                // open, which finishes an install its snapshot file is newer than).
+                wal.write_record(Record::Snapshot(p))?;
+            }
             wal.sync()?;
         }
         Ok((wal, recovered))
