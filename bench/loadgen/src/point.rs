@@ -164,10 +164,22 @@ pub fn run(cluster: &dyn Cluster, spec: &Spec) -> Result<Outcome, String> {
 
     let mut syscalls = None;
     if let (Workload::Put, Some((window, out))) = (spec.workload, &spec.strace) {
-        let before = shared.window_puts.load(Ordering::Relaxed);
-        let counted = strace::count(cluster.pids()[leader], *window, out);
-        let puts = shared.window_puts.load(Ordering::Relaxed) - before;
+        // The leader of the moment (it may have changed while measuring); a window in which
+        // it changes again is thrown away.
+        let traced = cluster.leader()?;
+        let (mut before, mut after) = (0, 0);
+        let counted = strace::count(
+            cluster.pids()[traced],
+            *window,
+            out,
+            || before = shared.window_puts.load(Ordering::Relaxed),
+            || after = shared.window_puts.load(Ordering::Relaxed),
+        );
+        let puts = after - before;
         match counted {
+            Ok(_) if cluster.leader()? != traced => {
+                eprintln!("strace window: the leader changed; no syscall count")
+            }
             Ok(s) if puts > 0 => syscalls = Some((s.total as f64 / puts as f64, s, puts)),
             Ok(_) => eprintln!("strace window: no put acknowledged"),
             Err(e) => eprintln!("strace window: {e}"),

@@ -1,9 +1,10 @@
-//! Syscalls of one process over a short window: `strace -c -f -p PID` (every thread), stopped
-//! with SIGINT by `timeout`, its summary table read back.
+//! Syscalls of one process over a window: `strace -c -f -p PID` (every thread), the window
+//! starting once every thread is traced and ending when strace is interrupted, its summary
+//! table read back.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// What one strace window counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,19 +15,75 @@ pub struct Syscalls {
     pub top: Vec<(String, u64)>,
 }
 
-/// Traces `pid` for `window` and returns its syscall counts; the table is kept at `out`.
-pub fn count(pid: u32, window: Duration, out: &Path) -> Result<Syscalls, String> {
-    let status = Command::new("timeout")
-        .args(["-s", "INT", &format!("{:.3}", window.as_secs_f64())])
-        .args(["strace", "-c", "-f", "-q", "-p", &pid.to_string(), "-o"])
+/// Whether every thread of `pid` has a tracer (`TracerPid` in its status is not 0).
+fn all_traced(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let mut any = false;
+    for t in tasks.flatten() {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let tracer = status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .map(str::trim);
+        match tracer {
+            Some("0") | None => return false,
+            Some(_) => any = true,
+        }
+    }
+    any
+}
+
+/// Traces `pid` with `strace -c -f`: once every thread is traced, calls `start`, waits
+/// `window`, calls `end`, interrupts strace and returns its counts (the table kept at `out`).
+pub fn count(
+    pid: u32,
+    window: Duration,
+    out: &Path,
+    start: impl FnOnce(),
+    end: impl FnOnce(),
+) -> Result<Syscalls, String> {
+    let mut child = Command::new("strace")
+        .args(["-c", "-f", "-q", "-p", &pid.to_string(), "-o"])
         .arg(out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
         .map_err(|e| format!("cannot run strace: {e}"))?;
-    // `timeout` exits 124 when it had to interrupt strace, which is the normal end here.
-    if !matches!(status.code(), Some(0 | 124)) {
-        return Err(format!("strace on pid {pid} ended with {status}"));
+    let attach = Instant::now();
+    while !all_traced(pid) {
+        if attach.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "strace did not attach to every thread of {pid} in 10 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start();
+    std::thread::sleep(window);
+    end();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .map_err(|e| format!("cannot signal strace: {e}"))?;
+    let stop = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(s) => break s,
+            None if stop.elapsed() > Duration::from_secs(20) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("strace did not stop within 20 s of SIGINT".into());
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    if !interrupted.success() {
+        return Err(format!("strace ended before the window closed ({status})"));
     }
     let text = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
     parse(&text).ok_or_else(|| format!("no summary in {}", out.display()))
