@@ -53,10 +53,10 @@ if ((smoke)); then
     # Correctness only: an unoptimised build compiles tonic and the etcd client in about half
     # the time; the generator's unit tests share it.
     cargo test -j "${JOBS:-2}" -p loadgen
-    cargo build -j "${JOBS:-2}" -p loadgen -p raft-std-driver --bin raft-node
+    cargo build -j "${JOBS:-2}" -p loadgen -p raft-std-driver --bin raft-node --bin loadgen
     bin="$CARGO_TARGET_DIR/debug"
 else
-    cargo build --release -j "${JOBS:-2}" -p loadgen -p raft-std-driver --bin raft-node
+    cargo build --release -j "${JOBS:-2}" -p loadgen -p raft-std-driver --bin raft-node --bin loadgen
     bin="$CARGO_TARGET_DIR/release"
 fi
 
