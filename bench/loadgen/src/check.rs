@@ -142,7 +142,7 @@ mod test {
         fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), OpError> {
             let mut n = self.puts.lock().unwrap();
             *n += 1;
-            if self.lose_every == 0 || *n % self.lose_every != 0 {
+            if self.lose_every == 0 || !n.is_multiple_of(self.lose_every) {
                 self.map
                     .lock()
                     .unwrap()

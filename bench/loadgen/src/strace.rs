@@ -106,7 +106,7 @@ fn parse(text: &str) -> Option<Syscalls> {
             top.push((name.to_string(), calls));
         }
     }
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
     top.truncate(6);
     Some(Syscalls { total: total?, top })
 }

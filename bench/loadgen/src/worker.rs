@@ -193,7 +193,7 @@ mod test {
     impl Session for Flaky {
         fn put(&mut self, _key: &[u8], value: &[u8]) -> Result<(), OpError> {
             self.n += 1;
-            if self.n % 3 == 0 {
+            if self.n.is_multiple_of(3) {
                 return Err(OpError::Busy("full".into()));
             }
             self.last = Some(value.to_vec());
@@ -201,7 +201,7 @@ mod test {
         }
         fn get(&mut self, _key: &[u8]) -> Result<Option<Vec<u8>>, OpError> {
             self.n += 1;
-            if self.n % 3 == 0 {
+            if self.n.is_multiple_of(3) {
                 return Err(OpError::Other("lost".into()));
             }
             Ok(self.last.clone())
