@@ -50,8 +50,8 @@ fi
 
 cd "$here"
 if ((smoke)); then
-    # Correctness only: an unoptimised build compiles tonic and the etcd client in about half
-    # the time; the generator's unit tests share it.
+    # Correctness only: an unoptimised build (less compile time than a release one for tonic
+    # and the etcd client); the generator's unit tests share it.
     cargo test -j "${JOBS:-2}" -p loadgen
     cargo build -j "${JOBS:-2}" -p loadgen -p raft-std-driver --bin raft-node --bin loadgen
     bin="$CARGO_TARGET_DIR/debug"
@@ -82,7 +82,9 @@ trap 'exit 130' INT TERM
 
 rp="${RAFT_PORT:-27101}"
 ep="${ETCD_PORT:-27201}"
+# (Without `ss`, iproute2, the check is skipped and a taken port shows as a server failing.)
 for i in 0 1 2; do
+    command -v ss >/dev/null || break
     if ss -Hlun "sport = :$((rp + i))" | grep -q . || ss -Hltn "sport = :$((ep + i))" | grep -q . ||
         ss -Hltn "sport = :$((ep + 10 + i))" | grep -q .; then
         echo "port $((rp + i)), $((ep + i)) or $((ep + 10 + i)) is taken: set RAFT_PORT / ETCD_PORT" >&2
