@@ -105,13 +105,15 @@ pub struct NodeStatus {
     pub last_index: u64,
 }
 
-/// Encodes `tag` then `value` into `out` (cleared first).
+/// Encodes `tag` then `value` into `out` (cleared first; its capacity is reused, so a warm
+/// buffer encodes without allocating).
 pub fn encode<T: Serialize>(tag: u8, value: &T, out: &mut Vec<u8>) {
     out.clear();
     out.push(tag);
-    // Postcard encodes these plain types into a growing Vec without error.
-    let body = postcard::to_stdvec(value).unwrap_or_default();
-    out.extend_from_slice(&body);
+    let buf = std::mem::take(out);
+    // Postcard encodes these plain types into a growing Vec without error; were it to fail,
+    // the frame is left empty (refused by every receiver).
+    *out = postcard::to_extend(value, buf).unwrap_or_default();
 }
 
 /// Decodes a whole postcard value; trailing bytes are refused.

@@ -83,6 +83,12 @@ impl<M: StateMachine> Node<M> {
             id: req.id,
         };
         let body = match req.body {
+            ClientBody::Command(_) if self.pending_requests() >= 4 * self.cfg.clients => {
+                // Backpressure: a cheap `Busy` the client backs off on, rather than a queue
+                // that outgrows the socket buffer (sized for `clients`) and drops datagrams.
+                self.counters.clients_busy += 1;
+                ReplyBody::Busy
+            }
             ClientBody::Command(cmd) => return self.submit(&cmd, reply),
             ClientBody::LocalQuery(cmd) => ReplyBody::Applied(self.state_machine().query(&cmd)),
             ClientBody::Status => ReplyBody::Status(self.status()),
@@ -92,6 +98,12 @@ impl<M: StateMachine> Node<M> {
         };
         self.reply(reply, body);
         Ok(())
+    }
+
+    /// Client requests waiting for an answer: proposals not yet applied, reads not yet served.
+    fn pending_requests(&self) -> usize {
+        let ready: usize = self.ready_reads.values().map(Vec::len).sum();
+        self.waiters.len() + self.reads.len() + ready
     }
 
     /// Where every command enters; reads are routed here by the [`ReadPolicy`].
