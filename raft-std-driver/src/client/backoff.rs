@@ -13,8 +13,9 @@
 
 use std::time::Duration;
 
-/// The shortest attempt timeout (below it, an fsync or a burst would look like a loss).
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(30);
+/// The shortest attempt timeout: below it, an fsync or a burst of load would look like a
+/// loss, and a needless retry of a write costs the cluster another log entry.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 /// The first pause after `Busy`.
 pub const FIRST_PAUSE: Duration = Duration::from_millis(1);
 /// The longest pause after `Busy`.
@@ -130,7 +131,7 @@ mod test {
         for i in 0..50 {
             b.on_reply(Duration::from_millis(if i % 2 == 0 { 1 } else { 100 }));
         }
-        assert!(b.attempt_timeout() > Duration::from_millis(100));
+        assert!(b.attempt_timeout() > Duration::from_millis(200));
     }
 
     #[test]
@@ -151,7 +152,7 @@ mod test {
         }
         assert_eq!(b.attempt_timeout(), MAX);
         b.on_reply(Duration::from_millis(10));
-        assert!(b.attempt_timeout() < Duration::from_millis(100));
+        assert!(b.attempt_timeout() < Duration::from_millis(200));
     }
 
     #[test]

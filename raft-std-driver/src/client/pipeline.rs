@@ -30,8 +30,11 @@ pub struct Completion {
 struct InFlight {
     /// The encoded [`Request`] (session, sequence number, command), the same on every attempt.
     command: Vec<u8>,
-    /// The current attempt's request id (0: none sent yet).
-    req_id: u64,
+    /// The request's number: its attempts' ids are `number << 8 | attempt` (so a late reply
+    /// to an earlier attempt still answers it).
+    number: u64,
+    /// Attempts sent (the current one's number, wrapping at 256).
+    attempt: u64,
     started: Instant,
     sent_at: Instant,
     /// When the attempt times out (`waiting`), or when the pause ends and it is sent again.
@@ -166,9 +169,11 @@ impl Pipeline {
             command,
         };
         let now = Instant::now();
+        self.next_req += 1;
         slot.op = Some(InFlight {
             command: req.encode(),
-            req_id: 0,
+            number: self.next_req,
+            attempt: 0,
             started: now,
             sent_at: now,
             due: now,
@@ -262,21 +267,20 @@ impl Pipeline {
 
     /// Sends slot `k`'s request (a new attempt, a new request id) to the target.
     fn send(&mut self, k: usize) {
-        let id = self.next_req;
-        self.next_req += 1;
         let now = Instant::now();
         let timeout = self.backoff.attempt_timeout();
         let addr = self.nodes[self.target].addr;
         let Some(op) = &mut self.slots[k].op else {
             return;
         };
+        op.attempt = (op.attempt + 1) & 0xff;
+        let id = op.number << 8 | op.attempt;
         let body = ClientBody::Command(op.command.clone());
         wire::encode(
             wire::TAG_CLIENT,
             &ClientRequest { id, body },
             &mut self.frame,
         );
-        op.req_id = id;
         op.node = self.target;
         op.sent_at = now;
         op.due = now + timeout;
@@ -303,7 +307,7 @@ impl Pipeline {
         };
         let Some(k) = self.slots.iter().position(|s| {
             s.op.as_ref()
-                .is_some_and(|op| op.waiting && op.req_id == reply.id)
+                .is_some_and(|op| op.waiting && op.number == reply.id >> 8)
         }) else {
             return;
         };
@@ -311,7 +315,10 @@ impl Pipeline {
         let Some(op) = &mut self.slots[k].op else {
             return;
         };
-        self.backoff.on_reply(now.duration_since(op.sent_at));
+        if reply.id & 0xff == op.attempt {
+            // Only the current attempt's send time times its reply.
+            self.backoff.on_reply(now.duration_since(op.sent_at));
+        }
         op.answered = true;
         op.waiting = false;
         let node = self.nodes[op.node].id;
