@@ -102,8 +102,8 @@ pub(super) struct RecvBatch {
     bufs: Vec<u8>,
     slot: usize,
     headers: Headers,
-    /// What the last call received: length and source of each slot filled.
-    got: Vec<(usize, SocketAddr)>,
+    /// What the last call received: the slot, length and source of each datagram.
+    got: Vec<(usize, usize, SocketAddr)>,
     kernel_drops: u64,
 }
 
@@ -149,7 +149,7 @@ impl RecvBatch {
             Err(Errno::EAGAIN | Errno::EINTR) => return Ok(0),
             Err(e) => return Err(e.into()),
         };
-        for msg in results {
+        for (slot, msg) in results.enumerate() {
             if let Ok(cmsgs) = msg.cmsgs() {
                 for c in cmsgs {
                     if let ControlMessageOwned::RxqOvfl(n) = c {
@@ -161,7 +161,7 @@ impl RecvBatch {
             let from = msg.address.as_ref().and_then(to_std);
             // A datagram without a usable source address cannot be answered or checked.
             if let Some(from) = from {
-                self.got.push((msg.bytes, from));
+                self.got.push((slot, msg.bytes, from));
             }
         }
         Ok(self.got.len())
@@ -169,8 +169,8 @@ impl RecvBatch {
 
     /// The `i`th datagram of the last call and its source.
     pub(super) fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
-        let &(n, from) = self.got.get(i)?;
-        let at = i * self.slot;
+        let &(slot, n, from) = self.got.get(i)?;
+        let at = slot * self.slot;
         Some((self.bufs.get(at..at + n.min(self.slot))?, from))
     }
 

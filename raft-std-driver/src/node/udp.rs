@@ -196,12 +196,16 @@ impl<M: StateMachine> Node<M> {
         let plain = std::mem::take(&mut self.plain);
         let r = match plain.split_first() {
             Some((&wire::TAG_RAFT, frame)) => self.on_raft_frame(sender, frame),
-            Some((&wire::TAG_CLIENT, body)) => match wire::decode::<ClientRequest>(body) {
-                Some(req) => self.on_client(from, req),
-                None => {
-                    self.counters.bad_payload += 1;
-                    Ok(())
-                }
+            Some((&wire::TAG_CLIENT, body)) => match wire::decode_command(body) {
+                // The common request, borrowed from the plaintext buffer (no allocation).
+                Some((id, cmd)) => self.on_command(from, id, cmd),
+                None => match wire::decode::<ClientRequest>(body) {
+                    Some(req) => self.on_client(from, req),
+                    None => {
+                        self.counters.bad_payload += 1;
+                        Ok(())
+                    }
+                },
             },
             _ => {
                 self.counters.bad_payload += 1;
