@@ -125,6 +125,8 @@ pub struct Node<M: StateMachine = KvStore> {
     read_policy: ReadPolicy,
     /// Batches of received datagrams (reused), and the plaintext of the one being handled.
     rx: sockio::RecvBatch,
+    /// The socket's inode, naming its line (and drop count) in `/proc/net/udp`.
+    sock_inode: Option<u64>,
     plain: Vec<u8>,
     /// The application events of the current step.
     events: Seen,
@@ -308,6 +310,7 @@ impl<M: StateMachine> Node<M> {
             .local_addr()
             .map_err(|e| NodeError::Io("waker socket", e))?;
         let max_datagram = cfg.max_datagram();
+        let sock_inode = sockio::socket_inode(&sock);
         let (cmd_tx, cmds) = mpsc::channel();
         let now = Instant::now();
         let latest = snaps.latest();
@@ -327,6 +330,7 @@ impl<M: StateMachine> Node<M> {
             drop_log: DropLog::default(),
             read_policy,
             rx: sockio::RecvBatch::new(max_datagram),
+            sock_inode,
             plain: Vec::new(),
             applied: Vec::new(),
             waiters: BTreeMap::new(),

@@ -1,6 +1,6 @@
 //! The node socket's batched I/O: many datagrams per system call (`recvmmsg`, `sendmmsg`),
 //! the socket left in one mode, its buffers sized for the configured clients, and the
-//! kernel's count of datagrams it dropped for want of buffer space (`SO_RXQ_OVFL`).
+//! kernel's count of datagrams it dropped for want of buffer space.
 //!
 //! # One mode
 //!
@@ -14,18 +14,22 @@
 //!
 //! [`size_buffers`] asks for [`buffer_bytes`] of receive and send buffer (a privileged process
 //! past `net.core.rmem_max`/`wmem_max` with `SO_RCVBUFFORCE`, others up to those limits),
-//! and returns what the kernel granted, which the node logs. With `SO_RXQ_OVFL` on, each
-//! received datagram carries the socket's running count of datagrams dropped because the
-//! receive buffer was full; [`RecvBatch::kernel_drops`] is its latest value.
+//! and returns what the kernel granted, which the node logs. [`kernel_drops`] reads the
+//! socket's count of datagrams dropped because its receive buffer was full (the `drops`
+//! column of its line in `/proc/net/udp`, found by the socket's inode), when the counters are
+//! read (not per datagram). (`SO_RXQ_OVFL` would carry the count on each datagram, but nix's
+//! `recvmmsg` does not restore the control-buffer lengths the kernel shrinks, so the count
+//! would stop arriving after the first datagram without one.)
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmmsg, sendmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders,
+    recvmmsg, sendmmsg, setsockopt, sockopt, MsgFlags, MultiHeaders,
     SockaddrStorage,
 };
 
@@ -60,13 +64,39 @@ pub(super) struct Buffers {
     pub(super) send: usize,
 }
 
-/// Puts `sock` in its one mode (blocking, a receive timeout of `granule`), turns on the drop
-/// counter and asks for `bytes` of receive and send buffer; returns the sizes granted.
+/// Puts `sock` in its one mode (blocking, a receive timeout of `granule`) and asks for
+/// `bytes` of receive and send buffer; returns the sizes granted.
 pub(super) fn prepare(sock: &UdpSocket, granule: Duration, bytes: usize) -> io::Result<Buffers> {
     sock.set_nonblocking(false)?;
     sock.set_read_timeout(Some(granule))?;
-    setsockopt(sock, sockopt::RxqOvfl, &1).map_err(io::Error::from)?;
     size_buffers(sock, bytes)
+}
+
+/// The socket's inode: what names its line in `/proc/net/udp` (`None` without `/proc`).
+pub(super) fn socket_inode(sock: &UdpSocket) -> Option<u64> {
+    let fd = sock.as_raw_fd();
+    std::fs::metadata(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Datagrams the kernel dropped on the socket with inode `inode` because its receive buffer
+/// was full: the `drops` column of its `/proc/self/net/udp` (or `udp6`) line. `None` when
+/// there is no such line (no `/proc`, another system).
+pub(super) fn kernel_drops(inode: u64) -> Option<u64> {
+    for table in ["/proc/self/net/udp", "/proc/self/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let mut cols = line.split_whitespace();
+            if cols.nth(9).and_then(|c| c.parse::<u64>().ok()) == Some(inode) {
+                return cols.nth(2).and_then(|c| c.parse().ok());
+            }
+        }
+    }
+    None
 }
 
 /// Asks for `bytes` of receive and send buffer (forced past the system limits when the process
@@ -104,7 +134,6 @@ pub(super) struct RecvBatch {
     headers: Headers,
     /// What the last call received: the slot, length and source of each datagram.
     got: Vec<(usize, usize, SocketAddr)>,
-    kernel_drops: u64,
 }
 
 impl RecvBatch {
@@ -115,12 +144,8 @@ impl RecvBatch {
         RecvBatch {
             bufs: vec![0; slot * RECV_BATCH],
             slot,
-            headers: Headers(MultiHeaders::preallocate(
-                RECV_BATCH,
-                Some(nix::cmsg_space!(u32)),
-            )),
+            headers: Headers(MultiHeaders::preallocate(RECV_BATCH, None)),
             got: Vec::with_capacity(RECV_BATCH),
-            kernel_drops: 0,
         }
     }
 
@@ -150,14 +175,6 @@ impl RecvBatch {
             Err(e) => return Err(e.into()),
         };
         for (slot, msg) in results.enumerate() {
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::RxqOvfl(n) = c {
-                        // The kernel's running count (a u32 that may wrap): keep the latest.
-                        self.kernel_drops = self.kernel_drops.max(u64::from(n));
-                    }
-                }
-            }
             let from = msg.address.as_ref().and_then(to_std);
             // A datagram without a usable source address cannot be answered or checked.
             if let Some(from) = from {
@@ -172,12 +189,6 @@ impl RecvBatch {
         let &(slot, n, from) = self.got.get(i)?;
         let at = slot * self.slot;
         Some((self.bufs.get(at..at + n.min(self.slot))?, from))
-    }
-
-    /// Datagrams the kernel dropped on this socket for want of receive buffer space, as last
-    /// reported.
-    pub(super) fn kernel_drops(&self) -> u64 {
-        self.kernel_drops
     }
 }
 
@@ -322,7 +333,7 @@ mod test {
         // Nothing queued: no wait without `wait`, a timeout with it.
         assert_eq!(r.recv(&b, false).unwrap(), 0);
         assert_eq!(r.recv(&b, true).unwrap(), 0);
-        assert_eq!(r.kernel_drops(), 0);
+        assert_eq!(kernel_drops(socket_inode(&b).unwrap()), Some(0));
     }
 
     #[test]
@@ -346,13 +357,14 @@ mod test {
         for _ in 0..2_000 {
             let _ = a.send_to(&[1; 1000], to);
         }
+        let inode = socket_inode(&b).unwrap();
+        let dropped = kernel_drops(inode).unwrap();
+        assert!(dropped > 0 && dropped < 2_000, "{dropped}");
+        // Receiving does not change the count.
         let mut r = RecvBatch::new(1000);
         assert!(r.recv(&b, true).unwrap() > 0);
         while r.recv(&b, false).unwrap() > 0 {}
-        // One more, so a datagram carries the final count.
-        a.send_to(&[1; 10], to).unwrap();
-        assert_eq!(r.recv(&b, true).unwrap(), 1);
-        assert!(r.kernel_drops() > 0);
+        assert_eq!(kernel_drops(inode), Some(dropped));
     }
 
     #[test]

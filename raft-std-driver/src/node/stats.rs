@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::Node;
+use super::{sockio, Node};
 use crate::machine::StateMachine;
 use crate::metrics::Latency;
 use crate::transport::{DropCounters, DropReason};
@@ -20,8 +20,8 @@ pub struct DriverCounters {
     pub bad_payload: u64,
     /// `recv` errors (e.g. ICMP port unreachable from an earlier send).
     pub recv_errors: u64,
-    /// Datagrams the kernel dropped because the socket's receive buffer was full
-    /// (`SO_RXQ_OVFL`, as the last datagram received reported it).
+    /// Datagrams the kernel dropped because the socket's receive buffer was full (the socket's
+    /// `drops` in `/proc/net/udp`, read with the counters; 0 where there is no `/proc`).
     pub rx_buffer_drops: u64,
     /// Client requests answered `Busy` because [`NodeConfig::clients`]x4 requests were
     /// already waiting (backpressure instead of letting the socket overflow).
@@ -185,7 +185,10 @@ impl<M: StateMachine> Node<M> {
             snapshots: snaps.captured,
             snapshots_installed: snaps.installs,
             became_leader: self.events.became_leader,
-            rx_buffer_drops: self.rx.kernel_drops(),
+            rx_buffer_drops: self
+                .sock_inode
+                .and_then(sockio::kernel_drops)
+                .unwrap_or(0),
             ..self.counters.clone()
         }
     }
