@@ -29,8 +29,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmmsg, sendmmsg, setsockopt, sockopt, MsgFlags, MultiHeaders,
-    SockaddrStorage,
+    recvmmsg, sendmmsg, setsockopt, sockopt, MsgFlags, MultiHeaders, SockaddrStorage,
 };
 
 /// Datagrams one `recvmmsg` takes at most.

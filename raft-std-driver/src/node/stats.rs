@@ -185,10 +185,7 @@ impl<M: StateMachine> Node<M> {
             snapshots: snaps.captured,
             snapshots_installed: snaps.installs,
             became_leader: self.events.became_leader,
-            rx_buffer_drops: self
-                .sock_inode
-                .and_then(sockio::kernel_drops)
-                .unwrap_or(0),
+            rx_buffer_drops: self.sock_inode.and_then(sockio::kernel_drops).unwrap_or(0),
             ..self.counters.clone()
         }
     }
