@@ -2,10 +2,15 @@
 //! with the same session sequence number until it is answered (so it applies exactly once),
 //! and gives up with [`ClientError::Failed`] after a deadline, saying which of the
 //! [`Failure`]s it met (not sent, no reply, no authenticated reply, outcome unknown).
-//! Membership admin requests are in [`member`].
+//! It waits adaptively ([`backoff`]): attempt timeouts from the round trips it measured, a
+//! second attempt at the same node before the next, growing jittered pauses after `Busy`.
+//! Membership admin requests are in [`member`]; many requests in flight at once (each in its
+//! own session) in [`pipeline`].
 
+pub mod backoff;
 pub mod member;
 pub mod outcome;
+pub mod pipeline;
 pub mod settings;
 
 use std::fmt;
@@ -18,6 +23,7 @@ use crate::config::Peer;
 use crate::kv::{Command, Request, Response};
 use crate::transport::{read_notice, ClusterKey, Opener, PeerBinding, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientBody, ClientRequest, NodeStatus, ReplyBody, ServerReply};
+use backoff::Backoff;
 use outcome::Attempts;
 pub use outcome::Failure;
 
@@ -26,7 +32,8 @@ const MAX_UDP: usize = 65_507;
 /// Timeouts of a [`Client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// How long one attempt waits for a reply before trying the next node.
+    /// The longest one attempt waits for a reply (the first attempts, before any round trip
+    /// was measured, and after repeated silence); see [`backoff`].
     pub attempt_timeout: Duration,
     /// How long a request is retried before it fails ([`ClientError::Failed`]).
     pub deadline: Duration,
@@ -91,8 +98,15 @@ pub struct Client {
     client_id: u64,
     seq: u64,
     next_req: u64,
+    /// The first request id of the current leader request: a late reply to any of its
+    /// attempts answers it (so a retry sent just before the first reply arrived costs nothing
+    /// more).
+    op_first: u64,
     opts: ClientOptions,
     attempts: Attempts,
+    backoff: Backoff,
+    /// Redirects followed for the current request.
+    redirects: usize,
     buf: Vec<u8>,
     frame: Vec<u8>,
     sealed: Vec<u8>,
@@ -142,8 +156,11 @@ impl Client {
             client_id: crate::node::random_u64(),
             seq: 0,
             next_req: 1,
+            op_first: 1,
             opts,
             attempts: Attempts::default(),
+            backoff: Backoff::new(opts.attempt_timeout, crate::node::random_u64()),
+            redirects: 0,
             buf: vec![0; MAX_UDP],
             frame: Vec::new(),
             sealed: Vec::new(),
@@ -205,7 +222,7 @@ impl Client {
     }
 
     /// Sends `body` to the leader (following `NotLeader` hints, trying the nodes in turn,
-    /// waiting out `Busy`) until `answer` takes a reply, or the deadline passes.
+    /// backing off on `Busy` and silence) until `answer` takes a reply, or the deadline passes.
     fn via_leader<T>(
         &mut self,
         body: ClientBody,
@@ -213,6 +230,8 @@ impl Client {
     ) -> Result<T, ClientError> {
         let start = Instant::now();
         self.attempts.reset();
+        self.redirects = 0;
+        self.op_first = self.next_req;
         loop {
             let waited = start.elapsed();
             if waited >= self.opts.deadline {
@@ -220,39 +239,51 @@ impl Client {
             }
             let node = self.nodes[self.target];
             let left = self.opts.deadline - waited;
-            let timeout = self.opts.attempt_timeout.min(left);
+            let timeout = self.backoff.attempt_timeout().min(left);
             let reply = self.roundtrip(node.addr, body.clone(), timeout)?;
             if let Some(done) = reply.as_ref().and_then(&mut answer) {
+                self.backoff.on_answer();
                 return done;
             }
-            match reply {
+            let pause = match reply {
                 Some(ReplyBody::NotLeader { leader: Some(l) })
                     if l != node.id && self.nodes.iter().any(|p| p.id == l) =>
                 {
+                    // Straight to the leader named; a redirect loop (a leader changing)
+                    // backs off like `Busy`.
                     self.attempts.last = format!("node {} redirected to {l}", node.id);
                     self.set_target(l);
-                    std::thread::sleep(Duration::from_millis(2));
+                    self.redirects += 1;
+                    (self.redirects > self.nodes.len()).then(|| self.backoff.pause())
                 }
                 Some(ReplyBody::Busy) => {
                     self.attempts.last = format!("node {} busy", node.id);
-                    std::thread::sleep(Duration::from_millis(20));
+                    Some(self.backoff.pause())
                 }
-                other => {
+                // Silence: the same node once more, then the next (`roundtrip` said why).
+                None => {
+                    if self.backoff.on_silence() {
+                        self.target = (self.target + 1) % self.nodes.len();
+                    }
+                    None
+                }
+                Some(other) => {
                     match other {
-                        // `roundtrip` said why.
-                        None => {}
-                        Some(ReplyBody::NotLeader { .. }) => {
+                        ReplyBody::NotLeader { .. } => {
                             self.attempts.last = format!("node {} knows no leader", node.id);
                         }
                         // E.g. `Retry`: the request may have been proposed.
-                        Some(b) => {
+                        b => {
                             self.attempts.open += 1;
                             self.attempts.last = format!("node {}: {b:?}", node.id);
                         }
                     }
                     self.target = (self.target + 1) % self.nodes.len();
-                    std::thread::sleep(Duration::from_millis(10));
+                    Some(self.backoff.pause())
                 }
+            };
+            if let Some(p) = pause {
+                std::thread::sleep(p.min(self.opts.deadline.saturating_sub(start.elapsed())));
             }
         }
     }
@@ -290,11 +321,14 @@ impl Client {
         let Some(node) = self.nodes.iter().find(|p| p.id == id).copied() else {
             return Ok(None);
         };
+        // A single attempt, its own request.
+        self.op_first = self.next_req;
         self.roundtrip(node.addr, body, self.opts.attempt_timeout)
     }
 
-    /// One request and its reply (replies to earlier requests are skipped); what it met is
-    /// added to the request's [`Attempts`].
+    /// One attempt and its reply (replies to earlier requests are skipped; a reply to an
+    /// earlier attempt of the same request is taken); what it met is added to the request's
+    /// [`Attempts`].
     fn roundtrip(
         &mut self,
         addr: SocketAddr,
@@ -316,7 +350,8 @@ impl Client {
             return Ok(None);
         }
         self.attempts.sent += 1;
-        let deadline = Instant::now() + timeout;
+        let sent_at = Instant::now();
+        let deadline = sent_at + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -360,6 +395,12 @@ impl Client {
             };
             if let Some(reply) = wire::decode::<ServerReply>(body) {
                 if reply.id == id {
+                    self.backoff.on_reply(sent_at.elapsed());
+                    return Ok(Some(reply.body));
+                }
+                // An earlier attempt of the same request (no round-trip sample: its send
+                // time is not this attempt's).
+                if (self.op_first..id).contains(&reply.id) {
                     return Ok(Some(reply.body));
                 }
             }

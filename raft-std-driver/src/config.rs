@@ -21,6 +21,9 @@
 //! read_policy = "read_index"         # or "lease" or "log"
 //! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
 //!                                    # (default: no endpoint)
+//! clients = 1024                     # concurrent clients the UDP socket buffers are sized
+//!                                    # for (8 KiB each, plus 1 MiB for the other nodes), and
+//!                                    # 4x this many requests waiting before `Busy`
 //! ```
 
 use std::fmt;
@@ -48,6 +51,8 @@ pub mod defaults {
     pub const SNAPSHOT_ENTRIES: u64 = 0;
     /// `read_policy`.
     pub const READ_POLICY: &str = "read_index";
+    /// `clients`.
+    pub const CLIENTS: usize = 1024;
 }
 
 /// One `id=host:port` peer.
@@ -131,6 +136,10 @@ pub struct NodeConfig {
     pub read_policy: crate::node::ReadPolicy,
     /// Where `raft-node` serves Prometheus metrics (`GET /metrics`); `None`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// The concurrent clients the node is sized for: its UDP receive and send buffers (the
+    /// sizes granted are logged at start), and the client requests it lets wait (4x this many)
+    /// before it answers new ones `Busy`.
+    pub clients: usize,
 }
 
 /// The TOML file's shape.
@@ -154,6 +163,7 @@ struct File {
     snapshot_entries: Option<u64>,
     read_policy: Option<String>,
     metrics_addr: Option<String>,
+    clients: Option<usize>,
 }
 
 /// The settings as given (flags or file), before validation.
@@ -191,6 +201,8 @@ pub struct RawConfig {
     pub read_policy: Option<String>,
     /// `--metrics-addr`.
     pub metrics_addr: Option<String>,
+    /// `--clients`.
+    pub clients: Option<usize>,
 }
 
 impl RawConfig {
@@ -214,6 +226,7 @@ impl RawConfig {
             snapshot_entries: f.snapshot_entries,
             read_policy: f.read_policy,
             metrics_addr: f.metrics_addr,
+            clients: f.clients,
         })
     }
 
@@ -236,6 +249,7 @@ impl RawConfig {
             snapshot_entries: self.snapshot_entries.or(base.snapshot_entries),
             read_policy: self.read_policy.or(base.read_policy),
             metrics_addr: self.metrics_addr.or(base.metrics_addr),
+            clients: self.clients.or(base.clients),
         }
     }
 
@@ -328,6 +342,10 @@ impl RawConfig {
             Some(a) => Some(resolve("--metrics-addr", &a)?),
             None => None,
         };
+        let clients = self.clients.unwrap_or(defaults::CLIENTS);
+        if clients == 0 || clients > 1 << 20 {
+            return Err(format!("clients {clients}: must be in 1..=1048576"));
+        }
         let cfg = NodeConfig {
             id,
             listen,
@@ -349,6 +367,7 @@ impl RawConfig {
             snapshot_entries: self.snapshot_entries.unwrap_or(defaults::SNAPSHOT_ENTRIES),
             read_policy,
             metrics_addr,
+            clients,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
         raftcore::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())

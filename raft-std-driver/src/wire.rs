@@ -105,13 +105,40 @@ pub struct NodeStatus {
     pub last_index: u64,
 }
 
-/// Encodes `tag` then `value` into `out` (cleared first).
+/// Encodes `tag` then `value` into `out` (cleared first; its capacity is reused, so a warm
+/// buffer encodes without allocating).
 pub fn encode<T: Serialize>(tag: u8, value: &T, out: &mut Vec<u8>) {
     out.clear();
     out.push(tag);
-    // Postcard encodes these plain types into a growing Vec without error.
-    let body = postcard::to_stdvec(value).unwrap_or_default();
-    out.extend_from_slice(&body);
+    let buf = std::mem::take(out);
+    // Postcard encodes these plain types into a growing Vec without error; were it to fail,
+    // the frame is left empty (refused by every receiver).
+    *out = postcard::to_extend(value, buf).unwrap_or_default();
+}
+
+/// A [`ClientRequest`] carrying a [`ClientBody::Command`], decoded without copying the
+/// command: the same bytes (postcard writes a `Vec<u8>` as a length and the bytes, which a
+/// borrowed slice reads back), the variants in the same order.
+#[derive(Deserialize)]
+struct CommandRef<'a> {
+    id: u64,
+    #[serde(borrow)]
+    body: BodyRef<'a>,
+}
+
+/// The first variant of [`ClientBody`], borrowed (any other variant fails to decode here).
+#[derive(Deserialize)]
+enum BodyRef<'a> {
+    Command(&'a [u8]),
+}
+
+/// The request id and command of a client request that is a [`ClientBody::Command`],
+/// borrowed from `bytes` (the node's hot path: no allocation); `None` for any other request
+/// or for bytes that do not decode (then [`decode`] says which).
+pub fn decode_command(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let r: CommandRef<'_> = decode(bytes)?;
+    let BodyRef::Command(cmd) = r.body;
+    Some((r.id, cmd))
 }
 
 /// Decodes a whole postcard value; trailing bytes are refused.
@@ -119,5 +146,57 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     match postcard::take_from_bytes(bytes) {
         Ok((v, [])) => Some(v),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_command_decodes_borrowed_to_what_the_owned_decoder_reads() {
+        let mut out = Vec::new();
+        for cmd in [vec![], vec![7u8; 3], vec![1u8; 300]] {
+            let req = ClientRequest {
+                id: 1 << 40,
+                body: ClientBody::Command(cmd.clone()),
+            };
+            encode(TAG_CLIENT, &req, &mut out);
+            assert_eq!(decode_command(&out[1..]), Some((1 << 40, &cmd[..])));
+            assert_eq!(decode::<ClientRequest>(&out[1..]), Some(req));
+        }
+        // Other requests, and damaged ones, are left to the owned decoder.
+        let status = ClientRequest {
+            id: 3,
+            body: ClientBody::Status,
+        };
+        encode(TAG_CLIENT, &status, &mut out);
+        assert_eq!(decode_command(&out[1..]), None);
+        assert_eq!(decode::<ClientRequest>(&out[1..]), Some(status));
+        let req = ClientRequest {
+            id: 3,
+            body: ClientBody::Command(vec![1, 2, 3]),
+        };
+        encode(TAG_CLIENT, &req, &mut out);
+        out.pop();
+        assert_eq!(decode_command(&out[1..]), None);
+        out.push(3);
+        out.push(0);
+        assert_eq!(decode_command(&out[1..]), None, "trailing bytes");
+    }
+
+    #[test]
+    fn encoding_reuses_the_buffer() {
+        let mut out = Vec::with_capacity(64);
+        let reply = ServerReply {
+            id: 9,
+            body: ReplyBody::Applied(vec![5; 10]),
+        };
+        encode(TAG_REPLY, &reply, &mut out);
+        let at = out.as_ptr();
+        encode(TAG_REPLY, &reply, &mut out);
+        assert_eq!(out.as_ptr(), at);
+        assert_eq!(out[0], TAG_REPLY);
+        assert_eq!(decode::<ServerReply>(&out[1..]), Some(reply));
     }
 }

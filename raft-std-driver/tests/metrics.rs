@@ -110,7 +110,11 @@ fn every_figure_is_served_with_sane_values() {
         );
         assert!(value(s, id, "raft_fsync_duration_seconds_sum") > 0.0);
         assert!(value(s, id, "raft_datagrams_accepted_total") > 0.0);
-        for (layer, reason) in [("transport", "bad_tag"), ("driver", "bad_payload")] {
+        for (layer, reason) in [
+            ("transport", "bad_tag"),
+            ("driver", "bad_payload"),
+            ("kernel", "receive_buffer_full"),
+        ] {
             value(
                 s,
                 id,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use raft_std_driver::admin::{MemberChange, MemberRefusal};
 use raft_std_driver::cli;
+use raft_std_driver::client::pipeline::Pipeline;
 use raft_std_driver::client::settings::{ClientSettings, DEFAULT_TIMEOUT_MS};
 use raft_std_driver::client::{Client, ClientError, ClientOptions};
 use raft_std_driver::config::Peer;
@@ -104,9 +105,13 @@ enum Op {
     },
     /// Runs N concurrent clients doing puts; prints puts/s and latency percentiles.
     Bench {
-        /// Concurrent clients (each one session, one request in flight).
+        /// Concurrent clients (each one socket; `--pipeline` sessions, one request in flight
+        /// each).
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// Requests each client keeps in flight (each in its own session).
+        #[arg(long, default_value_t = 1)]
+        pipeline: usize,
         /// How long to run, in seconds.
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
@@ -295,9 +300,18 @@ fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<Exi
         Op::Member { op } => member(&mut client, op, opts.deadline)?,
         Op::Bench {
             clients,
+            pipeline,
             secs,
             value_size,
-        } => bench(&key, &peers, opts, clients.max(1), secs, value_size)?,
+        } => {
+            let shape = Shape {
+                clients: clients.max(1),
+                pipeline: pipeline.max(1),
+                secs,
+                value_size,
+            };
+            bench(&key, &peers, opts, shape)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -342,14 +356,26 @@ fn expect(r: Response, ok: impl Fn(&Response) -> bool) -> Result<Response, Strin
     }
 }
 
+/// What `raft-client bench` runs.
+struct Shape {
+    clients: usize,
+    pipeline: usize,
+    secs: f64,
+    value_size: usize,
+}
+
 fn bench(
     key: &ClusterKey,
     peers: &[Peer],
     opts: ClientOptions,
-    clients: usize,
-    secs: f64,
-    value_size: usize,
+    shape: Shape,
 ) -> Result<(), String> {
+    let Shape {
+        clients,
+        pipeline,
+        secs,
+        value_size,
+    } = shape;
     let run_for = Duration::from_secs_f64(secs.max(0.1));
     // Find the leader once, so every session starts there.
     let mut probe = Client::new(key, peers.to_vec(), opts).map_err(|e| e.to_string())?;
@@ -366,22 +392,30 @@ fn bench(
             let key = key.clone();
             let peers = peers.to_vec();
             std::thread::spawn(move || -> Result<(Vec<u32>, u64), String> {
-                let mut c = Client::new(&key, peers, opts).map_err(|e| e.to_string())?;
-                c.set_target(leader);
+                let mut p =
+                    Pipeline::new(&key, peers, opts, pipeline).map_err(|e| e.to_string())?;
+                p.set_target(leader);
                 let mut lat = Vec::new();
                 let mut errors = 0u64;
-                let value = vec![b'v'; value_size];
+                let mut done = Vec::new();
                 let mut i = 0u64;
                 while start.elapsed() < run_for {
-                    let k = format!("bench-{t}-{i}").into_bytes();
-                    i += 1;
-                    let t0 = Instant::now();
-                    match c.execute(Command::Put {
-                        key: k,
-                        value: value.clone(),
-                    }) {
-                        Ok(Response::Written) => lat.push(t0.elapsed().as_micros() as u32),
-                        _ => errors += 1,
+                    while p.in_flight() < pipeline {
+                        let put = Command::Put {
+                            key: format!("bench-{t}-{i}").into_bytes(),
+                            value: vec![b'v'; value_size],
+                        };
+                        i += 1;
+                        if p.submit(put).is_err() {
+                            break;
+                        }
+                    }
+                    p.poll(&mut done).map_err(|e| e.to_string())?;
+                    for c in done.drain(..) {
+                        match c.result {
+                            Ok(Response::Written) => lat.push(c.latency.as_micros() as u32),
+                            _ => errors += 1,
+                        }
                     }
                 }
                 Ok((lat, errors))
@@ -405,7 +439,7 @@ fn bench(
         f64::from(all[k]) / 1000.0
     };
     println!(
-        "clients={clients} puts={} secs={elapsed:.1} puts/s={:.0} p50={:.2}ms p99={:.2}ms p999={:.2}ms errors={errors}",
+        "clients={clients} puts={} secs={elapsed:.1} puts/s={:.0} p50={:.2}ms p99={:.2}ms p999={:.2}ms errors={errors} pipeline={pipeline}",
         all.len(),
         all.len() as f64 / elapsed,
         pct(0.50),

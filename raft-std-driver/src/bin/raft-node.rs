@@ -88,6 +88,10 @@ struct Args {
     /// endpoint). Bind it to loopback or a private interface: it has no authentication.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<String>,
+    /// The concurrent clients to size for: the UDP socket buffers (8 KiB a client plus 1 MiB;
+    /// the sizes granted are logged) and the requests let wait (4x) before `Busy`.
+    #[arg(long, value_name = "N", default_value_t = defaults::CLIENTS)]
+    clients: usize,
     /// UNSAFE, LAST RESORT when a majority is lost for good: make this node the only voter of
     /// a one-node cluster built from its own log, then run. Writes the old cluster acknowledged
     /// but this node lacks are lost; never start the other nodes on their old data again. A
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
         snapshot_entries: given("snapshot_entries").then_some(args.snapshot_entries),
         read_policy: given("read_policy").then_some(args.read_policy),
         metrics_addr: args.metrics_addr,
+        clients: given("clients").then_some(args.clients),
     };
     let raw = match &args.config {
         Some(path) => match RawConfig::from_file(path) {

@@ -80,6 +80,7 @@ impl Collector for Published {
             ("accepted", d.proposals_accepted),
             ("not_leader", d.proposals_not_leader),
             ("busy", d.proposals_busy),
+            ("clients_busy", d.clients_busy),
             ("too_large", d.proposals_too_large),
             ("retry", d.proposals_retry),
         ];
@@ -96,13 +97,15 @@ impl Collector for Published {
         let others = [
             ("driver", "sender_mismatch", d.sender_mismatch),
             ("driver", "bad_payload", d.bad_payload),
+            ("kernel", "receive_buffer_full", d.rx_buffer_drops),
             ("core", "malformed", c.dropped_malformed),
             ("core", "wrong_cluster", c.dropped_wrong_cluster),
             ("core", "misaddressed", c.dropped_misaddressed),
             ("core", "unknown_peer", c.dropped_unknown_peer),
         ];
-        let help = "Datagrams dropped: by the transport (authentication, replay, allow-list), \
-                    the driver (payload) or raft-core (frame)";
+        let help = "Datagrams dropped: by the kernel (receive buffer full), the transport \
+                    (authentication, replay, allow-list), the driver (payload) or raft-core \
+                    (frame)";
         let mut drops =
             e.encode_descriptor("datagrams_dropped", help, None, MetricType::Counter)?;
         for (layer, reason, n) in transport.into_iter().chain(others) {

@@ -19,10 +19,12 @@
 //!
 //! # One turn of the loop ([`Node::turn`])
 //!
-//! 1. Wait for a datagram until the next tick is due (a [`NodeHandle`] wakes the wait), then
-//!    drain every datagram already queued (up to a batch). Each is opened (authenticated,
+//! 1. Wait for a datagram (a [`NodeHandle`] wakes the wait; the socket's fixed receive timeout,
+//!    a quarter tick, bounds it), taking what is queued in `recvmmsg` batches (up to
+//!    [`BATCH`] datagrams a turn; see `sockio.rs`). Each is opened (authenticated,
 //!    replay-checked, allow-listed, drops counted per reason) and stepped through the engine
-//!    as `Input::Frame`, or handled as a client request (`serve.rs`).
+//!    as `Input::Frame`, or handled as a client request (`serve.rs`). What the steps send is
+//!    queued and leaves in `sendmmsg` batches.
 //! 2. Step the ticks that are due (a monotonic [`Instant`] clock, one `Input::Tick` per tick
 //!    length) and the handles' proposals. Every step's writes go to the WAL at once (readable,
 //!    not yet durable), its sends go out, its applies reach the state machine.
@@ -31,7 +33,8 @@
 //! 4. Group commit: [`Engine::flush`] makes every write of the turn durable with one WAL
 //!    write and one fsync, then steps `Input::Persisted` (raft-core runs with
 //!    `Durability::Deferred`: it holds back the acknowledgements that need durable state and
-//!    never applies past it, so the sends of the turn left before the fsync).
+//!    never applies past it, so the sends of the turn leave, queued, before the fsync; what
+//!    `Persisted` sends leaves after it).
 //! 5. A wanted snapshot (raft-core's `CaptureWanted`, seen as [`Engine::capture_wanted`], or
 //!    `snapshot_entries` applied since the last one), unless one is streaming in:
 //!    [`Engine::capture`] saves the state machine's bytes atomically and reports them to the
@@ -51,6 +54,7 @@ mod metrics;
 mod noio;
 mod serve;
 mod snapshots;
+mod sockio;
 mod stats;
 mod udp;
 
@@ -60,7 +64,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use raftcore::engine::Storage as _;
 use raftcore::{Engine, Input, LogIndex, Membership, NodeId, Proposal, Restored, Term};
@@ -106,7 +110,7 @@ type NodeEngine<M> = Engine<Core, WalLog, UdpTransport, Applier<M>, SnapshotFile
 /// Client replay windows kept (see [`Opener::accept_clients`]).
 const MAX_CLIENTS: usize = 4096;
 /// Datagrams handled per turn before the turn's group commit.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 /// The largest UDP payload.
 const MAX_UDP: usize = 65_507;
 
@@ -119,8 +123,10 @@ pub struct Node<M: StateMachine = KvStore> {
     /// Which refused datagrams are logged (and answered with a refusal notice).
     drop_log: DropLog,
     read_policy: ReadPolicy,
-    /// Reusable buffers: a datagram received, its plaintext.
-    rx: Vec<u8>,
+    /// Batches of received datagrams (reused), and the plaintext of the one being handled.
+    rx: sockio::RecvBatch,
+    /// The socket's inode, naming its line (and drop count) in `/proc/net/udp`.
+    sock_inode: Option<u64>,
     plain: Vec<u8>,
     /// The application events of the current step.
     events: Seen,
@@ -269,6 +275,27 @@ impl<M: StateMachine> Node<M> {
 
         let sock = UdpSocket::bind(cfg.listen).map_err(|e| NodeError::Io("bind", e))?;
         let local = sock.local_addr().map_err(|e| NodeError::Io("bind", e))?;
+        let wanted = sockio::buffer_bytes(cfg.clients);
+        let granted = sockio::prepare(&sock, sockio::recv_granule(cfg.tick), wanted)
+            .map_err(|e| NodeError::Io("socket options", e))?;
+        if granted.recv < wanted || granted.send < wanted {
+            tracing::warn!(
+                clients = cfg.clients,
+                wanted,
+                recv = granted.recv,
+                send = granted.send,
+                "the kernel granted smaller UDP buffers than the clients need (raise \
+                 net.core.rmem_max and net.core.wmem_max, or run with CAP_NET_ADMIN): \
+                 bursts may be dropped (counted as receive_buffer_full)"
+            );
+        } else {
+            tracing::info!(
+                clients = cfg.clients,
+                recv = granted.recv,
+                send = granted.send,
+                "UDP socket buffers"
+            );
+        }
         let sealer = Sealer::new(&key, cfg.id, epoch, MAX_UDP);
         let peers: HashMap<u32, SocketAddr> = cfg.peers.iter().map(|p| (p.id, p.addr)).collect();
         let mut opener = Opener::new(
@@ -282,6 +309,8 @@ impl<M: StateMachine> Node<M> {
         let waker_addr = waker
             .local_addr()
             .map_err(|e| NodeError::Io("waker socket", e))?;
+        let max_datagram = cfg.max_datagram();
+        let sock_inode = sockio::socket_inode(&sock);
         let (cmd_tx, cmds) = mpsc::channel();
         let now = Instant::now();
         let latest = snaps.latest();
@@ -300,7 +329,8 @@ impl<M: StateMachine> Node<M> {
             opener,
             drop_log: DropLog::default(),
             read_policy,
-            rx: vec![0; MAX_UDP],
+            rx: sockio::RecvBatch::new(max_datagram),
+            sock_inode,
             plain: Vec::new(),
             applied: Vec::new(),
             waiters: BTreeMap::new(),
@@ -378,35 +408,11 @@ impl<M: StateMachine> Node<M> {
         if self.core().is_halted() {
             return Err(NodeError::Core(raftcore::StepError::Halted));
         }
-        let wait = self
-            .next_tick
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_micros(200));
-        self.socket()
-            .set_read_timeout(Some(wait))
-            .map_err(|e| NodeError::Io("socket timeout", e))?;
-        if let Some((n, from)) = self.recv() {
-            self.on_datagram(n, from)?;
-            self.socket()
-                .set_nonblocking(true)
-                .map_err(|e| NodeError::Io("socket mode", e))?;
-            let mut drained = Ok(());
-            for _ in 0..BATCH {
-                match self.recv() {
-                    Some((n, from)) => {
-                        if let Err(e) = self.on_datagram(n, from) {
-                            drained = Err(e);
-                            break;
-                        }
-                    }
-                    None => break,
-                }
-            }
-            self.socket()
-                .set_nonblocking(false)
-                .map_err(|e| NodeError::Io("socket mode", e))?;
-            drained?;
-        }
+        // Anything stepped outside a turn (e.g. at open) leaves before the wait.
+        self.engine.transport_mut().send_queued();
+        // Wait (up to the socket's timeout) unless a tick is already due.
+        let wait = self.next_tick > Instant::now();
+        self.receive(wait)?;
         let now = Instant::now();
         let mut ticks = 0;
         while self.next_tick <= now && ticks < 4 {
@@ -459,10 +465,6 @@ impl<M: StateMachine> Node<M> {
         due && !streaming
     }
 
-    fn socket(&self) -> &UdpSocket {
-        self.engine.transport().socket()
-    }
-
     /// Steps one input through the engine (which performs its outputs), then answers what it
     /// decided ([`Node::settle`]). Returns the proposal answer.
     fn step(&mut self, input: Input<'_>) -> Result<Option<Proposal>, NodeError> {
@@ -474,9 +476,13 @@ impl<M: StateMachine> Node<M> {
     }
 
     /// Group commit: one sync for the turn's writes, then `Persisted` ([`Engine::flush`]).
+    /// The queued sends leave before the sync (appends reach the followers while the
+    /// leader's fsync runs) and what the sync released (acknowledgements, replies) after it.
     fn flush(&mut self) -> Result<(), NodeError> {
+        self.engine.transport_mut().send_queued();
         let r = self.engine.flush(&mut self.events);
         self.settle();
+        self.engine.transport_mut().send_queued();
         Ok(r?)
     }
 

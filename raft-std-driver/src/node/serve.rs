@@ -83,7 +83,7 @@ impl<M: StateMachine> Node<M> {
             id: req.id,
         };
         let body = match req.body {
-            ClientBody::Command(cmd) => return self.submit(&cmd, reply),
+            ClientBody::Command(cmd) => return self.on_command(from, req.id, &cmd),
             ClientBody::LocalQuery(cmd) => ReplyBody::Applied(self.state_machine().query(&cmd)),
             ClientBody::Status => ReplyBody::Status(self.status()),
             ClientBody::Stats => ReplyBody::Stats(self.stats_json().to_string()),
@@ -92,6 +92,31 @@ impl<M: StateMachine> Node<M> {
         };
         self.reply(reply, body);
         Ok(())
+    }
+
+    /// A client's command (request `id` from `from`): submitted, or answered `Busy` when
+    /// 4x [`NodeConfig::clients`](crate::config::NodeConfig::clients) requests are waiting
+    /// already (backpressure: a cheap answer the client backs off on, rather than a queue
+    /// that outgrows the socket buffer sized for that many clients and drops datagrams).
+    pub(super) fn on_command(
+        &mut self,
+        from: SocketAddr,
+        id: u64,
+        cmd: &[u8],
+    ) -> Result<(), NodeError> {
+        let reply = ReplyTo::Udp { addr: from, id };
+        if self.pending_requests() >= 4 * self.cfg.clients {
+            self.counters.clients_busy += 1;
+            self.reply(reply, ReplyBody::Busy);
+            return Ok(());
+        }
+        self.submit(cmd, reply)
+    }
+
+    /// Client requests waiting for an answer: proposals not yet applied, reads not yet served.
+    fn pending_requests(&self) -> usize {
+        let ready: usize = self.ready_reads.values().map(Vec::len).sum();
+        self.waiters.len() + self.reads.len() + ready
     }
 
     /// Where every command enters; reads are routed here by the [`ReadPolicy`].

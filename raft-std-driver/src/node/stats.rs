@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::Node;
+use super::{sockio, Node};
 use crate::machine::StateMachine;
 use crate::metrics::Latency;
 use crate::transport::{DropCounters, DropReason};
@@ -20,6 +20,14 @@ pub struct DriverCounters {
     pub bad_payload: u64,
     /// `recv` errors (e.g. ICMP port unreachable from an earlier send).
     pub recv_errors: u64,
+    /// Datagrams the kernel dropped because the socket's receive buffer was full (the socket's
+    /// `drops` in `/proc/net/udp`, read with the counters; 0 where there is no `/proc`).
+    pub rx_buffer_drops: u64,
+    /// Client requests answered `Busy` because [`NodeConfig::clients`]x4 requests were
+    /// already waiting (backpressure instead of letting the socket overflow).
+    ///
+    /// [`NodeConfig::clients`]: crate::config::NodeConfig::clients
+    pub clients_busy: u64,
     /// Datagrams that could not be sealed or sent.
     pub send_errors: u64,
     /// Messages that could not be encoded from the log (must stay 0).
@@ -111,6 +119,8 @@ fn to_json(
         },
         "driver": {
             "recv_errors": d.recv_errors,
+            "rx_buffer_drops": d.rx_buffer_drops,
+            "clients_busy": d.clients_busy,
             "send_errors": d.send_errors,
             "encode_errors": d.encode_errors,
             "persists": d.persists,
@@ -175,6 +185,7 @@ impl<M: StateMachine> Node<M> {
             snapshots: snaps.captured,
             snapshots_installed: snaps.installs,
             became_leader: self.events.became_leader,
+            rx_buffer_drops: self.sock_inode.and_then(sockio::kernel_drops).unwrap_or(0),
             ..self.counters.clone()
         }
     }

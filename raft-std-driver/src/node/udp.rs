@@ -1,13 +1,16 @@
 //! The engine's [`Transport`] seam over the UDP socket: a raft message is encoded after the
 //! [`wire::TAG_RAFT`] byte into a reusable frame buffer (payloads read from the WAL, a snapshot
-//! chunk from the buffer the snapshot seam read it into), sealed and sent to the peer's
-//! configured address. The node's replies to clients leave through the same socket and sealer
-//! ([`UdpTransport::reply`]).
+//! chunk from the buffer the snapshot seam read it into), sealed into the send queue for the
+//! peer's configured address. The node's replies to clients are queued through the same
+//! sealer ([`UdpTransport::reply`]). The queue goes out in `sendmmsg` batches
+//! ([`UdpTransport::send_queued`]): when full, before every WAL sync (so appends still leave
+//! before the leader's fsync) and at the end of each turn.
 //!
 //! Nothing here stops the node: a message to a node outside the peer table is dropped, and a
 //! frame that cannot be encoded, sealed or sent is counted and dropped (raft retries).
 //!
-//! The receiving side is here too ([`Node::on_datagram`]): a datagram is opened
+//! The receiving side is here too ([`Node::receive`], [`Node::on_datagram`]): datagrams come
+//! in `recvmmsg` batches (see `sockio.rs`), and each is opened
 //! (authenticated, replay-checked, allow-listed, drops counted per reason by the [`Opener`]),
 //! then stepped into the engine as a raft frame or handed to the client protocol. A refused
 //! datagram is logged, at most once per source address per
@@ -18,7 +21,6 @@
 //! [`Opener`]: crate::transport::Opener
 
 use std::collections::HashMap;
-use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
@@ -26,7 +28,8 @@ use raftcore::codec::{self, EntrySource};
 use raftcore::engine::{Outgoing, Transport};
 use raftcore::{Input, Message};
 
-use super::{Node, NodeError};
+use super::sockio::{SendQueue, RECV_BATCH};
+use super::{Node, NodeError, BATCH};
 use crate::machine::StateMachine;
 use crate::transport::{notice_for, read_notice, DropReason, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientRequest, ReplyBody, ServerReply};
@@ -48,9 +51,10 @@ pub(super) struct UdpTransport {
     sealer: Sealer,
     peers: HashMap<u32, SocketAddr>,
     max_frame_bytes: usize,
-    /// Reusable buffers: a frame to seal (tag byte first), a sealed datagram.
+    /// Reusable buffer: a frame to seal (tag byte first).
     frame: Vec<u8>,
-    sealed: Vec<u8>,
+    /// Sealed datagrams waiting for the next `sendmmsg`.
+    queue: SendQueue,
     pub(super) counters: SendCounters,
 }
 
@@ -69,7 +73,7 @@ impl UdpTransport {
             peers,
             max_frame_bytes,
             frame: Vec::new(),
-            sealed: Vec::new(),
+            queue: SendQueue::new(),
             counters: SendCounters::default(),
         }
     }
@@ -85,18 +89,27 @@ impl UdpTransport {
         self.send_frame(addr);
     }
 
-    /// Seals the frame buffer and sends it to `addr`.
+    /// Seals the frame buffer into the send queue for `addr` (sending the queue once a batch
+    /// is full).
     fn send_frame(&mut self, addr: SocketAddr) {
-        match self.sealer.seal(&self.frame, &mut self.sealed) {
+        match self.sealer.seal(&self.frame, self.queue.slot()) {
             Ok(()) => {
-                if self.sock.send_to(&self.sealed, addr).is_err() {
-                    self.counters.send_errors += 1;
+                self.queue.push(addr);
+                if self.queue.is_full() {
+                    self.send_queued();
                 }
             }
             Err(e) => {
                 self.counters.send_errors += 1;
                 tracing::warn!(error = %e, "cannot seal");
             }
+        }
+    }
+
+    /// Sends every queued datagram (`sendmmsg` batches); what cannot be sent is counted.
+    pub(super) fn send_queued(&mut self) {
+        if !self.queue.is_empty() {
+            self.counters.send_errors += self.queue.flush(&self.sock);
         }
     }
 }
@@ -131,37 +144,49 @@ impl Transport for UdpTransport {
 }
 
 impl<M: StateMachine> Node<M> {
-    pub(super) fn recv(&mut self) -> Option<(usize, SocketAddr)> {
-        match self.engine.transport().socket().recv_from(&mut self.rx) {
-            Ok(r) => Some(r),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                None
+    /// Receives and handles the datagrams queued on the socket, waiting for the first one up
+    /// to the socket's timeout when `wait`: `recvmmsg` batches until the queue is empty or
+    /// [`BATCH`] datagrams were handled (the rest wait for the next turn, after this turn's
+    /// group commit).
+    pub(super) fn receive(&mut self, wait: bool) -> Result<(), NodeError> {
+        let mut handled = 0;
+        loop {
+            let sock = self.engine.transport().socket();
+            let n = match self.rx.recv(sock, wait && handled == 0) {
+                Ok(n) => n,
+                Err(_) => {
+                    // E.g. ECONNREFUSED from an ICMP error of an earlier send: not fatal.
+                    self.counters.recv_errors += 1;
+                    0
+                }
+            };
+            for i in 0..n {
+                self.on_datagram(i)?;
             }
-            Err(_) => {
-                // E.g. ECONNREFUSED from an ICMP error of an earlier send: not fatal.
-                self.counters.recv_errors += 1;
-                None
+            handled += n;
+            if n < RECV_BATCH || handled >= BATCH {
+                return Ok(());
             }
         }
     }
 
-    pub(super) fn on_datagram(&mut self, n: usize, from: SocketAddr) -> Result<(), NodeError> {
+    /// Handles the `i`th datagram of the last batch received.
+    pub(super) fn on_datagram(&mut self, i: usize) -> Result<(), NodeError> {
+        let Some((datagram, from)) = self.rx.get(i) else {
+            return Ok(());
+        };
         if from == self.waker_addr {
             return Ok(());
         }
-        let sender = match self.opener.open(from, &self.rx[..n]) {
+        let sender = match self.opener.open(from, datagram) {
             Ok(o) => {
                 self.plain.clear();
                 self.plain.extend_from_slice(o.plaintext);
                 o.sender
             }
             Err(reason) => {
-                self.report_refusal(n, from, reason);
+                let theirs = read_notice(datagram);
+                self.report_refusal(from, reason, theirs);
                 return Ok(());
             }
         };
@@ -171,12 +196,16 @@ impl<M: StateMachine> Node<M> {
         let plain = std::mem::take(&mut self.plain);
         let r = match plain.split_first() {
             Some((&wire::TAG_RAFT, frame)) => self.on_raft_frame(sender, frame),
-            Some((&wire::TAG_CLIENT, body)) => match wire::decode::<ClientRequest>(body) {
-                Some(req) => self.on_client(from, req),
-                None => {
-                    self.counters.bad_payload += 1;
-                    Ok(())
-                }
+            Some((&wire::TAG_CLIENT, body)) => match wire::decode_command(body) {
+                // The common request, borrowed from the plaintext buffer (no allocation).
+                Some((id, cmd)) => self.on_command(from, id, cmd),
+                None => match wire::decode::<ClientRequest>(body) {
+                    Some(req) => self.on_client(from, req),
+                    None => {
+                        self.counters.bad_payload += 1;
+                        Ok(())
+                    }
+                },
             },
             _ => {
                 self.counters.bad_payload += 1;
@@ -187,14 +216,14 @@ impl<M: StateMachine> Node<M> {
         r
     }
 
-    /// Logs the refusal of the `n`-byte datagram from `from` (already counted by the opener)
-    /// unless `from` was reported within the interval, and then answers a misconfigured
-    /// sender with a refusal notice.
-    fn report_refusal(&mut self, n: usize, from: SocketAddr, reason: DropReason) {
+    /// Logs the refusal of a datagram from `from` (already counted by the opener; `theirs`:
+    /// the refusal notice it is, if it is one) unless `from` was reported within the interval,
+    /// and then answers a misconfigured sender with a refusal notice.
+    fn report_refusal(&mut self, from: SocketAddr, reason: DropReason, theirs: Option<DropReason>) {
         let Some(suppressed) = self.drop_log.note(from, Instant::now()) else {
             return;
         };
-        if let Some(theirs) = read_notice(&self.rx[..n]) {
+        if let Some(theirs) = theirs {
             tracing::warn!(
                 %from,
                 reason = %theirs,

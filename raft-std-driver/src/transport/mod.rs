@@ -8,8 +8,10 @@
 //! |<------------------ header (37 B), authenticated as associated data ------------------>|
 //! ```
 //!
-//! The nonce is random (192 bits, so collisions are negligible without any nonce state); the
-//! counter exists only for replay rejection.
+//! The nonce is a random 128-bit prefix drawn once per sealer followed by the datagram's
+//! counter, so sealing makes no system call (see [`Sealer`] for why no nonce repeats
+//! under the shared key); the receiver takes the nonce from the header as it is, and
+//! uses the counter for replay rejection.
 //!
 //! # Replay rejection, and why the epoch is ordered rather than random
 //!
