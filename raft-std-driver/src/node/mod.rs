@@ -414,16 +414,7 @@ impl<M: StateMachine> Node<M> {
         let wait = self.next_tick > Instant::now();
         self.receive(wait)?;
         let now = Instant::now();
-        let mut ticks = 0;
-        while self.next_tick <= now && ticks < 4 {
-            self.step(Input::Tick)?;
-            self.next_tick += self.cfg.tick;
-            ticks += 1;
-        }
-        if self.next_tick <= now {
-            // Far behind (the process was paused): do not replay the lost time in a burst.
-            self.next_tick = now + self.cfg.tick;
-        }
+        self.step_due_ticks(now)?;
         if let Some(to) = self.fault.as_mut().and_then(|hook| hook.refresh(now)) {
             self.hook_transfer(NodeId(to))?;
         }
@@ -447,6 +438,29 @@ impl<M: StateMachine> Node<M> {
             self.write_stats();
         }
         self.publish_due(now);
+        Ok(())
+    }
+
+    /// Steps every tick due by `now` (the loop's clock is the monotonic [`Instant`]; raft-core
+    /// has none and counts time in these ticks). After a stall (the process paused by SIGSTOP,
+    /// a slow fsync, a stalled VM) the missed ticks are all stepped, up to `2 *
+    /// election_ticks`: by then the leader lease, CheckQuorum and every election timeout have
+    /// run out, so more would change nothing. Dropping them instead (as an earlier loop did)
+    /// let a leader paused past its lease resume believing it still held one and answer a
+    /// lease read stale (`tests/lease_pause.rs`). `receive` calls this before it handles
+    /// what a receive returned, so nothing that arrived during a stall is served first.
+    pub(super) fn step_due_ticks(&mut self, now: Instant) -> Result<(), NodeError> {
+        let cap = 2 * self.cfg.election_ticks.max(2);
+        let mut ticks = 0;
+        while self.next_tick <= now && ticks < cap {
+            self.step(Input::Tick)?;
+            self.next_tick += self.cfg.tick;
+            ticks += 1;
+        }
+        if self.next_tick <= now {
+            // Further behind than any timer reaches: resume the count from now.
+            self.next_tick = now + self.cfg.tick;
+        }
         Ok(())
     }
 

@@ -160,6 +160,11 @@ impl<M: StateMachine> Node<M> {
                     0
                 }
             };
+            if n > 0 {
+                // What arrived while the process was stalled is handled only after the
+                // stall's ticks: a leader paused past its lease learns it first.
+                self.step_due_ticks(std::time::Instant::now())?;
+            }
             for i in 0..n {
                 self.on_datagram(i)?;
             }
