@@ -60,6 +60,17 @@ pub struct Bounds {
     /// Client reads go through ReadIndex (`Input::Read`, on any live node: a follower asks
     /// the leader) instead of through the log.
     pub read_index: bool,
+    /// Lease reads on every node (`Config::lease_reads`; the core ignores it without
+    /// CheckQuorum).
+    pub lease_reads: bool,
+    /// A leader is also asked for changes of two voters at once ([`Action::DemoteTwo`]),
+    /// which a correct core refuses (no transition).
+    pub wide_changes: bool,
+    /// `Config::max_frame_bytes` (and the in-flight byte cap) of every node: 128 holds a
+    /// few of the model's entries per AppendEntries; 110 holds a write and one empty entry
+    /// but not a third, so a new leader's append can carry an older entry without its own
+    /// empty entry (the acknowledgement the Figure 8 rule is about).
+    pub max_frame_bytes: u32,
 }
 
 impl Bounds {
@@ -93,6 +104,9 @@ impl Bounds {
         snapshots: 0,
         transfers: 0,
         read_index: false,
+        lease_reads: false,
+        wide_changes: false,
+        max_frame_bytes: 128,
     };
 
     /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
@@ -222,6 +236,48 @@ impl Bounds {
         ..Bounds::FEATURES
     };
 
+    /// The terms bound (`RAFT_MODEL_BOUND=terms`): four elections, for the bugs that need
+    /// more than two terms (the Figure 8 commit, an AppendEntries without its prev check, a
+    /// follower committing past what it matched). n1 and n2 time out, twice each (two
+    /// clock-running ticks each: any order of four elections and heartbeat rounds), terms up
+    /// to 4, one client writes once (no reads: a broken log shows as State Machine Safety),
+    /// no faults, 3 frames in flight, frames of 110 bytes (a write and an empty entry per
+    /// AppendEntries, not more: batches split, see [`Bounds::max_frame_bytes`]).
+    pub const TERMS: Bounds = Bounds {
+        ticks: 4,
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        max_term: 4,
+        max_in_flight: 3,
+        clients: &[&[Some(1)]],
+        max_frame_bytes: 110,
+        max_depth: Some(20),
+        ..Bounds::SMALL
+    };
+
+    /// The lease bound (`RAFT_MODEL_BOUND=lease`): lease reads asked for without CheckQuorum
+    /// (the core then ignores them: reads go through ReadIndex rounds). n1 and n2 time out
+    /// once each (two elections), one client writes and one reads through `Input::Read`
+    /// on any node, no faults, 4 frames in flight.
+    pub const LEASE: Bounds = Bounds {
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        read_index: true,
+        lease_reads: true,
+        max_depth: Some(16),
+        ..Bounds::SMALL
+    };
+
+    /// The wide membership bound (`RAFT_MODEL_BOUND=membership-wide`): [`Bounds::MEMBERSHIP`]
+    /// with changes of two voters at once also asked of the leader ([`Action::DemoteTwo`];
+    /// a correct leader refuses them, so the clean space is the membership bound's).
+    pub const MEMBERSHIP_WIDE: Bounds = Bounds {
+        wide_changes: true,
+        ..Bounds::MEMBERSHIP
+    };
+
     /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
     /// ticks), one fault of any kind, a crashed node down until it restarts, no depth bound.
     /// 3,280,645 states; it cannot hold a second election. Kept for the replay tests.
@@ -245,6 +301,9 @@ impl Bounds {
         snapshots: 0,
         transfers: 0,
         read_index: false,
+        lease_reads: false,
+        wide_changes: false,
+        max_frame_bytes: 128,
     };
 }
 
@@ -263,7 +322,8 @@ impl Bounds {
             "raft_model::Bounds {{ ticks: {}, macro_ticks: {}, tickers: {:#05b}, drops: {}, duplicates: {}, \
              crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
              max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
-             check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {} }}",
+             check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {}, \
+             lease_reads: {}, wide_changes: {}, max_frame_bytes: {} }}",
             self.ticks,
             self.macro_ticks,
             self.tickers,
@@ -282,7 +342,10 @@ impl Bounds {
             self.changes,
             self.snapshots,
             self.transfers,
-            self.read_index
+            self.read_index,
+            self.lease_reads,
+            self.wide_changes,
+            self.max_frame_bytes
         )
     }
 }

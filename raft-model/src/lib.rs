@@ -123,15 +123,15 @@ const TIMEOUT_TICKS: u32 = 2;
 impl RaftModel {
     /// Whether a follower's or candidate's election timer is left out of its identity.
     ///
-    /// Sound under `macro_ticks` without CheckQuorum (and without lease reads, which the
-    /// model never turns on): a tick then runs a non-leader's clock until it starts an
+    /// Sound under `macro_ticks` without CheckQuorum and without lease reads
+    /// ([`Bounds::LEASE`] turns them on): a tick then runs a non-leader's clock until it starts an
     /// election, whatever its timer held (timeouts are at most `2 * TIMEOUT_TICKS - 1`,
     /// within the tick's limit), and nothing else reads the timer (`in_lease` does only
     /// under CheckQuorum). Two nodes that differ only there have the same futures, so one
     /// stands for both. A leader keeps its timers (they drive CheckQuorum rounds and the
     /// leadership transfer's deadline).
     pub fn abstract_timers(&self) -> bool {
-        self.bounds.macro_ticks && !self.bounds.check_quorum
+        self.bounds.macro_ticks && !self.bounds.check_quorum && !self.bounds.lease_reads
     }
 
     pub(crate) fn config(&self, k: usize) -> Config {
@@ -140,9 +140,10 @@ impl RaftModel {
         c.heartbeat_ticks = 1;
         c.pre_vote = self.bounds.pre_vote;
         c.check_quorum = self.bounds.check_quorum;
-        c.max_frame_bytes = 128;
+        c.max_frame_bytes = self.bounds.max_frame_bytes;
         c.max_inflight_msgs = 1;
-        c.max_inflight_bytes = 128;
+        c.max_inflight_bytes = self.bounds.max_frame_bytes;
+        c.lease_reads = self.bounds.lease_reads;
         c.max_uncommitted = 2;
         c.max_apply = 8;
         c
@@ -336,6 +337,9 @@ impl Model for RaftModel {
                                     Some(MemberKind::Voter) => {
                                         actions.push(Action::RemoveMember(k, j));
                                         actions.push(Action::MakeLearner(k, j));
+                                        if self.bounds.wide_changes && j != k {
+                                            actions.push(Action::DemoteTwo(k, j));
+                                        }
                                     }
                                     Some(MemberKind::Learner) => {
                                         actions.push(Action::RemoveMember(k, j));
@@ -466,7 +470,10 @@ impl Model for RaftModel {
                     self.invoke_proposal(&mut s, c, k, op)?;
                 }
             }
-            Action::RemoveMember(k, _) | Action::MakeLearner(k, _) | Action::MakeVoter(k, _) => {
+            Action::RemoveMember(k, _)
+            | Action::MakeLearner(k, _)
+            | Action::MakeVoter(k, _)
+            | Action::DemoteTwo(k, _) => {
                 let next = self.change_of(&s, action)?;
                 let mut buf = [0u8; MEMBERSHIP_BYTES];
                 let data = next.encode(&mut buf);
