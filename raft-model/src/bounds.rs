@@ -67,10 +67,14 @@ pub struct Bounds {
     /// which a correct core refuses (no transition).
     pub wide_changes: bool,
     /// `Config::max_frame_bytes` (and the in-flight byte cap) of every node: 128 holds a
-    /// few of the model's entries per AppendEntries; 110 holds a write and one empty entry
-    /// but not a third, so a new leader's append can carry an older entry without its own
-    /// empty entry (the acknowledgement the Figure 8 rule is about).
+    /// few of the model's entries per AppendEntries; 100 holds one empty entry and not two,
+    /// so a new leader's append can carry an older entry without its own empty entry (the
+    /// acknowledgement the Figure 8 rule is about).
     pub max_frame_bytes: u32,
+    /// `Config::election_ticks` of every node (timeouts drawn from `[e, 2e)` ticks;
+    /// heartbeats every tick): 2 everywhere but [`Bounds::LEASE`], where a lease (valid
+    /// while a majority answered a round sent less than `e - 2` ticks ago) needs more.
+    pub election_ticks: u32,
 }
 
 impl Bounds {
@@ -107,6 +111,7 @@ impl Bounds {
         lease_reads: false,
         wide_changes: false,
         max_frame_bytes: 128,
+        election_ticks: 2,
     };
 
     /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
@@ -240,41 +245,54 @@ impl Bounds {
     /// more than two terms (the Figure 8 commit, an AppendEntries without its prev check, a
     /// follower committing past what it matched). n1 and n2 time out, twice each (two
     /// clock-running ticks each: any order of four elections and heartbeat rounds), terms up
-    /// to 4, one client writes once (no reads: a broken log shows as State Machine Safety),
-    /// no faults, 3 frames in flight, frames of 110 bytes (a write and an empty entry per
-    /// AppendEntries, not more: batches split, see [`Bounds::max_frame_bytes`]).
+    /// to 4, no clients (the leaders' empty entries are the log: a broken log shows as State
+    /// Machine Safety, which compares the entries applied at each index, terms included), no
+    /// faults, 4 frames in flight, frames of 100 bytes (one empty entry per AppendEntries:
+    /// batches split, see [`Bounds::max_frame_bytes`]).
     pub const TERMS: Bounds = Bounds {
         ticks: 4,
         tickers: 0b011,
         crashes: 0,
         faults: 0,
         max_term: 4,
-        max_in_flight: 3,
-        clients: &[&[Some(1)]],
-        max_frame_bytes: 110,
-        max_depth: Some(20),
+        clients: &[],
+        max_frame_bytes: 100,
+        max_depth: Some(22),
         ..Bounds::SMALL
     };
 
-    /// The lease bound (`RAFT_MODEL_BOUND=lease`): lease reads asked for without CheckQuorum
-    /// (the core then ignores them: reads go through ReadIndex rounds). n1 and n2 time out
-    /// once each (two elections), one client writes and one reads through `Input::Read`
-    /// on any node, no faults, 4 frames in flight.
+    /// The reads bound (`RAFT_MODEL_BOUND=lease`): ReadIndex reads across a change of
+    /// leader, with lease reads asked for without CheckQuorum (the core then ignores them:
+    /// every read goes through a ReadIndex round). n1 and n2 time out once each (two
+    /// elections: the second leader is elected while the first still leads), one client
+    /// writes and one reads through `Input::Read` on any node, no faults, 4 frames in
+    /// flight, an election timeout of 5 ticks (a lease lasts 3), timers kept in every
+    /// node's identity (`abstract_timers` is off with lease reads), and a depth bound of 17.
     pub const LEASE: Bounds = Bounds {
         tickers: 0b011,
         crashes: 0,
         faults: 0,
         read_index: true,
         lease_reads: true,
-        max_depth: Some(16),
+        election_ticks: 5,
+        max_depth: Some(17),
         ..Bounds::SMALL
     };
 
-    /// The wide membership bound (`RAFT_MODEL_BOUND=membership-wide`): [`Bounds::MEMBERSHIP`]
-    /// with changes of two voters at once also asked of the leader ([`Action::DemoteTwo`];
-    /// a correct leader refuses them, so the clean space is the membership bound's).
+    /// The wide membership bound (`RAFT_MODEL_BOUND=membership-wide`), for the membership
+    /// bugs whose counterexamples pass [`Bounds::MEMBERSHIP`]'s depth: up to two changes,
+    /// changes of two voters at once also asked of the leader ([`Action::DemoteTwo`]; a
+    /// correct leader refuses them: no transition), n1 and n2 time out once each (two
+    /// elections), no clients (the leaders' empty entries and the changes are the log;
+    /// State Machine Safety compares what is applied at each index), no faults, 4 frames in
+    /// flight, a log of 4, and a depth bound of 18.
     pub const MEMBERSHIP_WIDE: Bounds = Bounds {
         wide_changes: true,
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        clients: &[],
+        max_depth: Some(18),
         ..Bounds::MEMBERSHIP
     };
 
@@ -304,6 +322,7 @@ impl Bounds {
         lease_reads: false,
         wide_changes: false,
         max_frame_bytes: 128,
+        election_ticks: 2,
     };
 }
 
@@ -323,7 +342,7 @@ impl Bounds {
              crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
              max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
              check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {}, \
-             lease_reads: {}, wide_changes: {}, max_frame_bytes: {} }}",
+             lease_reads: {}, wide_changes: {}, max_frame_bytes: {}, election_ticks: {} }}",
             self.ticks,
             self.macro_ticks,
             self.tickers,
@@ -345,7 +364,8 @@ impl Bounds {
             self.read_index,
             self.lease_reads,
             self.wide_changes,
-            self.max_frame_bytes
+            self.max_frame_bytes,
+            self.election_ticks
         )
     }
 }
