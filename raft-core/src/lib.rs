@@ -728,6 +728,12 @@ mod config;
 pub mod engine;
 mod error;
 mod input;
+// Test-only bug injection (`inject` feature): hidden, and compiled to nothing without it.
+#[cfg(feature = "inject")]
+#[doc(hidden)]
+pub mod inject;
+#[cfg(not(feature = "inject"))]
+mod inject;
 mod log;
 pub mod membership;
 mod message;

@@ -8,6 +8,7 @@ use heapless::{Deque, VecView};
 use crate::codec;
 use crate::config::{Config, Durability};
 use crate::error::{ConfigError, StepError};
+use crate::inject::{on, Bug};
 use crate::input::Input;
 use crate::log::store::LogStore;
 use crate::log::window::{LogSlot, Window, WindowStorage};
@@ -220,7 +221,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             conf,
             conf_index: r.base.0,
             prev_conf: (conf, r.base.0),
-            hs: r.hard_state,
+            hs: HardState {
+                vote: r.hard_state.vote.filter(|_| !on(Bug::ForgetVote)),
+                ..r.hard_state
+            },
             role: RoleState::Follower,
             leader: None,
             log: Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?,

@@ -60,6 +60,21 @@ pub struct Bounds {
     /// Client reads go through ReadIndex (`Input::Read`, on any live node: a follower asks
     /// the leader) instead of through the log.
     pub read_index: bool,
+    /// Lease reads on every node (`Config::lease_reads`; the core ignores it without
+    /// CheckQuorum).
+    pub lease_reads: bool,
+    /// A leader is also asked for changes of two voters at once ([`Action::DemoteTwo`]),
+    /// which a correct core refuses (no transition).
+    pub wide_changes: bool,
+    /// `Config::max_frame_bytes` (and the in-flight byte cap) of every node: 128 holds a
+    /// few of the model's entries per AppendEntries; 100 holds one empty entry and not two,
+    /// so a new leader's append can carry an older entry without its own empty entry (the
+    /// acknowledgement the Figure 8 rule is about).
+    pub max_frame_bytes: u32,
+    /// `Config::election_ticks` of every node (timeouts drawn from `[e, 2e)` ticks;
+    /// heartbeats every tick): 2 everywhere but [`Bounds::LEASE`], where a lease (valid
+    /// while a majority answered a round sent less than `e - 2` ticks ago) needs more.
+    pub election_ticks: u32,
 }
 
 impl Bounds {
@@ -93,6 +108,10 @@ impl Bounds {
         snapshots: 0,
         transfers: 0,
         read_index: false,
+        lease_reads: false,
+        wide_changes: false,
+        max_frame_bytes: 128,
+        election_ticks: 2,
     };
 
     /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
@@ -222,6 +241,61 @@ impl Bounds {
         ..Bounds::FEATURES
     };
 
+    /// The terms bound (`RAFT_MODEL_BOUND=terms`): four elections, for the bugs that need
+    /// more than two terms (the Figure 8 commit, an AppendEntries without its prev check, a
+    /// follower committing past what it matched). n1 and n2 time out, twice each (two
+    /// clock-running ticks each: any order of four elections and heartbeat rounds), terms up
+    /// to 4, no clients (the leaders' empty entries are the log: a broken log shows as State
+    /// Machine Safety, which compares the entries applied at each index, terms included), no
+    /// faults, 4 frames in flight, frames of 100 bytes (one empty entry per AppendEntries:
+    /// batches split, see [`Bounds::max_frame_bytes`]).
+    pub const TERMS: Bounds = Bounds {
+        ticks: 4,
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        max_term: 4,
+        clients: &[],
+        max_frame_bytes: 100,
+        max_depth: Some(22),
+        ..Bounds::SMALL
+    };
+
+    /// The reads bound (`RAFT_MODEL_BOUND=lease`): ReadIndex reads across a change of
+    /// leader, with lease reads asked for without CheckQuorum (the core then ignores them:
+    /// every read goes through a ReadIndex round). n1 and n2 time out once each (two
+    /// elections: the second leader is elected while the first still leads), one client
+    /// writes and one reads through `Input::Read` on any node, no faults, 4 frames in
+    /// flight, an election timeout of 5 ticks (a lease lasts 3), timers kept in every
+    /// node's identity (`abstract_timers` is off with lease reads), and a depth bound of 17.
+    pub const LEASE: Bounds = Bounds {
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        read_index: true,
+        lease_reads: true,
+        election_ticks: 5,
+        max_depth: Some(17),
+        ..Bounds::SMALL
+    };
+
+    /// The wide membership bound (`RAFT_MODEL_BOUND=membership-wide`), for the membership
+    /// bugs whose counterexamples pass [`Bounds::MEMBERSHIP`]'s depth: up to two changes,
+    /// changes of two voters at once also asked of the leader ([`Action::DemoteTwo`]; a
+    /// correct leader refuses them: no transition), n1 and n2 time out once each (two
+    /// elections), no clients (the leaders' empty entries and the changes are the log;
+    /// State Machine Safety compares what is applied at each index), no faults, 4 frames in
+    /// flight, a log of 4, and a depth bound of 18.
+    pub const MEMBERSHIP_WIDE: Bounds = Bounds {
+        wide_changes: true,
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        clients: &[],
+        max_depth: Some(18),
+        ..Bounds::MEMBERSHIP
+    };
+
     /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
     /// ticks), one fault of any kind, a crashed node down until it restarts, no depth bound.
     /// 3,280,645 states; it cannot hold a second election. Kept for the replay tests.
@@ -245,6 +319,10 @@ impl Bounds {
         snapshots: 0,
         transfers: 0,
         read_index: false,
+        lease_reads: false,
+        wide_changes: false,
+        max_frame_bytes: 128,
+        election_ticks: 2,
     };
 }
 
@@ -263,7 +341,8 @@ impl Bounds {
             "raft_model::Bounds {{ ticks: {}, macro_ticks: {}, tickers: {:#05b}, drops: {}, duplicates: {}, \
              crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
              max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
-             check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {} }}",
+             check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {}, \
+             lease_reads: {}, wide_changes: {}, max_frame_bytes: {}, election_ticks: {} }}",
             self.ticks,
             self.macro_ticks,
             self.tickers,
@@ -282,7 +361,11 @@ impl Bounds {
             self.changes,
             self.snapshots,
             self.transfers,
-            self.read_index
+            self.read_index,
+            self.lease_reads,
+            self.wide_changes,
+            self.max_frame_bytes,
+            self.election_ticks
         )
     }
 }

@@ -275,6 +275,7 @@ impl RaftModel {
             Action::RemoveMember(k, j) => (k, j, 0),
             Action::MakeLearner(k, j) => (k, j, 1),
             Action::MakeVoter(k, j) => (k, j, 2),
+            Action::DemoteTwo(k, j) => (k, j, 3),
             _ => return None,
         };
         let cur = *s.nodes.get(k as usize)?.as_ref()?.state.membership();
@@ -282,7 +283,12 @@ impl RaftModel {
         match m {
             0 => Some(cur.without(id)),
             1 => cur.with_learner(id).ok(),
-            _ => cur.with_voter(id).ok(),
+            2 => cur.with_voter(id).ok(),
+            _ => {
+                let leader = VOTERS[k as usize];
+                let other = cur.voters().find(|&v| v != id && v != leader)?;
+                cur.with_learner(id).ok()?.with_learner(other).ok()
+            }
         }
     }
 }

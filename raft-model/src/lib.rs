@@ -117,32 +117,31 @@ pub struct RaftModel {
 
 /// The voters' ids, by position.
 pub(crate) const VOTERS: [NodeId; NODES] = [NodeId(1), NodeId(2), NodeId(3)];
-/// The election timeout (timeouts are drawn from `[2, 4)` ticks); heartbeats every tick.
-const TIMEOUT_TICKS: u32 = 2;
 
 impl RaftModel {
     /// Whether a follower's or candidate's election timer is left out of its identity.
     ///
-    /// Sound under `macro_ticks` without CheckQuorum (and without lease reads, which the
-    /// model never turns on): a tick then runs a non-leader's clock until it starts an
-    /// election, whatever its timer held (timeouts are at most `2 * TIMEOUT_TICKS - 1`,
+    /// Sound under `macro_ticks` without CheckQuorum and without lease reads
+    /// ([`Bounds::LEASE`] turns them on): a tick then runs a non-leader's clock until it starts an
+    /// election, whatever its timer held (timeouts are at most `2 * election_ticks - 1`,
     /// within the tick's limit), and nothing else reads the timer (`in_lease` does only
     /// under CheckQuorum). Two nodes that differ only there have the same futures, so one
     /// stands for both. A leader keeps its timers (they drive CheckQuorum rounds and the
     /// leadership transfer's deadline).
     pub fn abstract_timers(&self) -> bool {
-        self.bounds.macro_ticks && !self.bounds.check_quorum
+        self.bounds.macro_ticks && !self.bounds.check_quorum && !self.bounds.lease_reads
     }
 
     pub(crate) fn config(&self, k: usize) -> Config {
         let mut c = Config::new(VOTERS[k], 1000 + k as u64);
-        c.election_ticks = TIMEOUT_TICKS;
+        c.election_ticks = self.bounds.election_ticks;
         c.heartbeat_ticks = 1;
         c.pre_vote = self.bounds.pre_vote;
         c.check_quorum = self.bounds.check_quorum;
-        c.max_frame_bytes = 128;
+        c.max_frame_bytes = self.bounds.max_frame_bytes;
         c.max_inflight_msgs = 1;
-        c.max_inflight_bytes = 128;
+        c.max_inflight_bytes = self.bounds.max_frame_bytes;
+        c.lease_reads = self.bounds.lease_reads;
         c.max_uncommitted = 2;
         c.max_apply = 8;
         c
@@ -336,6 +335,9 @@ impl Model for RaftModel {
                                     Some(MemberKind::Voter) => {
                                         actions.push(Action::RemoveMember(k, j));
                                         actions.push(Action::MakeLearner(k, j));
+                                        if self.bounds.wide_changes && j != k {
+                                            actions.push(Action::DemoteTwo(k, j));
+                                        }
                                     }
                                     Some(MemberKind::Learner) => {
                                         actions.push(Action::RemoveMember(k, j));
@@ -383,7 +385,7 @@ impl Model for RaftModel {
                 } && self.bounds.macro_ticks
                 {
                     quiet += 1;
-                    if quiet > 2 * TIMEOUT_TICKS {
+                    if quiet > 2 * self.bounds.election_ticks {
                         // A node that never campaigns (outside the configuration) ran its
                         // clock for nothing: with its timer abstracted the state is the one
                         // before, less a tick. (A voter always acts within the limit.)
@@ -397,7 +399,8 @@ impl Model for RaftModel {
                     if n == k {
                         // The leader gives up after an election timeout of its ticks.
                         let ticks = ticks.saturating_add(ticked);
-                        s.transfer = (u32::from(ticks) < TIMEOUT_TICKS).then_some((n, t, ticks));
+                        let deadline = self.bounds.election_ticks;
+                        s.transfer = (u32::from(ticks) < deadline).then_some((n, t, ticks));
                     }
                 }
                 if let Some(st) = live_node(&s, k) {
@@ -466,7 +469,10 @@ impl Model for RaftModel {
                     self.invoke_proposal(&mut s, c, k, op)?;
                 }
             }
-            Action::RemoveMember(k, _) | Action::MakeLearner(k, _) | Action::MakeVoter(k, _) => {
+            Action::RemoveMember(k, _)
+            | Action::MakeLearner(k, _)
+            | Action::MakeVoter(k, _)
+            | Action::DemoteTwo(k, _) => {
                 let next = self.change_of(&s, action)?;
                 let mut buf = [0u8; MEMBERSHIP_BYTES];
                 let data = next.encode(&mut buf);

@@ -22,6 +22,13 @@ use raft_model::{Bounds, RaftModel};
 use stateright::{Checker, Expectation, Model};
 
 fn main() -> ExitCode {
+    let expect = match injected() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (name, bounds) = match std::env::var("RAFT_MODEL_BOUND").as_deref() {
         Ok("large") => ("large", Bounds::LARGE),
         Ok("one-election") => ("one-election", Bounds::ONE_ELECTION),
@@ -32,11 +39,15 @@ fn main() -> ExitCode {
         Ok("prevote-cq-faults") => ("prevote-cq-faults", Bounds::PRE_VOTE_CQ_FAULTS),
         Ok("features") => ("features", Bounds::FEATURES),
         Ok("features-large") => ("features-large", Bounds::FEATURES_LARGE),
+        Ok("terms") => ("terms", Bounds::TERMS),
+        Ok("lease") => ("lease", Bounds::LEASE),
+        Ok("membership-wide") => ("membership-wide", Bounds::MEMBERSHIP_WIDE),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
                 "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
-                 features-large, faults-large, prevote-cq-faults or one-election, not {other}"
+                 features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide \
+                 or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }
@@ -124,11 +135,16 @@ fn main() -> ExitCode {
         checker.max_depth()
     );
     let mut ok = true;
+    let mut expected_found = false;
     for p in properties {
         let found = checker.discovery(p.name);
         match (p.expectation, found) {
             (Expectation::Always, Some(path)) => {
-                ok = false;
+                if expect.as_deref() == Some(p.name) {
+                    expected_found = true;
+                } else {
+                    ok = false;
+                }
                 let actions = path.into_actions();
                 let actions = model.up_to_first_violation(&actions).to_vec();
                 println!("VIOLATED: {} after {} steps:\n", p.name, actions.len());
@@ -156,10 +172,56 @@ fn main() -> ExitCode {
             (_, _) => println!("ok: {}", p.name),
         }
     }
+    if let Some(name) = expect {
+        // An injected bug: what matters is that its property broke (the search stopped at
+        // the first counterexample, so the others may be unreached).
+        return if expected_found {
+            println!("raft-model: the injected bug broke \"{name}\", as expected");
+            ExitCode::SUCCESS
+        } else {
+            println!("raft-model: the injected bug did NOT break \"{name}\" within the bound");
+            ExitCode::FAILURE
+        };
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `RAFT_INJECT=<bug>[,<bug>...]` (with the `inject` feature) switches raft-core's injected
+/// bugs on for this run; `RAFT_MODEL_EXPECT=<property>` then names the `always` property the
+/// bug must break, and the run succeeds only if it does. Returns that property.
+fn injected() -> Result<Option<String>, String> {
+    let bugs = std::env::var("RAFT_INJECT").unwrap_or_default();
+    let expect = std::env::var("RAFT_MODEL_EXPECT").ok();
+    if bugs.is_empty() {
+        return match expect {
+            Some(_) => Err("RAFT_MODEL_EXPECT needs RAFT_INJECT".into()),
+            None => Ok(None),
+        };
+    }
+    #[cfg(feature = "inject")]
+    {
+        use raftcore::inject::{self, Bug};
+        let mut on = Vec::new();
+        for name in bugs.split(',') {
+            let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+            let bug = Bug::parse(name.trim())
+                .ok_or_else(|| format!("RAFT_INJECT: unknown bug {name} (known: {known:?})"))?;
+            on.push(bug);
+        }
+        inject::set(&on);
+        println!("raft-model: injected bugs {on:?}");
+        Ok(expect)
+    }
+    #[cfg(not(feature = "inject"))]
+    {
+        let _ = expect;
+        Err(format!(
+            "RAFT_INJECT={bugs} needs the inject feature: cargo run --release -p raft-model --features inject"
+        ))
     }
 }
 

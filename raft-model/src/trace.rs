@@ -83,7 +83,8 @@ impl RaftModel {
                 }
                 Action::RemoveMember(k, _)
                 | Action::MakeLearner(k, _)
-                | Action::MakeVoter(k, _) => match self.change_of(before, a) {
+                | Action::MakeVoter(k, _)
+                | Action::DemoteTwo(k, _) => match self.change_of(before, a) {
                     Some(m) => format!("operator asks n{} to change to {}", k + 1, conf(&m)),
                     None => "(no such change)".into(),
                 },
@@ -198,6 +199,7 @@ impl RaftModel {
                 ("RemoveMember", [k, j]) => Action::RemoveMember(*k, *j),
                 ("MakeLearner", [k, j]) => Action::MakeLearner(*k, *j),
                 ("MakeVoter", [k, j]) => Action::MakeVoter(*k, *j),
+                ("DemoteTwo", [k, j]) => Action::DemoteTwo(*k, *j),
                 ("Snapshot", [k]) => Action::Snapshot(*k),
                 ("Transfer", [k, j]) => Action::Transfer(*k, *j),
                 _ => return Err(format!("unknown action {}", &rest[..=close])),

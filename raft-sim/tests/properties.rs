@@ -9,139 +9,17 @@
 //! seed and the command that replays it:
 //! `SEED=<seed> SHAPE=<shape> cargo test -p raft-sim --test properties replay -- --ignored --nocapture`
 
-use quickcheck::{QuickCheck, TestResult};
-use raft_sim::{Cluster, SimConfig, SimRng};
-use raftcore::Durability;
+mod schedules;
 
-/// Ticks the cluster gets to elect a leader and converge after healing.
-const SETTLE_ROUNDS: u32 = 400;
+use quickcheck::{QuickCheck, TestResult};
+use raft_sim::{Cluster, SimRng};
+use schedules::{run, shape, steps_for, SETTLE_ROUNDS};
 
 fn tests() -> u64 {
     std::env::var("QUICKCHECK_TESTS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000)
-}
-
-/// The cluster shapes schedules run on, chosen by the seed. Half the seeds of shapes 0, 3
-/// and 5 (by bit 3) make every second proposal as large as a frame allows, so appends split
-/// at those entries; the other shapes, and so the seeds of the regression tests below, draw
-/// the same schedules as before that knob existed.
-fn shape(n: u64) -> (&'static str, SimConfig) {
-    let (name, sim) = base_shape(n);
-    if matches!(n % 8, 0 | 3 | 5) && n >> 3 & 1 == 1 {
-        let name = match n % 8 {
-            0 => "3-inline-large",
-            3 => "3-tiny-large",
-            _ => "5-tiny-inline-large",
-        };
-        return (
-            name,
-            SimConfig {
-                large_proposals: true,
-                ..sim
-            },
-        );
-    }
-    (name, sim)
-}
-
-fn base_shape(n: u64) -> (&'static str, SimConfig) {
-    let base = SimConfig::default();
-    match n % 8 {
-        0 => ("3-inline", base),
-        1 => (
-            "3-deferred",
-            SimConfig {
-                durability: Durability::Deferred,
-                ..base
-            },
-        ),
-        2 => (
-            "5-deferred",
-            SimConfig {
-                nodes: 5,
-                durability: Durability::Deferred,
-                ..base
-            },
-        ),
-        3 => (
-            // Tiny capacities: an 8-entry window, 2 messages in flight, 3 uncommitted entries,
-            // 1 entry per Apply, frames that hold about two entries, a 200-byte store.
-            "3-tiny",
-            SimConfig {
-                max_frame_bytes: 120,
-                max_inflight_msgs: 2,
-                max_uncommitted: 3,
-                max_apply: 1,
-                log_bytes: 200,
-                durability: Durability::Deferred,
-                ..base
-            },
-        ),
-        4 => (
-            "3-no-prevote",
-            SimConfig {
-                pre_vote: false,
-                check_quorum: false,
-                ..base
-            },
-        ),
-        6 => (
-            // Three voters and two nodes outside the cluster that membership changes add
-            // (as learners first), promote, demote and remove.
-            "5-joiners",
-            SimConfig {
-                nodes: 5,
-                initial_voters: 3,
-                durability: Durability::Deferred,
-                ..base
-            },
-        ),
-        7 => (
-            "4-joiners-tiny",
-            SimConfig {
-                nodes: 4,
-                initial_voters: 2,
-                max_frame_bytes: 140,
-                max_inflight_msgs: 2,
-                max_uncommitted: 3,
-                max_apply: 1,
-                log_bytes: 260,
-                ..base
-            },
-        ),
-        _ => (
-            "5-tiny-inline",
-            SimConfig {
-                nodes: 5,
-                max_frame_bytes: 120,
-                max_inflight_msgs: 2,
-                max_uncommitted: 3,
-                max_apply: 1,
-                log_bytes: 200,
-                ..base
-            },
-        ),
-    }
-}
-
-fn run(seed: u64, steps: usize) -> Result<(), String> {
-    let (name, sim) = shape(seed);
-    let replay = format!(
-        "SEED={seed} cargo test -p raft-sim --test properties replay -- --ignored --nocapture"
-    );
-    let mut rng = SimRng::new(seed);
-    let res = if name.contains("tiny") {
-        let mut c: Cluster<5, 8, 2> = Cluster::new(sim, seed)?;
-        c.run_random(&mut rng, steps)
-            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()))
-    } else {
-        let mut c: Cluster<5, 64, 4> = Cluster::new(sim, seed)?;
-        c.run_random(&mut rng, steps)
-            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()))
-    };
-    res.map_err(|e| format!("seed {seed} ({name}): {e}\nreplay: {replay}"))
 }
 
 #[test]
@@ -156,11 +34,6 @@ fn safety_holds_and_the_cluster_recovers_on_random_schedules() {
         .tests(tests())
         .max_tests(tests() * 2)
         .quickcheck(prop as fn(u64) -> TestResult);
-}
-
-/// Schedules of 500 to 3,000 actions: several elections, crashes and partitions each.
-fn steps_for(seed: u64) -> usize {
-    500 + (seed >> 8) as usize % 2500
 }
 
 /// Runs `seed`'s schedule (the regression tests below), panicking with its failure.

@@ -3,6 +3,7 @@
 
 use crate::codec::WireEntries;
 use crate::fmt::raft_debug;
+use crate::inject::{on, Bug};
 use crate::log::window::{LogSlot, WindowStorage};
 use crate::membership::Membership;
 use crate::message::{Append, AppendResponse, Message};
@@ -89,7 +90,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         } else {
             (a.prev_index, a.prev_term, 0)
         };
-        if skip == 0 && !self.log.matches(prev, prev_term) {
+        let unchecked = on(Bug::NoPrevCheck) && prev <= self.log.last_index();
+        if skip == 0 && !self.log.matches(prev, prev_term) && !unchecked {
             // "Reply false if log doesn't contain an entry at prevLogIndex whose term matches
             // prevLogTerm", with a hint for fast backtracking.
             self.stats.appends_rejected += 1;
@@ -166,7 +168,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last
         // new entry)": only entries this message verified count.
         if a.commit > self.commit {
-            self.commit = self.commit.max(a.commit.min(index));
+            let verified = if on(Bug::CommitPastMatch) {
+                self.log.last_index()
+            } else {
+                index
+            };
+            self.commit = self.commit.max(a.commit.min(verified));
         }
         let floor = a.floor.min(index).min(self.commit);
         if floor > self.floor {

@@ -2,6 +2,7 @@
 //! pitfalls handled): the leader's checks on a proposed configuration, every node adopting
 //! the latest configuration in its log, and a removed leader handing over.
 
+use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
@@ -41,7 +42,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         // settled first).
         let settled = self.conf_index <= self.commit
             && self.log.term(self.commit) == Some(self.hs.term)
-            && !needs_empty;
+            && !needs_empty
+            || on(Bug::UnsettledChange);
         if !settled || transferring || !self.has_room(data.len(), (L / 4).max(1)) {
             return Proposal::Busy;
         }
@@ -68,7 +70,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if next.voter_count() == 0 {
             return Err(MembershipRefusal::NoVoters);
         }
-        if self.conf.voter_changes(next) > 1 {
+        if self.conf.voter_changes(next) > 1 && !on(Bug::TwoVoterChange) {
             return Err(MembershipRefusal::MoreThanOneVoter);
         }
         for v in next.voters() {

@@ -14,6 +14,7 @@ mod snapshot;
 mod transfer;
 
 use crate::codec::WireEntries;
+use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteResponse};
 use crate::node::{Ctx, State};
@@ -72,6 +73,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let term = msg.term();
         if term > self.hs.term {
             match *msg {
+                _ if self.role() == Role::Leader && on(Bug::IgnoreHigherTerm) => {
+                    self.set_term(term, cx)
+                }
                 Message::PreVote(_) | Message::Vote(_) if self.in_lease() => {
                     // A leader was heard within the election timeout: a node asking for
                     // votes now is disruptive (partitioned or removed), not needed.

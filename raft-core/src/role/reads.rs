@@ -10,6 +10,7 @@
 use heapless::Deque;
 
 use crate::error::StepError;
+use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::message::{Message, ReadIndexRequest, ReadIndexResponse};
 use crate::node::{Ctx, State};
@@ -50,7 +51,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// The leader has committed an entry of its own term.
     fn committed_in_term(&self) -> bool {
-        self.log.term(self.commit) == Some(self.hs.term)
+        self.log.term(self.commit) == Some(self.hs.term) || on(Bug::StaleReadIndex)
     }
 
     /// The round a majority of voters (this leader, whose state is `l`, included) has
@@ -98,7 +99,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(l) = self.role.leading() else {
             return;
         };
-        let lease = self.cfg.lease_reads && self.cfg.check_quorum && !l.lease_revoked;
+        let cq = self.cfg.check_quorum || on(Bug::LeaseWithoutCheckQuorum);
+        let lease = self.cfg.lease_reads && cq && !l.lease_revoked;
         if from.is_none() && ready && lease && self.lease_valid(l) {
             let r = ReadResult::Ready {
                 upto: id,

@@ -6,6 +6,7 @@
 
 use crate::codec::{self, WireEntries};
 use crate::error::StepError;
+use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
 use crate::node::{Ctx, State};
@@ -134,7 +135,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             installed: false,
             round: c.round,
         };
-        if meta.index <= self.commit.min(self.durable) {
+        if meta.index <= self.commit.min(self.durable) && !on(Bug::InstallRollsBack) {
             // Everything it covers is committed and durable here already: nothing to install.
             resp.next_offset = meta.len;
             resp.installed = true;
@@ -201,7 +202,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             round: 0,
         };
         if ok {
-            if self.log.term(meta.index) == Some(meta.term) {
+            if self.log.term(meta.index) == Some(meta.term) && !on(Bug::InstallRollsBack) {
                 self.log.compact_to(meta.index);
                 // Entries after the snapshot stay, and a configuration among them with them.
                 if self.conf_index <= meta.index {

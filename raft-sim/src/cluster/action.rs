@@ -77,6 +77,13 @@ pub struct SimConfig {
     /// new leader's first append can then carry an older entry without its own empty entry,
     /// the acknowledgement the Figure 8 commit rule is about).
     pub large_proposals: bool,
+    /// Lease reads on every node (`Config::lease_reads`; the core ignores it without
+    /// CheckQuorum).
+    pub lease_reads: bool,
+    /// A membership change that demotes or removes a voter demotes a second voter (not the
+    /// leader) in the same change: a correct leader refuses it (`MoreThanOneVoter`), the
+    /// bug catalogue's two-voter change accepts it.
+    pub wide_changes: bool,
 }
 
 impl Default for SimConfig {
@@ -95,6 +102,8 @@ impl Default for SimConfig {
             election_ticks: 10,
             heartbeat_ticks: 3,
             large_proposals: false,
+            lease_reads: false,
+            wide_changes: false,
         }
     }
 }

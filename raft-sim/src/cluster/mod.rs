@@ -143,6 +143,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         c.log_bytes = sim.log_bytes;
         c.pre_vote = sim.pre_vote;
         c.check_quorum = sim.check_quorum;
+        c.lease_reads = sim.lease_reads;
         c.election_ticks = sim.election_ticks;
         c.heartbeat_ticks = sim.heartbeat_ticks;
         c
@@ -195,6 +196,16 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             Some(MemberKind::Learner) if op.is_multiple_of(2) => m.with_voter(id),
             Some(MemberKind::Voter) if op.is_multiple_of(3) => m.with_learner(id),
             Some(_) => Ok(m.without(id)),
+        };
+        // Two voters in one change (`SimConfig::wide_changes`): a second voter, not the
+        // leader, demoted as well.
+        let leader_id = self.nodes[l].id;
+        let next = match next {
+            Ok(n) if self.sim.wide_changes && m.kind_of(id) == Some(MemberKind::Voter) => m
+                .voters()
+                .find(|&v| v != id && v != leader_id)
+                .map_or(Ok(n), |v| n.with_learner(v)),
+            n => n,
         };
         let Ok(next) = next else {
             self.pending_change = None;

@@ -140,6 +140,8 @@ impl ClusterCase {
             heartbeat_ticks: 1 + u32::from(b1 >> 3 & 1),
             // One settings value in four (a value neither saved regression has).
             large_proposals: b1 >> 4 & 3 == 2,
+            lease_reads: false,
+            wide_changes: false,
         };
         ClusterCase {
             sim,
@@ -177,7 +179,8 @@ impl ClusterCase {
              max_inflight_msgs: {},\n            max_uncommitted: {},\n            max_apply: \
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
-             {},\n            large_proposals: {},\n        }},\n        seed: {},\n        \
+             {},\n            large_proposals: {},\n            lease_reads: {},\n            \
+             wide_changes: {},\n        }},\n        seed: {},\n        \
              actions: vec![\n",
             s.nodes,
             s.initial_voters,
@@ -192,6 +195,8 @@ impl ClusterCase {
             s.election_ticks,
             s.heartbeat_ticks,
             s.large_proposals,
+            s.lease_reads,
+            s.wide_changes,
             self.seed
         ));
         for line in self.actions.chunks(6) {
