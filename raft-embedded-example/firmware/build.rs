@@ -3,7 +3,7 @@
 use std::{env, fs, path::PathBuf};
 
 /// The stack reserved for the `raft-board` image, in bytes.
-const BOARD_STACK: u32 = 6 * 1024;
+const BOARD_STACK: u32 = 12 * 1024;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -28,14 +28,16 @@ use raftcore::{
 };
 
 use crate::board::NodeError;
-use crate::cluster::{self, INFLIGHT, VOTERS};
+use crate::cluster::{self, Window, INFLIGHT, VOTERS};
 use crate::journal::{Flash, FlashError, Journal, Rec, Replay};
 use crate::link::{FRAME_BYTES, NODES};
 use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report};
 
-/// Entries a board's log holds. Nothing is compacted (the journal has no garbage collection
-/// yet), so this bounds a board's lifetime in entries: 100 client writes, the leaders' empty
-/// entries and retries fit with room to spare.
+/// Entries a board's log window holds. Nothing is compacted (the journal has no garbage
+/// collection, the state machine is not captured), so this bounds a board's lifetime in
+/// entries: the core keeps a quarter of the window for leaders' empty entries, so 120 client
+/// entries fit, enough for the three-board run's 100 writes, its leaders' empty entries and
+/// retries.
 pub const BOARD_LOG: usize = 160;
 
 /// Bytes of the RAM ring the log's payloads live in (15 bytes per 4-byte client value).
@@ -48,8 +50,10 @@ pub const BOARD_TICK: Duration = Duration::from_millis(50);
 /// A report goes to the bus every this many ticks.
 pub const REPORT_TICKS: u32 = 2;
 
-/// The board's protocol state: three voters, its log window inline.
-pub type BoardState = State<NODES, BOARD_LOG, INFLIGHT>;
+/// The board's protocol state: three voters, its log window lent from a static (so that the
+/// `State` built at boot is small enough to pass through the stack: 2.5 KiB of window inline
+/// made the boot the board's deepest stack).
+pub type BoardState = State<NODES, BOARD_LOG, INFLIGHT, Window>;
 
 /// The RAM ring in front of the journal.
 pub type BoardRing = RingStore<'static, BOARD_LOG>;
@@ -202,7 +206,10 @@ impl<F: Flash> Storage for BoardDisk<F> {
         if let Some(new) = persist.entries {
             for k in 0..u64::from(new.count) {
                 let index = new.first.plus(k);
-                let e = self.log.entry(index).ok_or(NodeError::MissingEntry(index))?;
+                let e = self
+                    .log
+                    .entry(index)
+                    .ok_or(NodeError::MissingEntry(index))?;
                 self.journal
                     .append(&Rec::Entry {
                         index: index.0,
@@ -216,7 +223,11 @@ impl<F: Flash> Storage for BoardDisk<F> {
         Ok(())
     }
 
-    fn save_hard_state(&mut self, hard_state: HardState, commit: LogIndex) -> Result<(), NodeError> {
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), NodeError> {
         self.journal
             .append(&Rec::Hard {
                 term: hard_state.term.0,
@@ -311,15 +322,26 @@ impl Events for Seen {
     }
 }
 
-/// A fresh engine for board `id` over `disk`, restored from what `disk` replayed.
-pub fn engine<F: Flash, T: SerialTx>(
+/// The node of board `cfg.id`, restored from what `disk` replayed, on its log window
+/// `window` (exactly [`BOARD_LOG`] slots).
+pub fn state<F: Flash>(
     cfg: Config,
-    disk: BoardDisk<F>,
+    disk: &BoardDisk<F>,
     restored: Restored,
+    window: Window,
+) -> Result<BoardState, NodeError> {
+    BoardState::restore_in(cfg, &VOTERS, restored, disk, window).map_err(NodeError::Restore)
+}
+
+/// The engine around `state` and its seams. Inlined so that a caller building it into a
+/// static (`StaticCell::init_with`) writes it there rather than through its stack frame.
+#[inline(always)]
+pub fn engine<F: Flash, T: SerialTx>(
+    state: BoardState,
+    disk: BoardDisk<F>,
+    commit: LogIndex,
     tx: T,
-) -> Result<BoardEngine<F, T>, NodeError> {
-    let state =
-        BoardState::restore(cfg, &VOTERS, restored, &disk).map_err(NodeError::Restore)?;
+) -> BoardEngine<F, T> {
     let mut engine = BoardEngine::with_outputs(
         state,
         disk,
@@ -327,15 +349,17 @@ pub fn engine<F: Flash, T: SerialTx>(
         SerialLink::new(tx),
         Digest::default(),
     );
-    engine.set_saved_commit(restored.commit);
-    Ok(engine)
+    engine.set_saved_commit(commit);
+    engine
 }
 
-/// The board's loop: runs until the node stops on an error, which it returns.
+/// The board's loop: runs until the node stops on an error, which it returns. `peak_stack`
+/// reads the board's stack high-water mark for the reports.
 pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
     engine: &mut BoardEngine<F, T>,
     rx: &mut R,
     restarts: u32,
+    peak_stack: fn() -> usize,
 ) -> NodeError {
     let mut deframer = Deframer::new();
     let mut drops = Drops::default();
@@ -369,7 +393,8 @@ pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
                 let r = step(engine, Input::Tick).map(|_| ());
                 if ticks.is_multiple_of(REPORT_TICKS) {
                     drops.overrun = rx.overruns();
-                    report(engine, restarts, drops);
+                    let peak = u32::try_from(peak_stack()).unwrap_or(u32::MAX);
+                    report(engine, restarts, drops, peak);
                 }
                 r
             }
@@ -398,7 +423,12 @@ fn take<F: Flash, T: SerialTx>(
                 // Applied here, so committed: a retry of an acknowledged write.
                 Some(Outcome::Applied)
             } else {
-                match step(engine, Input::Propose { data: &value.to_le_bytes() })? {
+                match step(
+                    engine,
+                    Input::Propose {
+                        data: &value.to_le_bytes(),
+                    },
+                )? {
                     Some(Proposal::Accepted { .. }) => {
                         engine.machine_mut().pending = Some(value);
                         None
@@ -436,7 +466,12 @@ fn step<F: Flash, T: SerialTx>(
 }
 
 /// Sends the board's report.
-fn report<F: Flash, T: SerialTx>(engine: &mut BoardEngine<F, T>, restarts: u32, mut drops: Drops) {
+fn report<F: Flash, T: SerialTx>(
+    engine: &mut BoardEngine<F, T>,
+    restarts: u32,
+    mut drops: Drops,
+    peak_stack: u32,
+) {
     let s = engine.state();
     let stats = s.stats();
     let core = stats.dropped_malformed + stats.dropped_wrong_cluster + stats.dropped_misaddressed;
@@ -457,6 +492,7 @@ fn report<F: Flash, T: SerialTx>(engine: &mut BoardEngine<F, T>, restarts: u32, 
         last_value: engine.machine().last,
         restarts,
         drops,
+        peak_stack,
     };
     engine.transport_mut().send_msg(&Msg::Report(r));
 }

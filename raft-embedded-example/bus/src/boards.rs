@@ -78,7 +78,9 @@ impl Board {
 
     /// Whether the process has exited on its own (a node that stopped exits 1).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 }
 

@@ -93,9 +93,9 @@ impl Bus {
         self.ports[k].listener.local_addr()
     }
 
-    /// Turns the fault schedule's partitions on or off.
-    pub fn set_partitions(&mut self, on: bool) {
-        self.faults.set_partitions(on);
+    /// Turns the fault schedule on or off.
+    pub fn set_faults(&mut self, on: bool) {
+        self.faults.set_on(on);
     }
 
     /// What the bus counted.

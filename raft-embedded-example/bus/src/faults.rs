@@ -60,8 +60,8 @@ pub enum Fate {
 pub struct Faults {
     rng: Rng,
     config: FaultConfig,
-    /// Partitions are on (the run turns them off to time a failover).
-    partitions: bool,
+    /// The schedule is on (the run pauses it to time a failover).
+    on: bool,
 }
 
 impl Faults {
@@ -70,13 +70,13 @@ impl Faults {
         Faults {
             rng: Rng::new(seed ^ 0xB05_B05),
             config,
-            partitions: true,
+            on: true,
         }
     }
 
-    /// Turns the partitions of the schedule on or off (drops, duplicates and delays stay).
-    pub fn set_partitions(&mut self, on: bool) {
-        self.partitions = on;
+    /// Turns the schedule on or off (off: every frame delivered at once, once).
+    pub fn set_on(&mut self, on: bool) {
+        self.on = on;
     }
 
     /// The board index (`0..boards`) cut off at `elapsed` since the bus started, if any.
@@ -85,12 +85,18 @@ impl Faults {
         let t = elapsed.as_millis();
         let round = t / every;
         // The first period is always whole: the cluster elects before the first partition.
-        (self.partitions && round > 0 && t % every < self.config.partition_for.as_millis())
+        (self.on && round > 0 && t % every < self.config.partition_for.as_millis())
             .then(|| (round as usize - 1) % boards.max(1))
     }
 
     /// The fate of the next frame from board `from` to board `to` at `elapsed`.
     pub fn fate(&mut self, elapsed: Duration, from: usize, to: usize, boards: usize) -> Fate {
+        if !self.on {
+            return Fate::Deliver {
+                delay: Duration::ZERO,
+                again: None,
+            };
+        }
         let cut = self.partitioned(elapsed, boards);
         if cut == Some(from) || cut == Some(to) || self.rng.chance(self.config.drop_per_mille) {
             return Fate::Drop;
@@ -120,7 +126,7 @@ mod tests {
         let a = run(7);
         assert_eq!(a, run(7));
         assert_ne!(a, run(8));
-        assert!(a.iter().any(|f| *f == Fate::Drop));
+        assert!(a.contains(&Fate::Drop));
         assert!(a
             .iter()
             .any(|f| matches!(f, Fate::Deliver { again: Some(_), .. })));
@@ -133,6 +139,9 @@ mod tests {
         assert_eq!(f.partitioned(Duration::from_millis(4_100), 3), Some(0));
         assert_eq!(f.partitioned(Duration::from_millis(4_400), 3), None);
         assert_eq!(f.partitioned(Duration::from_millis(8_100), 3), Some(1));
-        assert_eq!(Faults::new(1, FaultConfig::NONE).partitioned(Duration::from_millis(4_000), 3), None);
+        assert_eq!(
+            Faults::new(1, FaultConfig::NONE).partitioned(Duration::from_millis(4_000), 3),
+            None
+        );
     }
 }

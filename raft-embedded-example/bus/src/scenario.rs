@@ -2,8 +2,8 @@
 //! writes on every board while the bus injects hostile bytes, then the leader's QEMU is
 //! SIGKILLed (a power cut) and started again from its flash file. A new leader must be
 //! reported within 2 election timeouts of the kill, and afterwards every board, the restarted
-//! one included, must hold every acknowledged write. The bus's partitions stop before the
-//! kill (its drops, duplicates and delays go on).
+//! one included, must hold every acknowledged write. The bus's fault schedule pauses from the
+//! kill until the new leader is seen, and resumes for the restarted board's catch-up.
 
 use std::fmt;
 use std::fs;
@@ -79,8 +79,8 @@ impl fmt::Display for Summary {
         for (r, (inj, counted)) in self.reports.iter().zip(&self.hostile) {
             writeln!(
                 f,
-                "board {}: role {} term {} commit {} last index {} values {} last {} restarts {}; hostile injected {} counted {}; drops {:?}",
-                r.id, r.role, r.term, r.commit, r.last_index, r.values, r.last_value, r.restarts, inj, counted, r.drops
+                "board {}: role {} term {} commit {} last index {} values {} last {} restarts {} peak stack {} B; hostile injected {} counted {}; drops {:?}",
+                r.id, r.role, r.term, r.commit, r.last_index, r.values, r.last_value, r.restarts, r.peak_stack, inj, counted, r.drops
             )?;
         }
         write!(f, "run took {:.1} s", self.elapsed.as_secs_f64())
@@ -114,7 +114,10 @@ impl Cluster {
             }
             for b in &mut self.boards {
                 if let Some(s) = b.exited() {
-                    return Err(format!("board {} exited ({s}) while waiting for {what}", b.id));
+                    return Err(format!(
+                        "board {} exited ({s}) while waiting for {what}",
+                        b.id
+                    ));
                 }
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -126,7 +129,11 @@ impl Cluster {
 /// The leader with the highest term among fresh reports (index, term).
 fn leader(bus: &Bus, fresh: Duration) -> Option<(usize, u64)> {
     (0..BOARDS)
-        .filter_map(|k| bus.report(k).filter(|(at, _)| at.elapsed() < fresh).map(|(_, r)| (k, r)))
+        .filter_map(|k| {
+            bus.report(k)
+                .filter(|(at, _)| at.elapsed() < fresh)
+                .map(|(_, r)| (k, r))
+        })
         .filter(|(_, r)| r.role == 2)
         .map(|(k, r)| (k, r.term))
         .max_by_key(|&(_, t)| t)
@@ -269,7 +276,11 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             .all(|r| r.values == writes && r.last_value == writes)
             .then_some(r)
     };
-    c.wait("every write applied on every board", Duration::from_secs(30), all_applied)?;
+    c.wait(
+        "every write applied on every board",
+        Duration::from_secs(30),
+        all_applied,
+    )?;
     let hostile_counted = |bus: &mut Bus| {
         let r = reports(bus);
         let counted: Vec<u32> = r
@@ -283,12 +294,17 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             .then_some(counted)
     };
     let counted = c
-        .wait("hostile frames counted", Duration::from_secs(5), hostile_counted)
+        .wait(
+            "hostile frames counted",
+            Duration::from_secs(5),
+            hostile_counted,
+        )
         .map_err(|e| format!("{e}: injected {injected:?}, reports {:?}", reports(&c.bus)))?;
 
-    // The power cut. Partitions stop first (drops, duplicates and delays go on): a surviving
-    // board cut off by the schedule would leave no majority to elect within the bound.
-    c.bus.set_partitions(false);
+    // The power cut. The fault schedule pauses while the failover is timed: a surviving board
+    // cut off by a partition, or a lost vote, would make the bound a matter of the schedule
+    // rather than of the election timeouts. It resumes once the new leader is seen.
+    c.bus.set_faults(false);
     let (old, old_term) = c.wait("leader", Duration::from_secs(30), |bus| leader(bus, fresh))?;
     let before_kill = reports(&c.bus);
     c.boards[old].kill();
@@ -299,6 +315,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         leader(bus, Duration::from_millis(300)).filter(|&(k, t)| k != old && t > old_term)
     })?;
     let failover = killed.elapsed();
+    c.bus.set_faults(true);
     let addr = c.bus.addr(old).map_err(|e| e.to_string())?;
     c.boards[old] = setup
         .start(old as u32 + 1, addr)
@@ -308,8 +325,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         Duration::from_secs(60),
         |bus| {
             let r = reports(bus);
-            (r[old].restarts >= 1 && r.iter().all(|r| r.values == writes && r.last_value == writes))
-                .then_some(r)
+            (r[old].restarts >= 1
+                && r.iter()
+                    .all(|r| r.values == writes && r.last_value == writes))
+            .then_some(r)
         },
     )?;
     let summary = Summary {

@@ -74,7 +74,10 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
         name: [0; 64],
         name_len: 0,
     };
-    for word in line.split(|&b| b == b' ' || b == 0).filter(|w| !w.is_empty()) {
+    for word in line
+        .split(|&b| b == b' ' || b == 0)
+        .filter(|w| !w.is_empty())
+    {
         let Some(eq) = word.iter().position(|&b| b == b'=') else {
             continue;
         };

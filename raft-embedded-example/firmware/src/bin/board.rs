@@ -16,11 +16,14 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE};
 use defmt_semihosting as _;
 use embassy_executor::{Executor, Spawner};
-use raft_embedded_example::board_node::{self, BoardDisk, BoardEngine, BoardState, BOARD_STORE};
+use raft_embedded_example::board_node::{
+    self, BoardDisk, BoardEngine, BoardState, BOARD_LOG, BOARD_STORE,
+};
+use raft_embedded_example::cluster::WindowPool;
 use raft_embedded_firmware::semihost::{self, FileFlash};
 use raft_embedded_firmware::uart::{self, UartRx, UartTx};
 use raft_embedded_firmware::{stack, time_driver};
-use raftcore::NodeId;
+use raftcore::{LogSlot, NodeId};
 use static_cell::{ConstStaticCell, StaticCell};
 
 defmt::timestamp!("{=u64:ms}", embassy_time::Instant::now().as_millis());
@@ -30,6 +33,10 @@ type Engine = BoardEngine<FileFlash, UartTx>;
 
 static RING: ConstStaticCell<[u8; BOARD_STORE]> = ConstStaticCell::new([0; BOARD_STORE]);
 static ENGINE: StaticCell<Engine> = StaticCell::new();
+// The node's log window, lent to `WINDOW_POOL` at boot and taken by its `State`.
+static WINDOW: ConstStaticCell<[LogSlot; BOARD_LOG]> =
+    ConstStaticCell::new([LogSlot::EMPTY; BOARD_LOG]);
+static WINDOW_POOL: WindowPool = WindowPool::new();
 static EXECUTOR: StaticCell<Executor> = StaticCell::new();
 
 #[entry]
@@ -75,10 +82,17 @@ fn boot(spawner: Spawner) {
         raftcore::LogStore::last_index(&disk)
     );
     let (tx, rx) = uart::split().expect("UART split once");
-    let engine = match board_node::engine(cfg, disk, restored, tx) {
-        Ok(e) => ENGINE.init(e),
+    WINDOW_POOL.lend_slots(WINDOW.take());
+    let window = WINDOW_POOL.take().expect("the window was just lent");
+    let state = match board_node::state(cfg, &disk, restored, window) {
+        Ok(s) => s,
         Err(e) => fail_boot("restore", e),
     };
+    let engine = ENGINE.init_with(|| board_node::engine(state, disk, restored.commit, tx));
+    defmt::info!(
+        "board: boot peak stack {=usize} B",
+        stack::high_water_mark()
+    );
     spawner.spawn(node_task(engine, rx, restarts).expect("node spawned once"));
 }
 
@@ -92,7 +106,7 @@ fn fail_boot(what: &str, e: impl defmt::Format) -> ! {
 
 #[embassy_executor::task]
 async fn node_task(engine: &'static mut Engine, mut rx: UartRx, restarts: u32) {
-    let error = board_node::run(engine, &mut rx, restarts).await;
+    let error = board_node::run(engine, &mut rx, restarts, stack::high_water_mark).await;
     defmt::error!(
         "board: node stopped on {}; peak stack {=usize} B",
         error,
