@@ -86,6 +86,9 @@ pub struct Report {
     pub restarts: u32,
     /// Hostile or damaged input dropped on the board: see [`Drops`].
     pub drops: Drops,
+    /// The board's clock: milliseconds since it booted (election timeouts are in this clock,
+    /// which under QEMU runs slower than the host's when the host is loaded).
+    pub uptime_ms: u64,
     /// The deepest the board's stack has been since boot, in bytes (painted; 0 if the board
     /// does not measure it).
     pub peak_stack: u32,

@@ -1,7 +1,9 @@
 //! The three-board run: three QEMU boards on the bus elect a leader, acknowledge and apply 100
 //! writes on every board while the bus injects hostile bytes, then the leader's QEMU is
 //! SIGKILLed (a power cut) and started again from its flash file. A new leader must be
-//! reported within 2 election timeouts of the kill, and afterwards every board, the restarted
+//! reported within 2 election timeouts of the kill, measured on the new leader's own clock (the
+//! one its timeouts run on: under a loaded host QEMU's clock runs slower than the host's, by a
+//! third at a load average of 26 on 2 cores; the host's figure is reported beside it), and afterwards every board, the restarted
 //! one included, must hold every acknowledged write. The bus's fault schedule pauses from the
 //! kill until the new leader is seen, and resumes for the restarted board's catch-up.
 
@@ -41,8 +43,11 @@ pub struct Summary {
     pub first_leader: (u32, u64),
     /// The leader elected after the kill, and its term.
     pub new_leader: (u32, u64),
-    /// From the SIGKILL to the first report of the new leader.
+    /// From the SIGKILL to the first report of the new leader, on the host's clock.
     pub failover: Duration,
+    /// The same on the new leader's own clock (from its last report before the kill to its
+    /// first report as leader): the clock its election timeouts run on.
+    pub failover_board: Duration,
     /// The bound: 2 election timeouts (the longest randomized timeout, twice).
     pub failover_bound: Duration,
     /// Writes acknowledged.
@@ -63,13 +68,14 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "leader {} (term {}); after SIGKILL: leader {} (term {}) in {} ms (bound {} ms)",
+            "leader {} (term {}); after SIGKILL: leader {} (term {}) in {} ms of the new leader's clock (bound {} ms), {} ms of the host's",
             self.first_leader.0,
             self.first_leader.1,
             self.new_leader.0,
             self.new_leader.1,
-            self.failover.as_millis(),
-            self.failover_bound.as_millis()
+            self.failover_board.as_millis(),
+            self.failover_bound.as_millis(),
+            self.failover.as_millis()
         )?;
         writeln!(
             f,
@@ -311,10 +317,15 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     c.bus.forget(old);
     let killed = Instant::now();
     let bound = 2 * election_timeout();
-    let new_leader = c.wait("new leader", Duration::from_secs(30), |bus| {
+    let new_leader = c.wait("new leader", Duration::from_secs(60), |bus| {
         leader(bus, Duration::from_millis(300)).filter(|&(k, t)| k != old && t > old_term)
     })?;
     let failover = killed.elapsed();
+    let failover_board = Duration::from_millis(
+        reports(&c.bus)[new_leader.0]
+            .uptime_ms
+            .saturating_sub(before_kill[new_leader.0].uptime_ms),
+    );
     c.bus.set_faults(true);
     let addr = c.bus.addr(old).map_err(|e| e.to_string())?;
     c.boards[old] = setup
@@ -335,6 +346,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         first_leader: (first.0 as u32 + 1, first.1),
         new_leader: (new_leader.0 as u32 + 1, new_leader.1),
         failover,
+        failover_board,
         failover_bound: bound,
         acked: writes,
         proposals,
@@ -343,11 +355,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         bus: c.bus.stats(),
         elapsed: t0.elapsed(),
     };
-    let _ = before_kill;
-    if failover > bound {
+    if failover_board > bound {
         return Err(format!(
-            "new leader after {} ms, more than 2 election timeouts ({} ms)\n{summary}",
-            failover.as_millis(),
+            "new leader after {} ms of its clock, more than 2 election timeouts ({} ms)\n{summary}",
+            failover_board.as_millis(),
             bound.as_millis()
         ));
     }
