@@ -47,6 +47,8 @@ pub enum NodeError {
     /// No log window was free to rebuild the node on after a power cycle (the application
     /// lends one spare; each reboot gives the old window back).
     NoWindow,
+    /// A board's journal refused a record (full, or the flash failed).
+    Journal(crate::journal::JournalError),
 }
 
 impl From<raftcore::StoreError> for NodeError {

@@ -72,6 +72,11 @@ impl WindowPool {
         }
     }
 
+    /// Hands one window of any length to the pool (a board lends its single window this way).
+    pub fn lend_slots(&self, slots: &'static mut [LogSlot]) {
+        self.give(slots);
+    }
+
     /// A window for a node's `State`, if one is free; it comes back to the pool when that
     /// `State` is dropped.
     pub fn take(&'static self) -> Option<Window> {

@@ -26,11 +26,14 @@
 mod fmt;
 
 pub mod board;
+pub mod board_node;
 pub mod cluster;
+pub mod journal;
 pub mod link;
 pub mod node;
 pub mod rng;
 pub mod scenario;
+pub mod serial;
 
 /// The seed of the run the firmware and the host test make: it names the link's fault schedule
 /// and the nodes' election jitter.

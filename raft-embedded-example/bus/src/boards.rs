@@ -1,0 +1,106 @@
+//! The boards: one `qemu-system-arm -machine mps2-an386` process each, started with its id,
+//! seed and flash file on the semihosting command line and its UART0 on the bus.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// One board's QEMU process.
+pub struct Board {
+    /// Its node id.
+    pub id: u32,
+    child: Option<Child>,
+}
+
+/// How to start boards.
+#[derive(Clone, Debug)]
+pub struct BoardSetup {
+    /// The `raft-board` ELF.
+    pub elf: PathBuf,
+    /// Where the flash files and logs go (QEMU's working directory).
+    pub dir: PathBuf,
+    /// The run's seed; board `id` gets `seed + id`.
+    pub seed: u64,
+}
+
+impl BoardSetup {
+    /// The flash file of board `id`, inside [`BoardSetup::dir`].
+    pub fn flash(&self, id: u32) -> PathBuf {
+        self.dir.join(format!("board-{id}.flash"))
+    }
+
+    /// Starts board `id` connected to the bus at `bus`. Its stdout (the defmt stream, raw)
+    /// is appended to `board-{id}.defmt` and its stderr to `board-{id}.err` in the directory.
+    pub fn start(&self, id: u32, bus: SocketAddr) -> std::io::Result<Board> {
+        let log = |ext: &str| {
+            File::options()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(format!("board-{id}.{ext}")))
+        };
+        // QEMU runs in `dir`: a relative ELF path would no longer name the file.
+        let elf = self.elf.canonicalize()?;
+        let child = Command::new("qemu-system-arm")
+            .args(["-machine", "mps2-an386", "-cpu", "cortex-m4"])
+            .args(["-display", "none", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-serial")
+            .arg(format!("tcp:{bus}"))
+            .arg("-kernel")
+            .arg(&elf)
+            .arg("-append")
+            .arg(format!(
+                "id={id} seed={} flash=board-{id}.flash",
+                self.seed.wrapping_add(id.into())
+            ))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log("defmt")?)
+            .stderr(log("err")?)
+            .spawn()?;
+        Ok(Board {
+            id,
+            child: Some(child),
+        })
+    }
+}
+
+impl Board {
+    /// Cuts the power: SIGKILL, no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // `Child::kill` sends SIGKILL on Unix.
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Whether the process has exited on its own (a node that stopped exits 1).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether QEMU for the boards is installed.
+pub fn qemu_available() -> bool {
+    Command::new("qemu-system-arm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The release `raft-board` ELF of the firmware workspace at `firmware`.
+pub fn board_elf(firmware: &Path) -> PathBuf {
+    firmware.join("target/thumbv7em-none-eabihf/release/raft-board")
+}

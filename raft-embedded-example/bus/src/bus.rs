@@ -1,0 +1,305 @@
+//! The router between the boards' serial lines.
+//!
+//! One TCP listener per board on 127.0.0.1 (QEMU's `-serial tcp:127.0.0.1:PORT` connects to
+//! it); a board that reconnects (its QEMU restarted) replaces its old connection. Everything is
+//! non-blocking and driven by [`Bus::poll`], which does a bounded amount of work per call: the
+//! caller's loop owns the time.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use raft_embedded_example::serial::{self, Answer, Deframer, Msg, Pushed, Report};
+use raftcore::codec;
+
+use crate::faults::{Fate, FaultConfig, Faults};
+
+/// Bytes read from one board per poll, at most.
+const READ_PER_POLL: usize = 4096;
+
+/// Bytes queued toward one board, at most; beyond it frames are dropped (counted), as a
+/// radio's queue would.
+const MAX_QUEUED: usize = 64 * 1024;
+
+/// Frames held in the delay line, at most.
+const MAX_DELAYED: usize = 4096;
+
+/// What the bus counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusStats {
+    /// Raft frames routed (before faults).
+    pub routed: u64,
+    /// Raft frames the schedule dropped (partitions included).
+    pub dropped: u64,
+    /// Raft frames the schedule duplicated.
+    pub duplicated: u64,
+    /// Raft frames to a board not connected, or beyond a full queue.
+    pub undeliverable: u64,
+    /// Frames from boards that did not check out (framing, CRC) or name no known board.
+    pub bad_from_boards: u64,
+    /// Hostile frames injected by [`Bus::inject`].
+    pub injected: u64,
+}
+
+struct Port {
+    listener: TcpListener,
+    conn: Option<TcpStream>,
+    deframer: Deframer,
+    out: VecDeque<u8>,
+    report: Option<(Instant, Report)>,
+    /// Valid raft frames seen from this board, kept (a few) for replay injection.
+    recent: VecDeque<Vec<u8>>,
+}
+
+/// The bus.
+pub struct Bus {
+    ports: Vec<Port>,
+    faults: Faults,
+    start: Instant,
+    delayed: Vec<(Instant, usize, Vec<u8>)>,
+    answers: VecDeque<(usize, Answer)>,
+    stats: BusStats,
+}
+
+impl Bus {
+    /// Listens for `boards` boards on ephemeral loopback ports, faults from `seed`.
+    pub fn bind(boards: usize, seed: u64, faults: FaultConfig) -> std::io::Result<Bus> {
+        let mut ports = Vec::with_capacity(boards);
+        for _ in 0..boards {
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            listener.set_nonblocking(true)?;
+            ports.push(Port {
+                listener,
+                conn: None,
+                deframer: Deframer::new(),
+                out: VecDeque::new(),
+                report: None,
+                recent: VecDeque::new(),
+            });
+        }
+        Ok(Bus {
+            ports,
+            faults: Faults::new(seed, faults),
+            start: Instant::now(),
+            delayed: Vec::new(),
+            answers: VecDeque::new(),
+            stats: BusStats::default(),
+        })
+    }
+
+    /// Where board `k` (index `0..boards`, node id `k + 1`) must connect.
+    pub fn addr(&self, k: usize) -> std::io::Result<SocketAddr> {
+        self.ports[k].listener.local_addr()
+    }
+
+    /// Turns the fault schedule on or off.
+    pub fn set_faults(&mut self, on: bool) {
+        self.faults.set_on(on);
+    }
+
+    /// What the bus counted.
+    pub fn stats(&self) -> BusStats {
+        self.stats
+    }
+
+    /// Board `k`'s latest report, and when it came.
+    pub fn report(&self, k: usize) -> Option<(Instant, Report)> {
+        self.ports[k].report
+    }
+
+    /// Forgets board `k`'s reports (after it was killed).
+    pub fn forget(&mut self, k: usize) {
+        self.ports[k].report = None;
+        self.ports[k].conn = None;
+        self.ports[k].deframer = Deframer::new();
+        self.ports[k].out.clear();
+    }
+
+    /// The next answer to a proposal: from which board, and what.
+    pub fn answer(&mut self) -> Option<(usize, Answer)> {
+        self.answers.pop_front()
+    }
+
+    /// Asks board `k` to propose `value`.
+    pub fn propose(&mut self, k: usize, value: u32) {
+        self.send(k, &Msg::Propose(value));
+    }
+
+    fn send(&mut self, k: usize, msg: &Msg<'_>) {
+        let mut wire = [0u8; serial::MAX_WIRE];
+        if let Ok(bytes) = serial::encode(msg, &mut wire) {
+            let bytes = bytes.to_vec();
+            self.queue(k, &bytes);
+        }
+    }
+
+    fn queue(&mut self, k: usize, bytes: &[u8]) -> bool {
+        let p = &mut self.ports[k];
+        if p.conn.is_none() || p.out.len() + bytes.len() > MAX_QUEUED {
+            return false;
+        }
+        p.out.extend(bytes);
+        true
+    }
+
+    /// Writes `bytes` to board `k` as they are, between whole frames (hostile input for the
+    /// board's counters); counted in [`BusStats::injected`] once per call.
+    pub fn inject(&mut self, k: usize, bytes: &[u8]) {
+        if self.queue(k, bytes) {
+            self.stats.injected += 1;
+        }
+    }
+
+    /// A valid raft frame board `k` sent lately, if any (for replays).
+    pub fn recent_frame(&self, k: usize) -> Option<Vec<u8>> {
+        self.ports[k].recent.front().cloned()
+    }
+
+    /// One bounded pass: accept connections, read and route what boards sent, release due
+    /// delayed frames, write queued bytes.
+    pub fn poll(&mut self) {
+        let now = Instant::now();
+        let n = self.ports.len();
+        for k in 0..n {
+            self.accept(k);
+            self.read(k, now);
+        }
+        let mut due = Vec::new();
+        self.delayed.retain(|(at, to, frame)| {
+            if *at <= now {
+                due.push((*to, frame.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        for (to, bytes) in due {
+            if !self.queue(to, &bytes) {
+                self.stats.undeliverable += 1;
+            }
+        }
+        for k in 0..n {
+            self.write(k);
+        }
+    }
+
+    fn accept(&mut self, k: usize) {
+        let p = &mut self.ports[k];
+        // At most one new connection per poll; a newer one replaces the old (a reboot).
+        if let Ok((s, _)) = p.listener.accept() {
+            if s.set_nonblocking(true).is_ok() {
+                let _ = s.set_nodelay(true);
+                p.conn = Some(s);
+                p.deframer = Deframer::new();
+                p.out.clear();
+            }
+        }
+    }
+
+    fn read(&mut self, k: usize, now: Instant) {
+        let mut buf = [0u8; READ_PER_POLL];
+        let got = match self.ports[k].conn.as_mut().map(|c| c.read(&mut buf)) {
+            Some(Ok(0)) => {
+                // The board's QEMU is gone.
+                self.ports[k].conn = None;
+                return;
+            }
+            Some(Ok(n)) => n,
+            Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => return,
+            Some(Err(_)) => {
+                self.ports[k].conn = None;
+                return;
+            }
+            None => return,
+        };
+        for &b in &buf[..got] {
+            match self.ports[k].deframer.push(b) {
+                Pushed::More => {}
+                Pushed::Dropped(_) => self.stats.bad_from_boards += 1,
+                Pushed::Frame => {
+                    let msg = self.ports[k].deframer.message();
+                    match msg {
+                        Some(Msg::Raft(frame)) => {
+                            let frame = frame.to_vec();
+                            self.route(k, &frame, now);
+                        }
+                        Some(Msg::Answer(a)) => self.answers.push_back((k, a)),
+                        Some(Msg::Report(r)) => self.ports[k].report = Some((now, r)),
+                        Some(Msg::Propose(_)) | None => self.stats.bad_from_boards += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    fn route(&mut self, from: usize, frame: &[u8], now: Instant) {
+        let n = self.ports.len();
+        let to = match codec::decode_head(frame) {
+            Ok((h, _, _)) => h.to.0 as usize,
+            Err(_) => 0,
+        };
+        if !(1..=n).contains(&to) {
+            self.stats.bad_from_boards += 1;
+            return;
+        }
+        let to = to - 1;
+        self.stats.routed += 1;
+        let recent = &mut self.ports[from].recent;
+        if recent.len() == 4 {
+            recent.pop_front();
+        }
+        recent.push_back(frame.to_vec());
+        let mut wire = [0u8; serial::MAX_WIRE];
+        let Ok(bytes) = serial::encode(&Msg::Raft(frame), &mut wire) else {
+            return;
+        };
+        match self.faults.fate(now - self.start, from, to, n) {
+            Fate::Drop => self.stats.dropped += 1,
+            Fate::Deliver { delay, again } => {
+                for d in std::iter::once(delay).chain(again) {
+                    if self.delayed.len() < MAX_DELAYED {
+                        self.delayed.push((now + d, to, bytes.to_vec()));
+                    } else {
+                        self.stats.undeliverable += 1;
+                    }
+                }
+                if again.is_some() {
+                    self.stats.duplicated += 1;
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, k: usize) {
+        let p = &mut self.ports[k];
+        let Some(conn) = p.conn.as_mut() else {
+            return;
+        };
+        // Bounded: each pass writes or stops; at most MAX_QUEUED bytes are queued.
+        while !p.out.is_empty() {
+            let (a, _) = p.out.as_slices();
+            match conn.write(a) {
+                Ok(0) => break,
+                Ok(m) => {
+                    p.out.drain(..m);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    p.conn = None;
+                    p.out.clear();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Polls for `d`, sleeping 1 ms between passes.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.poll();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}

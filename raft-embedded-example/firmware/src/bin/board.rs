@@ -1,0 +1,139 @@
+//! One board of a multi-board cluster: ONE raft-core node on the driver engine, its id and
+//! seed from the semihosting command line, its log journaled to a semihosting file (its
+//! flash), its frames on UART0 to the host's bus (`raft-board-bus`). No heap.
+//!
+//! ```text
+//! qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic \
+//!   -semihosting-config enable=on,target=native \
+//!   -serial tcp:127.0.0.1:PORT -kernel raft-board -append "id=1 seed=7 flash=board-1.flash"
+//! ```
+//!
+//! It runs until killed (a board has no end); a node that stops on an error exits 1.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::debug::{self, EXIT_FAILURE};
+use defmt_semihosting as _;
+use embassy_executor::{Executor, Spawner};
+use raft_embedded_example::board_node::{
+    self, BoardDisk, BoardEngine, BoardState, BOARD_LOG, BOARD_STORE,
+};
+use raft_embedded_example::cluster::WindowPool;
+use raft_embedded_firmware::semihost::{self, FileFlash};
+use raft_embedded_firmware::uart::{self, UartRx, UartTx};
+use raft_embedded_firmware::{stack, time_driver};
+use raftcore::{LogSlot, NodeId};
+use static_cell::{ConstStaticCell, StaticCell};
+
+defmt::timestamp!("{=u64:ms}", embassy_time::Instant::now().as_millis());
+
+/// The node's engine, built at boot from what the journal replayed.
+type Engine = BoardEngine<FileFlash, UartTx>;
+
+static RING: ConstStaticCell<[u8; BOARD_STORE]> = ConstStaticCell::new([0; BOARD_STORE]);
+static ENGINE: StaticCell<Option<Engine>> = StaticCell::new();
+// The node's log window, lent to `WINDOW_POOL` at boot and taken by its `State`.
+static WINDOW: ConstStaticCell<[LogSlot; BOARD_LOG]> =
+    ConstStaticCell::new([LogSlot::EMPTY; BOARD_LOG]);
+static WINDOW_POOL: WindowPool = WindowPool::new();
+static EXECUTOR: StaticCell<Executor> = StaticCell::new();
+
+#[entry]
+fn main() -> ! {
+    let mut core = cortex_m::Peripherals::take().expect("core peripherals taken once");
+    time_driver::start(&mut core.SYST);
+    uart::init();
+    defmt::info!(
+        "board: stack reserved {=usize} B, size_of::<State>() = {=usize} B",
+        stack::reserved(),
+        core::mem::size_of::<BoardState>()
+    );
+    let executor = EXECUTOR.init(Executor::new());
+    executor.run(boot)
+}
+
+/// Reads the command line, replays the flash and spawns the node; any failure ends the run.
+/// Not inlined into `Executor::run`, whose frame lives for ever.
+#[inline(never)]
+fn boot(spawner: Spawner) {
+    let args = match semihost::args() {
+        Ok(a) => a,
+        Err(e) => fail_boot("command line", e),
+    };
+    let Some(cfg) = board_node::config(NodeId(args.id), args.seed) else {
+        fail_boot("node id", args.id)
+    };
+    let flash = match FileFlash::open(&args) {
+        Ok(f) => f,
+        Err(e) => fail_boot("flash file", e),
+    };
+    let restarts = u32::from(!flash.fresh);
+    let (disk, restored, replay) = match BoardDisk::open(RING.take(), flash) {
+        Ok(d) => d,
+        Err(e) => fail_boot("flash replay", e),
+    };
+    defmt::info!(
+        "board {=u32}: replayed {} (term {}, commit {}, last {})",
+        args.id,
+        replay,
+        restored.hard_state.term,
+        restored.commit,
+        raftcore::LogStore::last_index(&disk)
+    );
+    let (tx, rx) = uart::split().expect("UART split once");
+    WINDOW_POOL.lend_slots(WINDOW.take());
+    let window = WINDOW_POOL.take().expect("the window was just lent");
+    // Restored and assembled inside `init_with`: measured, this keeps fewer copies of the
+    // `State` and the engine in this frame than restoring first and moving the state in.
+    let engine = ENGINE.init_with(|| {
+        let state = board_node::state(cfg, &disk, restored, window).ok()?;
+        Some(board_node::engine(state, disk, restored.commit, tx))
+    });
+    let Some(engine) = engine.as_mut() else {
+        fail_boot("restore", "the journal's log does not restore a node")
+    };
+    defmt::info!(
+        "board: boot peak stack {=usize} B",
+        stack::high_water_mark()
+    );
+    spawner.spawn(node_task(engine, rx, restarts).expect("node spawned once"));
+}
+
+fn fail_boot(what: &str, e: impl defmt::Format) -> ! {
+    defmt::error!("board: {=str} refused: {}", what, e);
+    debug::exit(EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[embassy_executor::task]
+async fn node_task(engine: &'static mut Engine, mut rx: UartRx, restarts: u32) {
+    let error = board_node::run(engine, &mut rx, restarts, stack::high_water_mark).await;
+    defmt::error!(
+        "board: node stopped on {}; peak stack {=usize} B",
+        error,
+        stack::high_water_mark()
+    );
+    debug::exit(EXIT_FAILURE);
+}
+
+#[exception]
+fn SysTick() {
+    time_driver::on_systick();
+}
+
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    uart::on_interrupt(irqn);
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    debug::exit(EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -1,0 +1,502 @@
+//! One raft-core node per board: the node a board runs when each node is its own chip, talking
+//! to the others over a serial line through the host's bus (`raft-board-bus`).
+//!
+//! The node is a raftcore [`Engine`] over three seams:
+//!
+//! - its disk, [`BoardDisk`]: raft-core's `RingStore` in RAM (what the codec reads entries
+//!   from) in front of a [`Journal`] in flash (what survives a power cut). Every `Persist` is
+//!   journaled before the engine performs the next output (`Durability::Inline`), and a boot
+//!   replays the journal into the ring ([`BoardDisk::open`]).
+//! - its link, [`SerialLink`]: each outgoing message is encoded by the codec and framed for
+//!   the serial line ([`crate::serial`]); a full transmit buffer drops the frame (counted).
+//! - its state machine, [`Digest`]: client values, applied at most once and in increasing
+//!   order, and the acknowledgement of the value this board proposed.
+//!
+//! [`run`] is the board's loop: bytes from the serial line, its tick, and a periodic report.
+//! It is generic over the serial port ([`SerialRx`], [`SerialTx`]) and the flash ([`Flash`]),
+//! so the firmware supplies a UART and semihosting file I/O and a host test could supply
+//! in-memory ones.
+
+use embassy_futures::select::{select, Either};
+use embassy_time::{Duration, Ticker};
+use raftcore::codec::{EntryRef, EntrySource};
+use raftcore::engine::{Events, NoSnapshots, Outgoing, StateMachine, Storage, Transport};
+use raftcore::{
+    outputs_needed, persist_entries, Config, Engine, EngineError, EntryKind, HardState, Input,
+    LogIndex, LogStore, NodeId, Persist, Proposal, Restored, RingStore, Role, State, StoreError,
+    Term,
+};
+
+use crate::board::NodeError;
+use crate::cluster::{self, Window, INFLIGHT, VOTERS};
+use crate::journal::{Flash, FlashError, Journal, Rec, Replay};
+use crate::link::{FRAME_BYTES, NODES};
+use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report};
+
+/// Entries a board's log window holds. Nothing is compacted (the journal has no garbage
+/// collection, the state machine is not captured), so this bounds a board's lifetime in
+/// entries: the core keeps a quarter of the window for leaders' empty entries, so 120 client
+/// entries fit, enough for the three-board run's 100 writes, its leaders' empty entries and
+/// retries.
+pub const BOARD_LOG: usize = 160;
+
+/// Bytes of the RAM ring the log's payloads live in (15 bytes per 4-byte client value).
+pub const BOARD_STORE: usize = BOARD_LOG * 16;
+
+/// The logical clock of a board. Under QEMU several boards share a loaded host (three QEMU
+/// processes on two cores beside other work), and a board that is not scheduled for a few
+/// hundred milliseconds must not look dead, so the tick is ten times the single-chip demo's:
+/// elections time out after 10 to 20 ticks, 1 to 2 s (with 50 ms, a loaded host made
+/// followers campaign during the writes and failovers took several rounds).
+pub const BOARD_TICK: Duration = Duration::from_millis(100);
+
+/// A report goes to the bus every this many ticks.
+pub const REPORT_TICKS: u32 = 1;
+
+/// The board's protocol state: three voters, its log window lent from a static (so that the
+/// `State` built at boot is small enough to pass through the stack: 2.5 KiB of window inline
+/// made the boot the board's deepest stack).
+pub type BoardState = State<NODES, BOARD_LOG, INFLIGHT, Window>;
+
+/// The RAM ring in front of the journal.
+pub type BoardRing = RingStore<'static, BOARD_LOG>;
+
+/// The board's engine over flash `F` and serial transmitter `T`.
+pub type BoardEngine<F, T> =
+    Engine<BoardState, BoardDisk<F>, SerialLink<T>, Digest, NoSnapshots<NodeError>, OUTPUTS>;
+
+/// The output list: raft-core's bound for three voters.
+pub const OUTPUTS: usize = outputs_needed(NODES);
+
+/// The configuration of the board with id `id` (1 to 3) and seed `seed`.
+pub fn config(id: NodeId, seed: u64) -> Option<Config> {
+    let k = cluster::index(id)?;
+    let mut cfg = cluster::config(k, seed);
+    cfg.max_uncommitted = 16;
+    cfg.log_bytes = BoardRing::budget(BOARD_STORE, cfg.max_payload());
+    Some(cfg)
+}
+
+/// Where a board's serial bytes go: queued whole or not at all.
+pub trait SerialTx {
+    /// Queues all of `bytes` for transmission, or none of them (`false`: no room).
+    fn send(&mut self, bytes: &[u8]) -> bool;
+}
+
+/// Where a board's serial bytes come from.
+pub trait SerialRx {
+    /// Waits until at least one byte is ready.
+    fn readable(&mut self) -> impl core::future::Future<Output = ()>;
+    /// Takes up to `buf.len()` received bytes; returns how many.
+    fn read(&mut self, buf: &mut [u8]) -> usize;
+    /// Bytes lost so far because the receive buffer was full.
+    fn overruns(&self) -> u32;
+}
+
+/// The engine's [`Storage`]: a RAM ring for reads, a journal for durability.
+pub struct BoardDisk<F> {
+    log: BoardRing,
+    journal: Journal<F>,
+}
+
+impl<F: Flash> BoardDisk<F> {
+    /// Opens the journal in `flash` and replays it into a ring over `buf`. Returns the disk,
+    /// what the node restarts from, and what the replay found.
+    pub fn open(
+        buf: &'static mut [u8; BOARD_STORE],
+        flash: F,
+    ) -> Result<(BoardDisk<F>, Restored, Replay), FlashError> {
+        let mut log = BoardRing::new(buf, LogIndex::ZERO);
+        let mut hard = (HardState::default(), LogIndex::ZERO);
+        let mut refused = 0u32;
+        let (journal, mut replay) = Journal::open(flash, |rec| match *rec {
+            Rec::Entry {
+                index,
+                term,
+                kind,
+                data,
+            } => {
+                let index = LogIndex(index);
+                if index <= log.last_index() {
+                    log.truncate_from(index);
+                }
+                let ok = EntryKind::from_byte(kind).is_some_and(|kind| {
+                    let e = EntryRef {
+                        term: Term(term),
+                        kind,
+                        data,
+                    };
+                    log.append(index, e).is_ok()
+                });
+                if !ok {
+                    refused += 1;
+                }
+            }
+            Rec::Truncate { from } => log.truncate_from(LogIndex(from)),
+            Rec::Hard { term, vote, commit } => {
+                hard = (
+                    HardState {
+                        term: Term(term),
+                        vote: (vote != 0).then_some(NodeId(vote)),
+                    },
+                    LogIndex(commit),
+                );
+            }
+        })?;
+        replay.torn += refused;
+        // The ring's own copy, which `restored` reads back.
+        let _ = log.save_hard_state(hard.0, hard.1);
+        let restored = Restored {
+            hard_state: hard.0,
+            // A commit index beyond the log replayed (a torn tail) is not trusted.
+            commit: hard.1.min(log.last_index()),
+            base: (LogIndex::ZERO, Term(0)),
+            applied: LogIndex::ZERO,
+            members: None,
+            vote_floor: LogIndex::ZERO,
+        };
+        Ok((BoardDisk { log, journal }, restored, replay))
+    }
+
+    /// Journal bytes used.
+    pub fn journal_used(&self) -> u32 {
+        self.journal.used()
+    }
+}
+
+impl<F> EntrySource for BoardDisk<F> {
+    fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+        self.log.entry(index)
+    }
+
+    fn records(&self, first: LogIndex, count: u32) -> Option<&[u8]> {
+        self.log.records(first, count)
+    }
+}
+
+/// The ring alone: the engine changes the log only through [`Storage::persist`], which
+/// journals what it does.
+impl<F> LogStore for BoardDisk<F> {
+    fn append(&mut self, index: LogIndex, entry: EntryRef<'_>) -> Result<(), StoreError> {
+        self.log.append(index, entry)
+    }
+
+    fn truncate_from(&mut self, index: LogIndex) {
+        self.log.truncate_from(index)
+    }
+
+    fn compact_to(&mut self, upto: LogIndex) {
+        self.log.compact_to(upto)
+    }
+
+    fn last_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+}
+
+impl<F: Flash> Storage for BoardDisk<F> {
+    type Error = NodeError;
+
+    /// The ring first (it checks contiguity and room), then the same truncation and entries
+    /// into the journal, in order.
+    fn persist(&mut self, persist: &Persist, input: &Input<'_>) -> Result<(), NodeError> {
+        persist_entries(&mut self.log, persist, input)?;
+        if let Some(from) = persist.truncate_from {
+            self.journal
+                .append(&Rec::Truncate { from: from.0 })
+                .map_err(NodeError::Journal)?;
+        }
+        if let Some(new) = persist.entries {
+            for k in 0..u64::from(new.count) {
+                let index = new.first.plus(k);
+                let e = self
+                    .log
+                    .entry(index)
+                    .ok_or(NodeError::MissingEntry(index))?;
+                self.journal
+                    .append(&Rec::Entry {
+                        index: index.0,
+                        term: e.term.0,
+                        kind: e.kind.to_byte(),
+                        data: e.data,
+                    })
+                    .map_err(NodeError::Journal)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save_hard_state(
+        &mut self,
+        hard_state: HardState,
+        commit: LogIndex,
+    ) -> Result<(), NodeError> {
+        self.journal
+            .append(&Rec::Hard {
+                term: hard_state.term.0,
+                vote: hard_state.vote.map_or(0, |v| v.0),
+                commit: commit.0,
+            })
+            .map_err(NodeError::Journal)?;
+        Ok(self.log.save_hard_state(hard_state, commit)?)
+    }
+}
+
+/// The engine's [`Transport`] over the serial line.
+pub struct SerialLink<T> {
+    tx: T,
+    tx_full: u32,
+}
+
+impl<T: SerialTx> SerialLink<T> {
+    /// A link over `tx`.
+    pub fn new(tx: T) -> SerialLink<T> {
+        SerialLink { tx, tx_full: 0 }
+    }
+
+    /// Frames and queues `msg`; a full transmit buffer drops it (counted).
+    pub fn send_msg(&mut self, msg: &Msg<'_>) {
+        let mut wire = [0u8; serial::MAX_WIRE];
+        match serial::encode(msg, &mut wire) {
+            Ok(bytes) if self.tx.send(bytes) => {}
+            _ => self.tx_full += 1,
+        }
+    }
+}
+
+impl<T: SerialTx> Transport for SerialLink<T> {
+    type Error = NodeError;
+
+    fn send<L: EntrySource + ?Sized>(&mut self, msg: Outgoing<'_, L>) -> Result<(), NodeError> {
+        let mut buf = [0u8; FRAME_BYTES];
+        let n = msg.encode(&mut buf).map_err(NodeError::Codec)?;
+        self.send_msg(&Msg::Raft(&buf[..n]));
+        Ok(())
+    }
+}
+
+/// The board's state machine: client values, each applied once and only above the last
+/// (a retried value committed twice is applied once), and the acknowledgement of the value
+/// this board proposed.
+#[derive(Debug, Default)]
+pub struct Digest {
+    /// Values applied since boot.
+    pub values: u32,
+    /// The last value applied.
+    pub last: u32,
+    /// The value this board proposed and has not yet seen applied.
+    pending: Option<u32>,
+    /// The pending value was applied: answer it.
+    acked: Option<u32>,
+}
+
+impl StateMachine for Digest {
+    type Error = NodeError;
+
+    fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), NodeError> {
+        let value = match e.kind {
+            EntryKind::Normal => <[u8; 4]>::try_from(e.data).ok().map(u32::from_le_bytes),
+            EntryKind::Empty | EntryKind::Membership => None,
+        };
+        if let Some(v) = value {
+            if v > self.last {
+                self.last = v;
+                self.values += 1;
+            }
+            if self.pending == Some(v) {
+                self.pending = None;
+                self.acked = Some(v);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Role changes, logged.
+struct Seen(Option<Proposal>);
+
+impl Events for Seen {
+    fn proposal(&mut self, p: Proposal) {
+        self.0 = Some(p);
+    }
+
+    fn role_changed(&mut self, role: Role, term: Term, leader: Option<NodeId>) {
+        debug!("{} in {}, leader {}", role, term, leader);
+    }
+}
+
+/// The node of board `cfg.id`, restored from what `disk` replayed, on its log window
+/// `window` (exactly [`BOARD_LOG`] slots).
+pub fn state<F: Flash>(
+    cfg: Config,
+    disk: &BoardDisk<F>,
+    restored: Restored,
+    window: Window,
+) -> Result<BoardState, NodeError> {
+    BoardState::restore_in(cfg, &VOTERS, restored, disk, window).map_err(NodeError::Restore)
+}
+
+/// The engine around `state` and its seams. Inlined so that a caller building it into a
+/// static (`StaticCell::init_with`) writes it there rather than through its stack frame.
+#[inline(always)]
+pub fn engine<F: Flash, T: SerialTx>(
+    state: BoardState,
+    disk: BoardDisk<F>,
+    commit: LogIndex,
+    tx: T,
+) -> BoardEngine<F, T> {
+    let mut engine = BoardEngine::with_outputs(
+        state,
+        disk,
+        NoSnapshots::new(),
+        SerialLink::new(tx),
+        Digest::default(),
+    );
+    engine.set_saved_commit(commit);
+    engine
+}
+
+/// The board's loop: runs until the node stops on an error, which it returns. `peak_stack`
+/// reads the board's stack high-water mark for the reports.
+pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
+    engine: &mut BoardEngine<F, T>,
+    rx: &mut R,
+    restarts: u32,
+    peak_stack: fn() -> usize,
+) -> NodeError {
+    let mut deframer = Deframer::new();
+    let mut drops = Drops::default();
+    let mut ticker = Ticker::every(BOARD_TICK);
+    let mut ticks = 0u32;
+    let mut chunk = [0u8; 32];
+    loop {
+        let r = match select(rx.readable(), ticker.next()).await {
+            Either::First(()) => {
+                let n = rx.read(&mut chunk);
+                let mut r = Ok(());
+                for &b in &chunk[..n] {
+                    match deframer.push(b) {
+                        Pushed::More => {}
+                        Pushed::Dropped(serial::Drop::Framing) => drops.framing += 1,
+                        Pushed::Dropped(serial::Drop::Crc) => drops.crc += 1,
+                        Pushed::Frame => match deframer.message() {
+                            Some(msg) => match take(engine, msg) {
+                                Ok(true) => {}
+                                Ok(false) => drops.malformed += 1,
+                                Err(e) => r = r.and(Err(e)),
+                            },
+                            None => drops.malformed += 1,
+                        },
+                    }
+                }
+                r
+            }
+            Either::Second(()) => {
+                ticks = ticks.wrapping_add(1);
+                let r = step(engine, Input::Tick).map(|_| ());
+                if ticks.is_multiple_of(REPORT_TICKS) {
+                    drops.overrun = rx.overruns();
+                    let peak = u32::try_from(peak_stack()).unwrap_or(u32::MAX);
+                    report(engine, restarts, drops, peak);
+                }
+                r
+            }
+        };
+        if let Err(e) = r {
+            return e;
+        }
+        if let Some(value) = engine.machine_mut().acked.take() {
+            engine.transport_mut().send_msg(&Msg::Answer(Answer {
+                value,
+                outcome: Outcome::Applied,
+            }));
+        }
+    }
+}
+
+/// One received message; `Ok(false)` for one a board does not take.
+fn take<F: Flash, T: SerialTx>(
+    engine: &mut BoardEngine<F, T>,
+    msg: Msg<'_>,
+) -> Result<bool, NodeError> {
+    match msg {
+        Msg::Raft(frame) => step(engine, Input::Frame(frame)).map(|_| true),
+        Msg::Propose(value) => {
+            let outcome = if value <= engine.machine().last {
+                // Applied here, so committed: a retry of an acknowledged write.
+                Some(Outcome::Applied)
+            } else {
+                match step(
+                    engine,
+                    Input::Propose {
+                        data: &value.to_le_bytes(),
+                    },
+                )? {
+                    Some(Proposal::Accepted { .. }) => {
+                        engine.machine_mut().pending = Some(value);
+                        None
+                    }
+                    Some(Proposal::NotLeader { leader_hint }) => {
+                        Some(Outcome::NotLeader(leader_hint.map_or(0, |l| l.0)))
+                    }
+                    _ => Some(Outcome::Busy),
+                }
+            };
+            if let Some(outcome) = outcome {
+                engine
+                    .transport_mut()
+                    .send_msg(&Msg::Answer(Answer { value, outcome }));
+            }
+            Ok(true)
+        }
+        // A board's own messages: the bus never sends them to a board.
+        Msg::Answer(_) | Msg::Report(_) => Ok(false),
+    }
+}
+
+/// One step through the engine; the answer to a proposal, if the step gave one.
+fn step<F: Flash, T: SerialTx>(
+    engine: &mut BoardEngine<F, T>,
+    input: Input<'_>,
+) -> Result<Option<Proposal>, NodeError> {
+    let mut seen = Seen(None);
+    engine.step(input, &mut seen).map_err(|e| match e {
+        EngineError::Driver(e) => e,
+        EngineError::Core(e) => NodeError::Step(e),
+        EngineError::MissingEntry(i) => NodeError::MissingEntry(i),
+    })?;
+    Ok(seen.0)
+}
+
+/// Sends the board's report.
+fn report<F: Flash, T: SerialTx>(
+    engine: &mut BoardEngine<F, T>,
+    restarts: u32,
+    mut drops: Drops,
+    peak_stack: u32,
+) {
+    let s = engine.state();
+    let stats = s.stats();
+    let core = stats.dropped_malformed + stats.dropped_wrong_cluster + stats.dropped_misaddressed;
+    drops.core = u32::try_from(core).unwrap_or(u32::MAX);
+    drops.tx_full = engine.transport().tx_full;
+    let r = Report {
+        id: s.id().0,
+        role: match s.role() {
+            Role::Leader => 2,
+            Role::Follower => 0,
+            _ => 1,
+        },
+        term: s.term().0,
+        leader: s.leader().map_or(0, |l| l.0),
+        commit: s.commit().0,
+        last_index: engine.storage().last_index().0,
+        values: engine.machine().values,
+        last_value: engine.machine().last,
+        restarts,
+        drops,
+        uptime_ms: embassy_time::Instant::now().as_millis(),
+        peak_stack,
+    };
+    engine.transport_mut().send_msg(&Msg::Report(r));
+}
