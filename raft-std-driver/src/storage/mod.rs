@@ -120,6 +120,7 @@
 //! in, so after compaction the first remaining segment always restates the hard state and
 //! snapshot point.
 
+mod capture;
 mod datadir;
 mod error;
 mod force;
@@ -147,6 +148,7 @@ mod sweep_tests;
 #[cfg(test)]
 mod wal_tests;
 
+pub use capture::CaptureTarget;
 pub use datadir::DataDir;
 pub use error::StorageError;
 pub use force::{force_new_cluster, Forced};
