@@ -140,7 +140,14 @@ impl<W: Write> Write for KeepError<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        match self.out.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let copy = io::Error::new(e.kind(), e.to_string());
+                self.error = Some(e);
+                Err(copy)
+            }
+        }
     }
 }
 

@@ -366,7 +366,10 @@ fn a_writer_error_is_returned_by_write_to() {
     struct Full;
     impl std::io::Write for Full {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"))
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "disk full",
+            ))
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())

@@ -87,8 +87,8 @@ pub use stats::DriverCounters;
 use apply::{Applied, Applier, Seen};
 use handle::{Cmd, Shared, Waker};
 use serve::{PendingRead, ReplyTo, Waiter};
-pub use snapshots::MIN_SNAPSHOT_LOG_BYTES;
 use snapshots::SnapshotFiles;
+pub use snapshots::MIN_SNAPSHOT_LOG_BYTES;
 use udp::UdpTransport;
 
 /// The most voters a cluster may have (raft-core's `PEERS`).

@@ -148,10 +148,7 @@ impl SnapshotFiles {
     /// Collects the capture in flight if its worker is done (or, with `wait`, once it is):
     /// adopts the file and keeps its meta for [`SnapshotFiles::take_saved`].
     fn finish_capture(&mut self, wait: bool) -> Result<(), NodeError> {
-        let Some(c) = self
-            .capture
-            .take_if(|c| wait || c.worker.is_finished())
-        else {
+        let Some(c) = self.capture.take_if(|c| wait || c.worker.is_finished()) else {
             return Ok(());
         };
         let meta = match c.worker.join() {
@@ -163,7 +160,11 @@ impl SnapshotFiles {
             }
         };
         if !self.store.adopt(meta)? {
-            tracing::debug!(id = self.id, index = c.index.0, "captured snapshot superseded");
+            tracing::debug!(
+                id = self.id,
+                index = c.index.0,
+                "captured snapshot superseded"
+            );
             return Ok(());
         }
         self.snapshot_index = self.snapshot_index.max(meta.index);
@@ -222,7 +223,11 @@ impl<M: StateMachine> Node<M> {
         }
         let every = self.cfg.snapshot_entries;
         let (used, cap) = self.core().window_usage();
-        let grown = self.engine.machine().log_bytes.saturating_sub(files.log_mark);
+        let grown = self
+            .engine
+            .machine()
+            .log_bytes
+            .saturating_sub(files.log_mark);
         let state = self.state_machine().state_bytes();
         self.engine.capture_wanted()
             || (every > 0 && applied >= since + every)
@@ -409,7 +414,11 @@ mod tests {
         m: &Applier<KvStore>,
         at: SnapshotPoint,
     ) -> Option<SnapshotMeta> {
-        assert_eq!(files.capture(m, at).unwrap(), None, "reported only once durable");
+        assert_eq!(
+            files.capture(m, at).unwrap(),
+            None,
+            "reported only once durable"
+        );
         files.finish_capture(true).unwrap();
         files.take_saved().unwrap()
     }

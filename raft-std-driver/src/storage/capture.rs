@@ -34,7 +34,8 @@ pub struct CaptureTarget {
 impl CaptureTarget {
     /// The temp file a capture at `at` writes.
     pub fn temp_path(&self, at: &SnapshotPoint) -> PathBuf {
-        self.dir.join(format!("capture-{:016x}.snap.tmp", at.index.0))
+        self.dir
+            .join(format!("capture-{:016x}.snap.tmp", at.index.0))
     }
 
     /// Writes the snapshot at `at` whose bytes `write` produces: a temp file, fsynced, renamed
@@ -81,7 +82,10 @@ impl CaptureTarget {
             .sync()
             .map_err(|e| StorageError::io("fsync", tmp, e))?;
         let Summed {
-            file, at: len, hasher, ..
+            file,
+            at: len,
+            hasher,
+            ..
         } = out;
         drop(file);
         let meta = at.meta(len, hasher.finalize());

@@ -227,7 +227,10 @@ fn a_capture_streams_into_place_and_is_adopted_over_the_old_snapshot() {
     })
     .join()
     .unwrap();
-    assert_eq!(meta, meta_of_bytes(LogIndex(9), Term(2), three(), &bytes(3 << 20)));
+    assert_eq!(
+        meta,
+        meta_of_bytes(LogIndex(9), Term(2), three(), &bytes(3 << 20))
+    );
     assert_eq!(store.latest(), Some(old));
     assert_eq!(store.read_all().unwrap().unwrap().1, b"old");
     assert!(store.adopt(meta).unwrap());
@@ -235,12 +238,17 @@ fn a_capture_streams_into_place_and_is_adopted_over_the_old_snapshot() {
     assert_eq!(store.read_all().unwrap().unwrap().1, bytes(3 << 20));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     // A capture older than what the store holds (an install came first) is deleted.
-    let stale = target.write(point(7, 2), |out| out.write_all(b"7")).unwrap();
+    let stale = target
+        .write(point(7, 2), |out| out.write_all(b"7"))
+        .unwrap();
     assert!(!store.adopt(stale).unwrap());
     assert_eq!(store.latest(), Some(meta));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     drop(store);
-    assert_eq!(SnapshotStore::open(dir.path()).unwrap().latest(), Some(meta));
+    assert_eq!(
+        SnapshotStore::open(dir.path()).unwrap().latest(),
+        Some(meta)
+    );
 }
 
 #[test]
@@ -273,13 +281,17 @@ fn a_failed_capture_write_removes_its_temp_file_and_keeps_the_old_snapshot() {
         .unwrap_err();
     assert!(err.is_disk_full(), "{err:?}");
     assert!(
-        err.to_string().contains("capture-0000000000000009.snap.tmp"),
+        err.to_string()
+            .contains("capture-0000000000000009.snap.tmp"),
         "{err}"
     );
     // The node poisons the store with it (fail-stop).
     let err = store.capture_failed(err);
     assert!(err.is_disk_full());
-    assert!(matches!(store.capture_target(), Err(StorageError::Poisoned)));
+    assert!(matches!(
+        store.capture_target(),
+        Err(StorageError::Poisoned)
+    ));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     drop(store);
     let mut store = SnapshotStore::open(dir.path()).unwrap();
