@@ -1,7 +1,6 @@
 //! Snapshot store behaviour: chunked writes, atomic install, leftovers, corruption.
 
 use std::fs;
-use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
