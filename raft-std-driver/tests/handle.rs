@@ -33,11 +33,14 @@ fn get(k: &[u8]) -> Vec<u8> {
 #[test]
 fn handles_find_the_leader_report_roles_and_propose_until_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes: Vec<_> = configs(dir.path(), 3)
-        .into_iter()
-        .map(|c| Node::spawn_kv(c).unwrap())
+    let mut cfgs = configs(dir.path(), 3).into_iter();
+    let first = Node::spawn_kv(cfgs.next().unwrap()).unwrap();
+    // Subscribed before the others open (each allocates its log window): no leader can be
+    // elected before it, so node 1's learning of the leader is an event it sees.
+    let events = first.0.subscribe();
+    let nodes: Vec<_> = std::iter::once(first)
+        .chain(cfgs.map(|c| Node::spawn_kv(c).unwrap()))
         .collect();
-    let events = nodes[0].0.subscribe();
     let leader = nodes[0]
         .0
         .wait_until_leader(Duration::from_secs(10))

@@ -93,12 +93,12 @@ use udp::UdpTransport;
 
 /// The most voters a cluster may have (raft-core's `PEERS`).
 pub const MAX_VOTERS: usize = 7;
-/// Entries in raft-core's log window (16 bytes of metadata each: 16 MiB). A snapshot starts
+/// Entries in raft-core's log window (16 bytes of metadata each: 4 MiB). A snapshot starts
 /// when it is half full at the latest (raft-core wants one at three quarters, and refuses
 /// proposals past that), so a large state is captured about once per log of its own size,
 /// not every few thousand writes; once a snapshot is saved the log is compacted up to it even
 /// past a voter that is down, which then catches up through InstallSnapshot.
-pub const LOG_WINDOW: usize = 1 << 20;
+pub const LOG_WINDOW: usize = 1 << 18;
 /// AppendEntries in flight per follower (raft-core's `INFLIGHT`).
 pub const INFLIGHT: usize = 8;
 /// The raft-core state this driver runs: its log window (`LOG_WINDOW` slots of 16 bytes) is a
