@@ -134,7 +134,10 @@ impl SnapshotFiles {
         let index = at.index;
         let worker = thread::Builder::new()
             .name(format!("snapshot-{}", self.id))
-            .spawn(move || target.write(at, |out| image.write_to(out)))
+            .spawn(move || {
+                lower_priority();
+                target.write(at, |out| image.write_to(out))
+            })
             .map_err(|e| NodeError::Io("start the snapshot thread", e))?;
         self.capture = Some(Capture {
             index,
@@ -178,6 +181,23 @@ impl SnapshotFiles {
             "snapshot saved"
         );
         Ok(())
+    }
+}
+
+/// The nice value of the snapshot worker: it yields the CPU to the node loops when the cores
+/// are busy (weight 110 against a loop's 1024), and runs at full speed when they are not.
+#[cfg(target_os = "linux")]
+const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`WORKER_NICE`] (Linux: `setpriority` on the
+/// thread id). Best effort: a process already nicer, or a refusal, leaves it as it is.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), WORKER_NICE) {
+            tracing::debug!(error = %e, "snapshot worker priority unchanged");
+        }
     }
 }
 
