@@ -19,10 +19,12 @@
 //! very first request; eviction needs `max_sessions` busier clients to have come in between.)
 
 mod command;
+mod image;
 mod store;
 
 #[cfg(test)]
 mod tests;
 
 pub use command::{Command, KvError, Request, Response};
+pub use image::KvImage;
 pub use store::KvStore;

@@ -1,19 +1,22 @@
 //! The key-value store with client sessions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::command::{decode_exact, Command, KvError, Request, Response};
+use super::command::{Command, KvError, Request, Response};
+use super::image::{Bytes, Data, KvImage, Sessions};
 
 /// Default bound on client sessions.
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
-/// Version byte of the snapshot format.
-const SNAPSHOT_VERSION: u8 = 1;
+/// Bytes a key-value pair adds to a snapshot besides its key and value (two varint lengths,
+/// counted as the common two bytes each; an estimate, for sizing the snapshot interval).
+const PAIR_OVERHEAD: u64 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Session {
+pub(super) struct Session {
     /// Last sequence number applied.
     seq: u64,
     /// Log index it was applied at (the session's age, for eviction).
@@ -22,24 +25,20 @@ struct Session {
     response: Response,
 }
 
-/// What a snapshot holds; maps are ordered, so equal stores give identical bytes.
-#[derive(Serialize, Deserialize)]
-struct Image {
-    version: u8,
-    applied: u64,
-    data: BTreeMap<Vec<u8>, Vec<u8>>,
-    sessions: BTreeMap<u64, Session>,
-}
-
 /// The replicated key-value state machine. See the [module docs](super) for sessions.
+///
+/// Its maps are persistent ([`KvStore::image`] freezes them in O(1) for a snapshot written on
+/// another thread; see [`KvImage`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvStore {
-    data: BTreeMap<Vec<u8>, Vec<u8>>,
-    sessions: BTreeMap<u64, Session>,
+    data: Data,
+    sessions: Sessions,
     /// `(session index, client)`, oldest first: the eviction order.
     by_age: BTreeSet<(u64, u64)>,
     applied: u64,
     max_sessions: usize,
+    /// The keys' and values' bytes plus [`PAIR_OVERHEAD`] per key.
+    data_bytes: u64,
 }
 
 impl Default for KvStore {
@@ -53,11 +52,12 @@ impl KvStore {
     /// must use the same bound, or they would evict differently.
     pub fn with_max_sessions(max_sessions: usize) -> KvStore {
         KvStore {
-            data: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            data: Data::new(),
+            sessions: Sessions::new(),
             by_age: BTreeSet::new(),
             applied: 0,
             max_sessions: max_sessions.max(1),
+            data_bytes: 0,
         }
     }
 
@@ -68,12 +68,18 @@ impl KvStore {
 
     /// The value of `key` now (for a linearizable read once the read index is applied).
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.data.get(key).map(Vec::as_slice)
+        self.data.get(key).map(|v| &v[..])
     }
 
     /// The number of keys.
     pub fn len(&self) -> usize {
         self.data.len()
+    }
+
+    /// About how many bytes a snapshot of the data takes (keys, values, lengths; sessions
+    /// not counted): what the node sizes its snapshot interval by.
+    pub fn data_bytes(&self) -> u64 {
+        self.data_bytes
     }
 
     /// True if no key is set.
@@ -103,7 +109,7 @@ impl KvStore {
         if req.seq == 0 {
             // Sessionless: only reads, which are idempotent.
             return match req.command {
-                Command::Get { key } => Response::Value(self.data.get(&key).cloned()),
+                Command::Get { key } => Response::Value(self.value(&key)),
                 _ => Response::Error(KvError::BadCommand),
             };
         }
@@ -123,24 +129,50 @@ impl KvStore {
     fn execute(&mut self, command: Command) -> Response {
         match command {
             Command::Put { key, value } => {
-                self.data.insert(key, value);
+                self.insert(key, value);
                 Response::Written
             }
-            Command::Get { key } => Response::Value(self.data.get(&key).cloned()),
+            Command::Get { key } => Response::Value(self.value(&key)),
             Command::Delete { key } => Response::Deleted {
-                existed: self.data.remove(&key).is_some(),
+                existed: self.remove(&key),
             },
             Command::Cas { key, expected, new } => {
-                let previous = self.data.get(&key).cloned();
+                let previous = self.value(&key);
                 let swapped = previous == expected;
                 if swapped {
                     match new {
-                        Some(v) => self.data.insert(key, v),
-                        None => self.data.remove(&key),
-                    };
+                        Some(v) => self.insert(key, v),
+                        None => {
+                            self.remove(&key);
+                        }
+                    }
                 }
                 Response::Cas { swapped, previous }
             }
+        }
+    }
+
+    fn value(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.data.get(key).map(|v| v.to_vec())
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let added = pair_bytes(&key, &value);
+        let key: Bytes = Arc::from(key);
+        if let Some(old) = self.data.insert(key.clone(), Arc::from(value)) {
+            self.data_bytes -= pair_bytes(&key, &old);
+        }
+        self.data_bytes += added;
+    }
+
+    /// Removes `key`; true if it had a value.
+    fn remove(&mut self, key: &[u8]) -> bool {
+        match self.data.remove(key) {
+            Some(old) => {
+                self.data_bytes -= pair_bytes(key, &old);
+                true
+            }
+            None => false,
         }
     }
 
@@ -162,33 +194,30 @@ impl KvStore {
         }
     }
 
+    /// The store's whole state (data, sessions, applied index) frozen as it is now, in O(1):
+    /// the maps are shared with the store, which copies what it changes afterwards. Encode it
+    /// on any thread ([`KvImage::write_to`]); its bytes are [`KvStore::snapshot`]'s.
+    pub fn image(&self) -> KvImage {
+        KvImage::new(self.applied, self.data.clone(), self.sessions.clone())
+    }
+
     /// The store's whole state (data, sessions, applied index) as bytes. Equal stores give
     /// equal bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let image = Image {
-            version: SNAPSHOT_VERSION,
-            applied: self.applied,
-            data: self.data.clone(),
-            sessions: self.sessions.clone(),
-        };
-        // Postcard encodes maps and vectors of known length into a growing Vec without error.
-        postcard::to_stdvec(&image).expect("postcard encodes the snapshot image infallibly")
+        self.image().to_bytes()
     }
 
     /// Replaces the state with a snapshot's. On error the store is unchanged.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), KvError> {
-        let image: Image = decode_exact(bytes)?;
-        if image.version != SNAPSHOT_VERSION {
-            return Err(KvError::BadCommand);
-        }
-        self.by_age = image
-            .sessions
+        let (applied, data, sessions) = KvImage::decode(bytes)?.into_parts();
+        self.by_age = sessions
             .iter()
             .map(|(&client, s)| (s.index, client))
             .collect();
-        self.data = image.data;
-        self.sessions = image.sessions;
-        self.applied = image.applied;
+        self.data_bytes = data.iter().map(|(k, v)| pair_bytes(k, v)).sum();
+        self.data = data;
+        self.sessions = sessions;
+        self.applied = applied;
         while self.sessions.len() > self.max_sessions {
             let Some((_, oldest)) = self.by_age.pop_first() else {
                 break;
@@ -197,4 +226,9 @@ impl KvStore {
         }
         Ok(())
     }
+}
+
+/// What a key-value pair adds to [`KvStore::data_bytes`].
+fn pair_bytes(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + PAIR_OVERHEAD
 }

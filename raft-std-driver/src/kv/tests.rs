@@ -251,3 +251,132 @@ fn requests_and_responses_round_trip_their_encoding() {
     }
     assert_eq!(Response::decode(&[0xff, 0xff]), Err(KvError::BadCommand));
 }
+
+#[test]
+fn an_image_stays_the_state_it_was_taken_at_while_the_store_moves_on() {
+    let mut kv = KvStore::default();
+    for i in 1..=300u64 {
+        kv.apply(i, &req(1, i, put(&format!("k{i:03}"), "old")));
+    }
+    let at_300 = kv.snapshot();
+    let image = kv.image();
+    assert_eq!(
+        (image.applied_index(), image.len(), image.is_empty()),
+        (300, 300, false)
+    );
+    // The store changes every key the image holds, removes some and adds others.
+    for i in 1..=300u64 {
+        kv.apply(300 + i, &req(1, 300 + i, put(&format!("k{i:03}"), "new")));
+    }
+    kv.apply(601, &req(1, 601, Command::Delete { key: "k001".into() }));
+    kv.apply(602, &req(2, 1, put("fresh", "x")));
+    assert_eq!(kv.get(b"k002"), Some(&b"new"[..]));
+    // The image still encodes the state at 300, byte for byte, on another thread too.
+    let bytes = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        image.write_to(&mut out).unwrap();
+        out
+    })
+    .join()
+    .unwrap();
+    assert_eq!(bytes, at_300);
+    let mut back = KvStore::default();
+    back.restore(&bytes).unwrap();
+    assert_eq!(back.applied_index(), 300);
+    assert_eq!(back.get(b"k001"), Some(&b"old"[..]));
+    assert_eq!(back.get(b"fresh"), None);
+}
+
+/// The format the store wrote when its maps were `BTreeMap<Vec<u8>, Vec<u8>>`, built here
+/// independently of the image code.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LegacyImage {
+    version: u8,
+    applied: u64,
+    data: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    sessions: std::collections::BTreeMap<u64, LegacySession>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LegacySession {
+    seq: u64,
+    index: u64,
+    response: Response,
+}
+
+#[test]
+fn the_snapshot_format_is_the_one_of_the_btreemap_store() {
+    let mut kv = KvStore::default();
+    kv.apply(1, &req(9, 1, put("b", "2")));
+    kv.apply(2, &req(9, 2, put("a", "")));
+    kv.apply(3, &req(4, 1, get("a")));
+    let legacy = LegacyImage {
+        version: 1,
+        applied: 3,
+        data: [(b"a".to_vec(), vec![]), (b"b".to_vec(), b"2".to_vec())].into(),
+        sessions: [
+            (
+                4,
+                LegacySession {
+                    seq: 1,
+                    index: 3,
+                    response: Response::Value(Some(vec![])),
+                },
+            ),
+            (
+                9,
+                LegacySession {
+                    seq: 2,
+                    index: 2,
+                    response: Response::Written,
+                },
+            ),
+        ]
+        .into(),
+    };
+    let old = postcard::to_stdvec(&legacy).unwrap();
+    assert_eq!(kv.snapshot(), old);
+    // And a snapshot written in the old format restores.
+    let mut back = KvStore::default();
+    back.restore(&old).unwrap();
+    assert_eq!(back, kv);
+}
+
+#[test]
+fn data_bytes_follow_puts_overwrites_deletes_and_restores() {
+    let mut kv = KvStore::default();
+    assert_eq!(kv.data_bytes(), 0);
+    kv.apply(1, &req(1, 1, put("key", "value")));
+    assert_eq!(kv.data_bytes(), 3 + 5 + 4);
+    kv.apply(2, &req(1, 2, put("key", "v")));
+    assert_eq!(kv.data_bytes(), 3 + 1 + 4);
+    kv.apply(3, &req(1, 3, put("k2", "")));
+    assert_eq!(kv.data_bytes(), 8 + 2 + 4);
+    kv.apply(4, &req(1, 4, cas("key", Some("v"), None)));
+    assert_eq!(kv.data_bytes(), 6);
+    let mut back = KvStore::default();
+    back.restore(&kv.snapshot()).unwrap();
+    assert_eq!(back.data_bytes(), 6);
+    kv.apply(5, &req(1, 5, Command::Delete { key: "k2".into() }));
+    assert_eq!(kv.data_bytes(), 0);
+}
+
+#[test]
+fn a_writer_error_is_returned_by_write_to() {
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "disk full",
+            ))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut kv = KvStore::default();
+    kv.apply(1, &req(1, 1, put("a", "b")));
+    let e = kv.image().write_to(Full).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+}

@@ -44,7 +44,14 @@ pub(super) struct Applier<M> {
     done: Vec<Applied>,
     /// Entries applied since the node started.
     pub(super) applied: u64,
+    /// Their bytes in the log (payload and a 16-byte header each): what the snapshot interval
+    /// is measured in.
+    pub(super) log_bytes: u64,
 }
+
+/// Bytes an entry's header takes in the log, counted with its payload in
+/// [`Applier::log_bytes`].
+const ENTRY_HEADER_BYTES: u64 = 16;
 
 impl<M: StateMachine> Applier<M> {
     pub(super) fn new(sm: M) -> Applier<M> {
@@ -52,6 +59,7 @@ impl<M: StateMachine> Applier<M> {
             sm,
             done: Vec::new(),
             applied: 0,
+            log_bytes: 0,
         }
     }
 
@@ -79,6 +87,7 @@ impl<M: StateMachine> raftcore::engine::StateMachine for Applier<M> {
             }
         };
         self.applied += 1;
+        self.log_bytes += entry.data.len() as u64 + ENTRY_HEADER_BYTES;
         self.done.push(Applied {
             index: index.0,
             term: entry.term,

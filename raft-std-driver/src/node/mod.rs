@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`Storage`](raftcore::engine::Storage) | [`WalLog`] | appends and truncates the WAL, records hard state and commit index, one fsync per [`sync`](raftcore::engine::Storage::sync), compacts, moves the log past an installed snapshot |
 //! | [`Transport`](raftcore::engine::Transport) | `udp.rs` | encodes after the raft tag byte, seals, sends to the peer's address |
-//! | [`Snapshots`](raftcore::engine::Snapshots) | `snapshots.rs` | captures the state machine into a snapshot file; reads chunks out of it, writes received chunks, checks and installs a received snapshot |
+//! | [`Snapshots`](raftcore::engine::Snapshots) | `snapshots.rs` | captures the state machine into a snapshot file on a worker thread; reads chunks out of it, writes received chunks, checks and installs a received snapshot |
 //! | [`StateMachine`](raftcore::engine::StateMachine) | `apply.rs` | applies committed entries to the application's [`StateMachine`], recording what each proposer is owed |
 //!
 //! Application events ([`Events`](raftcore::engine::Events): proposal answers, read results,
@@ -35,11 +35,13 @@
 //!    `Durability::Deferred`: it holds back the acknowledgements that need durable state and
 //!    never applies past it, so the sends of the turn leave, queued, before the fsync; what
 //!    `Persisted` sends leaves after it).
-//! 5. A wanted snapshot (raft-core's `CaptureWanted`, seen as [`Engine::capture_wanted`], or
-//!    `snapshot_entries` applied since the last one), unless one is streaming in:
-//!    [`Engine::capture`] saves the state machine's bytes atomically and reports them to the
-//!    core, which can then stream them to followers that lag and compact the WAL; then
-//!    another flush. After a restart the newest snapshot is reported again.
+//! 5. Snapshots (`snapshots.rs`): a capture whose file became durable is reported to the core
+//!    (`Input::SnapshotSaved`), which can then stream it to followers that lag and compact
+//!    the WAL; then another flush. A due capture (raft-core's `CaptureWanted`, seen as
+//!    [`Engine::capture_wanted`], the window half full, `snapshot_entries` applied, or the
+//!    log grown past the state's size), unless one is in flight or streaming in:
+//!    [`Engine::capture`] freezes the state machine and a worker thread writes it out while
+//!    the loop goes on. After a restart the newest snapshot is reported again.
 //!
 //! Any storage error stops the node (fail-stop): the engine steps `Input::StorageFailed`,
 //! every waiting proposal fails, and [`Node::turn`] returns the error naming the file.
@@ -90,14 +92,17 @@ use apply::{Applied, Applier, Seen};
 use handle::{Cmd, Shared, Waker};
 use serve::{PendingRead, ReplyTo, Waiter};
 use snapshots::SnapshotFiles;
+pub use snapshots::MIN_SNAPSHOT_LOG_BYTES;
 use udp::UdpTransport;
 
 /// The most voters a cluster may have (raft-core's `PEERS`).
 pub const MAX_VOTERS: usize = 7;
-/// Entries in raft-core's log window (16 bytes of metadata each). A snapshot is wanted when it
-/// is three quarters full; once a snapshot is saved the log is compacted up to it even past a
-/// voter that is down, which then catches up through InstallSnapshot.
-pub const LOG_WINDOW: usize = 16_384;
+/// Entries in raft-core's log window (16 bytes of metadata each: 4 MiB). A snapshot starts
+/// when it is half full at the latest (raft-core wants one at three quarters, and refuses
+/// proposals past that), so a large state is captured about once per log of its own size,
+/// not every few thousand writes; once a snapshot is saved the log is compacted up to it even
+/// past a voter that is down, which then catches up through InstallSnapshot.
+pub const LOG_WINDOW: usize = 1 << 18;
 /// AppendEntries in flight per follower (raft-core's `INFLIGHT`).
 pub const INFLIGHT: usize = 8;
 /// The raft-core state this driver runs: its log window (`LOG_WINDOW` slots of 16 bytes) is a
@@ -429,10 +434,7 @@ impl<M: StateMachine> Node<M> {
         }
         self.retry_reads(now)?;
         self.flush()?;
-        if self.capture_due(now) {
-            self.capture()?;
-            self.flush()?;
-        }
+        self.snapshot_turn(now)?;
         if now >= self.next_stats {
             self.next_stats = now + self.cfg.stats_interval;
             self.write_stats();
@@ -464,21 +466,6 @@ impl<M: StateMachine> Node<M> {
         Ok(())
     }
 
-    /// Whether to capture a snapshot now: raft-core wants one (its log window is filling) or
-    /// `snapshot_entries` were applied since the last one, and no snapshot is streaming in.
-    fn capture_due(&self, now: Instant) -> bool {
-        let every = self.cfg.snapshot_entries;
-        let since = self.engine.snapshots().snapshot_index().0;
-        let due = self.engine.capture_wanted()
-            || (every > 0 && self.state_machine().applied_index() >= since + every);
-        let streaming = self
-            .engine
-            .snapshots()
-            .last_chunk()
-            .is_some_and(|t| now.duration_since(t) < self.read_timeout());
-        due && !streaming
-    }
-
     /// Steps one input through the engine (which performs its outputs), then answers what it
     /// decided ([`Node::settle`]). Returns the proposal answer.
     fn step(&mut self, input: Input<'_>) -> Result<Option<Proposal>, NodeError> {
@@ -498,15 +485,6 @@ impl<M: StateMachine> Node<M> {
         self.settle();
         self.engine.transport_mut().send_queued();
         Ok(r?)
-    }
-
-    /// Captures the state machine into a snapshot file and tells the core
-    /// ([`Engine::capture`]).
-    fn capture(&mut self) -> Result<(), NodeError> {
-        let r = self.engine.capture(&mut self.events);
-        self.settle();
-        r?;
-        Ok(())
     }
 }
 

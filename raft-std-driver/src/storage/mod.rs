@@ -121,6 +121,7 @@
 //! in, so after compaction the first remaining segment always restates the hard state and
 //! snapshot point.
 
+mod capture;
 mod datadir;
 mod error;
 mod force;
@@ -148,6 +149,7 @@ mod sweep_tests;
 #[cfg(test)]
 mod wal_tests;
 
+pub use capture::CaptureTarget;
 pub use datadir::DataDir;
 pub use error::StorageError;
 pub use force::{force_new_cluster, Forced};

@@ -8,6 +8,9 @@
 //! canonical spelling of a name is recognized. A leftover `*.tmp` (a crash mid-write) is
 //! deleted on open; only the newest complete snapshot is kept.
 //!
+//! The local state machine's snapshots are written off the node loop ([`CaptureTarget`],
+//! `capture.rs`) and adopted here once durable ([`SnapshotStore::adopt`]).
+//!
 //! The store speaks raft-core's [`SnapshotMeta`] (its `checksum` is the CRC-32 of the bytes),
 //! so the meta a leader streams, a follower installs and a file is named by are one type.
 
@@ -16,7 +19,7 @@ use std::sync::Arc;
 
 use raftcore::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
 
-use super::{FileHandle, FileIo, StdIo, StorageError};
+use super::{CaptureTarget, FileHandle, FileIo, StdIo, StorageError};
 
 /// Bytes read per call while checksumming a snapshot file.
 const CHECK_CHUNK: usize = 64 << 10;
@@ -313,6 +316,49 @@ impl SnapshotStore {
         self.begin(meta)?;
         self.write_chunk(0, bytes)?;
         self.finish()
+    }
+
+    /// Where a snapshot captured off the node loop is written ([`CaptureTarget::write`], on a
+    /// worker thread); the loop then [`adopt`](SnapshotStore::adopt)s it.
+    pub fn capture_target(&self) -> Result<CaptureTarget, StorageError> {
+        self.check()?;
+        Ok(CaptureTarget {
+            io: self.io.clone(),
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Takes the snapshot `meta`, which [`CaptureTarget::write`] made durable under its name,
+    /// as the newest, and deletes the previous one (without a directory fsync: open keeps the
+    /// newest and deletes the rest anyway). Returns false, deleting `meta`'s file instead, if
+    /// the store holds a snapshot at or past `meta`'s index already (one installed from a
+    /// leader meanwhile).
+    pub fn adopt(&mut self, meta: SnapshotMeta) -> Result<bool, StorageError> {
+        self.check()?;
+        let stale = self.latest.is_some_and(|l| l.index >= meta.index);
+        let gone = if stale {
+            Some(meta)
+        } else {
+            self.latest.replace(meta)
+        };
+        // The stale capture or the previous snapshot; never the current one (a capture that
+        // equals an installed snapshot has its very name).
+        if let Some(old) = gone.filter(|old| Some(*old) != self.latest) {
+            if self.reader.as_ref().is_some_and(|(m, _)| *m == old) {
+                self.reader = None;
+            }
+            let path = self.dir.join(file_name(&old));
+            if let Err(e) = self.io.remove(&path) {
+                return Err(self.poison(StorageError::io("remove", path, e)));
+            }
+        }
+        Ok(!stale)
+    }
+
+    /// Records that a capture's write failed with `e` (fail-stop, as the store's own writes):
+    /// the store refuses every later call. Returns `e`.
+    pub fn capture_failed(&mut self, e: StorageError) -> StorageError {
+        self.poison(e)
     }
 
     /// Reads up to `buf.len()` bytes of the newest snapshot at `offset` (to send a chunk).

@@ -190,3 +190,136 @@ fn the_membership_is_named_in_the_file_and_read_back_on_open() {
     let store = SnapshotStore::open(dir.path()).unwrap();
     assert_eq!(store.latest(), Some(meta));
 }
+
+/// The capture point at `index` of `term`, three voters.
+fn point(index: u64, term: u64) -> raftcore::SnapshotPoint {
+    raftcore::SnapshotPoint {
+        index: LogIndex(index),
+        term: Term(term),
+        members: three(),
+    }
+}
+
+#[test]
+fn a_capture_streams_into_place_and_is_adopted_over_the_old_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let old = store.save(LogIndex(5), Term(1), three(), b"old").unwrap();
+    let data = bytes(3 << 20);
+    let target = store.capture_target().unwrap();
+    // Written by another thread in pieces of every size; the store still serves the old one.
+    let (meta, target) = std::thread::spawn(move || {
+        let meta = target
+            .write(point(9, 2), |out| {
+                let mut at = 0;
+                let mut n = 1;
+                while at < data.len() {
+                    let end = (at + n).min(data.len());
+                    out.write_all(&data[at..end])?;
+                    at = end;
+                    n = n * 3 + 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+        (meta, target)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        meta,
+        meta_of_bytes(LogIndex(9), Term(2), three(), &bytes(3 << 20))
+    );
+    assert_eq!(store.latest(), Some(old));
+    assert_eq!(store.read_all().unwrap().unwrap().1, b"old");
+    assert!(store.adopt(meta).unwrap());
+    assert_eq!(store.latest(), Some(meta));
+    assert_eq!(store.read_all().unwrap().unwrap().1, bytes(3 << 20));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    // A capture older than what the store holds (an install came first) is deleted.
+    let stale = target
+        .write(point(7, 2), |out| out.write_all(b"7"))
+        .unwrap();
+    assert!(!store.adopt(stale).unwrap());
+    assert_eq!(store.latest(), Some(meta));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    drop(store);
+    assert_eq!(
+        SnapshotStore::open(dir.path()).unwrap().latest(),
+        Some(meta)
+    );
+}
+
+#[test]
+fn a_crash_during_a_capture_leaves_the_old_snapshot_and_open_removes_the_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let old = store.save(LogIndex(5), Term(1), three(), b"old").unwrap();
+    let target = store.capture_target().unwrap();
+    // The process dies half way: the writer never returns (here: the thread stops, leaving
+    // what it wrote).
+    let tmp = target.temp_path(&point(9, 2));
+    fs::write(&tmp, bytes(5000)).unwrap();
+    drop(store);
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(old));
+    assert!(!tmp.exists());
+    assert_eq!(store.read_all().unwrap().unwrap().1, b"old");
+}
+
+#[test]
+fn a_failed_capture_write_removes_its_temp_file_and_keeps_the_old_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let io = FaultIo::default();
+    let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
+    let old = store.save(LogIndex(5), Term(1), three(), b"old").unwrap();
+    let target = store.capture_target().unwrap();
+    io.faults.fill_disk_after(1000);
+    let err = target
+        .write(point(9, 2), |out| out.write_all(&bytes(2 << 20)))
+        .unwrap_err();
+    assert!(err.is_disk_full(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("capture-0000000000000009.snap.tmp"),
+        "{err}"
+    );
+    // The node poisons the store with it (fail-stop).
+    let err = store.capture_failed(err);
+    assert!(err.is_disk_full());
+    assert!(matches!(
+        store.capture_target(),
+        Err(StorageError::Poisoned)
+    ));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    drop(store);
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest(), Some(old));
+    assert_eq!(store.read_all().unwrap().unwrap().1, b"old");
+}
+
+#[test]
+fn a_flipped_byte_in_a_captured_snapshot_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    let target = store.capture_target().unwrap();
+    let meta = target
+        .write(point(9, 2), |out| out.write_all(&bytes(100_000)))
+        .unwrap();
+    assert!(store.adopt(meta).unwrap());
+    let path = store.latest_path().unwrap();
+    drop(store);
+    let mut b = fs::read(&path).unwrap();
+    b[70_000] ^= 0x01;
+    fs::write(&path, &b).unwrap();
+    assert!(matches!(
+        SnapshotStore::open(dir.path()),
+        Err(StorageError::CorruptSnapshot { file }) if file == path
+    ));
+    // Torn (cut short) as well.
+    fs::write(&path, &b[..50_000]).unwrap();
+    assert!(matches!(
+        SnapshotStore::open(dir.path()),
+        Err(StorageError::CorruptSnapshot { file }) if file == path
+    ));
+}

@@ -1,0 +1,146 @@
+//! A snapshot written off the node loop: a worker thread streams the state machine's bytes
+//! into a temp file (CRC-32 computed on the way), fsyncs it, renames it to its name (which
+//! spells the length and checksum, known only at the end) and fsyncs the directory. The loop
+//! then adopts the file ([`SnapshotStore::adopt`](super::SnapshotStore::adopt)) and only then
+//! tells the core, which may compact the WAL up to it.
+//!
+//! Crash safety: until the rename the new snapshot is a `*.snap.tmp`, deleted on open, and the
+//! previous snapshot is untouched; after it, the file is complete and durable (fsynced before
+//! the rename) and is the newest on open, which deletes the older one. The WAL is compacted
+//! only after the loop learned the file is durable, so it always holds every entry after the
+//! newest snapshot on disk.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use raftcore::{SnapshotMeta, SnapshotPoint};
+
+use super::snapshot::file_name;
+use super::{FileHandle, FileIo, StorageError};
+
+/// Bytes buffered before one write to the temp file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Where a snapshot captured off the node loop goes: the snapshot directory and its I/O.
+/// Cloned out of the store ([`SnapshotStore::capture_target`](super::SnapshotStore)) and
+/// moved to the worker thread.
+#[derive(Clone, Debug)]
+pub struct CaptureTarget {
+    pub(super) io: Arc<dyn FileIo>,
+    pub(super) dir: PathBuf,
+}
+
+impl CaptureTarget {
+    /// The temp file a capture at `at` writes.
+    pub fn temp_path(&self, at: &SnapshotPoint) -> PathBuf {
+        self.dir
+            .join(format!("capture-{:016x}.snap.tmp", at.index.0))
+    }
+
+    /// Writes the snapshot at `at` whose bytes `write` produces: a temp file, fsynced, renamed
+    /// to its name and the directory fsynced. Returns its meta (length and CRC-32 of what was
+    /// written). On error the temp file is removed if it can be (open removes it otherwise);
+    /// the previous snapshot is never touched.
+    pub fn write(
+        &self,
+        at: SnapshotPoint,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<SnapshotMeta, StorageError> {
+        let tmp = self.temp_path(&at);
+        let r = self.write_tmp(&tmp, at, write);
+        if r.is_err() {
+            let _ = self.io.remove(&tmp);
+        }
+        r
+    }
+
+    fn write_tmp(
+        &self,
+        tmp: &PathBuf,
+        at: SnapshotPoint,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<SnapshotMeta, StorageError> {
+        let file = self
+            .io
+            .open(tmp, true)
+            .and_then(|mut f| {
+                f.set_len(0)?;
+                Ok(f)
+            })
+            .map_err(|e| StorageError::io("create", tmp, e))?;
+        let mut out = Summed {
+            file,
+            at: 0,
+            hasher: crc32fast::Hasher::new(),
+            buf: Vec::with_capacity(WRITE_CHUNK),
+        };
+        write(&mut out)
+            .and_then(|()| out.write_out())
+            .map_err(|e| StorageError::io("write", tmp, e))?;
+        out.file
+            .sync()
+            .map_err(|e| StorageError::io("fsync", tmp, e))?;
+        let Summed {
+            file,
+            at: len,
+            hasher,
+            ..
+        } = out;
+        drop(file);
+        let meta = at.meta(len, hasher.finalize());
+        let dest = self.dir.join(file_name(&meta));
+        self.io
+            .rename(tmp, &dest)
+            .map_err(|e| StorageError::io("rename", tmp, e))?;
+        self.io
+            .sync_dir(&self.dir)
+            .map_err(|e| StorageError::io("fsync dir", &self.dir, e))?;
+        Ok(meta)
+    }
+}
+
+/// A buffered writer into the temp file that sums what it writes.
+struct Summed {
+    file: Box<dyn FileHandle>,
+    /// Bytes written to the file so far.
+    at: u64,
+    hasher: crc32fast::Hasher,
+    buf: Vec<u8>,
+}
+
+impl Summed {
+    fn write_out(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_at(self.at, &self.buf)?;
+        self.hasher.update(&self.buf);
+        self.at += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for Summed {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let take = (WRITE_CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == WRITE_CHUNK {
+                self.write_out()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out()
+    }
+}
