@@ -36,6 +36,27 @@ fn safety_holds_and_the_cluster_recovers_on_random_schedules() {
         .quickcheck(prop as fn(u64) -> TestResult);
 }
 
+/// Found by the bug catalogue's searches (a clean core, PreVote and CheckQuorum off, deferred
+/// durability): a candidate granted by a majority of the others became leader before its own
+/// term and vote were durable, crashed, restarted in the term before, won the same term again
+/// from the same voters, and wrote a different entry 2 under term 2: Log Matching broken.
+/// A candidate now leads only once its own term and vote are durable.
+#[test]
+fn a_candidate_leads_only_once_its_own_term_is_durable() {
+    let seed = 2_597_055_107_677_508_241;
+    let (name, sim) = shape(seed);
+    let sim = raft_sim::SimConfig {
+        pre_vote: false,
+        check_quorum: false,
+        lease_reads: false,
+        ..sim
+    };
+    assert_eq!(name, "3-deferred");
+    if let Err(e) = schedules::run_on(name, sim, seed, steps_for(seed)) {
+        panic!("{e}");
+    }
+}
+
 /// Runs `seed`'s schedule (the regression tests below), panicking with its failure.
 fn check_seed(seed: u64) {
     if let Err(e) = run(seed, steps_for(seed)) {

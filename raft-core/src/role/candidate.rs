@@ -97,9 +97,14 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if yes >= self.quorum() {
             if pre {
                 self.campaign(false, false, cx);
-            } else {
+            } else if own_durable {
                 self.become_leader(cx);
             }
+            // Else a majority of the others granted, but this node's own term and vote are
+            // not durable yet: it leads only once they are (`Persisted` tallies again). A
+            // leader of a term it could forget in a crash would, restarted in the term before,
+            // campaign for the same term again, win it again from the same voters, and write
+            // different entries under the same (index, term): Log Matching broken.
         } else if no >= self.quorum() {
             let term = self.hs.term;
             self.become_follower(term, None, cx);
