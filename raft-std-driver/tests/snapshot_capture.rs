@@ -181,10 +181,19 @@ fn index_of(snapshot: &Path) -> u64 {
     u64::from_str_radix(&name[..16], 16).unwrap()
 }
 
-#[test]
-fn writes_go_on_during_a_capture_and_a_crash_in_it_keeps_the_old_snapshot_and_the_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+/// A node leading alone with its storage behind a [`CaptureGate`], six writes applied and a
+/// first snapshot saved (`old`, the snapshot files then).
+struct Started {
+    cfg: NodeConfig,
+    io: CaptureGate,
+    h: NodeHandle,
+    t: std::thread::JoinHandle<Result<(), raft_std_driver::node::NodeError>>,
+    old: Vec<PathBuf>,
+}
+
+/// Starts the node of [`Started`] in `dir`.
+fn started_with_a_snapshot(dir: &Path) -> Started {
+    let cfg = config(dir);
     let io = CaptureGate::default();
     let node = Node::open_with(cfg.clone(), KvStore::default(), Arc::new(io.clone())).unwrap();
     let (h, t) = node.spawn().unwrap();
@@ -194,6 +203,13 @@ fn writes_go_on_during_a_capture_and_a_crash_in_it_keeps_the_old_snapshot_and_th
     }
     wait_for(10, || !snapshots(&cfg.data_dir).is_empty());
     let old = snapshots(&cfg.data_dir);
+    Started { cfg, io, h, t, old }
+}
+
+#[test]
+fn writes_go_on_during_a_capture_and_a_crash_in_it_keeps_the_old_snapshot_and_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let Started { cfg, io, h, t, old } = started_with_a_snapshot(dir.path());
     // The next capture's writes are held: it stays in flight.
     io.state.close();
     let mut seq = 6;
@@ -239,16 +255,7 @@ fn writes_go_on_during_a_capture_and_a_crash_in_it_keeps_the_old_snapshot_and_th
 #[test]
 fn a_capture_that_cannot_write_stops_the_node_and_keeps_the_old_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let io = CaptureGate::default();
-    let node = Node::open_with(cfg.clone(), KvStore::default(), Arc::new(io.clone())).unwrap();
-    let (h, t) = node.spawn().unwrap();
-    assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
-    for seq in 1..=6 {
-        write(&h, seq);
-    }
-    wait_for(10, || !snapshots(&cfg.data_dir).is_empty());
-    let old = snapshots(&cfg.data_dir);
+    let Started { cfg, io, h, t, old } = started_with_a_snapshot(dir.path());
     io.state.fail.store(true, Ordering::SeqCst);
     let mut acked = 6;
     for seq in 7..=100 {
