@@ -749,7 +749,9 @@ pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
 pub use log::window::{LogSlot, WindowStorage};
-pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
+pub use membership::{
+    MemberKind, Membership, MembershipRefusal, LEAVE_JOINT, MAX_MEMBERS, MEMBERSHIP_BYTES,
+};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
     SnapshotChunk, SnapshotMeta, SnapshotPoint, SnapshotResponse, VoteRequest, VoteResponse,

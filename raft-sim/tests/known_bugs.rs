@@ -245,6 +245,7 @@ fn a_new_leader_always_has_bytes_for_its_empty_entry() {
             election_ticks: 3,
             heartbeat_ticks: 2,
             large_proposals: false,
+            joint_changes: false,
         },
         seed: 2988,
         actions,

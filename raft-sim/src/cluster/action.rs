@@ -77,6 +77,10 @@ pub struct SimConfig {
     /// new leader's first append can then carry an older entry without its own empty entry,
     /// the acknowledgement the Figure 8 commit rule is about).
     pub large_proposals: bool,
+    /// Membership changes also go by joint consensus: a learner replaces a voter, or a voter
+    /// is demoted while every learner is promoted, in one joint configuration (left by the
+    /// leader by itself or by a later change asking to leave); see `Cluster::change_member`.
+    pub joint_changes: bool,
 }
 
 impl Default for SimConfig {
@@ -95,6 +99,7 @@ impl Default for SimConfig {
             election_ticks: 10,
             heartbeat_ticks: 3,
             large_proposals: false,
+            joint_changes: false,
         }
     }
 }

@@ -140,6 +140,9 @@ impl ClusterCase {
             heartbeat_ticks: 1 + u32::from(b1 >> 3 & 1),
             // One settings value in four (a value neither saved regression has).
             large_proposals: b1 >> 4 & 3 == 2,
+            // Every settings bit is taken, and the saved cases must keep their meaning: joint
+            // changes run in the property schedules (raft-sim/tests/properties.rs).
+            joint_changes: false,
         };
         ClusterCase {
             sim,
@@ -177,7 +180,8 @@ impl ClusterCase {
              max_inflight_msgs: {},\n            max_uncommitted: {},\n            max_apply: \
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
-             {},\n            large_proposals: {},\n        }},\n        seed: {},\n        \
+             {},\n            large_proposals: {},\n            joint_changes: {},\n        }},\n        \
+             seed: {},\n        \
              actions: vec![\n",
             s.nodes,
             s.initial_voters,
@@ -192,6 +196,7 @@ impl ClusterCase {
             s.election_ticks,
             s.heartbeat_ticks,
             s.large_proposals,
+            s.joint_changes,
             self.seed
         ));
         for line in self.actions.chunks(6) {
