@@ -277,8 +277,7 @@ fn leader_crashes_during_a_joint_change(stage: Stage) {
     let mut c = three_and_learners(4);
     let old = members(&c, 1);
     let new = conf(&[2, 3, 4], &[]);
-    let Proposal::Accepted { index, .. } = change(&mut c, 1, old.joint(&new, true).unwrap())
-    else {
+    let Proposal::Accepted { index, .. } = change(&mut c, 1, old.joint(&new, true).unwrap()) else {
         panic!("accepted");
     };
     let appends = c.drain();
