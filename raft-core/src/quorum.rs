@@ -7,8 +7,6 @@
 //! won when both majorities granted and lost when either refused, a heartbeat round or
 //! CheckQuorum's window is confirmed when both majorities answered.
 
-use crate::membership::MAX_MEMBERS;
-
 /// The number of voters that make a majority of `n`.
 pub(crate) const fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -23,6 +21,9 @@ pub(crate) struct Voters {
     /// The voters of the outgoing configuration while joint; empty otherwise.
     pub(crate) outgoing: u8,
 }
+
+// A position set is a byte.
+const _: () = assert!(crate::membership::MAX_MEMBERS <= 8);
 
 /// The outcome of an election so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl Voters {
     /// The largest value that a majority of each configuration reaches, of `values` by
     /// position (positions outside both sets are not read).
     #[inline]
-    pub(crate) fn committed_value(&self, values: &[u64]) -> u64 {
+    pub(crate) fn committed_value<const P: usize>(&self, values: &[u64; P]) -> u64 {
         let v = majority_value(self.incoming, values);
         if self.outgoing == 0 {
             v
@@ -83,11 +84,15 @@ fn majority_of(set: u8, acks: u8) -> bool {
 /// The largest value at least a majority of `set`'s positions reach: their values sorted
 /// descending, the majority-th. 0 for an empty set.
 #[inline]
-fn majority_value(set: u8, values: &[u64]) -> u64 {
-    let mut picked = [0u64; MAX_MEMBERS];
+fn majority_value<const P: usize>(set: u8, values: &[u64; P]) -> u64 {
+    let mut picked = [0u64; P];
     let mut n = 0;
-    for (k, &v) in values.iter().enumerate().take(MAX_MEMBERS) {
-        if set & (1 << k) != 0 {
+    // Only the set's positions (a few bits) are visited.
+    let mut rest = set;
+    while rest != 0 {
+        let k = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        if let (Some(&v), true) = (values.get(k), n < P) {
             picked[n] = v;
             n += 1;
         }

@@ -466,7 +466,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let mut min_match = durable;
         // Positions past the commit index: the quorum value exceeds it only if a quorum is.
         let mut above = 0u8;
-        for (k, slot) in matched.iter_mut().enumerate().take(self.tracker.len()) {
+        #[allow(clippy::needless_range_loop)] // `k` indexes the tracker and the progress too.
+        for k in 0..self.tracker.len() {
             let m = if k == self.tracker.me {
                 durable
             } else if self.is_peer(k) {
@@ -475,7 +476,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 continue;
             };
             min_match = min_match.min(m);
-            *slot = m.0;
+            matched[k] = m.0;
             above |= u8::from(m > self.commit) << k;
         }
         let mut advanced = false;
