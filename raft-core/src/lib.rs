@@ -313,12 +313,16 @@
 //! [`Input::ChangeMembership`]` { data }` on the leader changes the cluster to the whole new
 //! configuration `data` ([`Membership::encode`]), one voter at a time: a node joins as a
 //! learner, is promoted once it caught up, and any member (the leader too) can be removed.
+//! Any larger change (replace a node, three voters to five) goes in one step by joint
+//! consensus: propose [`Membership::joint`]`(current, next, auto_leave)`; every decision then
+//! needs a majority of both configurations until the cluster leaves the joint one, by itself
+//! with `auto_leave` or when [`LEAVE_JOINT`] (or `next`) is proposed.
 //! The answer comes back as a proposal's ([`Events::proposal`](engine::Events::proposal)); the
 //! change is done when it is applied. The engine stores the entry like any other, hands it to
 //! the state machine (which skips [`EntryKind::Membership`] entries) and tracks the
 //! configuration as of the applied index for the snapshots it captures
-//! ([`Engine::applied_membership`], [`SnapshotMeta::members`]). Why one at a time and the
-//! pitfalls handled: [`membership`].
+//! ([`Engine::applied_membership`], [`SnapshotMeta::members`]). The two ways, their limits
+//! and the pitfalls handled: [`membership`].
 //!
 //! ```
 //! # use raftcore::codec::{EntryRef, EntrySource};
@@ -755,7 +759,9 @@ pub use error::{ConfigError, StepError};
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
 pub use log::window::{LogSlot, WindowStorage};
-pub use membership::{MemberKind, Membership, MembershipRefusal, MAX_MEMBERS, MEMBERSHIP_BYTES};
+pub use membership::{
+    MemberKind, Membership, MembershipRefusal, LEAVE_JOINT, MAX_MEMBERS, MEMBERSHIP_BYTES,
+};
 pub use message::{
     Append, AppendResponse, EntryCount, Message, ReadIndexRequest, ReadIndexResponse,
     SnapshotChunk, SnapshotMeta, SnapshotPoint, SnapshotResponse, VoteRequest, VoteResponse,

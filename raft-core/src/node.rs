@@ -198,10 +198,6 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.tracker.is_peer(k)
     }
 
-    pub(crate) fn quorum(&self) -> usize {
-        crate::quorum::majority(self.conf.voter_count())
-    }
-
     /// Starts the leader's next heartbeat round.
     pub(crate) fn next_round(&mut self) {
         self.round = self.round.wrapping_add(1);

@@ -222,6 +222,14 @@ pub enum NewEntriesFrom {
         /// The leader's term.
         term: Term,
     },
+    /// The entry that leaves a joint configuration, as one `Membership` entry of `term` with
+    /// an empty payload ([`LEAVE_JOINT`](crate::LEAVE_JOINT)): the leader appends it by
+    /// itself once the joint configuration is committed, or for a `ChangeMembership` that
+    /// asks to leave with an empty payload.
+    LeaveJoint {
+        /// The leader's term.
+        term: Term,
+    },
     /// A new leader's empty entry of `term`.
     Empty {
         /// The leader's term.

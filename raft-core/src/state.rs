@@ -167,7 +167,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 return Err(ConfigError::BadRestore);
             }
             if e.kind == EntryKind::Membership {
-                let m = Membership::decode(e.data).map_err(|_| ConfigError::BadRestore)?;
+                let m = Membership::decode_entry(e.data, &self.conf)
+                    .map_err(|_| ConfigError::BadRestore)?;
                 if m.len() > P {
                     return Err(ConfigError::BadRestore);
                 }

@@ -43,6 +43,8 @@ pub struct Stats {
     /// Members of a configuration this node could not track (only a node outside the
     /// configuration, whose own position stays, can run out of positions).
     pub members_untracked: u64,
+    /// Times a leader left a committed joint configuration by itself (auto-leave).
+    pub joint_auto_leaves: u64,
     /// Outputs that did not fit (must stay 0: the output bound is proven).
     pub output_overflow: u64,
 }

@@ -159,7 +159,7 @@ impl Machine {
         self.history.push((term, kind, data.to_vec()));
         if kind == EntryKind::Membership.to_byte() {
             // The core accepted it, so it decodes.
-            if let Ok(m) = Membership::decode(data) {
+            if let Ok(m) = Membership::decode_entry(data, &self.members.0) {
                 self.members = Members(m);
             }
         } else if let [_, 1, v] = data {

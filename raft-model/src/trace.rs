@@ -214,6 +214,7 @@ impl RaftModel {
 /// One log entry as the trace shows it.
 fn entry_text(e: &Entry) -> String {
     match e.data.as_slice() {
+        [] if e.kind == MEMBERSHIP_KIND => format!("t{}:leave-joint", e.term.0),
         _ if e.kind == MEMBERSHIP_KIND => match Membership::decode(&e.data) {
             Ok(m) => format!("t{}:conf{}", e.term.0, conf(&m)),
             Err(_) => format!("t{}:conf?", e.term.0),

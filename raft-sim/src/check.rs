@@ -199,8 +199,9 @@ impl Checker {
                 };
                 self.committed.push((e.term, e.chain));
                 if e.kind == EntryKind::Membership {
-                    self.committed_conf = Membership::decode(&e.data)
-                        .map_err(|_| format!("{}: malformed membership entry {i}", v.id))?;
+                    self.committed_conf =
+                        Membership::decode_entry(&e.data, &self.committed_conf)
+                            .map_err(|_| format!("{}: malformed membership entry {i}", v.id))?;
                 }
                 i = i.next();
             }

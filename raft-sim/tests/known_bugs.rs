@@ -247,6 +247,7 @@ fn a_new_leader_always_has_bytes_for_its_empty_entry() {
             large_proposals: false,
             lease_reads: false,
             wide_changes: false,
+            joint_changes: false,
         },
         seed: 2988,
         actions,

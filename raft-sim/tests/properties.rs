@@ -203,3 +203,44 @@ fn membership_churn_keeps_safety_and_removes_leaders() {
     assert!(changes > 200, "{changes} changes");
     assert!(removed > 20, "{removed} leaders removed");
 }
+
+/// Joint consensus under churn: the joiner shapes with joint changes, faults in one action of
+/// four, every property checked after every step and liveness after healing. Over 200
+/// schedules the committed configuration becomes joint about 40 times and is left again about
+/// 20 times (the others, explicit ones, stay joint until the schedule ends), with the safety
+/// properties held throughout and both majorities deciding in between.
+#[test]
+fn joint_changes_commit_and_are_left_under_churn() {
+    let (mut entered, mut left) = (0, 0);
+    for k in 0..200u64 {
+        // Shapes 6 and 7 with bit 4 set: joint changes on.
+        let seed = k * 32 + 16 + 6 + (k % 2);
+        let (name, sim) = shape(seed);
+        assert!(sim.joint_changes, "{name}");
+        let mut c: Cluster<5, 64, 4> = Cluster::new(sim, seed).expect("valid shape");
+        let mut rng = SimRng::new(seed);
+        let mut joint = false;
+        let res = (0..steps_for(seed))
+            .try_for_each(|step| {
+                let a = c.random_action(&mut rng, step % 4 == 0);
+                c.act(a).map_err(|e| format!("step {step} ({a:?}): {e}"))?;
+                let now = c.checker().committed_membership().is_joint();
+                if now != joint {
+                    if now {
+                        entered += 1;
+                    } else {
+                        left += 1;
+                    }
+                    joint = now;
+                }
+                Ok::<(), String>(())
+            })
+            .and_then(|()| c.heal_and_settle(SETTLE_ROUNDS).map(|_| ()));
+        if let Err(e) = res {
+            panic!("seed {seed} ({name}), joint churn: {e}");
+        }
+    }
+    println!("committed joint configurations: {entered} entered, {left} left");
+    assert!(entered > 20, "{entered} joint configurations committed");
+    assert!(left > 10, "{left} joint configurations left");
+}

@@ -679,7 +679,7 @@ where
             };
             if e.kind == EntryKind::Membership {
                 // The core checked it when it was proposed or received.
-                if let Ok(m) = Membership::decode(e.data) {
+                if let Ok(m) = Membership::decode_entry(e.data, applied_members) {
                     *applied_members = m;
                 }
             }

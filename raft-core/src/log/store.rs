@@ -91,6 +91,14 @@ pub fn persist_entries<S: LogStore + ?Sized>(
             };
             store.append(new.first, e)
         }
+        NewEntriesFrom::LeaveJoint { term } => {
+            let e = EntryRef {
+                term,
+                kind: EntryKind::Membership,
+                data: crate::membership::LEAVE_JOINT,
+            };
+            store.append(new.first, e)
+        }
         NewEntriesFrom::Empty { term } => {
             let e = EntryRef {
                 term,

@@ -3,6 +3,7 @@
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteRequest, VoteResponse};
 use crate::node::{Ctx, State};
+use crate::quorum::VoteResult;
 use crate::types::{NodeId, Role, Term};
 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
@@ -64,7 +65,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         self.tally_votes(cx);
     }
 
-    /// Counts granted votes; a majority wins, a majority of rejections loses.
+    /// Counts granted votes; a majority wins, a majority of rejections loses (while joint:
+    /// a majority of each configuration wins, a majority refusing in either loses).
     pub(crate) fn tally_votes(&mut self, cx: &mut Ctx<'_>) {
         let pre = match self.role() {
             Role::PreCandidate => true,
@@ -82,19 +84,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(votes) = self.role.votes() else {
             return;
         };
-        let mut yes = 0;
-        let mut no = 0;
+        // Granted and refused positions; the quorum rule reads only the voters' (of both
+        // configurations while joint).
+        let mut yes = 0u8;
+        let mut no = 0u8;
         for (k, g) in votes.iter() {
-            if !self.is_voter(k) {
-                continue;
-            }
             match g {
-                Some(true) if k != self.tracker.me || own_durable => yes += 1,
-                Some(false) => no += 1,
+                Some(true) if k != self.tracker.me || own_durable => yes |= 1 << k,
+                Some(false) => no |= 1 << k,
                 _ => {}
             }
         }
-        if yes >= self.quorum() {
+        let result = self.tracker.voters.vote_result(yes, no);
+        if result == VoteResult::Won {
             if pre {
                 self.campaign(false, false, cx);
             } else if own_durable {
@@ -105,7 +107,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             // leader of a term it could forget in a crash would, restarted in the term before,
             // campaign for the same term again, win it again from the same voters, and write
             // different entries under the same (index, term): Log Matching broken.
-        } else if no >= self.quorum() {
+        } else if result == VoteResult::Lost {
             let term = self.hs.term;
             self.become_follower(term, None, cx);
         }

@@ -158,8 +158,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 break;
             }
             if e.kind == EntryKind::Membership {
-                // Checked by `entries_are_plausible`.
-                if let Ok(m) = Membership::decode(e.data) {
+                // Checked by `entries_are_plausible`; a leave entry reads the configuration in
+                // force before it (only a joint one can be left: a leader never sends a leave
+                // entry after a plain configuration, and one that does is not adopted).
+                if let Ok(m) = Membership::decode_entry(e.data, &self.conf) {
                     self.adopt_conf(m, at);
                 }
             }
@@ -211,7 +213,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 }
 
 /// Entry terms in an AppendEntries never go down, start at or after `prev_term`, and never
-/// exceed the leader's term; membership entries hold a configuration of at most `P` members.
+/// exceed the leader's term; membership entries hold a configuration of at most `P` members
+/// (or are the leave entry, which names none).
 fn entries_are_plausible<const P: usize>(a: &Append<WireEntries<'_>>) -> bool {
     let mut last = a.prev_term;
     for e in a.entries.iter() {
@@ -219,6 +222,7 @@ fn entries_are_plausible<const P: usize>(a: &Append<WireEntries<'_>>) -> bool {
             return false;
         }
         if e.kind == EntryKind::Membership
+            && !e.data.is_empty()
             && !Membership::decode(e.data).is_ok_and(|m| m.len() <= P)
         {
             return false;

@@ -68,6 +68,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let from = match kind {
             EntryKind::Normal => NewEntriesFrom::Proposal { term },
             EntryKind::Empty => NewEntriesFrom::Empty { term },
+            // An empty membership payload leaves a joint configuration; the leader writes it
+            // without the step's input (it may leave by itself on a tick).
+            EntryKind::Membership if len == 0 => NewEntriesFrom::LeaveJoint { term },
             EntryKind::Membership => NewEntriesFrom::Membership { term },
         };
         cx.entries = Some(NewEntries {
@@ -146,6 +149,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if needs_empty {
             self.append_empty(cx);
         }
+        if self.conf.is_joint() {
+            // Leaving waited for room in the log, or for this new leader's first commit.
+            self.auto_leave_joint(cx);
+        }
         self.elapsed = self.elapsed.saturating_add(1);
         if self.elapsed >= self.cfg.election_ticks {
             self.elapsed = 0;
@@ -209,20 +216,20 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 
-    /// Distinct voters (self included) that answered a round sent in this CheckQuorum window.
+    /// Whether the voters (self included) that answered a round sent in this CheckQuorum
+    /// window are a quorum (of both configurations while joint).
     fn quorum_active(&self) -> bool {
         let Some(l) = self.role.leading() else {
             return false;
         };
         let since = l.cq_round;
-        let n = (0..self.tracker.len())
-            .filter(|&k| {
-                self.is_voter(k)
-                    && (k == self.tracker.me
-                        || l.progress[k].acked_round.wrapping_sub(since) < (1 << 31))
-            })
-            .count();
-        n >= self.quorum()
+        let mut active = 0u8;
+        for k in 0..self.tracker.len() {
+            if k == self.tracker.me || l.progress[k].acked_round.wrapping_sub(since) < (1 << 31) {
+                active |= 1 << k;
+            }
+        }
+        self.tracker.voters.is_quorum(active)
     }
 
     /// New entries go at once to followers with nothing in flight; a follower with messages
@@ -454,11 +461,13 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(l) = self.role.leading() else {
             return;
         };
-        let mut matched: heapless::Vec<u64, P> = heapless::Vec::new();
+        // Match indices by position (0 for positions that are not members).
+        let mut matched = [0u64; P];
         // The floor covers learners too (they need the entries as much as voters do).
         let mut min_match = durable;
-        // Voters past the commit index: the quorum value exceeds it only if a quorum is.
-        let mut above = 0;
+        // Positions past the commit index: the quorum value exceeds it only if a quorum is.
+        let mut above = 0u8;
+        #[allow(clippy::needless_range_loop)] // `k` indexes the tracker and the progress too.
         for k in 0..self.tracker.len() {
             let m = if k == self.tracker.me {
                 durable
@@ -468,14 +477,13 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 continue;
             };
             min_match = min_match.min(m);
-            if self.is_voter(k) {
-                above += usize::from(m > self.commit);
-                let _ = matched.push(m.0);
-            }
+            matched[k] = m.0;
+            above |= u8::from(m > self.commit) << k;
         }
         let mut advanced = false;
-        if above >= self.quorum() {
-            let n = LogIndex(crate::quorum::committed_value(&mut matched));
+        let voters = self.tracker.voters;
+        if voters.is_quorum(above) {
+            let n = LogIndex(voters.committed_value(&matched));
             let own_term = self.log.term(n) == Some(self.hs.term) || on(Bug::Figure8Commit);
             if n > self.commit && own_term {
                 self.commit = n;
@@ -490,6 +498,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             // Reads that waited for the first commit of this term start a round now, before
             // the commit broadcast, so its messages carry the new round.
             self.start_read_round(cx);
+            if self.conf.is_joint() {
+                // A committed joint configuration with auto-leave is left at once.
+                self.auto_leave_joint(cx);
+            }
             // Followers learn the new commit index now, not at the next heartbeat.
             self.broadcast_append_or_commit(cx);
         }

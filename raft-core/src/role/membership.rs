@@ -1,6 +1,7 @@
-//! Membership changes, one voter at a time (see [`crate::membership`] for why and for the
-//! pitfalls handled): the leader's checks on a proposed configuration, every node adopting
-//! the latest configuration in its log, and a removed leader handing over.
+//! Membership changes, one voter at a time or by joint consensus (see [`crate::membership`]
+//! for both and for the pitfalls handled): the leader's checks on a proposed configuration,
+//! the leader leaving a committed joint configuration, every node adopting the latest
+//! configuration in its log, and a removed leader handing over.
 
 use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
@@ -8,6 +9,7 @@ use crate::membership::{MemberKind, Membership, MembershipRefusal};
 use crate::message::Message;
 use crate::node::{Ctx, State};
 use crate::output::{Output, Proposal};
+use crate::quorum::Voters;
 use crate::role_state::RoleState;
 use crate::tracker::progress::Progress;
 use crate::tracker::Slot;
@@ -30,7 +32,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             };
         };
         let (needs_empty, transferring) = (leading.needs_empty, leading.transfer.is_some());
-        let next = match Membership::decode(data) {
+        let next = match Membership::decode_entry(data, &self.conf) {
             Ok(m) => m,
             Err(e) => return Proposal::Refused(e),
         };
@@ -59,8 +61,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 
-    /// The rules a new configuration must meet against the current one.
+    /// The rules a new configuration must meet against the current one: while joint, only
+    /// leaving it; else a plain change of at most one voter, or a joint configuration that
+    /// starts from the voters in force.
     fn check_change(&self, next: &Membership) -> Result<(), MembershipRefusal> {
+        if self.conf.is_joint() {
+            return if *next == self.conf.incoming() {
+                Ok(())
+            } else if *next == self.conf {
+                Err(MembershipRefusal::Unchanged)
+            } else {
+                Err(MembershipRefusal::JointInProgress)
+            };
+        }
         if *next == self.conf {
             return Err(MembershipRefusal::Unchanged);
         }
@@ -70,7 +83,17 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if next.voter_count() == 0 {
             return Err(MembershipRefusal::NoVoters);
         }
-        if self.conf.voter_changes(next) > 1 && !on(Bug::TwoVoterChange) {
+        if next.is_joint() {
+            // Its outgoing configuration must be the voters in force.
+            let from_current = next.outgoing_voter_count() == self.conf.voter_count()
+                && self.conf.voters().all(|v| next.votes_outgoing(v));
+            if !from_current {
+                return Err(MembershipRefusal::NotFromCurrent);
+            }
+            if next.incoming() == self.conf {
+                return Err(MembershipRefusal::Unchanged);
+            }
+        } else if self.conf.voter_changes(next) > 1 && !on(Bug::TwoVoterChange) {
             return Err(MembershipRefusal::MoreThanOneVoter);
         }
         for v in next.voters() {
@@ -91,6 +114,33 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         Ok(())
     }
 
+    /// A leader whose joint configuration (with auto-leave) is committed appends the entry
+    /// that leaves it for the incoming configuration, as the application would: the leave
+    /// entry ([`crate::LEAVE_JOINT`]) needs no bytes from the driver. Retried every tick
+    /// until there is room (the rules of [`State::try_change`] hold: the joint
+    /// configuration is committed, so this leader committed in its term).
+    pub(crate) fn auto_leave_joint(&mut self, cx: &mut Ctx<'_>) {
+        let ready = self.conf.is_joint()
+            && self.conf.auto_leave()
+            && self.conf_index <= self.commit
+            && cx.entries.is_none()
+            && self
+                .role
+                .leading()
+                .is_some_and(|l| !l.needs_empty && l.transfer.is_none());
+        if !ready || !self.has_room(0, 0) {
+            return;
+        }
+        let Some(index) = self.append_own(0, EntryKind::Membership, cx) else {
+            return;
+        };
+        self.stats.joint_auto_leaves += 1;
+        let next = self.conf.incoming();
+        self.adopt_conf(next, index);
+        self.maybe_commit(cx);
+        self.broadcast_append(cx);
+    }
+
     /// Whether this node starts elections: it votes in the configuration in force, or that
     /// configuration is not committed yet and it voted in the one before (thesis section
     /// 4.2.2: its log may be the only one holding the change, which needs a leader to
@@ -101,13 +151,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     /// Whether `id` may win an election as far as this node knows: a voter of the
-    /// configuration in force or, while that configuration is uncommitted, of the one before
+    /// configuration in force (of either side while joint) or, while that configuration is uncommitted, of the one before
     /// it (it may still be needed, thesis 4.2.2). Vote requests from anyone else are ignored
     /// unless their log is newer.
     pub(crate) fn may_lead(&self, id: NodeId) -> bool {
-        self.conf.kind_of(id) == Some(MemberKind::Voter)
-            || (self.conf_index > self.commit
-                && self.prev_conf.0.kind_of(id) == Some(MemberKind::Voter))
+        self.conf.votes(id) || (self.conf_index > self.commit && self.prev_conf.0.votes(id))
     }
 
     /// Makes `m`, appended at `index`, the configuration in force.
@@ -170,11 +218,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Brings the positions in line with `conf`: members keep their position, new members
     /// take a free one with fresh progress, former members keep theirs until it is reused
-    /// (a removed leader's messages still reach the members until it steps down).
+    /// (a removed leader's messages still reach the members until it steps down). Then the
+    /// voter sets of the quorum rules follow the positions.
     pub(crate) fn sync_slots(&mut self) {
         let next = self.log.last_index().next();
         for k in 0..self.tracker.len() {
-            let kind = self.conf.kind_of(self.tracker.id(k));
+            let kind = slot_kind(&self.conf, self.tracker.id(k));
             if self.tracker.slots[k].kind.is_none() && kind.is_some() {
                 self.reset_position(k, next);
             }
@@ -198,10 +247,21 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             };
             self.tracker.slots[k] = Slot {
                 id,
-                kind: conf.kind_of(id),
+                kind: slot_kind(&conf, id),
             };
             self.reset_position(k, next);
         }
+        let mut voters = Voters::default();
+        for k in 0..self.tracker.len() {
+            let id = self.tracker.id(k);
+            if conf.kind_of(id) == Some(MemberKind::Voter) {
+                voters.incoming |= 1 << k;
+            }
+            if conf.votes_outgoing(id) {
+                voters.outgoing |= 1 << k;
+            }
+        }
+        self.tracker.voters = voters;
     }
 
     /// A leader whose configuration no longer has it as a voter leads until that
@@ -213,6 +273,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if self.is_voter(self.tracker.me) || self.commit < self.conf_index {
             return;
         }
+        // (Not a voter of either side: the configuration in force is plain, its joint
+        // predecessor is left.)
         let best = (0..self.tracker.len())
             .filter(|&k| k != self.tracker.me && self.is_voter(k))
             .max_by_key(|&k| leading.progress[k].matched);
@@ -225,5 +287,17 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
         let term = self.hs.term;
         self.become_follower(term, None, cx);
+    }
+}
+
+/// What `id` is to the tracker under `conf`: a voter if it votes on either side (while
+/// joint), a learner if it only learns, `None` if not listed.
+fn slot_kind(conf: &Membership, id: NodeId) -> Option<MemberKind> {
+    if conf.votes(id) {
+        Some(MemberKind::Voter)
+    } else if conf.is_member(id) {
+        Some(MemberKind::Learner)
+    } else {
+        None
     }
 }

@@ -55,29 +55,24 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     /// The round a majority of voters (this leader, whose state is `l`, included) has
-    /// answered.
+    /// answered — of both configurations while joint.
     fn quorum_round(&self, l: &Leading<P, F>) -> u32 {
-        let mut rounds: heapless::Vec<u64, P> = heapless::Vec::new();
-        for k in 0..self.tracker.len() {
-            if !self.is_voter(k) {
-                continue;
-            }
+        // Rounds wrap: order them by distance behind the current round, nearest highest, and
+        // take the value a quorum reaches.
+        const NEAR: u64 = 1 << 32;
+        let mut near = [0u64; P];
+        for (k, slot) in near.iter_mut().enumerate().take(self.tracker.len()) {
             let r = if k == self.tracker.me {
                 self.round
             } else {
                 l.progress[k].acked_round
             };
-            // Order by distance behind the current round (rounds wrap).
-            let _ = rounds.push(u64::from(self.round.wrapping_sub(r)));
+            *slot = NEAR - u64::from(self.round.wrapping_sub(r));
         }
-        // The quorum-th smallest distance behind: the quorum-th from the end of a
-        // descending sort.
-        crate::quorum::sort_descending(&mut rounds);
-        let q = self.quorum();
-        let behind = match rounds.len().checked_sub(q) {
-            Some(at) => rounds[at] as u32,
-            // Fewer voters tracked than a quorum (cannot happen): confirm nothing.
-            None => 1 << 30,
+        let behind = match self.tracker.voters.committed_value(&near) {
+            // No voter tracked (cannot happen): confirm nothing.
+            0 => 1 << 30,
+            v => (NEAR - v) as u32,
         };
         self.round.wrapping_sub(behind)
     }

@@ -11,6 +11,7 @@ pub(crate) mod progress;
 use heapless::Vec;
 
 use crate::membership::MemberKind;
+use crate::quorum::Voters;
 use crate::types::NodeId;
 
 pub use progress::ProgressState;
@@ -19,7 +20,8 @@ pub use progress::ProgressState;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub(crate) id: NodeId,
-    /// `None`: not a member (removed, or this node before it is added).
+    /// `None`: not a member (removed, or this node before it is added). `Voter`: votes in
+    /// the configuration in force or, while joint, in the outgoing one.
     pub(crate) kind: Option<MemberKind>,
 }
 
@@ -32,6 +34,9 @@ pub(crate) struct Tracker<const P: usize> {
     pub(crate) slots: Vec<Slot, P>,
     /// Position of this node in `slots`.
     pub(crate) me: usize,
+    /// The voting positions of each configuration in force (both while joint), kept with
+    /// `slots` by `State::sync_slots`.
+    pub(crate) voters: Voters,
 }
 
 impl<const P: usize> Tracker<P> {
@@ -40,6 +45,10 @@ impl<const P: usize> Tracker<P> {
         Tracker {
             slots: Vec::new(),
             me: 0,
+            voters: Voters {
+                incoming: 0,
+                outgoing: 0,
+            },
         }
     }
 
@@ -61,10 +70,10 @@ impl<const P: usize> Tracker<P> {
         self.slots.iter().position(|s| s.id == id)
     }
 
-    /// Position `k` votes in the current configuration.
+    /// Position `k` votes in the current configuration (either one, while joint).
     #[inline]
     pub(crate) fn is_voter(&self, k: usize) -> bool {
-        self.slots[k].kind == Some(MemberKind::Voter)
+        self.voters.contains(k)
     }
 
     /// Position `k` is another member (voter or learner): the leader replicates to it.

@@ -84,6 +84,10 @@ pub struct SimConfig {
     /// leader) in the same change: a correct leader refuses it (`MoreThanOneVoter`), the
     /// bug catalogue's two-voter change accepts it.
     pub wide_changes: bool,
+    /// Membership changes also go by joint consensus: a learner replaces a voter, or a voter
+    /// is demoted while every learner is promoted, in one joint configuration (left by the
+    /// leader by itself or by a later change asking to leave); see `Cluster::change_member`.
+    pub joint_changes: bool,
 }
 
 impl Default for SimConfig {
@@ -104,6 +108,7 @@ impl Default for SimConfig {
             large_proposals: false,
             lease_reads: false,
             wide_changes: false,
+            joint_changes: false,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
 use raftcore::{
-    codec, Config, Engine, Input, LogIndex, MemberKind, NodeId, Role, State, Term, MEMBERSHIP_BYTES,
+    codec, Config, Engine, Input, LogIndex, MemberKind, Membership, NodeId, Role, State, Term,
+    LEAVE_JOINT, MEMBERSHIP_BYTES,
 };
 
 use crate::check::{Checker, Violation};
@@ -177,11 +178,12 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             Some(s) => *s.membership(),
             None => self.checker.borrow().committed_membership(),
         };
-        conf.kind_of(self.nodes[k].id).is_some()
+        conf.is_member(self.nodes[k].id)
     }
 
     /// Asks the leader to change node `target`'s membership (`op % 3`: learner, voter,
-    /// remove).
+    /// remove), or with [`SimConfig::joint_changes`] by a joint change (see
+    /// [`Cluster::joint_change`]).
     pub fn change_member(&mut self, target: usize, op: u8) -> Result<(), Violation> {
         let Some(l) = self.leader() else {
             return Ok(());
@@ -191,6 +193,14 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         };
         let id = self.nodes[target].id;
         let m = *s.membership();
+        if self.sim.joint_changes {
+            if let Some(data) = Self::joint_change(&m, id, op) {
+                if self.verbose {
+                    println!("  joint change asked: {data:?} from {m:?}");
+                }
+                return self.step_node(l, Input::ChangeMembership { data: &data });
+            }
+        }
         let next = match m.kind_of(id) {
             None => m.with_learner(id),
             Some(MemberKind::Learner) if op.is_multiple_of(2) => m.with_voter(id),
@@ -217,6 +227,44 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             println!("  membership change asked: {:?}", next);
         }
         self.step_node(l, Input::ChangeMembership { data: &data })
+    }
+
+    /// The joint change a schedule asks of a leader whose configuration is `m`, for node
+    /// `id` and `op` (0 to 2), as the bytes to propose; `None` for a plain change instead.
+    /// - `m` joint: leave it (with the leave entry for `op` 0, else `m`'s incoming
+    ///   configuration); a leader leaving by itself makes this a refused or busy change.
+    /// - `id` a learner (`op` 0 or 2): it replaces the voter with the highest other id
+    ///   (possibly the leader).
+    /// - `id` a voter (`op` 0 or 2): it becomes a learner and every learner a voter.
+    ///
+    /// `op` 0 asks for auto-leave, `op` 2 for an explicit leave.
+    pub fn joint_change(m: &Membership, id: NodeId, op: u8) -> Option<Vec<u8>> {
+        let mut buf = [0u8; MEMBERSHIP_BYTES];
+        if m.is_joint() {
+            return Some(if op == 0 {
+                LEAVE_JOINT.to_vec()
+            } else {
+                m.incoming().encode(&mut buf).to_vec()
+            });
+        }
+        if op == 1 {
+            return None;
+        }
+        let next = match m.kind_of(id)? {
+            MemberKind::Learner => {
+                let replaced = m.voters().filter(|&v| v != id).max()?;
+                m.with_voter(id).ok()?.without(replaced)
+            }
+            MemberKind::Voter => {
+                let mut next = m.with_learner(id).ok()?;
+                for l in m.learners() {
+                    next = next.with_voter(l).ok()?;
+                }
+                next
+            }
+        };
+        let joint = m.joint(&next, op == 0).ok()?;
+        Some(joint.encode(&mut buf).to_vec())
     }
 
     /// The current leader with the highest term, if any node is leader.

@@ -2,7 +2,7 @@
 //! network, writes acknowledged to clients, reads served.
 
 use raftcore::engine::Events;
-use raftcore::{EngineError, Input, LogIndex, MemberKind, Proposal, Role, SnapshotMeta, Term};
+use raftcore::{EngineError, Input, LogIndex, Proposal, Role, SnapshotMeta, Term};
 
 use super::events::SimEvents;
 use super::Cluster;
@@ -81,7 +81,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         if state.stats().output_overflow > 0 {
             return Err(format!("n{}: outputs overflowed", k + 1));
         }
-        let voter = state.membership().kind_of(state.id()) == Some(MemberKind::Voter);
+        let voter = state.membership().votes(state.id());
         if was_leader && state.role() != Role::Leader && !voter {
             self.leaders_removed += 1;
         }

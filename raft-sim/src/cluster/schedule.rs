@@ -142,7 +142,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             && self
                 .nodes
                 .iter()
-                .filter(|n| conf.kind_of(n.id).is_some())
+                .filter(|n| conf.is_member(n.id))
                 .filter_map(|n| n.state())
                 .all(|s| {
                     s.term() == ls.term() && s.leader() == Some(ls.id()) && s.applied() == commit
@@ -198,7 +198,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         for k in 0..self.nodes.len() {
             self.reads[k].clear();
             self.ready_reads[k].clear();
-            if conf.kind_of(self.nodes[k].id).is_some() {
+            if conf.is_member(self.nodes[k].id) {
                 self.act(Action::Read(k as u8))?;
             }
         }
@@ -216,7 +216,7 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
         }
         // Every acknowledged write is in every node's state machine at its index.
         for (index, _, data) in &self.acked {
-            for n in self.nodes.iter().filter(|n| conf.kind_of(n.id).is_some()) {
+            for n in self.nodes.iter().filter(|n| conf.is_member(n.id)) {
                 let has =
                     |log: &[(LogIndex, Vec<u8>)]| log.iter().any(|(i, d)| i == index && d == data);
                 let found = n.machine().is_some_and(|m| has(&m.log))

@@ -142,6 +142,9 @@ impl ClusterCase {
             large_proposals: b1 >> 4 & 3 == 2,
             lease_reads: false,
             wide_changes: false,
+            // Every settings bit is taken, and the saved cases must keep their meaning: joint
+            // changes run in the property schedules (raft-sim/tests/properties.rs).
+            joint_changes: false,
         };
         ClusterCase {
             sim,
@@ -180,7 +183,8 @@ impl ClusterCase {
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
              {},\n            large_proposals: {},\n            lease_reads: {},\n            \
-             wide_changes: {},\n        }},\n        seed: {},\n        \
+             wide_changes: {},\n            joint_changes: {},\n        }},\n        \
+             seed: {},\n        \
              actions: vec![\n",
             s.nodes,
             s.initial_voters,
@@ -197,6 +201,7 @@ impl ClusterCase {
             s.large_proposals,
             s.lease_reads,
             s.wide_changes,
+            s.joint_changes,
             self.seed
         ));
         for line in self.actions.chunks(6) {

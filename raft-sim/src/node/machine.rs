@@ -70,7 +70,7 @@ impl Machine {
         self.digest = chain_of(self.digest, e.term, e.kind, e.data);
         if e.kind == EntryKind::Membership {
             // The core accepted it, so it decodes.
-            if let Ok(m) = Membership::decode(e.data) {
+            if let Ok(m) = Membership::decode_entry(e.data, &self.members) {
                 self.members = m;
             }
         } else if !e.data.is_empty() {

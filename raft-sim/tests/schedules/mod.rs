@@ -10,10 +10,25 @@ pub const SETTLE_ROUNDS: u32 = 400;
 
 /// The cluster shapes schedules run on, chosen by the seed. Half the seeds of shapes 0, 3
 /// and 5 (by bit 3) make every second proposal as large as a frame allows, so appends split
-/// at those entries; the other shapes, and so the seeds of the regression tests below, draw
-/// the same schedules as before that knob existed.
+/// at those entries; half the seeds of shapes 6 and 7 (by bit 4) make joint membership
+/// changes as well as single ones; the other seeds, and so the seeds of the regression tests,
+/// draw the same schedules as before those knobs existed.
 pub fn shape(n: u64) -> (&'static str, SimConfig) {
     let (name, sim) = base_shape(n);
+    if matches!(n % 8, 6 | 7) && n >> 4 & 1 == 1 {
+        let name = if n % 8 == 6 {
+            "5-joiners-joint"
+        } else {
+            "4-joiners-tiny-joint"
+        };
+        return (
+            name,
+            SimConfig {
+                joint_changes: true,
+                ..sim
+            },
+        );
+    }
     if matches!(n % 8, 0 | 3 | 5) && n >> 3 & 1 == 1 {
         let name = match n % 8 {
             0 => "3-inline-large",

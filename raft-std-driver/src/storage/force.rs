@@ -86,12 +86,30 @@ fn latest_membership(
     snaps: &SnapshotStore,
     initial_voters: &[NodeId],
 ) -> Result<Membership, StorageError> {
+    membership_upto(wal, snaps, initial_voters, wal.last_index())
+}
+
+/// The membership in force after entry `upto`. A leave entry (empty: leave the joint
+/// configuration) reads against the membership in force before it.
+fn membership_upto(
+    wal: &Wal,
+    snaps: &SnapshotStore,
+    initial_voters: &[NodeId],
+    upto: u64,
+) -> Result<Membership, StorageError> {
     let kind = EntryKind::Membership.to_byte();
-    let mut i = wal.last_index();
+    let mut i = upto;
     while i >= wal.first_index() && i > 0 {
         if let Some(e) = wal.entry(i).filter(|e| e.kind == kind) {
-            return Membership::decode(e.payload).map_err(|_| StorageError::Inconsistent {
-                reason: format!("membership entry {i} does not decode"),
+            let before = if e.payload.is_empty() {
+                membership_upto(wal, snaps, initial_voters, i - 1)?
+            } else {
+                Membership::default()
+            };
+            return Membership::decode_entry(e.payload, &before).map_err(|_| {
+                StorageError::Inconsistent {
+                    reason: format!("membership entry {i} does not decode"),
+                }
             });
         }
         i -= 1;

@@ -91,7 +91,7 @@ impl Harness {
     /// malformed one is refused as such; an accepted one is in force at once at its index.
     fn check_change_answer(&self, p: &Proposal, data: &[u8], before: &View) {
         let s = self.state();
-        let parsed = Membership::decode(data);
+        let parsed = Membership::decode_entry(data, &before.membership);
         let ok = match p {
             Proposal::NotLeader { .. } => before.role != Role::Leader,
             Proposal::TooLarge => false,
@@ -144,7 +144,7 @@ impl Harness {
                 msg,
                 Message::AppendResponse(_) | Message::SnapshotResponse(_)
             );
-        let member = self.state().membership().kind_of(to).is_some()
+        let member = self.state().membership().is_member(to)
             || (matches!(
                 msg,
                 Message::Vote(_) | Message::PreVote(_) | Message::TransferVote(_)

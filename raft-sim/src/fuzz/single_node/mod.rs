@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use raftcore::engine::NoSnapshots;
 use raftcore::{
-    codec, Config, Durability, Engine, HardState, Input, LogIndex, LogStore, MembershipRefusal,
-    NodeId, Role, State, Term, MEMBERSHIP_BYTES,
+    codec, Config, Durability, Engine, HardState, Input, LogIndex, LogStore, Membership,
+    MembershipRefusal, NodeId, Role, State, Term, MEMBERSHIP_BYTES,
 };
 
 use super::Reader;
@@ -48,6 +48,8 @@ struct View {
     durable: LogIndex,
     durable_seq: u64,
     halted: bool,
+    /// The configuration in force (a leave entry reads against it).
+    membership: Membership,
 }
 
 impl View {
@@ -64,6 +66,7 @@ impl View {
             durable: s.durable_index(),
             durable_seq: s.durable_seq(),
             halted: s.is_halted(),
+            membership: *s.membership(),
         }
     }
 }
