@@ -59,11 +59,16 @@ pub enum Bug {
     /// holds, dropping the entries after the snapshot (acknowledged, maybe committed) even
     /// when its log already matches and covers it (`role/snapshot.rs`).
     InstallRollsBack,
+    /// New-only joint majorities: while a joint configuration is in force, elections, commit
+    /// and quorum checks count only the incoming configuration's majority, so the outgoing
+    /// voters (still deciding by the old rules until they hear of the change) and the
+    /// incoming ones can decide apart (`quorum.rs`, `Voters`).
+    JointNewOnly,
 }
 
 impl Bug {
     /// Every bug of the catalogue, in order.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 11] = [
         Bug::Figure8Commit,
         Bug::ForgetVote,
         Bug::CommitPastMatch,
@@ -74,6 +79,7 @@ impl Bug {
         Bug::TwoVoterChange,
         Bug::LeaseWithoutCheckQuorum,
         Bug::InstallRollsBack,
+        Bug::JointNewOnly,
     ];
 
     /// The bug's name in `RAFT_INJECT`.
@@ -89,6 +95,7 @@ impl Bug {
             Bug::TwoVoterChange => "two-voter-change",
             Bug::LeaseWithoutCheckQuorum => "lease-without-cq",
             Bug::InstallRollsBack => "install-rollback",
+            Bug::JointNewOnly => "joint-new-only",
         }
     }
 

@@ -7,6 +7,8 @@
 //! won when both majorities granted and lost when either refused, a heartbeat round or
 //! CheckQuorum's window is confirmed when both majorities answered.
 
+use crate::inject::{on, Bug};
+
 /// The number of voters that make a majority of `n`.
 pub(crate) const fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -46,7 +48,8 @@ impl Voters {
     /// Whether the positions in `acks` hold a majority of each configuration.
     #[inline]
     pub(crate) fn is_quorum(&self, acks: u8) -> bool {
-        majority_of(self.incoming, acks) && (self.outgoing == 0 || majority_of(self.outgoing, acks))
+        let outgoing = self.outgoing();
+        majority_of(self.incoming, acks) && (outgoing == 0 || majority_of(outgoing, acks))
     }
 
     /// The election's outcome with `granted` and `refused` positions.
@@ -54,7 +57,7 @@ impl Voters {
         if self.is_quorum(granted) {
             VoteResult::Won
         } else if majority_of(self.incoming, refused)
-            || (self.outgoing != 0 && majority_of(self.outgoing, refused))
+            || (self.outgoing() != 0 && majority_of(self.outgoing(), refused))
         {
             VoteResult::Lost
         } else {
@@ -67,10 +70,20 @@ impl Voters {
     #[inline]
     pub(crate) fn committed_value<const P: usize>(&self, values: &[u64; P]) -> u64 {
         let v = majority_value(self.incoming, values);
-        if self.outgoing == 0 {
-            v
+        match self.outgoing() {
+            0 => v,
+            outgoing => v.min(majority_value(outgoing, values)),
+        }
+    }
+
+    /// The outgoing voters that decisions count (none while plain; none either with the
+    /// bug catalogue's new-only joint majorities switched on).
+    #[inline(always)]
+    fn outgoing(&self) -> u8 {
+        if on(Bug::JointNewOnly) {
+            0
         } else {
-            v.min(majority_value(self.outgoing, values))
+            self.outgoing
         }
     }
 }

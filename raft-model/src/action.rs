@@ -31,6 +31,10 @@ pub enum Action {
     /// in one change: two voters at once, which a correct leader refuses (offered only with
     /// [`Bounds::wide_changes`](crate::Bounds::wide_changes)).
     DemoteTwo(u8, u8),
+    /// An operator asks node `.0` to make node `.1` and one more voter (not `.0`) learners
+    /// in one joint change (thesis section 4.3, left automatically once committed; offered
+    /// only with [`Bounds::joint_changes`](crate::Bounds::joint_changes)).
+    JointDemoteTwo(u8, u8),
     /// Node `.0`'s driver captures its state machine at its applied index into a durable
     /// snapshot file and reports it (`Input::SnapshotSaved`): the core may compact the log
     /// and stream the snapshot to followers that lag.

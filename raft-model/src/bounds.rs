@@ -66,6 +66,11 @@ pub struct Bounds {
     /// A leader is also asked for changes of two voters at once ([`Action::DemoteTwo`]),
     /// which a correct core refuses (no transition).
     pub wide_changes: bool,
+    /// A leader is asked for joint changes that demote two voters at once
+    /// ([`Action::JointDemoteTwo`]), which a correct core accepts and carries out through a
+    /// joint configuration, instead of the single-member changes (which have bounds of
+    /// their own).
+    pub joint_changes: bool,
     /// `Config::max_frame_bytes` (and the in-flight byte cap) of every node: 128 holds a
     /// few of the model's entries per AppendEntries; 100 holds one empty entry and not two,
     /// so a new leader's append can carry an older entry without its own empty entry (the
@@ -110,6 +115,7 @@ impl Bounds {
         read_index: false,
         lease_reads: false,
         wide_changes: false,
+        joint_changes: false,
         max_frame_bytes: 128,
         election_ticks: 2,
     };
@@ -296,6 +302,32 @@ impl Bounds {
         ..Bounds::MEMBERSHIP
     };
 
+    /// The joint consensus bound (`RAFT_MODEL_BOUND=joint`, also in `.ci/run`): one
+    /// membership change, a joint one that demotes two voters at once
+    /// ([`Action::JointDemoteTwo`]: C_old = all three voters, C_new = the leader alone, left
+    /// automatically once committed) instead of the single-member changes, n1 and n2 time out
+    /// once each (two elections: the second may come from a voter that never heard of the
+    /// joint configuration and still decides by C_old), no clients (the leaders' empty
+    /// entries, the joint entry and the leave entry are the log), no faults, 9 frames in
+    /// flight (the first leader's probes to a follower pile up while the second election
+    /// runs; with 7 the new-only-majority bug's 13-step counterexample is pruned), a log of 4, and a depth bound of 15 (every state within 13
+    /// actions checked). 1,091,820 states on one thread (84 s of CPU; 371 s wall on 2 cores
+    /// at load 7). With `RAFT_INJECT=joint-new-only` (a joint configuration's decisions count
+    /// the incoming majority only) it breaks State Machine Safety in 13 steps: the leader
+    /// commits the joint entry on its own (C_new is itself), the two others, still under
+    /// C_old, elect one of them and commit a different entry at the same index.
+    pub const JOINT: Bounds = Bounds {
+        joint_changes: true,
+        changes: 1,
+        tickers: 0b011,
+        crashes: 0,
+        faults: 0,
+        clients: &[],
+        max_in_flight: 9,
+        max_depth: Some(15),
+        ..Bounds::MEMBERSHIP
+    };
+
     /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
     /// ticks), one fault of any kind, a crashed node down until it restarts, no depth bound.
     /// 3,280,645 states; it cannot hold a second election. Kept for the replay tests.
@@ -321,6 +353,7 @@ impl Bounds {
         read_index: false,
         lease_reads: false,
         wide_changes: false,
+        joint_changes: false,
         max_frame_bytes: 128,
         election_ticks: 2,
     };
@@ -342,7 +375,7 @@ impl Bounds {
              crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
              max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
              check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {}, \
-             lease_reads: {}, wide_changes: {}, max_frame_bytes: {}, election_ticks: {} }}",
+             lease_reads: {}, wide_changes: {}, joint_changes: {}, max_frame_bytes: {}, election_ticks: {} }}",
             self.ticks,
             self.macro_ticks,
             self.tickers,
@@ -364,6 +397,7 @@ impl Bounds {
             self.read_index,
             self.lease_reads,
             self.wide_changes,
+            self.joint_changes,
             self.max_frame_bytes,
             self.election_ticks
         )

@@ -276,6 +276,7 @@ impl RaftModel {
             Action::MakeLearner(k, j) => (k, j, 1),
             Action::MakeVoter(k, j) => (k, j, 2),
             Action::DemoteTwo(k, j) => (k, j, 3),
+            Action::JointDemoteTwo(k, j) => (k, j, 4),
             _ => return None,
         };
         let cur = *s.nodes.get(k as usize)?.as_ref()?.state.membership();
@@ -287,7 +288,12 @@ impl RaftModel {
             _ => {
                 let leader = VOTERS[k as usize];
                 let other = cur.voters().find(|&v| v != id && v != leader)?;
-                cur.with_learner(id).ok()?.with_learner(other).ok()
+                let next = cur.with_learner(id).ok()?.with_learner(other).ok()?;
+                if m == 3 {
+                    Some(next)
+                } else {
+                    cur.joint(&next, true).ok()
+                }
             }
         }
     }

@@ -42,12 +42,13 @@ fn main() -> ExitCode {
         Ok("terms") => ("terms", Bounds::TERMS),
         Ok("lease") => ("lease", Bounds::LEASE),
         Ok("membership-wide") => ("membership-wide", Bounds::MEMBERSHIP_WIDE),
+        Ok("joint") => ("joint", Bounds::JOINT),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
                 "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
-                 features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide \
-                 or one-election, not {other}"
+                 features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide, \
+                 joint or one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }

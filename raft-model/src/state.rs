@@ -151,21 +151,26 @@ pub(crate) fn live_node(s: &ModelState, k: u8) -> Option<&Node> {
     s.nodes[k as usize].as_ref().map(|l| &l.state)
 }
 
-/// Whether `st` votes in its configuration in force.
+/// Whether `st` votes in its configuration in force (in either half of a joint one).
 pub(crate) fn is_voter(st: &Node) -> bool {
-    st.membership().kind_of(st.id()) == Some(MemberKind::Voter)
+    st.membership().votes(st.id())
 }
 
 /// A configuration as `{v1,v2,l3}` (v: voter, l: learner).
 pub(crate) fn conf(m: &Membership) -> String {
     let ids: Vec<String> = m
         .members()
-        .map(|i| match m.kind_of(i) {
-            Some(MemberKind::Learner) => format!("l{}", i.0),
-            _ => format!("v{}", i.0),
+        .filter_map(|i| match m.kind_of(i) {
+            Some(MemberKind::Learner) => Some(format!("l{}", i.0)),
+            Some(MemberKind::Voter) => Some(format!("v{}", i.0)),
+            None => None,
         })
         .collect();
-    format!("{{{}}}", ids.join(","))
+    if !m.is_joint() {
+        return format!("{{{}}}", ids.join(","));
+    }
+    let old: Vec<String> = m.outgoing_voters().map(|i| format!("v{}", i.0)).collect();
+    format!("{{{}}} joint with {{{}}}", ids.join(","), old.join(","))
 }
 
 /// Removes the field `name` (its value included) from a `Debug` rendering of a struct.

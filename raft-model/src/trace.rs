@@ -84,7 +84,8 @@ impl RaftModel {
                 Action::RemoveMember(k, _)
                 | Action::MakeLearner(k, _)
                 | Action::MakeVoter(k, _)
-                | Action::DemoteTwo(k, _) => match self.change_of(before, a) {
+                | Action::DemoteTwo(k, _)
+                | Action::JointDemoteTwo(k, _) => match self.change_of(before, a) {
                     Some(m) => format!("operator asks n{} to change to {}", k + 1, conf(&m)),
                     None => "(no such change)".into(),
                 },
@@ -200,6 +201,7 @@ impl RaftModel {
                 ("MakeLearner", [k, j]) => Action::MakeLearner(*k, *j),
                 ("MakeVoter", [k, j]) => Action::MakeVoter(*k, *j),
                 ("DemoteTwo", [k, j]) => Action::DemoteTwo(*k, *j),
+                ("JointDemoteTwo", [k, j]) => Action::JointDemoteTwo(*k, *j),
                 ("Snapshot", [k]) => Action::Snapshot(*k),
                 ("Transfer", [k, j]) => Action::Transfer(*k, *j),
                 _ => return Err(format!("unknown action {}", &rest[..=close])),

@@ -276,6 +276,27 @@ fn the_adapted_shapes_pass_without_bugs() {
     }
 }
 
+#[test]
+fn new_only_joint_majorities_are_found() {
+    // The joiner shapes with joint changes on (a seed's bit 4; the others are skipped).
+    fn joint(name: &'static str, sim: SimConfig) -> Option<(&'static str, SimConfig)> {
+        sim.joint_changes.then_some((name, sim))
+    }
+    hunt(
+        Bug::JointNewOnly,
+        joint,
+        20_000,
+        &[
+            ELECTION_SAFETY,
+            LOG_MATCHING,
+            LEADER_COMPLETENESS,
+            STATE_MACHINE_SAFETY,
+            COMMITTED_LOG,
+            DURABLE_QUORUM,
+        ],
+    );
+}
+
 /// Replays one seed of a search by hand:
 /// `SEED=<n> [BUG=<name>] [ADAPT=lease|wide|no-cq] cargo test --release -p raft-sim --features inject
 /// --test bug_catalogue replay -- --ignored --nocapture` (without `BUG`, on the core as it is).
