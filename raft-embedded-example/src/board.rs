@@ -49,6 +49,8 @@ pub enum NodeError {
     NoWindow,
     /// A board's journal refused a record (full, or the flash failed).
     Journal(crate::journal::JournalError),
+    /// A board used every counter of its boot, or every boot epoch: it must not seal again.
+    SealCounters,
 }
 
 impl From<raftcore::StoreError> for NodeError {

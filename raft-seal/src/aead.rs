@@ -5,7 +5,7 @@
 //! follows it. Checking the sender and the replay window is the caller's, before [`open`]
 //! (cheap refusals first) and after it (only an authentic datagram may move a window).
 
-use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 
 use crate::frame::{Header, HEADER_LEN, MAGIC_VERSION, NONCE_AT, OVERHEAD, TAG_LEN};
@@ -19,6 +19,11 @@ pub enum AeadError {
     Malformed,
     /// The tag did not verify: a wrong key, a forgery or damage in transit.
     BadTag,
+}
+
+/// The cipher for the cluster `key`.
+pub fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(key.into())
 }
 
 /// Seals the `len` plaintext bytes at `buf[HEADER_LEN..]` as the datagram with `counter` from
@@ -82,15 +87,14 @@ pub fn open(
 #[cfg(test)]
 mod test {
     use super::*;
-    use chacha20poly1305::KeyInit;
 
-    fn cipher(k: u8) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&[k; 32].into())
+    fn key(k: u8) -> XChaCha20Poly1305 {
+        cipher(&[k; 32])
     }
 
     #[test]
     fn a_sealed_datagram_opens_and_damage_does_not() {
-        let c = cipher(1);
+        let c = key(1);
         let mut buf = [0u8; 128];
         buf[HEADER_LEN..HEADER_LEN + 5].copy_from_slice(b"hello");
         let n = seal(&c, 3, 9 << 32, &[7; PREFIX_LEN], &mut buf, 5).unwrap();
@@ -106,7 +110,7 @@ mod test {
             assert!(open(&c, &mut d[..n]).is_err(), "flip at {at} accepted");
         }
         let mut d = sealed;
-        assert_eq!(open(&cipher(2), &mut d[..n]), Err(AeadError::BadTag));
+        assert_eq!(open(&key(2), &mut d[..n]), Err(AeadError::BadTag));
         assert_eq!(open(&c, &mut d[..OVERHEAD - 1]), Err(AeadError::Malformed));
         assert_eq!(
             seal(&c, 3, 1, &[7; PREFIX_LEN], &mut [0u8; 60], 8),
