@@ -76,8 +76,16 @@ pub fn args() -> Result<BoardArgs, ArgsError> {
     parse(&buf[..len])
 }
 
+/// A decimal number (digits only). Not `str::parse`: that pulls in 400 bytes of flash for
+/// signs, radixes and UTF-8 checks a board's command line does not need.
 fn number(v: &[u8]) -> Option<u64> {
-    core::str::from_utf8(v).ok()?.parse().ok()
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// Parses a command line (see [`args`]).

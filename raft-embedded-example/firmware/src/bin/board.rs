@@ -102,7 +102,10 @@ fn boot(spawner: Spawner) {
     WINDOW_POOL.lend_slots(WINDOW.take());
     let window = WINDOW_POOL.take().expect("the window was just lent");
     // Restored and assembled inside `init_with`: measured, this keeps fewer copies of the
-    // `State` and the engine in this frame than restoring first and moving the state in.
+    // `State` and the engine in this frame (9,344 B) than the alternatives tried: restoring
+    // first and moving the state in; an out-of-line builder writing into `ENGINE.uninit()`
+    // (9,920 B under a 3,020 B `boot`); the restore and the journal replay out of line (5,568 B
+    // under a 4,672 B `boot`).
     let engine = ENGINE.init_with(|| {
         let state = board_node::state(cfg, &disk, restored, window).ok()?;
         Some(board_node::engine(state, disk, restored.commit, tx, seal))
@@ -146,9 +149,14 @@ unsafe fn DefaultHandler(irqn: i16) {
     uart::on_interrupt(irqn);
 }
 
+/// Logs where, not what: formatting the message linked more of `core::fmt` (the rest stays,
+/// for the messages of core's own panics).
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
+    match info.location() {
+        Some(at) => defmt::error!("panic at {=str}:{=u32}", at.file(), at.line()),
+        None => defmt::error!("panic"),
+    }
     debug::exit(EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();
