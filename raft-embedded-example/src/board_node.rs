@@ -177,7 +177,10 @@ impl<F: Flash> BoardDisk<F> {
     /// returned, so no counter a board sealed with is ever used again (even if this boot
     /// is cut before it seals anything).
     pub fn advance_epoch(&mut self) -> Result<u32, NodeError> {
-        let epoch = self.epoch.checked_add(1).ok_or(NodeError::SealCounters)?;
+        let epoch = self
+            .epoch
+            .checked_add(1)
+            .ok_or(NodeError::EpochsExhausted)?;
         self.journal
             .append(&Rec::Epoch { epoch })
             .map_err(NodeError::Journal)?;
@@ -310,10 +313,7 @@ impl<T: SerialTx> Transport for SerialLink<T> {
         let n = msg
             .encode(&mut buf[FRAME_AT..FRAME_AT + FRAME_BYTES])
             .map_err(NodeError::Codec)?;
-        let len = self
-            .seal
-            .seal(&mut buf, n)
-            .map_err(|_| NodeError::SealCounters)?;
+        let len = self.seal.seal(&mut buf, n).map_err(NodeError::Seal)?;
         self.send_msg(&Msg::Sealed {
             to: msg.to().0,
             datagram: &buf[..len],

@@ -60,10 +60,15 @@ pub enum SealDrop {
     BadTag,
 }
 
-/// Every counter of this boot is used (2^32 frames); the board must reboot.
+/// Why a frame could not be sealed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct CounterExhausted;
+pub enum SealError {
+    /// Every counter of this boot is used (2^32 - 1 frames); the board must reboot.
+    CounterExhausted,
+    /// The frame is longer than [`FRAME_BYTES`] (the buffer cannot hold it and the tag).
+    TooLarge,
+}
 
 /// The nonce prefix of board `id`'s boot `epoch`, from its `seed` (see the module docs: a real
 /// board seeds from a hardware RNG).
@@ -112,22 +117,20 @@ impl BoardSeal {
         })
     }
 
-    /// Seals the `len` frame bytes at `buf[HEADER_LEN..]` in place; returns the datagram's
+    /// Seals the `len` frame bytes at `buf[FRAME_AT..]` in place; returns the datagram's
     /// length.
-    pub fn seal(
-        &mut self,
-        buf: &mut [u8; MAX_DATAGRAM],
-        len: usize,
-    ) -> Result<usize, CounterExhausted> {
+    pub fn seal(&mut self, buf: &mut [u8; MAX_DATAGRAM], len: usize) -> Result<usize, SealError> {
+        if len > FRAME_BYTES {
+            return Err(SealError::TooLarge);
+        }
         let counter = self.next_counter;
         // Within one boot the counter stays below the next epoch's first counter.
         if counter & 0xFFFF_FFFF == 0xFFFF_FFFF {
-            return Err(CounterExhausted);
+            return Err(SealError::CounterExhausted);
         }
         self.next_counter = counter + 1;
-        // `len <= FRAME_BYTES`, so the buffer holds header, frame and tag: this cannot fail.
         aead::seal(&self.cipher, self.id.0, counter, &self.prefix, buf, len)
-            .map_err(|_| CounterExhausted)
+            .map_err(|_| SealError::TooLarge)
     }
 
     /// Checks, authenticates and decrypts `datagram` into `buf`; returns the frame and its
