@@ -266,6 +266,11 @@ impl Bus {
         self.ports[k].recent.front().cloned()
     }
 
+    /// The last sealed datagram board `k` sent, if any.
+    pub fn latest_frame(&self, k: usize) -> Option<Vec<u8>> {
+        self.ports[k].recent.back().cloned()
+    }
+
     /// One bounded pass: accept connections, read and route what boards sent, release due
     /// delayed frames, write queued bytes.
     pub fn poll(&mut self) {

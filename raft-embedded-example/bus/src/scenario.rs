@@ -417,20 +417,26 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         },
     )?;
     // The restarted board seals under a greater epoch; its earlier boot's datagrams, written
-    // into the survivors now, are below their windows.
+    // into the survivors once they heard the new boot, are below their windows. (A board
+    // whose journal holds every commit applies all values at boot, before it sends anything,
+    // so its first datagram is waited for.)
     c.bus.set_faults(false);
-    c.bus.run_for(Duration::from_millis(300));
+    let old_epoch = epoch_of(&old_boot);
     let new_boot = c
-        .bus
-        .recent_frame(old)
-        .ok_or("no datagram from the restarted board")?;
-    let epochs = (epoch_of(&old_boot), epoch_of(&new_boot));
+        .wait(
+            "a datagram of the restarted board's new boot",
+            Duration::from_secs(10),
+            |bus| bus.latest_frame(old).filter(|d| epoch_of(d) != old_epoch),
+        )
+        .map_err(|e| format!("{e}: it still seals under epoch {old_epoch}"))?;
+    let epochs = (old_epoch, epoch_of(&new_boot));
     if epochs.1 <= epochs.0 {
         return Err(format!(
             "the restarted board sealed under epoch {} after {}",
             epochs.1, epochs.0
         ));
     }
+    c.bus.run_for(Duration::from_millis(100));
     for k in (0..BOARDS).filter(|&k| k != old) {
         if c.bus.replay(k, &old_boot) {
             replays += 1;
