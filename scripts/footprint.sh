@@ -107,6 +107,25 @@ echo "|---|---:|---|"
 echo "| flash: .vector_table + .text + .rodata + .data | $b_flash | $(verdict "$b_flash" 65536) |"
 echo "| RAM: .data + .bss + .uninit + reserved stack | $b_ram | $(verdict "$b_ram" 16384) ($b_statics statics + $b_stack stack) |"
 
+# What dominates (nm --size-sort): flash by crate, and the largest statics.
+echo
+echo "raft-board flash by crate (functions and read-only data with a symbol, bytes):"
+"$nm_tool" -S --size-sort -C "$elf" | awk '
+  $3 ~ /^[tTrR]$/ {
+    n = 0; hex = toupper($2)
+    for (i = 1; i <= length(hex); i++) n = n * 16 + index("0123456789ABCDEF", substr(hex, i, 1)) - 1
+    name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
+    g = "other"
+    split("chacha20 poly1305 raftcore::codec raftcore::engine raftcore embassy core::fmt compiler_builtins postcard raft_board semihost raft_embedded_example heapless defmt", keys, " ")
+    for (k in keys) if (index(name, keys[k]) && (g == "other" || length(keys[k]) > length(g))) g = keys[k]
+    sum[g] += n
+  }
+  END { for (g in sum) printf "  %6d %s\n", sum[g], g }' | sort -rn
+echo "raft-board largest statics (bytes):"
+"$nm_tool" -S --size-sort -C "$elf" | awk '$3 ~ /^[bBdD]$/' | tail -n 6 | while read -r _ size _ name; do
+  printf '  %6d %s\n' "$((16#$size))" "$name"
+done
+
 status=0
 if [ "$flash" -gt "$FLASH_PART" ] || [ "$ram" -gt "$RAM_PART" ]; then
   echo "footprint.sh: does not fit a 256 KiB / 64 KiB part" >&2

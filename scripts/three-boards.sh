@@ -2,8 +2,10 @@
 # Runs the three-board cluster: builds the firmware's one-node image (raft-board) and the host
 # bus (raft-board-bus), then starts three QEMU mps2-an386 boards on the bus (loopback TCP
 # chardevs) and checks the run: a leader, 100 writes acknowledged and applied on every board,
-# hostile bytes counted and dropped, the leader SIGKILLed and restarted from its flash file, a
-# new leader within 2 election timeouts, nothing acknowledged missing. Exit 0 only if it passed.
+# hostile bytes counted and dropped, forged/replayed/earlier-boot sealed datagrams counted
+# exactly, the leader SIGKILLed and restarted from its flash file, a new leader within 2
+# election timeouts, nothing acknowledged missing. Exit 0 only if it passed. The boards seal
+# their frames under --dir's cluster.key (written from the seed; the host's key file format).
 #
 # Usage: scripts/three-boards.sh [raft-board-bus args, e.g. --seed 9 --dir /tmp/boards]
 # The boards' flash files and raw defmt logs stay in --dir (default: $TMPDIR/raft-boards);

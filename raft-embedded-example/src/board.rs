@@ -49,6 +49,10 @@ pub enum NodeError {
     NoWindow,
     /// A board's journal refused a record (full, or the flash failed).
     Journal(crate::journal::JournalError),
+    /// A frame could not be sealed (every counter of this boot used, or too long).
+    Seal(crate::seal::SealError),
+    /// Every boot epoch is used: the board must not seal again.
+    EpochsExhausted,
 }
 
 impl From<raftcore::StoreError> for NodeError {

@@ -7,8 +7,10 @@
 //!   from) in front of a [`Journal`] in flash (what survives a power cut). Every `Persist` is
 //!   journaled before the engine performs the next output (`Durability::Inline`), and a boot
 //!   replays the journal into the ring ([`BoardDisk::open`]).
-//! - its link, [`SerialLink`]: each outgoing message is encoded by the codec and framed for
-//!   the serial line ([`crate::serial`]); a full transmit buffer drops the frame (counted).
+//! - its link, [`SerialLink`]: each outgoing message is encoded by the codec, sealed as the
+//!   host's UDP driver seals a datagram ([`crate::seal`]) and framed for the serial line
+//!   ([`crate::serial`]); a full transmit buffer drops the frame (counted). Received datagrams
+//!   are opened there too: forged, replayed and too old ones are counted and dropped.
 //! - its state machine, [`Digest`]: client values, applied at most once and in increasing
 //!   order, and the acknowledgement of the value this board proposed.
 //!
@@ -31,6 +33,7 @@ use crate::board::NodeError;
 use crate::cluster::{self, Window, INFLIGHT, VOTERS};
 use crate::journal::{Flash, FlashError, Journal, Rec, Replay};
 use crate::link::{FRAME_BYTES, NODES};
+use crate::seal::{BoardSeal, SealDrop, FRAME_AT, MAX_DATAGRAM};
 use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report};
 
 /// Entries a board's log window holds. Nothing is compacted (the journal has no garbage
@@ -97,6 +100,8 @@ pub trait SerialRx {
 pub struct BoardDisk<F> {
     log: BoardRing,
     journal: Journal<F>,
+    /// The greatest boot epoch the journal holds (0: none yet).
+    epoch: u32,
 }
 
 impl<F: Flash> BoardDisk<F> {
@@ -109,6 +114,7 @@ impl<F: Flash> BoardDisk<F> {
         let mut log = BoardRing::new(buf, LogIndex::ZERO);
         let mut hard = (HardState::default(), LogIndex::ZERO);
         let mut refused = 0u32;
+        let mut epoch = 0u32;
         let (journal, mut replay) = Journal::open(flash, |rec| match *rec {
             Rec::Entry {
                 index,
@@ -142,6 +148,7 @@ impl<F: Flash> BoardDisk<F> {
                     LogIndex(commit),
                 );
             }
+            Rec::Epoch { epoch: e } => epoch = epoch.max(e),
         })?;
         replay.torn += refused;
         // The ring's own copy, which `restored` reads back.
@@ -155,7 +162,30 @@ impl<F: Flash> BoardDisk<F> {
             members: None,
             vote_floor: LogIndex::ZERO,
         };
-        Ok((BoardDisk { log, journal }, restored, replay))
+        Ok((
+            BoardDisk {
+                log,
+                journal,
+                epoch,
+            },
+            restored,
+            replay,
+        ))
+    }
+
+    /// This boot's epoch: one more than any the journal holds, made durable before it is
+    /// returned, so no counter a board sealed with is ever used again (even if this boot
+    /// is cut before it seals anything).
+    pub fn advance_epoch(&mut self) -> Result<u32, NodeError> {
+        let epoch = self
+            .epoch
+            .checked_add(1)
+            .ok_or(NodeError::EpochsExhausted)?;
+        self.journal
+            .append(&Rec::Epoch { epoch })
+            .map_err(NodeError::Journal)?;
+        self.epoch = epoch;
+        Ok(epoch)
     }
 
     /// Journal bytes used.
@@ -242,16 +272,27 @@ impl<F: Flash> Storage for BoardDisk<F> {
     }
 }
 
-/// The engine's [`Transport`] over the serial line.
+/// The engine's [`Transport`] over the serial line, sealing what it sends and opening what it
+/// receives.
 pub struct SerialLink<T> {
     tx: T,
     tx_full: u32,
+    seal: BoardSeal,
 }
 
 impl<T: SerialTx> SerialLink<T> {
-    /// A link over `tx`.
-    pub fn new(tx: T) -> SerialLink<T> {
-        SerialLink { tx, tx_full: 0 }
+    /// A link over `tx`, sealing with `seal`.
+    pub fn new(tx: T, seal: BoardSeal) -> SerialLink<T> {
+        SerialLink {
+            tx,
+            tx_full: 0,
+            seal,
+        }
+    }
+
+    /// The seal (its counter, for a test).
+    pub fn seal(&self) -> &BoardSeal {
+        &self.seal
     }
 
     /// Frames and queues `msg`; a full transmit buffer drops it (counted).
@@ -268,9 +309,15 @@ impl<T: SerialTx> Transport for SerialLink<T> {
     type Error = NodeError;
 
     fn send<L: EntrySource + ?Sized>(&mut self, msg: Outgoing<'_, L>) -> Result<(), NodeError> {
-        let mut buf = [0u8; FRAME_BYTES];
-        let n = msg.encode(&mut buf).map_err(NodeError::Codec)?;
-        self.send_msg(&Msg::Raft(&buf[..n]));
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let n = msg
+            .encode(&mut buf[FRAME_AT..FRAME_AT + FRAME_BYTES])
+            .map_err(NodeError::Codec)?;
+        let len = self.seal.seal(&mut buf, n).map_err(NodeError::Seal)?;
+        self.send_msg(&Msg::Sealed {
+            to: msg.to().0,
+            datagram: &buf[..len],
+        });
         Ok(())
     }
 }
@@ -344,12 +391,13 @@ pub fn engine<F: Flash, T: SerialTx>(
     disk: BoardDisk<F>,
     commit: LogIndex,
     tx: T,
+    seal: BoardSeal,
 ) -> BoardEngine<F, T> {
     let mut engine = BoardEngine::with_outputs(
         state,
         disk,
         NoSnapshots::new(),
-        SerialLink::new(tx),
+        SerialLink::new(tx, seal),
         Digest::default(),
     );
     engine.set_saved_commit(commit);
@@ -381,8 +429,9 @@ pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
                         Pushed::Dropped(serial::Drop::Crc) => drops.crc += 1,
                         Pushed::Frame => match deframer.message() {
                             Some(msg) => match take(engine, msg) {
-                                Ok(true) => {}
-                                Ok(false) => drops.malformed += 1,
+                                Ok(Taken::Yes) => {}
+                                Ok(Taken::No) => drops.malformed += 1,
+                                Ok(Taken::Unsealed(d)) => count(&mut drops, d),
                                 Err(e) => r = r.and(Err(e)),
                             },
                             None => drops.malformed += 1,
@@ -414,13 +463,45 @@ pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
     }
 }
 
-/// One received message; `Ok(false)` for one a board does not take.
+/// What became of a received message.
+enum Taken {
+    /// Taken.
+    Yes,
+    /// Not a message a board takes.
+    No,
+    /// A sealed datagram that did not open.
+    Unsealed(SealDrop),
+}
+
+/// Counts a datagram that did not open.
+fn count(drops: &mut Drops, d: SealDrop) {
+    let n = match d {
+        SealDrop::Malformed => &mut drops.malformed,
+        SealDrop::UnknownPeer => &mut drops.unknown_peer,
+        SealDrop::Replayed => &mut drops.replayed,
+        SealDrop::TooOld => &mut drops.too_old,
+        SealDrop::BadTag => &mut drops.bad_tag,
+    };
+    *n += 1;
+}
+
+/// One received message.
 fn take<F: Flash, T: SerialTx>(
     engine: &mut BoardEngine<F, T>,
     msg: Msg<'_>,
-) -> Result<bool, NodeError> {
+) -> Result<Taken, NodeError> {
     match msg {
-        Msg::Raft(frame) => step(engine, Input::Frame(frame)).map(|_| true),
+        Msg::Sealed { to, datagram } => {
+            if to != engine.state().id().0 {
+                // Misrouted: the bus delivers a board only what is addressed to it.
+                return Ok(Taken::No);
+            }
+            let mut buf = [0u8; MAX_DATAGRAM];
+            match engine.transport_mut().seal.open(datagram, &mut buf) {
+                Ok((_, frame)) => step(engine, Input::Frame(frame)).map(|_| Taken::Yes),
+                Err(d) => Ok(Taken::Unsealed(d)),
+            }
+        }
         Msg::Propose(value) => {
             let outcome = if value <= engine.machine().last {
                 // Applied here, so committed: a retry of an acknowledged write.
@@ -447,10 +528,10 @@ fn take<F: Flash, T: SerialTx>(
                     .transport_mut()
                     .send_msg(&Msg::Answer(Answer { value, outcome }));
             }
-            Ok(true)
+            Ok(Taken::Yes)
         }
         // A board's own messages: the bus never sends them to a board.
-        Msg::Answer(_) | Msg::Report(_) => Ok(false),
+        Msg::Answer(_) | Msg::Report(_) => Ok(Taken::No),
     }
 }
 

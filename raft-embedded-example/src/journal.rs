@@ -94,6 +94,12 @@ pub enum Rec<'a> {
         /// The commit index.
         commit: u64,
     },
+    /// A boot's epoch (its sealed frames' counters start at `epoch << 32`), written before
+    /// that boot seals its first frame; the next boot takes the greatest one replayed, plus 1.
+    Epoch {
+        /// The epoch.
+        epoch: u32,
+    },
 }
 
 /// What [`Journal::open`] found.

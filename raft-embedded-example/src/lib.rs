@@ -33,6 +33,7 @@ pub mod link;
 pub mod node;
 pub mod rng;
 pub mod scenario;
+pub mod seal;
 pub mod serial;
 
 /// The seed of the run the firmware and the host test make: it names the link's fault schedule

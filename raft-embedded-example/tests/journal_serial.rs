@@ -85,9 +85,15 @@ fn a_torn_tail_is_detected_skipped_and_never_programmed_over() {
 #[test]
 fn hostile_bytes_are_counted_and_dropped_and_good_frames_still_pass() {
     let mut wire = [0u8; serial::MAX_WIRE];
-    let good = serial::encode(&Msg::Raft(&[9, 8, 7, 0, 6]), &mut wire)
-        .unwrap()
-        .to_vec();
+    let good = serial::encode(
+        &Msg::Sealed {
+            to: 2,
+            datagram: &[9, 8, 7, 0, 6],
+        },
+        &mut wire,
+    )
+    .unwrap()
+    .to_vec();
     let mut stream = Vec::new();
     let mut expected = 0;
     // Random bytes, a truncated frame, a bit-flipped frame, an overlong run: one drop each.
@@ -113,6 +119,12 @@ fn hostile_bytes_are_counted_and_dropped_and_good_frames_still_pass() {
     assert_eq!(drops, expected);
     assert_eq!(
         frames,
-        vec![format!("{:?}", Some(Msg::Raft(&[9, 8, 7, 0, 6])))]
+        vec![format!(
+            "{:?}",
+            Some(Msg::Sealed {
+                to: 2,
+                datagram: &[9, 8, 7, 0, 6]
+            })
+        )]
     );
 }

@@ -1,5 +1,6 @@
 //! The boards: one `qemu-system-arm -machine mps2-an386` process each, started with its id,
-//! seed and flash file on the semihosting command line and its UART0 on the bus.
+//! seed, flash file and the cluster key file on the semihosting command line and its UART0 on
+//! the bus.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -30,6 +31,19 @@ impl BoardSetup {
         self.dir.join(format!("board-{id}.flash"))
     }
 
+    /// The cluster key file every board reads (the host's format), inside
+    /// [`BoardSetup::dir`].
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("cluster.key")
+    }
+
+    /// Writes a cluster key file drawn from the run's seed (a test key: not secret).
+    pub fn write_key(&self) -> std::io::Result<()> {
+        let mut rng = raft_embedded_example::rng::Rng::new(self.seed ^ 0x6B65_7966);
+        let hex: String = (0..32).map(|_| format!("{:02x}", rng.below(256))).collect();
+        std::fs::write(self.key(), hex + "\n")
+    }
+
     /// Starts board `id` connected to the bus at `bus`. Its stdout (the defmt stream, raw)
     /// is appended to `board-{id}.defmt` and its stderr to `board-{id}.err` in the directory.
     pub fn start(&self, id: u32, bus: SocketAddr) -> std::io::Result<Board> {
@@ -51,7 +65,7 @@ impl BoardSetup {
             .arg(&elf)
             .arg("-append")
             .arg(format!(
-                "id={id} seed={} flash=board-{id}.flash",
+                "id={id} seed={} flash=board-{id}.flash key=cluster.key",
                 self.seed.wrapping_add(id.into())
             ))
             .current_dir(&self.dir)

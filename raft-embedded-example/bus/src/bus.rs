@@ -5,13 +5,15 @@
 //! non-blocking and driven by [`Bus::poll`], which does a bounded amount of work per call: the
 //! caller's loop owns the time.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use raft_embedded_example::seal::WINDOW_BLOCKS;
 use raft_embedded_example::serial::{self, Answer, Deframer, Msg, Pushed, Report};
-use raftcore::codec;
+use raft_seal::frame::{Header, COUNTER_AT, NONCE_AT};
+use raft_seal::replay::{ReplayWindow, Stale};
 
 use crate::faults::{Fate, FaultConfig, Faults};
 
@@ -42,14 +44,45 @@ pub struct BusStats {
     pub injected: u64,
 }
 
+/// What a board must have counted of the sealed datagrams the bus wrote to its line since it
+/// connected: the bus runs the board's own replay window ([`ReplayWindow`] with
+/// [`WINDOW_BLOCKS`]) over every authentic datagram it writes, in the order it writes them
+/// (one TCP stream, so the board's order), and knows which datagrams it forged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SealExpect {
+    /// Forged datagrams written (a fresh counter, so they reach the tag check).
+    pub bad_tag: u32,
+    /// Authentic datagrams whose counter the board had already taken.
+    pub replayed: u32,
+    /// Authentic datagrams below the board's window for their sender.
+    pub too_old: u32,
+}
+
 struct Port {
     listener: TcpListener,
     conn: Option<TcpStream>,
     deframer: Deframer,
     out: VecDeque<u8>,
     report: Option<(Instant, Report)>,
-    /// Valid raft frames seen from this board, kept (a few) for replay injection.
+    /// Sealed datagrams seen from this board, kept (a few) for replay injection.
     recent: VecDeque<Vec<u8>>,
+    /// The board's replay windows as the bus predicts them, per sender.
+    model: HashMap<u32, ReplayWindow<WINDOW_BLOCKS>>,
+    /// What the board must count of what the bus wrote since it connected.
+    expect: SealExpect,
+    /// The last authentic datagram written to this board.
+    last_in: Option<Vec<u8>>,
+}
+
+impl Port {
+    /// A new connection (a board's boot): its windows and counters start empty.
+    fn reset(&mut self) {
+        self.deframer = Deframer::new();
+        self.out.clear();
+        self.model.clear();
+        self.expect = SealExpect::default();
+        self.last_in = None;
+    }
 }
 
 /// The bus.
@@ -57,6 +90,7 @@ pub struct Bus {
     ports: Vec<Port>,
     faults: Faults,
     start: Instant,
+    /// Sealed datagrams on their way: when, to which board (index), the datagram.
     delayed: Vec<(Instant, usize, Vec<u8>)>,
     answers: VecDeque<(usize, Answer)>,
     stats: BusStats,
@@ -76,6 +110,9 @@ impl Bus {
                 out: VecDeque::new(),
                 report: None,
                 recent: VecDeque::new(),
+                model: HashMap::new(),
+                expect: SealExpect::default(),
+                last_in: None,
             });
         }
         Ok(Bus {
@@ -112,8 +149,81 @@ impl Bus {
     pub fn forget(&mut self, k: usize) {
         self.ports[k].report = None;
         self.ports[k].conn = None;
-        self.ports[k].deframer = Deframer::new();
-        self.ports[k].out.clear();
+        self.ports[k].reset();
+    }
+
+    /// What board `k` must have counted of the sealed datagrams written to it since it
+    /// connected.
+    pub fn expected(&self, k: usize) -> SealExpect {
+        self.ports[k].expect
+    }
+
+    /// Writes a sealed datagram to board `k` as node `k + 1`'s line carries it, and predicts
+    /// what the board makes of it (`authentic`: sealed by a board, else forged). `false` if
+    /// it could not be queued.
+    fn deliver(&mut self, k: usize, datagram: &[u8], authentic: bool) -> bool {
+        let mut wire = [0u8; serial::MAX_WIRE];
+        let msg = Msg::Sealed {
+            to: k as u32 + 1,
+            datagram,
+        };
+        let Ok(bytes) = serial::encode(&msg, &mut wire) else {
+            return false;
+        };
+        let bytes = bytes.to_vec();
+        if !self.queue(k, &bytes) {
+            return false;
+        }
+        let p = &mut self.ports[k];
+        let Some(h) = Header::read(datagram) else {
+            return true;
+        };
+        if !authentic {
+            p.expect.bad_tag += 1;
+            return true;
+        }
+        let w = p.model.entry(h.sender).or_default();
+        match w.check(h.counter) {
+            Ok(()) => {
+                w.mark(h.counter);
+                p.last_in = Some(datagram.to_vec());
+            }
+            Err(Stale::Replayed) => p.expect.replayed += 1,
+            Err(Stale::TooOld) => p.expect.too_old += 1,
+        }
+        true
+    }
+
+    /// Writes the last authentic datagram board `k` was sent once more (a replay); `false`
+    /// if there is none yet.
+    pub fn replay_last(&mut self, k: usize) -> bool {
+        match self.ports[k].last_in.clone() {
+            Some(d) => self.deliver(k, &d, true),
+            None => false,
+        }
+    }
+
+    /// Writes `datagram` (sealed by a board earlier) to board `k` as it is.
+    pub fn replay(&mut self, k: usize, datagram: &[u8]) -> bool {
+        self.deliver(k, datagram, true)
+    }
+
+    /// Writes a forgery to board `k`: `template` (a datagram a board sealed) with its counter
+    /// changed to `counter` (fresh: above anything sent) and its nonce scrambled by `noise`,
+    /// so that only the tag check can refuse it.
+    pub fn forge(&mut self, k: usize, template: &[u8], counter: u64, noise: u64) -> bool {
+        let mut d = template.to_vec();
+        if d.len() < NONCE_AT + 8 {
+            return false;
+        }
+        d[COUNTER_AT..NONCE_AT].copy_from_slice(&counter.to_le_bytes());
+        for (b, n) in d[NONCE_AT..NONCE_AT + 8]
+            .iter_mut()
+            .zip(noise.to_le_bytes())
+        {
+            *b ^= n;
+        }
+        self.deliver(k, &d, false)
     }
 
     /// The next answer to a proposal: from which board, and what.
@@ -151,9 +261,14 @@ impl Bus {
         }
     }
 
-    /// A valid raft frame board `k` sent lately, if any (for replays).
+    /// A sealed datagram board `k` sent lately, if any (for replays and forgeries).
     pub fn recent_frame(&self, k: usize) -> Option<Vec<u8>> {
         self.ports[k].recent.front().cloned()
+    }
+
+    /// The last sealed datagram board `k` sent, if any.
+    pub fn latest_frame(&self, k: usize) -> Option<Vec<u8>> {
+        self.ports[k].recent.back().cloned()
     }
 
     /// One bounded pass: accept connections, read and route what boards sent, release due
@@ -174,8 +289,8 @@ impl Bus {
                 true
             }
         });
-        for (to, bytes) in due {
-            if !self.queue(to, &bytes) {
+        for (to, datagram) in due {
+            if !self.deliver(to, &datagram, true) {
                 self.stats.undeliverable += 1;
             }
         }
@@ -191,8 +306,7 @@ impl Bus {
             if s.set_nonblocking(true).is_ok() {
                 let _ = s.set_nodelay(true);
                 p.conn = Some(s);
-                p.deframer = Deframer::new();
-                p.out.clear();
+                p.reset();
             }
         }
     }
@@ -220,9 +334,9 @@ impl Bus {
                 Pushed::Frame => {
                     let msg = self.ports[k].deframer.message();
                     match msg {
-                        Some(Msg::Raft(frame)) => {
-                            let frame = frame.to_vec();
-                            self.route(k, &frame, now);
+                        Some(Msg::Sealed { to, datagram }) => {
+                            let datagram = datagram.to_vec();
+                            self.route(k, to, &datagram, now);
                         }
                         Some(Msg::Answer(a)) => self.answers.push_back((k, a)),
                         Some(Msg::Report(r)) => self.ports[k].report = Some((now, r)),
@@ -233,12 +347,9 @@ impl Bus {
         }
     }
 
-    fn route(&mut self, from: usize, frame: &[u8], now: Instant) {
+    fn route(&mut self, from: usize, to: u32, datagram: &[u8], now: Instant) {
         let n = self.ports.len();
-        let to = match codec::decode_head(frame) {
-            Ok((h, _, _)) => h.to.0 as usize,
-            Err(_) => 0,
-        };
+        let to = to as usize;
         if !(1..=n).contains(&to) {
             self.stats.bad_from_boards += 1;
             return;
@@ -249,17 +360,13 @@ impl Bus {
         if recent.len() == 4 {
             recent.pop_front();
         }
-        recent.push_back(frame.to_vec());
-        let mut wire = [0u8; serial::MAX_WIRE];
-        let Ok(bytes) = serial::encode(&Msg::Raft(frame), &mut wire) else {
-            return;
-        };
+        recent.push_back(datagram.to_vec());
         match self.faults.fate(now - self.start, from, to, n) {
             Fate::Drop => self.stats.dropped += 1,
             Fate::Deliver { delay, again } => {
                 for d in std::iter::once(delay).chain(again) {
                     if self.delayed.len() < MAX_DELAYED {
-                        self.delayed.push((now + d, to, bytes.to_vec()));
+                        self.delayed.push((now + d, to, datagram.to_vec()));
                     } else {
                         self.stats.undeliverable += 1;
                     }

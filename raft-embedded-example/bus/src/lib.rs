@@ -3,8 +3,9 @@
 //!
 //! Each board (`raft-board`, one QEMU `mps2-an386` process) connects its UART0 to the bus over
 //! a QEMU character device (`-serial tcp:127.0.0.1:PORT`, loopback only). The bus reads
-//! COBS-framed messages ([`raft_embedded_example::serial`]), routes each raft-core frame to the
-//! board its header names, and applies a seeded fault schedule ([`faults`]) on the way, like a
+//! COBS-framed messages ([`raft_embedded_example::serial`]), routes each sealed raft-core
+//! datagram (sealed as the host's UDP driver seals them, under the same key file) to the board
+//! it is addressed to, unchanged, and applies a seeded fault schedule ([`faults`]) on the way, like a
 //! radio: drops, duplicates, delays (which reorder) and partitions.
 //!
 //! It lives in its own host crate beside the example, rather than in `raft-std-driver`,

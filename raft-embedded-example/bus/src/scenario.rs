@@ -6,6 +6,15 @@
 //! third at a load average of 26 on 2 cores; the host's figure is reported beside it), and afterwards every board, the restarted
 //! one included, must hold every acknowledged write. The bus's fault schedule pauses from the
 //! kill until the new leader is seen, and resumes for the restarted board's catch-up.
+//!
+//! Every raft frame travels sealed (the host's UDP datagram, under the run's key file). Beside
+//! the hostile bytes, the bus writes forged datagrams (a fresh counter, so only the tag can
+//! refuse them), replays of datagrams a board already took, and, after the restart, datagrams
+//! of the killed board's earlier boot into the survivors (below their windows: the restarted
+//! board's counters start at its new, greater epoch). Each board's `bad_tag`, `replayed` and
+//! `too_old` counters must equal exactly what the bus predicts from what it wrote to that
+//! board (see [`SealExpect`]), with the fault schedule paused so that no new duplicates are in
+//! flight while they are compared.
 
 use std::fmt;
 use std::fs;
@@ -17,8 +26,9 @@ use raft_embedded_example::serial::{self, Msg, Outcome, Report};
 use raftcore::NodeId;
 
 use crate::boards::{Board, BoardSetup};
-use crate::bus::{Bus, BusStats};
+use crate::bus::{Bus, BusStats, SealExpect};
 use crate::faults::FaultConfig;
+use raft_seal::frame::Header;
 
 /// Boards in the cluster.
 pub const BOARDS: usize = 3;
@@ -58,6 +68,11 @@ pub struct Summary {
     pub reports: Vec<Report>,
     /// Hostile frames injected into each board, and the drops it counted.
     pub hostile: Vec<(u32, u32)>,
+    /// Forged datagrams and replays the bus wrote (in total), and the killed board's epochs
+    /// (its boot before the kill, and after).
+    pub sealed: (u32, u32, u64, u64),
+    /// What the boards had to count of the sealed datagrams, as last checked (per board).
+    pub seal_expect: Vec<SealExpect>,
     /// The bus's counters.
     pub bus: BusStats,
     /// Time for the whole run.
@@ -81,6 +96,11 @@ impl fmt::Display for Summary {
             f,
             "writes acknowledged {} ({} proposals); bus: {:?}",
             self.acked, self.proposals, self.bus
+        )?;
+        writeln!(
+            f,
+            "sealed: {} forged and {} replayed datagrams written; the killed board's epoch {} then {}",
+            self.sealed.0, self.sealed.1, self.sealed.2, self.sealed.3
         )?;
         for (r, (inj, counted)) in self.reports.iter().zip(&self.hostile) {
             writeln!(
@@ -153,11 +173,17 @@ fn reports(bus: &Bus) -> Vec<Report> {
 
 /// Hostile frames for one board: random bytes, truncated and bit-flipped valid frames, each
 /// between `0x00` delimiters, so the board sees exactly one bad frame per injection.
-fn hostile(rng: &mut Rng, sample: &[u8], n: u32) -> Vec<u8> {
+fn hostile(rng: &mut Rng, to: u32, sample: &[u8], n: u32) -> Vec<u8> {
     let mut wire = [0u8; serial::MAX_WIRE];
-    let valid = serial::encode(&Msg::Raft(sample), &mut wire)
-        .map(<[u8]>::to_vec)
-        .unwrap_or_else(|_| vec![1, 1, 0]);
+    let valid = serial::encode(
+        &Msg::Sealed {
+            to,
+            datagram: sample,
+        },
+        &mut wire,
+    )
+    .map(<[u8]>::to_vec)
+    .unwrap_or_else(|_| vec![1, 1, 0]);
     let body = &valid[..valid.len() - 1];
     let mut out = Vec::new();
     for i in 0..n {
@@ -189,6 +215,33 @@ fn hostile(rng: &mut Rng, sample: &[u8], n: u32) -> Vec<u8> {
     out
 }
 
+/// Waits until every board's sealed-datagram drops are exactly what the bus predicts (and none
+/// came from an unknown peer); returns the predictions.
+fn seal_counted(c: &mut Cluster, what: &str) -> Result<Vec<SealExpect>, String> {
+    c.wait(what, Duration::from_secs(5), |bus| {
+        let r = reports(bus);
+        let e: Vec<SealExpect> = (0..BOARDS).map(|k| bus.expected(k)).collect();
+        r.iter()
+            .zip(&e)
+            .all(|(r, e)| {
+                r.drops.bad_tag == e.bad_tag
+                    && r.drops.replayed == e.replayed
+                    && r.drops.too_old == e.too_old
+                    && r.drops.unknown_peer == 0
+            })
+            .then_some(e)
+    })
+    .map_err(|err| {
+        let e: Vec<SealExpect> = (0..BOARDS).map(|k| c.bus.expected(k)).collect();
+        format!("{err}: expected {e:?}, reports {:?}", reports(&c.bus))
+    })
+}
+
+/// The boot epoch of a sealed datagram's sender (its counter's high half).
+fn epoch_of(datagram: &[u8]) -> u64 {
+    Header::read(datagram).map_or(0, |h| h.counter >> 32)
+}
+
 /// Runs the three-board scenario; `Err` says what failed.
 pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     let t0 = Instant::now();
@@ -197,6 +250,9 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     for id in 1..=BOARDS as u32 {
         let _ = fs::remove_file(setup.flash(id));
     }
+    setup
+        .write_key()
+        .map_err(|e| format!("{}: {e}", setup.key().display()))?;
     let bus = Bus::bind(BOARDS, setup.seed, cfg.faults).map_err(|e| format!("bus: {e}"))?;
     let mut boards = Vec::new();
     for k in 0..BOARDS {
@@ -214,6 +270,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     // The writes, one at a time, each acknowledged (applied by the leader that took it).
     let mut rng = Rng::new(setup.seed ^ 0xBAD);
     let mut injected = [0u32; BOARDS];
+    let (mut forged, mut replays) = (0u32, 0u32);
     let mut proposals = 0u32;
     let mut target = first.0;
     for value in 1..=cfg.writes {
@@ -262,15 +319,17 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
                 continue;
             }
             if let Some(sample) = c.bus.recent_frame((k + 1) % BOARDS) {
-                let bytes = hostile(&mut rng, &sample, per);
+                let bytes = hostile(&mut rng, k as u32 + 1, &sample, per);
                 c.bus.inject(k, &bytes);
                 injected[k] += per;
-                // A replay of a valid frame: not damaged, so the core takes it as the stale
-                // duplicate it is (not counted as a drop).
-                let mut wire = [0u8; serial::MAX_WIRE];
-                if let Ok(replay) = serial::encode(&Msg::Raft(&sample), &mut wire) {
-                    let replay = replay.to_vec();
-                    c.bus.inject(k, &replay);
+                // A forgery with a fresh counter (refused by its tag) and a replay of the
+                // last datagram this board took (refused by its window).
+                let counter = u64::MAX - u64::from(forged);
+                if c.bus.forge(k, &sample, counter, rng.next_u64() | 1) {
+                    forged += 1;
+                }
+                if c.bus.replay_last(k) {
+                    replays += 1;
                 }
             }
         }
@@ -287,6 +346,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         Duration::from_secs(30),
         all_applied,
     )?;
+    // No new duplicates while the counters are compared (the schedule stays paused through
+    // the failover below).
+    c.bus.set_faults(false);
+    c.bus.run_for(Duration::from_millis(300));
     let hostile_counted = |bus: &mut Bus| {
         let r = reports(bus);
         let counted: Vec<u32> = r
@@ -306,6 +369,13 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             hostile_counted,
         )
         .map_err(|e| format!("{e}: injected {injected:?}, reports {:?}", reports(&c.bus)))?;
+    let before = seal_counted(&mut c, "sealed datagrams counted")?;
+    let total = |e: &[SealExpect], f: fn(&SealExpect) -> u32| e.iter().map(f).sum::<u32>();
+    if total(&before, |e| e.bad_tag) != forged || total(&before, |e| e.replayed) < replays {
+        return Err(format!(
+            "{forged} forged and {replays} replayed datagrams written, predicted {before:?}"
+        ));
+    }
 
     // The power cut. The fault schedule pauses while the failover is timed: a surviving board
     // cut off by a partition, or a lost vote, would make the bound a matter of the schedule
@@ -313,6 +383,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     c.bus.set_faults(false);
     let (old, old_term) = c.wait("leader", Duration::from_secs(30), |bus| leader(bus, fresh))?;
     let before_kill = reports(&c.bus);
+    let old_boot = c
+        .bus
+        .recent_frame(old)
+        .ok_or("no datagram from the leader before the kill")?;
     c.boards[old].kill();
     c.bus.forget(old);
     let killed = Instant::now();
@@ -331,7 +405,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
     c.boards[old] = setup
         .start(old as u32 + 1, addr)
         .map_err(|e| format!("restart: {e}"))?;
-    let after = c.wait(
+    c.wait(
         "the restarted board to catch up",
         Duration::from_secs(60),
         |bus| {
@@ -339,9 +413,43 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             (r[old].restarts >= 1
                 && r.iter()
                     .all(|r| r.values == writes && r.last_value == writes))
-            .then_some(r)
+            .then_some(())
         },
     )?;
+    // The restarted board seals under a greater epoch; its earlier boot's datagrams, written
+    // into the survivors once they heard the new boot, are below their windows. (A board
+    // whose journal holds every commit applies all values at boot, before it sends anything,
+    // so its first datagram is waited for.)
+    c.bus.set_faults(false);
+    let old_epoch = epoch_of(&old_boot);
+    let new_boot = c
+        .wait(
+            "a datagram of the restarted board's new boot",
+            Duration::from_secs(10),
+            |bus| bus.latest_frame(old).filter(|d| epoch_of(d) != old_epoch),
+        )
+        .map_err(|e| format!("{e}: it still seals under epoch {old_epoch}"))?;
+    let epochs = (old_epoch, epoch_of(&new_boot));
+    if epochs.1 <= epochs.0 {
+        return Err(format!(
+            "the restarted board sealed under epoch {} after {}",
+            epochs.1, epochs.0
+        ));
+    }
+    c.bus.run_for(Duration::from_millis(100));
+    for k in (0..BOARDS).filter(|&k| k != old) {
+        if c.bus.replay(k, &old_boot) {
+            replays += 1;
+        }
+    }
+    c.bus.run_for(Duration::from_millis(300));
+    let seal_expect = seal_counted(&mut c, "sealed datagrams counted after the restart")?;
+    if total(&seal_expect, |e| e.too_old) == 0 {
+        return Err(format!(
+            "no datagram of the killed board's earlier boot was too old: {seal_expect:?}"
+        ));
+    }
+    let after = reports(&c.bus);
     let summary = Summary {
         first_leader: (first.0 as u32 + 1, first.1),
         new_leader: (new_leader.0 as u32 + 1, new_leader.1),
@@ -352,6 +460,8 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         proposals,
         reports: after,
         hostile: injected.iter().copied().zip(counted).collect(),
+        sealed: (forged, replays, epochs.0, epochs.1),
+        seal_expect,
         bus: c.bus.stats(),
         elapsed: t0.elapsed(),
     };

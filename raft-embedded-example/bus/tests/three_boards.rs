@@ -1,7 +1,8 @@
 //! The three-board run as a test: builds the firmware's `raft-board` image, then runs the
 //! `raft-board-bus` binary, which starts three QEMU boards and the bus and checks the run (a
 //! leader, 100 writes acknowledged and applied on every board, hostile bytes counted and
-//! dropped, the leader SIGKILLed and restarted, a new leader within 2 election timeouts,
+//! dropped, forged, replayed and earlier-boot sealed datagrams counted exactly, the leader
+//! SIGKILLed and restarted under a greater epoch, a new leader within 2 election timeouts,
 //! nothing acknowledged missing).
 //!
 //! SKIPPED (with a message) when `qemu-system-arm` or the thumbv7em target is missing, unless

@@ -1,7 +1,8 @@
 //! What a board takes from its host through semihosting: its command line (node id, seed, flash
-//! file) and a file that stands in for its flash.
+//! file, cluster key file), the key, and a file that stands in for its flash.
 //!
-//! QEMU passes `-append "id=2 seed=7 flash=board-2.flash"` as the semihosting command line
+//! QEMU passes `-append "id=2 seed=7 flash=board-2.flash key=cluster.key"` as the semihosting
+//! command line
 //! (after the kernel's path). The flash file outlives the QEMU process: each program is a
 //! host `write` at an offset, so what the firmware programmed before a SIGKILL is in the file.
 
@@ -22,6 +23,8 @@ pub struct BoardArgs {
     pub flash_bytes: u32,
     name: [u8; 64],
     name_len: usize,
+    key: [u8; 64],
+    key_len: usize,
 }
 
 impl BoardArgs {
@@ -44,9 +47,21 @@ pub enum ArgsError {
     Flash,
     /// `flash_kib=` not a number of whole erase units.
     FlashSize,
+    /// `key=` missing or longer than 63 bytes.
+    KeyFile,
 }
 
-/// Reads and parses the semihosting command line: `id=N [seed=N] flash=PATH [flash_kib=N]`
+/// Why the cluster key could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+pub enum KeyError {
+    /// The key file could not be opened or read.
+    Read,
+    /// It holds neither 64 hex digits nor 32 raw bytes (the host's key file format).
+    Format,
+}
+
+/// Reads and parses the semihosting command line:
+/// `id=N [seed=N] flash=PATH key=PATH [flash_kib=N]`
 /// (other words, such as the kernel path QEMU puts first, are ignored).
 pub fn args() -> Result<BoardArgs, ArgsError> {
     let mut buf = [0u8; CMDLINE_BYTES];
@@ -61,8 +76,16 @@ pub fn args() -> Result<BoardArgs, ArgsError> {
     parse(&buf[..len])
 }
 
+/// A decimal number (digits only). Not `str::parse`: that pulls in 400 bytes of flash for
+/// signs, radixes and UTF-8 checks a board's command line does not need.
 fn number(v: &[u8]) -> Option<u64> {
-    core::str::from_utf8(v).ok()?.parse().ok()
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// Parses a command line (see [`args`]).
@@ -73,6 +96,8 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
         flash_bytes: 64 * 1024,
         name: [0; 64],
         name_len: 0,
+        key: [0; 64],
+        key_len: 0,
     };
     for word in line
         .split(|&b| b == b' ' || b == 0)
@@ -89,14 +114,8 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
                     .ok_or(ArgsError::Id)?
             }
             b"seed" => a.seed = number(value).ok_or(ArgsError::Seed)?,
-            b"flash" => {
-                if value.is_empty() || value.len() >= a.name.len() {
-                    return Err(ArgsError::Flash);
-                }
-                a.name[..value.len()].copy_from_slice(value);
-                a.name[value.len()] = 0;
-                a.name_len = value.len();
-            }
+            b"flash" => a.name_len = file_name(value, &mut a.name).ok_or(ArgsError::Flash)?,
+            b"key" => a.key_len = file_name(value, &mut a.key).ok_or(ArgsError::KeyFile)?,
             b"flash_kib" => {
                 let kib = number(value).ok_or(ArgsError::FlashSize)?;
                 let bytes = u32::try_from(kib * 1024).map_err(|_| ArgsError::FlashSize)?;
@@ -114,7 +133,41 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
     if a.name_len == 0 {
         return Err(ArgsError::Flash);
     }
+    if a.key_len == 0 {
+        return Err(ArgsError::KeyFile);
+    }
     Ok(a)
+}
+
+/// Copies a file name into `out`, NUL-terminated; its length, or `None` if empty or too long.
+fn file_name(value: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+    if value.is_empty() || value.len() >= out.len() {
+        return None;
+    }
+    out[..value.len()].copy_from_slice(value);
+    out[value.len()] = 0;
+    Some(value.len())
+}
+
+/// `SYS_OPEN` mode "rb".
+const MODE_RB: usize = 1;
+
+/// Reads the cluster key file named by `key=` (the host's format: 64 hex digits, or 32 raw
+/// bytes; `raft_seal::key::parse`).
+pub fn read_key(args: &BoardArgs) -> Result<[u8; 32], KeyError> {
+    let handle = open(&args.key[..=args.key_len], MODE_RB).ok_or(KeyError::Read)?;
+    // Room for 64 hex digits and a line end; a longer file is not a key.
+    let mut buf = [0u8; 72];
+    let block = [handle, buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: the block names our open handle and a buffer we own for the call, which the host
+    // fills. The call returns the bytes NOT read.
+    let left = unsafe { cortex_m_semihosting::syscall(nr::READ, &block) };
+    // SAFETY: the block names our open handle, closed once here.
+    unsafe { cortex_m_semihosting::syscall(nr::CLOSE, &[handle]) };
+    let read = buf.len().checked_sub(left).ok_or(KeyError::Read)?;
+    let key = raft_seal::key::parse(&buf[..read]).ok_or(KeyError::Format);
+    buf.fill(0);
+    key
 }
 
 /// A flash region in a host file, through semihosting file I/O.

@@ -75,27 +75,10 @@ impl ClusterKey {
         })
     }
 
-    /// Parses key file contents (see [`ClusterKey::from_file`]).
+    /// Parses key file contents (see [`ClusterKey::from_file`]; the format is
+    /// `raft_seal::key::parse`'s, shared with the firmware boards).
     pub fn parse(contents: &[u8]) -> Option<ClusterKey> {
-        let trimmed = contents.trim_ascii();
-        if trimmed.len() == 64 {
-            let mut key = [0u8; 32];
-            for (out, pair) in key.iter_mut().zip(trimmed.chunks_exact(2)) {
-                *out = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
-            }
-            return Some(ClusterKey(key));
-        }
-        // Raw keys are taken verbatim: trimming would eat key bytes that happen to be spaces.
-        <[u8; 32]>::try_from(contents).ok().map(ClusterKey)
-    }
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        raft_seal::key::parse(contents).map(ClusterKey)
     }
 }
 

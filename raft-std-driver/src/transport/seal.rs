@@ -6,7 +6,9 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
-use super::frame::{HEADER_LEN, MAGIC_VERSION, NONCE_AT, NONCE_LEN, OVERHEAD, TAG_LEN};
+use raft_seal::nonce::{nonce, PREFIX_LEN};
+
+use super::frame::{Header, HEADER_LEN, MAGIC_VERSION, NONCE_AT, OVERHEAD, TAG_LEN};
 use super::ClusterKey;
 
 /// Why a datagram could not be sealed.
@@ -38,9 +40,6 @@ impl fmt::Display for SealError {
 }
 
 impl std::error::Error for SealError {}
-
-/// Bytes of the per-sealer random nonce prefix (the rest of the nonce is the counter).
-const PREFIX_LEN: usize = 16;
 
 /// Seals datagrams from one node (or client).
 ///
@@ -119,15 +118,15 @@ impl Sealer {
         }
         let counter = self.next_counter;
         self.next_counter = counter.checked_add(1).ok_or(SealError::CounterExhausted)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..PREFIX_LEN].copy_from_slice(&self.prefix);
-        nonce[PREFIX_LEN..].copy_from_slice(&counter.to_le_bytes());
+        let nonce = nonce(&self.prefix, counter);
+        let header = Header {
+            version: MAGIC_VERSION,
+            sender: self.local_id,
+            counter,
+        };
 
         out.clear();
-        out.push(MAGIC_VERSION);
-        out.extend_from_slice(&self.local_id.to_le_bytes());
-        out.extend_from_slice(&counter.to_le_bytes());
-        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&header.bytes(&nonce));
         debug_assert_eq!(out.len(), HEADER_LEN);
         debug_assert_eq!(&out[NONCE_AT..], &nonce);
         out.extend_from_slice(plaintext);
