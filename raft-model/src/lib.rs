@@ -77,6 +77,7 @@ mod action;
 mod bounds;
 mod driver;
 mod properties;
+mod script;
 mod seams;
 mod state;
 pub mod storage;
@@ -93,6 +94,7 @@ use stateright::{Model, Property};
 
 pub use action::Action;
 pub use bounds::Bounds;
+pub use script::Step;
 use state::{is_voter, live_node};
 pub use state::{reached, Live, ModelState, Packet, Pending};
 use storage::Disk;
@@ -243,11 +245,9 @@ impl RaftModel {
     }
 }
 
-impl Model for RaftModel {
-    type State = ModelState;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<ModelState> {
+impl RaftModel {
+    /// The state before any action (and before the bound's script).
+    pub(crate) fn initial_state(&self) -> ModelState {
         let nodes = (0..NODES)
             .map(|k| {
                 let s = Node::new(self.config(k), &VOTERS).expect("valid model config");
@@ -255,20 +255,11 @@ impl Model for RaftModel {
             })
             .collect();
         let b = &self.bounds;
-        vec![ModelState {
+        ModelState {
             nodes,
             disks: vec![Disk::new(); NODES],
             net: Vec::new(),
-            left: [
-                b.ticks,
-                b.drops,
-                b.duplicates,
-                b.crashes,
-                b.faults,
-                b.changes,
-                b.snapshots,
-                b.transfers,
-            ],
+            left: self.budgets(),
             clients: vec![(0, None); b.clients.len()],
             leaders: Vec::new(),
             applied: Vec::new(),
@@ -280,7 +271,36 @@ impl Model for RaftModel {
             reached: 0,
             broken: None,
             history: LinearizabilityTester::new(Register(0)),
-        }]
+        }
+    }
+
+    /// The bounds' budgets, in [`ModelState::left`]'s order.
+    pub(crate) fn budgets(&self) -> [u8; 8] {
+        let b = &self.bounds;
+        [
+            b.ticks,
+            b.drops,
+            b.duplicates,
+            b.crashes,
+            b.faults,
+            b.changes,
+            b.snapshots,
+            b.transfers,
+        ]
+    }
+
+}
+
+impl Model for RaftModel {
+    type State = ModelState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<ModelState> {
+        // main checks the script before the search; a script that cannot run is a bug in
+        // the bound's definition.
+        vec![self
+            .scripted_start()
+            .unwrap_or_else(|e| panic!("the bound's scripted start: {e}"))]
     }
 
     fn actions(&self, s: &ModelState, actions: &mut Vec<Action>) {

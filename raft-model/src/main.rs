@@ -42,6 +42,10 @@ fn main() -> ExitCode {
         Ok("terms") => ("terms", Bounds::TERMS),
         Ok("lease") => ("lease", Bounds::LEASE),
         Ok("membership-wide") => ("membership-wide", Bounds::MEMBERSHIP_WIDE),
+        Ok("overwrite") => ("overwrite", Bounds::OVERWRITE),
+        Ok("read-after-change") => ("read-after-change", Bounds::READ_AFTER_CHANGE),
+        Ok("lease-after-change") => ("lease-after-change", Bounds::LEASE_AFTER_CHANGE),
+        Ok("change-split") => ("change-split", Bounds::CHANGE_SPLIT),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
@@ -86,6 +90,10 @@ fn main() -> ExitCode {
         }
     }
     let model = RaftModel { bounds };
+    if let Err(e) = model.scripted_start() {
+        eprintln!("raft-model: {name}: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {
         return match RaftModel::parse_path(&text) {
             Ok(path) => {
