@@ -7,7 +7,9 @@
 //! `RAFT_MODEL_BOUND=large` [`Bounds::LARGE`], `RAFT_MODEL_BOUND=features-large`
 //! [`Bounds::FEATURES_LARGE`], `RAFT_MODEL_BOUND=faults-large` [`Bounds::FAULTS_LARGE`] and
 //! `RAFT_MODEL_BOUND=prevote-cq-faults` [`Bounds::PRE_VOTE_CQ_FAULTS`], and
-//! `RAFT_MODEL_BOUND=one-election` the former single-tick bound. A depth-bounded search runs
+//! `RAFT_MODEL_BOUND=one-election` the former single-tick bound; `terms`, `lease`,
+//! `membership-wide` and the scripted `overwrite`, `read-after-change`, `lease-after-change`
+//! and `change-split` are the bug catalogue's (`VERIFICATION.md`). A depth-bounded search runs
 //! on one thread (exact breadth first; `RAFT_MODEL_THREADS` overrides), other `RAFT_MODEL_*`
 //! variables tune a bound by hand. Prints the states explored and the time; exits non-zero if an
 //! `always` property has a counterexample or a `sometimes` property has no example. A
@@ -50,8 +52,9 @@ fn main() -> ExitCode {
         Ok(other) => {
             eprintln!(
                 "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
-                 features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide \
-                 or one-election, not {other}"
+                 features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide, \
+                 overwrite, read-after-change, lease-after-change, change-split or \
+                 one-election, not {other}"
             );
             return ExitCode::FAILURE;
         }

@@ -82,16 +82,16 @@ impl RaftModel {
                         })?;
                     }
                     if !s.net.is_empty() {
-                        return Err(format!("script step {n}: Settle: the network never empties"));
+                        return Err(format!(
+                            "script step {n}: Settle: the network never empties"
+                        ));
                     }
                     None
                 }
             };
             if let Some(a) = action {
                 s = self.next_state(&s, a).ok_or_else(|| {
-                    format!(
-                        "script step {n}: {step:?} is no transition (refused, or past a bound)"
-                    )
+                    format!("script step {n}: {step:?} is no transition (refused, or past a bound)")
                 })?;
             }
         }
