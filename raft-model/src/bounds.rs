@@ -1,7 +1,7 @@
 //! The bounds of one exploration, and the named bounds the binary checks.
 
 #[allow(unused_imports)] // `Action`: doc links.
-use crate::{Action, Value};
+use crate::{Action, Step, Value};
 
 /// The bounds of one exploration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +80,9 @@ pub struct Bounds {
     /// heartbeats every tick): 2 everywhere but [`Bounds::LEASE`], where a lease (valid
     /// while a majority answered a round sent less than `e - 2` ticks ago) needs more.
     pub election_ticks: u32,
+    /// A scripted start ([`Step`]s, `script.rs`): the search begins where this fixed
+    /// schedule ends, with every budget whole; empty for the initial state.
+    pub script: &'static [Step],
 }
 
 impl Bounds {
@@ -118,6 +121,7 @@ impl Bounds {
         joint_changes: false,
         max_frame_bytes: 128,
         election_ticks: 2,
+        script: &[],
     };
 
     /// The opt-in larger bound (`RAFT_MODEL_BOUND=large`): [`Bounds::SMALL`] with one fault
@@ -310,8 +314,8 @@ impl Bounds {
     /// joint configuration and still decides by C_old), no clients (the leaders' empty
     /// entries, the joint entry and the leave entry are the log), no faults, 9 frames in
     /// flight (the first leader's probes to a follower pile up while the second election
-    /// runs; with 7 the new-only-majority bug's 13-step counterexample is pruned), a log of 4, and a depth bound of 15 (every state within 13
-    /// actions checked). 1,091,820 states on one thread (84 s of CPU; 371 s wall on 2 cores
+    /// runs; with 7 the new-only-majority bug's 13-step counterexample is pruned), a log of
+    /// 4, and a depth bound of 15 (every state within 13 actions checked). 1,091,820 states on one thread (84 s of CPU; 371 s wall on 2 cores
     /// at load 7). With `RAFT_INJECT=joint-new-only` (a joint configuration's decisions count
     /// the incoming majority only) it breaks State Machine Safety in 13 steps: the leader
     /// commits the joint entry on its own (C_new is itself), the two others, still under
@@ -326,6 +330,147 @@ impl Bounds {
         max_in_flight: 9,
         max_depth: Some(15),
         ..Bounds::MEMBERSHIP
+    };
+
+    /// The overwrite bound (`RAFT_MODEL_BOUND=overwrite`), for the bugs of an old term's
+    /// entry: the Figure 8 commit (section 5.4.2) and an append without its prev check. A
+    /// scripted start ([`Bounds::script`]) plays the opening of Figure 8 on three nodes:
+    /// n1 leads term 1 with n2's vote and writes its empty entry 1:t1, which no one
+    /// receives; n2 leads term 2 with n3's vote (n1 refuses it, its log is longer) and
+    /// writes 1:t2, which no one receives either; n1 leads term 3 with n3's vote, its log
+    /// now [1:t1 2:t3], its appends to n2 and n3 in flight, and its vote request to n2 too.
+    /// From there every interleaving: n2 may tick twice (it steps down on n1's term and
+    /// campaigns for term 4 with its 1:t2, newer than n1's 1:t1), frames of 100 bytes (one
+    /// empty entry per AppendEntries, so an append can carry 1:t1 alone), no faults,
+    /// terms up to 4, logs up to 3, 4 frames in flight, and a depth bound of 20 (every state
+    /// within 18 actions of the start checked).
+    pub const OVERWRITE: Bounds = Bounds {
+        ticks: 2,
+        tickers: 0b010,
+        crashes: 0,
+        faults: 0,
+        max_term: 4,
+        clients: &[],
+        max_frame_bytes: 100,
+        max_depth: Some(20),
+        script: &[
+            // n1 leads term 1; its entry 1:t1 reaches no one, n3 never hears of term 1.
+            Step::Tick(0),
+            Step::Deliver(0, 1),
+            Step::Lose(0, 2),
+            Step::Deliver(1, 0),
+            Step::LoseAllTo(1),
+            Step::LoseAllTo(2),
+            // n2 leads term 2 with n3's vote (n1 refuses); its 1:t2 reaches no one.
+            Step::Tick(1),
+            Step::Deliver(1, 2),
+            Step::Deliver(1, 0),
+            Step::Deliver(2, 1),
+            Step::LoseAllTo(0),
+            Step::LoseAllTo(1),
+            Step::LoseAllTo(2),
+            // n1 leads term 3 with n3's vote.
+            Step::Tick(0),
+            Step::Deliver(0, 2),
+            Step::Deliver(2, 0),
+        ],
+        ..Bounds::SMALL
+    };
+
+    /// The read-after-change bound (`RAFT_MODEL_BOUND=read-after-change`), for a stale
+    /// ReadIndex read after a change of leader. A scripted start: n1 leads term 1 and
+    /// commits its empty entry on n2 and n3; client 0 writes 1 on n1, which n1 commits with
+    /// n2 alone and applies (the write is acknowledged; n3 never receives it, n2's commit
+    /// index is still 1); n2 leads term 2 with n3's vote, its empty entry 3:t2 not yet
+    /// replicated, n1 not yet told. From there every interleaving, with client 1's read
+    /// through ReadIndex (`Input::Read`) on any node, n2 ticking once, no faults, 4 frames
+    /// in flight, and a depth bound of 14.
+    pub const READ_AFTER_CHANGE: Bounds = Bounds {
+        ticks: 1,
+        tickers: 0b010,
+        crashes: 0,
+        faults: 0,
+        read_index: true,
+        max_depth: Some(14),
+        script: &[
+            // n1 leads term 1 and commits its empty entry everywhere.
+            Step::Tick(0),
+            Step::Settle,
+            // Client 0 writes 1: committed with n2 and applied by n1 (acknowledged).
+            Step::Invoke(0, 0),
+            Step::Deliver(0, 1),
+            Step::Deliver(1, 0),
+            Step::LoseAllTo(2),
+            // n2 leads term 2 with n3's vote.
+            Step::Tick(1),
+            Step::Deliver(1, 2),
+            Step::Deliver(2, 1),
+        ],
+        ..Bounds::SMALL
+    };
+
+    /// The lease-after-change bound (`RAFT_MODEL_BOUND=lease-after-change`), for a lease
+    /// read without CheckQuorum: lease reads asked for on every node, CheckQuorum off (the
+    /// core then serves no read from a lease). A scripted start: n1 leads term 1, commits
+    /// its empty entry on n2 and n3 (a round a majority answered: a lease, if leases were
+    /// honoured); n2 times out and leads term 2 with n3's vote (without CheckQuorum n3 does
+    /// not honour n1's lease), n1 not yet told. From there every interleaving, with client
+    /// 0's write (on the leader) and client 1's read through `Input::Read` on any node, no
+    /// ticks, no faults, an election timeout of 5 ticks (a lease lasts 3), 6 frames in
+    /// flight, and a depth bound of 12. Six frames, not four: the new leader's frames to
+    /// the old one (its vote request, its append, each commit it announces) stay in flight
+    /// while the old leader serves its read, and with four the write's commit was past the
+    /// network bound (why [`Bounds::LEASE`] never found the bug).
+    pub const LEASE_AFTER_CHANGE: Bounds = Bounds {
+        ticks: 0,
+        tickers: 0,
+        crashes: 0,
+        faults: 0,
+        read_index: true,
+        lease_reads: true,
+        election_ticks: 5,
+        max_in_flight: 6,
+        max_depth: Some(12),
+        script: &[
+            // n1 leads term 1 and commits its empty entry everywhere; a heartbeat round
+            // that every node answers.
+            Step::Tick(0),
+            Step::Settle,
+            Step::Tick(0),
+            Step::Settle,
+            // n2 leads term 2 with n3's vote.
+            Step::Tick(1),
+            Step::Deliver(1, 2),
+            Step::Deliver(2, 1),
+        ],
+        ..Bounds::SMALL
+    };
+
+    /// The change-split bound (`RAFT_MODEL_BOUND=change-split`), for the membership
+    /// changes whose old and new majorities need not overlap: one accepted while an earlier
+    /// one is uncommitted (the "settled" rule dropped), or one of two voters in one step. A
+    /// scripted start: n1 leads term 1 and commits its empty entry on n2 and n3. From there
+    /// every interleaving, with up to two changes asked of the leader (any single-member
+    /// change, and two voters made learners at once, [`Action::DemoteTwo`], which a correct
+    /// leader refuses), n2 ticking twice (it may campaign with n3), no clients (the empty
+    /// entries and the changes are the log; State Machine Safety compares what is applied
+    /// at each index), no faults, a log of 4, 4 frames in flight, and a depth bound of 14.
+    pub const CHANGE_SPLIT: Bounds = Bounds {
+        ticks: 2,
+        tickers: 0b010,
+        crashes: 0,
+        faults: 0,
+        clients: &[],
+        changes: 2,
+        wide_changes: true,
+        max_log: 4,
+        max_depth: Some(14),
+        script: &[
+            // n1 leads term 1 and commits its empty entry everywhere.
+            Step::Tick(0),
+            Step::Settle,
+        ],
+        ..Bounds::SMALL
     };
 
     /// The former CI bound: two single ticks (one election, of the node whose timeout is 2
@@ -356,6 +501,7 @@ impl Bounds {
         joint_changes: false,
         max_frame_bytes: 128,
         election_ticks: 2,
+        script: &[],
     };
 }
 
@@ -370,12 +516,18 @@ impl Bounds {
                 format!("&[{}]", ops.join(", "))
             })
             .collect();
+        let script: Vec<String> = self
+            .script
+            .iter()
+            .map(|s| format!("raft_model::Step::{s:?}"))
+            .collect();
         format!(
             "raft_model::Bounds {{ ticks: {}, macro_ticks: {}, tickers: {:#05b}, drops: {}, duplicates: {}, \
              crashes: {}, reboot: {}, faults: {}, max_term: {}, max_log: {}, \
              max_in_flight: {}, max_depth: {:?}, clients: &[{}], pre_vote: {}, \
              check_quorum: {}, changes: {}, snapshots: {}, transfers: {}, read_index: {}, \
-             lease_reads: {}, wide_changes: {}, joint_changes: {}, max_frame_bytes: {}, election_ticks: {} }}",
+             lease_reads: {}, wide_changes: {}, joint_changes: {}, max_frame_bytes: {}, \
+             election_ticks: {}, script: &[{}] }}",
             self.ticks,
             self.macro_ticks,
             self.tickers,
@@ -399,7 +551,8 @@ impl Bounds {
             self.wide_changes,
             self.joint_changes,
             self.max_frame_bytes,
-            self.election_ticks
+            self.election_ticks,
+            script.join(", ")
         )
     }
 }

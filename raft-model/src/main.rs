@@ -7,7 +7,9 @@
 //! `RAFT_MODEL_BOUND=large` [`Bounds::LARGE`], `RAFT_MODEL_BOUND=features-large`
 //! [`Bounds::FEATURES_LARGE`], `RAFT_MODEL_BOUND=faults-large` [`Bounds::FAULTS_LARGE`] and
 //! `RAFT_MODEL_BOUND=prevote-cq-faults` [`Bounds::PRE_VOTE_CQ_FAULTS`], and
-//! `RAFT_MODEL_BOUND=one-election` the former single-tick bound. A depth-bounded search runs
+//! `RAFT_MODEL_BOUND=one-election` the former single-tick bound; `terms`, `lease`,
+//! `membership-wide` and the scripted `overwrite`, `read-after-change`, `lease-after-change`
+//! and `change-split` are the bug catalogue's (`VERIFICATION.md`). A depth-bounded search runs
 //! on one thread (exact breadth first; `RAFT_MODEL_THREADS` overrides), other `RAFT_MODEL_*`
 //! variables tune a bound by hand. Prints the states explored and the time; exits non-zero if an
 //! `always` property has a counterexample or a `sometimes` property has no example. A
@@ -43,11 +45,16 @@ fn main() -> ExitCode {
         Ok("lease") => ("lease", Bounds::LEASE),
         Ok("membership-wide") => ("membership-wide", Bounds::MEMBERSHIP_WIDE),
         Ok("joint") => ("joint", Bounds::JOINT),
+        Ok("overwrite") => ("overwrite", Bounds::OVERWRITE),
+        Ok("read-after-change") => ("read-after-change", Bounds::READ_AFTER_CHANGE),
+        Ok("lease-after-change") => ("lease-after-change", Bounds::LEASE_AFTER_CHANGE),
+        Ok("change-split") => ("change-split", Bounds::CHANGE_SPLIT),
         Ok("small") | Err(_) => ("small", Bounds::SMALL),
         Ok(other) => {
             eprintln!(
                 "RAFT_MODEL_BOUND must be small, faults, prevote-cq, membership, features, large, \
                  features-large, faults-large, prevote-cq-faults, terms, lease, membership-wide, \
+                 overwrite, read-after-change, lease-after-change, change-split, \
                  joint or one-election, not {other}"
             );
             return ExitCode::FAILURE;
@@ -87,6 +94,10 @@ fn main() -> ExitCode {
         }
     }
     let model = RaftModel { bounds };
+    if let Err(e) = model.scripted_start() {
+        eprintln!("raft-model: {name}: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Ok(text) = std::env::var("RAFT_MODEL_REPLAY") {
         return match RaftModel::parse_path(&text) {
             Ok(path) => {

@@ -62,6 +62,29 @@ impl RaftModel {
     /// result of the replay (the property a counterexample breaks).
     pub fn trace(&self, actions: &[Action]) -> String {
         let mut out = String::new();
+        if !self.bounds.script.is_empty() {
+            match self.scripted_start() {
+                Ok(s) => {
+                    out.push_str(&format!(
+                        "start: after the bound's script of {} steps\n",
+                        self.bounds.script.len()
+                    ));
+                    out.push_str(&nodes_text(&s));
+                    for p in &s.net {
+                        let msg = match codec::decode(&p.frame) {
+                            Ok((_, m)) => format!("{m:?}"),
+                            Err(e) => format!("undecodable: {e}"),
+                        };
+                        out.push_str(&format!(
+                            "       in flight: n{} -> n{} {msg}\n",
+                            p.from + 1,
+                            p.to + 1
+                        ));
+                    }
+                }
+                Err(e) => out.push_str(&format!("start: {e}\n")),
+            }
+        }
         let result = self.replay_traced(actions, &mut |n, a, before, after| {
             let what = match a {
                 Action::Deliver(i) | Action::Drop(i) | Action::Duplicate(i) => {
@@ -105,45 +128,7 @@ impl RaftModel {
                 _ => String::new(),
             };
             out.push_str(&format!("{n:>3}. {a:?} {what}\n"));
-            for (k, live) in after.nodes.iter().enumerate() {
-                let d = &after.disks[k];
-                let node = match live {
-                    Some(l) => {
-                        let st = &l.state;
-                        format!(
-                            "{:?} term {} vote {:?}, conf {}@{}",
-                            st.role(),
-                            st.term().0,
-                            st.hard_state().vote.map(|v| v.0),
-                            conf(st.membership()),
-                            st.membership_index().0
-                        )
-                    }
-                    None => "down".into(),
-                };
-                let mut log: Vec<String> = d.log.entries.iter().map(entry_text).collect();
-                if d.log.base.0 > 0 {
-                    log.insert(0, format!("..{}:t{}|", d.log.base.0, d.log.base_term.0));
-                }
-                let snap = match &d.snapshot {
-                    Some(f) => format!(", snapshot {}:t{}", f.meta.index.0, f.meta.term.0),
-                    None => String::new(),
-                };
-                let receiving = if d.incoming.is_empty() {
-                    String::new()
-                } else {
-                    format!(", receiving {} bytes", d.incoming.len())
-                };
-                out.push_str(&format!(
-                    "       n{}: {node}, commit {}, applied {} (register {}){snap}{receiving}, \
-                     log [{}]\n",
-                    k + 1,
-                    d.commit.0,
-                    d.machine.applied.0,
-                    d.machine.register,
-                    log.join(" ")
-                ));
-            }
+            out.push_str(&nodes_text(after));
         });
         match result {
             Ok(_) => out.push_str("replay: every property holds\n"),
@@ -211,6 +196,51 @@ impl RaftModel {
         }
         Ok(v)
     }
+}
+
+/// Every node's role, term, vote, configuration, commit, applied index and log, one line each.
+fn nodes_text(after: &ModelState) -> String {
+    let mut out = String::new();
+    for (k, live) in after.nodes.iter().enumerate() {
+        let d = &after.disks[k];
+        let node = match live {
+            Some(l) => {
+                let st = &l.state;
+                format!(
+                    "{:?} term {} vote {:?}, conf {}@{}",
+                    st.role(),
+                    st.term().0,
+                    st.hard_state().vote.map(|v| v.0),
+                    conf(st.membership()),
+                    st.membership_index().0
+                )
+            }
+            None => "down".into(),
+        };
+        let mut log: Vec<String> = d.log.entries.iter().map(entry_text).collect();
+        if d.log.base.0 > 0 {
+            log.insert(0, format!("..{}:t{}|", d.log.base.0, d.log.base_term.0));
+        }
+        let snap = match &d.snapshot {
+            Some(f) => format!(", snapshot {}:t{}", f.meta.index.0, f.meta.term.0),
+            None => String::new(),
+        };
+        let receiving = if d.incoming.is_empty() {
+            String::new()
+        } else {
+            format!(", receiving {} bytes", d.incoming.len())
+        };
+        out.push_str(&format!(
+            "       n{}: {node}, commit {}, applied {} (register {}){snap}{receiving}, \
+             log [{}]\n",
+            k + 1,
+            d.commit.0,
+            d.machine.applied.0,
+            d.machine.register,
+            log.join(" ")
+        ));
+    }
+    out
 }
 
 /// One log entry as the trace shows it.

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Mutation testing of a change to raft-core's protocol files (issue 20, Build 2): every mutant
+# that cargo-mutants makes in the lines the change touched must be caught by raft-core's tests
+# (`cargo test -p raftcore -p raft-sim`: raft-core's own unit and engine tests and the
+# scenario tests named after the paper, the reads, snapshots, transfer and membership
+# scenarios and the quick properties, which live in raft-sim), or the change adds code its
+# tests do not check.
+#
+#   scripts/mutants-diff.sh [BASE]
+#
+# The diff: BASE if given, else $MUTANTS_BASE, else HEAD's first parent. CI runs on a fresh
+# clone of main with no base branch; main moves by the lead's merges, so HEAD^1 of a merge
+# commit is main before the merge and the diff is the whole merged branch (for a plain
+# commit, that commit). A clone without a parent (depth 1) has nothing to compare: the step
+# says so and passes. Only the protocol files below are mutated; a diff that touches none of
+# them passes at once.
+#
+# Bounds: each mutant's tests are cut after 60 s (`--timeout`; a hang counts as caught), the
+# whole run after MUTANTS_BUDGET seconds (default 900; CI sets 600): a change too large for that fails
+# with a message (run it by hand without the budget). One job (2 shared cores), the
+# `mutants` profile (the test profile without debug info), lib and integration tests only
+# (no doc tests, no benches).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The protocol files: roles, state, quorum, progress, tracker, membership, log window, reads,
+# snapshots, transfer, the codec. Not the engine's seams, the inject catalogue, formatting or
+# the stats counters.
+PROTOCOL=(
+  raft-core/src/role
+  raft-core/src/state.rs
+  raft-core/src/node.rs
+  raft-core/src/role_state.rs
+  raft-core/src/quorum.rs
+  raft-core/src/tracker
+  raft-core/src/membership.rs
+  raft-core/src/log
+  raft-core/src/codec
+  raft-core/src/message.rs
+  raft-core/src/config.rs
+)
+
+base=${1:-${MUTANTS_BASE:-}}
+if [ -z "$base" ]; then
+  if ! base=$(git rev-parse --verify -q 'HEAD^1'); then
+    echo "mutants-diff: HEAD has no parent in this clone: no change to check"
+    exit 0
+  fi
+fi
+diff_file=$(mktemp "${TMPDIR:-/tmp}/mutants-diff.XXXXXX")
+trap 'rm -f "$diff_file"' EXIT
+git diff "$base" HEAD -- "${PROTOCOL[@]}" >"$diff_file"
+if [ ! -s "$diff_file" ]; then
+  echo "mutants-diff: no change to raft-core's protocol files since $(git rev-parse --short "$base")"
+  exit 0
+fi
+echo "mutants-diff: $(grep -c '^+++ ' "$diff_file") protocol files changed since $(git rev-parse --short "$base")"
+
+command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+
+budget=${MUTANTS_BUDGET:-900}
+set +e
+timeout "$budget" cargo mutants \
+  --in-diff "$diff_file" \
+  --package raftcore \
+  --test-package raftcore,raft-sim \
+  --profile mutants \
+  --timeout 60 \
+  --jobs 1 \
+  --no-shuffle \
+  --output "${TMPDIR:-/tmp}" \
+  -- --lib --tests
+rc=$?
+set -e
+case $rc in
+  0) echo "mutants-diff: every mutant of the change is caught" ;;
+  124) echo "mutants-diff: not done within ${budget} s: run scripts/mutants-diff.sh by hand with MUTANTS_BUDGET set higher" ;;
+  *) echo "mutants-diff: cargo mutants exited $rc (2: a mutant survived; see ${TMPDIR:-/tmp}/mutants.out/missed.txt)" ;;
+esac
+exit $rc
