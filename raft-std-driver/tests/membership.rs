@@ -195,7 +195,16 @@ fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
     assert!(ok(&["member", "show"]).starts_with("voters 1,2,3 learners - "));
     fails(
         &["member", "add-learner", "9"],
-        "not in the leader's peer table",
+        "the leader knows no address for node 9",
+    );
+    fails(&["member", "leave-joint"], "not joint");
+    fails(
+        &["member", "joint", "--add-learner", "4", "--remove", "4"],
+        "at most once",
+    );
+    fails(
+        &["member", "joint", "--add-learner", "4=nowhere"],
+        "bad address",
     );
     fails(&["member", "promote", "4"], "not a learner");
     fails(&["member", "remove", "x"], "invalid value");
@@ -203,6 +212,11 @@ fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
     // `promote` waits for the learner to catch up.
     assert!(ok(&["member", "promote", "4"]).starts_with("voters 1,2,3,4 learners - "));
     assert!(ok(&["member", "remove", "2"]).starts_with("voters 1,3,4 learners - "));
+    // `show` lists every member's address.
+    let show = ok(&["member", "show"]);
+    for p in cluster.peers().iter().filter(|p| p.id != 2) {
+        assert!(show.contains(&format!("{} {}", p.id, p.addr)), "{show}");
+    }
     ok(&["put", "after", "changes"]);
     assert_eq!(ok(&["get", "after"]).trim(), "changes");
 }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use raftcore::codec::EntryRef;
 use raftcore::engine::Events;
-use raftcore::{EntryKind, LogIndex, NodeId, Proposal, ReadResult, Role, Term};
+use raftcore::{EntryKind, LogIndex, Membership, NodeId, Proposal, ReadResult, Role, Term};
 
+use super::addresses::{decode_context, AddressBook};
 use super::handle::{RoleEvent, Shared};
 use super::NodeError;
 use crate::machine::StateMachine;
@@ -37,9 +38,24 @@ pub(super) struct Applied {
     pub(super) outcome: Outcome,
 }
 
-/// The application's state machine, seen by the engine.
+/// The application's state machine, seen by the engine, with the address book the
+/// membership entries keep (see `addresses.rs`).
 pub(super) struct Applier<M> {
     pub(super) sm: M,
+    /// This node's id.
+    id: u32,
+    /// The configuration as of the last applied entry.
+    pub(super) members: Membership,
+    /// Member id -> address, updated as membership entries are applied.
+    pub(super) book: AddressBook,
+    /// The book or the configuration changed since the node last looked
+    /// ([`Applier::take_book_change`]).
+    book_changed: bool,
+    /// Membership entries whose context carried no addresses this driver reads.
+    pub(super) foreign_contexts: u64,
+    /// Whether this node has been in an applied configuration (then, once one leaves it
+    /// out, it was removed).
+    was_member: bool,
     /// Entries applied since the node last took them.
     done: Vec<Applied>,
     /// Entries applied since the node started.
@@ -54,13 +70,70 @@ pub(super) struct Applier<M> {
 const ENTRY_HEADER_BYTES: u64 = 16;
 
 impl<M: StateMachine> Applier<M> {
-    pub(super) fn new(sm: M) -> Applier<M> {
+    /// Applies to `sm` for node `id`, whose configuration as of `sm`'s applied index is
+    /// `members` and whose address book is `book`.
+    pub(super) fn new(sm: M, id: u32, members: Membership, book: AddressBook) -> Applier<M> {
         Applier {
             sm,
+            id,
+            members,
+            book,
+            book_changed: true,
+            foreign_contexts: 0,
+            was_member: members.is_member(NodeId(id)),
             done: Vec::new(),
             applied: 0,
             log_bytes: 0,
         }
+    }
+
+    /// Whether the book or the configuration changed since the last call.
+    pub(super) fn take_book_change(&mut self) -> bool {
+        std::mem::take(&mut self.book_changed)
+    }
+
+    /// Whether this node was a member and the applied configuration no longer lists it.
+    pub(super) fn removed(&self) -> bool {
+        self.was_member && !self.members.is_member(NodeId(self.id))
+    }
+
+    /// A membership entry with payload `data` was applied: the configuration it puts in
+    /// force, the addresses its context carries added, the members it drops removed.
+    fn apply_membership(&mut self, data: &[u8]) {
+        let Ok(next) = Membership::decode_entry(data, &self.members) else {
+            // raft-core adopted it, so it decodes; nothing to learn otherwise.
+            return;
+        };
+        let context = match Membership::decode_with_context(data) {
+            Ok((_, ctx)) => ctx,
+            Err(_) => &[], // the leave entry
+        };
+        match decode_context(context) {
+            Some(addrs) => self.book.extend(addrs),
+            None => self.foreign_contexts += 1,
+        }
+        for gone in self.members.members().filter(|&m| !next.is_member(m)) {
+            if gone.0 != self.id {
+                self.book.remove(&gone.0);
+            }
+        }
+        self.members = next;
+        self.was_member |= next.is_member(NodeId(self.id));
+        self.book_changed = true;
+    }
+
+    /// A snapshot was installed: its configuration and (if it has one) its book replace ours.
+    pub(super) fn installed(&mut self, members: Membership, book: Option<AddressBook>) {
+        if let Some(book) = book {
+            let own = self.book.get(&self.id).copied();
+            self.book = book;
+            if let Some(own) = own {
+                self.book.entry(self.id).or_insert(own);
+            }
+        }
+        self.members = members;
+        self.was_member |= members.is_member(NodeId(self.id));
+        self.book_changed = true;
     }
 
     /// Moves the entries applied since the last call into `into` (which should be empty; both
@@ -78,6 +151,7 @@ impl<M: StateMachine> raftcore::engine::StateMachine for Applier<M> {
             EntryKind::Normal => Outcome::Response(self.sm.apply(index.0, entry.data)),
             // The engine tracks the configuration as of the applied index itself.
             EntryKind::Membership => {
+                self.apply_membership(entry.data);
                 self.sm.advance(index.0);
                 Outcome::Membership
             }
@@ -169,7 +243,8 @@ mod tests {
 
     #[test]
     fn every_applied_entry_is_recorded_with_what_its_proposer_is_owed() {
-        let mut a = Applier::new(KvStore::default());
+        let members = Membership::new(&[NodeId(1)], &[]).unwrap();
+        let mut a = Applier::new(KvStore::default(), 1, members, AddressBook::new());
         let cmd = put(1, "k", "v");
         a.apply(LogIndex(1), entry(1, EntryKind::Empty, &[]))
             .unwrap();

@@ -94,6 +94,32 @@ impl Opener {
         }
     }
 
+    /// Replaces the allow-list of nodes with `peers` (an entry for `local_id` is ignored): a
+    /// sender no longer listed is refused as [`DropReason::UnknownPeer`] from now on. A sender
+    /// kept keeps its replay window (so nothing it sent before can be replayed), also when
+    /// its address changes; a new one starts with a fresh window. Clients are not affected.
+    pub fn set_peers(
+        &mut self,
+        local_id: u32,
+        peers: impl IntoIterator<Item = (u32, PeerBinding)>,
+    ) {
+        let mut old = std::mem::take(&mut self.peers);
+        for (id, binding) in peers {
+            if id == local_id {
+                continue;
+            }
+            let window = old.remove(&id).map(|p| p.window).unwrap_or_default();
+            self.peers.insert(id, Peer { binding, window });
+        }
+    }
+
+    /// The node ids on the allow-list, ascending.
+    pub fn peer_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.peers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Checks and decrypts `datagram`, received from `from`. Every refusal is counted in
     /// [`Opener::counters`] before it is returned; nothing about a refused datagram changes any
     /// other state.
