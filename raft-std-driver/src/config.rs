@@ -104,8 +104,9 @@ pub struct NodeConfig {
     pub id: u32,
     /// The address the UDP socket binds.
     pub listen: SocketAddr,
-    /// The peer table: every other node this one may talk to (this node excluded). Only these
-    /// nodes' datagrams are accepted, so only they can be added to the cluster.
+    /// The peer table: the other nodes this one may talk to at start (this node excluded).
+    /// It seeds the node's address book, which membership changes then update (see the
+    /// README's "Membership changes"): the allow-list and send table follow the book.
     pub peers: Vec<Peer>,
     /// The cluster's initial voters, sorted: a subset of the peer table and this node, the
     /// same on every node. A node outside them starts as a non-member that waits to be added

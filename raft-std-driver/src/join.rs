@@ -157,3 +157,90 @@ pub fn apply(cfg: &mut NodeConfig, view: &MembershipView) -> Result<(), String> 
     cfg.initial_voters = voters;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+    use raftcore::Role;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn joiner() -> NodeConfig {
+        RawConfig {
+            id: Some(4),
+            listen: Some("127.0.0.1:7004".into()),
+            join: Some("127.0.0.1:7001".into()),
+            data_dir: Some("/nonexistent".into()),
+            key_file: Some("/nonexistent".into()),
+            ..RawConfig::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn view(addresses: Vec<(u32, SocketAddr)>) -> MembershipView {
+        MembershipView {
+            node: 1,
+            role: Role::Leader,
+            leader: Some(1),
+            voters: vec![1, 2, 3],
+            learners: vec![],
+            outgoing: vec![],
+            addresses,
+            index: 5,
+            committed: true,
+        }
+    }
+
+    #[test]
+    fn the_members_book_becomes_the_peer_table_and_its_voters_the_initial_ones() {
+        let mut cfg = joiner();
+        assert_eq!(cfg.join, Some(addr(7001)));
+        let v = view(vec![(1, addr(7001)), (2, addr(7002)), (3, addr(7003))]);
+        apply(&mut cfg, &v).unwrap();
+        let peers: Vec<(u32, SocketAddr)> = cfg.peers.iter().map(|p| (p.id, p.addr)).collect();
+        assert_eq!(peers, v.addresses);
+        assert_eq!(cfg.initial_voters, vec![1, 2, 3]);
+        // This node listed elsewhere: another node has its id.
+        let mut cfg = joiner();
+        let taken = view(vec![(1, addr(7001)), (4, addr(7999))]);
+        assert!(apply(&mut cfg, &taken)
+            .unwrap_err()
+            .contains("already has a node 4"));
+        // A voter without an address cannot be reached.
+        let mut cfg = joiner();
+        let blind = view(vec![(1, addr(7001))]);
+        assert!(apply(&mut cfg, &blind).unwrap_err().contains("voter 2"));
+    }
+
+    #[test]
+    fn join_refuses_voters_and_an_unresolvable_member() {
+        let base = || RawConfig {
+            id: Some(4),
+            listen: Some("127.0.0.1:7004".into()),
+            data_dir: Some("/nonexistent".into()),
+            key_file: Some("/nonexistent".into()),
+            ..RawConfig::default()
+        };
+        let with_voters = RawConfig {
+            join: Some("127.0.0.1:7001".into()),
+            voters: Some(vec![1]),
+            ..base()
+        };
+        assert!(with_voters
+            .validate()
+            .unwrap_err()
+            .contains("drop --voters"));
+        let nowhere = RawConfig {
+            join: Some("nowhere".into()),
+            ..base()
+        };
+        assert!(nowhere
+            .validate()
+            .unwrap_err()
+            .starts_with("--join nowhere"));
+    }
+}

@@ -242,6 +242,68 @@ mod tests {
     }
 
     #[test]
+    fn membership_entries_keep_the_address_book_and_tell_a_removed_node() {
+        use raftcore::MEMBERSHIP_BYTES;
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let ids = |v: &[u32]| v.iter().map(|&i| NodeId(i)).collect::<Vec<_>>();
+        let three = Membership::new(&ids(&[1, 2, 3]), &[]).unwrap();
+        let book: AddressBook = [(1, addr(1)), (2, addr(2)), (3, addr(3))].into();
+        let mut a = Applier::new(KvStore::default(), 1, three, book);
+        assert!(a.take_book_change() && !a.take_book_change());
+        let payload = |m: Membership, ctx: &[(u32, std::net::SocketAddr)]| {
+            let mut buf = [0; MEMBERSHIP_BYTES];
+            let mut data = m.encode(&mut buf).to_vec();
+            if !ctx.is_empty() {
+                data.extend(super::super::addresses::encode_context(ctx));
+            }
+            data
+        };
+        // A learner added with its address: every node learns it.
+        let with4 = three.with_learner(NodeId(4)).unwrap();
+        let data = payload(with4, &[(4, addr(4))]);
+        a.apply(LogIndex(1), entry(1, EntryKind::Membership, &data))
+            .unwrap();
+        assert_eq!(a.book.get(&4), Some(&addr(4)));
+        assert!(a.take_book_change());
+        // Replace 1 by 4 jointly: 1 stays (outgoing) until the leave entry drops it.
+        let next = with4.with_voter(NodeId(4)).unwrap().without(NodeId(1));
+        let joint = with4.joint(&next, false).unwrap();
+        let data = payload(joint, &[]);
+        a.apply(LogIndex(2), entry(1, EntryKind::Membership, &data))
+            .unwrap();
+        assert!(a.book.contains_key(&1) && !a.removed());
+        a.apply(
+            LogIndex(3),
+            entry(1, EntryKind::Membership, raftcore::LEAVE_JOINT),
+        )
+        .unwrap();
+        assert_eq!(a.members, next);
+        // This is node 1: its own address stays, and it knows it was removed.
+        assert!(a.removed());
+        assert_eq!(a.book.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        // Another node's view of the same entries drops node 1's address.
+        let mut b = Applier::new(KvStore::default(), 2, three, [(1, addr(1))].into());
+        for (i, data) in [payload(with4, &[(4, addr(4))]), payload(joint, &[]), vec![]]
+            .iter()
+            .enumerate()
+        {
+            b.apply(
+                LogIndex(i as u64 + 1),
+                entry(1, EntryKind::Membership, data),
+            )
+            .unwrap();
+        }
+        assert_eq!(b.book.keys().copied().collect::<Vec<_>>(), vec![4]);
+        assert!(!b.removed());
+        // A context this driver cannot read is counted, the configuration still applied.
+        let mut foreign = payload(three, &[]);
+        foreign.extend_from_slice(&[9, 9]);
+        b.apply(LogIndex(4), entry(2, EntryKind::Membership, &foreign))
+            .unwrap();
+        assert_eq!((b.foreign_contexts, b.members), (1, three));
+    }
+
+    #[test]
     fn every_applied_entry_is_recorded_with_what_its_proposer_is_owed() {
         let members = Membership::new(&[NodeId(1)], &[]).unwrap();
         let mut a = Applier::new(KvStore::default(), 1, members, AddressBook::new());
