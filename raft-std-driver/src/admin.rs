@@ -16,18 +16,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberChange {
     /// Add the node as a learner: it receives the log but does not vote. Its address must be
-    /// in the leader's address book already (a `--peer` of the leader, or an earlier member);
-    /// else use [`MemberChange::AddLearnerAt`].
+    /// in the leader's address book or static peer table (`--peer`); else use
+    /// [`MemberChange::AddLearnerAt`]. The change carries the address either way.
     AddLearner(u32),
-    /// Add the node as a learner at this address: the membership entry carries the address,
-    /// so every node adds it to its address book (and allow-list) when the change commits.
-    AddLearnerAt(u32, SocketAddr),
     /// Make a learner a voter; refused with [`MemberRefusal::NotCaughtUp`] until its log has
     /// reached the leader's commit index.
     Promote(u32),
     /// Remove the node, voter or learner. Removing the leader hands leadership to the most
     /// caught-up voter once the change is committed.
     Remove(u32),
+    /// Add the node as a learner at this address: the membership entry carries the address,
+    /// so every node adds it to its address book (and allow-list) when the change commits.
+    /// (Last, so the variants before keep their wire numbers.)
+    AddLearnerAt(u32, SocketAddr),
 }
 
 impl MemberChange {
@@ -145,14 +146,9 @@ impl fmt::Display for MembershipView {
 /// Why the leader refused a membership change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberRefusal {
-    /// The leader knows no address for the node (not in its address book), so it could not
-    /// be reached: add it with its address ([`MemberChange::AddLearnerAt`]).
+    /// The leader knows no address for the node (not in its address book or peer table), so
+    /// it could not be reached: add it with its address ([`MemberChange::AddLearnerAt`]).
     NotInPeerTable(u32),
-    /// A joint configuration is in force: the only change is leaving it (automatically, or
-    /// `member leave-joint`).
-    JointInProgress,
-    /// `leave-joint` asked while the configuration is not joint.
-    NotJoint,
     /// Only a learner can be promoted.
     NotALearner(u32),
     /// The node already votes (remove it first to make it a learner).
@@ -162,6 +158,11 @@ pub enum MemberRefusal {
     /// Another rule of raft-core's (in its words), e.g. no voter would be left or too many
     /// members.
     Rule(String),
+    /// A joint configuration is in force: the only change is leaving it (automatically, or
+    /// `member leave-joint`).
+    JointInProgress,
+    /// `leave-joint` asked while the configuration is not joint.
+    NotJoint,
 }
 
 impl fmt::Display for MemberRefusal {

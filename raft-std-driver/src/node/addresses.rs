@@ -110,29 +110,27 @@ pub fn split_snapshot(bytes: &[u8]) -> Result<(Option<AddressBook>, &[u8]), Stri
 impl<M: StateMachine> Node<M> {
     /// Rebuilds the allow-list and the send table from the address book if it changed (after
     /// every step and at open). A node the applied configuration no longer lists, after it
-    /// was a member, was removed: it empties both (it no longer sends to the members, and
-    /// accepts only clients), logs it once, and reports it in `stats.json`.
+    /// was a member, was removed: it logs it once and reports it in `stats.json`
+    /// (`driver.removed`). It keeps its tables: as a non-member raft-core never campaigns
+    /// or sends on its own, it only answers what it receives, and a leader that adds it back
+    /// (without a restart) is heard.
     pub(super) fn sync_peers(&mut self) {
         if !self.engine.machine_mut().take_book_change() {
             return;
         }
         let applier = self.engine.machine();
         let removed = applier.removed();
-        let peers: HashMap<u32, SocketAddr> = if removed {
-            HashMap::new()
-        } else {
-            applier
-                .book
-                .iter()
-                .filter(|(&id, _)| id != self.cfg.id)
-                .map(|(&id, &a)| (id, a))
-                .collect()
-        };
+        let peers: HashMap<u32, SocketAddr> = applier
+            .book
+            .iter()
+            .filter(|(&id, _)| id != self.cfg.id)
+            .map(|(&id, &a)| (id, a))
+            .collect();
         if removed && !self.counters.removed {
             tracing::warn!(
                 id = self.cfg.id,
-                "this node was removed from the cluster: it no longer sends to or accepts \
-                 frames from the members (wipe its data directory to join again)"
+                "this node was removed from the cluster: it no longer votes or campaigns, and \
+                 the members no longer accept its datagrams (stop it, or add it back)"
             );
         }
         self.counters.removed = removed;

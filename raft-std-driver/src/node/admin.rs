@@ -185,10 +185,16 @@ impl<M: StateMachine> Node<M> {
     fn added_address(&self, change: MemberChange) -> Result<Option<SocketAddr>, ReplyBody> {
         match change {
             MemberChange::AddLearnerAt(_, addr) => Ok(Some(addr)),
-            MemberChange::AddLearner(id) => match self.engine.machine().book.get(&id) {
-                Some(&addr) => Ok(Some(addr)),
-                None => Err(ReplyBody::Refused(MemberRefusal::NotInPeerTable(id))),
-            },
+            // The address book's, else the static peer table's (a node removed earlier, in a
+            // cluster configured with --peer everywhere).
+            MemberChange::AddLearner(id) => {
+                let book = self.engine.machine().book.get(&id).copied();
+                let table = || self.cfg.peers.iter().find(|p| p.id == id).map(|p| p.addr);
+                match book.or_else(table) {
+                    Some(addr) => Ok(Some(addr)),
+                    None => Err(ReplyBody::Refused(MemberRefusal::NotInPeerTable(id))),
+                }
+            }
             _ => Ok(None),
         }
     }

@@ -73,7 +73,7 @@ pub struct DriverCounters {
     /// Applied membership entries whose context carried no addresses this driver reads.
     pub foreign_contexts: u64,
     /// Whether this node was removed from the cluster (the applied configuration no longer
-    /// lists it): it then sends nothing to the members and accepts only clients.
+    /// lists it, after it was a member): it then no longer votes or campaigns.
     pub removed: bool,
     /// How long each WAL sync took (the metrics endpoint's histogram).
     pub fsync: Latency,

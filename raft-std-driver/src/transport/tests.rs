@@ -210,6 +210,13 @@ fn a_new_allow_list_drops_removed_senders_admits_new_ones_and_keeps_replay_windo
         Err(DropReason::AddressMismatch)
     );
     assert!(o.open(addr(9102), &sealed(&mut two, b"new port")).is_ok());
+    // Node 3 listed again: what it sent before it was dropped is still a replay.
+    let mut o = opener();
+    let before = sealed(&mut three, b"append");
+    assert!(o.open(addr(9003), &before).is_ok());
+    o.set_peers(1, [(2, PeerBinding::Fixed(addr(9002)))]);
+    o.set_peers(1, [(3, PeerBinding::Fixed(addr(9003)))]);
+    assert_eq!(o.open(addr(9003), &before), Err(DropReason::Replayed));
 }
 
 #[test]
