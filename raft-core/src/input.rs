@@ -41,7 +41,10 @@ pub enum Input<'a> {
     /// change is not committed yet, or this leader has not committed in its term), or
     /// `NotLeader`. See [`crate::membership`].
     ChangeMembership {
-        /// The whole new configuration, encoded; the driver stores it as the entry's payload.
+        /// The whole new configuration, encoded, optionally followed by the application's
+        /// context (opaque to the core, see
+        /// [`Membership::decode_with_context`](crate::Membership::decode_with_context)); the
+        /// driver stores it all as the entry's payload.
         data: &'a [u8],
     },
     /// Hand leadership to the voter `to` (leaders only; ignored elsewhere). The leader

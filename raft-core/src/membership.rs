@@ -17,7 +17,7 @@
 //! built with [`Membership::joint`], which lists the voters of both the outgoing and the
 //! incoming configuration. While it is in force, every decision — elections, commit, ReadIndex
 //! and lease confirmation, CheckQuorum — needs a majority of the outgoing voters **and** a
-//! majority of the incoming voters ([`crate::quorum`]'s joint rule), so neither configuration
+//! majority of the incoming voters (the quorum module's joint rule), so neither configuration
 //! can decide alone. Once C<sub>old,new</sub> is committed the cluster leaves it for
 //! C<sub>new</sub>: automatically (the leader appends the leave entry, when the joint
 //! configuration was built with `auto_leave`), or when the application proposes it
@@ -71,6 +71,10 @@
 //! voters, the members leaving and the auto-leave flag: the marker breaks the ascending order,
 //! so a node of an older version refuses a joint configuration as malformed instead of
 //! misreading it, and every entry written before joint consensus existed decodes unchanged.
+//!
+//! A membership entry's payload may carry the application's context after the encoded
+//! configuration ([`Membership::decode_with_context`]), opaque to the core: a driver's member
+//! addresses, say. The state stays the same size; only the log holds the bytes.
 
 use core::fmt;
 
@@ -558,18 +562,31 @@ impl Membership {
         }
     }
 
-    /// Decodes a canonical encoding, whole.
+    /// Decodes a canonical encoding, whole (no bytes may follow it; see
+    /// [`Membership::decode_with_context`] for an entry's payload).
     pub fn decode(bytes: &[u8]) -> Result<Membership, MembershipRefusal> {
-        match postcard::take_from_bytes::<Membership>(bytes) {
+        match Membership::decode_with_context(bytes) {
             Ok((m, [])) => Ok(m),
             _ => Err(MembershipRefusal::Malformed),
         }
     }
 
+    /// Decodes a canonical encoding followed by the application's context: the bytes a
+    /// membership entry's payload may carry after the configuration (as etcd's
+    /// `ConfChange.Context`), opaque to the core, returned as they are. A driver puts there
+    /// what every node must learn together with the configuration, e.g. the transport
+    /// addresses of the members it adds; the core replicates them with the entry and never
+    /// reads them. With no context the payload is exactly [`Membership::encode`]'s bytes, as
+    /// it always was. The leave entry ([`LEAVE_JOINT`]) carries none.
+    pub fn decode_with_context(bytes: &[u8]) -> Result<(Membership, &[u8]), MembershipRefusal> {
+        postcard::take_from_bytes::<Membership>(bytes).map_err(|_| MembershipRefusal::Malformed)
+    }
+
     /// The configuration a membership entry with payload `bytes` puts in force after
-    /// `before` (the configuration in force up to that entry): its decoding, or for the
-    /// leave entry ([`LEAVE_JOINT`], empty) `before`'s incoming configuration. A leave entry
-    /// after a plain configuration is malformed.
+    /// `before` (the configuration in force up to that entry): its decoding (any context
+    /// after it ignored, see [`Membership::decode_with_context`]), or for the leave entry
+    /// ([`LEAVE_JOINT`], empty) `before`'s incoming configuration. A leave entry after a plain
+    /// configuration is malformed.
     pub fn decode_entry(
         bytes: &[u8],
         before: &Membership,
@@ -581,7 +598,7 @@ impl Membership {
                 Err(MembershipRefusal::Malformed)
             };
         }
-        Membership::decode(bytes)
+        Membership::decode_with_context(bytes).map(|(m, _)| m)
     }
 }
 
@@ -647,6 +664,31 @@ mod tests {
             Err(MembershipRefusal::Malformed)
         );
         assert_eq!(Membership::decode(&[]), Err(MembershipRefusal::Malformed));
+    }
+
+    #[test]
+    fn an_entry_may_carry_an_opaque_context_after_the_configuration() {
+        let m = Membership::new(&ids(&[1, 2, 3]), &ids(&[4])).unwrap();
+        let mut buf = [0; MEMBERSHIP_BYTES];
+        let plain: heapless::Vec<u8, 64> = heapless::Vec::from_slice(m.encode(&mut buf)).unwrap();
+        // The plain encoding is unchanged (learner bits, count, ascending ids) and decodes
+        // with an empty context.
+        assert_eq!(&plain[..], &[0b1000, 4, 1, 2, 3, 4]);
+        assert_eq!(Membership::decode_with_context(&plain), Ok((m, &[][..])));
+        let mut with: heapless::Vec<u8, 64> = plain.clone();
+        with.extend_from_slice(b"addresses").unwrap();
+        assert_eq!(
+            Membership::decode_with_context(&with),
+            Ok((m, &b"addresses"[..]))
+        );
+        // An entry's payload reads as its configuration, context or not; `decode` stays
+        // strict (a whole encoding only).
+        assert_eq!(Membership::decode_entry(&with, &m), Ok(m));
+        assert_eq!(Membership::decode(&with), Err(MembershipRefusal::Malformed));
+        assert_eq!(
+            Membership::decode_with_context(&plain[..3]),
+            Err(MembershipRefusal::Malformed)
+        );
     }
 
     #[test]

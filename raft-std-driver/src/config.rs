@@ -21,6 +21,7 @@
 //! read_policy = "read_index"         # or "lease" or "log"
 //! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
 //!                                    # (default: no endpoint)
+//! join = "127.0.0.1:7001"            # a new node: any one member's address (see `crate::join`)
 //! clients = 1024                     # concurrent clients the UDP socket buffers are sized
 //!                                    # for (8 KiB each, plus 1 MiB for the other nodes), and
 //!                                    # 4x this many requests waiting before `Busy`
@@ -103,8 +104,9 @@ pub struct NodeConfig {
     pub id: u32,
     /// The address the UDP socket binds.
     pub listen: SocketAddr,
-    /// The peer table: every other node this one may talk to (this node excluded). Only these
-    /// nodes' datagrams are accepted, so only they can be added to the cluster.
+    /// The peer table: the other nodes this one may talk to at start (this node excluded).
+    /// It seeds the node's address book, which membership changes then update (see the
+    /// README's "Membership changes"): the allow-list and send table follow the book.
     pub peers: Vec<Peer>,
     /// The cluster's initial voters, sorted: a subset of the peer table and this node, the
     /// same on every node. A node outside them starts as a non-member that waits to be added
@@ -136,6 +138,10 @@ pub struct NodeConfig {
     pub read_policy: crate::node::ReadPolicy,
     /// Where `raft-node` serves Prometheus metrics (`GET /metrics`); `None`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
+    /// `--join`: the address of one member of a running cluster to join through (see
+    /// `crate::join`): the node fills its peer table and initial voters from that member's
+    /// answer before it opens its storage.
+    pub join: Option<SocketAddr>,
     /// The concurrent clients the node is sized for: its UDP receive and send buffers (the
     /// sizes granted are logged at start), and the client requests it lets wait (4x this many)
     /// before it answers new ones `Busy`.
@@ -164,6 +170,7 @@ struct File {
     read_policy: Option<String>,
     metrics_addr: Option<String>,
     clients: Option<usize>,
+    join: Option<String>,
 }
 
 /// The settings as given (flags or file), before validation.
@@ -203,6 +210,8 @@ pub struct RawConfig {
     pub metrics_addr: Option<String>,
     /// `--clients`.
     pub clients: Option<usize>,
+    /// `--join HOST:PORT`.
+    pub join: Option<String>,
 }
 
 impl RawConfig {
@@ -227,6 +236,7 @@ impl RawConfig {
             read_policy: f.read_policy,
             metrics_addr: f.metrics_addr,
             clients: f.clients,
+            join: f.join,
         })
     }
 
@@ -250,6 +260,7 @@ impl RawConfig {
             read_policy: self.read_policy.or(base.read_policy),
             metrics_addr: self.metrics_addr.or(base.metrics_addr),
             clients: self.clients.or(base.clients),
+            join: self.join.or(base.join),
         }
     }
 
@@ -281,6 +292,16 @@ impl RawConfig {
                 crate::node::MAX_VOTERS
             ));
         }
+        let join = match &self.join {
+            Some(_) if self.voters.is_some() => {
+                return Err(
+                    "--join takes the voters from the member it joins through; drop --voters"
+                        .into(),
+                )
+            }
+            Some(a) => Some(resolve("--join", a)?),
+            None => None,
+        };
         let initial_voters = match self.voters {
             None => {
                 let mut all: Vec<u32> = peers.iter().map(|p| p.id).chain([id]).collect();
@@ -368,6 +389,7 @@ impl RawConfig {
             read_policy,
             metrics_addr,
             clients,
+            join,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
         raftcore::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())

@@ -27,6 +27,9 @@ pub struct LocalNode {
     pub log: PathBuf,
     /// Where it serves Prometheus metrics (`--metrics-addr`), if it does.
     pub metrics: Option<SocketAddr>,
+    /// The member it joins through (`--join`), for a node started with
+    /// [`LocalCluster::join`]; `None`: started with the static `--peer` table.
+    pub join_via: Option<SocketAddr>,
     child: Option<Child>,
 }
 
@@ -41,6 +44,8 @@ pub struct LocalCluster {
     extra: Vec<String>,
     /// Nodes 1..=voters are the initial voters.
     voters: usize,
+    /// Nodes 1..=static_nodes are in the static `--peer` tables (the others join).
+    static_nodes: usize,
     /// The nodes, ids 1..=N.
     pub nodes: Vec<LocalNode>,
 }
@@ -64,6 +69,32 @@ impl LocalCluster {
         LocalCluster::launch(bin, n, voters, extra, None)
     }
 
+    /// A cluster that grows without restarts: nodes `1..=first` are started as the initial
+    /// voters, each `--peer` table listing only them; nodes `first+1..=n` get an address and a
+    /// data directory but are not started: start each with [`LocalCluster::join`], then add
+    /// it with a membership change that carries its address.
+    pub fn start_growing(
+        bin: &Path,
+        n: usize,
+        first: usize,
+        extra: &[&str],
+    ) -> io::Result<LocalCluster> {
+        let mut c = LocalCluster::allocate(bin, n, first, extra, None)?;
+        c.static_nodes = first.clamp(1, n);
+        for id in 1..=c.static_nodes as u32 {
+            c.restart(id)?;
+        }
+        Ok(c)
+    }
+
+    /// Starts node `id` with only the address of node `via` (`raft-node --join`, no
+    /// `--peer`); later [`LocalCluster::restart`]s join the same way.
+    pub fn join(&mut self, id: u32, via: u32) -> io::Result<()> {
+        let via = self.nodes[via as usize - 1].addr;
+        self.nodes[id as usize - 1].join_via = Some(via);
+        self.restart(id)
+    }
+
     /// [`LocalCluster::start`] with each node serving Prometheus metrics on 127.0.0.1: node
     /// `i` on port `first_port + i - 1`, or on free ports when `first_port` is 0 (see
     /// [`LocalNode::metrics`]).
@@ -72,6 +103,21 @@ impl LocalCluster {
     }
 
     fn launch(
+        bin: &Path,
+        n: usize,
+        voters: usize,
+        extra: &[&str],
+        metrics_port: Option<u16>,
+    ) -> io::Result<LocalCluster> {
+        let mut c = LocalCluster::allocate(bin, n, voters, extra, metrics_port)?;
+        for id in 1..=n as u32 {
+            c.restart(id)?;
+        }
+        Ok(c)
+    }
+
+    /// The cluster's directory, key and node addresses; no process started.
+    fn allocate(
         bin: &Path,
         n: usize,
         voters: usize,
@@ -107,10 +153,11 @@ impl LocalCluster {
                 data_dir: root.join(format!("node-{id}")),
                 log: root.join(format!("node-{id}.log")),
                 metrics,
+                join_via: None,
                 child: None,
             });
         }
-        let mut c = LocalCluster {
+        Ok(LocalCluster {
             dir: Some(dir),
             root,
             bin: bin.to_path_buf(),
@@ -118,12 +165,9 @@ impl LocalCluster {
             key_file,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             voters: voters.clamp(1, n),
+            static_nodes: n,
             nodes,
-        };
-        for id in 1..=n as u32 {
-            c.restart(id)?;
-        }
-        Ok(c)
+        })
     }
 
     /// The cluster's root directory.
@@ -168,11 +212,16 @@ impl LocalCluster {
             "--key-file".into(),
             self.key_file.display().to_string(),
         ];
-        for p in self.peers() {
-            args.push("--peer".into());
-            args.push(p.to_string());
+        if let Some(via) = node.join_via {
+            args.extend(["--listen".into(), node.addr.to_string()]);
+            args.extend(["--join".into(), via.to_string()]);
+        } else {
+            for p in self.peers().into_iter().take(self.static_nodes) {
+                args.push("--peer".into());
+                args.push(p.to_string());
+            }
         }
-        if self.voters < self.nodes.len() {
+        if node.join_via.is_none() && self.voters < self.static_nodes {
             let ids: Vec<String> = (1..=self.voters).map(|v| v.to_string()).collect();
             args.push("--voters".into());
             args.push(ids.join(","));

@@ -118,8 +118,15 @@ pub fn prepare(cfg: &mut NodeConfig) -> Result<Prepared, String> {
 pub fn join(cfg: &NodeConfig) -> Result<MembershipView, String> {
     let id = cfg.id;
     let mut client = cluster_client(cfg)?;
+    // Its removal dropped its address from every address book: the change carries it again
+    // (the address it listens on, unless that is a wildcard the others cannot reach).
+    let add = if cfg.listen.ip().is_unspecified() {
+        MemberChange::AddLearner(id)
+    } else {
+        MemberChange::AddLearnerAt(id, cfg.listen)
+    };
     client
-        .change_membership(MemberChange::AddLearner(id))
+        .change_membership(add)
         .map_err(|e| format!("adding node {id} as a learner: {e}"))?;
     tracing::info!(id, "rebuild: added as a learner; catching up");
     let start = Instant::now();

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::admin::{MemberChange, MemberRefusal, MembershipView};
+use crate::admin::{JointChange, MemberChange, MemberRefusal, MembershipView};
 
 /// A raft-core frame follows.
 pub const TAG_RAFT: u8 = 1;
@@ -48,6 +48,12 @@ pub enum ClientBody {
     ChangeMembership(MemberChange),
     /// This node's view of the configuration, answered at once by any node.
     Membership,
+    /// Several membership changes in one joint configuration (leader only): answered like
+    /// [`ClientBody::ChangeMembership`] once the joint configuration is applied.
+    ChangeJoint(JointChange),
+    /// Leave the joint configuration in force for its incoming one (leader only): answered
+    /// once applied, or `Refused` ([`MemberRefusal::NotJoint`]).
+    LeaveJoint,
 }
 
 /// A node's reply.

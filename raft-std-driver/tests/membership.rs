@@ -195,7 +195,16 @@ fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
     assert!(ok(&["member", "show"]).starts_with("voters 1,2,3 learners - "));
     fails(
         &["member", "add-learner", "9"],
-        "not in the leader's peer table",
+        "the leader knows no address for node 9",
+    );
+    fails(&["member", "leave-joint"], "not joint");
+    fails(
+        &["member", "joint", "--add-learner", "4", "--remove", "4"],
+        "at most once",
+    );
+    fails(
+        &["member", "joint", "--add-learner", "4=nowhere"],
+        "bad address",
     );
     fails(&["member", "promote", "4"], "not a learner");
     fails(&["member", "remove", "x"], "invalid value");
@@ -203,6 +212,69 @@ fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
     // `promote` waits for the learner to catch up.
     assert!(ok(&["member", "promote", "4"]).starts_with("voters 1,2,3,4 learners - "));
     assert!(ok(&["member", "remove", "2"]).starts_with("voters 1,3,4 learners - "));
+    // `show` lists every member's address.
+    let show = ok(&["member", "show"]);
+    for p in cluster.peers().iter().filter(|p| p.id != 2) {
+        assert!(show.contains(&format!("{} {}", p.id, p.addr)), "{show}");
+    }
     ok(&["put", "after", "changes"]);
     assert_eq!(ok(&["get", "after"]).trim(), "changes");
+}
+
+#[test]
+fn raft_client_replaces_a_voter_in_one_joint_step_and_joint_changes_refuse_a_second_change() {
+    let cluster = LocalCluster::start_with_voters(raft_node(), 4, 3, &[]).expect("start nodes");
+    let mut base = vec![
+        "--key-file".to_string(),
+        cluster.key_file().display().to_string(),
+        "--timeout-ms".into(),
+        "10000".into(),
+    ];
+    for p in cluster.peers() {
+        base.push("--peer".into());
+        base.push(p.to_string());
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_raft-client"))
+            .args(&base)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fails = |args: &[&str], needle: &str| {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    };
+    // Node 4 (in the static peer tables) in as a voter, node 3 out, in one joint step that
+    // is left automatically.
+    assert!(ok(&["member", "replace", "3", "4"]).starts_with("voters 1,2,4 learners - "));
+    // Node 3 back as a learner in a joint step left on request (its address from the
+    // leader's --peer table: the address books dropped it with its removal).
+    let addr3 = cluster.peers()[2].addr.to_string();
+    let joint = ok(&["member", "joint", "--add-learner", "3", "--explicit-leave"]);
+    assert!(
+        joint.starts_with("joint: old voters 1,2,4 -> voters 1,2,4 learners 3 "),
+        "{joint}"
+    );
+    fails(
+        &["member", "remove", "1"],
+        "a joint configuration is in force",
+    );
+    fails(
+        &["member", "joint", "--remove", "1"],
+        "a joint configuration is in force",
+    );
+    assert!(ok(&["member", "leave-joint"]).starts_with("voters 1,2,4 learners 3 "));
+    let show = ok(&["member", "show"]);
+    assert!(show.contains(&format!("3 {addr3}")), "{show}");
+    ok(&["put", "after", "replace"]);
+    assert_eq!(ok(&["get", "after"]).trim(), "replace");
 }

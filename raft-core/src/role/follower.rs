@@ -213,8 +213,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 }
 
 /// Entry terms in an AppendEntries never go down, start at or after `prev_term`, and never
-/// exceed the leader's term; membership entries hold a configuration of at most `P` members
-/// (or are the leave entry, which names none).
+/// exceed the leader's term; membership entries hold a configuration of at most `P` members,
+/// maybe followed by the application's context (or are the leave entry, which names none).
 fn entries_are_plausible<const P: usize>(a: &Append<WireEntries<'_>>) -> bool {
     let mut last = a.prev_term;
     for e in a.entries.iter() {
@@ -223,7 +223,7 @@ fn entries_are_plausible<const P: usize>(a: &Append<WireEntries<'_>>) -> bool {
         }
         if e.kind == EntryKind::Membership
             && !e.data.is_empty()
-            && !Membership::decode(e.data).is_ok_and(|m| m.len() <= P)
+            && !Membership::decode_with_context(e.data).is_ok_and(|(m, _)| m.len() <= P)
         {
             return false;
         }

@@ -1,12 +1,13 @@
 //! `raft-client`: put / get / delete / cas against a raft-node cluster, membership changes,
 //! and a benchmark. Exit codes: see [`raft_std_driver::cli`].
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use raft_std_driver::admin::{MemberChange, MemberRefusal};
+use raft_std_driver::admin::{JointChange, MemberChange, MemberRefusal, MembershipView};
 use raft_std_driver::cli;
 use raft_std_driver::client::pipeline::Pipeline;
 use raft_std_driver::client::settings::{ClientSettings, DEFAULT_TIMEOUT_MS};
@@ -98,7 +99,8 @@ enum Op {
         /// The node's id.
         id: u32,
     },
-    /// Shows or changes the cluster membership (one voter at a time, served by the leader).
+    /// Shows or changes the cluster membership (one voter at a time, or several in one joint
+    /// step; served by the leader).
     Member {
         #[command(subcommand)]
         op: MemberOp,
@@ -123,13 +125,50 @@ enum Op {
 
 #[derive(Subcommand, Debug)]
 enum MemberOp {
-    /// Prints the voters and learners as the leader has them.
+    /// Prints the voters and learners as the leader has them (the outgoing voters too while
+    /// a joint configuration is in force), and every member's address.
     Show,
-    /// Adds node ID (listed in every node's peer table) as a learner: it receives the log
-    /// but does not vote.
+    /// Adds node ID as a learner: it receives the log but does not vote. With --addr the
+    /// change carries its address, so every member accepts its datagrams once the change
+    /// commits (a node started with `raft-node --join`); without, the leader must know it.
     AddLearner {
         /// The node's id.
         id: u32,
+        /// The node's UDP address (its --listen).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<SocketAddr>,
+    },
+    /// Makes several changes in one joint configuration (Raft's joint consensus): the cluster
+    /// needs majorities of both the old and the new voters until it leaves it, by itself once
+    /// committed (or with `leave-joint` under --explicit-leave). New voters must be learners
+    /// that caught up (waited for, up to --timeout-ms).
+    Joint {
+        /// Add a learner, as ID or ID=HOST:PORT; repeat for each.
+        #[arg(long = "add-learner", value_name = "ID[=ADDR]")]
+        add_learner: Vec<String>,
+        /// Make a learner a voter; repeat for each.
+        #[arg(long, value_name = "ID")]
+        promote: Vec<u32>,
+        /// Remove a voter or learner; repeat for each.
+        #[arg(long, value_name = "ID")]
+        remove: Vec<u32>,
+        /// Stay in the joint configuration until `member leave-joint`.
+        #[arg(long)]
+        explicit_leave: bool,
+    },
+    /// Leaves the joint configuration in force (made with --explicit-leave).
+    LeaveJoint,
+    /// Replaces voter OLD by node NEW in one joint step: adds NEW as a learner if it is not a
+    /// member yet (with --addr), waits until it caught up, then makes it a voter and removes
+    /// OLD at once, and waits until the joint configuration is left.
+    Replace {
+        /// The voter to remove.
+        old: u32,
+        /// The node to make a voter.
+        new: u32,
+        /// NEW's UDP address, if it is not a member yet.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<SocketAddr>,
     },
     /// Makes learner ID a voter, waiting (up to --timeout-ms) until it has caught up.
     Promote {
@@ -317,33 +356,128 @@ fn run(op: Op, peers: &[String], key_file: &Path, timeout_ms: u64) -> Result<Exi
 }
 
 fn member(client: &mut Client, op: MemberOp, deadline: Duration) -> Result<(), Failed> {
+    let start = Instant::now();
     let change = match op {
         MemberOp::Show => {
             let view = client.membership()?;
             println!("{view}");
             return Ok(());
         }
-        MemberOp::AddLearner { id } => MemberChange::AddLearner(id),
+        MemberOp::LeaveJoint => {
+            let view = client
+                .leave_joint()
+                .map_err(|e| failed("leave the joint configuration", e))?;
+            println!("{view}");
+            return Ok(());
+        }
+        MemberOp::Joint {
+            add_learner,
+            promote,
+            remove,
+            explicit_leave,
+        } => {
+            let mut changes = Vec::new();
+            for a in &add_learner {
+                changes.push(learner_change(a)?);
+            }
+            changes.extend(promote.into_iter().map(MemberChange::Promote));
+            changes.extend(remove.into_iter().map(MemberChange::Remove));
+            let change = JointChange {
+                changes,
+                auto_leave: !explicit_leave,
+            };
+            let view = joint(client, change, start + deadline)?;
+            println!("{view}");
+            return Ok(());
+        }
+        MemberOp::Replace { old, new, addr } => {
+            let current = client.membership()?;
+            if !current.voters.contains(&new) && !current.learners.contains(&new) {
+                let add = addr.map_or(MemberChange::AddLearner(new), |a| {
+                    MemberChange::AddLearnerAt(new, a)
+                });
+                single(client, add, start + deadline)?;
+            }
+            let change = JointChange {
+                changes: vec![MemberChange::Promote(new), MemberChange::Remove(old)],
+                auto_leave: true,
+            };
+            joint(client, change, start + deadline)?;
+            let view = client.wait_not_joint(start + deadline)?;
+            println!("{view}");
+            return Ok(());
+        }
+        MemberOp::AddLearner { id, addr: None } => MemberChange::AddLearner(id),
+        MemberOp::AddLearner { id, addr: Some(a) } => MemberChange::AddLearnerAt(id, a),
         MemberOp::Promote { id } => MemberChange::Promote(id),
         MemberOp::Remove { id } => MemberChange::Remove(id),
     };
-    let start = Instant::now();
+    let view = single(client, change, start + deadline)?;
+    println!("{view}");
+    Ok(())
+}
+
+/// `ID` or `ID=HOST:PORT` of `joint --add-learner`.
+fn learner_change(arg: &str) -> Result<MemberChange, Failed> {
+    let bad = |why: String| {
+        Failed(
+            cli::Exit::Usage as u8,
+            format!("--add-learner {arg}: {why}"),
+        )
+    };
+    match arg.split_once('=') {
+        None => arg
+            .trim()
+            .parse()
+            .map(MemberChange::AddLearner)
+            .map_err(|_| bad("not a node id".into())),
+        Some(_) => {
+            let p = Peer::parse(arg).map_err(bad)?;
+            Ok(MemberChange::AddLearnerAt(p.id, p.addr))
+        }
+    }
+}
+
+/// `cannot <what>: <e>` with the exit code for `e`.
+fn failed(what: impl std::fmt::Display, e: ClientError) -> Failed {
+    Failed(cli::client_exit_code(&e), format!("cannot {what}: {e}"))
+}
+
+/// Makes one change, waiting for a learner to catch up until `deadline`.
+fn single(
+    client: &mut Client,
+    change: MemberChange,
+    deadline: Instant,
+) -> Result<MembershipView, Failed> {
     loop {
         match client.change_membership(change) {
-            Ok(view) => {
-                println!("{view}");
-                return Ok(());
-            }
+            Ok(view) => return Ok(view),
             // A learner still catching up: wait for it.
             Err(ClientError::Refused(MemberRefusal::NotCaughtUp(_)))
-                if start.elapsed() < deadline =>
+                if Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(e) => {
-                let code = cli::client_exit_code(&e);
-                return Err(Failed(code, format!("cannot {change}: {e}")));
+            Err(e) => return Err(failed(change, e)),
+        }
+    }
+}
+
+/// Makes a joint change, waiting for new voters to catch up until `deadline`.
+fn joint(
+    client: &mut Client,
+    change: JointChange,
+    deadline: Instant,
+) -> Result<MembershipView, Failed> {
+    loop {
+        match client.change_joint(change.clone()) {
+            Ok(view) => return Ok(view),
+            Err(ClientError::Refused(MemberRefusal::NotCaughtUp(_)))
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
             }
+            Err(e) => return Err(failed(&change, e)),
         }
     }
 }

@@ -7,11 +7,16 @@ use std::sync::{Arc, Mutex};
 use clap::Parser;
 use raft_std_driver::cli;
 use raft_std_driver::config::{defaults, NodeConfig, RawConfig};
+use raft_std_driver::join;
 use raft_std_driver::kv::KvStore;
 use raft_std_driver::metrics::MetricsServer;
 use raft_std_driver::node::Node;
 use raft_std_driver::rebuild;
 use raft_std_driver::storage::{self, DataDir, FileIo, Forced, StdIo, StorageError};
+use raft_std_driver::transport::ClusterKey;
+
+/// How long `--join` asks the member for the configuration before the node gives up.
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The heading of the arguments `raft-node` needs, unless the `--config` file gives them.
 const REQUIRED: &str = "Required (unless given in the --config file)";
@@ -107,6 +112,13 @@ struct Args {
     /// README ("A node that refuses to start because its storage is damaged").
     #[arg(long, conflicts_with = "force_new_cluster")]
     rebuild: bool,
+    /// Join a running cluster through the member at HOST:PORT (any one member): take the
+    /// configuration and the members' addresses from it, then wait, as a non-member, to be
+    /// added with `raft-client member add-learner ID --addr <this node's --listen>`. Needs
+    /// --listen; no --peer or --voters. See the README ("Adding a node without restarting
+    /// anyone").
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["rebuild", "force_new_cluster", "voters"])]
+    join: Option<String>,
 }
 
 /// Rewrites the data directory for `--force-new-cluster` (see `storage::force_new_cluster`),
@@ -165,6 +177,7 @@ fn main() -> ExitCode {
         read_policy: given("read_policy").then_some(args.read_policy),
         metrics_addr: args.metrics_addr,
         clients: given("clients").then_some(args.clients),
+        join: args.join,
     };
     let raw = match &args.config {
         Some(path) => match RawConfig::from_file(path) {
@@ -178,6 +191,26 @@ fn main() -> ExitCode {
         Err(e) => return cli::fail(e),
     };
     let mut cfg = cfg;
+    if let Some(member) = cfg.join {
+        let joined = ClusterKey::from_file(&cfg.key_file)
+            .map_err(|e| e.to_string())
+            .and_then(|key| join::fetch(&key, member, JOIN_TIMEOUT))
+            .and_then(|view| join::apply(&mut cfg, &view).map(|()| view));
+        match joined {
+            Ok(view) => tracing::info!(
+                id = cfg.id,
+                %member,
+                voters = ?cfg.initial_voters,
+                peers = ?cfg.peers.iter().map(|p| p.id).collect::<Vec<_>>(),
+                index = view.index,
+                "join: learned the configuration; waiting to be added \
+                 (raft-client member add-learner {} --addr {})",
+                cfg.id,
+                cfg.listen
+            ),
+            Err(e) => return cli::fail(format!("node {}: --join {member}: {e}", cfg.id)),
+        }
+    }
     if args.rebuild {
         match rebuild::prepare(&mut cfg) {
             Ok(done) => tracing::info!(

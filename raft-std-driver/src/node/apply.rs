@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use raftcore::codec::EntryRef;
 use raftcore::engine::Events;
-use raftcore::{EntryKind, LogIndex, NodeId, Proposal, ReadResult, Role, Term};
+use raftcore::{EntryKind, LogIndex, Membership, NodeId, Proposal, ReadResult, Role, Term};
 
+use super::addresses::{decode_context, AddressBook};
 use super::handle::{RoleEvent, Shared};
 use super::NodeError;
 use crate::machine::StateMachine;
@@ -37,9 +38,24 @@ pub(super) struct Applied {
     pub(super) outcome: Outcome,
 }
 
-/// The application's state machine, seen by the engine.
+/// The application's state machine, seen by the engine, with the address book the
+/// membership entries keep (see `addresses.rs`).
 pub(super) struct Applier<M> {
     pub(super) sm: M,
+    /// This node's id.
+    id: u32,
+    /// The configuration as of the last applied entry.
+    pub(super) members: Membership,
+    /// Member id -> address, updated as membership entries are applied.
+    pub(super) book: AddressBook,
+    /// The book or the configuration changed since the node last looked
+    /// ([`Applier::take_book_change`]).
+    book_changed: bool,
+    /// Membership entries whose context carried no addresses this driver reads.
+    pub(super) foreign_contexts: u64,
+    /// Whether this node has been in an applied configuration (then, once one leaves it
+    /// out, it was removed).
+    was_member: bool,
     /// Entries applied since the node last took them.
     done: Vec<Applied>,
     /// Entries applied since the node started.
@@ -54,13 +70,70 @@ pub(super) struct Applier<M> {
 const ENTRY_HEADER_BYTES: u64 = 16;
 
 impl<M: StateMachine> Applier<M> {
-    pub(super) fn new(sm: M) -> Applier<M> {
+    /// Applies to `sm` for node `id`, whose configuration as of `sm`'s applied index is
+    /// `members` and whose address book is `book`.
+    pub(super) fn new(sm: M, id: u32, members: Membership, book: AddressBook) -> Applier<M> {
         Applier {
             sm,
+            id,
+            members,
+            book,
+            book_changed: true,
+            foreign_contexts: 0,
+            was_member: members.is_member(NodeId(id)),
             done: Vec::new(),
             applied: 0,
             log_bytes: 0,
         }
+    }
+
+    /// Whether the book or the configuration changed since the last call.
+    pub(super) fn take_book_change(&mut self) -> bool {
+        std::mem::take(&mut self.book_changed)
+    }
+
+    /// Whether this node was a member and the applied configuration no longer lists it.
+    pub(super) fn removed(&self) -> bool {
+        self.was_member && !self.members.is_member(NodeId(self.id))
+    }
+
+    /// A membership entry with payload `data` was applied: the configuration it puts in
+    /// force, the addresses its context carries added, the members it drops removed.
+    fn apply_membership(&mut self, data: &[u8]) {
+        let Ok(next) = Membership::decode_entry(data, &self.members) else {
+            // raft-core adopted it, so it decodes; nothing to learn otherwise.
+            return;
+        };
+        let context = match Membership::decode_with_context(data) {
+            Ok((_, ctx)) => ctx,
+            Err(_) => &[], // the leave entry
+        };
+        match decode_context(context) {
+            Some(addrs) => self.book.extend(addrs),
+            None => self.foreign_contexts += 1,
+        }
+        for gone in self.members.members().filter(|&m| !next.is_member(m)) {
+            if gone.0 != self.id {
+                self.book.remove(&gone.0);
+            }
+        }
+        self.members = next;
+        self.was_member |= next.is_member(NodeId(self.id));
+        self.book_changed = true;
+    }
+
+    /// A snapshot was installed: its configuration and (if it has one) its book replace ours.
+    pub(super) fn installed(&mut self, members: Membership, book: Option<AddressBook>) {
+        if let Some(book) = book {
+            let own = self.book.get(&self.id).copied();
+            self.book = book;
+            if let Some(own) = own {
+                self.book.entry(self.id).or_insert(own);
+            }
+        }
+        self.members = members;
+        self.was_member |= members.is_member(NodeId(self.id));
+        self.book_changed = true;
     }
 
     /// Moves the entries applied since the last call into `into` (which should be empty; both
@@ -78,6 +151,7 @@ impl<M: StateMachine> raftcore::engine::StateMachine for Applier<M> {
             EntryKind::Normal => Outcome::Response(self.sm.apply(index.0, entry.data)),
             // The engine tracks the configuration as of the applied index itself.
             EntryKind::Membership => {
+                self.apply_membership(entry.data);
                 self.sm.advance(index.0);
                 Outcome::Membership
             }
@@ -168,8 +242,71 @@ mod tests {
     }
 
     #[test]
+    fn membership_entries_keep_the_address_book_and_tell_a_removed_node() {
+        use raftcore::MEMBERSHIP_BYTES;
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let ids = |v: &[u32]| v.iter().map(|&i| NodeId(i)).collect::<Vec<_>>();
+        let three = Membership::new(&ids(&[1, 2, 3]), &[]).unwrap();
+        let book: AddressBook = [(1, addr(1)), (2, addr(2)), (3, addr(3))].into();
+        let mut a = Applier::new(KvStore::default(), 1, three, book);
+        assert!(a.take_book_change() && !a.take_book_change());
+        let payload = |m: Membership, ctx: &[(u32, std::net::SocketAddr)]| {
+            let mut buf = [0; MEMBERSHIP_BYTES];
+            let mut data = m.encode(&mut buf).to_vec();
+            if !ctx.is_empty() {
+                data.extend(super::super::addresses::encode_context(ctx));
+            }
+            data
+        };
+        // A learner added with its address: every node learns it.
+        let with4 = three.with_learner(NodeId(4)).unwrap();
+        let data = payload(with4, &[(4, addr(4))]);
+        a.apply(LogIndex(1), entry(1, EntryKind::Membership, &data))
+            .unwrap();
+        assert_eq!(a.book.get(&4), Some(&addr(4)));
+        assert!(a.take_book_change());
+        // Replace 1 by 4 jointly: 1 stays (outgoing) until the leave entry drops it.
+        let next = with4.with_voter(NodeId(4)).unwrap().without(NodeId(1));
+        let joint = with4.joint(&next, false).unwrap();
+        let data = payload(joint, &[]);
+        a.apply(LogIndex(2), entry(1, EntryKind::Membership, &data))
+            .unwrap();
+        assert!(a.book.contains_key(&1) && !a.removed());
+        a.apply(
+            LogIndex(3),
+            entry(1, EntryKind::Membership, raftcore::LEAVE_JOINT),
+        )
+        .unwrap();
+        assert_eq!(a.members, next);
+        // This is node 1: its own address stays, and it knows it was removed.
+        assert!(a.removed());
+        assert_eq!(a.book.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        // Another node's view of the same entries drops node 1's address.
+        let mut b = Applier::new(KvStore::default(), 2, three, [(1, addr(1))].into());
+        for (i, data) in [payload(with4, &[(4, addr(4))]), payload(joint, &[]), vec![]]
+            .iter()
+            .enumerate()
+        {
+            b.apply(
+                LogIndex(i as u64 + 1),
+                entry(1, EntryKind::Membership, data),
+            )
+            .unwrap();
+        }
+        assert_eq!(b.book.keys().copied().collect::<Vec<_>>(), vec![4]);
+        assert!(!b.removed());
+        // A context this driver cannot read is counted, the configuration still applied.
+        let mut foreign = payload(three, &[]);
+        foreign.extend_from_slice(&[9, 9]);
+        b.apply(LogIndex(4), entry(2, EntryKind::Membership, &foreign))
+            .unwrap();
+        assert_eq!((b.foreign_contexts, b.members), (1, three));
+    }
+
+    #[test]
     fn every_applied_entry_is_recorded_with_what_its_proposer_is_owed() {
-        let mut a = Applier::new(KvStore::default());
+        let members = Membership::new(&[NodeId(1)], &[]).unwrap();
+        let mut a = Applier::new(KvStore::default(), 1, members, AddressBook::new());
         let cmd = put(1, "k", "v");
         a.apply(LogIndex(1), entry(1, EntryKind::Empty, &[]))
             .unwrap();

@@ -46,6 +46,7 @@
 //! Any storage error stops the node (fail-stop): the engine steps `Input::StorageFailed`,
 //! every waiting proposal fails, and [`Node::turn`] returns the error naming the file.
 
+mod addresses;
 mod admin;
 mod apply;
 mod disk_hook;
@@ -60,7 +61,7 @@ mod sockio;
 mod stats;
 mod udp;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -77,8 +78,9 @@ use crate::logstore::WalLog;
 use crate::machine::StateMachine;
 use crate::storage::{FileIo, SnapshotStore, StdIo, Wal, WalOptions};
 use crate::transport::epoch::advance_epoch_file;
-use crate::transport::{ClusterKey, DropLog, Opener, PeerBinding, Sealer};
+use crate::transport::{ClusterKey, DropLog, Opener, Sealer};
 
+pub use addresses::{decode_context, encode_context, split_snapshot, AddressBook, SNAPSHOT_MAGIC};
 pub use disk_hook::ENOSPC_FILE;
 pub use error::NodeError;
 pub use fault::{DROP_FROM_FILE, FAULT_HOOK_VAR, TRANSFER_TO_FILE};
@@ -198,10 +200,13 @@ impl<M: StateMachine> Node<M> {
         let epoch = advance_epoch_file(&cfg.data_dir).map_err(NodeError::Epoch)?;
 
         let mut snaps = SnapshotStore::open_with(cfg.data_dir.join("snap"), io.clone())?;
+        let mut snapshot_book = None;
         if let Some((meta, bytes)) = snaps.read_all()? {
-            sm.restore(&bytes).map_err(|e| {
-                NodeError::Restore(format!("snapshot at index {}: {e}", meta.index))
-            })?;
+            let restore_error =
+                |e: String| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index));
+            let (book, state) = addresses::split_snapshot(&bytes).map_err(restore_error)?;
+            sm.restore(state).map_err(restore_error)?;
+            snapshot_book = book;
             tracing::info!(
                 index = meta.index.0,
                 term = meta.term.0,
@@ -302,13 +307,13 @@ impl<M: StateMachine> Node<M> {
             );
         }
         let sealer = Sealer::new(&key, cfg.id, epoch, MAX_UDP);
-        let peers: HashMap<u32, SocketAddr> = cfg.peers.iter().map(|p| (p.id, p.addr)).collect();
-        let mut opener = Opener::new(
-            &key,
-            cfg.id,
-            peers.iter().map(|(&id, &a)| (id, PeerBinding::Fixed(a))),
-            cfg.max_datagram(),
-        );
+        // The address book: this node, the static peer table, then the snapshot's book (the
+        // log's membership entries update it as they are applied again).
+        let mut book: addresses::AddressBook = cfg.peers.iter().map(|p| (p.id, p.addr)).collect();
+        book.extend(snapshot_book.unwrap_or_default());
+        book.insert(cfg.id, local);
+        // The allow-list and send table are filled from the book once the node is built.
+        let mut opener = Opener::new(&key, cfg.id, [], cfg.max_datagram());
         opener.accept_clients(MAX_CLIENTS);
         let waker = Arc::new(Waker::new(local).map_err(|e| NodeError::Io("waker socket", e))?);
         let waker_addr = waker
@@ -320,9 +325,10 @@ impl<M: StateMachine> Node<M> {
         let now = Instant::now();
         let latest = snaps.latest();
         let read_policy = cfg.read_policy;
-        let transport = UdpTransport::new(sock, sealer, peers, cfg.max_frame_bytes as usize);
+        let transport = UdpTransport::new(sock, sealer, cfg.max_frame_bytes as usize);
         let snapshots = SnapshotFiles::new(snaps, cfg.id);
-        let mut engine = Engine::with_snapshots(core, log, snapshots, transport, Applier::new(sm));
+        let applier = Applier::new(sm, cfg.id, applied_members, book);
+        let mut engine = Engine::with_snapshots(core, log, snapshots, transport, applier);
         engine.set_applied_membership(applied_members);
         let shared = Arc::new(Shared::new());
         let mut node = Node {
@@ -353,6 +359,7 @@ impl<M: StateMachine> Node<M> {
             fault: fault::DropHook::from_env(&data_dir_path),
             _data_dir: data_dir,
         };
+        node.sync_peers();
         if let Some(meta) = latest {
             // raft-core may stream it to followers that lag, and compact up to it.
             node.step(Input::SnapshotSaved { meta })?;

@@ -89,6 +89,8 @@ impl<M: StateMachine> Node<M> {
             ClientBody::Stats => ReplyBody::Stats(self.stats_json().to_string()),
             ClientBody::ChangeMembership(change) => return self.change_membership(change, reply),
             ClientBody::Membership => ReplyBody::Membership(self.membership_view()),
+            ClientBody::ChangeJoint(change) => return self.change_joint(change, reply),
+            ClientBody::LeaveJoint => return self.leave_joint(reply),
         };
         self.reply(reply, body);
         Ok(())
@@ -225,6 +227,7 @@ impl<M: StateMachine> Node<M> {
             self.reply(w.reply, body);
         }
         self.applied = applied;
+        self.sync_peers();
         if let Some(meta) = self.engine.snapshots_mut().take_installed() {
             // Proposals waiting for entries the snapshot replaced: their clients retry
             // (sessions keep the retry exactly-once).

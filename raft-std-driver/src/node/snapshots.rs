@@ -36,6 +36,7 @@ use std::time::Instant;
 use raftcore::engine::{ChunkAt, Snapshots};
 use raftcore::{Input, LogIndex, SnapshotMeta, SnapshotPoint};
 
+use super::addresses::{split_snapshot, BookImage};
 use super::apply::Applier;
 use super::{Node, NodeError};
 use crate::machine::StateMachine;
@@ -273,7 +274,8 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
         // The engine captures at the index the state machine applied last.
         debug_assert_eq!(machine.sm.applied_index(), index.0);
         let target = self.store.capture_target()?;
-        self.start_capture(machine.sm.image(), target, at)?;
+        let image = BookImage::new(&machine.book, machine.sm.image());
+        self.start_capture(Box::new(image), target, at)?;
         self.log_mark = machine.log_bytes;
         Ok(None)
     }
@@ -360,10 +362,11 @@ impl<M: StateMachine> Snapshots<Applier<M>> for SnapshotFiles {
         };
         // The snapshot is durable and the newest: a state machine that cannot load it could
         // not restart either.
-        machine
-            .sm
-            .restore(&bytes)
-            .map_err(|e| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index.0)))?;
+        let restore_error =
+            |e: String| NodeError::Restore(format!("snapshot at index {}: {e}", meta.index.0));
+        let (book, state) = split_snapshot(&bytes).map_err(restore_error)?;
+        machine.sm.restore(state).map_err(restore_error)?;
+        machine.installed(meta.members, book);
         self.snapshot_index = meta.index;
         self.log_mark = machine.log_bytes;
         self.installed = Some(*meta);
@@ -403,7 +406,7 @@ mod tests {
 
     /// A key-value applier that applied `n` puts.
     fn machine(n: u64) -> Applier<KvStore> {
-        let mut a = Applier::new(KvStore::default());
+        let mut a = Applier::new(KvStore::default(), 1, voters(), Default::default());
         for i in 1..=n {
             let cmd = Request {
                 client: 1,

@@ -70,6 +70,11 @@ pub struct DriverCounters {
     pub became_leader: u64,
     /// Membership changes raft-core accepted from `raft-client member` requests.
     pub membership_changes: u64,
+    /// Applied membership entries whose context carried no addresses this driver reads.
+    pub foreign_contexts: u64,
+    /// Whether this node was removed from the cluster (the applied configuration no longer
+    /// lists it, after it was a member): it then no longer votes or campaigns.
+    pub removed: bool,
     /// How long each WAL sync took (the metrics endpoint's histogram).
     pub fsync: Latency,
 }
@@ -142,6 +147,8 @@ fn to_json(
             "compactions": d.compactions,
             "became_leader": d.became_leader,
             "membership_changes": d.membership_changes,
+            "foreign_contexts": d.foreign_contexts,
+            "removed": d.removed,
             "fsync_count": d.fsync.count,
             "fsync_seconds": d.fsync.sum_seconds(),
         },
@@ -185,19 +192,33 @@ impl<M: StateMachine> Node<M> {
             snapshots: snaps.captured,
             snapshots_installed: snaps.installs,
             became_leader: self.events.became_leader,
+            foreign_contexts: self.engine.machine().foreign_contexts,
             rx_buffer_drops: self.sock_inode.and_then(sockio::kernel_drops).unwrap_or(0),
             ..self.counters.clone()
         }
     }
 
-    /// The counters: transport drops by reason, raft-core's, the driver's.
+    /// The counters: transport drops by reason, raft-core's, the driver's; and the peers:
+    /// the allow-list (`allow_list`: the node ids whose datagrams are accepted) and the send
+    /// table (`send_to`), both rebuilt from the address book (`addresses`).
     pub fn stats_json(&self) -> Value {
-        to_json(
+        let mut v = to_json(
             &self.status(),
             self.opener.counters(),
             self.core().stats(),
             &self.counters(),
-        )
+        );
+        let addresses: serde_json::Map<String, Value> = self
+            .addresses()
+            .into_iter()
+            .map(|(id, a)| (id.to_string(), json!(a.to_string())))
+            .collect();
+        v["peers"] = json!({
+            "allow_list": self.opener.peer_ids(),
+            "send_to": self.engine.transport().peer_ids(),
+            "addresses": addresses,
+        });
+        v
     }
 
     pub(super) fn write_stats(&self) {

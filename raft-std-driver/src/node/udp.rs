@@ -6,7 +6,8 @@
 //! ([`UdpTransport::send_queued`]): when full, before every WAL sync (so appends still leave
 //! before the leader's fsync) and at the end of each turn.
 //!
-//! Nothing here stops the node: a message to a node outside the peer table is dropped, and a
+//! Nothing here stops the node: a message to a node outside the peer table (rebuilt from the
+//! address book, see `addresses.rs`) is dropped, and a
 //! frame that cannot be encoded, sealed or sent is counted and dropped (raft retries).
 //!
 //! The receiving side is here too ([`Node::receive`], [`Node::on_datagram`]): datagrams come
@@ -59,23 +60,30 @@ pub(super) struct UdpTransport {
 }
 
 impl UdpTransport {
-    /// Sends through `sock`, sealed by `sealer`, to the addresses of `peers`; raft frames of at
-    /// most `max_frame_bytes`.
-    pub(super) fn new(
-        sock: UdpSocket,
-        sealer: Sealer,
-        peers: HashMap<u32, SocketAddr>,
-        max_frame_bytes: usize,
-    ) -> UdpTransport {
+    /// Sends through `sock`, sealed by `sealer`, raft frames of at most `max_frame_bytes`, to
+    /// no peer until [`UdpTransport::set_peers`].
+    pub(super) fn new(sock: UdpSocket, sealer: Sealer, max_frame_bytes: usize) -> UdpTransport {
         UdpTransport {
             sock,
             sealer,
-            peers,
+            peers: HashMap::new(),
             max_frame_bytes,
             frame: Vec::new(),
             queue: SendQueue::new(),
             counters: SendCounters::default(),
         }
+    }
+
+    /// Sends raft messages to these peers from now on (messages to anyone else are dropped).
+    pub(super) fn set_peers(&mut self, peers: HashMap<u32, SocketAddr>) {
+        self.peers = peers;
+    }
+
+    /// The ids raft messages can be sent to, ascending.
+    pub(super) fn peer_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.peers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The socket (the node loop receives on it).

@@ -42,7 +42,8 @@
 //! # Allow-listing
 //!
 //! The sender id must be configured and, for nodes, bound to the address the datagram came
-//! from ([`PeerBinding::Fixed`]). Frames claiming the receiver's own id are refused as
+//! from ([`PeerBinding::Fixed`]). A node's list follows its address book, which membership
+//! changes update ([`Opener::set_peers`]). Frames claiming the receiver's own id are refused as
 //! `UnknownPeer` (a reflected frame). Clients are the exception: ids at or above
 //! [`CLIENT_ID_MIN`] roam and are admitted on their first authentic datagram
 //! ([`Opener::accept_clients`]). Everything refused is counted in [`DropCounters`].

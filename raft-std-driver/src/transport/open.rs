@@ -52,6 +52,8 @@ struct Clients {
 pub struct Opener {
     cipher: XChaCha20Poly1305,
     peers: HashMap<u32, Peer>,
+    /// The replay windows of nodes dropped from the allow-list (see [`Opener::set_peers`]).
+    retired: HashMap<u32, ReplayWindow>,
     clients: Option<Clients>,
     max_datagram: usize,
     buf: Vec<u8>,
@@ -87,11 +89,45 @@ impl Opener {
         Opener {
             cipher: XChaCha20Poly1305::new(key.as_bytes().into()),
             peers,
+            retired: HashMap::new(),
             clients: None,
             max_datagram,
             buf: Vec::with_capacity(max_datagram),
             counters: DropCounters::default(),
         }
+    }
+
+    /// Replaces the allow-list of nodes with `peers` (an entry for `local_id` is ignored): a
+    /// sender no longer listed is refused as [`DropReason::UnknownPeer`] from now on. A sender
+    /// kept keeps its replay window (so nothing it sent before can be replayed), also when
+    /// its address changes; so does a sender listed again after it was dropped (its window
+    /// is kept aside meanwhile: one per node id ever dropped, which only membership changes
+    /// make). A new one starts with a fresh window. Clients are not affected.
+    pub fn set_peers(
+        &mut self,
+        local_id: u32,
+        peers: impl IntoIterator<Item = (u32, PeerBinding)>,
+    ) {
+        let mut old = std::mem::take(&mut self.peers);
+        for (id, binding) in peers {
+            if id == local_id {
+                continue;
+            }
+            let window = match old.remove(&id) {
+                Some(p) => p.window,
+                None => self.retired.remove(&id).unwrap_or_default(),
+            };
+            self.peers.insert(id, Peer { binding, window });
+        }
+        self.retired
+            .extend(old.into_iter().map(|(id, p)| (id, p.window)));
+    }
+
+    /// The node ids on the allow-list, ascending.
+    pub fn peer_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.peers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Checks and decrypts `datagram`, received from `from`. Every refusal is counted in

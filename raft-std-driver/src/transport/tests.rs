@@ -181,6 +181,45 @@ fn unknown_sender_and_own_id_are_unknown_peers() {
 }
 
 #[test]
+fn a_new_allow_list_drops_removed_senders_admits_new_ones_and_keeps_replay_windows() {
+    let mut o = opener();
+    let mut two = Sealer::new(&key(1), 2, 7, MAX);
+    let mut three = Sealer::new(&key(1), 3, 7, MAX);
+    let mut four = Sealer::new(&key(1), 4, 7, MAX);
+    let old = sealed(&mut two, b"before");
+    assert!(o.open(addr(9002), &old).is_ok());
+    // Node 3 removed, node 4 added, node 2 moved to another port; our own id ignored.
+    o.set_peers(
+        1,
+        [
+            (1, PeerBinding::Fixed(addr(9001))),
+            (2, PeerBinding::Fixed(addr(9102))),
+            (4, PeerBinding::Fixed(addr(9004))),
+        ],
+    );
+    assert_eq!(o.peer_ids(), vec![2, 4]);
+    assert_eq!(
+        o.open(addr(9003), &sealed(&mut three, b"vote for me")),
+        Err(DropReason::UnknownPeer)
+    );
+    assert!(o.open(addr(9004), &sealed(&mut four, b"hello")).is_ok());
+    // Node 2's window survived: its earlier datagram cannot be replayed from the new address.
+    assert_eq!(o.open(addr(9102), &old), Err(DropReason::Replayed));
+    assert_eq!(
+        o.open(addr(9002), &sealed(&mut two, b"old port")),
+        Err(DropReason::AddressMismatch)
+    );
+    assert!(o.open(addr(9102), &sealed(&mut two, b"new port")).is_ok());
+    // Node 3 listed again: what it sent before it was dropped is still a replay.
+    let mut o = opener();
+    let before = sealed(&mut three, b"append");
+    assert!(o.open(addr(9003), &before).is_ok());
+    o.set_peers(1, [(2, PeerBinding::Fixed(addr(9002)))]);
+    o.set_peers(1, [(3, PeerBinding::Fixed(addr(9003)))]);
+    assert_eq!(o.open(addr(9003), &before), Err(DropReason::Replayed));
+}
+
+#[test]
 fn a_known_sender_from_another_address_is_a_mismatch() {
     let mut o = opener();
     let mut s = Sealer::new(&key(1), 2, 7, MAX);
