@@ -248,6 +248,7 @@ fn a_new_leader_always_has_bytes_for_its_empty_entry() {
             lease_reads: false,
             wide_changes: false,
             joint_changes: false,
+            leader_cuts: false,
         },
         seed: 2988,
         actions,

@@ -88,6 +88,12 @@ pub struct SimConfig {
     /// is demoted while every learner is promoted, in one joint configuration (left by the
     /// leader by itself or by a later change asking to leave); see `Cluster::change_member`.
     pub joint_changes: bool,
+    /// Random schedules cut the links into the current leader (or both links between it and
+    /// one other node), run clocks until a node acts (`Action::Elapse`) and read on every node
+    /// more often: an old leader cut off from the cluster keeps counting its lease while
+    /// another node times out, wins and commits writes (the bug catalogue's lease search). Off,
+    /// a seed draws the same schedule as before this knob existed.
+    pub leader_cuts: bool,
 }
 
 impl Default for SimConfig {
@@ -109,6 +115,7 @@ impl Default for SimConfig {
             lease_reads: false,
             wide_changes: false,
             joint_changes: false,
+            leader_cuts: false,
         }
     }
 }

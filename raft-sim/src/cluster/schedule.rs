@@ -11,6 +11,9 @@ use crate::SimRng;
 impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
     /// Draws the next action of a random schedule.
     pub fn random_action(&self, rng: &mut SimRng, faults: bool) -> Action {
+        if self.sim.leader_cuts {
+            return self.leader_cut_action(rng, faults);
+        }
         let n = self.nodes.len() as u32;
         let node = rng.in_range(0, n) as u8;
         let r = rng.in_range(0, 1000);
@@ -44,6 +47,53 @@ impl<const P: usize, const L: usize, const F: usize> Cluster<P, L, F> {
             975..=984 => Action::Partition(0),
             _ => Action::Garbage(node, rng.next_u64()),
         }
+    }
+
+    /// Draws the next action of a random schedule with [`SimConfig::leader_cuts`]: cuts
+    /// around the current leader (healed later by a random action), clocks that run until a
+    /// node acts, and more reads and writes than [`Cluster::random_action`]'s weights. Nothing
+    /// here follows a script: the leader is the only thing looked at, to aim the cuts.
+    ///
+    /// [`SimConfig::leader_cuts`]: super::SimConfig::leader_cuts
+    fn leader_cut_action(&self, rng: &mut SimRng, faults: bool) -> Action {
+        let n = self.nodes.len() as u32;
+        let node = rng.in_range(0, n) as u8;
+        let r = rng.in_range(0, 1000);
+        let idx = rng.in_range(0, 1 << 16) as u16;
+        match r {
+            0..=129 => Action::Tick(node),
+            130..=479 => Action::Deliver(idx),
+            480..=579 => Action::Propose(node),
+            580..=699 => Action::Read(node),
+            700..=749 => Action::Elapse(node),
+            750..=769 => Action::Capture(node),
+            770..=774 => Action::Member(node, rng.in_range(0, 3) as u8),
+            775..=779 => Action::Transfer(node, rng.in_range(0, n) as u8),
+            _ if !faults => Action::Deliver(idx),
+            780..=829 => self.cut_around_leader(rng.in_range(0, n) as usize),
+            830..=839 => Action::Partition(0),
+            840..=879 => Action::Drop(idx),
+            880..=909 => Action::Duplicate(idx),
+            910..=929 => Action::Crash(node),
+            930..=964 => Action::Restart(node),
+            _ => Action::Garbage(node, rng.next_u64()),
+        }
+    }
+
+    /// A cut around the current leader: every link into it (`other` is the leader), or both
+    /// links between it and `other`. Without a leader the partition stays as it is.
+    fn cut_around_leader(&self, other: usize) -> Action {
+        let Some(l) = self.leader() else {
+            return Action::Partition(self.net.cut);
+        };
+        let mask = if other == l {
+            (0..self.nodes.len())
+                .filter(|&from| from != l)
+                .fold(0u64, |m, from| m | 1 << (from * 8 + l))
+        } else {
+            1 << (other * 8 + l) | 1 << (l * 8 + other)
+        };
+        Action::Partition(mask)
     }
 
     /// Runs `steps` random actions from `rng`.

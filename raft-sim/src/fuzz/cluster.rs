@@ -145,6 +145,8 @@ impl ClusterCase {
             // Another value in four of the same two bits: membership changes also go by joint
             // consensus (five-node cases change membership; three-node ones ignore it).
             joint_changes: b1 >> 4 & 3 == 3,
+            // The schedule is decoded from the bytes, not drawn at random.
+            leader_cuts: false,
         };
         ClusterCase {
             sim,
@@ -183,7 +185,7 @@ impl ClusterCase {
              {},\n            log_bytes: {},\n            pre_vote: {},\n            \
              check_quorum: {},\n            election_ticks: {},\n            heartbeat_ticks: \
              {},\n            large_proposals: {},\n            lease_reads: {},\n            \
-             wide_changes: {},\n            joint_changes: {},\n        }},\n        \
+             wide_changes: {},\n            joint_changes: {},\n            leader_cuts: {},\n        }},\n        \
              seed: {},\n        \
              actions: vec![\n",
             s.nodes,
@@ -202,6 +204,7 @@ impl ClusterCase {
             s.lease_reads,
             s.wide_changes,
             s.joint_changes,
+            s.leader_cuts,
             self.seed
         ));
         for line in self.actions.chunks(6) {
