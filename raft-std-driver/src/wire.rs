@@ -5,6 +5,7 @@
 //! [TAG_RAFT   = 1][raft-core codec frame]          node -> node
 //! [TAG_CLIENT = 2][postcard ClientRequest]         client -> node
 //! [TAG_REPLY  = 3][postcard ServerReply]           node -> client
+//! [TAG_REMOVED = 4][postcard u64 applied index]    node -> a node removed from the cluster
 //! ```
 //!
 //! The tag sits inside the sealed payload, so it is authenticated like everything else.
@@ -19,6 +20,9 @@ pub const TAG_RAFT: u8 = 1;
 pub const TAG_CLIENT: u8 = 2;
 /// A [`ServerReply`] follows.
 pub const TAG_REPLY: u8 = 3;
+/// A removal notice follows: the sender's applied index, whose configuration no longer has
+/// the receiver (see `node/retire.rs`).
+pub const TAG_REMOVED: u8 = 4;
 
 /// A client's request to a node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Membership change on real `raft-node` processes over UDP: three voters and a fourth node in
 //! every peer table; it joins as a learner, is promoted, the leader is removed, and the
-//! cluster goes on. Every wait is bounded; no test asserts a wall-clock duration.
+//! cluster goes on; a node removed while it was down is told so when it comes back, and stops
+//! sending. Every wait is bounded; no test asserts a wall-clock duration.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use raft_std_driver::local::LocalCluster;
 
 mod common;
 
-use common::{eventually, get, opts, put, raft_node, refused};
+use common::{eventually, get, opts, put, raft_node, refused, stats};
 use raft_std_driver::storage::SnapshotStore;
 
 #[test]
@@ -277,4 +278,81 @@ fn raft_client_replaces_a_voter_in_one_joint_step_and_joint_changes_refuse_a_sec
     assert!(show.contains(&format!("3 {addr3}")), "{show}");
     ok(&["put", "after", "replace"]);
     assert_eq!(ok(&["get", "after"]).trim(), "replace");
+}
+
+/// A node removed while it was down never applies its removal: raft-core still counts it a
+/// voter and it would pre-vote every election timeout for ever. The members authenticate its
+/// datagrams, refuse them as `removed_peer` and tell it (sealed) that it was removed; it goes
+/// quiet, so the members' refusals stop growing.
+#[test]
+fn a_node_removed_while_down_is_told_when_it_returns_and_stops_sending() {
+    let mut cluster = LocalCluster::start(raft_node(), 3, &[]).expect("start nodes");
+    let mut client = cluster.client(opts()).unwrap();
+    let (leader, _) = cluster
+        .wait_for_leader(&mut client, None, 0, Duration::from_secs(10))
+        .expect("a leader");
+    client.set_target(leader);
+    put(&mut client, "before", "1");
+    let gone = (1..=3).find(|&id| id != leader).unwrap();
+    let members: Vec<u32> = (1..=3).filter(|&id| id != gone).collect();
+    cluster.kill(gone).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let view = loop {
+        match client.change_membership(MemberChange::Remove(gone)) {
+            Ok(view) => break view,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("remove {gone}: {e}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("remove {gone}: {e}"),
+        }
+    };
+    assert!(!view.voters.contains(&gone), "{view}");
+    put(&mut client, "after", "2");
+
+    // Back with its old log: it times out, pre-votes, and is told.
+    cluster.restart(gone).unwrap();
+    let told = eventually(30, || stats(&mut client, gone)["driver"]["quiet"] == true);
+    let seen = stats(&mut client, gone);
+    assert!(told, "node {gone} was never told it was removed: {seen:#}");
+    assert_eq!(seen["driver"]["removed"], true, "{seen:#}");
+    assert!(seen["driver"]["removal_notices_received"].as_u64() >= Some(1));
+    let sent: u64 = members
+        .iter()
+        .map(|&id| {
+            stats(&mut client, id)["driver"]["removal_notices_sent"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(sent >= 1, "no member sent a removal notice");
+
+    // Quiet: over many election timeouts (150-300 ms each) its pre-votes stop, and so do the
+    // members' refusals of its datagrams (counted whatever their reason).
+    let sample = |client: &mut Client| -> (u64, u64) {
+        let refused: u64 = members
+            .iter()
+            .map(|&id| {
+                let t = &stats(client, id)["transport"];
+                ["removed_peer", "unknown_peer", "bad_tag"]
+                    .iter()
+                    .map(|r| t[r].as_u64().unwrap())
+                    .sum::<u64>()
+            })
+            .sum();
+        let pre_votes = stats(client, gone)["core"]["pre_votes"].as_u64().unwrap();
+        (refused, pre_votes)
+    };
+    let first = sample(&mut client);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = sample(&mut client);
+    assert_eq!(
+        first, second,
+        "node {gone} still sends after it was told (members' refusals, its pre-votes)"
+    );
+    assert!(first.0 >= 1, "the members never refused node {gone}");
+    // The cluster goes on without it.
+    put(&mut client, "later", "3");
+    assert_eq!(get(&mut client, "later"), Response::Value(Some("3".into())));
+    assert_ne!(stats(&mut client, gone)["role"], "leader");
 }

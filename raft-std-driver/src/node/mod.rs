@@ -55,6 +55,7 @@ mod fault;
 mod handle;
 mod metrics;
 mod noio;
+mod retire;
 mod serve;
 mod snapshots;
 mod sockio;
@@ -162,6 +163,8 @@ pub struct Node<M: StateMachine = KvStore> {
     _data_dir: crate::storage::DataDir,
     /// The chaos tests' fault hook (`None` unless turned on; see `fault.rs`).
     fault: Option<fault::DropHook>,
+    /// Removal notices sent and received; quiet once told (see `retire.rs`).
+    retirement: retire::Retirement,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -357,6 +360,7 @@ impl<M: StateMachine> Node<M> {
             waker,
             waker_addr,
             fault: fault::DropHook::from_env(&data_dir_path),
+            retirement: retire::Retirement::default(),
             _data_dir: data_dir,
         };
         node.sync_peers();
@@ -462,7 +466,10 @@ impl<M: StateMachine> Node<M> {
         let cap = 2 * self.cfg.election_ticks.max(2);
         let mut ticks = 0;
         while self.next_tick <= now && ticks < cap {
-            self.step(Input::Tick)?;
+            // A node told it was removed keeps time but never times out (see `retire.rs`).
+            if !self.retirement.is_quiet() {
+                self.step(Input::Tick)?;
+            }
             self.next_tick += self.cfg.tick;
             ticks += 1;
         }
@@ -479,6 +486,7 @@ impl<M: StateMachine> Node<M> {
         self.events.proposal = None;
         let r = self.engine.step(input, &mut self.events);
         self.settle();
+        self.resume_if_added_back();
         r?;
         Ok(self.events.proposal.take())
     }

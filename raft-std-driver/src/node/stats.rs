@@ -72,9 +72,17 @@ pub struct DriverCounters {
     pub membership_changes: u64,
     /// Applied membership entries whose context carried no addresses this driver reads.
     pub foreign_contexts: u64,
-    /// Whether this node was removed from the cluster (the applied configuration no longer
-    /// lists it, after it was a member): it then no longer votes or campaigns.
+    /// Whether this node was removed from the cluster: the applied configuration no longer
+    /// lists it, after it was a member (it then no longer votes or campaigns), or a member
+    /// told it so (`quiet`).
     pub removed: bool,
+    /// Whether a member told this node it was removed, so it stopped campaigning until a
+    /// newer configuration reaches it (see `node/retire.rs`).
+    pub quiet: bool,
+    /// Removal notices sent to nodes removed from the cluster that still send.
+    pub removal_notices_sent: u64,
+    /// Removal notices received (believed or not).
+    pub removal_notices_received: u64,
     /// How long each WAL sync took (the metrics endpoint's histogram).
     pub fsync: Latency,
 }
@@ -149,6 +157,9 @@ fn to_json(
             "membership_changes": d.membership_changes,
             "foreign_contexts": d.foreign_contexts,
             "removed": d.removed,
+            "quiet": d.quiet,
+            "removal_notices_sent": d.removal_notices_sent,
+            "removal_notices_received": d.removal_notices_received,
             "fsync_count": d.fsync.count,
             "fsync_seconds": d.fsync.sum_seconds(),
         },
@@ -194,6 +205,10 @@ impl<M: StateMachine> Node<M> {
             became_leader: self.events.became_leader,
             foreign_contexts: self.engine.machine().foreign_contexts,
             rx_buffer_drops: self.sock_inode.and_then(sockio::kernel_drops).unwrap_or(0),
+            removed: self.counters.removed || self.retirement.is_quiet(),
+            quiet: self.retirement.is_quiet(),
+            removal_notices_sent: self.retirement.sent,
+            removal_notices_received: self.retirement.received,
             ..self.counters.clone()
         }
     }

@@ -32,7 +32,7 @@ use raftcore::{Input, Message};
 use super::sockio::{SendQueue, RECV_BATCH};
 use super::{Node, NodeError, BATCH};
 use crate::machine::StateMachine;
-use crate::transport::{notice_for, read_notice, DropReason, Sealer, CLIENT_ID_MIN};
+use crate::transport::{notice_for, read_notice, sender_of, DropReason, Sealer, CLIENT_ID_MIN};
 use crate::wire::{self, ClientRequest, ReplyBody, ServerReply};
 
 /// What the transport counts (reported in `stats.json`'s `driver` section).
@@ -94,6 +94,13 @@ impl UdpTransport {
     /// Sends a reply to a client's request `id` at `addr`.
     pub(super) fn reply(&mut self, addr: SocketAddr, id: u64, body: ReplyBody) {
         wire::encode(wire::TAG_REPLY, &ServerReply { id, body }, &mut self.frame);
+        self.send_frame(addr);
+    }
+
+    /// Tells a node removed from the cluster, at `addr`, that this node's configuration as of
+    /// its applied `index` no longer has it (see `retire.rs`).
+    pub(super) fn removal_notice(&mut self, addr: SocketAddr, index: u64) {
+        wire::encode(wire::TAG_REMOVED, &index, &mut self.frame);
         self.send_frame(addr);
     }
 
@@ -198,7 +205,13 @@ impl<M: StateMachine> Node<M> {
                 o.sender
             }
             Err(reason) => {
+                let removed = (reason == DropReason::Removed)
+                    .then(|| sender_of(datagram))
+                    .flatten();
                 let theirs = read_notice(datagram);
+                if let Some(sender) = removed {
+                    self.tell_removed(sender, from);
+                }
                 self.report_refusal(from, reason, theirs);
                 return Ok(());
             }
@@ -209,6 +222,13 @@ impl<M: StateMachine> Node<M> {
         let plain = std::mem::take(&mut self.plain);
         let r = match plain.split_first() {
             Some((&wire::TAG_RAFT, frame)) => self.on_raft_frame(sender, frame),
+            Some((&wire::TAG_REMOVED, body)) if sender < CLIENT_ID_MIN => {
+                match wire::decode::<u64>(body) {
+                    Some(index) => self.told_removed(sender, index),
+                    None => self.counters.bad_payload += 1,
+                }
+                Ok(())
+            }
             Some((&wire::TAG_CLIENT, body)) => match wire::decode_command(body) {
                 // The common request, borrowed from the plaintext buffer (no allocation).
                 Some((id, cmd)) => self.on_command(from, id, cmd),
@@ -247,6 +267,11 @@ impl<M: StateMachine> Node<M> {
             return;
         }
         match reason {
+            DropReason::Removed => tracing::info!(
+                %from,
+                suppressed,
+                "dropped a datagram from a node removed from the cluster (told it so)"
+            ),
             DropReason::Replayed | DropReason::TooOld => tracing::info!(
                 %from,
                 %reason,

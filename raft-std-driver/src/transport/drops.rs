@@ -19,11 +19,15 @@ pub enum DropReason {
     UnknownPeer,
     /// A configured sender id arriving from an address other than the one bound to it.
     AddressMismatch,
+    /// An authentic, fresh datagram from a node that was on the allow-list and was dropped
+    /// from it: a node removed from the configuration that does not know it yet. The node
+    /// answers it with a sealed removal notice (see `node/retire.rs`).
+    Removed,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::Malformed,
         DropReason::Oversized,
         DropReason::BadTag,
@@ -31,6 +35,7 @@ impl DropReason {
         DropReason::TooOld,
         DropReason::UnknownPeer,
         DropReason::AddressMismatch,
+        DropReason::Removed,
     ];
 
     /// A short snake_case name, as used in logs and counters.
@@ -43,6 +48,7 @@ impl DropReason {
             DropReason::TooOld => "too_old",
             DropReason::UnknownPeer => "unknown_peer",
             DropReason::AddressMismatch => "address_mismatch",
+            DropReason::Removed => "removed_peer",
         }
     }
 }
@@ -60,6 +66,7 @@ impl DropReason {
             DropReason::AddressMismatch => {
                 "a known node id from another address than its --peer one"
             }
+            DropReason::Removed => "a node removed from the cluster (it is told so, sealed)",
         }
     }
 }
@@ -98,7 +105,7 @@ impl DropCounters {
 
 impl fmt::Display for DropCounters {
     /// `accepted=12 malformed=0 oversized=1 bad_tag=0 replayed=2 too_old=0 unknown_peer=0
-    /// address_mismatch=0`
+    /// address_mismatch=0 removed_peer=0`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "accepted={}", self.accepted)?;
         for r in DropReason::ALL {

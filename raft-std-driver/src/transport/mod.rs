@@ -46,7 +46,9 @@
 //! changes update ([`Opener::set_peers`]). Frames claiming the receiver's own id are refused as
 //! `UnknownPeer` (a reflected frame). Clients are the exception: ids at or above
 //! [`CLIENT_ID_MIN`] roam and are admitted on their first authentic datagram
-//! ([`Opener::accept_clients`]). Everything refused is counted in [`DropCounters`].
+//! ([`Opener::accept_clients`]). A node dropped from the list (removed from the cluster) is
+//! still authenticated, then refused as `Removed`, so that the node can tell it (sealed) that
+//! it was removed. Everything refused is counted in [`DropCounters`].
 //!
 //! # Reporting refusals
 //!
@@ -73,5 +75,5 @@ pub use drops::{DropCounters, DropReason};
 pub use frame::{HEADER_LEN, MAGIC_VERSION, OVERHEAD, TAG_LEN};
 pub use key::{ClusterKey, KeyError};
 pub use notice::{notice_for, read_notice, NOTICE_MAGIC};
-pub use open::{Opened, Opener, PeerBinding, CLIENT_ID_MIN};
+pub use open::{sender_of, Opened, Opener, PeerBinding, CLIENT_ID_MIN};
 pub use seal::{SealError, Sealer};

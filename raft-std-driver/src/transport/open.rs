@@ -37,6 +37,12 @@ pub struct Opened<'a> {
     pub plaintext: &'a [u8],
 }
 
+/// The sender id in `datagram`'s header (`None` if it has no header). Authenticated only once
+/// [`Opener::open`] accepted the datagram or refused it as [`DropReason::Removed`].
+pub fn sender_of(datagram: &[u8]) -> Option<u32> {
+    Header::read(datagram).map(|h| h.sender)
+}
+
 /// Sender ids at or above this are clients: never configured one by one, admitted on their
 /// first authentic datagram when [`Opener::accept_clients`] is on (see its docs).
 pub const CLIENT_ID_MIN: u32 = 0x8000_0000;
@@ -98,7 +104,8 @@ impl Opener {
     }
 
     /// Replaces the allow-list of nodes with `peers` (an entry for `local_id` is ignored): a
-    /// sender no longer listed is refused as [`DropReason::UnknownPeer`] from now on. A sender
+    /// sender no longer listed is refused from now on, as [`DropReason::Removed`] when its
+    /// datagram authenticates (else as [`DropReason::BadTag`]). A sender
     /// kept keeps its replay window (so nothing it sent before can be replayed), also when
     /// its address changes; so does a sender listed again after it was dropped (its window
     /// is kept aside meanwhile: one per node id ever dropped, which only membership changes
@@ -198,6 +205,19 @@ impl Opener {
                 peer.window.check(header.counter).map_err(stale)?;
                 false
             }
+            None if self.retired.contains_key(&header.sender) => {
+                // A node dropped from the allow-list: authenticated like a peer (from any
+                // address: it may have moved), so that only the real node is told it was
+                // removed, then refused.
+                if let Some(w) = self.retired.get(&header.sender) {
+                    w.check(header.counter).map_err(stale)?;
+                }
+                self.decrypt(datagram)?;
+                if let Some(w) = self.retired.get_mut(&header.sender) {
+                    w.mark(header.counter);
+                }
+                return Err(DropReason::Removed);
+            }
             None => {
                 let clients = self
                     .clients
@@ -210,23 +230,7 @@ impl Opener {
                 true
             }
         };
-
-        let (head, rest) = datagram.split_at(HEADER_LEN);
-        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        self.buf.clear();
-        self.buf.extend_from_slice(ciphertext);
-        let nonce = XNonce::from_slice(&head[NONCE_AT..HEADER_LEN]);
-        // `tag` is exactly TAG_LEN bytes: `rest` holds at least TAG_LEN (checked against
-        // OVERHEAD above) and was split TAG_LEN from its end.
-        let tag = Tag::from_slice(tag);
-        if self
-            .cipher
-            .decrypt_in_place_detached(nonce, head, &mut self.buf, tag)
-            .is_err()
-        {
-            self.buf.clear();
-            return Err(DropReason::BadTag);
-        }
+        self.decrypt(datagram)?;
         // Authentic: only now may the window move (or a client's window be created).
         if !is_client {
             if let Some(peer) = self.peers.get_mut(&header.sender) {
@@ -248,5 +252,27 @@ impl Opener {
                 .mark(header.counter);
         }
         Ok((header.sender, header.counter))
+    }
+
+    /// Authenticates `datagram` (at least [`OVERHEAD`] bytes, its header read) and decrypts
+    /// it into the buffer.
+    fn decrypt(&mut self, datagram: &[u8]) -> Result<(), DropReason> {
+        let (head, rest) = datagram.split_at(HEADER_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        self.buf.clear();
+        self.buf.extend_from_slice(ciphertext);
+        let nonce = XNonce::from_slice(&head[NONCE_AT..HEADER_LEN]);
+        // `tag` is exactly TAG_LEN bytes: `rest` holds at least TAG_LEN (checked against
+        // OVERHEAD by the caller) and was split TAG_LEN from its end.
+        let tag = Tag::from_slice(tag);
+        if self
+            .cipher
+            .decrypt_in_place_detached(nonce, head, &mut self.buf, tag)
+            .is_err()
+        {
+            self.buf.clear();
+            return Err(DropReason::BadTag);
+        }
+        Ok(())
     }
 }

@@ -200,7 +200,7 @@ fn a_new_allow_list_drops_removed_senders_admits_new_ones_and_keeps_replay_windo
     assert_eq!(o.peer_ids(), vec![2, 4]);
     assert_eq!(
         o.open(addr(9003), &sealed(&mut three, b"vote for me")),
-        Err(DropReason::UnknownPeer)
+        Err(DropReason::Removed)
     );
     assert!(o.open(addr(9004), &sealed(&mut four, b"hello")).is_ok());
     // Node 2's window survived: its earlier datagram cannot be replayed from the new address.
@@ -217,6 +217,43 @@ fn a_new_allow_list_drops_removed_senders_admits_new_ones_and_keeps_replay_windo
     o.set_peers(1, [(2, PeerBinding::Fixed(addr(9002)))]);
     o.set_peers(1, [(3, PeerBinding::Fixed(addr(9003)))]);
     assert_eq!(o.open(addr(9003), &before), Err(DropReason::Replayed));
+}
+
+#[test]
+fn a_removed_node_is_authenticated_before_it_is_refused_as_removed() {
+    let mut o = opener();
+    let mut three = Sealer::new(&key(1), 3, 7, MAX);
+    assert!(o.open(addr(9003), &sealed(&mut three, b"append")).is_ok());
+    o.set_peers(1, [(2, PeerBinding::Fixed(addr(9002)))]);
+    // Authentic and fresh, from any address (it may have moved): refused as removed, and the
+    // sender is the one sealed in the header.
+    let vote = sealed(&mut three, b"pre-vote");
+    assert_eq!(o.open(addr(9003), &vote), Err(DropReason::Removed));
+    assert_eq!(sender_of(&vote), Some(3));
+    let moved = sealed(&mut three, b"pre-vote");
+    assert_eq!(o.open(addr(7777), &moved), Err(DropReason::Removed));
+    // Its replay is a replay; a forgery in its name (wrong key, or a flipped byte) is a bad
+    // tag: neither may make the node send a removal notice.
+    assert_eq!(o.open(addr(9003), &vote), Err(DropReason::Replayed));
+    let mut forger = Sealer::new(&key(9), 3, 8, MAX);
+    let forged = sealed(&mut forger, b"pre-vote");
+    assert_eq!(o.open(addr(9003), &forged), Err(DropReason::BadTag));
+    let mut flipped = sealed(&mut three, b"pre-vote");
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert_eq!(o.open(addr(9003), &flipped), Err(DropReason::BadTag));
+    // A node never listed is still an unknown peer, authenticated or not.
+    let mut five = Sealer::new(&key(1), 5, 7, MAX);
+    assert_eq!(
+        o.open(addr(9005), &sealed(&mut five, b"hello")),
+        Err(DropReason::UnknownPeer)
+    );
+    let mut want = only(Some(DropReason::Removed), 2, 1);
+    want.record(DropReason::Replayed);
+    want.record(DropReason::BadTag);
+    want.record(DropReason::BadTag);
+    want.record(DropReason::UnknownPeer);
+    assert_eq!(*o.counters(), want);
 }
 
 #[test]
@@ -248,7 +285,7 @@ fn counters_display_every_reason() {
     assert_eq!(
         c.to_string(),
         "accepted=3 malformed=0 oversized=0 bad_tag=1 replayed=0 too_old=0 unknown_peer=0 \
-         address_mismatch=0"
+         address_mismatch=0 removed_peer=0"
     );
     assert_eq!(c.dropped(), 1);
 }

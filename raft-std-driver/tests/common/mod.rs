@@ -89,6 +89,16 @@ pub fn leader_client(cluster: &mut LocalCluster) -> (Client, u32, u64) {
     (client, leader, term)
 }
 
+/// Node `id`'s `stats.json` counters, asked through `client` (up to 50 attempts).
+pub fn stats(client: &mut Client, id: u32) -> serde_json::Value {
+    for _ in 0..50 {
+        if let Ok(Some(v)) = client.stats(id) {
+            return v;
+        }
+    }
+    panic!("node {id} does not answer the stats request");
+}
+
 /// Polls until `f` holds or `secs` pass.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
