@@ -157,42 +157,49 @@ fn a_learner_is_added_and_promoted_and_the_removed_leader_is_replaced() {
     );
 }
 
-#[test]
-fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
-    let cluster = LocalCluster::start_with_voters(raft_node(), 4, 3, &[]).expect("start nodes");
-    let mut base = vec![
-        "--key-file".to_string(),
-        cluster.key_file().display().to_string(),
-        "--timeout-ms".into(),
-        "10000".into(),
-    ];
-    for p in cluster.peers() {
-        base.push("--peer".into());
-        base.push(p.to_string());
+/// `raft-client` aimed at a cluster (its `--peer` table and key, a 10 s deadline).
+struct Cli {
+    base: Vec<String>,
+}
+
+impl Cli {
+    fn new(cluster: &LocalCluster) -> Cli {
+        let mut base = common::client_flags(cluster);
+        base.extend(["--timeout-ms".to_string(), "10000".to_string()]);
+        Cli { base }
     }
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_raft-client"))
-            .args(&base)
-            .args(args)
-            .env("RUST_BACKTRACE", "1")
-            .output()
-            .unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let out = run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut all: Vec<&str> = self.base.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        common::run(common::raft_client(), &all)
+    }
+
+    /// Runs `args`, which must succeed: its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
         assert!(out.status.success(), "{args:?}: {out:?}");
-        stdout
-    };
-    let fails = |args: &[&str], needle: &str| {
-        let out = run(args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `args`, which must fail with one `error: ` line containing `needle`, no panic.
+    fn fails(&self, args: &[&str], needle: &str) {
+        let out = self.run(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-    };
+    }
+}
+
+#[test]
+fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
+    let cluster = LocalCluster::start_with_voters(raft_node(), 4, 3, &[]).expect("start nodes");
+    let cli = Cli::new(&cluster);
+    let ok = |args: &[&str]| cli.ok(args);
+    let fails = |args: &[&str], needle: &str| cli.fails(args, needle);
     assert!(ok(&["member", "show"]).starts_with("voters 1,2,3 learners - "));
     fails(
         &["member", "add-learner", "9"],
@@ -225,35 +232,9 @@ fn raft_client_member_commands_change_the_membership_and_explain_refusals() {
 #[test]
 fn raft_client_replaces_a_voter_in_one_joint_step_and_joint_changes_refuse_a_second_change() {
     let cluster = LocalCluster::start_with_voters(raft_node(), 4, 3, &[]).expect("start nodes");
-    let mut base = vec![
-        "--key-file".to_string(),
-        cluster.key_file().display().to_string(),
-        "--timeout-ms".into(),
-        "10000".into(),
-    ];
-    for p in cluster.peers() {
-        base.push("--peer".into());
-        base.push(p.to_string());
-    }
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_raft-client"))
-            .args(&base)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let ok = |args: &[&str]| {
-        let out = run(args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let fails = |args: &[&str], needle: &str| {
-        let out = run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "{args:?} succeeded");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
-    };
+    let cli = Cli::new(&cluster);
+    let ok = |args: &[&str]| cli.ok(args);
+    let fails = |args: &[&str], needle: &str| cli.fails(args, needle);
     // Node 4 (in the static peer tables) in as a voter, node 3 out, in one joint step that
     // is left automatically.
     assert!(ok(&["member", "replace", "3", "4"]).starts_with("voters 1,2,4 learners - "));
