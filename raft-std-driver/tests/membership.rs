@@ -264,9 +264,9 @@ fn raft_client_replaces_a_voter_in_one_joint_step_and_joint_changes_refuse_a_sec
 /// A node removed while it was down never applies its removal: raft-core still counts it a
 /// voter and it would pre-vote every election timeout for ever. The members authenticate its
 /// datagrams, refuse them as `removed_peer` and tell it (sealed) that it was removed; it goes
-/// quiet, so the members' refusals stop growing.
+/// quiet, so the members' refusals stop growing; added back, it campaigns and votes again.
 #[test]
-fn a_node_removed_while_down_is_told_when_it_returns_and_stops_sending() {
+fn a_node_removed_while_down_is_told_stops_sending_and_resumes_when_added_back() {
     let mut cluster = LocalCluster::start(raft_node(), 3, &[]).expect("start nodes");
     let mut client = cluster.client(opts()).unwrap();
     let (leader, _) = cluster
@@ -336,4 +336,31 @@ fn a_node_removed_while_down_is_told_when_it_returns_and_stops_sending() {
     put(&mut client, "later", "3");
     assert_eq!(get(&mut client, "later"), Response::Value(Some("3".into())));
     assert_ne!(stats(&mut client, gone)["role"], "leader");
+
+    // Added back (its address from the leader's --peer table), it hears from the leader: the
+    // newer configuration ends the quiet, and it catches up and votes again.
+    for change in [MemberChange::AddLearner(gone), MemberChange::Promote(gone)] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = client.change_membership(change) {
+            assert!(Instant::now() < deadline, "{change}: {e}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let back = eventually(30, || {
+        let v = stats(&mut client, gone);
+        v["driver"]["quiet"] == false && v["driver"]["removed"] == false
+    });
+    assert!(
+        back,
+        "node {gone} stayed quiet: {:#}",
+        stats(&mut client, gone)
+    );
+    put(&mut client, "back", "4");
+    let has_back = eventually(30, || {
+        client.local_get(gone, b"back").ok() == Some(Some(Response::Value(Some("4".into()))))
+    });
+    assert!(
+        has_back,
+        "node {gone} did not catch up after it was added back"
+    );
 }
