@@ -90,10 +90,10 @@ echo "| size_of::<State>() on thumbv7em (3 voters, 32-entry window) | $state_siz
 
 # The one-node-per-board image (raft-board), against the per-board budget of issue 18: 64 KiB
 # of flash and 16 KiB of RAM including the stack; the script fails if either is exceeded.
-# Its painted peak stack is measured here on one board booting alone (its boot, which restores
-# the node: 3,704 to 3,784 B measured); over a whole three-board run the boards report up to 3,936 B (a leader,
-# interrupts landing on a deep frame), which scripts/three-boards.sh prints and checks against
-# the reserve.
+# Its painted peak stack is measured here on one board booting alone (its boot, which
+# restores the node: 3,704 to 3,784 B measured); over a whole three-board run the boards report
+# up to 3,936 B (a leader, interrupts landing on a deep frame), which scripts/three-boards.sh
+# prints and checks against the reserve.
 B_FLASH_LIMIT=65536
 B_RAM_LIMIT=16384
 (cd "$fw" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
