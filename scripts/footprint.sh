@@ -89,8 +89,13 @@ echo "| peak stack (painted, measured under QEMU) | $peak | $peak_note |"
 echo "| size_of::<State>() on thumbv7em (3 voters, 32-entry window) | $state_size | one per node |"
 
 # The one-node-per-board image (raft-board), against the per-board budget of issue 18: 64 KiB
-# of flash and 16 KiB of RAM including the stack. Its peak stack is what the boards report in
-# the three-board run (scripts/three-boards.sh prints "peak stack" per board).
+# of flash and 16 KiB of RAM including the stack; the script fails if either is exceeded.
+# Its painted peak stack is measured here on one board booting alone (its boot, which
+# restores the node: 3,704 to 3,784 B measured); over a whole three-board run the boards report
+# up to 3,936 B (a leader, interrupts landing on a deep frame), which scripts/three-boards.sh
+# prints and checks against the reserve.
+B_FLASH_LIMIT=65536
+B_RAM_LIMIT=16384
 (cd "$fw" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR \
   cargo build --release --bin raft-board "$@" >&2)
 elf="$fw/target/thumbv7em-none-eabihf/release/raft-board"
@@ -98,14 +103,37 @@ b_flash=$(( $(section .vector_table) + $(section .text) + $(section .rodata) + $
 b_statics=$(( $(section .data) + $(section .bss) + $(section .uninit) ))
 b_stack=$(($(symbol _stack_start) - $(symbol _stack_end)))
 b_ram=$((b_statics + b_stack))
+b_peak="-"
+b_peak_note="not measured (needs qemu-system-arm and defmt-print)"
+if command -v qemu-system-arm >/dev/null 2>&1 && command -v defmt-print >/dev/null 2>&1; then
+  tmp="$(mktemp -d)"
+  # A key in the host's key file format (64 hex digits); the board's UART goes nowhere, so it
+  # boots, replays an empty flash file and campaigns alone until the timeout ends it. It runs
+  # in $tmp with short relative names: the board's semihosting command line (the kernel's path
+  # and -append) has a fixed buffer.
+  echo 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff >"$tmp/cluster.key"
+  cp "$elf" "$tmp/raft-board"
+  log="$(cd "$tmp" && timeout 5 "$fw/qemu-run.sh" raft-board -serial null \
+    -append "id=1 seed=1 flash=board.flash key=cluster.key" 2>&1 || true)"
+  rm -rf "$tmp"
+  p=$(sed -n 's/.*boot peak stack \([0-9]*\) B.*/\1/p' <<<"$log" | tail -n 1)
+  if [ -n "$p" ]; then
+    b_peak="$p"
+    b_peak_note="$(awk -v a="$p" -v b="$b_stack" 'BEGIN { printf "%.0f %% of the reserved stack", 100 * a / b }')"
+  else
+    b_peak_note="not measured: the board did not report its boot (its log is on stderr)"
+    echo "$log" >&2
+  fi
+fi
 verdict() { if [ "$1" -le "$2" ]; then echo "within"; else echo "OVER by $(($1 - $2)) B"; fi; }
 echo
 echo "Footprint of raft-board (one node per board), against 64 KiB flash / 16 KiB RAM"
 echo
 echo "| what | bytes | budget |"
 echo "|---|---:|---|"
-echo "| flash: .vector_table + .text + .rodata + .data | $b_flash | $(verdict "$b_flash" 65536) |"
-echo "| RAM: .data + .bss + .uninit + reserved stack | $b_ram | $(verdict "$b_ram" 16384) ($b_statics statics + $b_stack stack) |"
+echo "| flash: .vector_table + .text + .rodata + .data | $b_flash | $(verdict "$b_flash" "$B_FLASH_LIMIT") |"
+echo "| RAM: .data + .bss + .uninit + reserved stack | $b_ram | $(verdict "$b_ram" "$B_RAM_LIMIT") ($b_statics statics + $b_stack stack) |"
+echo "| peak stack (painted, one board's boot under QEMU) | $b_peak | $b_peak_note |"
 
 # What dominates (nm --size-sort): flash by crate, and the largest statics.
 echo
@@ -129,6 +157,14 @@ done
 status=0
 if [ "$flash" -gt "$FLASH_PART" ] || [ "$ram" -gt "$RAM_PART" ]; then
   echo "footprint.sh: does not fit a 256 KiB / 64 KiB part" >&2
+  status=1
+fi
+if [ "$b_flash" -gt "$B_FLASH_LIMIT" ] || [ "$b_ram" -gt "$B_RAM_LIMIT" ]; then
+  echo "footprint.sh: raft-board is over its budget of $B_FLASH_LIMIT B flash / $B_RAM_LIMIT B RAM" >&2
+  status=1
+fi
+if [ "$b_peak" != "-" ] && [ "$b_peak" -ge "$b_stack" ]; then
+  echo "footprint.sh: raft-board's boot scrubbed its whole reserved stack ($b_stack B)" >&2
   status=1
 fi
 exit $status

@@ -6,6 +6,7 @@
 
 use crate::codec;
 use crate::error::ConfigError;
+use crate::feature::{Feature, READS};
 use crate::types::NodeId;
 
 /// When a `Persist` output counts as durable. See the contract in [`crate::output`].
@@ -119,6 +120,9 @@ impl Config {
     pub(crate) fn validate(&self, inflight_cap: usize, log_cap: usize) -> Result<(), ConfigError> {
         if self.heartbeat_ticks == 0 {
             return Err(ConfigError::HeartbeatZero);
+        }
+        if self.lease_reads && !READS {
+            return Err(ConfigError::Disabled(Feature::Reads));
         }
         if self.election_ticks <= self.heartbeat_ticks {
             return Err(ConfigError::ElectionNotAboveHeartbeat);

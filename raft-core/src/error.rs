@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::feature::Feature;
+
 /// Why a [`Config`](crate::Config) or a membership list was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -38,6 +40,9 @@ pub enum ConfigError {
     /// The restored hard state or log is inconsistent (a log shorter than the applied index,
     /// terms that go down, a malformed membership entry).
     BadRestore,
+    /// The configuration asks for a part of the protocol this build left out (a Cargo
+    /// feature of raft-core that is off): `lease_reads` without `reads`.
+    Disabled(Feature),
 }
 
 impl fmt::Display for ConfigError {
@@ -59,6 +64,13 @@ impl fmt::Display for ConfigError {
             ConfigError::LogBytesTooSmall => "log_bytes cannot hold one maximum-size entry",
             ConfigError::LogWindowTooSmall => "the LOG capacity must be at least 4 entries",
             ConfigError::BadRestore => "the restored hard state or log is inconsistent",
+            ConfigError::Disabled(feature) => {
+                return write!(
+                    f,
+                    "raft-core was built without the `{}` feature",
+                    feature.name()
+                )
+            }
         })
     }
 }
@@ -81,6 +93,9 @@ pub enum StepError {
     SnapshotMismatch,
     /// `SnapshotInstalled` named a snapshot the core did not ask to install.
     SnapshotNotRequested,
+    /// The input belongs to a part of the protocol this build left out (a Cargo feature of
+    /// raft-core that is off); nothing changed.
+    Disabled(Feature),
 }
 
 impl fmt::Display for StepError {
@@ -92,6 +107,13 @@ impl fmt::Display for StepError {
             StepError::ReadIdNotIncreasing => "Read ids must increase",
             StepError::SnapshotMismatch => "SnapshotSaved term differs from the log's",
             StepError::SnapshotNotRequested => "SnapshotInstalled for a snapshot not requested",
+            StepError::Disabled(feature) => {
+                return write!(
+                    f,
+                    "raft-core was built without the `{}` feature",
+                    feature.name()
+                )
+            }
         })
     }
 }

@@ -731,6 +731,7 @@ pub mod codec;
 mod config;
 pub mod engine;
 mod error;
+mod feature;
 mod input;
 // Test-only bug injection (`inject` feature): hidden, and compiled to nothing without it.
 #[cfg(feature = "inject")]
@@ -756,6 +757,7 @@ mod types;
 pub use config::{Config, Durability};
 pub use engine::{Engine, EngineError};
 pub use error::{ConfigError, StepError};
+pub use feature::Feature;
 pub use input::Input;
 pub use log::store::{persist_entries, LogStore, RingStore, StoreError};
 pub use log::window::{LogSlot, WindowStorage};

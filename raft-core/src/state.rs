@@ -3,11 +3,14 @@
 //! ends with (apply, compact, the step's `Persist`), and the read-only view. The fields live
 //! in `node.rs`, below the roles; this module sits above both and only dispatches.
 
+use core::mem::MaybeUninit;
+
 use heapless::{Deque, VecView};
 
 use crate::codec;
 use crate::config::{Config, Durability};
 use crate::error::{ConfigError, StepError};
+use crate::feature::{Feature, READS, SNAPSHOTS, TRANSFER};
 use crate::inject::{on, Bug};
 use crate::input::Input;
 use crate::log::store::LogStore;
@@ -109,6 +112,31 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         Ok(s)
     }
 
+    /// [`State::restore_in`] into `slot`, returning the node written there: the log is
+    /// replayed in place, so the caller's frame holds at most the one `State` being written
+    /// (a firmware passes `StaticCell::uninit()` of a `static` and lends the result to its
+    /// [`Engine`](crate::Engine) as a `&'static mut`; see [`Core`](crate::engine::Core)). On
+    /// an error `slot` holds a halted node (it emits nothing, every step fails with
+    /// [`StepError::Halted`]) or, if the configuration was refused, nothing written.
+    pub fn init_in<'s, S: LogStore + ?Sized>(
+        slot: &'s mut MaybeUninit<Self>,
+        cfg: Config,
+        voters: &[NodeId],
+        restored: Restored,
+        store: &S,
+        window: W,
+    ) -> Result<&'s mut Self, ConfigError> {
+        let (conf, log) = Self::check(cfg, voters, &restored, window)?;
+        let s = slot.write(Self::fresh(cfg, conf, &restored, log));
+        match s.start().and_then(|()| s.replay(restored, store)) {
+            Ok(()) => Ok(s),
+            Err(e) => {
+                s.halted = true;
+                Err(e)
+            }
+        }
+    }
+
     /// [`State::restore_in`] into `self`: the node this value held (lost in the restart) is
     /// replaced by the one rebuilt from `restored` and `store`, and its window storage is
     /// dropped. The log is replayed in place, so no second `State` is returned through the
@@ -201,6 +229,20 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     }
 
     fn build(cfg: Config, voters: &[NodeId], r: Restored, window: W) -> Result<Self, ConfigError> {
+        let (conf, log) = Self::check(cfg, voters, &r, window)?;
+        let mut s = Self::fresh(cfg, conf, &r, log);
+        s.start()?;
+        Ok(s)
+    }
+
+    /// What `build` refuses, checked before anything is written: the configuration, the
+    /// voters, the restored indexes and the window. Returns the membership and the window.
+    fn check(
+        cfg: Config,
+        voters: &[NodeId],
+        r: &Restored,
+        window: W,
+    ) -> Result<(Membership, Window<L, W>), ConfigError> {
         const { assert!(P <= MAX_MEMBERS, "PEERS above MAX_MEMBERS") };
         cfg.validate(F, L)?;
         let conf = match r.members {
@@ -216,7 +258,14 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if r.applied < r.base.0 {
             return Err(ConfigError::BadRestore);
         }
-        let mut s = State {
+        let log = Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?;
+        Ok((conf, log))
+    }
+
+    /// The node `build` starts from, before it tracks itself: a plain value, so that
+    /// `init_in` writes it straight into its slot.
+    fn fresh(cfg: Config, conf: Membership, r: &Restored, log: Window<L, W>) -> Self {
+        State {
             cfg,
             tracker: Tracker::new(),
             conf,
@@ -228,7 +277,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             },
             role: RoleState::Follower,
             leader: None,
-            log: Window::new(window, r.base.0, r.base.1).ok_or(ConfigError::WindowStorage)?,
+            log,
             commit: r.applied,
             applied: r.applied,
             // A restarted state machine was rebuilt from a durable capture of `applied`.
@@ -257,15 +306,19 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             quiet_after_restart: false,
             vote_floor: r.vote_floor,
             fill_at: fill_at::<L>(&cfg),
-        };
+        }
+    }
+
+    /// The rest of `build`, on the node in place: it tracks itself and starts its timer.
+    fn start(&mut self) -> Result<(), ConfigError> {
         // This node first: its position never changes. Capacity P >= 1 holds (MAX_MEMBERS
         // >= P and a zero-sized `PEERS` cannot hold this node).
-        if !s.track(cfg.id) {
+        if !self.track(self.cfg.id) {
             return Err(ConfigError::TooManyVoters);
         }
-        s.sync_slots();
-        s.reset_election_timer();
-        Ok(s)
+        self.sync_slots();
+        self.reset_election_timer();
+        Ok(())
     }
 
     /// Advances the node by one input, appending what the driver must do to `out` (which is
@@ -344,9 +397,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             },
             Input::Propose { data } => self.propose(data, cx),
             Input::ChangeMembership { data } => self.change_membership(data, cx),
+            Input::Read { .. } if !READS => return Err(StepError::Disabled(Feature::Reads)),
             Input::Read { id } => return self.read(id, cx),
+            Input::SnapshotSaved { .. } | Input::SnapshotInstalled { .. } if !SNAPSHOTS => {
+                return Err(StepError::Disabled(Feature::Snapshots))
+            }
             Input::SnapshotSaved { meta } => return self.snapshot_saved(meta),
             Input::SnapshotInstalled { meta, ok } => return self.snapshot_installed(meta, ok, cx),
+            Input::TransferLeader { .. } if !TRANSFER => {
+                return Err(StepError::Disabled(Feature::Transfer))
+            }
             Input::TransferLeader { to } => self.transfer_leadership(to, cx),
             Input::Persisted { seq } => return self.persisted(seq, cx),
             Input::Captured { index } => {

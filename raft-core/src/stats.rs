@@ -10,6 +10,9 @@ pub struct Stats {
     pub dropped_wrong_cluster: u64,
     /// Frames addressed to another node.
     pub dropped_misaddressed: u64,
+    /// Messages of a part of the protocol this build left out (a Cargo feature of raft-core
+    /// that is off: reads, transfer, snapshots), dropped as if lost.
+    pub dropped_unsupported: u64,
     /// Messages from a node that is not a member.
     pub dropped_unknown_peer: u64,
     /// Messages of an older term, answered or ignored.

@@ -775,3 +775,42 @@ fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_
     assert_eq!(e, ConfigError::BadRestore);
     assert!(c.nodes[0].state().is_halted());
 }
+
+#[test]
+fn a_state_built_in_its_slot_is_the_one_restore_builds_and_an_engine_can_borrow_it() {
+    let mut c = x1_committed();
+    let restored = Restored {
+        hard_state: c.nodes[1].state().hard_state(),
+        commit: c.nodes[1].state().commit(),
+        base: (LogIndex(0), Term(0)),
+        applied: LogIndex(0),
+        members: None,
+        vote_floor: LogIndex::ZERO,
+    };
+    let cfg = config(IDS[1]);
+    let (_, disk, _, wire, _) = c.nodes.remove(1).into_parts();
+    let log = &disk.log;
+    let by_value: State<3, 32, 4> = State::restore(cfg, &IDS, restored, log).unwrap();
+    let mut slot = std::mem::MaybeUninit::<State<3, 32, 4>>::uninit();
+    let state = State::init_in(&mut slot, cfg, &IDS, restored, log, [LogSlot::EMPTY; 32]).unwrap();
+    // The same node, field by field (`State`'s `Debug` shows every field).
+    assert_eq!(format!("{state:?}"), format!("{by_value:?}"));
+
+    // A restore the log cannot back (applied beyond it) is refused.
+    let beyond = Restored {
+        applied: LogIndex(9),
+        ..restored
+    };
+    let mut bad = std::mem::MaybeUninit::uninit();
+    let r = State::<3, 32, 4>::init_in(&mut bad, cfg, &IDS, beyond, log, [LogSlot::EMPTY; 32]);
+    assert_eq!(r.map(|_| ()), Err(ConfigError::BadRestore));
+
+    // An engine over the borrowed node steps it: it applies what was committed.
+    let mut node = Engine::new(state, disk, wire, Applied::default());
+    node.step(Input::Tick, &mut c.seen[1]).unwrap();
+    assert_eq!(
+        node.machine().commands,
+        vec![(LogIndex(2), b"x=1".to_vec())]
+    );
+    assert_eq!(node.state().applied(), LogIndex(2));
+}

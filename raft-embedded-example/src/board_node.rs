@@ -19,6 +19,8 @@
 //! so the firmware supplies a UART and semihosting file I/O and a host test could supply
 //! in-memory ones.
 
+use core::mem::MaybeUninit;
+
 use embassy_futures::select::{select, Either};
 use embassy_time::{Duration, Ticker};
 use raftcore::codec::{EntryRef, EntrySource};
@@ -64,9 +66,17 @@ pub type BoardState = State<NODES, BOARD_LOG, INFLIGHT, Window>;
 /// The RAM ring in front of the journal.
 pub type BoardRing = RingStore<'static, BOARD_LOG>;
 
-/// The board's engine over flash `F` and serial transmitter `T`.
-pub type BoardEngine<F, T> =
-    Engine<BoardState, BoardDisk<F>, SerialLink<T>, Digest, NoSnapshots<NodeError>, OUTPUTS>;
+/// The board's engine over flash `F` and serial transmitter `T`. It borrows the node's
+/// `State`, which lives in a `static` of its own and is built there ([`state`]): neither is
+/// ever built on the stack and moved.
+pub type BoardEngine<F, T> = Engine<
+    &'static mut BoardState,
+    BoardDisk<F>,
+    SerialLink<T>,
+    Digest,
+    NoSnapshots<NodeError>,
+    OUTPUTS,
+>;
 
 /// The output list: raft-core's bound for three voters.
 pub const OUTPUTS: usize = outputs_needed(NODES);
@@ -373,21 +383,23 @@ impl Events for Seen {
 }
 
 /// The node of board `cfg.id`, restored from what `disk` replayed, on its log window
-/// `window` (exactly [`BOARD_LOG`] slots).
+/// `window` (exactly [`BOARD_LOG`] slots), written into `slot` (a static's, so that the
+/// `State` never passes through a stack frame but the one being written: see
+/// `State::init_in`).
+#[inline(never)]
 pub fn state<F: Flash>(
+    slot: &'static mut MaybeUninit<BoardState>,
     cfg: Config,
     disk: &BoardDisk<F>,
     restored: Restored,
     window: Window,
-) -> Result<BoardState, NodeError> {
-    BoardState::restore_in(cfg, &VOTERS, restored, disk, window).map_err(NodeError::Restore)
+) -> Result<&'static mut BoardState, NodeError> {
+    BoardState::init_in(slot, cfg, &VOTERS, restored, disk, window).map_err(NodeError::Restore)
 }
 
-/// The engine around `state` and its seams. Inlined so that a caller building it into a
-/// static (`StaticCell::init_with`) writes it there rather than through its stack frame.
-#[inline(always)]
+/// The engine around the node `state` and its seams.
 pub fn engine<F: Flash, T: SerialTx>(
-    state: BoardState,
+    state: &'static mut BoardState,
     disk: BoardDisk<F>,
     commit: LogIndex,
     tx: T,

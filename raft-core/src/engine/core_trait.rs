@@ -17,8 +17,10 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A raft-core [`State`] of any capacity: implemented for every `State<P, L, F, W>` and
-/// nothing else (sealed).
+/// A raft-core [`State`] of any capacity: implemented for every `State<P, L, F, W>` and for a
+/// `&mut` borrow of one, and nothing else (sealed). The borrow lets a firmware keep its node's
+/// `State` in a `static` of its own, built there with [`State::init_in`], and hand the engine
+/// a `&'static mut` to it: no `State` then passes through the boot's stack frame.
 pub trait Core: StepView + sealed::Sealed {
     /// [`State::step_view`]: the output list is cleared first and has room for any cluster.
     #[doc(hidden)]
@@ -103,5 +105,58 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> StepView
     }
     fn last_index(&self) -> LogIndex {
         State::last_index(self)
+    }
+}
+
+impl<C: Core> sealed::Sealed for &mut C {}
+
+/// The engine over a borrowed node: every call goes to the node borrowed.
+impl<C: Core> Core for &mut C {
+    #[inline]
+    fn step_into<const N: usize>(
+        &mut self,
+        input: &Input<'_>,
+        out: &mut heapless::Vec<Output, N>,
+    ) -> Result<(), StepError> {
+        (**self).step_into(input, out)
+    }
+    fn membership(&self) -> &Membership {
+        (**self).membership()
+    }
+    fn hard_state(&self) -> HardState {
+        (**self).hard_state()
+    }
+    fn term_at(&self, index: LogIndex) -> Option<Term> {
+        (**self).term_at(index)
+    }
+    fn is_halted(&self) -> bool {
+        (**self).is_halted()
+    }
+    fn durability(&self) -> Durability {
+        (**self).durability()
+    }
+    fn cluster_id(&self) -> u32 {
+        (**self).cluster_id()
+    }
+}
+
+impl<C: StepView> StepView for &mut C {
+    fn id(&self) -> NodeId {
+        (**self).id()
+    }
+    fn role(&self) -> Role {
+        (**self).role()
+    }
+    fn term(&self) -> Term {
+        (**self).term()
+    }
+    fn commit(&self) -> LogIndex {
+        (**self).commit()
+    }
+    fn applied(&self) -> LogIndex {
+        (**self).applied()
+    }
+    fn last_index(&self) -> LogIndex {
+        (**self).last_index()
     }
 }

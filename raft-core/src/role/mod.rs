@@ -14,6 +14,7 @@ mod snapshot;
 mod transfer;
 
 use crate::codec::WireEntries;
+use crate::feature::{READS, SNAPSHOTS, TRANSFER};
 use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::message::{Message, VoteResponse};
@@ -51,6 +52,11 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         // node joining, or restarted with a configuration the cluster has since left, may be
         // led by a member added after it last looked. (Peers are authenticated by the
         // transport, never by the core; vote requests of unknown nodes are ignored below.)
+        if !supported(msg) {
+            // A part of the protocol this build left out: as if the message were lost.
+            self.stats.dropped_unsupported += 1;
+            return;
+        }
         let leads = matches!(msg, Message::Append(_) | Message::Snapshot(_));
         if from == self.cfg.id || (!leads && self.position(from).is_none()) {
             self.stats.dropped_unknown_peer += 1;
@@ -176,5 +182,17 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 }
                 _ => false,
             }
+    }
+}
+
+/// Whether this build takes `msg`: false for the messages of a Cargo feature that is off
+/// (see [`crate::feature`]).
+#[inline(always)]
+fn supported<E>(msg: &Message<E>) -> bool {
+    match msg {
+        Message::ReadIndex(_) | Message::ReadIndexResponse(_) => READS,
+        Message::TimeoutNow { .. } | Message::TransferVote(_) => TRANSFER,
+        Message::Snapshot(_) | Message::SnapshotResponse(_) => SNAPSHOTS,
+        _ => true,
     }
 }

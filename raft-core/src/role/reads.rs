@@ -7,6 +7,7 @@
 //! wait for the next one, so a burst of reads costs one round. A new leader first commits an
 //! entry of its own term, so its commit index covers everything committed before it.
 
+use crate::feature::READS;
 use heapless::Deque;
 
 use crate::error::StepError;
@@ -133,6 +134,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
     /// Starts a heartbeat round for every waiting batch.
     pub(crate) fn start_read_round(&mut self, cx: &mut Ctx<'_>) {
+        if !READS {
+            // No read is ever registered (`Input::Read` and ReadIndex are refused).
+            return;
+        }
         let waiting = |l: &Leading<P, F>| l.reads.iter().any(|b| b.round == 0);
         if !self.committed_in_term() || !self.role.leading().is_some_and(waiting) {
             return;
@@ -151,6 +156,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// waiting (the common case) it is one test.
     #[inline(always)]
     pub(crate) fn check_reads(&mut self, cx: &mut Ctx<'_>) {
+        if !READS {
+            // No read is ever registered (`Input::Read` and ReadIndex are refused).
+            return;
+        }
         if self.role.leading().is_some_and(|l| !l.reads.is_empty()) {
             self.answer_reads(cx);
         }
@@ -245,6 +254,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         mut reads: Deque<ReadBatch, READ_BATCHES>,
         cx: &mut Ctx<'_>,
     ) {
+        if !READS {
+            // No read is ever registered (`Input::Read` and ReadIndex are refused).
+            return;
+        }
         let mut local: Option<u64> = None;
         let mut per_peer: heapless::Vec<(NodeId, u64), P> = heapless::Vec::new();
         while let Some(b) = reads.pop_front() {
@@ -309,6 +322,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, L, F, W> {
     /// A heartbeat round is starting: waiting read batches ride on it.
     pub(crate) fn assign_waiting_reads(&mut self) {
+        if !READS {
+            // No read is ever registered (`Input::Read` and ReadIndex are refused).
+            return;
+        }
         if !self.committed_in_term() {
             return;
         }

@@ -6,6 +6,7 @@
 
 use crate::codec::{self, WireEntries};
 use crate::error::StepError;
+use crate::feature::SNAPSHOTS;
 use crate::inject::{on, Bug};
 use crate::log::window::WindowStorage;
 use crate::message::{EntryCount, Message, SnapshotChunk, SnapshotMeta, SnapshotResponse};
@@ -46,6 +47,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Sends voter `k` its next snapshot chunk, or (with `heartbeat`) a heartbeat when the
     /// window is full.
     pub(crate) fn send_snapshot_chunk(&mut self, k: usize, heartbeat: bool, cx: &mut Ctx<'_>) {
+        if !SNAPSHOTS {
+            // No snapshot is ever held (`SnapshotSaved` is refused): nothing to stream.
+            return;
+        }
         let Some(l) = self.role.leading_mut() else {
             return;
         };

@@ -2,6 +2,7 @@
 //! TimeoutNow, and refuses proposals until the target takes over or an election timeout
 //! passes.
 
+use crate::feature::TRANSFER;
 use crate::log::window::WindowStorage;
 use crate::message::Message;
 use crate::node::{Ctx, State};
@@ -25,7 +26,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// with no transfer in progress (the common case) it is one test.
     #[inline(always)]
     pub(crate) fn maybe_send_timeout_now(&mut self, k: usize, cx: &mut Ctx<'_>) {
-        if self.role.leading().is_some_and(|l| l.transfer.is_some()) {
+        // Without the `transfer` feature no transfer is ever started.
+        if TRANSFER && self.role.leading().is_some_and(|l| l.transfer.is_some()) {
             self.send_timeout_now(k, cx);
         }
     }

@@ -10,3 +10,4 @@ pub mod semihost;
 pub mod stack;
 pub mod time_driver;
 pub mod uart;
+mod vectors;
