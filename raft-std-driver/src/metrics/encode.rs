@@ -102,6 +102,7 @@ impl Collector for Published {
             ("core", "wrong_cluster", c.dropped_wrong_cluster),
             ("core", "misaddressed", c.dropped_misaddressed),
             ("core", "unknown_peer", c.dropped_unknown_peer),
+            ("core", "unsupported", c.dropped_unsupported),
         ];
         let help = "Datagrams dropped: by the kernel (receive buffer full), the transport \
                     (authentication, replay, allow-list), the driver (payload) or raft-core \

@@ -128,6 +128,7 @@ fn to_json(
             "snapshot_chunks_rejected": core.snapshot_chunks_rejected,
             "ignored_non_voter": core.ignored_non_voter,
             "members_untracked": core.members_untracked,
+            "dropped_unsupported": core.dropped_unsupported,
             "output_overflow": core.output_overflow,
         },
         "driver": {
