@@ -45,11 +45,12 @@ use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report}
 /// retries.
 pub const BOARD_LOG: usize = 160;
 
-/// Bytes of the RAM ring the log's payloads live in: 20 bytes per write (its 9-byte
-/// key-value command, [`kv::encode_write`], and raft-core's 11-byte record), so that the 120
-/// client entries of the window fit beside the core's reserve for empty entries and one
-/// largest record.
-pub const BOARD_STORE: usize = BOARD_LOG * 20;
+/// Bytes of the RAM ring the log's payloads live in. A write's record is 20 bytes (its 9-byte
+/// key-value command, [`kv::encode_write`], and raft-core's 11-byte record); the core keeps
+/// room for a quarter of the window in empty entries (40 x 11 bytes) and one largest record
+/// (at most 128 bytes). 2,880 bytes hold about 115 writes beside those, which the runs (at
+/// most 105 writes and their retries) fit; the window's full 120 would take 3,000.
+pub const BOARD_STORE: usize = BOARD_LOG * 18;
 
 /// The logical clock of a board. Under QEMU several boards share a loaded host (three QEMU
 /// processes on two cores beside other work), and a board that is not scheduled for a few

@@ -9,8 +9,9 @@
 //! host's key-value puts ([`raft_embedded_example::kv`]): a board leader takes them from the
 //! bus, the host leader from a `raft-std-driver` client.
 //!
-//! The run: a leader; `writes` writes acknowledged (each by whichever node leads) and applied
-//! on every node; leadership steered to the kind of node to kill (a board or the host) by
+//! The run: a leader; `writes` writes acknowledged (each by whichever node leads; halfway the
+//! leader is cut off at the bus once, so that leadership changes during the writes) and
+//! applied on every node; leadership steered to the kind of node to kill (a board or the host) by
 //! cutting the current leader off at the bus until a node of that kind leads; the leader
 //! SIGKILLed; a new leader within 2 election timeouts (in the new leader's clock); a few more
 //! writes acknowledged by it; the killed node restarted (a board from its flash file, the host
@@ -106,6 +107,8 @@ pub struct MixedSummary {
     pub bound: Duration,
     /// Writes acknowledged (before and after the kill).
     pub acked: u32,
+    /// Of those, acknowledged by a board leader and by the host node leader.
+    pub acked_by: (u32, u32),
     /// The boards' last reports.
     pub reports: Vec<Report>,
     /// Writes found on the host node at the end.
@@ -144,6 +147,11 @@ impl fmt::Display for MixedSummary {
             f,
             "writes acknowledged {}; missing: 0 on every node (host node holds {} of them)",
             self.acked, self.host_writes
+        )?;
+        writeln!(
+            f,
+            "acknowledged by a board leader {}, by the host node leader {}",
+            self.acked_by.0, self.acked_by.1
         )?;
         for r in &self.reports {
             writeln!(
@@ -353,8 +361,22 @@ impl Mixed {
         Err(format!("no {what} within {limit:?}"))
     }
 
-    /// Makes write `value` acknowledged by whichever node leads; returns the attempts.
-    fn write(&mut self, value: u32) -> Result<u32, String> {
+    /// Cuts leader `old` (id, term) off at the bus until another node leads; returns that
+    /// leader.
+    fn cut_leader(&mut self, old: (u32, u64)) -> Result<(u32, u64), String> {
+        self.bus().set_cut(Some(old.0));
+        let next = self.wait(
+            "a leader other than the cut one",
+            Duration::from_secs(30),
+            |m| m.leader().filter(|&(id, t)| id != old.0 && t > old.1),
+        );
+        self.bus().set_cut(None);
+        next
+    }
+
+    /// Makes write `value` acknowledged by whichever node leads; returns the kind of node
+    /// that acknowledged it.
+    fn write(&mut self, value: u32) -> Result<Kind, String> {
         let end = Instant::now() + Duration::from_secs(60);
         let mut attempts = 0u32;
         let mut last = String::from("no leader");
@@ -367,7 +389,7 @@ impl Mixed {
             if id == HOST_ID {
                 let mut c = self.client(Duration::from_millis(300), Duration::from_secs(3))?;
                 match c.execute_request(&write_request(value)) {
-                    Ok(Response::Written) => return Ok(attempts),
+                    Ok(Response::Written) => return Ok(Kind::Host),
                     Ok(other) => last = format!("host node answered {other:?}"),
                     Err(e) => last = format!("host node: {e}"),
                 }
@@ -386,7 +408,7 @@ impl Mixed {
                     })
                     .ok();
                 match answer {
-                    Some(Outcome::Applied) => return Ok(attempts),
+                    Some(Outcome::Applied) => return Ok(Kind::Board),
                     a => last = format!("board {id} answered {a:?}"),
                 }
             }
@@ -554,8 +576,18 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
     };
 
     let first = m.wait("leader", Duration::from_secs(60), Mixed::leader)?;
+    let mut acked_by = (0u32, 0u32);
+    let mut count = |k: Kind| match k {
+        Kind::Board => acked_by.0 += 1,
+        Kind::Host => acked_by.1 += 1,
+    };
     for value in 1..=cfg.writes {
-        m.write(value)?;
+        if value == cfg.writes / 2 + 1 {
+            // A change of leader halfway, so that both kinds of node are likely to take writes.
+            let cur = m.wait("leader", Duration::from_secs(30), Mixed::leader)?;
+            m.cut_leader(cur)?;
+        }
+        count(m.write(value)?);
     }
     m.all_applied("every write applied on every node", cfg.writes)?;
 
@@ -580,15 +612,7 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
             ));
         }
         steered += 1;
-        m.bus().set_cut(Some(cur.0));
-        let old = cur;
-        let next = m.wait(
-            "a leader other than the cut one",
-            Duration::from_secs(30),
-            |m| m.leader().filter(|&(id, t)| id != old.0 && t > old.1),
-        );
-        m.bus().set_cut(None);
-        cur = next?;
+        cur = m.cut_leader(cur)?;
     }
 
     // The power cut.
@@ -619,7 +643,7 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
     // The new leader takes writes while the killed node is down.
     let total = cfg.writes + WRITES_AFTER;
     for value in cfg.writes + 1..=total {
-        m.write(value)?;
+        count(m.write(value)?);
     }
 
     // The restart: a board from its flash file, the host node from its data directory.
@@ -660,6 +684,7 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
         failover_host,
         bound,
         acked: total,
+        acked_by,
         reports,
         host_writes,
         bus: bus_stats,
