@@ -20,8 +20,9 @@
 //! Limits: the fault schedule is off (the host's UDP side has none, and the link between the
 //! boards is perfect here; the three-board run has the faulty radio); a board keeps a count and
 //! the last of the writes it applied, not the key-value map; and nothing is compacted: a
-//! board has no snapshots (raft-node takes one only when its own log window fills, far beyond
-//! this run), so a board's log window bounds the run to about 120 client entries.
+//! board has no snapshots (raft-node, with `--snapshot-entries 0`, takes one only once half
+//! its log window is used or 4 MiB of log went by, far beyond this run), so a board's RAM ring
+//! bounds the run to about 115 writes.
 
 use std::fmt;
 use std::fs;
