@@ -11,8 +11,9 @@
 //!   host's UDP driver seals a datagram ([`crate::seal`]) and framed for the serial line
 //!   ([`crate::serial`]); a full transmit buffer drops the frame (counted). Received datagrams
 //!   are opened there too: forged, replayed and too old ones are counted and dropped.
-//! - its state machine, [`Digest`]: client values, applied at most once and in increasing
-//!   order, and the acknowledgement of the value this board proposed.
+//! - its state machine, [`Digest`]: client writes (the host service's key-value commands,
+//!   [`crate::kv`]), applied at most once and in increasing order, and the acknowledgement of
+//!   the write this board proposed.
 //!
 //! [`run`] is the board's loop: bytes from the serial line, its tick, and a periodic report.
 //! It is generic over the serial port ([`SerialRx`], [`SerialTx`]) and the flash ([`Flash`]),
@@ -34,8 +35,9 @@ use raftcore::{
 use crate::board::NodeError;
 use crate::cluster::{self, Window, INFLIGHT, VOTERS};
 use crate::journal::{Flash, FlashError, Journal, Rec, Replay};
+use crate::kv;
 use crate::link::{FRAME_BYTES, NODES};
-use crate::seal::{BoardSeal, SealDrop, FRAME_AT, MAX_DATAGRAM};
+use crate::seal::{BoardSeal, SealDrop, FRAME_AT, MAX_DATAGRAM, TAG_RAFT};
 use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report};
 
 /// Entries a board's log window holds. Nothing is compacted (the journal has no garbage
@@ -45,8 +47,12 @@ use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report}
 /// retries.
 pub const BOARD_LOG: usize = 160;
 
-/// Bytes of the RAM ring the log's payloads live in (15 bytes per 4-byte client value).
-pub const BOARD_STORE: usize = BOARD_LOG * 16;
+/// Bytes of the RAM ring the log's payloads live in. A write's record is 20 bytes (its 9-byte
+/// key-value command, [`kv::encode_write`], and raft-core's 11-byte record); the core keeps
+/// room for a quarter of the window in empty entries (40 x 11 bytes) and one largest record
+/// (at most 128 bytes). 2,880 bytes hold about 115 writes beside those, which the runs (at
+/// most 105 writes and their retries) fit; the window's full 120 would take 3,000.
+pub const BOARD_STORE: usize = BOARD_LOG * 18;
 
 /// The logical clock of a board. Under QEMU several boards share a loaded host (three QEMU
 /// processes on two cores beside other work), and a board that is not scheduled for a few
@@ -320,10 +326,12 @@ impl<T: SerialTx> Transport for SerialLink<T> {
 
     fn send<L: EntrySource + ?Sized>(&mut self, msg: Outgoing<'_, L>) -> Result<(), NodeError> {
         let mut buf = [0u8; MAX_DATAGRAM];
+        // The host's node-to-node plaintext: the raft tag, then the frame.
+        buf[FRAME_AT] = TAG_RAFT;
         let n = msg
-            .encode(&mut buf[FRAME_AT..FRAME_AT + FRAME_BYTES])
+            .encode(&mut buf[FRAME_AT + 1..FRAME_AT + 1 + FRAME_BYTES])
             .map_err(NodeError::Codec)?;
-        let len = self.seal.seal(&mut buf, n).map_err(NodeError::Seal)?;
+        let len = self.seal.seal(&mut buf, 1 + n).map_err(NodeError::Seal)?;
         self.send_msg(&Msg::Sealed {
             to: msg.to().0,
             datagram: &buf[..len],
@@ -332,9 +340,10 @@ impl<T: SerialTx> Transport for SerialLink<T> {
     }
 }
 
-/// The board's state machine: client values, each applied once and only above the last
-/// (a retried value committed twice is applied once), and the acknowledgement of the value
-/// this board proposed.
+/// The board's state machine: the example's writes (the host's key-value puts,
+/// [`kv::decode_write`], whichever node proposed them), each applied once and only above the
+/// last (a retried write committed twice is applied once), and the acknowledgement of the
+/// write this board proposed. It keeps a count and the last write, not the key-value map.
 #[derive(Debug, Default)]
 pub struct Digest {
     /// Values applied since boot.
@@ -352,7 +361,7 @@ impl StateMachine for Digest {
 
     fn apply(&mut self, _: LogIndex, e: EntryRef<'_>) -> Result<(), NodeError> {
         let value = match e.kind {
-            EntryKind::Normal => <[u8; 4]>::try_from(e.data).ok().map(u32::from_le_bytes),
+            EntryKind::Normal => kv::decode_write(e.data),
             EntryKind::Empty | EntryKind::Membership => None,
         };
         if let Some(v) = value {
@@ -510,7 +519,11 @@ fn take<F: Flash, T: SerialTx>(
             }
             let mut buf = [0u8; MAX_DATAGRAM];
             match engine.transport_mut().seal.open(datagram, &mut buf) {
-                Ok((_, frame)) => step(engine, Input::Frame(frame)).map(|_| Taken::Yes),
+                Ok((_, [TAG_RAFT, frame @ ..])) => {
+                    step(engine, Input::Frame(frame)).map(|_| Taken::Yes)
+                }
+                // Authentic but not a raft frame (a client's tag, or empty).
+                Ok(_) => Ok(Taken::Unsealed(SealDrop::Malformed)),
                 Err(d) => Ok(Taken::Unsealed(d)),
             }
         }
@@ -519,12 +532,9 @@ fn take<F: Flash, T: SerialTx>(
                 // Applied here, so committed: a retry of an acknowledged write.
                 Some(Outcome::Applied)
             } else {
-                match step(
-                    engine,
-                    Input::Propose {
-                        data: &value.to_le_bytes(),
-                    },
-                )? {
+                let mut buf = [0u8; kv::MAX_WRITE];
+                let data = kv::encode_write(value, &mut buf);
+                match step(engine, Input::Propose { data })? {
                     Some(Proposal::Accepted { .. }) => {
                         engine.machine_mut().pending = Some(value);
                         None

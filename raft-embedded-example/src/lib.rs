@@ -29,6 +29,7 @@ pub mod board;
 pub mod board_node;
 pub mod cluster;
 pub mod journal;
+pub mod kv;
 pub mod link;
 pub mod node;
 pub mod rng;

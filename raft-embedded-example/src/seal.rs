@@ -41,8 +41,17 @@ use crate::link::{FRAME_BYTES, NODES};
 /// one by one (a board sends a few dozen frames per second; the bus delays by milliseconds).
 pub const WINDOW_BLOCKS: usize = 4;
 
-/// The largest sealed datagram a board sends or takes: a frame and the seal's overhead.
-pub const MAX_DATAGRAM: usize = FRAME_BYTES + OVERHEAD;
+/// The tag byte in front of a raft-core frame inside the sealed payload: the host's
+/// `raft_std_driver::wire::TAG_RAFT` (its node-to-node datagrams carry `[tag][frame]`; client
+/// requests and replies carry other tags, which a board drops as malformed).
+pub const TAG_RAFT: u8 = 1;
+
+/// The largest plaintext a board seals or opens: the tag byte and a frame.
+pub const MAX_PLAIN: usize = 1 + FRAME_BYTES;
+
+/// The largest sealed datagram a board sends or takes: the tag, a frame and the seal's
+/// overhead.
+pub const MAX_DATAGRAM: usize = MAX_PLAIN + OVERHEAD;
 
 /// Why a received datagram was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +75,8 @@ pub enum SealDrop {
 pub enum SealError {
     /// Every counter of this boot is used (2^32 - 1 frames); the board must reboot.
     CounterExhausted,
-    /// The frame is longer than [`FRAME_BYTES`] (the buffer cannot hold it and the tag).
+    /// The plaintext is longer than [`MAX_PLAIN`] (the buffer cannot hold it and the AEAD
+    /// tag).
     TooLarge,
 }
 
@@ -117,10 +127,10 @@ impl BoardSeal {
         })
     }
 
-    /// Seals the `len` frame bytes at `buf[FRAME_AT..]` in place; returns the datagram's
-    /// length.
+    /// Seals the `len` plaintext bytes at `buf[FRAME_AT..]` (for a raft-core frame:
+    /// [`TAG_RAFT`] and the frame) in place; returns the datagram's length.
     pub fn seal(&mut self, buf: &mut [u8; MAX_DATAGRAM], len: usize) -> Result<usize, SealError> {
-        if len > FRAME_BYTES {
+        if len > MAX_PLAIN {
             return Err(SealError::TooLarge);
         }
         let counter = self.next_counter;
@@ -133,8 +143,8 @@ impl BoardSeal {
             .map_err(|_| SealError::TooLarge)
     }
 
-    /// Checks, authenticates and decrypts `datagram` into `buf`; returns the frame and its
-    /// sender.
+    /// Checks, authenticates and decrypts `datagram` into `buf`; returns the plaintext (for
+    /// a raft-core frame: [`TAG_RAFT`] and the frame) and its sender.
     pub fn open<'b>(
         &mut self,
         datagram: &[u8],
@@ -171,5 +181,5 @@ impl BoardSeal {
     }
 }
 
-/// Where a frame starts in the buffer [`BoardSeal::seal`] seals in place.
+/// Where the plaintext starts in the buffer [`BoardSeal::seal`] seals in place.
 pub const FRAME_AT: usize = HEADER_LEN;

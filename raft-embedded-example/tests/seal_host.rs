@@ -8,9 +8,8 @@ use std::net::SocketAddr;
 use raft_embedded_example::board_node::{BoardDisk, BOARD_STORE};
 use raft_embedded_example::cluster::VOTERS;
 use raft_embedded_example::journal::{Flash, FlashError};
-use raft_embedded_example::link::FRAME_BYTES;
 use raft_embedded_example::seal::{
-    nonce_prefix, BoardSeal, SealDrop, SealError, FRAME_AT, MAX_DATAGRAM,
+    nonce_prefix, BoardSeal, SealDrop, SealError, FRAME_AT, MAX_DATAGRAM, MAX_PLAIN,
 };
 use raft_std_driver::transport::{ClusterKey, DropReason, Opener, PeerBinding, Sealer};
 use raftcore::NodeId;
@@ -143,10 +142,10 @@ fn forged_replayed_unknown_and_malformed_datagrams_are_refused() {
     let mut version = d.clone();
     version[0] = 0xA2;
     assert_eq!(open(&mut b2, &version), Err(SealDrop::Malformed));
-    // A frame longer than a board's frames is refused before it takes a counter.
+    // A plaintext longer than a board's (tag and frame) is refused before it takes a counter.
     let next = b1.next_counter();
     let mut buf = [0u8; MAX_DATAGRAM];
-    assert_eq!(b1.seal(&mut buf, FRAME_BYTES + 1), Err(SealError::TooLarge));
+    assert_eq!(b1.seal(&mut buf, MAX_PLAIN + 1), Err(SealError::TooLarge));
     assert_eq!(b1.next_counter(), next);
 }
 

@@ -209,6 +209,17 @@ impl Client {
         })
     }
 
+    /// Runs `request` as it is (its own client id and sequence number, not this session's):
+    /// for proposers that share their commands' sessions with other nodes' proposers, as the
+    /// firmware boards of a mixed cluster do. Sent and retried like [`Client::execute`].
+    pub fn execute_request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.via_leader(ClientBody::Command(request.encode()), |reply| match reply {
+            ReplyBody::Applied(r) => Some(Response::decode(r).map_err(|_| ClientError::BadReply)),
+            ReplyBody::TooLarge => Some(Err(ClientError::TooLarge)),
+            _ => None,
+        })
+    }
+
     /// The error for requests that got no final answer after `waited`, from what the
     /// attempts met since the last leader request began (or since the client was made): how
     /// [`Client::execute`] fails at its deadline, and how a caller of [`Client::status`]

@@ -16,6 +16,7 @@ use raft_seal::frame::{Header, COUNTER_AT, NONCE_AT};
 use raft_seal::replay::{ReplayWindow, Stale};
 
 use crate::faults::{Fate, FaultConfig, Faults};
+use crate::udp::{UdpSide, UdpStats};
 
 /// Bytes read from one board per poll, at most.
 const READ_PER_POLL: usize = 4096;
@@ -94,6 +95,10 @@ pub struct Bus {
     delayed: Vec<(Instant, usize, Vec<u8>)>,
     answers: VecDeque<(usize, Answer)>,
     stats: BusStats,
+    /// The UDP side of a mixed cluster (host nodes), if attached.
+    udp: Option<UdpSide>,
+    /// A node cut off from every other (steering leadership in the mixed run).
+    cut: Option<u32>,
 }
 
 impl Bus {
@@ -122,7 +127,32 @@ impl Bus {
             delayed: Vec::new(),
             answers: VecDeque::new(),
             stats: BusStats::default(),
+            udp: None,
+            cut: None,
         })
+    }
+
+    /// Attaches the UDP side of a mixed cluster: frames the boards address to its host nodes
+    /// leave from the boards' sockets, and what host nodes send the boards is written to their
+    /// lines (both unchanged; the fault schedule applies between boards only).
+    pub fn attach_udp(&mut self, udp: UdpSide) {
+        self.udp = Some(udp);
+    }
+
+    /// The UDP side's counters (zero without one).
+    pub fn udp_stats(&self) -> UdpStats {
+        self.udp.as_ref().map(UdpSide::stats).unwrap_or_default()
+    }
+
+    /// Cuts node `node` off from every other (its raft frames both ways are dropped and
+    /// counted in [`BusStats::dropped`]), or heals the cut (`None`). Client traffic (proposals,
+    /// answers, reports) still flows.
+    pub fn set_cut(&mut self, node: Option<u32>) {
+        self.cut = node;
+    }
+
+    fn is_cut(&self, a: u32, b: u32) -> bool {
+        self.cut.is_some_and(|c| c == a || c == b)
     }
 
     /// Where board `k` (index `0..boards`, node id `k + 1`) must connect.
@@ -280,6 +310,19 @@ impl Bus {
             self.accept(k);
             self.read(k, now);
         }
+        for k in 0..n {
+            let got = match self.udp.as_mut() {
+                Some(u) => u.recv(k),
+                None => break,
+            };
+            for (from, datagram) in got {
+                if self.is_cut(from, k as u32 + 1) {
+                    self.stats.dropped += 1;
+                } else if !self.deliver(k, &datagram, true) {
+                    self.stats.undeliverable += 1;
+                }
+            }
+        }
         let mut due = Vec::new();
         self.delayed.retain(|(at, to, frame)| {
             if *at <= now {
@@ -348,6 +391,22 @@ impl Bus {
     }
 
     fn route(&mut self, from: usize, to: u32, datagram: &[u8], now: Instant) {
+        if let Some(u) = self.udp.as_mut() {
+            if let Some(addr) = u.host(to) {
+                self.stats.routed += 1;
+                if self.cut.is_some_and(|c| c == to || c == from as u32 + 1) {
+                    self.stats.dropped += 1;
+                } else {
+                    u.send(from, addr, datagram);
+                }
+                return;
+            }
+        }
+        if self.is_cut(from as u32 + 1, to) {
+            self.stats.routed += 1;
+            self.stats.dropped += 1;
+            return;
+        }
         let n = self.ports.len();
         let to = to as usize;
         if !(1..=n).contains(&to) {

@@ -18,9 +18,13 @@
 //! | [`faults`] | the seeded fault schedule |
 //! | [`boards`] | starting and SIGKILLing the QEMU processes |
 //! | [`scenario`] | the three-board run and its checks |
+//! | [`udp`] | the UDP side of a mixed cluster: one loopback address per board |
+//! | [`mixed`] | the mixed run (two boards and a `raft-node`) and its checks |
 #![deny(missing_docs)]
 
 pub mod boards;
 pub mod bus;
 pub mod faults;
+pub mod mixed;
 pub mod scenario;
+pub mod udp;

@@ -1,8 +1,10 @@
-//! `raft-board-bus`: runs the three-board cluster (three QEMU boards and the bus) and prints
-//! what it saw; exits 0 only if every check passed.
+//! `raft-board-bus`: runs the three-board cluster (three QEMU boards and the bus), or with
+//! `--mixed` the mixed cluster (two boards and a `raft-node`, see `mixed`), and prints what it
+//! saw; exits 0 only if every check passed.
 //!
 //! ```text
 //! raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--no-faults]
+//! raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N]
 //! ```
 
 use std::path::PathBuf;
@@ -10,11 +12,13 @@ use std::process::ExitCode;
 
 use raft_board_bus::boards::{qemu_available, BoardSetup};
 use raft_board_bus::faults::FaultConfig;
+use raft_board_bus::mixed::{self, Kind, MixedConfig};
 use raft_board_bus::scenario::{self, RunConfig};
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("raft-board-bus: {why}");
     eprintln!("usage: raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--no-faults]");
+    eprintln!("       raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N]");
     ExitCode::from(2)
 }
 
@@ -24,6 +28,9 @@ fn main() -> ExitCode {
     let mut seed = 7u64;
     let mut writes = 100u32;
     let mut faults = FaultConfig::DEFAULT;
+    let mut mixed = false;
+    let mut raft_node = None;
+    let mut kill = Kind::Board;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -41,6 +48,13 @@ fn main() -> ExitCode {
                 None => return usage("--writes needs a number"),
             },
             "--no-faults" => faults = FaultConfig::NONE,
+            "--mixed" => mixed = true,
+            "--raft-node" => raft_node = args.next().map(PathBuf::from),
+            "--kill" => match args.next().as_deref() {
+                Some("board") => kill = Kind::Board,
+                Some("host") => kill = Kind::Host,
+                _ => return usage("--kill needs board or host"),
+            },
             other => return usage(&format!("unknown argument {other}")),
         }
     }
@@ -49,6 +63,28 @@ fn main() -> ExitCode {
     };
     if !qemu_available() {
         return usage("qemu-system-arm not found");
+    }
+    if mixed {
+        let Some(raft_node) = raft_node else {
+            return usage("--mixed needs --raft-node (the raft-node binary)");
+        };
+        let cfg = MixedConfig {
+            setup: BoardSetup { elf, dir, seed },
+            raft_node,
+            writes,
+            kill,
+        };
+        return match mixed::run(&cfg) {
+            Ok(summary) => {
+                println!("{summary}");
+                println!("mixed run: PASS");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mixed run: FAIL: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let cfg = RunConfig {
         setup: BoardSetup { elf, dir, seed },
