@@ -1,9 +1,7 @@
 //! PreVote and CheckQuorum (Raft thesis 9.6 and 6.2 / 4.2.3): a partitioned node cannot
 //! disrupt a healthy cluster, and a leader that lost its majority steps down.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{HardState, Message, Role, VoteRequest, VoteResponse};
 
 fn prevote_logs() -> Cluster {
