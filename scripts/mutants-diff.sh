@@ -63,6 +63,21 @@ echo "mutants-diff: $(grep -c '^+++ ' "$diff_file") protocol files changed since
 
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 
+# The test targets, for the build and the test phase alike (`--cargo-arg`: arguments after
+# `--` would reach only the test phase, and the build would build every target).
+targets=(--lib)
+for t in scenarios properties engine fastwire_matches_postcard hostile_input fuzz_corpus \
+  known_bugs injected_bugs; do
+  targets+=("--test=$t")
+done
+cargo_args=()
+for a in "${targets[@]}"; do cargo_args+=("--cargo-arg=$a"); done
+# nextest, where installed, stops a mutant's tests at the first failure (cargo test runs the
+# rest of that test binary first, and the binaries in name order: the properties before the
+# scenarios).
+tool=()
+if command -v cargo-nextest >/dev/null; then tool=(--test-tool nextest); fi
+
 budget=${MUTANTS_BUDGET:-900}
 set +e
 timeout "$budget" cargo mutants \
@@ -74,8 +89,8 @@ timeout "$budget" cargo mutants \
   --jobs 1 \
   --no-shuffle \
   --output "${TMPDIR:-/tmp}" \
-  -- --lib --test scenarios --test properties --test engine --test fastwire_matches_postcard \
-  --test hostile_input --test fuzz_corpus --test known_bugs --test injected_bugs
+  "${tool[@]}" \
+  "${cargo_args[@]}"
 rc=$?
 set -e
 case $rc in
