@@ -33,6 +33,28 @@ fn precandidate_asks_for_prevotes_in_the_next_term_without_changing_its_own() {
     assert_eq!(sends(&out), vec![(n(2), req), (n(3), req)]);
 }
 
+/// Thesis 9.6: a PreVote asks "would you vote for me in the next term"; a voter grants it only
+/// for a term later than its own. In its own term it may already have voted (or may yet vote
+/// for another candidate), so a PreVote for that term is refused even with an up-to-date log.
+#[test]
+fn prevote_is_refused_for_a_term_no_later_than_the_voters_own() {
+    let mut c = prevote_logs();
+    let out = c.recv(2, 1, pre_vote_req(2, 2, 2));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            n(1),
+            Message::PreVoteResponse(VoteResponse {
+                term: t(2),
+                granted: false
+            })
+        )]
+    );
+    // The next term is granted: the log was up to date, only the term decided.
+    let out = c.recv(2, 1, pre_vote_req(3, 2, 2));
+    assert!(vote_resps(&out)[0].1.granted, "{out:?}");
+}
+
 #[test]
 fn prevote_grant_changes_neither_the_voters_term_nor_its_vote() {
     let mut c = prevote_logs();
