@@ -55,6 +55,23 @@ fn prevote_is_refused_for_a_term_no_later_than_the_voters_own() {
     assert!(vote_resps(&out)[0].1.granted, "{out:?}");
 }
 
+/// A pre-candidate counts only PreVote responses: refusals of a real election in its term
+/// (late answers to an earlier campaign) say nothing about its PreVote round and must not end
+/// it.
+#[test]
+fn precandidate_does_not_count_real_vote_responses_of_its_term() {
+    let mut c = prevote_logs();
+    c.tick_until_campaign(1);
+    c.drain();
+    assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    c.recv(1, 2, vote_resp(2, false));
+    c.recv(1, 3, vote_resp(2, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    // Its PreVote round still runs: one grant of the others wins it.
+    c.recv(1, 2, pre_vote_resp(3, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 3));
+}
+
 #[test]
 fn prevote_grant_changes_neither_the_voters_term_nor_its_vote() {
     let mut c = prevote_logs();
