@@ -64,9 +64,15 @@ fn precandidate_does_not_count_real_vote_responses_of_its_term() {
     c.tick_until_campaign(1);
     c.drain();
     assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    let ignored = c.raft(1).stats().ignored_unexpected;
     c.recv(1, 2, vote_resp(2, false));
     c.recv(1, 3, vote_resp(2, false));
     assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    assert_eq!(
+        c.raft(1).stats().ignored_unexpected,
+        ignored + 2,
+        "each ignored response is counted"
+    );
     // Its PreVote round still runs: one grant of the others wins it.
     c.recv(1, 2, pre_vote_resp(3, true));
     assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 3));
