@@ -2,9 +2,7 @@
 //! TimeoutNow, refuses proposals meanwhile and gives up after an election timeout; the
 //! target campaigns at once with a TransferVote that voters grant despite the leader lease.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{Message, NodeId, Proposal, Role, VoteResponse};
 
 /// PreVote and CheckQuorum on, as a deployment runs: the transfer must get past both.

@@ -1,9 +1,7 @@
 //! Log replication: Figure 2 ("AppendEntries RPC" receiver rules, the leader's rules) and
 //! section 5.3, including fast backtracking with conflict hints and lost-message recovery.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Role};
 
 /// A follower (n2) in term `term` holding `log`, with leader n1 and voter n3 beside it.

@@ -2,9 +2,7 @@
 //! the read began, batched per round; a new leader's first commit; reads on followers through
 //! the leader; the opt-in leader lease; and what a read does when leadership is lost.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::output::ReadResult;
 use raftcore::{Input, Message, Proposal, Role, StepError};
 

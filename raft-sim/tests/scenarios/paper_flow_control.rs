@@ -2,9 +2,7 @@
 //! `Busy`, `TooLarge`), batching bounded by `max_frame_bytes`, the per-follower in-flight
 //! window (messages and bytes), and the cap on what one step applies.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
 
 fn accepted(p: Proposal) -> bool {

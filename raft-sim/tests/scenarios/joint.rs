@@ -2,9 +2,7 @@
 //! majority of both configurations for every decision, is left automatically once committed
 //! (or on request), and survives a partition and a crash of the leader at each stage.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{
     Input, Membership, MembershipRefusal, NodeId, Output, Proposal, Role, State, LEAVE_JOINT,
     MEMBERSHIP_BYTES,

@@ -1,9 +1,7 @@
 //! Safety: section 5.4 (election restriction, committing entries from previous terms,
 //! Leader Completeness) with the paper's Figure 7 and Figure 8 scenarios.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{Proposal, Role};
 
 /// Figure 7: the leader of term 8 and the six possible follower logs (a) to (f).

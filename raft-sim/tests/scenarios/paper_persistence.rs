@@ -1,9 +1,7 @@
 //! Persistent state (Figure 2: "updated on stable storage before responding to RPCs"),
 //! crashes and restarts (section 5.5), both `Durability` modes, and apply exactly once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{Durability, HardState, Input, Message, Output, Outputs, Role, StepError};
 
 fn deferred(count: u32) -> Cluster {

@@ -5,11 +5,9 @@
 //! through the next heartbeat. A write that waits for one costs a heartbeat interval: the
 //! tail of the service's put latency (issue 15).
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use raftcore::{Durability, LogIndex, Proposal, Rng, Role};
 
 /// The schedule's draws, from raftcore's own generator: a seed replays a schedule.

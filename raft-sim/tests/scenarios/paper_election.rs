@@ -1,9 +1,7 @@
 //! Leader election: Figure 2 ("Rules for Servers", "RequestVote RPC") and section 5.2.
 //! One test per rule, named after it, in the style of etcd's raft_paper_test.go.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{HardState, Message, Output, Role, VoteRequest, VoteResponse};
 
 #[test]

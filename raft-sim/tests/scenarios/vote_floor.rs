@@ -4,9 +4,7 @@
 //! does not campaign until its log reaches the floor its driver set; it still follows a
 //! leader and catches up, then votes again.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{Input, Role};
 
 /// Three nodes; n1 leads term 1 and commits entries 2..=4 with n2 only (n3 cut off, holding

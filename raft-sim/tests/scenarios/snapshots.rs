@@ -4,9 +4,7 @@
 //! driver, acknowledges the contiguous offset it holds, and rebases its log only once the
 //! driver reports the snapshot installed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{
     AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Message, Output, Proposal,
     SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,

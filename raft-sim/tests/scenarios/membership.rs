@@ -2,9 +2,7 @@
 //! they vote, the leader may remove itself, a configuration takes effect when appended and is
 //! undone with its entry, and a removed server cannot disrupt the cluster.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{
     Input, MemberKind, Membership, MembershipRefusal, NodeId, Output, Proposal, Role, State,
     MEMBERSHIP_BYTES,

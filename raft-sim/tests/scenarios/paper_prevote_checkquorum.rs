@@ -1,9 +1,7 @@
 //! PreVote and CheckQuorum (Raft thesis 9.6 and 6.2 / 4.2.3): a partitioned node cannot
 //! disrupt a healthy cluster, and a leader that lost its majority steps down.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raftcore::{HardState, Message, Role, VoteRequest, VoteResponse};
 
 fn prevote_logs() -> Cluster {
@@ -33,6 +31,51 @@ fn precandidate_asks_for_prevotes_in_the_next_term_without_changing_its_own() {
         last_term: t(2),
     });
     assert_eq!(sends(&out), vec![(n(2), req), (n(3), req)]);
+}
+
+/// Thesis 9.6: a PreVote asks "would you vote for me in the next term"; a voter grants it only
+/// for a term later than its own. In its own term it may already have voted (or may yet vote
+/// for another candidate), so a PreVote for that term is refused even with an up-to-date log.
+#[test]
+fn prevote_is_refused_for_a_term_no_later_than_the_voters_own() {
+    let mut c = prevote_logs();
+    let out = c.recv(2, 1, pre_vote_req(2, 2, 2));
+    assert_eq!(
+        sends(&out),
+        vec![(
+            n(1),
+            Message::PreVoteResponse(VoteResponse {
+                term: t(2),
+                granted: false
+            })
+        )]
+    );
+    // The next term is granted: the log was up to date, only the term decided.
+    let out = c.recv(2, 1, pre_vote_req(3, 2, 2));
+    assert!(vote_resps(&out)[0].1.granted, "{out:?}");
+}
+
+/// A pre-candidate counts only PreVote responses: refusals of a real election in its term
+/// (late answers to an earlier campaign) say nothing about its PreVote round and must not end
+/// it.
+#[test]
+fn precandidate_does_not_count_real_vote_responses_of_its_term() {
+    let mut c = prevote_logs();
+    c.tick_until_campaign(1);
+    c.drain();
+    assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    let ignored = c.raft(1).stats().ignored_unexpected;
+    c.recv(1, 2, vote_resp(2, false));
+    c.recv(1, 3, vote_resp(2, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::PreCandidate, 2));
+    assert_eq!(
+        c.raft(1).stats().ignored_unexpected,
+        ignored + 2,
+        "each ignored response is counted"
+    );
+    // Its PreVote round still runs: one grant of the others wins it.
+    c.recv(1, 2, pre_vote_resp(3, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 3));
 }
 
 #[test]

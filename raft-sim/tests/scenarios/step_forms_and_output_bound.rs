@@ -1,9 +1,7 @@
 //! The two forms of the step function agree, and no step exceeds the documented output
 //! bound `outputs_needed(PEERS)`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use raft_sim::SimRng;
 use raftcore::{outputs_needed, Durability, Input, Output, Role};
 
