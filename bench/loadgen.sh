@@ -65,7 +65,15 @@ rm -rf "$run"
 mkdir -p "$run"
 pids=()
 cleanup() {
-    local p
+    local rc=$? p f
+    # On a failure, the servers' own words: the last lines of each log (else they go with $run).
+    if ((rc != 0)) && [[ -d "$run" ]]; then
+        for f in "$run"/*.log; do
+            [[ -s "$f" ]] || continue
+            echo "--- last lines of ${f##*/} ---" >&2
+            tail -n 15 "$f" >&2
+        done
+    fi
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for _ in $(seq 50); do
         local alive=0

@@ -13,7 +13,11 @@ use etcd_client::{Client, KvClient};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::backend::{Cluster, OpError, ServerCounters, Session};
-use crate::metrics;
+use crate::{metrics, procstat};
+
+/// How long a new or re-elected cluster (either system) may take to report a leader (a loaded CI
+/// machine is slow to start three members).
+pub const LEADER_WAIT: Duration = Duration::from_secs(60);
 
 /// How many gRPC connections (HTTP/2, each carrying many sessions' streams) the sessions share.
 const CONNECTIONS: usize = 8;
@@ -80,17 +84,26 @@ impl Cluster for EtcdCluster {
 
     fn leader(&self) -> Result<usize, String> {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
+        let mut last = Vec::new();
+        while start.elapsed() < LEADER_WAIT {
+            last.clear();
             for k in 0..self.addrs.len() {
-                if let Ok(body) = self.scrape(k) {
-                    if metrics::sample(&body, "etcd_server_is_leader") == Some(1.0) {
-                        return Ok(k);
-                    }
+                match self.scrape(k) {
+                    Ok(body) => match metrics::sample(&body, "etcd_server_is_leader") {
+                        Some(1.0) => return Ok(k),
+                        v => last.push(format!("member {k}: etcd_server_is_leader {v:?}")),
+                    },
+                    Err(e) => last.push(format!("member {k}: {e}")),
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err("no etcd member reported itself leader within 20 s".into())
+        let alive = procstat::alive(&self.pids);
+        Err(format!(
+            "no etcd member reported itself leader within {} s ({}; processes alive: {alive:?})",
+            LEADER_WAIT.as_secs(),
+            last.join("; ")
+        ))
     }
 
     fn pids(&self) -> &[u32] {

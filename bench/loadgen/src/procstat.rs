@@ -15,6 +15,18 @@ pub fn own_cpu_seconds() -> Option<f64> {
     parse_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)
 }
 
+/// For each of `pids`, whether it is running (not exited, not a zombie waiting to be reaped).
+pub fn alive(pids: &[u32]) -> Vec<bool> {
+    pids.iter()
+        .map(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|t| Some(t[t.rfind(')')? + 1..].trim_start().starts_with('Z')))
+                == Some(false)
+        })
+        .collect()
+}
+
 /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in seconds.
 fn parse_cpu(stat: &str) -> Option<f64> {
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
@@ -81,5 +93,22 @@ mod test {
     fn this_process_has_a_cpu_time() {
         assert!(own_cpu_seconds().is_some());
         assert!(cpu_seconds(std::process::id()).is_some());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_an_exited_child_is_not() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        // Exited but not reaped: a zombie, which is not running.
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|t| !t[t.rfind(')').unwrap() + 1..].trim_start().starts_with('Z'))
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(alive(&[std::process::id(), pid]), vec![true, false]);
+        child.wait().expect("reap");
+        assert_eq!(alive(&[pid]), vec![false]);
     }
 }

@@ -76,7 +76,7 @@ impl Cluster for RaftCluster {
     fn leader(&self) -> Result<usize, String> {
         let start = Instant::now();
         let mut admin = self.admin.lock().map_err(|_| "admin client poisoned")?;
-        while start.elapsed() < Duration::from_secs(20) {
+        while start.elapsed() < crate::etcd::LEADER_WAIT {
             for (k, p) in self.peers.iter().enumerate() {
                 if let Ok(Some(s)) = admin.status(p.id) {
                     if s.role == Role::Leader {
@@ -86,7 +86,11 @@ impl Cluster for RaftCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err("no raft-node reported itself leader within 20 s".into())
+        Err(format!(
+            "no raft-node reported itself leader within {} s (processes alive: {:?})",
+            crate::etcd::LEADER_WAIT.as_secs(),
+            crate::procstat::alive(&self.pids)
+        ))
     }
 
     fn pids(&self) -> &[u32] {
