@@ -20,7 +20,7 @@
 # them passes at once.
 #
 # Bounds: each mutant's tests are cut after 180 s (`--timeout`; a hang counts as caught), the
-# whole run after MUTANTS_BUDGET seconds (default 900; CI sets 600): a change too large for that fails
+# mutants (after the baseline) after MUTANTS_BUDGET seconds (default 900; CI sets 600): a change too large for that fails
 # with a message (run it by hand without the budget). One job (2 shared cores), the
 # `mutants` profile (the test profile unoptimized and without debug info: a mutant's rebuild
 # is what costs, see VERIFICATION.md "Mutation testing"), lib and the integration tests
@@ -78,9 +78,22 @@ for a in "${targets[@]}"; do cargo_args+=("--cargo-arg=$a"); done
 tool=()
 if command -v cargo-nextest >/dev/null; then tool=(--test-tool nextest); fi
 
+# The baseline: the same targets in the same profile must pass unmutated, or every mutant
+# would count as caught. Run here, in the tree, not by cargo-mutants: its own baseline (27.x)
+# builds and tests only the mutated package (raftcore), ignoring --test-package, so naming
+# raft-sim's targets fails it ("no test target named `scenarios`"); the mutants are then
+# tested with --baseline skip.
+echo "mutants-diff: baseline (the targets below, unmutated, profile mutants)"
+if command -v cargo-nextest >/dev/null; then
+  cargo nextest run --cargo-profile mutants -p raftcore -p raft-sim "${targets[@]}" --no-fail-fast
+else
+  cargo test --profile mutants -p raftcore -p raft-sim "${targets[@]}"
+fi
+
 budget=${MUTANTS_BUDGET:-900}
 set +e
 timeout "$budget" cargo mutants \
+  --baseline skip \
   --in-diff "$diff_file" \
   --package raftcore \
   --test-package raftcore,raft-sim \
