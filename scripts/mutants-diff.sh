@@ -61,7 +61,7 @@ if [ ! -s "$diff_file" ]; then
 fi
 echo "mutants-diff: $(grep -c '^+++ ' "$diff_file") protocol files changed since $(git rev-parse --short "$base")"
 
-command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+command -v cargo-mutants >/dev/null || cargo install cargo-mutants --version 27.1.0 --locked
 
 # The test targets, for the build and the test phase alike (`--cargo-arg`: arguments after
 # `--` would reach only the test phase, and the build would build every target).
