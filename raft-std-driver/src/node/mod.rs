@@ -466,8 +466,9 @@ impl<M: StateMachine> Node<M> {
         let cap = 2 * self.cfg.election_ticks.max(2);
         let mut ticks = 0;
         while self.next_tick <= now && ticks < cap {
-            // A node told it was removed keeps time but never times out (see `retire.rs`).
-            if !self.retirement.is_quiet() {
+            // A node told it was removed keeps time but never times out (see `retire.rs`),
+            // unless it leads.
+            if !self.ticks_paused() {
                 self.step(Input::Tick)?;
             }
             self.next_tick += self.cfg.tick;

@@ -14,8 +14,8 @@
 //!
 //! The removed node believes a notice only if the index is above that of its own configuration
 //! in force (raft-core's [`membership_index`](raftcore::State::membership_index)): the teller
-//! then applied a later, committed configuration without it. It goes quiet: it stops stepping
-//! ticks into raft-core, so it never times out and campaigns again, and it still answers
+//! then applied a later, committed configuration without it. It goes quiet (unless it leads: a
+//! leader keeps its ticks, see [`Node::told_removed`]): it stops stepping ticks into raft-core, so it never times out and campaigns again, and it still answers
 //! whatever it receives. A sealed notice comes from a node holding the cluster key, and going
 //! quiet only takes a node's own campaigns away, never a vote or an acknowledgement, so no
 //! notice, stale or misdirected, can break safety. It ends as soon as raft-core's
@@ -25,6 +25,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+use raftcore::Role;
 
 use super::Node;
 use crate::machine::StateMachine;
@@ -54,6 +56,15 @@ impl Retirement {
 }
 
 impl<M: StateMachine> Node<M> {
+    /// Whether ticks are left out: told it was removed, and not leading (a quiet node that
+    /// became leader anyway, through a leadership transfer's `TimeoutNow`, keeps time as a
+    /// leader must).
+    pub(super) fn ticks_paused(&self) -> bool {
+        self.retirement.is_quiet() && self.core().role() != Role::Leader
+    }
+}
+
+impl<M: StateMachine> Node<M> {
     /// A datagram from `sender`, a node dropped from the allow-list, authenticated from `from`:
     /// tells it it was removed, unless it was told within the last election timeout.
     pub(super) fn tell_removed(&mut self, sender: u32, from: SocketAddr) {
@@ -76,6 +87,14 @@ impl<M: StateMachine> Node<M> {
     /// this node.
     pub(super) fn told_removed(&mut self, sender: u32, index: u64) {
         self.retirement.received += 1;
+        if self.core().role() == Role::Leader {
+            // A leader that committed its own removal may hear from a member before its next
+            // tick. It must keep ticking: raft-core steps a removed leader down at its first
+            // tick after the removal commits, and CheckQuorum and the lease run on ticks too
+            // (a leader whose clock stopped would hold its lease for ever). Once it is no
+            // longer leading, a later notice quiets it.
+            return;
+        }
         let ours = self.core().membership_index().0;
         if index <= ours {
             // The teller is behind our configuration (or it is an uncommitted one of ours):
@@ -110,5 +129,74 @@ impl<M: StateMachine> Node<M> {
                 "a newer configuration reached this node: it campaigns again if it is a voter"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use raftcore::Role;
+
+    use crate::config::RawConfig;
+    use crate::kv::KvStore;
+    use crate::node::Node;
+
+    /// A single-node cluster's node, driven by hand.
+    fn node(dir: &std::path::Path) -> Node<KvStore> {
+        let key = dir.join("key");
+        std::fs::write(&key, "13".repeat(32)).unwrap();
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let cfg = RawConfig {
+            id: Some(1),
+            peers: vec![format!("1={port}")],
+            data_dir: Some(dir.join("n1")),
+            key_file: Some(key),
+            ..RawConfig::default()
+        }
+        .validate()
+        .unwrap();
+        Node::open(cfg, KvStore::default()).unwrap()
+    }
+
+    /// Steps four election timeouts' worth of ticks, flushing after each.
+    fn elapse(n: &mut Node<KvStore>, now: &mut Instant) {
+        for _ in 0..4 {
+            *now += n.cfg.tick * n.cfg.election_ticks;
+            n.step_due_ticks(*now).unwrap();
+            // As the loop's turn does: the deferred writes (its vote) made durable.
+            n.flush().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_node_told_it_was_removed_stops_campaigning() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = node(dir.path());
+        let mut now = Instant::now();
+        n.told_removed(2, 1_000_000);
+        assert!(n.retirement.is_quiet() && n.ticks_paused());
+        // The lone voter would elect itself within one election timeout; quiet, it does not.
+        elapse(&mut n, &mut now);
+        assert_eq!(n.core().role(), Role::Follower);
+    }
+
+    #[test]
+    fn a_leader_told_it_was_removed_keeps_its_ticks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = node(dir.path());
+        let mut now = Instant::now();
+        elapse(&mut n, &mut now);
+        assert_eq!(n.core().role(), Role::Leader);
+        // Raced ahead of the leader's first tick after its own removal committed: not quiet.
+        n.told_removed(2, 1_000_000);
+        assert!(!n.retirement.is_quiet() && !n.ticks_paused());
+        assert_eq!(n.retirement.received, 1);
+        // A quiet node that leads anyway (a transfer's TimeoutNow) keeps its ticks too.
+        n.retirement.quiet_after = Some(1_000_000);
+        assert!(n.retirement.is_quiet() && !n.ticks_paused());
     }
 }
