@@ -17,7 +17,8 @@
 # its well-known types, for the etcd client's build) and strace with apt-get when they are
 # missing. Environment: JOBS (cargo -j, default 2), RAFT_PORT (first of three UDP ports,
 # default 27101), ETCD_PORT (first of three client ports, default 27201; peer ports are +10),
-# KEEP=1 keeps the data directories and logs.
+# KEEP=1 keeps the data directories and logs, RAFT_NODE=<path> runs that raft-node binary
+# instead of the one built here (an A/B of two builds in one session).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -112,7 +113,7 @@ done
 raft_pids=()
 etcd_pids=()
 for i in 1 2 3; do
-    "$bin/raft-node" --id "$i" "${peer_flags[@]}" --data-dir "$run/raft$i" \
+    "${RAFT_NODE:-$bin/raft-node}" --id "$i" "${peer_flags[@]}" --data-dir "$run/raft$i" \
         --key-file "$run/cluster.key" 2>"$run/raft$i.log" &
     pids+=($!)
     raft_pids+=($!)

@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use raftcore::{Input, Proposal, ReadResult, Term};
+use raftcore::{Input, Proposal, ReadResult, Role, Term};
 
 use super::apply::Outcome;
 use super::handle::Done;
@@ -265,7 +265,22 @@ impl<M: StateMachine> Node<M> {
                 }
                 ReadResult::Failed { leader_hint, .. } => {
                     self.counters.reads_failed += 1;
-                    let leader = leader_hint.map(|l| l.0).filter(|&l| l != self.cfg.id);
+                    if self.core().role() == Role::Leader {
+                        // Failed while this node still leads: raft-core had no room for
+                        // another batch of reads (`reads_failed_busy`). The client stays and
+                        // pauses, as after any `Busy`; told "not leader" it went to a
+                        // follower, whose forwarded reads took more of the same room, and
+                        // under a write load the reads collapsed (BENCHMARKS.md).
+                        self.counters.reads_busy += 1;
+                        self.reply(read.reply, ReplyBody::Busy);
+                        continue;
+                    }
+                    // A follower whose forwarded read was refused: send the client to the
+                    // leader it follows rather than to the next node in its list.
+                    let leader = leader_hint
+                        .or(self.core().leader())
+                        .map(|l| l.0)
+                        .filter(|&l| l != self.cfg.id);
                     self.reply(read.reply, ReplyBody::NotLeader { leader });
                 }
             }

@@ -52,8 +52,12 @@ pub struct DriverCounters {
     pub reads_through_log: u64,
     /// Reads served through raft-core's ReadIndex (`ReadPolicy::ReadIndex`).
     pub reads_index: u64,
-    /// Reads raft-core failed (not the leader, leadership lost): the client was redirected.
+    /// Reads raft-core failed (not the leader, leadership lost, or no room): the client was
+    /// redirected, or told `Busy` (`reads_busy`).
     pub reads_failed: u64,
+    /// Of `reads_failed`, those failed while this node led (raft-core's read queue had no room
+    /// for another batch): answered `Busy`, so the client stays with the leader.
+    pub reads_busy: u64,
     /// Reads issued again because no answer came in time (forwarded reads can be lost).
     pub read_timeouts: u64,
     /// Snapshots received from a leader and installed.
@@ -148,6 +152,7 @@ fn to_json(
             "reads_through_log": d.reads_through_log,
             "reads_index": d.reads_index,
             "reads_failed": d.reads_failed,
+            "reads_busy": d.reads_busy,
             "read_timeouts": d.read_timeouts,
             "snapshots_installed": d.snapshots_installed,
             "snapshot_chunks_sent": d.snapshot_chunks_sent,
