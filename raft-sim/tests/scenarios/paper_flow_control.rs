@@ -3,7 +3,7 @@
 //! window (messages and bytes), and the cap on what one step applies.
 
 use crate::common::*;
-use raftcore::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
+use raftcore::{codec, Input, NewEntries, NewEntriesFrom, Proposal, Role};
 
 fn accepted(p: Proposal) -> bool {
     matches!(p, Proposal::Accepted { .. })
@@ -87,6 +87,23 @@ fn proposal_too_large_for_one_frame_is_answered_too_large() {
     c.deliver_all();
     c.heartbeat(1);
     assert_eq!(c.node(3).applied_data(), vec![vec![7; max]]);
+}
+
+/// The largest payload is what fits alone in a frame (the frame less the worst-case message
+/// header and the entry record's overhead), and never more than an entry record's 16-bit
+/// length field carries, whatever frame size is asked about.
+#[test]
+fn max_payload_fits_one_frame_and_never_exceeds_a_records_length_field() {
+    let overhead = codec::MAX_HEADER_BYTES + codec::ENTRY_OVERHEAD;
+    for frame in [0, overhead, overhead + 1, 1200, codec::MAX_FRAME_BYTES] {
+        let expected = frame.saturating_sub(overhead);
+        assert_eq!(codec::max_payload(frame), expected, "frame {frame}");
+    }
+    // A frame larger than the codec accepts: the record's length field is the bound.
+    let record = u32::from(u16::MAX);
+    for frame in [record + overhead, record + overhead + 1, u32::MAX] {
+        assert_eq!(codec::max_payload(frame), record, "frame {frame}");
+    }
 }
 
 #[test]
