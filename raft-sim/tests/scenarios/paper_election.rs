@@ -142,6 +142,48 @@ fn candidate_starts_a_new_election_when_its_election_times_out() {
     assert_eq!(sends(&out), vec![(n(2), req), (n(3), req)]);
 }
 
+/// A vote is for one term: a candidate that starts a new election forgets the grants and
+/// refusals of its last one, and wins or loses on the answers of the new term alone.
+#[test]
+fn a_new_election_counts_only_the_answers_of_its_own_term() {
+    // Grants: n2's of term 1 does not help in term 2.
+    let mut c = Cluster::new(5);
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 2, vote_resp(1, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 1));
+    c.tick_until_campaign(1);
+    c.drain();
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 2));
+    c.recv(1, 3, vote_resp(2, true));
+    assert_eq!(
+        (c.role(1), c.term(1)),
+        (Role::Candidate, 2),
+        "2 of 5 in term 2"
+    );
+    c.recv(1, 4, vote_resp(2, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Leader, 2));
+
+    // Refusals: n4's and n5's of term 1 do not count against it in term 2.
+    let mut c = Cluster::new(5);
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 4, vote_resp(1, false));
+    c.recv(1, 5, vote_resp(1, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 1));
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 2, vote_resp(2, false));
+    assert_eq!(
+        (c.role(1), c.term(1)),
+        (Role::Candidate, 2),
+        "1 of 5 refused in term 2"
+    );
+    c.recv(1, 3, vote_resp(2, false));
+    c.recv(1, 4, vote_resp(2, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::Follower, 2));
+}
+
 #[test]
 fn split_vote_is_resolved_by_a_new_election_after_a_randomized_timeout() {
     let mut c = Cluster::new(3);
