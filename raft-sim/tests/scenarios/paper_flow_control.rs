@@ -3,7 +3,7 @@
 //! window (messages and bytes), and the cap on what one step applies.
 
 use crate::common::*;
-use raftcore::{codec, Input, NewEntries, NewEntriesFrom, Proposal, Role};
+use raftcore::{codec, ConfigError, Input, NewEntries, NewEntriesFrom, Proposal, Role, State};
 
 fn accepted(p: Proposal) -> bool {
     matches!(p, Proposal::Accepted { .. })
@@ -127,6 +127,63 @@ fn leader_answers_busy_at_max_uncommitted_and_accepts_again_once_entries_commit(
     }
     assert_eq!(c.commit(1), 3);
     assert!(accepted(c.propose(1, b"c")));
+}
+
+/// `max_frame_bytes` may be anything up to the largest frame the codec accepts (a UDP
+/// datagram's payload), that limit included; one byte more is refused.
+#[test]
+fn max_frame_bytes_may_be_the_codecs_largest_frame_but_not_more() {
+    let voters = [n(1), n(2), n(3)];
+    let mut cfg = paper_config(1);
+    cfg.max_inflight_bytes = u32::MAX;
+    cfg.max_frame_bytes = codec::MAX_FRAME_BYTES;
+    assert!(Raft::new(cfg, &voters).is_ok());
+    cfg.max_frame_bytes = codec::MAX_FRAME_BYTES + 1;
+    assert_eq!(
+        Raft::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::FrameTooLarge)
+    );
+}
+
+/// `log_bytes` must hold one entry of the largest payload plus the empty entries proposals
+/// keep room for: a quarter of the log window, at least one. A node is built with exactly
+/// that and refused one byte below it.
+#[test]
+fn log_bytes_must_hold_a_largest_entry_and_empty_entries_for_a_quarter_of_the_window() {
+    let mut cfg = paper_config(1);
+    cfg.max_frame_bytes = 200;
+    let overhead = codec::ENTRY_OVERHEAD;
+    let largest = cfg.max_payload() + overhead;
+    // (window, empty entries kept free)
+    for (window, reserve) in [(1, 1), (3, 1), (4, 1), (7, 1), (8, 2), (64, 16), (100, 25)] {
+        assert_eq!(
+            cfg.min_log_bytes(window),
+            largest + reserve * overhead,
+            "window {window}"
+        );
+    }
+    // The harness's window of 64 entries keeps 16 free.
+    let voters = [n(1), n(2), n(3)];
+    let min = largest + 16 * overhead;
+    cfg.log_bytes = min;
+    assert!(Raft::new(cfg, &voters).is_ok(), "log_bytes {min}");
+    cfg.log_bytes = min - 1;
+    assert_eq!(
+        Raft::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::LogBytesTooSmall)
+    );
+}
+
+/// The smallest log window a node is built with is four entries; three is refused.
+#[test]
+fn a_log_window_of_four_entries_is_the_smallest_accepted() {
+    let voters = [n(1), n(2), n(3)];
+    let cfg = paper_config(1);
+    assert!(State::<PEERS, 4, INFLIGHT>::new(cfg, &voters).is_ok());
+    assert_eq!(
+        State::<PEERS, 3, INFLIGHT>::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::LogWindowTooSmall)
+    );
 }
 
 #[test]
