@@ -249,6 +249,34 @@ fn node_updates_its_term_and_becomes_follower_on_any_message_with_a_higher_term(
     }
 }
 
+/// A message of an older term changes nothing (Figure 2) and is counted as stale, one
+/// count per message, whatever its kind.
+#[test]
+fn every_message_of_a_stale_term_changes_nothing_and_is_counted() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let hs = c.raft(2).hard_state();
+    let none = Ents::none();
+    let stale = [
+        vote_req(0, 9, 9),
+        vote_resp(0, true),
+        append(0, 0, 0, 0, &none),
+        append_resp(0, true, 1, 0),
+        timeout_now(0),
+    ];
+    for (k, msg) in stale.into_iter().enumerate() {
+        let before = c.raft(2).stats().stale_term;
+        c.recv(2, 1, msg);
+        assert_eq!(c.raft(2).stats().stale_term, before + 1, "message {k}");
+        assert_eq!(c.raft(2).hard_state(), hs, "message {k}");
+        assert_eq!(
+            (c.role(2), c.raft(2).leader()),
+            (Role::Follower, Some(n(1)))
+        );
+    }
+}
+
 #[test]
 fn voter_refuses_a_vote_request_with_a_stale_term_and_answers_its_own_term() {
     let mut c = Cluster::with_logs(&[(3, vec![]), (3, vec![]), (3, vec![])], |_| {});
