@@ -341,6 +341,36 @@ fn leader_stops_sending_when_max_inflight_bytes_are_in_flight() {
 }
 
 #[test]
+fn leader_stops_sending_when_exactly_max_inflight_bytes_are_in_flight() {
+    // 100-byte payloads are 111-byte records; two fill a window of 222 bytes exactly.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 200;
+        cfg.max_inflight_bytes = 222;
+    });
+    c.elect(1);
+    c.heartbeat(1);
+    for k in 0..4u8 {
+        assert!(accepted(c.propose(1, &[k; 100])));
+    }
+    let to2 = c.take(|e| e.to == n(2) && e.is_append());
+    let counts: Vec<u32> = to2
+        .iter()
+        .map(|e| match e.msg {
+            raftcore::Message::Append(a) => a.entries.0,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(counts, vec![1, 1], "222 bytes in flight: the leader waits");
+    // An acknowledgement frees the window: the rest follows.
+    for e in &to2 {
+        c.deliver(e);
+    }
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.node(2).log_terms(), vec![1; 5]);
+}
+
+#[test]
 fn apply_is_split_into_chunks_of_max_apply_entries_across_steps() {
     let logs = [(1, vec![1; 5]), (1, vec![1; 5]), (1, vec![1; 5])];
     let mut c = Cluster::with_logs(&logs, |cfg| cfg.max_apply = 2);
