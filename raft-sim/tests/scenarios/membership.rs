@@ -5,7 +5,7 @@
 use crate::common::*;
 use raftcore::{
     Input, MemberKind, Membership, MembershipRefusal, NodeId, Output, Proposal, Role, State,
-    MEMBERSHIP_BYTES,
+    VoteResponse, MEMBERSHIP_BYTES,
 };
 
 /// `total` nodes of which the first `voters` form the initial configuration (PreVote and
@@ -201,6 +201,44 @@ fn a_removed_server_that_never_learned_it_cannot_disrupt_the_cluster() {
         c.heartbeat(1);
         assert_eq!(c.node(2).applied_data().last(), Some(&b"x=2".to_vec()));
     }
+}
+
+/// A node that is no voter here is heard when it asks for votes only with a log strictly
+/// newer than this node's (it may then know a newer configuration that made it a voter); with
+/// a log no newer, its request is ignored and counted, and its term changes nothing.
+#[test]
+fn a_non_voter_asking_for_votes_is_heard_only_with_a_strictly_newer_log() {
+    let mut c = cluster_with(3, 3, false);
+    c.elect(1);
+    let without = members(&c, 1).without(n(3));
+    assert!(accepted(change(&mut c, 1, without)));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(members(&c, 2), without);
+    let (term, last) = (c.term(2), c.raft(2).last_index().0);
+    let last_term = c.raft(2).last_term().0;
+
+    // The same last entry as n2's: ignored.
+    let ignored = c.raft(2).stats().ignored_non_voter;
+    let out = c.recv(2, 3, vote_req(term + 1, last, last_term));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((c.term(2), c.raft(2).leader()), (term, Some(n(1))));
+    assert_eq!(c.raft(2).stats().ignored_non_voter, ignored + 1);
+
+    // One entry more: heard, and granted (the log is newer, the vote of the term free).
+    let out = c.recv(2, 3, vote_req(term + 1, last + 1, last_term));
+    assert_eq!(
+        vote_resps(&out),
+        vec![(
+            n(3),
+            VoteResponse {
+                term: t(term + 1),
+                granted: true
+            }
+        )]
+    );
+    assert_eq!(c.term(2), term + 1);
+    assert_eq!(c.raft(2).stats().ignored_non_voter, ignored + 1);
 }
 
 #[test]

@@ -142,6 +142,48 @@ fn candidate_starts_a_new_election_when_its_election_times_out() {
     assert_eq!(sends(&out), vec![(n(2), req), (n(3), req)]);
 }
 
+/// A vote is for one term: a candidate that starts a new election forgets the grants and
+/// refusals of its last one, and wins or loses on the answers of the new term alone.
+#[test]
+fn a_new_election_counts_only_the_answers_of_its_own_term() {
+    // Grants: n2's of term 1 does not help in term 2.
+    let mut c = Cluster::new(5);
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 2, vote_resp(1, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 1));
+    c.tick_until_campaign(1);
+    c.drain();
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 2));
+    c.recv(1, 3, vote_resp(2, true));
+    assert_eq!(
+        (c.role(1), c.term(1)),
+        (Role::Candidate, 2),
+        "2 of 5 in term 2"
+    );
+    c.recv(1, 4, vote_resp(2, true));
+    assert_eq!((c.role(1), c.term(1)), (Role::Leader, 2));
+
+    // Refusals: n4's and n5's of term 1 do not count against it in term 2.
+    let mut c = Cluster::new(5);
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 4, vote_resp(1, false));
+    c.recv(1, 5, vote_resp(1, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::Candidate, 1));
+    c.tick_until_campaign(1);
+    c.drain();
+    c.recv(1, 2, vote_resp(2, false));
+    assert_eq!(
+        (c.role(1), c.term(1)),
+        (Role::Candidate, 2),
+        "1 of 5 refused in term 2"
+    );
+    c.recv(1, 3, vote_resp(2, false));
+    c.recv(1, 4, vote_resp(2, false));
+    assert_eq!((c.role(1), c.term(1)), (Role::Follower, 2));
+}
+
 #[test]
 fn split_vote_is_resolved_by_a_new_election_after_a_randomized_timeout() {
     let mut c = Cluster::new(3);
@@ -204,6 +246,34 @@ fn node_updates_its_term_and_becomes_follower_on_any_message_with_a_higher_term(
             let want_leader = if via_response { None } else { Some(n(2)) };
             assert_eq!(r.leader(), want_leader);
         }
+    }
+}
+
+/// A message of an older term changes nothing (Figure 2) and is counted as stale, one
+/// count per message, whatever its kind.
+#[test]
+fn every_message_of_a_stale_term_changes_nothing_and_is_counted() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let hs = c.raft(2).hard_state();
+    let none = Ents::none();
+    let stale = [
+        vote_req(0, 9, 9),
+        vote_resp(0, true),
+        append(0, 0, 0, 0, &none),
+        append_resp(0, true, 1, 0),
+        timeout_now(0),
+    ];
+    for (k, msg) in stale.into_iter().enumerate() {
+        let before = c.raft(2).stats().stale_term;
+        c.recv(2, 1, msg);
+        assert_eq!(c.raft(2).stats().stale_term, before + 1, "message {k}");
+        assert_eq!(c.raft(2).hard_state(), hs, "message {k}");
+        assert_eq!(
+            (c.role(2), c.raft(2).leader()),
+            (Role::Follower, Some(n(1)))
+        );
     }
 }
 

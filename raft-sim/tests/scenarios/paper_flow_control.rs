@@ -3,7 +3,7 @@
 //! window (messages and bytes), and the cap on what one step applies.
 
 use crate::common::*;
-use raftcore::{Input, NewEntries, NewEntriesFrom, Proposal, Role};
+use raftcore::{codec, ConfigError, Input, NewEntries, NewEntriesFrom, Proposal, Role, State};
 
 fn accepted(p: Proposal) -> bool {
     matches!(p, Proposal::Accepted { .. })
@@ -89,6 +89,23 @@ fn proposal_too_large_for_one_frame_is_answered_too_large() {
     assert_eq!(c.node(3).applied_data(), vec![vec![7; max]]);
 }
 
+/// The largest payload is what fits alone in a frame (the frame less the worst-case message
+/// header and the entry record's overhead), and never more than an entry record's 16-bit
+/// length field carries, whatever frame size is asked about.
+#[test]
+fn max_payload_fits_one_frame_and_never_exceeds_a_records_length_field() {
+    let overhead = codec::MAX_HEADER_BYTES + codec::ENTRY_OVERHEAD;
+    for frame in [0, overhead, overhead + 1, 1200, codec::MAX_FRAME_BYTES] {
+        let expected = frame.saturating_sub(overhead);
+        assert_eq!(codec::max_payload(frame), expected, "frame {frame}");
+    }
+    // A frame larger than the codec accepts: the record's length field is the bound.
+    let record = u32::from(u16::MAX);
+    for frame in [record + overhead, record + overhead + 1, u32::MAX] {
+        assert_eq!(codec::max_payload(frame), record, "frame {frame}");
+    }
+}
+
 #[test]
 fn leader_answers_busy_at_max_uncommitted_and_accepts_again_once_entries_commit() {
     let mut c = Cluster::with_config(3, |cfg| cfg.max_uncommitted = 2);
@@ -110,6 +127,63 @@ fn leader_answers_busy_at_max_uncommitted_and_accepts_again_once_entries_commit(
     }
     assert_eq!(c.commit(1), 3);
     assert!(accepted(c.propose(1, b"c")));
+}
+
+/// `max_frame_bytes` may be anything up to the largest frame the codec accepts (a UDP
+/// datagram's payload), that limit included; one byte more is refused.
+#[test]
+fn max_frame_bytes_may_be_the_codecs_largest_frame_but_not_more() {
+    let voters = [n(1), n(2), n(3)];
+    let mut cfg = paper_config(1);
+    cfg.max_inflight_bytes = u32::MAX;
+    cfg.max_frame_bytes = codec::MAX_FRAME_BYTES;
+    assert!(Raft::new(cfg, &voters).is_ok());
+    cfg.max_frame_bytes = codec::MAX_FRAME_BYTES + 1;
+    assert_eq!(
+        Raft::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::FrameTooLarge)
+    );
+}
+
+/// `log_bytes` must hold one entry of the largest payload plus the empty entries proposals
+/// keep room for: a quarter of the log window, at least one. A node is built with exactly
+/// that and refused one byte below it.
+#[test]
+fn log_bytes_must_hold_a_largest_entry_and_empty_entries_for_a_quarter_of_the_window() {
+    let mut cfg = paper_config(1);
+    cfg.max_frame_bytes = 200;
+    let overhead = codec::ENTRY_OVERHEAD;
+    let largest = cfg.max_payload() + overhead;
+    // (window, empty entries kept free)
+    for (window, reserve) in [(1, 1), (3, 1), (4, 1), (7, 1), (8, 2), (64, 16), (100, 25)] {
+        assert_eq!(
+            cfg.min_log_bytes(window),
+            largest + reserve * overhead,
+            "window {window}"
+        );
+    }
+    // The harness's window of 64 entries keeps 16 free.
+    let voters = [n(1), n(2), n(3)];
+    let min = largest + 16 * overhead;
+    cfg.log_bytes = min;
+    assert!(Raft::new(cfg, &voters).is_ok(), "log_bytes {min}");
+    cfg.log_bytes = min - 1;
+    assert_eq!(
+        Raft::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::LogBytesTooSmall)
+    );
+}
+
+/// The smallest log window a node is built with is four entries; three is refused.
+#[test]
+fn a_log_window_of_four_entries_is_the_smallest_accepted() {
+    let voters = [n(1), n(2), n(3)];
+    let cfg = paper_config(1);
+    assert!(State::<PEERS, 4, INFLIGHT>::new(cfg, &voters).is_ok());
+    assert_eq!(
+        State::<PEERS, 3, INFLIGHT>::new(cfg, &voters).map(|_| ()),
+        Err(ConfigError::LogWindowTooSmall)
+    );
 }
 
 #[test]
@@ -264,6 +338,36 @@ fn leader_stops_sending_when_max_inflight_bytes_are_in_flight() {
     c.heartbeat(1);
     assert_eq!(c.node(2).log_terms(), vec![1; 5]);
     assert_eq!(c.commit(2), 5);
+}
+
+#[test]
+fn leader_stops_sending_when_exactly_max_inflight_bytes_are_in_flight() {
+    // 100-byte payloads are 111-byte records; two fill a window of 222 bytes exactly.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 200;
+        cfg.max_inflight_bytes = 222;
+    });
+    c.elect(1);
+    c.heartbeat(1);
+    for k in 0..4u8 {
+        assert!(accepted(c.propose(1, &[k; 100])));
+    }
+    let to2 = c.take(|e| e.to == n(2) && e.is_append());
+    let counts: Vec<u32> = to2
+        .iter()
+        .map(|e| match e.msg {
+            raftcore::Message::Append(a) => a.entries.0,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(counts, vec![1, 1], "222 bytes in flight: the leader waits");
+    // An acknowledgement frees the window: the rest follows.
+    for e in &to2 {
+        c.deliver(e);
+    }
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.node(2).log_terms(), vec![1; 5]);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! section 5.3, including fast backtracking with conflict hints and lost-message recovery.
 
 use crate::common::*;
-use raftcore::{AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Role};
+use raftcore::{
+    AppendResponse, HardState, LogStore, Message, NewEntries, NewEntriesFrom, Proposal, Role,
+};
 
 /// A follower (n2) in term `term` holding `log`, with leader n1 and voter n3 beside it.
 fn follower_with(term: u64, log: &[u64]) -> Cluster {
@@ -262,6 +264,58 @@ fn leader_backtracks_over_a_whole_conflicting_term_per_round_trip_with_conflict_
         })
         .collect();
     assert_eq!(rejections, vec![(i(10), i(10), t(3))]);
+}
+
+/// A leader probing a follower (one append at a time, after a lost append) goes back to
+/// streaming only on news: an acknowledgement of more than the follower's known match. A
+/// delayed heartbeat answer that acknowledges exactly the match changes nothing, and the
+/// probe in flight is not sent again.
+#[test]
+fn a_delayed_acknowledgement_of_the_known_match_does_not_end_probing() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    assert!(matches!(c.propose(1, b"a"), Proposal::Accepted { .. }));
+    c.deliver_all();
+    c.heartbeat(1);
+    let m = c.raft(1).last_index().0;
+    assert_eq!(c.raft(2).last_index().0, m);
+    // A heartbeat round; n2's answer (success at its match m) is held back.
+    let hb = c.node(1).cfg.heartbeat_ticks;
+    c.ticks(1, hb);
+    let to2 = c.take(|e| e.to == n(2));
+    for e in &to2 {
+        c.deliver(e);
+    }
+    let late = c.take(|e| e.from == n(2));
+    assert_eq!(late.len(), 1);
+    c.deliver_all();
+    // The append of b to n2 is lost: a heartbeat later the leader probes n2 from m.
+    assert!(matches!(c.propose(1, b"b"), Proposal::Accepted { .. }));
+    c.take(|e| e.to == n(2));
+    c.deliver_all();
+    let out = c.ticks(1, hb);
+    let probes: Vec<(u64, u32)> = appends(&out)
+        .iter()
+        .filter(|(to, _)| *to == n(2))
+        .map(|(_, a)| (a.prev_index.0, a.entries.0))
+        .collect();
+    assert_eq!(probes, vec![(m, 1)], "{out:?}");
+    let probe = c.take(|e| e.to == n(2));
+
+    // The delayed answer arrives: no news, nothing sent to n2.
+    let out = c.deliver(&late[0]);
+    let to_n2: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(to, _)| *to == n(2))
+        .collect();
+    assert!(to_n2.is_empty(), "{to_n2:?}");
+    // The probe gets through and n2 catches up.
+    for e in &probe {
+        c.deliver(e);
+    }
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.node(2).log(), c.node(1).log());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use raftcore::output::ReadResult;
-use raftcore::{Input, Message, Proposal, Role, StepError};
+use raftcore::{Input, Message, Proposal, ReadIndexRequest, ReadIndexResponse, Role, StepError};
 
 fn ready(upto: u64, index: u64) -> ReadResult {
     ReadResult::Ready {
@@ -362,6 +362,34 @@ fn lease_reads_need_check_quorum() {
     assert_eq!(c.reads_of(1), vec![ready(1, 1)]);
 }
 
+/// A ReadIndex request of an older term (its follower missed an election) is refused at
+/// once, with the newer term: the follower's read fails (to be retried) and it learns the
+/// term.
+#[test]
+fn a_read_index_request_of_a_stale_term_is_refused_with_the_newer_term() {
+    let mut c = leader_with_a_write();
+    let term = c.term(1);
+    let out = c.recv(
+        1,
+        2,
+        Message::ReadIndex(ReadIndexRequest {
+            term: t(term - 1),
+            id: 7,
+        }),
+    );
+    let answer = ReadIndexResponse {
+        term: t(term),
+        id: 7,
+        index: i(0),
+        ok: false,
+    };
+    assert_eq!(
+        sends(&out),
+        vec![(n(2), Message::ReadIndexResponse(answer))]
+    );
+    assert_eq!(c.role(1), Role::Leader);
+}
+
 #[test]
 fn read_on_a_node_without_a_leader_fails_with_no_hint() {
     let mut c = Cluster::new(3);
@@ -566,6 +594,34 @@ fn single_node_leader_answers_a_read_in_the_same_step() {
     let out = c.step(1, Input::Read { id: 1 });
     assert_eq!(reads(&out), vec![ready(1, 1)]);
     assert!(sends(&out).is_empty());
+}
+
+/// With lease reads, a restarted node may be inside a leader's lease it cannot remember: it
+/// refuses (pre)votes for its whole first election timeout, ticks meanwhile included, as a
+/// follower that hears its leader does.
+#[test]
+fn a_restarted_node_refuses_votes_through_its_first_election_timeout() {
+    let mut c = leasing_cluster();
+    c.heartbeat(1);
+    c.crash_restart(2);
+    assert_eq!(c.raft(2).leader(), None);
+    let election = c.node(2).cfg.election_ticks;
+    assert!(c.ticks_to_timeout(2) > election - 1);
+    c.ticks(2, election - 1);
+    c.drain();
+    let (term, last) = (c.term(2), c.raft(2).last_index().0);
+    let last_term = c.raft(2).last_term().0;
+    let hs = c.raft(2).hard_state();
+    let ignored = c.raft(2).stats().ignored_in_lease;
+    for msg in [
+        pre_vote_req(term + 1, last, last_term),
+        vote_req(term + 1, last, last_term),
+    ] {
+        let out = c.recv(2, 3, msg);
+        assert!(vote_resps(&out).is_empty(), "{msg:?}: {out:?}");
+        assert_eq!(c.raft(2).hard_state(), hs);
+    }
+    assert_eq!(c.raft(2).stats().ignored_in_lease, ignored + 2);
 }
 
 #[test]

@@ -6,8 +6,8 @@
 
 use crate::common::*;
 use raftcore::{
-    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Message, Output, Proposal,
-    SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
+    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Membership, Message, Output,
+    Proposal, Role, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
 };
 
 /// Small frames so a snapshot of a few entries takes several chunks: each chunk carries at
@@ -571,6 +571,42 @@ fn follower_keeps_entries_after_the_snapshot_when_its_log_matches_it() {
         vec![Some(i(1))]
     );
     assert_eq!(c.node(2).applied, machine_upto(10));
+}
+
+/// The driver may finish an install after the node stopped following (the install is not
+/// role state): a snapshot whose membership adds a voter, installed while the node campaigns,
+/// makes that voter count in the node's next election like any other.
+#[test]
+fn a_voter_added_by_a_snapshot_installed_mid_campaign_counts_in_the_next_election() {
+    let mut c = follower_with_twelve_entries();
+    c.hold_installs = true;
+    let four = Membership::new(&[n(1), n(2), n(3), n(4)], &[]).unwrap();
+    let file = snapshot_of(&machine_upto(10), four);
+    let out = send_whole_snapshot(&mut c, 3, 1, &file);
+    assert_eq!(installs(&out), vec![file.0]);
+    // n3 times out before its driver reports the install.
+    c.tick_until_campaign(3);
+    assert_eq!((c.role(3), c.term(3)), (Role::Candidate, 2));
+    c.drain();
+    let out = c.install(3);
+    assert_eq!(
+        snapshot_resps(&out).len(),
+        0,
+        "no leader to answer: {out:?}"
+    );
+    assert_eq!(*c.raft(3).membership(), four);
+    assert_eq!(c.role(3), Role::Candidate);
+
+    // Its next election asks n4 too; n4 and n2 grant: 3 of the 4 voters.
+    let out = c.tick_until_campaign(3);
+    assert_eq!((c.role(3), c.term(3)), (Role::Candidate, 3));
+    let asked: Vec<u32> = sends(&out).iter().map(|(to, _)| to.0).collect();
+    assert_eq!(asked, vec![1, 2, 4]);
+    c.drain();
+    c.recv(3, 4, vote_resp(3, true));
+    assert_eq!(c.role(3), Role::Candidate, "2 of 4");
+    c.recv(3, 2, vote_resp(3, true));
+    assert_eq!((c.role(3), c.term(3)), (Role::Leader, 3));
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! target campaigns at once with a TransferVote that voters grant despite the leader lease.
 
 use crate::common::*;
-use raftcore::{Message, NodeId, Proposal, Role, VoteResponse};
+use raftcore::{
+    Input, Message, NodeId, Output, Proposal, Role, State, VoteResponse, MEMBERSHIP_BYTES,
+};
 
 /// PreVote and CheckQuorum on, as a deployment runs: the transfer must get past both.
 fn deployed(count: u32) -> Cluster {
@@ -244,4 +246,48 @@ fn timeout_now_from_anyone_but_the_current_leader_is_ignored() {
     assert_eq!(c.role(3), Role::PreCandidate);
     let out = c.recv(3, 1, timeout_now(1));
     assert!(out.is_empty(), "{out:?}");
+}
+
+/// TimeoutNow asks its addressee to campaign, so only a node that may campaign acts on it: a
+/// learner (or any node outside the voters) ignores it even from its leader, and counts it
+/// as unexpected like every other ignored TimeoutNow.
+#[test]
+fn timeout_now_is_ignored_and_counted_by_a_node_that_may_not_campaign() {
+    // Voters n1-n3 (PreVote and CheckQuorum on); n4 joins as a learner and follows n1.
+    let mut c = deployed(4);
+    let voters: Vec<NodeId> = (1..=3).map(NodeId).collect();
+    for node in &mut c.nodes {
+        node.raft = Some(State::new(node.cfg, &voters).expect("valid config"));
+    }
+    c.voters = voters;
+    c = leader_with_a_write(c);
+    let add = c.raft(1).membership().with_learner(n(4)).unwrap();
+    let mut buf = [0u8; MEMBERSHIP_BYTES];
+    let data = add.encode(&mut buf).to_vec();
+    let out = c.step(1, Input::ChangeMembership { data: &data });
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Proposal(Proposal::Accepted { .. }))),
+        "{out:?}"
+    );
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(*c.raft(4).membership(), add);
+    assert_eq!(
+        (c.role(4), c.raft(4).leader()),
+        (Role::Follower, Some(n(1)))
+    );
+
+    let ignored = c.raft(4).stats().ignored_unexpected;
+    let out = c.recv(4, 1, timeout_now(1));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((c.role(4), c.term(4)), (Role::Follower, 1));
+    assert_eq!(c.raft(4).stats().ignored_unexpected, ignored + 1);
+
+    // The same count for a TimeoutNow a voter ignores (not from its leader).
+    let ignored = c.raft(3).stats().ignored_unexpected;
+    let out = c.recv(3, 2, timeout_now(1));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((c.role(3), c.term(3)), (Role::Follower, 1));
+    assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
 }
