@@ -14,34 +14,10 @@
 //! built into `<target>/mixed-raft-node` (a target directory of its own, since this test's
 //! cargo holds the lock of its own).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const TARGET: &str = "thumbv7em-none-eabihf";
-
-fn firmware_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware")
-}
-
-fn missing_prerequisite(fw: &Path) -> Option<String> {
-    if !raft_board_bus::boards::qemu_available() {
-        return Some("qemu-system-arm not found (apt-get install qemu-system-arm)".into());
-    }
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .current_dir(fw)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    match sysroot {
-        Some(root) if root.join("lib/rustlib").join(TARGET).is_dir() => None,
-        _ => Some(format!(
-            "target {TARGET} not installed (rustup target add {TARGET})"
-        )),
-    }
-}
+mod common;
 
 /// The `raft-node` binary: beside this test, else built (see the module docs).
 fn raft_node() -> PathBuf {
@@ -109,30 +85,11 @@ fn run(fw: &Path, node: &Path, seed: u64, kill: &str) -> String {
 
 #[test]
 fn a_mixed_cluster_survives_killing_a_board_leader_and_the_host_leader() {
-    let fw = firmware_dir();
-    if let Some(why) = missing_prerequisite(&fw) {
-        if std::env::var("RAFT_REQUIRE_QEMU").as_deref() == Ok("1") {
-            panic!("RAFT_REQUIRE_QEMU=1 but the boards cannot run: {why}");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED a_mixed_cluster_survives_killing_a_board_leader_and_the_host_leader: \
-             {why}; set RAFT_REQUIRE_QEMU=1 to fail instead"
-        );
+    let Some(fw) = common::built_firmware(
+        "a_mixed_cluster_survives_killing_a_board_leader_and_the_host_leader",
+    ) else {
         return;
-    }
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "raft-board"])
-        .current_dir(&fw)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .stdout(Stdio::null())
-        .status()
-        .expect("run cargo build for raft-board");
-    assert!(build.success(), "the raft-board image did not build");
+    };
     let node = raft_node();
     // One run after the other: each is three processes on a shared machine.
     let board = run(&fw, &node, 11, "board");
