@@ -246,6 +246,23 @@ impl<M: StateMachine> Node<M> {
 
     /// raft-core's answer to the reads up to `upto`.
     fn on_read(&mut self, r: ReadResult) {
+        if let ReadResult::Failed { upto, .. } = r {
+            if self.core().role() == Role::Leader {
+                // Failed while this node still leads: raft-core had no room for this one read
+                // (`reads_failed_busy`: its batches of earlier reads are full, one per
+                // heartbeat round still unanswered). The reads before it are still in those
+                // batches and will be answered; only this one is refused. Its client stays and
+                // pauses, as after any `Busy`. Told "not leader", clients went to a follower,
+                // whose forwarded reads took more of the same room, and under a write load
+                // the reads collapsed (BENCHMARKS.md).
+                if let Some(read) = self.reads.remove(&upto) {
+                    self.counters.reads_failed += 1;
+                    self.counters.reads_busy += 1;
+                    self.reply(read.reply, ReplyBody::Busy);
+                }
+                return;
+            }
+        }
         let upto = match r {
             ReadResult::Ready { upto, .. } | ReadResult::Failed { upto, .. } => upto,
         };
@@ -265,16 +282,6 @@ impl<M: StateMachine> Node<M> {
                 }
                 ReadResult::Failed { leader_hint, .. } => {
                     self.counters.reads_failed += 1;
-                    if self.core().role() == Role::Leader {
-                        // Failed while this node still leads: raft-core had no room for
-                        // another batch of reads (`reads_failed_busy`). The client stays and
-                        // pauses, as after any `Busy`; told "not leader" it went to a
-                        // follower, whose forwarded reads took more of the same room, and
-                        // under a write load the reads collapsed (BENCHMARKS.md).
-                        self.counters.reads_busy += 1;
-                        self.reply(read.reply, ReplyBody::Busy);
-                        continue;
-                    }
                     // A follower whose forwarded read was refused: send the client to the
                     // leader it follows rather than to the next node in its list.
                     let leader = leader_hint
