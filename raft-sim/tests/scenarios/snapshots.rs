@@ -609,6 +609,47 @@ fn a_voter_added_by_a_snapshot_installed_mid_campaign_counts_in_the_next_electio
     assert_eq!((c.role(3), c.term(3)), (Role::Leader, 3));
 }
 
+/// An append reaching below the follower's compaction point: entries at or below it are
+/// committed, hence held; a message entirely below it is acknowledged as is, and one that
+/// reaches past it is checked at the compaction point (the leader's entry there must be the
+/// one compacted) and then taken like any other. One whose entry there differs is forged or
+/// corrupt: ignored and counted.
+#[test]
+fn an_append_reaching_below_the_compaction_point_is_checked_at_it() {
+    let mut c = follower_with_twelve_entries();
+    c.hold_installs = true;
+    let file = snapshot_of(&machine_upto(10), *c.raft(3).membership());
+    send_whole_snapshot(&mut c, 3, 1, &file);
+    c.install(3);
+    let r3 = c.raft(3);
+    assert_eq!((r3.first_index(), r3.last_index()), (i(11), i(12)));
+    let acks = |out: &[Output]| -> Vec<(bool, u64)> {
+        append_resps(out)
+            .iter()
+            .map(|(_, r)| (r.success, r.index.0))
+            .collect()
+    };
+
+    // Entirely below: entry 6 after 5.
+    let six = Ents::terms(6, &[1]);
+    let out = c.recv(3, 1, append(1, 5, 1, 10, &six));
+    assert_eq!(acks(&out), vec![(true, 6)]);
+    // Entries 10 and 11 after 9: checked at 10, 11 already held.
+    let ten_eleven = Ents::terms(10, &[1, 1]);
+    let out = c.recv(3, 1, append(1, 9, 1, 10, &ten_eleven));
+    assert_eq!(acks(&out), vec![(true, 11)]);
+    // A leader of term 2 whose entry 10 is of term 2: not the one compacted.
+    let ignored = c.raft(3).stats().ignored_unexpected;
+    let forged = Ents::terms(10, &[2]);
+    let out = c.recv(3, 1, append(2, 9, 1, 10, &forged));
+    assert_eq!(acks(&out), vec![]);
+    assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
+    assert_eq!(
+        c.node(3).log(),
+        vec![(1, payload(11, 1)), (1, payload(12, 1))]
+    );
+}
+
 #[test]
 fn stale_duplicate_and_out_of_order_chunks_are_refused_with_the_offset_wanted() {
     let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
