@@ -6,8 +6,8 @@
 
 use crate::common::*;
 use raftcore::{
-    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Membership, Message, Output,
-    Proposal, Role, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
+    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Membership, Message, NodeId,
+    Output, Proposal, Role, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
 };
 
 /// Small frames so a snapshot of a few entries takes several chunks: each chunk carries at
@@ -648,6 +648,86 @@ fn an_append_reaching_below_the_compaction_point_is_checked_at_it() {
         c.node(3).log(),
         vec![(1, payload(11, 1)), (1, payload(12, 1))]
     );
+}
+
+/// `SnapshotSaved` names a snapshot the driver captured: it must be of an applied index, of
+/// the entry the log holds there, and of the membership in force there; anything else is a
+/// driver error and changes nothing. A capture older than the newest applied entry is fine.
+#[test]
+fn a_saved_snapshot_must_match_the_applied_log_and_its_membership() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    propose_ok(&mut c, 1, b"x=1");
+    propose_ok(&mut c, 1, b"x=2");
+    c.deliver_all();
+    c.heartbeat(1);
+    let applied = c.raft(1).applied().0;
+    assert_eq!(applied, 3);
+    let members = *c.raft(1).membership();
+    let meta = |index: u64, term: u64, members: Membership| SnapshotMeta {
+        index: i(index),
+        term: t(term),
+        len: 0,
+        checksum: 0,
+        members,
+    };
+    let two = Membership::new(&[n(1), n(2)], &[]).unwrap();
+    let refused = [
+        (
+            meta(applied + 1, 1, members),
+            StepError::CaptureBeyondApplied,
+        ),
+        (meta(applied, 2, members), StepError::SnapshotMismatch),
+        (meta(applied, 1, two), StepError::SnapshotMismatch),
+    ];
+    for (m, want) in refused {
+        let r = c.try_step(1, Input::SnapshotSaved { meta: m });
+        assert_eq!(r.map(|_| ()), Err(want), "{m:?}");
+        assert_eq!(c.raft(1).first_index(), i(1));
+    }
+    // An older capture, of entry 2.
+    let r = c.try_step(
+        1,
+        Input::SnapshotSaved {
+            meta: meta(2, 1, members),
+        },
+    );
+    assert_eq!(r.map(|_| ()), Ok(()));
+}
+
+/// Two leaders in one term cannot happen: a snapshot chunk that a leader receives from
+/// another leader of its own term (forged or corrupt) is ignored and counted.
+#[test]
+fn a_leader_ignores_and_counts_a_snapshot_chunk_of_its_own_term() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let file = snapshot_of(&machine_upto(1), *c.raft(1).membership());
+    let ignored = c.raft(1).stats().ignored_unexpected;
+    let out = c.recv(1, 2, chunk(1, file.0, 0, &file.1));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((c.role(1), c.term(1)), (Role::Leader, 1));
+    assert_eq!(c.raft(1).stats().ignored_unexpected, ignored + 1);
+}
+
+/// No leader sends a snapshot whose membership has no voter, or more members than this node
+/// can hold: a chunk naming one (forged or corrupt) is ignored and counted, and nothing of
+/// it reaches the driver.
+#[test]
+fn a_snapshot_chunk_naming_a_membership_this_node_cannot_hold_is_ignored_and_counted() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let no_voter = Membership::new(&[], &[n(1), n(2), n(3)]).unwrap();
+    let eight: Vec<NodeId> = (1..=8).map(n).collect();
+    let too_many = Membership::new(&eight, &[]).unwrap();
+    for members in [no_voter, too_many] {
+        let file = snapshot_of(&machine_upto(5), members);
+        let ignored = c.raft(3).stats().ignored_unexpected;
+        let out = c.recv(3, 1, chunk(1, file.0, 0, &file.1));
+        assert!(out.is_empty(), "{members:?}: {out:?}");
+        assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
+    }
 }
 
 #[test]
