@@ -105,6 +105,53 @@ fn follower_deletes_a_conflicting_entry_and_all_that_follow() {
     assert_eq!((r[0].1.success, r[0].1.index), (true, i(3)));
 }
 
+/// A leader never contradicts a committed entry: an append that does (forged or corrupt) is
+/// ignored and counted, and the committed entry stays.
+#[test]
+fn an_append_conflicting_with_a_committed_entry_is_ignored_and_counted() {
+    let mut c = follower_with(2, &[1, 1, 2, 2]);
+    let none = Ents::none();
+    c.recv(2, 1, append(2, 4, 2, 3, &none));
+    assert_eq!(c.commit(2), 3);
+    let ignored = c.raft(2).stats().ignored_unexpected;
+    let ents = Ents::terms(3, &[3]);
+    let out = c.recv(2, 1, append(3, 2, 1, 3, &ents));
+    assert!(append_resps(&out).is_empty(), "{out:?}");
+    assert_eq!(c.node(2).log_terms(), vec![1, 1, 2, 2]);
+    assert_eq!(c.raft(2).stats().ignored_unexpected, ignored + 1);
+}
+
+/// A follower takes from an append only what its log store's byte budget holds (`log_bytes`,
+/// no reserve: the leader decides what is committed) and acknowledges that much; the rest is
+/// counted as cut short and comes again once there is room.
+#[test]
+fn follower_appends_only_what_its_log_store_budget_holds() {
+    // 100-byte payloads are 111-byte records: two fit in 300 bytes, a third does not.
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 200;
+        cfg.log_bytes = 300;
+    });
+    let three = Ents::new(&[(1, &[1; 100]), (1, &[2; 100]), (1, &[3; 100])]);
+    let out = c.recv(2, 1, append(1, 0, 0, 0, &three));
+    let acks: Vec<(bool, u64)> = append_resps(&out)
+        .iter()
+        .map(|(_, r)| (r.success, r.index.0))
+        .collect();
+    assert_eq!(acks, vec![(true, 2)]);
+    assert_eq!(c.raft(2).last_index(), i(2));
+    assert_eq!(c.raft(2).stats().appends_truncated_full, 1);
+    // The third again, alone: still no room.
+    let third = Ents::new(&[(1, &[3; 100])]);
+    let out = c.recv(2, 1, append(1, 2, 1, 0, &third));
+    let acks: Vec<(bool, u64)> = append_resps(&out)
+        .iter()
+        .map(|(_, r)| (r.success, r.index.0))
+        .collect();
+    assert_eq!(acks, vec![(true, 2)]);
+    assert_eq!(c.raft(2).last_index(), i(2));
+    assert_eq!(c.raft(2).stats().appends_truncated_full, 2);
+}
+
 #[test]
 fn follower_appends_new_entries_not_already_in_its_log() {
     let mut c = follower_with(1, &[1, 1]);
@@ -316,6 +363,29 @@ fn a_delayed_acknowledgement_of_the_known_match_does_not_end_probing() {
     c.deliver_all();
     c.heartbeat(1);
     assert_eq!(c.node(2).log(), c.node(1).log());
+}
+
+/// Two leaders in one term cannot happen, nor entries whose terms go down: an append that
+/// shows either (forged or corrupt) is ignored and counted, by a leader and a follower alike.
+#[test]
+fn an_impossible_append_is_ignored_and_counted() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let none = Ents::none();
+    // The leader of term 1 hears of another leader of term 1.
+    let ignored = c.raft(1).stats().ignored_unexpected;
+    let out = c.recv(1, 2, append(1, 1, 1, 1, &none));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(c.role(1), Role::Leader);
+    assert_eq!(c.raft(1).stats().ignored_unexpected, ignored + 1);
+    // A follower is sent entries whose terms go down.
+    let ignored = c.raft(2).stats().ignored_unexpected;
+    let down = Ents::terms(2, &[1, 0]);
+    let out = c.recv(2, 1, append(1, 1, 1, 1, &down));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(c.raft(2).last_index(), i(1));
+    assert_eq!(c.raft(2).stats().ignored_unexpected, ignored + 1);
 }
 
 #[test]

@@ -390,6 +390,46 @@ fn a_read_index_request_of_a_stale_term_is_refused_with_the_newer_term() {
     assert_eq!(c.role(1), Role::Leader);
 }
 
+/// A leader that steps down fails every read it holds for a follower: each follower is told
+/// once, with its own newest read id.
+#[test]
+fn a_deposed_leader_fails_each_followers_pending_reads_once() {
+    let mut c = leader_with_a_write();
+    c.read(2, 5);
+    c.read(3, 7);
+    let asks = c.take(|e| e.to == n(1));
+    assert_eq!(asks.len(), 2);
+    for e in &asks {
+        c.deliver(e);
+    }
+    // The confirming round is lost; a higher term deposes n1.
+    c.drain();
+    let out = c.recv(1, 2, append_resp(5, false, 0, 0));
+    assert_eq!(c.role(1), Role::Follower);
+    let mut failed = read_index_resps(&out);
+    failed.sort();
+    assert_eq!(failed, vec![(n(2), 5, 0, false), (n(3), 7, 0, false)]);
+}
+
+/// A read index is taken only from the leader this node follows; one from anyone else is
+/// ignored and counted.
+#[test]
+fn a_read_index_answer_from_anyone_but_the_leader_is_ignored_and_counted() {
+    let mut c = leader_with_a_write();
+    c.read(2, 5);
+    c.drain();
+    let ignored = c.raft(2).stats().ignored_unexpected;
+    let answer = ReadIndexResponse {
+        term: t(1),
+        id: 5,
+        index: i(2),
+        ok: true,
+    };
+    let out = c.recv(2, 3, Message::ReadIndexResponse(answer));
+    assert!(reads(&out).is_empty(), "{out:?}");
+    assert_eq!(c.raft(2).stats().ignored_unexpected, ignored + 1);
+}
+
 #[test]
 fn read_on_a_node_without_a_leader_fails_with_no_hint() {
     let mut c = Cluster::new(3);

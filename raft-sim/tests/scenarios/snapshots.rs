@@ -6,8 +6,8 @@
 
 use crate::common::*;
 use raftcore::{
-    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Membership, Message, Output,
-    Proposal, Role, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
+    AppendResponse, Config, Durability, EntryCount, Input, LogIndex, Membership, Message, NodeId,
+    Output, Proposal, Role, SnapshotChunk, SnapshotMeta, SnapshotResponse, StepError, Term,
 };
 
 /// Small frames so a snapshot of a few entries takes several chunks: each chunk carries at
@@ -607,6 +607,127 @@ fn a_voter_added_by_a_snapshot_installed_mid_campaign_counts_in_the_next_electio
     assert_eq!(c.role(3), Role::Candidate, "2 of 4");
     c.recv(3, 2, vote_resp(3, true));
     assert_eq!((c.role(3), c.term(3)), (Role::Leader, 3));
+}
+
+/// An append reaching below the follower's compaction point: entries at or below it are
+/// committed, hence held; a message entirely below it is acknowledged as is, and one that
+/// reaches past it is checked at the compaction point (the leader's entry there must be the
+/// one compacted) and then taken like any other. One whose entry there differs is forged or
+/// corrupt: ignored and counted.
+#[test]
+fn an_append_reaching_below_the_compaction_point_is_checked_at_it() {
+    let mut c = follower_with_twelve_entries();
+    c.hold_installs = true;
+    let file = snapshot_of(&machine_upto(10), *c.raft(3).membership());
+    send_whole_snapshot(&mut c, 3, 1, &file);
+    c.install(3);
+    let r3 = c.raft(3);
+    assert_eq!((r3.first_index(), r3.last_index()), (i(11), i(12)));
+    let acks = |out: &[Output]| -> Vec<(bool, u64)> {
+        append_resps(out)
+            .iter()
+            .map(|(_, r)| (r.success, r.index.0))
+            .collect()
+    };
+
+    // Entirely below: entry 6 after 5.
+    let six = Ents::terms(6, &[1]);
+    let out = c.recv(3, 1, append(1, 5, 1, 10, &six));
+    assert_eq!(acks(&out), vec![(true, 6)]);
+    // Entries 10 and 11 after 9: checked at 10, 11 already held.
+    let ten_eleven = Ents::terms(10, &[1, 1]);
+    let out = c.recv(3, 1, append(1, 9, 1, 10, &ten_eleven));
+    assert_eq!(acks(&out), vec![(true, 11)]);
+    // A leader of term 2 whose entry 10 is of term 2: not the one compacted.
+    let ignored = c.raft(3).stats().ignored_unexpected;
+    let forged = Ents::terms(10, &[2]);
+    let out = c.recv(3, 1, append(2, 9, 1, 10, &forged));
+    assert_eq!(acks(&out), vec![]);
+    assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
+    assert_eq!(
+        c.node(3).log(),
+        vec![(1, payload(11, 1)), (1, payload(12, 1))]
+    );
+}
+
+/// `SnapshotSaved` names a snapshot the driver captured: it must be of an applied index, of
+/// the entry the log holds there, and of the membership in force there; anything else is a
+/// driver error and changes nothing. A capture older than the newest applied entry is fine.
+#[test]
+fn a_saved_snapshot_must_match_the_applied_log_and_its_membership() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    propose_ok(&mut c, 1, b"x=1");
+    propose_ok(&mut c, 1, b"x=2");
+    c.deliver_all();
+    c.heartbeat(1);
+    let applied = c.raft(1).applied().0;
+    assert_eq!(applied, 3);
+    let members = *c.raft(1).membership();
+    let meta = |index: u64, term: u64, members: Membership| SnapshotMeta {
+        index: i(index),
+        term: t(term),
+        len: 0,
+        checksum: 0,
+        members,
+    };
+    let two = Membership::new(&[n(1), n(2)], &[]).unwrap();
+    let refused = [
+        (
+            meta(applied + 1, 1, members),
+            StepError::CaptureBeyondApplied,
+        ),
+        (meta(applied, 2, members), StepError::SnapshotMismatch),
+        (meta(applied, 1, two), StepError::SnapshotMismatch),
+    ];
+    for (m, want) in refused {
+        let r = c.try_step(1, Input::SnapshotSaved { meta: m });
+        assert_eq!(r.map(|_| ()), Err(want), "{m:?}");
+        assert_eq!(c.raft(1).first_index(), i(1));
+    }
+    // An older capture, of entry 2.
+    let r = c.try_step(
+        1,
+        Input::SnapshotSaved {
+            meta: meta(2, 1, members),
+        },
+    );
+    assert_eq!(r.map(|_| ()), Ok(()));
+}
+
+/// Two leaders in one term cannot happen: a snapshot chunk that a leader receives from
+/// another leader of its own term (forged or corrupt) is ignored and counted.
+#[test]
+fn a_leader_ignores_and_counts_a_snapshot_chunk_of_its_own_term() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let file = snapshot_of(&machine_upto(1), *c.raft(1).membership());
+    let ignored = c.raft(1).stats().ignored_unexpected;
+    let out = c.recv(1, 2, chunk(1, file.0, 0, &file.1));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((c.role(1), c.term(1)), (Role::Leader, 1));
+    assert_eq!(c.raft(1).stats().ignored_unexpected, ignored + 1);
+}
+
+/// No leader sends a snapshot whose membership has no voter, or more members than this node
+/// can hold: a chunk naming one (forged or corrupt) is ignored and counted, and nothing of
+/// it reaches the driver.
+#[test]
+fn a_snapshot_chunk_naming_a_membership_this_node_cannot_hold_is_ignored_and_counted() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let no_voter = Membership::new(&[], &[n(1), n(2), n(3)]).unwrap();
+    let eight: Vec<NodeId> = (1..=8).map(n).collect();
+    let too_many = Membership::new(&eight, &[]).unwrap();
+    for members in [no_voter, too_many] {
+        let file = snapshot_of(&machine_upto(5), members);
+        let ignored = c.raft(3).stats().ignored_unexpected;
+        let out = c.recv(3, 1, chunk(1, file.0, 0, &file.1));
+        assert!(out.is_empty(), "{members:?}: {out:?}");
+        assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
+    }
 }
 
 #[test]
