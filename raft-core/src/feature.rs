@@ -55,7 +55,7 @@ mod tests {
     use super::*;
     use crate::error::{ConfigError, StepError};
     use crate::input::Input;
-    use crate::message::{Message, SnapshotMeta, VoteRequest};
+    use crate::message::{Message, ReadIndexRequest, SnapshotMeta, SnapshotResponse, VoteRequest};
     use crate::output::{outputs_needed, Outputs};
     use crate::types::{LogIndex, NodeId, Term};
     use crate::{Config, State};
@@ -112,9 +112,24 @@ mod tests {
             last_index: LogIndex::ZERO,
             last_term: Term(0),
         };
+        let snap = SnapshotResponse {
+            term: Term(5),
+            index: LogIndex(1),
+            next_offset: 0,
+            installed: false,
+            round: 0,
+        };
         let cases = [
             (Message::TimeoutNow { term: Term(5) }, TRANSFER),
             (Message::TransferVote(req), TRANSFER),
+            (
+                Message::ReadIndex(ReadIndexRequest {
+                    term: Term(5),
+                    id: 1,
+                }),
+                READS,
+            ),
+            (Message::SnapshotResponse(snap), SNAPSHOTS),
             (Message::Vote(req), true),
         ];
         for (msg, taken) in cases {

@@ -338,3 +338,21 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::round_reached;
+
+    /// Rounds wrap: a round is reached when it is at most 2^31 - 1 rounds ahead of the one
+    /// waited for; exactly 2^31 ahead is read as behind (the two halves of the space).
+    #[test]
+    fn a_round_is_reached_within_half_the_space_ahead_and_not_beyond() {
+        assert!(round_reached(7, 7));
+        assert!(round_reached(8, 7));
+        assert!(!round_reached(6, 7));
+        assert!(round_reached(2, u32::MAX), "across the wrap");
+        assert!(round_reached(7 + (1 << 31) - 1, 7));
+        assert!(!round_reached(7u32.wrapping_add(1 << 31), 7));
+        assert!(!round_reached(7u32.wrapping_add(u32::MAX), 7));
+    }
+}
