@@ -10,10 +10,17 @@
 //!
 //! `--load N` first puts keys `key-0` .. `key-{N-1}` once each (split over the clients); with
 //! `--load 0` the overwrite phase assumes they are there (`--keys N`).
+//!
+//! `--node-log FILE` (once per node, each node's stderr at `RUST_LOG=info`): after the overwrite
+//! phase, the seconds of it during which any node was capturing a snapshot (from its
+//! `snapshot saved` lines: the capture ran for `ms` before that line's time) are told apart
+//! from the others, and the puts/s of each kind printed, with the leader changes in the phase.
+//! `bench/snapshot-load.sh` runs the whole measurement.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use raft_std_driver::client::{Client, ClientOptions};
@@ -44,6 +51,9 @@ struct Args {
     /// Value bytes.
     #[arg(long, default_value_t = 64)]
     value_size: usize,
+    /// A node's log (its stderr at `RUST_LOG=info`); once per node.
+    #[arg(long)]
+    node_log: Vec<PathBuf>,
 }
 
 fn parse_peer(s: &str) -> Result<Peer, String> {
@@ -93,6 +103,7 @@ fn main() -> Result<(), String> {
     }
     let keys = args.keys.unwrap_or(args.load).max(1);
     let until = Instant::now() + Duration::from_secs_f64(args.secs);
+    let wall0 = day_seconds(SystemTime::now());
     let t0 = Instant::now();
     let (puts, series) = run(&args, &key, opts, leader, |_, _, x| {
         (Instant::now() < until).then(|| next(x) % keys)
@@ -105,6 +116,93 @@ fn main() -> Result<(), String> {
         puts as f64 / secs
     );
     println!("puts per second: {}", per_s.join(" "));
+    if !args.node_log.is_empty() {
+        // Whole seconds of the phase only (the last one ends with the clients).
+        let whole = &series[..(secs as usize).min(series.len())];
+        compare(&args.node_log, wall0, whole)?;
+    }
+    Ok(())
+}
+
+/// Seconds since midnight UTC of `t`.
+fn day_seconds(t: SystemTime) -> f64 {
+    let unix = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    unix % 86_400.0
+}
+
+/// Seconds since midnight of a log line's RFC 3339 UTC timestamp (`2026-12-07T15:19:19.59Z`).
+fn line_seconds(line: &str) -> Option<f64> {
+    let time = line.split_whitespace().next()?.split_once('T')?.1;
+    let time = time.strip_suffix('Z')?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// The value of `key=` in a log line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Prints the puts/s of the seconds of `series` (second `k` starts `k` s after `wall0`) with a
+/// capture running on any node against those without, and the leader changes in the phase.
+fn compare(logs: &[PathBuf], wall0: f64, series: &[u64]) -> Result<(), String> {
+    // A time of day as seconds after the phase's start (a run never spans a day, but may
+    // cross midnight).
+    let rel = |t: f64| (t - wall0 + 86_400.0 + 43_200.0) % 86_400.0 - 43_200.0;
+    let mut busy = vec![false; series.len()];
+    let (mut captures, mut leaders) = (0, 0);
+    for log in logs {
+        let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        for line in text.lines() {
+            let Some(at) = line_seconds(line).map(rel) else {
+                continue;
+            };
+            if line.contains("snapshot saved") {
+                let ms: f64 = field(line, "ms")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0);
+                let (from, to) = (at - ms / 1000.0, at);
+                if to < 0.0 || from > series.len() as f64 {
+                    continue;
+                }
+                captures += 1;
+                for (k, b) in busy.iter_mut().enumerate() {
+                    let k = k as f64;
+                    *b |= from < k + 1.0 && to > k;
+                }
+            } else if line.contains("role changed")
+                && field(line, "role") == Some("leader")
+                && (0.0..series.len() as f64).contains(&at)
+            {
+                leaders += 1;
+            }
+        }
+    }
+    let mean = |capturing: bool| {
+        let picked: Vec<u64> = series
+            .iter()
+            .zip(&busy)
+            .filter(|&(_, &b)| b == capturing)
+            .map(|(&n, _)| n)
+            .collect();
+        let avg = picked.iter().sum::<u64>() as f64 / picked.len().max(1) as f64;
+        (picked.len(), avg)
+    };
+    let (n_cap, cap) = mean(true);
+    let (n_free, free) = mean(false);
+    println!("captures in the phase (all nodes): {captures}; leaders elected in it: {leaders}");
+    println!(
+        "puts/s: {cap:.0} over {n_cap} s with a capture running, {free:.0} over {n_free} s \
+         without; ratio {:.2}",
+        cap / free.max(1.0)
+    );
     Ok(())
 }
 

@@ -242,7 +242,11 @@ fn writes_go_on_during_a_capture_and_a_crash_in_it_keeps_the_old_snapshot_and_th
     };
     assert_eq!(names(snapshots(&cfg2.data_dir)), names(old.clone()));
     reopen_and_read(cfg2.clone(), seq);
-    assert!(files(&cfg2.data_dir, ".tmp").is_empty());
+    // (A snapshot the reopened node took since then may have left the one before it as the
+    // spare, `spare.snap.tmp`, that the next capture writes over.)
+    let mut left = files(&cfg2.data_dir, ".tmp");
+    left.retain(|p| !p.ends_with("spare.snap.tmp"));
+    assert!(left.is_empty(), "{left:?}");
     // The node that was not crashed finished its capture on shutdown (the loop may not have
     // adopted it: then the old file is still there, and open keeps only the newest).
     let now = snapshots(&cfg.data_dir);

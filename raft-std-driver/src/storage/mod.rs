@@ -138,6 +138,8 @@ mod snapshot;
 mod wal;
 
 #[cfg(test)]
+mod capture_tests;
+#[cfg(test)]
 mod enospc_tests;
 pub mod fault;
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! `<index:016x>-<term:016x>-<length:016x>-<crc32:08x>-<members>.snap`, where `<members>` is
 //! the lowercase hex of [`Membership::encode`] (the cluster configuration as of `index`), so
 //! the membership becomes durable with the same rename that makes the bytes durable. Only the
-//! canonical spelling of a name is recognized. A leftover `*.tmp` (a crash mid-write) is
-//! deleted on open; only the newest complete snapshot is kept.
+//! canonical spelling of a name is recognized. A leftover `*.tmp` (a crash mid-write, or the
+//! spare file a capture writes over) is deleted on open; only the newest complete snapshot is
+//! kept.
 //!
 //! The local state machine's snapshots are written off the node loop ([`CaptureTarget`],
 //! `capture.rs`) and adopted here once durable ([`SnapshotStore::adopt`]).
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use raftcore::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
 
+use super::capture::SPARE;
 use super::{CaptureTarget, FileHandle, FileIo, StdIo, StorageError};
 
 /// Bytes read per call while checksumming a snapshot file.
@@ -329,10 +331,10 @@ impl SnapshotStore {
     }
 
     /// Takes the snapshot `meta`, which [`CaptureTarget::write`] made durable under its name,
-    /// as the newest, and deletes the previous one (without a directory fsync: open keeps the
-    /// newest and deletes the rest anyway). Returns false, deleting `meta`'s file instead, if
-    /// the store holds a snapshot at or past `meta`'s index already (one installed from a
-    /// leader meanwhile).
+    /// as the newest, and renames the previous one to the spare the next capture writes over
+    /// (see `capture.rs`; without a directory fsync: open keeps the newest and deletes the
+    /// rest anyway). Returns false, making `meta`'s file the spare instead, if the store holds
+    /// a snapshot at or past `meta`'s index already (one installed from a leader meanwhile).
     pub fn adopt(&mut self, meta: SnapshotMeta) -> Result<bool, StorageError> {
         self.check()?;
         let stale = self.latest.is_some_and(|l| l.index >= meta.index);
@@ -348,8 +350,8 @@ impl SnapshotStore {
                 self.reader = None;
             }
             let path = self.dir.join(file_name(&old));
-            if let Err(e) = self.io.remove(&path) {
-                return Err(self.poison(StorageError::io("remove", path, e)));
+            if let Err(e) = self.io.rename(&path, &self.dir.join(SPARE)) {
+                return Err(self.poison(StorageError::io("rename", path, e)));
             }
         }
         Ok(!stale)

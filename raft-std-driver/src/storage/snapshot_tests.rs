@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::fault::FaultIo;
 use raftcore::{LogIndex, Membership, NodeId, Term};
 
+use super::capture::SPARE;
 use super::snapshot::{file_name, meta_of_bytes};
 use super::{SnapshotStore, StorageError};
 
@@ -235,19 +236,34 @@ fn a_capture_streams_into_place_and_is_adopted_over_the_old_snapshot() {
     assert!(store.adopt(meta).unwrap());
     assert_eq!(store.latest(), Some(meta));
     assert_eq!(store.read_all().unwrap().unwrap().1, bytes(3 << 20));
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    // The old snapshot's file is the spare the next capture writes over.
+    assert_eq!(names(dir.path()), [file_name(&meta), SPARE.to_string()]);
+    assert_eq!(fs::read(dir.path().join(SPARE)).unwrap(), b"old");
     // A capture older than what the store holds (an install came first) is deleted.
     let stale = target
         .write(point(7, 2), |out| out.write_all(b"7"))
         .unwrap();
     assert!(!store.adopt(stale).unwrap());
     assert_eq!(store.latest(), Some(meta));
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(names(dir.path()), [file_name(&meta), SPARE.to_string()]);
+    assert_eq!(fs::read(dir.path().join(SPARE)).unwrap(), b"7");
     drop(store);
     assert_eq!(
         SnapshotStore::open(dir.path()).unwrap().latest(),
         Some(meta)
     );
+    // Open deletes the spare with the other temp files.
+    assert_eq!(names(dir.path()), [file_name(&meta)]);
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }
 
 #[test]
