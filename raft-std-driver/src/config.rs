@@ -18,6 +18,8 @@
 //! stats_interval_ms = 1000
 //! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
 //!                                    # raft-core's log window fills)
+//! snapshot_write_mib_per_sec = 32    # the most a snapshot capture writes a second (0: no
+//!                                    # limit), so the WAL's fsyncs keep the disk
 //! read_policy = "read_index"         # or "lease" or "log"
 //! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
 //!                                    # (default: no endpoint)
@@ -50,6 +52,8 @@ pub mod defaults {
     pub const STATS_INTERVAL_MS: u64 = 1000;
     /// `snapshot_entries`.
     pub const SNAPSHOT_ENTRIES: u64 = 0;
+    /// `snapshot_write_mib_per_sec`.
+    pub const SNAPSHOT_WRITE_MIB_PER_SEC: u64 = 32;
     /// `read_policy`.
     pub const READ_POLICY: &str = "read_index";
     /// `clients`.
@@ -134,6 +138,10 @@ pub struct NodeConfig {
     /// Take a snapshot (and let the log be compacted up to it) once this many entries were
     /// applied since the last one; 0: only when raft-core's log window fills.
     pub snapshot_entries: u64,
+    /// The most bytes a second a snapshot capture writes to the disk (0: no limit): a capture
+    /// of a large state on the WAL's disk then leaves room for the WAL's fsyncs (BENCHMARKS.md,
+    /// "Snapshots of a large state").
+    pub snapshot_write_rate: u64,
     /// How linearizable gets are served.
     pub read_policy: crate::node::ReadPolicy,
     /// Where `raft-node` serves Prometheus metrics (`GET /metrics`); `None`: nowhere.
@@ -167,6 +175,7 @@ struct File {
     max_frame_bytes: Option<u32>,
     stats_interval_ms: Option<u64>,
     snapshot_entries: Option<u64>,
+    snapshot_write_mib_per_sec: Option<u64>,
     read_policy: Option<String>,
     metrics_addr: Option<String>,
     clients: Option<usize>,
@@ -204,6 +213,8 @@ pub struct RawConfig {
     pub stats_interval_ms: Option<u64>,
     /// `--snapshot-entries`.
     pub snapshot_entries: Option<u64>,
+    /// `--snapshot-write-mib-per-sec`.
+    pub snapshot_write_mib_per_sec: Option<u64>,
     /// `--read-policy` (`read_index`, `lease` or `log`).
     pub read_policy: Option<String>,
     /// `--metrics-addr`.
@@ -233,6 +244,7 @@ impl RawConfig {
             max_frame_bytes: f.max_frame_bytes,
             stats_interval_ms: f.stats_interval_ms,
             snapshot_entries: f.snapshot_entries,
+            snapshot_write_mib_per_sec: f.snapshot_write_mib_per_sec,
             read_policy: f.read_policy,
             metrics_addr: f.metrics_addr,
             clients: f.clients,
@@ -257,6 +269,9 @@ impl RawConfig {
             max_frame_bytes: self.max_frame_bytes.or(base.max_frame_bytes),
             stats_interval_ms: self.stats_interval_ms.or(base.stats_interval_ms),
             snapshot_entries: self.snapshot_entries.or(base.snapshot_entries),
+            snapshot_write_mib_per_sec: self
+                .snapshot_write_mib_per_sec
+                .or(base.snapshot_write_mib_per_sec),
             read_policy: self.read_policy.or(base.read_policy),
             metrics_addr: self.metrics_addr.or(base.metrics_addr),
             clients: self.clients.or(base.clients),
@@ -386,6 +401,10 @@ impl RawConfig {
                     .max(10),
             ),
             snapshot_entries: self.snapshot_entries.unwrap_or(defaults::SNAPSHOT_ENTRIES),
+            snapshot_write_rate: self
+                .snapshot_write_mib_per_sec
+                .unwrap_or(defaults::SNAPSHOT_WRITE_MIB_PER_SEC)
+                .saturating_mul(1 << 20),
             read_policy,
             metrics_addr,
             clients,

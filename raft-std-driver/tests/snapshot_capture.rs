@@ -72,6 +72,9 @@ impl FileHandle for GatedFile {
     fn sync(&mut self) -> io::Result<()> {
         self.inner.sync()
     }
+    fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.write_back(offset, len)
+    }
 }
 
 impl FileIo for CaptureGate {

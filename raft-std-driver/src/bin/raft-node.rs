@@ -84,6 +84,10 @@ struct Args {
     /// Small values make followers that lag catch up through InstallSnapshot.
     #[arg(long, value_name = "N", default_value_t = defaults::SNAPSHOT_ENTRIES)]
     snapshot_entries: u64,
+    /// The most MiB a second a snapshot capture writes to the disk (0: no limit), so that the
+    /// WAL's fsyncs on the same disk keep going while a large state is written.
+    #[arg(long, value_name = "N", default_value_t = defaults::SNAPSHOT_WRITE_MIB_PER_SEC)]
+    snapshot_write_mib_per_sec: u64,
     /// How linearizable gets are served: `read_index` (a heartbeat round, no log entry),
     /// `lease` (at once within the leader's lease; assumes no long stalls) or `log` (proposed
     /// through the log like a write).
@@ -174,6 +178,8 @@ fn main() -> ExitCode {
         max_frame_bytes: given("max_frame_bytes").then_some(args.max_frame_bytes),
         stats_interval_ms: given("stats_interval_ms").then_some(args.stats_interval_ms),
         snapshot_entries: given("snapshot_entries").then_some(args.snapshot_entries),
+        snapshot_write_mib_per_sec: given("snapshot_write_mib_per_sec")
+            .then_some(args.snapshot_write_mib_per_sec),
         read_policy: given("read_policy").then_some(args.read_policy),
         metrics_addr: args.metrics_addr,
         clients: given("clients").then_some(args.clients),

@@ -65,6 +65,9 @@ impl FileHandle for HookFile {
         check(&self.flag)?;
         self.inner.sync()
     }
+    fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.write_back(offset, len)
+    }
 }
 
 impl FileIo for DiskHookIo {

@@ -203,6 +203,7 @@ impl<M: StateMachine> Node<M> {
         let epoch = advance_epoch_file(&cfg.data_dir).map_err(NodeError::Epoch)?;
 
         let mut snaps = SnapshotStore::open_with(cfg.data_dir.join("snap"), io.clone())?;
+        snaps.set_write_rate(cfg.snapshot_write_rate);
         let mut snapshot_book = None;
         if let Some((meta, bytes)) = snaps.read_all()? {
             let restore_error =

@@ -25,6 +25,9 @@ impl FileHandle for NoSyncFile {
     fn sync(&mut self) -> io::Result<()> {
         Ok(())
     }
+    fn write_back(&mut self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl FileIo for NoSyncIo {

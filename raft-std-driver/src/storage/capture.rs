@@ -8,8 +8,14 @@
 //! the node loops' WAL fsyncs never wait long behind it (measured in BENCHMARKS.md,
 //! "Snapshots of a large state"):
 //!
-//! - Paced: the worker fsyncs the temp file every [`SYNC_EVERY`] bytes as it writes, not
-//!   only at the end, where one fsync queued all of it on the disk at once.
+//! - Paced: each [`WRITE_CHUNK`] written to the temp file is written back to the disk
+//!   ([`FileHandle::write_back`], `sync_file_range`) before the next one goes in, so the page
+//!   cache never holds more than one chunk of it and the final fsync has almost nothing
+//!   left. A WAL fsync then waits behind at most a chunk: no cache flush of the disk, no
+//!   journal commit. (Left to one fsync at the end, all of it queued at once; fsynced every
+//!   4 MiB, each piece flushed the disk's cache and the WAL's fsyncs waited 30-60 ms.)
+//! - Rate-limited: at most `snapshot_write_mib_per_sec` (`SnapshotStore::set_write_rate`),
+//!   so that the WAL's fsyncs find the disk mostly free while a capture runs.
 //! - Recycled: the file of the snapshot before the newest ([`SPARE`], left by
 //!   [`SnapshotStore::adopt`](super::SnapshotStore::adopt)) is renamed to the temp name and
 //!   written over in place, then cut to its new length. Deleting it instead freed tens of MiB
@@ -26,24 +32,21 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use raftcore::{SnapshotMeta, SnapshotPoint};
 
 use super::snapshot::file_name;
 use super::{FileHandle, FileIo, StorageError};
 
-/// Bytes buffered before one write to the temp file.
-const WRITE_CHUNK: usize = 1 << 20;
+/// Bytes buffered before one write to the temp file, each written back before the next: at
+/// the disk speeds of a server (hundreds of MB/s) a few milliseconds of the disk's time.
+pub(crate) const WRITE_CHUNK: usize = 1 << 20;
 
 /// The name of the previous snapshot's file once a newer one is adopted: the next capture
 /// writes over it. A `*.snap.tmp`, so [`SnapshotStore::open`](super::SnapshotStore::open)
 /// deletes it like any leftover temp file.
 pub(crate) const SPARE: &str = "spare.snap.tmp";
-
-/// Bytes written to the temp file between two of its fsyncs (a multiple of [`WRITE_CHUNK`]):
-/// at the disk speeds of a server (hundreds of MB/s) one such fsync takes some 10 ms, well
-/// inside an election timeout, so a WAL fsync queued behind it waits no longer.
-pub(crate) const SYNC_EVERY: u64 = 4 << 20;
 
 /// Where a snapshot captured off the node loop goes: the snapshot directory and its I/O.
 /// Cloned out of the store ([`SnapshotStore::capture_target`](super::SnapshotStore)) and
@@ -52,6 +55,8 @@ pub(crate) const SYNC_EVERY: u64 = 4 << 20;
 pub struct CaptureTarget {
     pub(super) io: Arc<dyn FileIo>,
     pub(super) dir: PathBuf,
+    /// The most bytes a second the capture writes (0: no limit).
+    pub(super) bytes_per_sec: u64,
 }
 
 impl CaptureTarget {
@@ -93,8 +98,9 @@ impl CaptureTarget {
             .map_err(|e| StorageError::io("create", tmp, e))?;
         let mut out = Summed {
             file,
+            started: Instant::now(),
+            bytes_per_sec: self.bytes_per_sec,
             at: 0,
-            synced: 0,
             hasher: crc32fast::Hasher::new(),
             buf: Vec::with_capacity(WRITE_CHUNK),
         };
@@ -127,10 +133,11 @@ impl CaptureTarget {
 /// A buffered writer into the temp file that sums what it writes.
 struct Summed {
     file: Box<dyn FileHandle>,
+    /// When the first byte was written, and the rate the writes keep to (0: none).
+    started: Instant,
+    bytes_per_sec: u64,
     /// Bytes written to the file so far.
     at: u64,
-    /// Bytes of the file made durable by the last pacing fsync.
-    synced: u64,
     hasher: crc32fast::Hasher,
     buf: Vec<u8>,
 }
@@ -140,13 +147,18 @@ impl Summed {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let len = self.buf.len() as u64;
         self.file.write_at(self.at, &self.buf)?;
+        self.file.write_back(self.at, len)?;
         self.hasher.update(&self.buf);
-        self.at += self.buf.len() as u64;
+        self.at += len;
         self.buf.clear();
-        if self.at - self.synced >= SYNC_EVERY {
-            self.file.sync()?;
-            self.synced = self.at;
+        if self.bytes_per_sec > 0 {
+            // Not ahead of the rate: the bytes so far take at least this long.
+            let due = Duration::from_secs_f64(self.at as f64 / self.bytes_per_sec as f64);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! A capture on a disk shared with the WAL: written in fsynced pieces, over the previous
+//! A capture on a disk shared with the WAL: written back in pieces, over the previous
 //! snapshot's file.
 
 use std::fs;
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use raftcore::{LogIndex, Membership, NodeId, SnapshotPoint, Term};
 
-use super::capture::{SPARE, SYNC_EVERY};
+use super::capture::{SPARE, WRITE_CHUNK};
 use super::snapshot::{file_name, meta_of_bytes};
 use super::{FileHandle, FileIo, SnapshotStore, StdIo};
 
@@ -24,29 +24,32 @@ fn point(index: u64) -> SnapshotPoint {
     }
 }
 
-/// What the files of a [`Recording`] saw: the most bytes written to one file between two of
-/// its fsyncs (or its open), and the fsyncs.
+/// What the files of a [`Recording`] saw: the most bytes of one file written but not yet
+/// written back (by [`FileHandle::write_back`] or an fsync), the write-backs and the fsyncs.
 #[derive(Debug, Default)]
 struct Seen {
-    most_unsynced: u64,
+    most_pending: u64,
+    write_backs: u64,
     syncs: u64,
 }
 
-/// The real file system, recording writes and fsyncs.
+/// The real file system, recording writes, write-backs and fsyncs.
 #[derive(Debug, Default, Clone)]
 struct Recording(Arc<Mutex<Seen>>);
 
 struct RecordingFile {
     inner: Box<dyn FileHandle>,
-    unsynced: u64,
+    /// The ranges written and not yet written back.
+    pending: Vec<(u64, u64)>,
     seen: Arc<Mutex<Seen>>,
 }
 
 impl FileHandle for RecordingFile {
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.unsynced += buf.len() as u64;
+        self.pending.push((offset, offset + buf.len() as u64));
+        let pending = self.pending.iter().map(|(a, b)| b - a).sum::<u64>();
         let mut seen = self.seen.lock().unwrap();
-        seen.most_unsynced = seen.most_unsynced.max(self.unsynced);
+        seen.most_pending = seen.most_pending.max(pending);
         self.inner.write_at(offset, buf)
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
@@ -56,9 +59,16 @@ impl FileHandle for RecordingFile {
         self.inner.set_len(len)
     }
     fn sync(&mut self) -> io::Result<()> {
-        self.unsynced = 0;
+        self.pending.clear();
         self.seen.lock().unwrap().syncs += 1;
         self.inner.sync()
+    }
+    fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        // Only a range that covers a whole write counts as written back.
+        self.pending
+            .retain(|&(a, b)| !(offset <= a && b <= offset + len));
+        self.seen.lock().unwrap().write_backs += 1;
+        self.inner.write_back(offset, len)
     }
 }
 
@@ -66,18 +76,18 @@ impl FileIo for Recording {
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
         Ok(Box::new(RecordingFile {
             inner: StdIo.open(path, create)?,
-            unsynced: 0,
+            pending: Vec::new(),
             seen: self.0.clone(),
         }))
     }
 }
 
 #[test]
-fn a_large_capture_is_fsynced_in_pieces_as_it_is_written() {
+fn a_large_capture_is_written_back_in_pieces_as_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let io = Recording::default();
     let mut store = SnapshotStore::open_with(dir.path(), Arc::new(io.clone())).unwrap();
-    let data = bytes(5 * SYNC_EVERY as usize + 12_345, 0);
+    let data = bytes(20 * WRITE_CHUNK + 12_345, 0);
     let meta = store
         .capture_target()
         .unwrap()
@@ -91,12 +101,13 @@ fn a_large_capture_is_fsynced_in_pieces_as_it_is_written() {
     );
     let seen = io.0.lock().unwrap();
     assert!(
-        seen.most_unsynced <= SYNC_EVERY,
-        "{} bytes went to the disk between two fsyncs",
-        seen.most_unsynced
+        seen.most_pending <= WRITE_CHUNK as u64,
+        "{} bytes were waiting to be written back at once",
+        seen.most_pending
     );
-    // Five pieces and the last one's fsync.
-    assert!(seen.syncs >= 6, "{} fsyncs", seen.syncs);
+    // Twenty-one pieces, one fsync at the end.
+    assert!(seen.write_backs >= 21, "{} write-backs", seen.write_backs);
+    assert_eq!(seen.syncs, 1);
     drop(seen);
     assert!(store.adopt(meta).unwrap());
     assert_eq!(store.read_all().unwrap().unwrap().1, data);
@@ -142,4 +153,24 @@ fn a_capture_writes_over_the_previous_snapshots_file_cut_to_its_length() {
         m3,
         meta_of_bytes(LogIndex(30), Term(1), point(30).members, &third)
     );
+}
+
+#[test]
+fn a_capture_keeps_to_its_write_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SnapshotStore::open(dir.path()).unwrap();
+    store.set_write_rate(8 << 20);
+    let data = bytes(2 << 20, 4);
+    let started = std::time::Instant::now();
+    let meta = store
+        .capture_target()
+        .unwrap()
+        .write(point(9), |out| out.write_all(&data))
+        .unwrap();
+    // 2 MiB at 8 MiB/s: a quarter of a second at least (a lower bound only: the sleeps
+    // guarantee it, a busy machine may take longer).
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(250), "{took:?}");
+    assert!(store.adopt(meta).unwrap());
+    assert_eq!(store.read_all().unwrap().unwrap().1, data);
 }

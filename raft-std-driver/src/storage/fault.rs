@@ -101,6 +101,9 @@ impl FileHandle for FaultFile {
         }
         self.inner.sync()
     }
+    fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.write_back(offset, len)
+    }
 }
 
 impl FileIo for FaultIo {

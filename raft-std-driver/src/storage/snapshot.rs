@@ -101,6 +101,8 @@ pub struct SnapshotStore {
     reader: Option<(SnapshotMeta, Box<dyn FileHandle>)>,
     incoming: Option<Incoming>,
     poisoned: bool,
+    /// The most bytes a second a capture writes (0: no limit).
+    write_rate: u64,
 }
 
 impl std::fmt::Debug for SnapshotStore {
@@ -174,6 +176,7 @@ impl SnapshotStore {
             reader: None,
             incoming: None,
             poisoned: false,
+            write_rate: 0,
         })
     }
 
@@ -320,6 +323,11 @@ impl SnapshotStore {
         self.finish()
     }
 
+    /// Limits every later capture's writes to `bytes_per_sec` (0: no limit; the default).
+    pub fn set_write_rate(&mut self, bytes_per_sec: u64) {
+        self.write_rate = bytes_per_sec;
+    }
+
     /// Where a snapshot captured off the node loop is written ([`CaptureTarget::write`], on a
     /// worker thread); the loop then [`adopt`](SnapshotStore::adopt)s it.
     pub fn capture_target(&self) -> Result<CaptureTarget, StorageError> {
@@ -327,6 +335,7 @@ impl SnapshotStore {
         Ok(CaptureTarget {
             io: self.io.clone(),
             dir: self.dir.clone(),
+            bytes_per_sec: self.write_rate,
         })
     }
 
