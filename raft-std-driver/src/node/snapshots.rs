@@ -185,39 +185,22 @@ impl SnapshotFiles {
     }
 }
 
-/// Lowers the calling thread (the snapshot worker) to the background (Linux): CPU policy
-/// `SCHED_IDLE`, so it runs only on a core nothing else wants (a node loop or a client waking
-/// up takes the core at once, where a nice value still shared it by weight), and I/O class
-/// idle, so the pieces of the snapshot it writes (and fsyncs, see
-/// [`CaptureTarget`](crate::storage::CaptureTarget)) go to the disk only when the WAL's do not
-/// wait. On an idle machine it still runs at full speed. Best effort: a refusal leaves the
-/// thread as it is.
+/// The nice value of the snapshot worker: it yields the CPU to the node loops when the cores
+/// are busy (weight 110 against a loop's 1024), and runs at full speed when they are not.
+/// (`SCHED_IDLE`, weight 3, was tried and dropped as a risk: on cores kept busy by other
+/// work a capture would get almost no CPU, and until it finishes the node cannot compact its
+/// log; it measured only a little better than nice 10, BENCHMARKS.md.)
+#[cfg(target_os = "linux")]
+const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`WORKER_NICE`] (Linux: `setpriority` on the
+/// thread id). Best effort: a process already nicer, or a refusal, leaves it as it is.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: plain system calls on the calling thread (0), with a valid parameter.
-        let cpu = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-        if cpu != 0 {
-            let e = std::io::Error::last_os_error();
-            tracing::debug!(error = %e, "snapshot worker CPU policy unchanged");
-        }
-        // ioprio_set(IOPRIO_WHO_PROCESS, this thread, class IDLE << IOPRIO_CLASS_SHIFT).
-        const IOPRIO_WHO_PROCESS: libc::c_long = 1;
-        const IOPRIO_CLASS_IDLE: libc::c_long = 3;
-        const IOPRIO_CLASS_SHIFT: u32 = 13;
-        // SAFETY: as above; the arguments are plain integers.
-        let io = unsafe {
-            libc::syscall(
-                libc::SYS_ioprio_set,
-                IOPRIO_WHO_PROCESS,
-                0 as libc::c_long,
-                IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
-            )
-        };
-        if io != 0 {
-            let e = std::io::Error::last_os_error();
-            tracing::debug!(error = %e, "snapshot worker I/O class unchanged");
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), WORKER_NICE) {
+            tracing::debug!(error = %e, "snapshot worker priority unchanged");
         }
     }
 }
