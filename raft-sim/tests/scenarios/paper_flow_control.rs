@@ -235,6 +235,7 @@ fn leader_answers_busy_once_only_a_quarter_of_its_log_window_is_free() {
     }
     let last = (LOG - LOG / 4) as u64;
     assert_eq!(c.raft(1).last_index(), i(last));
+    assert_eq!(c.raft(1).window_usage(), (LOG - LOG / 4, LOG));
     assert_eq!(c.propose(1, &[k]), Proposal::Busy);
     c.heartbeat(1);
     assert_eq!(c.commit(2), last);
