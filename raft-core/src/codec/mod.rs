@@ -432,6 +432,175 @@ mod tests {
         }
     }
 
+    /// Snapshot bytes for chunks: `snapshot_chunk` serves any range of them; no entries.
+    struct Snap<'a>(&'a [u8]);
+    impl EntrySource for Snap<'_> {
+        fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
+            None
+        }
+        fn snapshot_chunk(&self, _meta: &SnapshotMeta, offset: u64, len: u32) -> Option<&[u8]> {
+            let start = usize::try_from(offset).ok()?;
+            self.0.get(start..start.checked_add(len as usize)?)
+        }
+    }
+
+    /// The whole snapshot of `len` bytes in one chunk, for the voters 1-3.
+    fn whole_snapshot(len: u32) -> Message<EntryCount> {
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        Message::Snapshot(SnapshotChunk {
+            term: Term(2),
+            meta: SnapshotMeta {
+                index: LogIndex(9),
+                term: Term(2),
+                len: u64::from(len),
+                checksum: 7,
+                members: crate::Membership::new(&voters, &[]).unwrap(),
+            },
+            offset: 0,
+            done: true,
+            round: 1,
+            data: EntryCount(len),
+        })
+    }
+
+    /// A frame may be exactly `MAX_FRAME_BYTES` long: it is encoded and decoded. One byte
+    /// more is `Oversized`, encoding and decoding.
+    #[test]
+    fn a_frame_of_max_frame_bytes_is_taken_and_one_byte_more_is_oversized() {
+        let max = MAX_FRAME_BYTES as usize;
+        let data = [5u8; MAX_FRAME_BYTES as usize];
+        let mut frame = [0u8; MAX_FRAME_BYTES as usize + 1];
+        // The chunk's head is as long for every length near the largest (3-byte varints).
+        let head = encode_head(&hdr(), &whole_snapshot(65_000), &mut frame).unwrap();
+        let fits = (max - head) as u32;
+        assert_eq!(
+            encode(&hdr(), &whole_snapshot(fits), &Snap(&data), &mut frame),
+            Ok(max)
+        );
+        let (h, m) = decode(&frame[..max]).unwrap();
+        assert_eq!(h, hdr());
+        match m {
+            Message::Snapshot(c) => assert_eq!(c.data.records(), &data[..fits as usize]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(decode(&frame[..max + 1]), Err(CodecError::Oversized));
+        assert_eq!(
+            encode(&hdr(), &whole_snapshot(fits + 1), &Snap(&data), &mut frame),
+            Err(CodecError::Oversized)
+        );
+    }
+
+    /// A message without entries has no body: encoding it does not read the source.
+    #[test]
+    fn an_append_without_entries_is_encoded_without_reading_the_source() {
+        struct Counted(core::cell::Cell<u32>);
+        impl EntrySource for Counted {
+            fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
+                self.0.set(self.0.get() + 1);
+                None
+            }
+            fn records(&self, _first: LogIndex, _count: u32) -> Option<&[u8]> {
+                self.0.set(self.0.get() + 1);
+                None
+            }
+        }
+        let src = Counted(core::cell::Cell::new(0));
+        let mut buf = [0u8; 256];
+        let n = encode(&hdr(), &append(0), &src, &mut buf).unwrap();
+        assert_eq!(encode_body(&append(0), &src, &mut buf), Ok(0));
+        assert_eq!(src.0.get(), 0);
+        assert_eq!(decode(&buf[..n]).unwrap().1.entries().count(), 0);
+    }
+
+    /// A decoded snapshot chunk encodes again to the same frame, as an AppendEntries does;
+    /// also the chunk with the longest head (every varint at its longest, eight members).
+    #[test]
+    fn a_snapshot_chunk_round_trips_with_its_bytes() {
+        let data = [1u8, 2, 3];
+        let ids: heapless::Vec<NodeId, 8> = (0..8).map(|k| NodeId(u32::MAX - k)).collect();
+        let longest = Message::Snapshot(SnapshotChunk {
+            term: Term(u64::MAX),
+            meta: SnapshotMeta {
+                index: LogIndex(u64::MAX),
+                term: Term(u64::MAX),
+                len: u64::MAX,
+                checksum: u32::MAX,
+                members: crate::Membership::new(&ids, &[]).unwrap(),
+            },
+            offset: u64::MAX - 3,
+            done: true,
+            round: u32::MAX,
+            data: EntryCount(3),
+        });
+        struct Tail<'a>(&'a [u8]);
+        impl EntrySource for Tail<'_> {
+            fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
+                None
+            }
+            fn snapshot_chunk(&self, _m: &SnapshotMeta, _o: u64, len: u32) -> Option<&[u8]> {
+                self.0.get(..len as usize)
+            }
+        }
+        let big = Header {
+            cluster_id: u32::MAX,
+            from: NodeId(u32::MAX),
+            to: NodeId(u32::MAX),
+        };
+        for (h, msg) in [(hdr(), whole_snapshot(3)), (big, longest)] {
+            let mut buf = [0u8; 256];
+            let n = encode(&h, &msg, &Tail(&data), &mut buf).unwrap();
+            let (h2, m) = decode(&buf[..n]).unwrap();
+            assert_eq!(h2, h);
+            assert_eq!(m.map_entries(|e| EntryCount(e.records().len() as u32)), msg);
+            let mut again = [0u8; 256];
+            let n2 = encode_wire(&h2, &m, &mut again).unwrap();
+            assert_eq!(&buf[..n], &again[..n2]);
+        }
+    }
+
+    /// A snapshot chunk's bytes must agree with its length, stay within the snapshot, and
+    /// end it exactly when the chunk says it is the last; each case alone is `BadChunk`.
+    #[test]
+    fn a_snapshot_chunk_must_agree_with_its_length_offset_and_snapshot() {
+        let chunk = |offset: u64, len: u32, done: bool, total: u64| match whole_snapshot(len) {
+            Message::Snapshot(mut c) => {
+                c.offset = offset;
+                c.done = done;
+                c.meta.len = total;
+                Message::Snapshot(c)
+            }
+            _ => unreachable!(),
+        };
+        let body = [9u8; 4];
+        // (offset, length, last, snapshot length, bytes attached)
+        let cases = [
+            (2, 4, false, 8, 4, Ok(())),
+            (4, 4, true, 8, 4, Ok(())),
+            (2, 4, false, 8, 3, Err(CodecError::BadChunk)),
+            (4, 4, true, 8, 3, Err(CodecError::BadChunk)),
+            (6, 4, false, 8, 4, Err(CodecError::BadChunk)),
+            (6, 4, true, 8, 4, Err(CodecError::BadChunk)),
+            (2, 4, true, 8, 4, Err(CodecError::BadChunk)),
+            (4, 4, false, 8, 4, Err(CodecError::BadChunk)),
+            (
+                u64::MAX - 1,
+                4,
+                true,
+                u64::MAX,
+                4,
+                Err(CodecError::BadChunk),
+            ),
+        ];
+        for (offset, len, done, total, attached, want) in cases {
+            let got = attach_body(&chunk(offset, len, done, total), &body[..attached]);
+            assert_eq!(
+                got.map(|_| ()),
+                want,
+                "{offset} {len} {done} {total} {attached}"
+            );
+        }
+    }
+
     #[test]
     fn missing_entry_and_small_buffer_are_errors() {
         let mut buf = [0u8; 256];

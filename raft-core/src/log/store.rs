@@ -385,6 +385,191 @@ mod tests {
         );
     }
 
+    /// A ring store answers as a plain list of entries would, through random appends (in
+    /// order or not, within its budget or beyond), truncations and compactions, wrapping many
+    /// times: the entries held and their records, what is not held, `last_index`, `len`, and
+    /// the errors of an append out of order, past `E` entries or without room.
+    #[test]
+    fn ring_store_answers_as_a_list_of_its_entries() {
+        const E: usize = 6;
+        const MAX: usize = 20;
+        let mut buf = [0u8; 120];
+        let budget = RingStore::<E>::budget(120, MAX as u32) as usize;
+        let mut s: RingStore<'_, E> = RingStore::new(&mut buf, LogIndex(0));
+        // The model: the entries held (term, payload), the first of them at index `first`.
+        let mut held: heapless::Deque<(u64, heapless::Vec<u8, MAX>), 8> = heapless::Deque::new();
+        let mut first = 1u64;
+        let mut rng = crate::rng::Rng::new(20);
+        let live = |held: &heapless::Deque<(u64, heapless::Vec<u8, MAX>), 8>| {
+            held.iter()
+                .map(|(_, d)| d.len() + ENTRY_OVERHEAD as usize)
+                .sum::<usize>()
+        };
+        for step in 0..4_000u32 {
+            let last = first + held.len() as u64 - 1;
+            match rng.in_range(0, 10) {
+                0..=5 => {
+                    let len = rng.in_range(0, MAX as u32 + 1) as usize;
+                    let data: heapless::Vec<u8, MAX> = (0..len)
+                        .map(|k| (step as u8).wrapping_add(k as u8))
+                        .collect();
+                    let term = u64::from(step);
+                    let entry = EntryRef {
+                        term: Term(term),
+                        kind: EntryKind::Normal,
+                        data: &data,
+                    };
+                    if !held.is_empty() && rng.in_range(0, 4) == 0 {
+                        let at = [last, last + 2, first][rng.in_range(0, 3) as usize];
+                        assert_eq!(
+                            s.append(LogIndex(at), entry),
+                            Err(StoreError::NotContiguous)
+                        );
+                    } else if held.len() == E {
+                        assert_eq!(s.append(LogIndex(last + 1), entry), Err(StoreError::Full));
+                    } else {
+                        let at = if held.is_empty() && rng.in_range(0, 2) == 0 {
+                            // An empty store restarts anywhere.
+                            first = u64::from(rng.in_range(1, 50));
+                            first
+                        } else {
+                            last + 1
+                        };
+                        // Within the budget it fits; beyond it, it may not (and then
+                        // nothing changes).
+                        let r = s.append(LogIndex(at), entry);
+                        if live(&held) + len + ENTRY_OVERHEAD as usize <= budget {
+                            assert_eq!(r, Ok(()), "step {step}");
+                        }
+                        match r {
+                            Ok(()) => held.push_back((term, data)).unwrap(),
+                            Err(e) => assert_eq!(e, StoreError::Full, "step {step}"),
+                        }
+                    }
+                }
+                6 | 7 => {
+                    let from = first + u64::from(rng.in_range(0, held.len() as u32 + 3)) - 1;
+                    s.truncate_from(LogIndex(from));
+                    while first + held.len() as u64 > from.max(first) && !held.is_empty() {
+                        held.pop_back();
+                    }
+                }
+                _ => {
+                    let upto = (first + u64::from(rng.in_range(0, held.len() as u32 + 3)))
+                        .saturating_sub(2);
+                    s.compact_to(LogIndex(upto));
+                    if upto >= first {
+                        while first <= upto {
+                            if held.pop_front().is_none() {
+                                first = upto + 1;
+                                break;
+                            }
+                            first += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(s.len(), held.len(), "step {step}");
+            assert_eq!(s.is_empty(), held.is_empty(), "step {step}");
+            assert_eq!(
+                s.last_index(),
+                LogIndex(first + held.len() as u64 - 1),
+                "step {step}"
+            );
+            for index in first.saturating_sub(2)..first + held.len() as u64 + 2 {
+                let got = s.entry(LogIndex(index));
+                match index
+                    .checked_sub(first)
+                    .and_then(|k| held.iter().nth(k as usize))
+                {
+                    Some((term, data)) => {
+                        let e = got.unwrap_or_else(|| panic!("step {step}: {index} missing"));
+                        assert_eq!(
+                            (e.term, e.kind, e.data),
+                            (Term(*term), EntryKind::Normal, &data[..])
+                        );
+                        // One record is always contiguous; its bytes are the wire record.
+                        let mut rec = [0u8; MAX + ENTRY_OVERHEAD as usize];
+                        let n = write_record(&mut rec, &e).unwrap();
+                        assert_eq!(
+                            s.records(LogIndex(index), 1),
+                            Some(&rec[..n]),
+                            "step {step}"
+                        );
+                    }
+                    None => {
+                        assert!(got.is_none(), "step {step}: {index} held");
+                        assert_eq!(s.records(LogIndex(index), 1), None, "step {step}");
+                    }
+                }
+            }
+            // A run of every entry held: absent only where the records wrap, else their bytes.
+            if let Some(run) = s.records(LogIndex(first), held.len() as u32) {
+                let mut at = 0;
+                for (term, data) in &held {
+                    let (e, _) = read_record(&run[at..]).unwrap();
+                    assert_eq!((e.term, e.data), (Term(*term), &data[..]), "step {step}");
+                    at += ENTRY_OVERHEAD as usize + data.len();
+                }
+                assert_eq!(at, run.len(), "step {step}");
+            }
+        }
+    }
+
+    /// Each store error says what went wrong, in its own words.
+    #[test]
+    fn store_errors_say_what_went_wrong() {
+        use core::fmt::Write;
+        let cases = [
+            (StoreError::Full, "log store full"),
+            (
+                StoreError::NotContiguous,
+                "entry index does not follow the last entry",
+            ),
+            (StoreError::TooLarge, "entry too large for a record"),
+            (
+                StoreError::MissingEntries,
+                "the input does not carry the entries Persist names",
+            ),
+        ];
+        for (e, want) in cases {
+            let mut got: heapless::String<64> = heapless::String::new();
+            write!(got, "{e}").unwrap();
+            assert_eq!(got, want);
+        }
+    }
+
+    /// What the engine saves through the storage seam is what `hard_state` gives back.
+    #[test]
+    fn the_saved_hard_state_and_commit_are_given_back() {
+        use crate::engine::Storage;
+        let mut buf = [0u8; 16];
+        let mut s: RingStore<'_, 4> = RingStore::new(&mut buf, LogIndex(0));
+        assert_eq!(s.hard_state(), (HardState::default(), LogIndex::ZERO));
+        let hs = HardState {
+            term: Term(3),
+            vote: Some(crate::types::NodeId(2)),
+        };
+        assert_eq!(s.save_hard_state(hs, LogIndex(5)), Ok(()));
+        assert_eq!(s.hard_state(), (hs, LogIndex(5)));
+    }
+
+    /// The budget is the buffer less one largest record, and at most `u32::MAX` (a buffer
+    /// beyond 4 GiB).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn budget_is_the_buffer_less_one_record_capped_at_u32_max() {
+        let record = 100 + ENTRY_OVERHEAD as usize;
+        assert_eq!(RingStore::<4>::budget(1_000, 100), 1_000 - record as u32);
+        assert_eq!(RingStore::<4>::budget(record, 100), 0);
+        assert_eq!(RingStore::<4>::budget(10, 100), 0);
+        let max = u32::MAX as usize;
+        assert_eq!(RingStore::<4>::budget(max + record, 100), u32::MAX);
+        assert_eq!(RingStore::<4>::budget(max + record - 1, 100), u32::MAX - 1);
+        assert_eq!(RingStore::<4>::budget(max + record + 1, 100), u32::MAX);
+        assert_eq!(RingStore::<4>::budget(1 << 40, 100), u32::MAX);
+    }
+
     #[test]
     fn budget_is_always_enough() {
         // Any sequence of appends and compactions whose live bytes stay within the budget

@@ -234,4 +234,49 @@ mod tests {
         assert_eq!(w.find_conflict_by_term(LogIndex(5), Term(4)), LogIndex(4));
         assert_eq!(w.find_conflict_by_term(LogIndex(5), Term(0)), LogIndex(1));
     }
+
+    /// Truncating gives back the store bytes of exactly the entries dropped, whatever their
+    /// sizes and wherever the ring puts them.
+    #[test]
+    fn truncate_gives_back_the_bytes_of_the_entries_it_drops() {
+        let sized = |len: u16| LogSlot {
+            term: Term(1),
+            len,
+            kind: EntryKind::Normal,
+        };
+        let mut w: Window<4> = Window::new([LogSlot::default(); 4], LogIndex(0), Term(0)).unwrap();
+        for len in [1, 2, 3] {
+            assert!(w.push(sized(len)));
+        }
+        assert_eq!(w.bytes(), 6 + 3 * u64::from(ENTRY_OVERHEAD));
+        w.truncate_from(LogIndex(3));
+        assert_eq!(w.bytes(), 3 + 2 * u64::from(ENTRY_OVERHEAD));
+        // Past the end of the ring: entries 2 ..= 5 in slots 1, 2, 3, 0.
+        w.compact_to(LogIndex(1));
+        for len in [7, 50, 9] {
+            assert!(w.push(sized(len)));
+        }
+        assert_eq!(w.bytes(), 68 + 4 * u64::from(ENTRY_OVERHEAD));
+        w.truncate_from(LogIndex(4));
+        assert_eq!(w.bytes(), 9 + 2 * u64::from(ENTRY_OVERHEAD));
+        w.truncate_from(LogIndex(2));
+        assert_eq!((w.len(), w.bytes()), (0, 0));
+    }
+
+    /// With no entry of a term at most the one asked for, the compaction point answers, also
+    /// where it is index 0 with a nonzero term (a restored log may start so).
+    #[test]
+    fn below_every_term_asked_the_compaction_point_answers() {
+        for base in [0, 2] {
+            let mut w: Window<4> =
+                Window::new([LogSlot::default(); 4], LogIndex(base), Term(3)).unwrap();
+            assert!(w.push(meta(3)) && w.push(meta(4)));
+            for index in [base, base + 1, base + 2, base + 9] {
+                let got = w.find_conflict_by_term(LogIndex(index), Term(2));
+                assert_eq!(got, LogIndex(base), "base {base} index {index}");
+            }
+            let got = w.find_conflict_by_term(LogIndex(base + 2), Term(3));
+            assert_eq!(got, LogIndex(base + 1));
+        }
+    }
 }

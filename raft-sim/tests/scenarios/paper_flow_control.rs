@@ -218,6 +218,33 @@ fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_
     assert!(accepted(c.propose(1, &[3; 100])));
 }
 
+/// A leader takes proposals while more than a quarter of its log window (16 of the harness's
+/// 64 entries) is free and answers Busy from there, with bytes to spare: those slots stay for
+/// the empty entries of later leaders, which append one each although the window holds no
+/// more proposals.
+#[test]
+fn leader_answers_busy_once_only_a_quarter_of_its_log_window_is_free() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let mut k = 0u8;
+    while accepted(c.propose(1, &[k])) {
+        c.deliver_all();
+        k += 1;
+        assert!(k < 100, "never busy");
+    }
+    let last = (LOG - LOG / 4) as u64;
+    assert_eq!(c.raft(1).last_index(), i(last));
+    assert_eq!(c.raft(1).window_usage(), (LOG - LOG / 4, LOG));
+    assert_eq!(c.propose(1, &[k]), Proposal::Busy);
+    c.heartbeat(1);
+    assert_eq!(c.commit(2), last);
+    c.crash(1);
+    c.elect(2);
+    assert_eq!(c.raft(2).last_index(), i(last + 1));
+    assert_eq!(c.propose(2, b"x"), Proposal::Busy);
+}
+
 #[test]
 fn leader_batches_entries_into_appends_bounded_by_max_frame_bytes() {
     // Room for exactly three 40-byte entries (51-byte records) after the worst-case header.

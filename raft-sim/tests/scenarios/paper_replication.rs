@@ -268,6 +268,40 @@ fn leader_commits_an_entry_once_replicated_on_a_majority_and_tells_the_followers
     assert_eq!(c.commit(3), 1, "n3 is cut off");
 }
 
+/// One message per peer per step (the output bound relies on it): the acknowledgement that
+/// commits an entry gets its sender one AppendEntries carrying the new commit index, although
+/// both the commit broadcast and the answer to a follower behind on the commit index would
+/// send it one.
+#[test]
+fn the_step_that_commits_sends_the_acknowledging_follower_one_append() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    assert!(matches!(
+        c.propose(1, b"x"),
+        raftcore::Proposal::Accepted { .. }
+    ));
+    let to2 = c.take(|e| e.to == n(2));
+    c.deliver(&to2[0]);
+    let ack = c.take(|e| e.from == n(2));
+    assert!(
+        matches!(ack[0].msg, Message::AppendResponse(r) if r.index == i(2) && r.commit == i(1)),
+        "{:?}",
+        ack[0].msg
+    );
+    let out = c.deliver(&ack[0]);
+    assert_eq!(c.commit(1), 2);
+    let to_n2: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(to, _)| *to == n(2))
+        .collect();
+    assert_eq!(to_n2.len(), 1, "{out:?}");
+    assert!(
+        matches!(to_n2[0].1, Message::Append(a) if a.commit == i(2)),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn leader_decrements_next_index_and_retries_when_a_follower_rejects() {
     // n2 lacks the leader's entries 2..=3: the leader backs up until the logs match, then

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use raft_sim::SimRng;
-use raftcore::{outputs_needed, Durability, Input, Output, Role};
+use raftcore::{outputs_needed, Durability, Input, Output, Outputs, Role, State};
 
 /// A long random run of 5 nodes (PreVote and CheckQuorum on) where every step of every node
 /// is also taken by a copy driven by the by-value `raftcore::step`; the harness compares the
@@ -180,4 +180,37 @@ fn worst_case_step_stays_within_outputs_needed() {
         assert_eq!(c.raft(id).stats().output_overflow, 0, "n{id}");
     }
     assert!(c.max_outputs <= outputs_needed(PEERS));
+}
+
+/// `step_view` over a list shorter than `outputs_needed(PEERS)` (the caller broke the bound):
+/// each output that does not fit is dropped and counted in `output_overflow`, never written
+/// out of bounds. A node stepped over a one-slot list loses exactly what a twin stepped over a
+/// full list emits beyond that slot, step by step through its first campaign.
+#[test]
+fn outputs_beyond_a_short_output_list_are_dropped_and_counted() {
+    let voters = [n(1), n(2), n(3)];
+    let mut full_node: State<3, 16, 4> = State::new(paper_config(1), &voters).unwrap();
+    let mut short_node = full_node.clone();
+    let mut full: Outputs<{ outputs_needed(3) }> = Outputs::new();
+    let mut short: Outputs<1> = Outputs::new();
+    let mut lost = 0;
+    while full_node.role() == Role::Follower {
+        full_node.step(Input::Tick, &mut full).unwrap();
+        short.clear();
+        short_node
+            .step_view(Input::Tick, short.as_mut_view())
+            .unwrap();
+        let overflow = short_node.stats().output_overflow;
+        assert_eq!(
+            short.len() + (overflow - lost) as usize,
+            full.len(),
+            "{full:?}"
+        );
+        lost = overflow;
+    }
+    // The campaign's step: the Persist of the new term and vote, RoleChanged and two
+    // RequestVotes; one of them fits.
+    assert_eq!(full.len(), 4, "{full:?}");
+    assert_eq!((short.len(), lost), (1, 3));
+    assert_eq!(short_node.role(), Role::Candidate);
 }

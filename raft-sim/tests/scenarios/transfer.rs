@@ -291,3 +291,38 @@ fn timeout_now_is_ignored_and_counted_by_a_node_that_may_not_campaign() {
     assert_eq!((c.role(3), c.term(3)), (Role::Follower, 1));
     assert_eq!(c.raft(3).stats().ignored_unexpected, ignored + 1);
 }
+
+/// One message per peer per step holds for TimeoutNow too: the acknowledgement that shows the
+/// target caught up gets it TimeoutNow and nothing else in that step, even where the target
+/// is also behind on the commit index (which the leader otherwise tells it at once).
+#[test]
+fn timeout_now_is_the_only_message_its_target_gets_in_that_step() {
+    let mut c = leader_with_a_write(deployed(3));
+    // Entry 3 reaches both followers; only n3's acknowledgement comes back: committed.
+    assert!(matches!(c.propose(1, b"y"), Proposal::Accepted { .. }));
+    let to_n2 = c.take(|e| e.to == n(2));
+    assert_eq!(to_n2.len(), 1);
+    c.deliver_all();
+    assert_eq!(c.commit(1), 3);
+    // n2 still lacks entry 3: no TimeoutNow yet.
+    let out = c.transfer(1, 2);
+    assert_eq!(timeouts_now(&out), vec![], "{out:?}");
+    c.drain();
+    // n2 takes entry 3 and acknowledges it with commit 2: it is caught up, and behind on the
+    // commit index.
+    c.deliver(&to_n2[0]);
+    let ack = c.take(|e| e.to == n(1));
+    assert_eq!(ack.len(), 1);
+    assert!(
+        matches!(ack[0].msg, Message::AppendResponse(r) if r.success && r.index == i(3) && r.commit == i(2)),
+        "{:?}",
+        ack[0].msg
+    );
+    let out = c.deliver(&ack[0]);
+    assert_eq!(timeouts_now(&out), vec![(n(2), 1)], "{out:?}");
+    let to_n2: Vec<_> = sends(&out)
+        .into_iter()
+        .filter(|(to, _)| *to == n(2))
+        .collect();
+    assert_eq!(to_n2.len(), 1, "{out:?}");
+}
