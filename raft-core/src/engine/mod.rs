@@ -30,6 +30,8 @@
 //! a step through the engine costs what the hand-written loops it replaced cost; the
 //! benchmark drives raft-core through it.
 
+#[cfg(test)]
+mod capture_tests;
 mod core_trait;
 mod seams;
 
@@ -44,6 +46,7 @@ use core::fmt;
 use crate::codec::Header;
 use crate::config::Durability;
 use crate::error::StepError;
+use crate::feature::Feature;
 use crate::input::Input;
 use crate::log::store::StoreError;
 use crate::membership::{Membership, MAX_MEMBERS};
@@ -286,8 +289,10 @@ where
 
     /// Captures the state machine at the applied index ([`Snapshots::capture`]) and reports
     /// the snapshot to the core (`Input::SnapshotSaved`), which may then compact the log and
-    /// stream the snapshot to followers that lag. Returns the snapshot, `None` if the
-    /// snapshot store declined or the applied index is not in the log any more.
+    /// stream the snapshot to followers that lag. Without the `snapshots` feature the core
+    /// cannot send one, so the capture is reported as `Input::Captured` (the log compacts up to
+    /// what every voter holds). Returns the snapshot, `None` if the snapshot store declined or
+    /// the applied index is not in the log any more.
     pub fn capture(
         &mut self,
         events: &mut impl Events,
@@ -307,8 +312,25 @@ where
             Ok(None) => return Ok(None),
             Err(e) => return Err(self.fail(e)),
         };
-        self.step(Input::SnapshotSaved { meta }, events)?;
+        if Feature::Snapshots.enabled() {
+            self.step(Input::SnapshotSaved { meta }, events)?;
+        } else {
+            self.step(Input::Captured { index: meta.index }, events)?;
+        }
         Ok(Some(meta))
+    }
+
+    /// The driver captured the state machine itself, durably, up to `index` (at most the
+    /// applied index), outside the [`Snapshots`] seam: a machine small enough to be written
+    /// with the log, say. Steps `Input::Captured`, so the log may compact up to `index` and
+    /// what every voter holds, and clears [`capture_wanted`](Engine::capture_wanted).
+    pub fn captured(
+        &mut self,
+        index: LogIndex,
+        events: &mut impl Events,
+    ) -> Result<(), EngineError<S::Error>> {
+        self.capture_wanted = false;
+        self.step(Input::Captured { index }, events)
     }
 
     /// The protocol state (read-only).
