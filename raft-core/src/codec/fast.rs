@@ -11,9 +11,16 @@
 //! postcard path, which decides and reports exactly as before.
 
 use super::frame::{Header, MAX_HEADER_BYTES};
+
+/// Whether the fast path is built in: on hosts, where it saves most of a heartbeat's
+/// instructions; not on bare-metal targets (`target_os = "none"`), where flash is the budget:
+/// it took 5,944 B of the one-node board image, for frames postcard reads and writes byte for
+/// byte the same.
 use crate::error::CodecError;
 use crate::message::{Append, AppendResponse, EntryCount, Message};
 use crate::types::{LogIndex, NodeId, Term};
+
+pub(super) const ON: bool = cfg!(not(target_os = "none"));
 
 /// postcard's variant index of `Message::Append`.
 const TAG_APPEND: u8 = 4;

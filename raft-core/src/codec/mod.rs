@@ -68,8 +68,10 @@ fn encode_head(
     msg: &Message<EntryCount>,
     buf: &mut [u8],
 ) -> Result<usize, CodecError> {
-    if let Some(r) = fast::encode_head(VERSION, hdr, msg, buf) {
-        return r;
+    if fast::ON {
+        if let Some(r) = fast::encode_head(VERSION, hdr, msg, buf) {
+            return r;
+        }
     }
     let head: WireHead<'_> = (VERSION, hdr.cluster_id, hdr.from, hdr.to, msg);
     match postcard::to_slice(&head, buf) {
@@ -208,7 +210,11 @@ pub type Head<'a> = (Header, Message<EntryCount>, &'a [u8]);
 /// The frame head as `decode` reads it (fast path for the hot messages, else postcard).
 #[doc(hidden)]
 pub fn decode_head(frame: &[u8]) -> Result<Head<'_>, CodecError> {
-    match fast::decode_head(frame) {
+    match if fast::ON {
+        fast::decode_head(frame)
+    } else {
+        None
+    } {
         Some(head) => Ok(head),
         None => decode_head_postcard(frame),
     }
@@ -244,7 +250,12 @@ pub fn decode(frame: &[u8]) -> Result<(Header, Message<WireEntries<'_>>), CodecE
     }
     // The fast reader takes only canonical heads of the hot messages; everything else (and
     // every error) goes through postcard and the canonical check.
-    let (hdr, msg, rest) = match fast::decode_head(frame) {
+    let fast_head = if fast::ON {
+        fast::decode_head(frame)
+    } else {
+        None
+    };
+    let (hdr, msg, rest) = match fast_head {
         Some(head) => head,
         None => decode_head_canonical(frame)?,
     };
