@@ -6,7 +6,10 @@
 //! - its disk, [`BoardDisk`]: raft-core's `RingStore` in RAM (what the codec reads entries
 //!   from) in front of a [`Journal`] in flash (what survives a power cut). Every `Persist` is
 //!   journaled before the engine performs the next output (`Durability::Inline`), and a boot
-//!   replays the journal into the ring ([`BoardDisk::open`]).
+//!   replays the journal into the ring ([`BoardDisk::open`]). When the core asks for a
+//!   capture (its log window is filling), the board journals its digest ([`Capture`]) and the
+//!   log compacts up to what every voter holds; a journal half that fills is collected into
+//!   the other ([`crate::journal`]), so a board runs for as long as its flash lasts.
 //! - its link, [`SerialLink`]: each outgoing message is encoded by the codec, sealed as the
 //!   host's UDP driver seals a datagram ([`crate::seal`]) and framed for the serial line
 //!   ([`crate::serial`]); a full transmit buffer drops the frame (counted). Received datagrams
@@ -34,24 +37,24 @@ use raftcore::{
 
 use crate::board::NodeError;
 use crate::cluster::{self, Window, INFLIGHT, VOTERS};
-use crate::journal::{Flash, FlashError, Journal, Rec, Replay};
+use crate::journal::{Flash, Journal, JournalError, Rec, Replay};
 use crate::kv;
 use crate::link::{FRAME_BYTES, NODES};
 use crate::seal::{BoardSeal, SealDrop, FRAME_AT, MAX_DATAGRAM, TAG_RAFT};
 use crate::serial::{self, Answer, Deframer, Drops, Msg, Outcome, Pushed, Report};
 
-/// Entries a board's log window holds. Nothing is compacted (the journal has no garbage
-/// collection, the state machine is not captured), so this bounds a board's lifetime in
-/// entries: the core keeps a quarter of the window for leaders' empty entries, so 120 client
-/// entries fit, enough for the three-board run's 100 writes, its leaders' empty entries and
-/// retries.
+/// Entries a board's log window holds. Once three quarters are used the core asks for a
+/// capture: the board journals its digest and the log compacts up to what every voter holds
+/// (there is no snapshot transfer on a board), so the window slides for as long as the
+/// boards keep up; a voter down for longer than the window's writes holds the others'
+/// windows, and leaders answer `Busy` until it is back.
 pub const BOARD_LOG: usize = 160;
 
 /// Bytes of the RAM ring the log's payloads live in. A write's record is 20 bytes (its 9-byte
 /// key-value command, [`kv::encode_write`], and raft-core's 11-byte record); the core keeps
 /// room for a quarter of the window in empty entries (40 x 11 bytes) and one largest record
-/// (at most 128 bytes). 2,880 bytes hold about 115 writes beside those, which the runs (at
-/// most 105 writes and their retries) fit; the window's full 120 would take 3,000.
+/// (at most 128 bytes). 2,880 bytes hold about 115 writes beside those between two
+/// compactions; the window's full 120 would take 3,000.
 pub const BOARD_STORE: usize = BOARD_LOG * 18;
 
 /// The logical clock of a board. Under QEMU several boards share a loaded host (three QEMU
@@ -115,22 +118,106 @@ pub trait SerialRx {
 /// The engine's [`Storage`]: a RAM ring for reads, a journal for durability.
 pub struct BoardDisk<F> {
     log: BoardRing,
+    durable: Durable<F>,
+}
+
+/// The board's last capture of its state machine (the digest), as journaled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capture {
+    /// The applied index captured (0: none yet).
+    pub index: LogIndex,
+    /// Its term.
+    pub term: Term,
+    /// The digest's count of values applied.
+    pub values: u32,
+    /// The digest's last value applied.
+    pub last: u32,
+}
+
+/// The journal and what a collection must carry over besides the log.
+struct Durable<F> {
     journal: Journal<F>,
     /// The greatest boot epoch the journal holds (0: none yet).
     epoch: u32,
+    /// The compaction point: the log starts after it.
+    base: (LogIndex, Term),
+    /// The last capture.
+    capture: Capture,
+}
+
+impl<F: Flash> Durable<F> {
+    /// Appends `rec`. When it does not fit the rest of the half, the live records (with the
+    /// log's entries up to `upto`: those already journaled) are rewritten into the other half
+    /// first ([`Journal::rewrite`]).
+    fn append(&mut self, log: &BoardRing, upto: LogIndex, rec: &Rec<'_>) -> Result<(), NodeError> {
+        match self.journal.append(rec) {
+            Err(JournalError::Full) => self
+                .collect(log, upto)
+                .and_then(|()| self.journal.append(rec)),
+            r => r,
+        }
+        .map_err(NodeError::Journal)
+    }
+
+    /// Rewrites what is live: the epoch, the hard state, the capture, the compaction point and
+    /// the entries after it up to `upto`.
+    fn collect(&mut self, log: &BoardRing, upto: LogIndex) -> Result<(), JournalError> {
+        let (hard, commit) = log.hard_state();
+        let (epoch, base, c) = (self.epoch, self.base, self.capture);
+        self.journal.rewrite(|j| {
+            j.append(&Rec::Epoch { epoch })?;
+            j.append(&Rec::Hard {
+                term: hard.term.0,
+                vote: hard.vote.map_or(0, |v| v.0),
+                commit: commit.0,
+            })?;
+            j.append(&Rec::Capture {
+                index: c.index.0,
+                term: c.term.0,
+                values: c.values,
+                last: c.last,
+            })?;
+            j.append(&Rec::Base {
+                index: base.0 .0,
+                term: base.1 .0,
+            })?;
+            let mut index = base.0.next();
+            // The ring holds every index from its base to its last, so each is found.
+            while index <= upto {
+                if let Some(e) = log.entry(index) {
+                    j.append(&entry_rec(index, e))?;
+                }
+                index = index.next();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The journal record of the entry at `index`.
+fn entry_rec(index: LogIndex, e: EntryRef<'_>) -> Rec<'_> {
+    Rec::Entry {
+        index: index.0,
+        term: e.term.0,
+        kind: e.kind.to_byte(),
+        data: e.data,
+    }
 }
 
 impl<F: Flash> BoardDisk<F> {
     /// Opens the journal in `flash` and replays it into a ring over `buf`. Returns the disk,
-    /// what the node restarts from, and what the replay found.
+    /// what the node restarts from, and what the replay found. The state machine restarts
+    /// from [`BoardDisk::capture`].
     pub fn open(
         buf: &'static mut [u8; BOARD_STORE],
         flash: F,
-    ) -> Result<(BoardDisk<F>, Restored, Replay), FlashError> {
+    ) -> Result<(BoardDisk<F>, Restored, Replay), JournalError> {
         let mut log = BoardRing::new(buf, LogIndex::ZERO);
         let mut hard = (HardState::default(), LogIndex::ZERO);
         let mut refused = 0u32;
         let mut epoch = 0u32;
+        let mut base = (LogIndex::ZERO, Term(0));
+        let mut capture = Capture::default();
         let (journal, mut replay) = Journal::open(flash, |rec| match *rec {
             Rec::Entry {
                 index,
@@ -155,6 +242,23 @@ impl<F: Flash> BoardDisk<F> {
                 }
             }
             Rec::Truncate { from } => log.truncate_from(LogIndex(from)),
+            Rec::Base { index, term } => {
+                log.compact_to(LogIndex(index));
+                base = (LogIndex(index), Term(term));
+            }
+            Rec::Capture {
+                index,
+                term,
+                values,
+                last,
+            } => {
+                capture = Capture {
+                    index: LogIndex(index),
+                    term: Term(term),
+                    values,
+                    last,
+                }
+            }
             Rec::Hard { term, vote, commit } => {
                 hard = (
                     HardState {
@@ -171,18 +275,25 @@ impl<F: Flash> BoardDisk<F> {
         let _ = log.save_hard_state(hard.0, hard.1);
         let restored = Restored {
             hard_state: hard.0,
-            // A commit index beyond the log replayed (a torn tail) is not trusted.
-            commit: hard.1.min(log.last_index()),
-            base: (LogIndex::ZERO, Term(0)),
-            applied: LogIndex::ZERO,
+            // A commit index beyond the log replayed (a torn tail) is not trusted; what the
+            // capture applied was committed.
+            commit: hard.1.min(log.last_index()).max(capture.index),
+            base,
+            // The core refuses a restore whose capture is older than the compaction point
+            // (a damaged journal that lost the capture but kept a later compaction).
+            applied: capture.index,
             members: None,
             vote_floor: LogIndex::ZERO,
         };
         Ok((
             BoardDisk {
                 log,
-                journal,
-                epoch,
+                durable: Durable {
+                    journal,
+                    epoch,
+                    base,
+                    capture,
+                },
             },
             restored,
             replay,
@@ -194,19 +305,45 @@ impl<F: Flash> BoardDisk<F> {
     /// is cut before it seals anything).
     pub fn advance_epoch(&mut self) -> Result<u32, NodeError> {
         let epoch = self
+            .durable
             .epoch
             .checked_add(1)
             .ok_or(NodeError::EpochsExhausted)?;
-        self.journal
-            .append(&Rec::Epoch { epoch })
-            .map_err(NodeError::Journal)?;
-        self.epoch = epoch;
+        let last = self.log.last_index();
+        self.durable
+            .append(&self.log, last, &Rec::Epoch { epoch })?;
+        self.durable.epoch = epoch;
         Ok(epoch)
     }
 
-    /// Journal bytes used.
+    /// Journals `c`, the state machine as of its applied index: once this returns, the log
+    /// may be compacted up to `c.index` (tell the engine: [`Engine::captured`]).
+    pub fn save_capture(&mut self, c: Capture) -> Result<(), NodeError> {
+        let rec = Rec::Capture {
+            index: c.index.0,
+            term: c.term.0,
+            values: c.values,
+            last: c.last,
+        };
+        let last = self.log.last_index();
+        self.durable.append(&self.log, last, &rec)?;
+        self.durable.capture = c;
+        Ok(())
+    }
+
+    /// The last capture journaled (what the state machine restarts from).
+    pub fn capture(&self) -> Capture {
+        self.durable.capture
+    }
+
+    /// Journal bytes used in the half in use.
     pub fn journal_used(&self) -> u32 {
-        self.journal.used()
+        self.durable.journal.used()
+    }
+
+    /// Garbage collections so far (the journal's generation, less the first).
+    pub fn collections(&self) -> u32 {
+        self.durable.journal.generation() - 1
     }
 }
 
@@ -247,10 +384,9 @@ impl<F: Flash> Storage for BoardDisk<F> {
     /// into the journal, in order.
     fn persist(&mut self, persist: &Persist, input: &Input<'_>) -> Result<(), NodeError> {
         persist_entries(&mut self.log, persist, input)?;
+        let d = &mut self.durable;
         if let Some(from) = persist.truncate_from {
-            self.journal
-                .append(&Rec::Truncate { from: from.0 })
-                .map_err(NodeError::Journal)?;
+            d.append(&self.log, from.prev(), &Rec::Truncate { from: from.0 })?;
         }
         if let Some(new) = persist.entries {
             for k in 0..u64::from(new.count) {
@@ -259,14 +395,8 @@ impl<F: Flash> Storage for BoardDisk<F> {
                     .log
                     .entry(index)
                     .ok_or(NodeError::MissingEntry(index))?;
-                self.journal
-                    .append(&Rec::Entry {
-                        index: index.0,
-                        term: e.term.0,
-                        kind: e.kind.to_byte(),
-                        data: e.data,
-                    })
-                    .map_err(NodeError::Journal)?;
+                // A collection now carries over the entries journaled so far.
+                d.append(&self.log, index.prev(), &entry_rec(index, e))?;
             }
         }
         Ok(())
@@ -277,14 +407,35 @@ impl<F: Flash> Storage for BoardDisk<F> {
         hard_state: HardState,
         commit: LogIndex,
     ) -> Result<(), NodeError> {
-        self.journal
-            .append(&Rec::Hard {
-                term: hard_state.term.0,
-                vote: hard_state.vote.map_or(0, |v| v.0),
-                commit: commit.0,
-            })
-            .map_err(NodeError::Journal)?;
+        let rec = Rec::Hard {
+            term: hard_state.term.0,
+            vote: hard_state.vote.map_or(0, |v| v.0),
+            commit: commit.0,
+        };
+        let last = self.log.last_index();
+        self.durable.append(&self.log, last, &rec)?;
         Ok(self.log.save_hard_state(hard_state, commit)?)
+    }
+
+    /// Journals the new compaction point, then drops the entries from the ring.
+    fn compact(&mut self, upto: LogIndex) -> Result<(), NodeError> {
+        let term = self
+            .log
+            .entry(upto)
+            .ok_or(NodeError::MissingEntry(upto))?
+            .term;
+        let last = self.log.last_index();
+        self.durable.append(
+            &self.log,
+            last,
+            &Rec::Base {
+                index: upto.0,
+                term: term.0,
+            },
+        )?;
+        self.durable.base = (upto, term);
+        self.log.compact_to(upto);
+        Ok(())
     }
 }
 
@@ -406,7 +557,8 @@ pub fn state<F: Flash>(
     BoardState::init_in(slot, cfg, &VOTERS, restored, disk, window).map_err(NodeError::Restore)
 }
 
-/// The engine around the node `state` and its seams.
+/// The engine around the node `state` and its seams; the digest restarts from the disk's
+/// last capture.
 pub fn engine<F: Flash, T: SerialTx>(
     state: &'static mut BoardState,
     disk: BoardDisk<F>,
@@ -414,12 +566,18 @@ pub fn engine<F: Flash, T: SerialTx>(
     tx: T,
     seal: BoardSeal,
 ) -> BoardEngine<F, T> {
+    let c = disk.capture();
+    let digest = Digest {
+        values: c.values,
+        last: c.last,
+        ..Digest::default()
+    };
     let mut engine = BoardEngine::with_outputs(
         state,
         disk,
         NoSnapshots::new(),
         SerialLink::new(tx, seal),
-        Digest::default(),
+        digest,
     );
     engine.set_saved_commit(commit);
     engine
@@ -472,7 +630,7 @@ pub async fn run<F: Flash, T: SerialTx, R: SerialRx>(
                 r
             }
         };
-        if let Err(e) = r {
+        if let Err(e) = r.and_then(|()| capture(engine)) {
             return e;
         }
         if let Some(value) = engine.machine_mut().acked.take() {
@@ -557,17 +715,46 @@ fn take<F: Flash, T: SerialTx>(
     }
 }
 
+/// Captures the digest when the core asked for it (its log window is filling): journals it at
+/// the applied index, then lets the log compact up to there ([`Engine::captured`]; without
+/// snapshot transfer, the core compacts only what every voter holds).
+fn capture<F: Flash, T: SerialTx>(engine: &mut BoardEngine<F, T>) -> Result<(), NodeError> {
+    if !engine.capture_wanted() {
+        return Ok(());
+    }
+    let index = engine.state().applied();
+    // The applied index is in the log window or is its compaction point, so this is found;
+    // were it not, the capture waits (the request stays, as in `Engine::capture`).
+    let Some(term) = engine.state().term_at(index) else {
+        return Ok(());
+    };
+    let d = engine.machine();
+    let c = Capture {
+        index,
+        term,
+        values: d.values,
+        last: d.last,
+    };
+    engine.storage_mut().save_capture(c)?;
+    engine.captured(index, &mut Seen(None)).map_err(node_error)
+}
+
+/// The node's error for an engine error.
+fn node_error(e: EngineError<NodeError>) -> NodeError {
+    match e {
+        EngineError::Driver(e) => e,
+        EngineError::Core(e) => NodeError::Step(e),
+        EngineError::MissingEntry(i) => NodeError::MissingEntry(i),
+    }
+}
+
 /// One step through the engine; the answer to a proposal, if the step gave one.
 fn step<F: Flash, T: SerialTx>(
     engine: &mut BoardEngine<F, T>,
     input: Input<'_>,
 ) -> Result<Option<Proposal>, NodeError> {
     let mut seen = Seen(None);
-    engine.step(input, &mut seen).map_err(|e| match e {
-        EngineError::Driver(e) => e,
-        EngineError::Core(e) => NodeError::Step(e),
-        EngineError::MissingEntry(i) => NodeError::MissingEntry(i),
-    })?;
+    engine.step(input, &mut seen).map_err(node_error)?;
     Ok(seen.0)
 }
 
@@ -594,6 +781,8 @@ fn report<F: Flash, T: SerialTx>(
         leader: s.leader().map_or(0, |l| l.0),
         commit: s.commit().0,
         last_index: engine.storage().last_index().0,
+        first_index: s.first_index().0,
+        collections: engine.storage().collections(),
         values: engine.machine().values,
         last_value: engine.machine().last,
         restarts,

@@ -1,24 +1,38 @@
-//! A board's durable log: an append-only journal of records in a NOR-flash-like region.
+//! A board's durable log: a journal of records in a NOR-flash-like region, in two halves that
+//! take turns.
 //!
-//! The region reads back `0xFF` where nothing was programmed. Records are appended one after
-//! the other and each byte is programmed once: nothing is ever rewritten in place, which is
-//! what a NOR flash can do between two erases of an [`ERASE_UNIT`]. A record is
+//! The region reads back `0xFF` where nothing was programmed. Each half starts with a
+//! [`HEADER`] (a magic word, the half's generation and their CRC-32), then records, appended
+//! one after the other; each byte is programmed once between two erases of its
+//! [`ERASE_UNIT`], which is what a NOR flash can do. A record is
 //!
 //! `[len: u16 LE][body: len bytes, postcard of Rec][crc: u32 LE, CRC-32 of len and body]`
 //!
-//! At boot [`Journal::open`] replays every record that checks out, in order. A power cut in
-//! the middle of a write leaves a record whose CRC fails (or whose length runs off the
-//! region): that is a torn write, and everything from it to the next erase unit boundary is
-//! skipped. Appends resume at the next boundary after a tear, never over the torn bytes (a
-//! NOR cell cannot be programmed back to `1` without an erase). A record is only counted as
-//! written once its last byte is programmed, so a torn record was never acknowledged: the
-//! engine writes a `Persist` before it sends anything that depends on it.
+//! At boot [`Journal::open`] takes the half with the greater intact generation and replays
+//! every record in it that checks out, in order. A power cut in the middle of a write leaves a
+//! record whose CRC fails (or whose length runs off the half): that is a torn write, and
+//! everything from it to the next erase unit boundary is skipped. Appends resume at the next
+//! boundary after a tear, never over the torn bytes (a NOR cell cannot be programmed back to
+//! `1` without an erase). A record is only counted as written once its last byte is
+//! programmed, so a torn record was never acknowledged: the engine writes a `Persist` before
+//! it sends anything that depends on it.
 //!
-//! Wear: every byte is programmed once and nothing is erased, so a region wears by one
-//! program cycle per fill. There is no compaction: a full region fails the append
-//! ([`JournalError::Full`]) and the node stops (fail-stop). A board that must run for ever
-//! would copy the live records (the hard state and the log after the last snapshot) into a
-//! fresh pair of erase units and erase the old ones; that garbage collection is not written.
+//! Garbage collection: when a record does not fit the rest of its half, the owner rewrites
+//! what is live (the boot epoch, the hard state, the last capture of the state machine, the
+//! compaction point and the log after it) into the other half with [`Journal::rewrite`]: the
+//! other half is erased, the live records are appended, and its header, with the next
+//! generation, is programmed last. A power cut before that header is whole leaves the old
+//! half the newer intact one, so a boot replays it as if the collection never began. A region
+//! whose halves both lack an intact header is formatted (half 0, generation 1) only if
+//! neither half holds a record (a new region, or a first format cut short); otherwise the boot
+//! refuses it ([`JournalError::Damaged`]) rather than format over records it cannot read.
+//!
+//! Wear: a collection erases every unit of one half once, and the halves take turns, so each
+//! unit is erased once per two collections. A collection comes once the appends since the last
+//! fill a half less its live records: with the default 64 KiB region (halves of 32 KiB), a live
+//! set of at most about 6 KiB (160 log entries) and some 60 bytes journaled per client write,
+//! that is one collection per 400-odd writes, and a NOR part rated for 100,000 erase cycles
+//! per unit lasts some 80 million writes.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +47,12 @@ pub const MAX_BODY: usize = 160;
 /// Bytes a record adds to its body: the length and the CRC.
 pub const RECORD_OVERHEAD: u32 = 6;
 
+/// Bytes of a half's header: the magic word, the generation and their CRC-32 (each u32 LE).
+pub const HEADER: u32 = 12;
+
+/// The first word of an intact half's header.
+const MAGIC: u32 = u32::from_le_bytes(*b"RJ02");
+
 /// A flash region: reads anywhere, programs bytes that are still erased (`0xFF`).
 pub trait Flash {
     /// Bytes in the region (a multiple of [`ERASE_UNIT`]).
@@ -41,6 +61,8 @@ pub trait Flash {
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
     /// Programs `data` at `offset` (which the journal only ever hands bytes still erased).
     fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
+    /// Erases the [`ERASE_UNIT`] at `offset` (a multiple of it): every byte reads `0xFF`.
+    fn erase(&mut self, offset: u32) -> Result<(), FlashError>;
 }
 
 /// The flash device failed (for semihosting: the host's file I/O).
@@ -52,12 +74,16 @@ pub struct FlashError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum JournalError {
-    /// The region is full (no compaction: see the module docs).
+    /// The record does not fit the rest of the half (the owner collects, see the module
+    /// docs), or the live records do not fit a whole half (the region is too small), or the
+    /// generations ran out (after 2^32 collections).
     Full,
     /// The record does not fit [`MAX_BODY`].
     TooLarge,
     /// The flash failed.
     Flash,
+    /// Neither half has an intact header, yet one holds records (see the module docs).
+    Damaged,
 }
 
 impl From<FlashError> for JournalError {
@@ -79,6 +105,26 @@ pub enum Rec<'a> {
         kind: u8,
         /// Its payload.
         data: &'a [u8],
+    },
+    /// The log starts after `index`, of `term`: every entry up to it is compacted (a capture
+    /// at or after `index` covers them).
+    Base {
+        /// The last index compacted.
+        index: u64,
+        /// Its term.
+        term: u64,
+    },
+    /// The state machine as of the applied index `index` (of `term`), durable: a board's
+    /// capture of its digest, after which the log may be compacted up to `index`.
+    Capture {
+        /// The applied index captured.
+        index: u64,
+        /// Its term.
+        term: u64,
+        /// The digest's count of values applied.
+        values: u32,
+        /// The digest's last value applied.
+        last: u32,
     },
     /// Every entry at or after `from` is gone.
     Truncate {
@@ -112,33 +158,55 @@ pub struct Replay {
     pub torn: u32,
     /// Where the next record goes.
     pub head: u32,
+    /// The generation of the half replayed.
+    pub generation: u32,
 }
 
 /// The journal over a flash region.
 pub struct Journal<F> {
     flash: F,
+    /// Where the half in use starts (0 or half the region).
+    start: u32,
+    /// Its generation.
+    generation: u32,
     head: u32,
 }
 
 impl<F: Flash> Journal<F> {
-    /// Replays every intact record in `flash` through `visit`, in order, and opens the journal
-    /// for appends after the last of them (after a tear: at the next erase unit boundary).
+    /// Replays every intact record of the newer half of `flash` through `visit`, in order, and
+    /// opens the journal for appends after the last of them (after a tear: at the next erase
+    /// unit boundary). A region without a header or a record is formatted: half 0, generation 1.
     pub fn open(
         mut flash: F,
         mut visit: impl FnMut(&Rec<'_>),
-    ) -> Result<(Journal<F>, Replay), FlashError> {
-        let size = flash.size();
-        let mut replay = Replay::default();
-        let mut off = 0u32;
+    ) -> Result<(Journal<F>, Replay), JournalError> {
+        let half = flash.size() / 2;
+        let (start, generation) = match (header(&mut flash, 0)?, header(&mut flash, half)?) {
+            (Some(a), Some(b)) if b > a => (half, b),
+            (Some(a), _) => (0, a),
+            (_, Some(b)) => (half, b),
+            // No record anywhere: a new region, or a format cut short.
+            _ if !written_at(&mut flash, HEADER)? && !written_at(&mut flash, half + HEADER)? => {
+                format(&mut flash, 0, half, 1)?;
+                (0, 1)
+            }
+            _ => return Err(JournalError::Damaged),
+        };
+        let end = start + half;
+        let mut replay = Replay {
+            generation,
+            ..Replay::default()
+        };
+        let mut off = start + HEADER;
         let mut body = [0u8; MAX_BODY];
         // Every pass moves `off` forward by at least RECORD_OVERHEAD bytes or to the next
-        // boundary, so the loop ends within size / RECORD_OVERHEAD passes.
-        while off + RECORD_OVERHEAD <= size {
+        // boundary, so the loop ends within half / RECORD_OVERHEAD passes.
+        while off + RECORD_OVERHEAD <= end {
             let mut len = [0u8; 2];
             flash.read(off, &mut len)?;
             if len == [0xFF, 0xFF] {
                 // Erased: the end of what was written, unless a tear moved the writer on.
-                match next_unit(off, size) {
+                match next_unit(off, end) {
                     Some(next) if replay.torn > 0 && written_at(&mut flash, next)? => {
                         off = next;
                         continue;
@@ -147,8 +215,8 @@ impl<F: Flash> Journal<F> {
                 }
             }
             let n = u16::from_le_bytes(len) as u32;
-            let end = off + 2 + n + 4;
-            let intact = if n as usize <= MAX_BODY && end <= size {
+            let rec_end = off + 2 + n + 4;
+            let intact = if n as usize <= MAX_BODY && rec_end <= end {
                 let body = &mut body[..n as usize];
                 flash.read(off + 2, body)?;
                 let mut crc = [0u8; 4];
@@ -168,28 +236,50 @@ impl<F: Flash> Journal<F> {
                 Some(rec) => {
                     visit(&rec);
                     replay.records += 1;
-                    off = end;
+                    off = rec_end;
                 }
                 None => {
                     replay.torn += 1;
-                    match next_unit(off, size) {
+                    match next_unit(off, end) {
                         Some(next) => off = next,
                         None => {
-                            off = size;
+                            off = end;
                             break;
                         }
                     }
                 }
             }
         }
-        replay.head = off.min(size);
+        replay.head = off.min(end);
         Ok((
             Journal {
                 flash,
+                start,
+                generation,
                 head: replay.head,
             },
             replay,
         ))
+    }
+
+    /// Collects garbage: erases the other half, appends the live records there (`live`
+    /// appends them with [`Journal::append`]), then programs its header with the next
+    /// generation, which makes it the journal. Until that header is whole, a boot replays the
+    /// old half. An error leaves the journal unusable (the node stops).
+    pub fn rewrite(
+        &mut self,
+        live: impl FnOnce(&mut Self) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
+        let half = self.flash.size() / 2;
+        let generation = self.generation.checked_add(1).ok_or(JournalError::Full)?;
+        let to = if self.start == 0 { half } else { 0 };
+        erase(&mut self.flash, to, half)?;
+        self.start = to;
+        self.head = to + HEADER;
+        live(self)?;
+        self.flash.program(to, &header_bytes(generation))?;
+        self.generation = generation;
+        Ok(())
     }
 
     /// Appends `rec`; it is durable once this returns `Ok`.
@@ -202,7 +292,7 @@ impl<F: Flash> Journal<F> {
         let crc = CRC32.checksum(&buf[..2 + n]);
         buf[2 + n..6 + n].copy_from_slice(&crc.to_le_bytes());
         let total = n as u32 + RECORD_OVERHEAD;
-        if self.head + total > self.flash.size() {
+        if self.head + total > self.start + self.flash.size() / 2 {
             return Err(JournalError::Full);
         }
         self.flash.program(self.head, &buf[..total as usize])?;
@@ -210,9 +300,14 @@ impl<F: Flash> Journal<F> {
         Ok(())
     }
 
-    /// Bytes programmed so far (including what tears skipped).
+    /// Bytes of the half in use programmed so far (its header and what tears skipped too).
     pub fn used(&self) -> u32 {
-        self.head
+        self.head - self.start
+    }
+
+    /// The generation of the half in use (one more per collection).
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// The flash, for a test.
@@ -221,10 +316,44 @@ impl<F: Flash> Journal<F> {
     }
 }
 
-/// The first erase unit boundary after `off`, if it is inside the region.
-fn next_unit(off: u32, size: u32) -> Option<u32> {
+/// The first erase unit boundary after `off`, if it is before `end`.
+fn next_unit(off: u32, end: u32) -> Option<u32> {
     let next = (off / ERASE_UNIT + 1) * ERASE_UNIT;
-    (next + RECORD_OVERHEAD <= size).then_some(next)
+    (next + RECORD_OVERHEAD <= end).then_some(next)
+}
+
+/// The generation in the header of the half at `at`, if the header is intact.
+fn header<F: Flash>(flash: &mut F, at: u32) -> Result<Option<u32>, FlashError> {
+    let mut h = [0u8; HEADER as usize];
+    flash.read(at, &mut h)?;
+    let generation = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    Ok((h == header_bytes(generation)).then_some(generation))
+}
+
+/// A half's header for `generation`.
+fn header_bytes(generation: u32) -> [u8; HEADER as usize] {
+    let mut h = [0u8; HEADER as usize];
+    h[..4].copy_from_slice(&MAGIC.to_le_bytes());
+    h[4..8].copy_from_slice(&generation.to_le_bytes());
+    let crc = CRC32.checksum(&h[..8]);
+    h[8..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Erases the `len` bytes at `at`, unit by unit.
+fn erase<F: Flash>(flash: &mut F, at: u32, len: u32) -> Result<(), FlashError> {
+    let mut unit = at;
+    while unit < at + len {
+        flash.erase(unit)?;
+        unit += ERASE_UNIT;
+    }
+    Ok(())
+}
+
+/// Formats the half at `at` as an empty journal of `generation`.
+fn format<F: Flash>(flash: &mut F, at: u32, len: u32, generation: u32) -> Result<(), FlashError> {
+    erase(flash, at, len)?;
+    flash.program(at, &header_bytes(generation))
 }
 
 /// Whether anything was programmed at `off` (its length field is not erased).

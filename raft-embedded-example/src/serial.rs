@@ -88,7 +88,12 @@ pub struct Report {
     pub commit: u64,
     /// The last index of its log.
     pub last_index: u64,
-    /// Client values its state machine applied since boot (each at most once).
+    /// The first index of its log (above 1 once it was compacted).
+    pub first_index: u64,
+    /// Garbage collections of its flash journal since the flash was new.
+    pub collections: u32,
+    /// Client values its state machine applied (each at most once; across reboots too: the
+    /// count restarts from the board's last capture and the log after it).
     pub values: u32,
     /// The last value applied (values are applied only in increasing order).
     pub last_value: u32,

@@ -1,32 +1,12 @@
 //! The board's journal survives torn writes, and the serial deframer counts and drops hostile
 //! bytes, on the host (the same code the board runs).
 
-use raft_embedded_example::journal::{Flash, FlashError, Journal, Rec, ERASE_UNIT};
+use raft_embedded_example::journal::{Journal, Rec, ERASE_UNIT};
 use raft_embedded_example::serial::{self, Deframer, Drop, Msg, Pushed};
 
-/// NOR-like RAM flash: programming may only clear bits.
-struct RamFlash(Vec<u8>);
+mod common;
 
-impl Flash for RamFlash {
-    fn size(&self) -> u32 {
-        self.0.len() as u32
-    }
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        let o = offset as usize;
-        buf.copy_from_slice(self.0.get(o..o + buf.len()).ok_or(FlashError)?);
-        Ok(())
-    }
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let o = offset as usize;
-        let cells = self.0.get_mut(o..o + data.len()).ok_or(FlashError)?;
-        for (c, d) in cells.iter_mut().zip(data) {
-            // NOR: a 0 bit cannot become 1 without an erase; the journal never asks it to.
-            assert_eq!(*c & d, *d, "programmed over written bytes at {o}");
-            *c &= d;
-        }
-        Ok(())
-    }
-}
+use common::RamFlash;
 
 fn entry(i: u64) -> Rec<'static> {
     Rec::Entry {
@@ -50,34 +30,34 @@ fn replay(flash: RamFlash) -> (Journal<RamFlash>, Vec<u64>, u32) {
 
 #[test]
 fn a_torn_tail_is_detected_skipped_and_never_programmed_over() {
-    let (mut j, seen, torn) = replay(RamFlash(vec![0xFF; 4 * ERASE_UNIT as usize]));
+    let (mut j, seen, torn) = replay(RamFlash::new(4 * ERASE_UNIT as usize));
     assert!(seen.is_empty() && torn == 0);
     for i in 1..=10 {
         j.append(&entry(i)).unwrap();
     }
     let end = j.used() as usize;
-    let mut bytes = j.flash().0.clone();
+    let mut bytes = j.flash().bytes();
     // A power cut in the middle of record 11: only its first bytes reached the flash.
-    let mut whole = RamFlash(bytes.clone());
-    let (mut k, _, _) = replay(RamFlash(bytes.clone()));
+    let whole = RamFlash::from_bytes(bytes.clone());
+    let (mut k, _, _) = replay(RamFlash::from_bytes(bytes.clone()));
     k.append(&entry(11)).unwrap();
-    let rec11 = k.flash().0[end..k.used() as usize].to_vec();
+    let rec11 = k.flash().bytes()[end..k.used() as usize].to_vec();
     bytes[end..end + rec11.len() / 2].copy_from_slice(&rec11[..rec11.len() / 2]);
-    let (mut j, seen, torn) = replay(RamFlash(bytes));
+    let (mut j, seen, torn) = replay(RamFlash::from_bytes(bytes));
     assert_eq!(seen, (1..=10).collect::<Vec<_>>());
     assert_eq!(torn, 1);
     // Appends resume at the next erase unit, never over the torn bytes (RamFlash asserts).
     assert_eq!(j.used(), ERASE_UNIT);
     j.append(&entry(11)).unwrap();
-    let (_, seen, torn) = replay(RamFlash(j.flash().0.clone()));
+    let (_, seen, torn) = replay(RamFlash::from_bytes(j.flash().bytes()));
     assert_eq!(seen, (1..=11).collect::<Vec<_>>());
     assert_eq!(torn, 1);
     // A flipped bit inside a record is caught by its CRC as well.
-    let (mut w, _, _) = replay(RamFlash(std::mem::take(&mut whole.0)));
+    let (mut w, _, _) = replay(whole);
     w.append(&entry(11)).unwrap();
-    let mut flipped = w.flash().0.clone();
+    let mut flipped = w.flash().bytes();
     flipped[end + 4] ^= 0x01;
-    let (_, seen, torn) = replay(RamFlash(flipped));
+    let (_, seen, torn) = replay(RamFlash::from_bytes(flipped));
     assert_eq!(seen, (1..=10).collect::<Vec<_>>());
     assert_eq!(torn, 1);
 }

@@ -5,9 +5,12 @@
 
 use std::net::SocketAddr;
 
+mod common;
+
+use common::RamFlash;
+
 use raft_embedded_example::board_node::{BoardDisk, BOARD_STORE};
 use raft_embedded_example::cluster::VOTERS;
-use raft_embedded_example::journal::{Flash, FlashError};
 use raft_embedded_example::seal::{
     nonce_prefix, BoardSeal, SealDrop, SealError, FRAME_AT, MAX_DATAGRAM, MAX_PLAIN,
 };
@@ -15,30 +18,6 @@ use raft_std_driver::transport::{ClusterKey, DropReason, Opener, PeerBinding, Se
 use raftcore::NodeId;
 
 const KEY: [u8; 32] = [0x42; 32];
-
-/// RAM flash that survives "reboots" (the test reopens it), shared by clones.
-#[derive(Clone)]
-struct RamFlash(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl Flash for RamFlash {
-    fn size(&self) -> u32 {
-        self.0.borrow().len() as u32
-    }
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        let o = offset as usize;
-        buf.copy_from_slice(self.0.borrow().get(o..o + buf.len()).ok_or(FlashError)?);
-        Ok(())
-    }
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let o = offset as usize;
-        let mut f = self.0.borrow_mut();
-        let cells = f.get_mut(o..o + data.len()).ok_or(FlashError)?;
-        for (c, d) in cells.iter_mut().zip(data) {
-            *c &= d;
-        }
-        Ok(())
-    }
-}
 
 /// Boots board `id` on `flash`: replays its journal and takes the next epoch, as the firmware
 /// does before it seals anything.
@@ -75,7 +54,7 @@ fn addr(id: u32) -> SocketAddr {
 
 #[test]
 fn a_boards_datagram_is_a_host_datagram_both_ways() {
-    let flash = RamFlash(std::rc::Rc::new(std::cell::RefCell::new(vec![0xFF; 8192])));
+    let flash = RamFlash::new(8192);
     let (epoch, mut board) = boot(1, &flash);
     let d = sealed(&mut board, b"frame from board 1");
     assert_eq!(
@@ -109,7 +88,7 @@ fn a_boards_datagram_is_a_host_datagram_both_ways() {
 
 #[test]
 fn forged_replayed_unknown_and_malformed_datagrams_are_refused() {
-    let flash = |_| RamFlash(std::rc::Rc::new(std::cell::RefCell::new(vec![0xFF; 8192])));
+    let flash = |_| RamFlash::new(8192);
     let (_, mut b1) = boot(1, &flash(1));
     let (_, mut b2) = boot(2, &flash(2));
     let d = sealed(&mut b1, b"hello");
@@ -151,8 +130,8 @@ fn forged_replayed_unknown_and_malformed_datagrams_are_refused() {
 
 #[test]
 fn a_rebooted_board_seals_under_a_greater_epoch_and_its_earlier_boot_is_too_old() {
-    let flash1 = RamFlash(std::rc::Rc::new(std::cell::RefCell::new(vec![0xFF; 8192])));
-    let flash2 = RamFlash(std::rc::Rc::new(std::cell::RefCell::new(vec![0xFF; 8192])));
+    let flash1 = RamFlash::new(8192);
+    let flash2 = RamFlash::new(8192);
     let (e1, mut first) = boot(1, &flash1);
     let (_, mut b2) = boot(2, &flash2);
     let old: Vec<Vec<u8>> = (0..3).map(|i| sealed(&mut first, &[i])).collect();

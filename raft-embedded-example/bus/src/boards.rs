@@ -23,6 +23,9 @@ pub struct BoardSetup {
     pub dir: PathBuf,
     /// The run's seed; board `id` gets `seed + id`.
     pub seed: u64,
+    /// Each board's flash region in KiB (`flash_kib=`: an even number of 4 KiB erase units;
+    /// the firmware's default is 64). Small regions make the journal collect often.
+    pub flash_kib: u32,
 }
 
 impl BoardSetup {
@@ -65,8 +68,9 @@ impl BoardSetup {
             .arg(&elf)
             .arg("-append")
             .arg(format!(
-                "id={id} seed={} flash=board-{id}.flash key=cluster.key",
-                self.seed.wrapping_add(id.into())
+                "id={id} seed={} flash=board-{id}.flash key=cluster.key flash_kib={}",
+                self.seed.wrapping_add(id.into()),
+                self.flash_kib
             ))
             .current_dir(&self.dir)
             .stdin(Stdio::null())

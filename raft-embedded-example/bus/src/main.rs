@@ -3,8 +3,8 @@
 //! saw; exits 0 only if every check passed.
 //!
 //! ```text
-//! raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--no-faults]
-//! raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N]
+//! raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--flash-kib N] [--no-faults]
+//! raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N] [--flash-kib N]
 //! ```
 
 use std::path::PathBuf;
@@ -17,8 +17,8 @@ use raft_board_bus::scenario::{self, RunConfig};
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("raft-board-bus: {why}");
-    eprintln!("usage: raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--no-faults]");
-    eprintln!("       raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N]");
+    eprintln!("usage: raft-board-bus --elf PATH [--dir DIR] [--seed N] [--writes N] [--flash-kib N] [--no-faults]");
+    eprintln!("       raft-board-bus --mixed --elf PATH --raft-node PATH [--kill board|host] [--dir DIR] [--seed N] [--writes N] [--flash-kib N]");
     ExitCode::from(2)
 }
 
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let mut dir = std::env::temp_dir().join("raft-boards");
     let mut seed = 7u64;
     let mut writes = 100u32;
+    let mut flash_kib = 64u32;
     let mut faults = FaultConfig::DEFAULT;
     let mut mixed = false;
     let mut raft_node = None;
@@ -47,6 +48,14 @@ fn main() -> ExitCode {
                 Some(w) => writes = w,
                 None => return usage("--writes needs a number"),
             },
+            "--flash-kib" => {
+                match args.next().and_then(|s| s.parse().ok()) {
+                    Some(k) if k > 0 && k % 8 == 0 => flash_kib = k,
+                    _ => return usage(
+                        "--flash-kib needs a positive multiple of 8 (two halves of 4 KiB units)",
+                    ),
+                }
+            }
             "--no-faults" => faults = FaultConfig::NONE,
             "--mixed" => mixed = true,
             "--raft-node" => raft_node = args.next().map(PathBuf::from),
@@ -69,7 +78,12 @@ fn main() -> ExitCode {
             return usage("--mixed needs --raft-node (the raft-node binary)");
         };
         let cfg = MixedConfig {
-            setup: BoardSetup { elf, dir, seed },
+            setup: BoardSetup {
+                elf,
+                dir,
+                seed,
+                flash_kib,
+            },
             raft_node,
             writes,
             kill,
@@ -87,7 +101,12 @@ fn main() -> ExitCode {
         };
     }
     let cfg = RunConfig {
-        setup: BoardSetup { elf, dir, seed },
+        setup: BoardSetup {
+            elf,
+            dir,
+            seed,
+            flash_kib,
+        },
         writes,
         faults,
         hostile_per_board: 12,

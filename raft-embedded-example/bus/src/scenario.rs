@@ -20,7 +20,7 @@ use std::fmt;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use raft_embedded_example::board_node::{self, BOARD_TICK};
+use raft_embedded_example::board_node::{self, BOARD_LOG, BOARD_TICK};
 use raft_embedded_example::rng::Rng;
 use raft_embedded_example::serial::{self, Msg, Outcome, Report};
 use raftcore::NodeId;
@@ -105,8 +105,8 @@ impl fmt::Display for Summary {
         for (r, (inj, counted)) in self.reports.iter().zip(&self.hostile) {
             writeln!(
                 f,
-                "board {}: role {} term {} commit {} last index {} values {} last {} restarts {} peak stack {} B; hostile injected {} counted {}; drops {:?}",
-                r.id, r.role, r.term, r.commit, r.last_index, r.values, r.last_value, r.restarts, r.peak_stack, inj, counted, r.drops
+                "board {}: role {} term {} commit {} log {}..={} journal collections {} values {} last {} restarts {} peak stack {} B; hostile injected {} counted {}; drops {:?}",
+                r.id, r.role, r.term, r.commit, r.first_index, r.last_index, r.collections, r.values, r.last_value, r.restarts, r.peak_stack, inj, counted, r.drops
             )?;
         }
         write!(f, "run took {:.1} s", self.elapsed.as_secs_f64())
@@ -341,11 +341,20 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             .all(|r| r.values == writes && r.last_value == writes)
             .then_some(r)
     };
-    c.wait(
+    let applied = c.wait(
         "every write applied on every board",
         Duration::from_secs(30),
         all_applied,
     )?;
+    // More writes than a log window holds: every board captured its digest and compacted.
+    if writes as usize > BOARD_LOG {
+        if let Some(r) = applied.iter().find(|r| r.first_index <= 1) {
+            return Err(format!(
+                "{writes} writes, beyond a {BOARD_LOG}-entry window, yet board {} never compacted its log: {r:?}",
+                r.id
+            ));
+        }
+    }
     // No new duplicates while the counters are compared (the schedule stays paused through
     // the failover below).
     c.bus.set_faults(false);

@@ -45,7 +45,7 @@ pub enum ArgsError {
     Seed,
     /// `flash=` missing or longer than 63 bytes.
     Flash,
-    /// `flash_kib=` not a number of whole erase units.
+    /// `flash_kib=` not an even number of whole erase units (the journal's two halves).
     FlashSize,
     /// `key=` missing or longer than 63 bytes.
     KeyFile,
@@ -118,8 +118,12 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
             b"key" => a.key_len = file_name(value, &mut a.key).ok_or(ArgsError::KeyFile)?,
             b"flash_kib" => {
                 let kib = number(value).ok_or(ArgsError::FlashSize)?;
-                let bytes = u32::try_from(kib * 1024).map_err(|_| ArgsError::FlashSize)?;
-                if bytes == 0 || bytes % ERASE_UNIT != 0 {
+                let bytes = kib
+                    .checked_mul(1024)
+                    .and_then(|b| u32::try_from(b).ok())
+                    .ok_or(ArgsError::FlashSize)?;
+                // Two halves of whole erase units (the journal's, see its docs).
+                if bytes == 0 || !bytes.is_multiple_of(2 * ERASE_UNIT) {
                     return Err(ArgsError::FlashSize);
                 }
                 a.flash_bytes = bytes;
@@ -205,17 +209,23 @@ impl FileFlash {
         // SAFETY: the block names our open handle.
         let len = unsafe { cortex_m_semihosting::syscall(nr::FLEN, &[handle]) };
         if len == usize::MAX || len < f.size as usize {
-            // A new (or short) file: erase it, one unit at a time.
-            let erased = [0xFFu8; 256];
-            let mut off = 0;
-            while off < f.size {
-                f.write_at(off, &erased)?;
-                off += erased.len() as u32;
-            }
+            // A new (or short) file: erase it.
+            f.fill_erased(0, f.size)?;
             fresh = true;
         }
         f.fresh = fresh;
         Ok(f)
+    }
+
+    /// Writes `0xFF` over the `len` bytes at `at`, 256 at a time.
+    fn fill_erased(&mut self, at: u32, len: u32) -> Result<(), FlashError> {
+        let erased = [0xFFu8; 256];
+        let mut off = at;
+        while off < at + len {
+            self.write_at(off, &erased)?;
+            off += erased.len() as u32;
+        }
+        Ok(())
     }
 
     fn seek(&mut self, offset: u32) -> Result<(), FlashError> {
@@ -262,6 +272,13 @@ impl Flash for FileFlash {
         } else {
             Err(FlashError)
         }
+    }
+
+    fn erase(&mut self, offset: u32) -> Result<(), FlashError> {
+        if !offset.is_multiple_of(ERASE_UNIT) || offset + ERASE_UNIT > self.size {
+            return Err(FlashError);
+        }
+        self.fill_erased(offset, ERASE_UNIT)
     }
 
     fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
