@@ -48,14 +48,12 @@ fn main() -> ExitCode {
                 Some(w) => writes = w,
                 None => return usage("--writes needs a number"),
             },
-            "--flash-kib" => {
-                match args.next().and_then(|s| s.parse().ok()) {
-                    Some(k) if k > 0 && k % 8 == 0 => flash_kib = k,
-                    _ => return usage(
-                        "--flash-kib needs a positive multiple of 8 (two halves of 4 KiB units)",
-                    ),
-                }
-            }
+            "--flash-kib" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(k) if k >= 16 && k % 8 == 0 => flash_kib = k,
+                _ => return usage(
+                    "--flash-kib needs a multiple of 8 (two halves of 4 KiB units), at least 16",
+                ),
+            },
             "--no-faults" => faults = FaultConfig::NONE,
             "--mixed" => mixed = true,
             "--raft-node" => raft_node = args.next().map(PathBuf::from),

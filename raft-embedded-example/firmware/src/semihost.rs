@@ -19,7 +19,7 @@ pub struct BoardArgs {
     pub id: u32,
     /// Its seed (election jitter).
     pub seed: u64,
-    /// Bytes of its flash region (`flash_kib=`, default 64 KiB).
+    /// Bytes of its flash region (`flash_kib=`, default 64 KiB, at least 16 KiB).
     pub flash_bytes: u32,
     name: [u8; 64],
     name_len: usize,
@@ -45,7 +45,8 @@ pub enum ArgsError {
     Seed,
     /// `flash=` missing or longer than 63 bytes.
     Flash,
-    /// `flash_kib=` not an even number of whole erase units (the journal's two halves).
+    /// `flash_kib=` not an even number of whole erase units (the journal's two halves), or
+    /// under 16.
     FlashSize,
     /// `key=` missing or longer than 63 bytes.
     KeyFile,
@@ -122,8 +123,10 @@ pub fn parse(line: &[u8]) -> Result<BoardArgs, ArgsError> {
                     .checked_mul(1024)
                     .and_then(|b| u32::try_from(b).ok())
                     .ok_or(ArgsError::FlashSize)?;
-                // Two halves of whole erase units (the journal's, see its docs).
-                if bytes == 0 || !bytes.is_multiple_of(2 * ERASE_UNIT) {
+                // Two halves of whole erase units (the journal's, see its docs), each room
+                // for the live records at their largest (a full RAM ring and a record's
+                // overhead per entry: about 6.3 KiB).
+                if bytes < 4 * ERASE_UNIT || !bytes.is_multiple_of(2 * ERASE_UNIT) {
                     return Err(ArgsError::FlashSize);
                 }
                 a.flash_bytes = bytes;
