@@ -55,7 +55,7 @@ const MAGIC: u32 = u32::from_le_bytes(*b"RJ02");
 
 /// A flash region: reads anywhere, programs bytes that are still erased (`0xFF`).
 pub trait Flash {
-    /// Bytes in the region (a multiple of [`ERASE_UNIT`]).
+    /// Bytes in the region: two halves of whole [`ERASE_UNIT`]s.
     fn size(&self) -> u32;
     /// Reads `buf.len()` bytes at `offset`.
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
@@ -84,6 +84,8 @@ pub enum JournalError {
     Flash,
     /// Neither half has an intact header, yet one holds records (see the module docs).
     Damaged,
+    /// The region is not two halves of whole erase units.
+    BadRegion,
 }
 
 impl From<FlashError> for JournalError {
@@ -180,7 +182,11 @@ impl<F: Flash> Journal<F> {
         mut flash: F,
         mut visit: impl FnMut(&Rec<'_>),
     ) -> Result<(Journal<F>, Replay), JournalError> {
-        let half = flash.size() / 2;
+        let size = flash.size();
+        if size == 0 || !size.is_multiple_of(2 * ERASE_UNIT) {
+            return Err(JournalError::BadRegion);
+        }
+        let half = size / 2;
         let (start, generation) = match (header(&mut flash, 0)?, header(&mut flash, half)?) {
             (Some(a), Some(b)) if b > a => (half, b),
             (Some(a), _) => (0, a),

@@ -370,4 +370,17 @@ fn a_region_is_formatted_only_when_it_holds_no_record_and_damaged_headers_are_re
     assert_ne!(torn.bytes()[..HEADER as usize], [0xFF; HEADER as usize]);
     let (_, r) = Journal::open(RamFlash::from_bytes(torn.bytes()), visit).expect("formatted");
     assert_eq!((r.generation, r.records), (1, 0));
+    // A region that is not two halves of whole erase units is refused.
+    for len in [
+        0,
+        ERASE_UNIT as usize,
+        3 * ERASE_UNIT as usize,
+        REGION + 512,
+    ] {
+        assert_eq!(
+            Journal::open(RamFlash::new(len), visit).err(),
+            Some(JournalError::BadRegion),
+            "{len} bytes"
+        );
+    }
 }
