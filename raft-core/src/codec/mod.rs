@@ -410,18 +410,20 @@ mod tests {
         assert_eq!(attach_body(&vote, &[1]), Err(CodecError::TrailingBytes));
     }
 
-    #[test]
-    fn worst_case_header_fits_the_documented_bound() {
-        let mut buf = [0u8; 256];
-        let big = Header {
+    /// The header with the longest encoding.
+    fn biggest_header() -> Header {
+        Header {
             cluster_id: u32::MAX,
             from: NodeId(u32::MAX),
             to: NodeId(u32::MAX),
-        };
-        let n = encode(&big, &append(0), &Two, &mut buf).unwrap();
-        assert!(n <= MAX_HEADER_BYTES as usize, "{n}");
+        }
+    }
+
+    /// A snapshot chunk whose head has the longest encoding (every field at its largest,
+    /// eight members with the largest ids), at `offset`, carrying `data` bytes.
+    fn longest_chunk(offset: u64, done: bool, data: u32) -> Message<EntryCount> {
         let ids: heapless::Vec<NodeId, 8> = (0..8).map(|k| NodeId(u32::MAX - k)).collect();
-        let chunk = Message::Snapshot(SnapshotChunk {
+        Message::Snapshot(SnapshotChunk {
             term: Term(u64::MAX),
             meta: SnapshotMeta {
                 index: LogIndex(u64::MAX),
@@ -430,11 +432,20 @@ mod tests {
                 checksum: u32::MAX,
                 members: crate::Membership::new(&ids, &[]).unwrap(),
             },
-            offset: u64::MAX,
-            done: false,
+            offset,
+            done,
             round: u32::MAX,
-            data: EntryCount(u32::MAX),
-        });
+            data: EntryCount(data),
+        })
+    }
+
+    #[test]
+    fn worst_case_header_fits_the_documented_bound() {
+        let mut buf = [0u8; 256];
+        let big = biggest_header();
+        let n = encode(&big, &append(0), &Two, &mut buf).unwrap();
+        assert!(n <= MAX_HEADER_BYTES as usize, "{n}");
+        let chunk = longest_chunk(u64::MAX, false, u32::MAX);
         let n = encode_head(&big, &chunk, &mut buf).unwrap();
         assert_eq!(n, MAX_SNAPSHOT_HEADER_BYTES as usize);
         if let Message::Snapshot(c) = chunk {
@@ -528,21 +539,7 @@ mod tests {
     #[test]
     fn a_snapshot_chunk_round_trips_with_its_bytes() {
         let data = [1u8, 2, 3];
-        let ids: heapless::Vec<NodeId, 8> = (0..8).map(|k| NodeId(u32::MAX - k)).collect();
-        let longest = Message::Snapshot(SnapshotChunk {
-            term: Term(u64::MAX),
-            meta: SnapshotMeta {
-                index: LogIndex(u64::MAX),
-                term: Term(u64::MAX),
-                len: u64::MAX,
-                checksum: u32::MAX,
-                members: crate::Membership::new(&ids, &[]).unwrap(),
-            },
-            offset: u64::MAX - 3,
-            done: true,
-            round: u32::MAX,
-            data: EntryCount(3),
-        });
+        let longest = longest_chunk(u64::MAX - 3, true, 3);
         struct Tail<'a>(&'a [u8]);
         impl EntrySource for Tail<'_> {
             fn entry(&self, _index: LogIndex) -> Option<EntryRef<'_>> {
@@ -552,12 +549,7 @@ mod tests {
                 self.0.get(..len as usize)
             }
         }
-        let big = Header {
-            cluster_id: u32::MAX,
-            from: NodeId(u32::MAX),
-            to: NodeId(u32::MAX),
-        };
-        for (h, msg) in [(hdr(), whole_snapshot(3)), (big, longest)] {
+        for (h, msg) in [(hdr(), whole_snapshot(3)), (biggest_header(), longest)] {
             let mut buf = [0u8; 256];
             let n = encode(&h, &msg, &Tail(&data), &mut buf).unwrap();
             let (h2, m) = decode(&buf[..n]).unwrap();
