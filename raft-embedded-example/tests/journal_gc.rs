@@ -64,6 +64,16 @@ impl Model {
         )
     }
 
+    /// Where an append goes: over the last entry if it replaces it, else after it.
+    fn append_at(&self, replace: bool) -> LogIndex {
+        let last = self.last();
+        if replace {
+            last
+        } else {
+            last.next()
+        }
+    }
+
     fn view(&self) -> View {
         View {
             hard: self.hard,
@@ -167,8 +177,7 @@ fn tell_disk(disk: &mut BoardDisk<RamFlash>, model: &Model, op: &Op) -> Result<(
             data,
             truncate,
         } => {
-            let last = model.last();
-            let index = if *truncate { last } else { last.next() };
+            let index = model.append_at(*truncate);
             let persist = Persist {
                 seq: 0,
                 hard_state: None,
@@ -196,8 +205,7 @@ fn tell_model(model: &mut Model, op: &Op) {
             data,
             truncate,
         } => {
-            let last = model.last();
-            let index = if *truncate { last } else { last.next() };
+            let index = model.append_at(*truncate);
             model.log.split_off(&index.0);
             model.log.insert(index.0, (*term, data.clone()));
         }

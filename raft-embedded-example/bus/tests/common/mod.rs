@@ -1,6 +1,9 @@
-//! What the board tests share: the firmware folder, the check that boards can run here (QEMU
-//! and the thumbv7em target), the skip-or-fail rule of `RAFT_REQUIRE_QEMU`, and the build of
-//! the `raft-board` image.
+//! What the firmware tests share: the firmware folder, the check that boards can run here
+//! (QEMU and the thumbv7em target), the skip-or-fail rule of `RAFT_REQUIRE_QEMU`, cargo in the
+//! firmware's own workspace, and the build of the `raft-board` image.
+
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,30 +36,47 @@ fn missing_prerequisite(fw: &Path) -> Option<String> {
     }
 }
 
-/// The firmware folder once the `raft-board` image is built, or `None` when the boards cannot
-/// run here and the test `name` is skipped (with a message; a failure instead under
-/// `RAFT_REQUIRE_QEMU=1`, which `.ci/run` sets).
-pub fn built_firmware(name: &str) -> Option<PathBuf> {
+/// The firmware folder, or `None` when boards cannot run here and the test `name` is skipped
+/// (with a message on stderr; a failure instead under `RAFT_REQUIRE_QEMU=1`, which `.ci/run`
+/// sets).
+pub fn runnable_firmware(name: &str) -> Option<PathBuf> {
     let fw = firmware_dir();
     if let Some(why) = missing_prerequisite(&fw) {
         if std::env::var("RAFT_REQUIRE_QEMU").as_deref() == Ok("1") {
             panic!("RAFT_REQUIRE_QEMU=1 but the boards cannot run: {why}");
         }
+        // Straight to the process's stderr: libtest captures `eprintln!` of passing tests,
+        // and a skip must be seen.
         let _ = writeln!(
             std::io::stderr(),
             "SKIPPED {name}: {why}; set RAFT_REQUIRE_QEMU=1 to fail instead"
         );
         return None;
     }
-    // The firmware's own workspace and .cargo/config.toml; host settings would override them.
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "raft-board"])
-        .current_dir(&fw)
+    Some(fw)
+}
+
+/// `cargo <args>` in the firmware folder `fw`. The firmware has its own workspace, target
+/// dir and .cargo/config.toml (target, runner, linker scripts); host settings inherited from
+/// the test's environment would override them, so they are removed.
+pub fn firmware_cargo(fw: &Path, args: &[&str]) -> Command {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(args)
+        .current_dir(fw)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS");
+    cargo
+}
+
+/// The firmware folder once the `raft-board` image is built, or `None` when the test `name`
+/// is skipped ([`runnable_firmware`]).
+pub fn built_firmware(name: &str) -> Option<PathBuf> {
+    let fw = runnable_firmware(name)?;
+    let build = firmware_cargo(&fw, &["build", "--release", "--bin", "raft-board"])
         .stdout(Stdio::null())
         .status()
         .expect("run cargo build for raft-board");
