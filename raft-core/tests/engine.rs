@@ -217,8 +217,6 @@ impl Cluster {
     }
 }
 
-/// Node 1 leads and takes the write `x=1`; returns the cluster with nothing in flight, and the
-/// append node 1 sent node 2.
 /// Node 1 leads (inline durability) and `x=1` is committed at index 2 on every node.
 fn x1_committed() -> Cluster {
     let mut c = cluster(Durability::Inline);
@@ -230,6 +228,19 @@ fn x1_committed() -> Cluster {
     }
     c.deliver();
     c
+}
+
+/// What node `k` restarts from after a power cycle that kept its log and hard state but not
+/// its state machine: its hard state and commit, the log from the start, nothing applied.
+fn restored_as_is(c: &Cluster, k: usize) -> Restored {
+    Restored {
+        hard_state: c.nodes[k].state().hard_state(),
+        commit: c.nodes[k].state().commit(),
+        base: (LogIndex(0), Term(0)),
+        applied: LogIndex(0),
+        members: None,
+        vote_floor: LogIndex::ZERO,
+    }
 }
 
 fn leader_proposed(durability: Durability) -> (Cluster, Vec<u8>) {
@@ -693,14 +704,8 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
     // Power cycle of node 2: its state machine was volatile; its log (and, under `Inline`,
     // its hard state) was durable.
     c.nodes[1].machine_mut().commands.clear();
-    let restored = Restored {
-        hard_state: before,
-        commit,
-        base: (LogIndex(0), Term(0)),
-        applied: LogIndex(0),
-        members: None,
-        vote_floor: LogIndex::ZERO,
-    };
+    let restored = restored_as_is(&c, 1);
+    assert_eq!((restored.hard_state, restored.commit), (before, commit));
     let cfg = config(IDS[1]);
     let state = State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
     c.nodes[1].restart(state);
@@ -722,14 +727,7 @@ fn a_restarted_engine_keeps_its_seams_and_applies_what_is_committed_again() {
 #[test]
 fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_halts() {
     let mut c = x1_committed();
-    let restored = Restored {
-        hard_state: c.nodes[1].state().hard_state(),
-        commit: c.nodes[1].state().commit(),
-        base: (LogIndex(0), Term(0)),
-        applied: LogIndex(0),
-        members: None,
-        vote_floor: LogIndex::ZERO,
-    };
+    let restored = restored_as_is(&c, 1);
     let cfg = config(IDS[1]);
     let by_value: State<3, 32, 4> =
         State::restore(cfg, &IDS, restored, &c.nodes[1].storage().log).unwrap();
@@ -779,14 +777,7 @@ fn a_restart_in_place_gives_the_state_a_restart_by_value_gives_and_a_failed_one_
 #[test]
 fn a_state_built_in_its_slot_is_the_one_restore_builds_and_an_engine_can_borrow_it() {
     let mut c = x1_committed();
-    let restored = Restored {
-        hard_state: c.nodes[1].state().hard_state(),
-        commit: c.nodes[1].state().commit(),
-        base: (LogIndex(0), Term(0)),
-        applied: LogIndex(0),
-        members: None,
-        vote_floor: LogIndex::ZERO,
-    };
+    let restored = restored_as_is(&c, 1);
     let cfg = config(IDS[1]);
     let (_, disk, _, wire, _) = c.nodes.remove(1).into_parts();
     let log = &disk.log;
