@@ -242,15 +242,19 @@ fn flipped_length_in_a_middle_record_is_corrupt_not_torn() {
     ));
 }
 
-#[test]
-fn damage_in_an_earlier_segment_is_corrupt_even_at_its_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) = Wal::open_with(dir.path(), opts(64), Arc::new(StdIo)).unwrap();
+/// Ten synced 40-byte entries in 64-byte segments (so in several segments), the WAL closed.
+fn ten_entries_in_small_segments(dir: &Path) {
+    let (mut wal, _) = Wal::open_with(dir, opts(64), Arc::new(StdIo)).unwrap();
     for i in 1..=10 {
         wal.append_entry(i, 1, 0, &[7; 40]).unwrap();
         wal.sync().unwrap();
     }
-    drop(wal);
+}
+
+#[test]
+fn damage_in_an_earlier_segment_is_corrupt_even_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    ten_entries_in_small_segments(dir.path());
     let segs = segments(dir.path());
     assert!(segs.len() > 2);
     let first = &segs[0];
@@ -270,12 +274,7 @@ fn damage_in_an_earlier_segment_is_corrupt_even_at_its_end() {
 #[test]
 fn a_missing_segment_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) = Wal::open_with(dir.path(), opts(64), Arc::new(StdIo)).unwrap();
-    for i in 1..=10 {
-        wal.append_entry(i, 1, 0, &[7; 40]).unwrap();
-        wal.sync().unwrap();
-    }
-    drop(wal);
+    ten_entries_in_small_segments(dir.path());
     fs::remove_file(&segments(dir.path())[1]).unwrap();
     assert!(matches!(
         Wal::open_with(dir.path(), opts(64), Arc::new(StdIo)),
