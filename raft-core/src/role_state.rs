@@ -96,7 +96,9 @@ impl<const P: usize, const F: usize> RoleState<P, F> {
 /// What only a leader keeps; built fresh when it is elected, dropped when it steps down.
 #[derive(Clone, Debug)]
 pub(crate) struct Leading<const P: usize, const F: usize> {
-    /// Per tracked position (this node's own unused), the tracker's length.
+    /// Per tracked position (this node's own unused), the tracker's length: built one per
+    /// slot at election and pushed with every slot tracked since (`State::track`), so
+    /// `progress[k]` for a position `k < tracker.len()` is in bounds.
     pub(crate) progress: Vec<Progress<F>, P>,
     /// The heartbeat round at which the current CheckQuorum window began.
     pub(crate) cq_round: u32,

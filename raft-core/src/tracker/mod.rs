@@ -25,10 +25,10 @@ pub(crate) struct Slot {
     pub(crate) kind: Option<MemberKind>,
 }
 
-/// The nodes this one tracks, by stable position: the members of the configuration in
-/// force, this node (always, member or not), and former members whose position was not
-/// reused yet. Per-peer state ([`Votes`], [`Progress`], a step's `sent_to`) is indexed by
-/// position.
+/// The nodes this one tracks, by stable position (`0..len()`, never shrunk): the members in
+/// force, this node, and former members whose position was not reused yet. Per-peer state
+/// ([`Votes`], [`Progress`], a step's `sent_to`) is indexed by position and kept as long as
+/// `slots` (grown with it), so indexing it by a position the tracker gave is in bounds.
 #[derive(Clone, Debug)]
 pub(crate) struct Tracker<const P: usize> {
     pub(crate) slots: Vec<Slot, P>,
