@@ -269,6 +269,7 @@ impl<F: Flash> BoardDisk<F> {
                 );
             }
             Rec::Epoch { epoch: e } => epoch = epoch.max(e),
+            Rec::Resume { .. } => {}
         })?;
         replay.torn += refused;
         // The ring's own copy, which `restored` reads back.

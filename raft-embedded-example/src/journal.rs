@@ -13,16 +13,25 @@
 //! record whose CRC fails (or whose length runs off the half): that is a torn write, and
 //! everything from it to the next erase unit boundary is skipped. Appends resume at the next
 //! boundary after a tear, never over the torn bytes (a NOR cell cannot be programmed back to
-//! `1` without an erase). A record is only counted as written once its last byte is
-//! programmed, so a torn record was never acknowledged: the engine writes a `Persist` before
-//! it sends anything that depends on it.
+//! `1` without an erase), and the first record there is a [`Rec::Resume`] naming the torn
+//! record. A record is only counted as written once its last byte is programmed, so a torn
+//! record was never acknowledged: the engine writes a `Persist` before it sends anything that
+//! depends on it. A damaged record that is not such a tear (a flipped bit in the middle of the
+//! journal: an intact record follows it in its erase unit, or the next record written after
+//! it is not the `Resume` that names it) held something that may have been acknowledged, so
+//! the boot refuses the journal ([`JournalError::Damaged`]) rather than run on without it.
+//! Damage to the very last record cannot be told from a tear and is taken as one.
 //!
 //! Garbage collection: when a record does not fit the rest of its half, the owner rewrites
 //! what is live (the boot epoch, the hard state, the last capture of the state machine, the
 //! compaction point and the log after it) into the other half with [`Journal::rewrite`]: the
 //! other half is erased, the live records are appended, and its header, with the next
-//! generation, is programmed last. A power cut before that header is whole leaves the old
-//! half the newer intact one, so a boot replays it as if the collection never began. A region
+//! generation, is programmed last; then the old half's header is retired (its magic word
+//! programmed to zeros, which needs no erase). A power cut before the new header is whole
+//! leaves the old half the newer intact one, so a boot replays it as if the collection never
+//! began; a cut before the retirement leaves two intact headers, and the greater generation
+//! is taken. So normally one header is intact, and a damaged one is refused, not replaced by
+//! an older half. A region
 //! whose halves both lack an intact header is formatted (half 0, generation 1) only if
 //! neither half holds a record (a new region, or a first format cut short); otherwise the boot
 //! refuses it ([`JournalError::Damaged`]) rather than format over records it cannot read.
@@ -148,6 +157,12 @@ pub enum Rec<'a> {
         /// The epoch.
         epoch: u32,
     },
+    /// Appends resumed here after the damaged record at offset `at`: the first record a
+    /// boot writes after it found its journal's tail torn (see the module docs).
+    Resume {
+        /// Where the damaged record starts.
+        at: u32,
+    },
 }
 
 /// What [`Journal::open`] found.
@@ -172,6 +187,8 @@ pub struct Journal<F> {
     /// Its generation.
     generation: u32,
     head: u32,
+    /// The torn record the next append must first name in a [`Rec::Resume`].
+    resume: Option<u32>,
 }
 
 impl<F: Flash> Journal<F> {
@@ -205,6 +222,8 @@ impl<F: Flash> Journal<F> {
         };
         let mut off = start + HEADER;
         let mut body = [0u8; MAX_BODY];
+        // The last damaged record not yet answered by a `Resume`.
+        let mut tear = None;
         // Every pass moves `off` forward by at least RECORD_OVERHEAD bytes or to the next
         // boundary, so the loop ends within half / RECORD_OVERHEAD passes.
         while off + RECORD_OVERHEAD <= end {
@@ -213,39 +232,39 @@ impl<F: Flash> Journal<F> {
             if len == [0xFF, 0xFF] {
                 // Erased: the end of what was written, unless a tear moved the writer on.
                 match next_unit(off, end) {
-                    Some(next) if replay.torn > 0 && written_at(&mut flash, next)? => {
+                    Some(next) if tear.is_some() && written_at(&mut flash, next)? => {
                         off = next;
                         continue;
                     }
                     _ => break,
                 }
             }
-            let n = u16::from_le_bytes(len) as u32;
-            let rec_end = off + 2 + n + 4;
-            let intact = if n as usize <= MAX_BODY && rec_end <= end {
-                let body = &mut body[..n as usize];
-                flash.read(off + 2, body)?;
-                let mut crc = [0u8; 4];
-                flash.read(off + 2 + n, &mut crc)?;
-                let mut h = CRC32.digest();
-                h.update(&len);
-                h.update(body);
-                if h.finalize() == u32::from_le_bytes(crc) {
-                    postcard::from_bytes::<Rec<'_>>(body).ok()
-                } else {
-                    None
-                }
-            } else {
-                None
-            };
+            let intact = record_at(&mut flash, off, end, &mut body)?;
             match intact {
-                Some(rec) => {
+                Some((rec, rec_end)) => {
+                    // After damage, the next record written must be the `Resume` naming it.
+                    if let Some(at) = tear.take() {
+                        if rec != (Rec::Resume { at }) {
+                            return Err(JournalError::Damaged);
+                        }
+                    }
                     visit(&rec);
                     replay.records += 1;
                     off = rec_end;
                 }
                 None => {
+                    // A torn write is the last thing written in its unit: an intact record
+                    // after the damage (its length may be what was damaged) means it is not.
+                    let unit_end = ((off / ERASE_UNIT + 1) * ERASE_UNIT).min(end);
+                    let mut p = off + 1;
+                    while p + RECORD_OVERHEAD <= unit_end {
+                        if record_at(&mut flash, p, unit_end, &mut body)?.is_some() {
+                            return Err(JournalError::Damaged);
+                        }
+                        p += 1;
+                    }
                     replay.torn += 1;
+                    tear = Some(off);
                     match next_unit(off, end) {
                         Some(next) => off = next,
                         None => {
@@ -263,6 +282,7 @@ impl<F: Flash> Journal<F> {
                 start,
                 generation,
                 head: replay.head,
+                resume: tear,
             },
             replay,
         ))
@@ -280,16 +300,30 @@ impl<F: Flash> Journal<F> {
         let generation = self.generation.checked_add(1).ok_or(JournalError::Full)?;
         let to = if self.start == 0 { half } else { 0 };
         erase(&mut self.flash, to, half)?;
+        let from = self.start;
         self.start = to;
         self.head = to + HEADER;
+        self.resume = None;
         live(self)?;
         self.flash.program(to, &header_bytes(generation))?;
         self.generation = generation;
+        // Retire the old half: its magic word to zeros.
+        self.flash.program(from, &[0; 4])?;
         Ok(())
     }
 
-    /// Appends `rec`; it is durable once this returns `Ok`.
+    /// Appends `rec`; it is durable once this returns `Ok`. The first append after a boot
+    /// that found a torn tail writes the [`Rec::Resume`] naming it first.
     pub fn append(&mut self, rec: &Rec<'_>) -> Result<(), JournalError> {
+        if let Some(at) = self.resume {
+            self.write(&Rec::Resume { at })?;
+            self.resume = None;
+        }
+        self.write(rec)
+    }
+
+    /// Writes one record at the head.
+    fn write(&mut self, rec: &Rec<'_>) -> Result<(), JournalError> {
         let mut buf = [0u8; MAX_BODY + RECORD_OVERHEAD as usize];
         let n = postcard::to_slice(rec, &mut buf[2..2 + MAX_BODY])
             .map_err(|_| JournalError::TooLarge)?
@@ -320,6 +354,36 @@ impl<F: Flash> Journal<F> {
     pub fn flash(&self) -> &F {
         &self.flash
     }
+}
+
+/// The intact record at `off` (its length, CRC and encoding check out, and it ends by `end`)
+/// and where it ends, read through `body`.
+fn record_at<'b, F: Flash>(
+    flash: &mut F,
+    off: u32,
+    end: u32,
+    body: &'b mut [u8; MAX_BODY],
+) -> Result<Option<(Rec<'b>, u32)>, FlashError> {
+    let mut len = [0u8; 2];
+    flash.read(off, &mut len)?;
+    let n = u16::from_le_bytes(len) as u32;
+    let rec_end = off + 2 + n + 4;
+    if n as usize > MAX_BODY || rec_end > end {
+        return Ok(None);
+    }
+    let body = &mut body[..n as usize];
+    flash.read(off + 2, body)?;
+    let mut crc = [0u8; 4];
+    flash.read(off + 2 + n, &mut crc)?;
+    let mut h = CRC32.digest();
+    h.update(&len);
+    h.update(body);
+    if h.finalize() != u32::from_le_bytes(crc) {
+        return Ok(None);
+    }
+    Ok(postcard::from_bytes::<Rec<'_>>(body)
+        .ok()
+        .map(|r| (r, rec_end)))
 }
 
 /// The first erase unit boundary after `off`, if it is before `end`.

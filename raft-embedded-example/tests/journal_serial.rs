@@ -1,7 +1,7 @@
 //! The board's journal survives torn writes, and the serial deframer counts and drops hostile
 //! bytes, on the host (the same code the board runs).
 
-use raft_embedded_example::journal::{Journal, Rec, ERASE_UNIT};
+use raft_embedded_example::journal::{Journal, JournalError, Rec, ERASE_UNIT};
 use raft_embedded_example::serial::{self, Deframer, Drop, Msg, Pushed};
 
 mod common;
@@ -60,6 +60,37 @@ fn a_torn_tail_is_detected_skipped_and_never_programmed_over() {
     let (_, seen, torn) = replay(RamFlash::from_bytes(flipped));
     assert_eq!(seen, (1..=10).collect::<Vec<_>>());
     assert_eq!(torn, 1);
+}
+
+/// A damaged record followed by intact ones is not a torn tail (after a tear, the next record
+/// written is the `Resume` that names it): it may have held something acknowledged, so the
+/// journal is refused, for any byte of any record but the last.
+#[test]
+fn a_flipped_byte_in_the_middle_of_the_journal_is_refused_not_skipped() {
+    let (mut j, _, _) = replay(RamFlash::new(4 * ERASE_UNIT as usize));
+    let mut ends = vec![j.used() as usize];
+    for i in 1..=6 {
+        j.append(&entry(i)).unwrap();
+        ends.push(j.used() as usize);
+    }
+    let whole = j.flash().bytes();
+    for at in ends[0]..ends[5] {
+        let mut bytes = whole.clone();
+        bytes[at] ^= 0x20;
+        let opened = Journal::open(RamFlash::from_bytes(bytes), |_| {});
+        assert_eq!(
+            opened.err(),
+            Some(JournalError::Damaged),
+            "byte {at} flipped"
+        );
+    }
+    // The same byte of the last record is a torn tail: the first five come back.
+    for at in ends[5]..ends[6] {
+        let mut bytes = whole.clone();
+        bytes[at] ^= 0x20;
+        let (_, seen, torn) = replay(RamFlash::from_bytes(bytes));
+        assert_eq!((seen, torn), ((1..=5).collect::<Vec<_>>(), 1), "byte {at}");
+    }
 }
 
 #[test]
