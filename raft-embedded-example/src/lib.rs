@@ -26,6 +26,7 @@
 mod fmt;
 
 pub mod board;
+pub mod board_disk;
 pub mod board_node;
 pub mod cluster;
 pub mod journal;
