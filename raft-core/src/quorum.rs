@@ -114,7 +114,7 @@ fn majority_value<const P: usize>(set: u8, values: &[u64; P]) -> u64 {
         return 0;
     }
     sort_descending(&mut picked[..n]);
-    picked[majority(n) - 1]
+    picked[majority(n) - 1] // 1 <= majority(n) <= n <= P
 }
 
 /// Insertion sort, largest first: `values` holds at most `PEERS` (a handful) items, and the

@@ -30,6 +30,7 @@ pub fn write_record(buf: &mut [u8], e: &EntryRef<'_>) -> Result<usize, CodecErro
     if len > u16::MAX as usize {
         return Err(CodecError::BadEntry);
     }
+    // `out` is `ENTRY_OVERHEAD` (11) + `len` bytes: the header fields and the data fit.
     let out = buf.get_mut(..need).ok_or(CodecError::BufferTooSmall)?;
     out[..8].copy_from_slice(&e.term.0.to_le_bytes());
     out[8] = e.kind.to_byte();
@@ -43,6 +44,7 @@ pub fn read_record(buf: &[u8]) -> Result<(EntryRef<'_>, &[u8]), CodecError> {
     let (head, rest) = buf
         .split_at_checked(ENTRY_OVERHEAD as usize)
         .ok_or(CodecError::BadEntry)?;
+    // `head` is exactly `ENTRY_OVERHEAD` (11) bytes.
     let mut term = [0u8; 8];
     term.copy_from_slice(&head[..8]);
     let kind = EntryKind::from_byte(head[8]).ok_or(CodecError::BadEntry)?;
