@@ -18,6 +18,7 @@ use raftcore::{
 mod common;
 
 use common::RamFlash;
+use raft_embedded_example::rng::Rng;
 
 /// 16 KiB: two halves of two erase units, so that collections come often.
 const REGION: usize = 4 * ERASE_UNIT as usize;
@@ -426,4 +427,57 @@ fn a_region_is_formatted_only_when_it_holds_no_record_and_damaged_headers_are_re
             "{len} bytes"
         );
     }
+}
+
+/// Hostile flash: random bytes, a good journal with random bytes flipped, or with random runs
+/// erased. A boot never panics; it refuses the region or gives back a log with no hole (every
+/// index from the compaction point to the last), a restore the core's own checks decide on.
+#[test]
+fn hostile_flash_contents_never_panic_a_boot_and_never_give_a_log_with_holes() {
+    let good = {
+        let flash = RamFlash::new(REGION);
+        let mut disk = open(&flash);
+        let mut model = Model::new();
+        for op in &life(700) {
+            perform(&mut disk, &mut model, op).expect("the disk takes it");
+        }
+        flash.bytes()
+    };
+    let mut rng = Rng::new(0x7A5E);
+    let (mut refused, mut booted) = (0, 0);
+    for case in 0..1500 {
+        let mut bytes = good.clone();
+        match case % 3 {
+            0 => bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8),
+            1 => {
+                for _ in 0..=rng.below(8) {
+                    let at = rng.below(REGION as u32) as usize;
+                    bytes[at] ^= 1 << rng.below(8);
+                }
+            }
+            _ => {
+                let at = rng.below(REGION as u32) as usize;
+                let len = (rng.below(600) as usize).min(REGION - at);
+                bytes[at..at + len].fill(0xFF);
+            }
+        }
+        let ring: &'static mut [u8; BOARD_STORE] = Box::leak(Box::new([0; BOARD_STORE]));
+        match BoardDisk::open(ring, RamFlash::from_bytes(bytes)) {
+            Err(_) => refused += 1,
+            Ok((disk, restored, _)) => {
+                booted += 1;
+                let mut i = restored.base.0.next();
+                while i <= disk.last_index() {
+                    assert!(disk.entry(i).is_some(), "case {case}: a hole at {i:?}");
+                    i = i.next();
+                }
+            }
+        }
+    }
+    eprintln!("{refused} refused, {booted} booted");
+    // Both outcomes are reached: flips in the old half or the last record boot.
+    assert!(
+        refused > 100 && booted > 100,
+        "{refused} refused, {booted} booted"
+    );
 }
