@@ -18,7 +18,7 @@
 //! stats_interval_ms = 1000
 //! snapshot_entries = 0               # also snapshot every N applied entries (0: only when
 //!                                    # raft-core's log window fills)
-//! snapshot_write_mib_per_sec = 32    # the most a snapshot capture writes a second (0: no
+//! snapshot_write_mib_per_sec = 16    # the most a snapshot capture writes a second (0: no
 //!                                    # limit), so the WAL's fsyncs keep the disk
 //! read_policy = "read_index"         # or "lease" or "log"
 //! metrics_addr = "127.0.0.1:9101"    # serve Prometheus metrics at http://ADDR/metrics
@@ -53,7 +53,7 @@ pub mod defaults {
     /// `snapshot_entries`.
     pub const SNAPSHOT_ENTRIES: u64 = 0;
     /// `snapshot_write_mib_per_sec`.
-    pub const SNAPSHOT_WRITE_MIB_PER_SEC: u64 = 32;
+    pub const SNAPSHOT_WRITE_MIB_PER_SEC: u64 = 16;
     /// `read_policy`.
     pub const READ_POLICY: &str = "read_index";
     /// `clients`.
