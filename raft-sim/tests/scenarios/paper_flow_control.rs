@@ -218,6 +218,52 @@ fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_
     assert!(accepted(c.propose(1, &[3; 100])));
 }
 
+/// The state machine is asked for a capture (`CaptureWanted`) only once the log is filling
+/// (here: a quarter of the 64-entry window left free), not on every apply before that, and
+/// once per applied index, not again on every step until it answers.
+#[test]
+fn the_state_machine_is_asked_for_a_capture_only_once_the_log_is_filling() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let wanted = |out: &[raftcore::Output]| {
+        out.iter().find_map(|o| match o {
+            raftcore::Output::CaptureWanted { upto } => Some(*upto),
+            _ => None,
+        })
+    };
+    // The leader's window usage and the index named, at each of its steps that asked.
+    let mut asked = Vec::new();
+    for k in 0..100u8 {
+        let out = c.step(1, Input::Propose { data: &[k] });
+        if let Some(upto) = wanted(&out) {
+            asked.push((c.raft(1).window_usage().0, upto));
+        }
+        if !out
+            .iter()
+            .any(|o| matches!(o, raftcore::Output::Proposal(p) if accepted(*p)))
+        {
+            break;
+        }
+        while let Some(env) = c.wire.pop_front() {
+            if let (Some(upto), true) = (wanted(&c.deliver(&env)), env.to == n(1)) {
+                asked.push((c.raft(1).window_usage().0, upto));
+            }
+        }
+    }
+    assert!(!asked.is_empty(), "never asked");
+    assert!(
+        asked.iter().all(|&(used, _)| used >= LOG - LOG / 4),
+        "{asked:?}"
+    );
+    assert!(asked.windows(2).all(|w| w[0].1 < w[1].1), "{asked:?}");
+    // Nothing new applied: not asked again.
+    for _ in 0..5 {
+        let out = c.step(1, Input::Tick);
+        assert_eq!(wanted(&out), None, "{out:?}");
+    }
+}
+
 /// A leader takes proposals while more than a quarter of its log window (16 of the harness's
 /// 64 entries) is free and answers Busy from there, with bytes to spare: those slots stay for
 /// the empty entries of later leaders, which append one each although the window holds no
