@@ -231,11 +231,18 @@ fn a_new_leader_appends_its_empty_entry_only_within_its_log_store_budget() {
     let ents = Ents::new(&[(1, &[1; 100]), (1, &[2; 100]), (1, &[3; 60])]);
     c.recv(2, 1, append(1, 0, 0, 0, &ents));
     assert_eq!(c.raft(2).last_index(), i(3));
+    // n3 got the same entries and heard that they are committed; n2 did not.
+    c.recv(3, 1, append(1, 0, 0, 3, &ents));
+    assert_eq!(c.commit(3), 3);
     c.crash(1);
     c.elect(2);
     assert_eq!((c.role(2), c.term(2)), (Role::Leader, 2));
     assert_eq!(c.raft(2).last_index(), i(3));
     assert_eq!(c.raft(2).last_term(), raftcore::Term(1));
+    // Without an entry of its term it cannot count a commit, but it adopts the commit index
+    // n3 reports (those entries are committed, and it holds them: Leader Completeness).
+    c.heartbeat(2);
+    assert_eq!(c.commit(2), 3);
 }
 
 /// The state machine is asked for a capture (`CaptureWanted`) only once the log is filling
