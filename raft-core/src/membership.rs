@@ -641,6 +641,56 @@ mod tests {
         assert_eq!(Membership::decode(m.encode(&mut buf)), Ok(m));
     }
 
+    /// The joint marker (id 0) is one only after an id: a configuration whose first member
+    /// is node 0 round-trips, plain or joint.
+    #[test]
+    fn a_configuration_starting_with_node_zero_round_trips() {
+        let m = Membership::new(&ids(&[0, 1, 2]), &ids(&[5])).unwrap();
+        let mut buf = [0; MEMBERSHIP_BYTES];
+        assert_eq!(Membership::decode(m.encode(&mut buf)), Ok(m));
+        let next = Membership::new(&ids(&[0, 1, 5]), &[]).unwrap();
+        let j = m.joint(&next, false).unwrap();
+        assert_eq!(Membership::decode(j.encode(&mut buf)), Ok(j));
+    }
+
+    /// A deserializer whose errors carry a message (postcard's do not) says what the
+    /// membership's visitors expected.
+    #[test]
+    fn the_visitors_say_what_they_expect() {
+        use core::fmt::Write;
+        let mut s: heapless::String<32> = heapless::String::new();
+        write!(s, "{}", &IdsVisitor(0) as &dyn de::Expected).unwrap();
+        assert_eq!(s, "ascending member ids");
+        s.clear();
+        write!(s, "{}", &MembershipVisitor as &dyn de::Expected).unwrap();
+        assert_eq!(s, "a membership");
+    }
+
+    /// Each refusal says why, in its own words.
+    #[test]
+    fn each_refusal_says_why_in_its_own_words() {
+        use core::fmt::Write;
+        use MembershipRefusal::*;
+        let all = [
+            Malformed,
+            TooMany,
+            Duplicate,
+            NoVoters,
+            MoreThanOneVoter,
+            NotCaughtUp,
+            Unchanged,
+            JointInProgress,
+            NotFromCurrent,
+        ];
+        let mut said: heapless::Vec<heapless::String<80>, 9> = heapless::Vec::new();
+        for r in all {
+            let mut s = heapless::String::new();
+            write!(s, "{r}").unwrap();
+            assert!(!s.is_empty() && !said.contains(&s), "{r:?}: {s:?}");
+            said.push(s).unwrap();
+        }
+    }
+
     #[test]
     fn limits_and_non_canonical_encodings_are_refused() {
         let full = Membership::new(&ids(&[1, 2, 3, 4, 5, 6, 7, 8]), &[]).unwrap();
@@ -746,6 +796,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(the_largest.encode(&mut buf).len(), MEMBERSHIP_BYTES);
+    }
+
+    /// A voter the next configuration drops is an outgoing voter only (leaving, not a
+    /// learner) wherever it sorts among the members; both sides need a voter.
+    #[test]
+    fn a_joint_configuration_marks_each_dropped_voter_leaving_wherever_it_sorts() {
+        let old = Membership::new(&ids(&[1, 2, 3]), &[]).unwrap();
+        let new = Membership::new(&ids(&[1, 2, 4]), &[]).unwrap();
+        let j = old.joint(&new, false).unwrap();
+        assert_eq!(
+            j.members().collect::<heapless::Vec<_, 8>>(),
+            ids(&[1, 2, 3, 4])
+        );
+        assert_eq!(j.voters().collect::<heapless::Vec<_, 8>>(), ids(&[1, 2, 4]));
+        assert_eq!(j.learners().count(), 0);
+        assert_eq!(j.kind_of(NodeId(3)), None);
+        assert!(j.votes(NodeId(3)));
+        assert_eq!(j.incoming(), new);
+        let mut buf = [0; MEMBERSHIP_BYTES];
+        assert_eq!(Membership::decode(j.encode(&mut buf)), Ok(j));
+        let no_voter = Membership::new(&[], &ids(&[4])).unwrap();
+        assert_eq!(old.joint(&no_voter, true), Err(MembershipRefusal::NoVoters));
+        assert_eq!(no_voter.joint(&old, true), Err(MembershipRefusal::NoVoters));
+    }
+
+    /// `without` on a joint configuration drops the member from both sides; the
+    /// configuration stays joint (leaving members and auto-leave kept) until its last
+    /// outgoing voter goes, and is then the plain incoming one.
+    #[test]
+    fn without_keeps_a_configuration_joint_until_its_last_outgoing_voter_goes() {
+        let old = Membership::new(&ids(&[1, 2, 3]), &[]).unwrap();
+        let new = Membership::new(&ids(&[2, 3, 4]), &[]).unwrap();
+        let j = old.joint(&new, true).unwrap().without(NodeId(4));
+        assert!(j.is_joint() && j.auto_leave());
+        assert_eq!(j.kind_of(NodeId(1)), None);
+        assert_eq!(j.incoming(), new.without(NodeId(4)));
+        let last = j.without(NodeId(1)).without(NodeId(2)).without(NodeId(3));
+        assert_eq!(last, Membership::default());
+        assert!(last.is_empty() && !j.is_empty());
+        let plain = old
+            .joint(&new, true)
+            .unwrap()
+            .without(NodeId(1))
+            .without(NodeId(2))
+            .without(NodeId(3));
+        assert_eq!(plain, Membership::new(&ids(&[4]), &[]).unwrap());
     }
 
     #[test]

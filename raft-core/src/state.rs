@@ -697,6 +697,101 @@ pub fn step<const P: usize, const L: usize, const F: usize, W: WindowStorage, co
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{EntryRef, EntrySource};
+    use crate::log::store::StoreError;
+
+    /// A durable log handed to a restore: the term and payload of each entry, from index 1.
+    struct Durable<'a>(&'a [(u64, &'a [u8])]);
+
+    impl EntrySource for Durable<'_> {
+        fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
+            let &(term, data) = self.0.get(index.0.checked_sub(1)? as usize)?;
+            Some(EntryRef {
+                term: Term(term),
+                kind: EntryKind::Normal,
+                data,
+            })
+        }
+    }
+
+    impl LogStore for Durable<'_> {
+        fn append(&mut self, _: LogIndex, _: EntryRef<'_>) -> Result<(), StoreError> {
+            Err(StoreError::Full)
+        }
+        fn truncate_from(&mut self, _: LogIndex) {}
+        fn compact_to(&mut self, _: LogIndex) {}
+        fn last_index(&self) -> LogIndex {
+            LogIndex(self.0.len() as u64)
+        }
+    }
+
+    /// A restore replays the durable log as it is, and refuses one no node could have
+    /// written: an entry larger than a record's 16-bit length field, or terms that fall.
+    #[test]
+    fn a_restore_takes_the_largest_entry_and_refuses_a_larger_one_or_falling_terms() {
+        static BIG: [u8; 65_536] = [7; 65_536];
+        let restored = Restored {
+            hard_state: HardState {
+                term: Term(2),
+                vote: None,
+            },
+            commit: LogIndex::ZERO,
+            base: (LogIndex::ZERO, Term(0)),
+            applied: LogIndex::ZERO,
+            members: None,
+            vote_floor: LogIndex::ZERO,
+        };
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        let restore = |log: &[(u64, &[u8])]| {
+            State::<3, 8, 4>::restore(Config::new(NodeId(1), 0), &voters, restored, &Durable(log))
+                .map(|s| s.last_index())
+        };
+        assert_eq!(restore(&[(1, b"a"), (2, &BIG[..65_535])]), Ok(LogIndex(2)));
+        assert_eq!(
+            restore(&[(1, b"a"), (2, &BIG[..])]),
+            Err(ConfigError::BadRestore)
+        );
+        assert_eq!(restore(&[(1, b"a"), (1, b"b"), (2, b"c")]), Ok(LogIndex(3)));
+        assert_eq!(
+            restore(&[(2, b"a"), (1, b"b")]),
+            Err(ConfigError::BadRestore)
+        );
+    }
+
+    /// Initial voters a node cannot track are refused as too many, whether the membership
+    /// type could hold them (more than `P`) or not (more than `MAX_MEMBERS`); a repeated voter
+    /// is refused as a bad one.
+    #[test]
+    fn too_many_initial_voters_are_refused_as_too_many() {
+        let cfg = Config::new(NodeId(1), 0);
+        let ids: [NodeId; MAX_MEMBERS + 1] = core::array::from_fn(|k| NodeId(k as u32 + 1));
+        let new = |voters: &[NodeId]| State::<3, 8, 4>::new(cfg, voters).map(|_| ());
+        assert_eq!(new(&ids[..3]), Ok(()));
+        assert_eq!(new(&ids[..4]), Err(ConfigError::TooManyVoters));
+        assert_eq!(new(&ids), Err(ConfigError::TooManyVoters));
+        assert_eq!(
+            new(&[NodeId(1), NodeId(2), NodeId(1)]),
+            Err(ConfigError::BadVoters)
+        );
+    }
+
+    /// Nodes configured with one seed draw different election jitter (Raft 5.2: randomized
+    /// timeouts keep split votes rare): the node id is mixed into the seed one-to-one,
+    /// whatever bits the seed has set.
+    #[test]
+    fn nodes_given_one_seed_draw_different_jitter() {
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        for seed in [0, 7, u64::MAX, 0xFFFF_FFFF << 32] {
+            let rngs: [Rng; 3] = core::array::from_fn(|k| {
+                let cfg = Config::new(voters[k], seed);
+                State::<3, 8, 4>::new(cfg, &voters).expect("valid").rng
+            });
+            assert!(
+                rngs[0] != rngs[1] && rngs[1] != rngs[2] && rngs[0] != rngs[2],
+                "seed {seed:#x}"
+            );
+        }
+    }
 
     /// `fill_at` is the byte half of the rule it replaced, at every byte count.
     #[test]

@@ -291,3 +291,95 @@ pub(crate) fn decode_head(frame: &[u8]) -> Option<(Header, Message<EntryCount>, 
     };
     Some((hdr, msg, frame.get(r.at..)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::VERSION;
+    use crate::message::VoteRequest;
+
+    /// The header and two hot messages the tests below encode: varints of one byte, of
+    /// several, of the most a `u32` takes, and past 8 bytes (a `u64` of 2^56 and more).
+    fn hot() -> (Header, [Message<EntryCount>; 2]) {
+        let hdr = Header {
+            cluster_id: 300,
+            from: NodeId(1),
+            to: NodeId(u32::MAX),
+        };
+        let append = Message::Append(Append {
+            term: Term(5),
+            prev_index: LogIndex(1 << 40),
+            prev_term: Term(4),
+            commit: LogIndex(200),
+            floor: LogIndex(1 << 60),
+            round: 9,
+            entries: EntryCount(3),
+        });
+        let response = Message::AppendResponse(AppendResponse {
+            term: Term(5),
+            success: true,
+            index: LogIndex(u64::MAX),
+            hint_index: LogIndex(0),
+            hint_term: Term(0),
+            round: u32::MAX,
+            commit: LogIndex(128),
+        });
+        (hdr, [append, response])
+    }
+
+    /// The fast path decodes the two hot messages itself (it does not leave them to
+    /// postcard), from a frame of the head alone, shorter than the head copy or longer, and
+    /// gives back the bytes after the head.
+    #[test]
+    fn the_hot_messages_are_decoded_on_the_fast_path() {
+        let (hdr, msgs) = hot();
+        let refused = AppendResponse {
+            term: Term(1),
+            success: false,
+            index: LogIndex(2),
+            hint_index: LogIndex(1),
+            hint_term: Term(1),
+            round: 0,
+            commit: LogIndex(1),
+        };
+        for msg in msgs.into_iter().chain([Message::AppendResponse(refused)]) {
+            for body in [&[][..], &[7u8, 8], &[9; 100]] {
+                let mut frame = [0u8; 256];
+                let head = (VERSION, hdr.cluster_id, hdr.from, hdr.to, &msg);
+                let n = postcard::to_slice(&head, &mut frame).unwrap().len();
+                frame[n..n + body.len()].copy_from_slice(body);
+                let frame = &frame[..n + body.len()];
+                assert_eq!(decode_head(frame), Some((hdr, msg, body)), "{msg:?}");
+            }
+        }
+    }
+
+    /// The two hot messages take the fast path, in a frame buffer of any size that holds
+    /// them, and it writes postcard's bytes; every other message is left to postcard.
+    #[test]
+    fn the_hot_messages_take_the_fast_path_and_the_others_do_not() {
+        let (hdr, msgs) = hot();
+        for msg in msgs {
+            let mut expected = [0u8; SCRATCH];
+            let head = (VERSION, hdr.cluster_id, hdr.from, hdr.to, &msg);
+            let expected = postcard::to_slice(&head, &mut expected).unwrap();
+            for size in [SCRATCH + 10, expected.len()] {
+                let mut buf = [0u8; SCRATCH + 10];
+                let r = encode_head(VERSION, &hdr, &msg, &mut buf[..size]);
+                assert_eq!(r, Some(Ok(expected.len())), "{msg:?} in {size} bytes");
+                assert_eq!(&buf[..expected.len()], &*expected);
+            }
+            let mut short = [0u8; 8];
+            assert_eq!(
+                encode_head(VERSION, &hdr, &msg, &mut short),
+                Some(Err(CodecError::BufferTooSmall))
+            );
+        }
+        let vote = Message::Vote(VoteRequest {
+            term: Term(5),
+            last_index: LogIndex(3),
+            last_term: Term(2),
+        });
+        assert_eq!(encode_head(VERSION, &hdr, &vote, &mut [0u8; SCRATCH]), None);
+    }
+}

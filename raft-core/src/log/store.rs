@@ -516,6 +516,18 @@ mod tests {
         }
     }
 
+    /// A record's length field is 16 bits: an entry of 65,535 bytes is taken, one of a byte
+    /// more is refused as too large.
+    #[test]
+    fn an_entry_of_u16_max_bytes_is_taken_and_one_byte_more_is_too_large() {
+        static DATA: [u8; 65_536] = [5; 65_536];
+        let mut buf = [0u8; 70_000];
+        let mut s: RingStore<'_, 4> = RingStore::new(&mut buf, LogIndex(0));
+        assert_eq!(s.append(LogIndex(1), e(&DATA)), Err(StoreError::TooLarge));
+        assert_eq!(s.append(LogIndex(1), e(&DATA[..65_535])), Ok(()));
+        assert_eq!(s.entry(LogIndex(1)).map(|x| x.data.len()), Some(65_535));
+    }
+
     /// Each store error says what went wrong, in its own words.
     #[test]
     fn store_errors_say_what_went_wrong() {

@@ -518,3 +518,90 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::message::{Message, VoteResponse};
+    use crate::output::{outputs_needed, Outputs};
+    use crate::types::{NodeId, Role};
+    use crate::{Config, Input, State};
+
+    /// A response is taken only by a leader, from a peer: anything else is ignored and
+    /// counted; a round exactly 2^31 behind the one a peer answered last does not replace it.
+    #[test]
+    fn a_response_is_taken_only_by_a_leader_from_a_peer_and_its_round_only_forward() {
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        let mut cfg = Config::new(NodeId(1), 1);
+        cfg.pre_vote = false;
+        let mut s: State<3, 16, 4> = State::new(cfg, &voters).unwrap();
+        assert_eq!(s.response_from(NodeId(2), 1), None);
+        assert_eq!(s.stats.ignored_unexpected, 1);
+        let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
+        while s.role() != Role::Candidate {
+            s.step(Input::Tick, &mut out).unwrap();
+        }
+        let grant = Message::VoteResponse(VoteResponse {
+            term: s.term(),
+            granted: true,
+        });
+        s.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(s.role(), Role::Leader);
+        // Itself is no peer.
+        assert_eq!(s.response_from(NodeId(1), 1), None);
+        assert_eq!(s.stats.ignored_unexpected, 2);
+        let k2 = s.position(NodeId(2)).unwrap();
+        assert_eq!(s.response_from(NodeId(2), 7), Some(k2));
+        let acked = |s: &State<3, 16, 4>| s.role.leading().unwrap().progress[k2].acked_round;
+        assert_eq!(acked(&s), 7);
+        s.response_from(NodeId(2), 7u32.wrapping_add(1 << 31));
+        assert_eq!(acked(&s), 7);
+        s.response_from(NodeId(2), 7u32.wrapping_add((1 << 31) - 1));
+        assert_eq!(acked(&s), 7u32.wrapping_add((1 << 31) - 1));
+    }
+
+    /// CheckQuorum counts a voter active only if it answered a round of the current window:
+    /// rounds compare wrapping, a round is reached within half the space ahead, so an answer
+    /// exactly 2^31 rounds from the window's first is behind (as for reads, O1).
+    #[test]
+    fn check_quorum_counts_an_answer_half_the_round_space_away_as_behind() {
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        let mut cfg = Config::new(NodeId(1), 1);
+        cfg.pre_vote = false;
+        let mut s: State<3, 16, 4> = State::new(cfg, &voters).unwrap();
+        let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
+        while s.role() != Role::Candidate {
+            s.step(Input::Tick, &mut out).unwrap();
+        }
+        let grant = Message::VoteResponse(VoteResponse {
+            term: s.term(),
+            granted: true,
+        });
+        s.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: grant,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(s.role(), Role::Leader);
+        let (k2, k3) = (
+            s.position(NodeId(2)).unwrap(),
+            s.position(NodeId(3)).unwrap(),
+        );
+        for (ahead, active) in [(0, true), ((1 << 31) - 1, true), (1 << 31, false)] {
+            let l = s.role.leading_mut().unwrap();
+            let round = l.cq_round.wrapping_add(ahead);
+            l.progress[k2].acked_round = round;
+            l.progress[k3].acked_round = round;
+            assert_eq!(s.quorum_active(), active, "{ahead} rounds ahead");
+        }
+    }
+}

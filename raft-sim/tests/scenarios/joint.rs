@@ -152,11 +152,17 @@ fn three_voters_become_five_and_a_joint_configuration_needs_both_majorities() {
         change(&mut c, 1, five),
         Proposal::Refused(MembershipRefusal::MoreThanOneVoter)
     );
-    let stale = conf(&[1, 2], &[3, 4, 5]).joint(&five, false).unwrap();
-    assert_eq!(
-        change(&mut c, 1, stale),
-        Proposal::Refused(MembershipRefusal::NotFromCurrent)
-    );
+    // Its outgoing voters must be exactly the voters in force: not fewer, not as many with
+    // one swapped, not more.
+    for outgoing in [&[1, 2][..], &[1, 2, 4], &[1, 2, 3, 4]] {
+        let learners: Vec<u32> = (1..=5).filter(|k| !outgoing.contains(k)).collect();
+        let stale = conf(outgoing, &learners).joint(&five, false).unwrap();
+        assert_eq!(
+            change(&mut c, 1, stale),
+            Proposal::Refused(MembershipRefusal::NotFromCurrent),
+            "outgoing {outgoing:?}"
+        );
+    }
     // Explicit leave: the cluster stays joint until asked.
     let joint = old.joint(&five, false).unwrap();
     assert!(accepted(change(&mut c, 1, joint)));
@@ -369,5 +375,33 @@ fn an_explicit_joint_configuration_outlives_its_leader_and_is_left_on_request() 
     c.heartbeat(l);
     for id in 2..=4 {
         assert_eq!(members(&c, id), new, "n{id}");
+    }
+}
+
+/// A leader handing over (Raft thesis 3.10) appends nothing, not even the leave entry of a
+/// joint configuration with auto-leave that commits meanwhile: the target may be taking
+/// over. The leave waits, and the cluster still ends in the new configuration.
+#[test]
+fn a_joint_configuration_is_not_left_while_leadership_is_being_transferred() {
+    let mut c = three_and_learners(4);
+    let four = conf(&[1, 2, 3, 4], &[]);
+    let joint = members(&c, 1).joint(&four, true).unwrap();
+    let Proposal::Accepted { index, .. } = change(&mut c, 1, joint) else {
+        panic!("the joint change is accepted");
+    };
+    c.transfer(1, 2);
+    // The joint configuration commits while the transfer runs (TimeoutNow is lost).
+    c.deliver_all_dropping(|e| matches!(e.msg, raftcore::Message::TimeoutNow { .. }));
+    assert_eq!(c.role(1), Role::Leader);
+    assert!(c.commit(1) >= index.0);
+    assert_eq!(members(&c, 1), joint);
+    assert_eq!(c.raft(1).last_index(), index);
+    assert_eq!(c.raft(1).stats().joint_auto_leaves, 0);
+    // Whoever leads once the transfer ends leaves the joint configuration.
+    let l = until_leader(&mut c, &[1, 2, 3, 4]);
+    c.heartbeat(l);
+    c.heartbeat(l);
+    for id in 1..=4 {
+        assert_eq!(members(&c, id), four, "n{id}");
     }
 }

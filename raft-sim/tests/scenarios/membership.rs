@@ -4,8 +4,8 @@
 
 use crate::common::*;
 use raftcore::{
-    Input, MemberKind, Membership, MembershipRefusal, NodeId, Output, Proposal, Role, State,
-    VoteResponse, MEMBERSHIP_BYTES,
+    Config, Input, MemberKind, Membership, MembershipRefusal, NodeId, Output, Proposal, Role,
+    State, VoteResponse, MEMBERSHIP_BYTES,
 };
 
 /// `total` nodes of which the first `voters` form the initial configuration (PreVote and
@@ -116,6 +116,9 @@ fn removing_the_leader_hands_over_once_the_change_commits() {
     };
     // The change takes effect at once: n1 still leads, but no longer counts itself.
     assert_eq!(members(&c, 1).kind_of(n(1)), None);
+    assert_eq!(c.role(1), Role::Leader);
+    // Not before the change commits: a tick meanwhile leaves it leading.
+    c.tick(1);
     assert_eq!(c.role(1), Role::Leader);
     c.deliver_all();
     assert_eq!(c.raft(1).commit(), index);
@@ -352,4 +355,121 @@ fn a_learner_added_after_compaction_gets_the_membership_with_the_snapshot() {
     assert_eq!(snap.members.voter_count(), 3);
     assert_eq!(members(&c, 4), add);
     assert_eq!(c.node(4).applied_data(), c.node(1).applied_data());
+}
+
+/// A change is an entry like any other: it leaves a quarter of the log window free for the
+/// empty entries of later leaders (as a proposal does), and a busy answer is counted as a
+/// busy proposal's is.
+#[test]
+fn a_change_leaves_a_quarter_of_the_log_window_free_and_its_busy_answer_is_counted() {
+    let mut c = three_with_a_write(4);
+    let mut k = 0u8;
+    while accepted(c.propose(1, &[k])) {
+        c.deliver_all();
+        k += 1;
+        assert!(k < 100, "never busy");
+    }
+    c.heartbeat(1);
+    assert_eq!(c.raft(1).window_usage(), (LOG - LOG / 4, LOG));
+    assert_eq!(c.commit(1), c.raft(1).last_index().0);
+    assert_eq!(c.raft(1).stats().proposals_busy, 1);
+    let m = members(&c, 1);
+    assert_eq!(
+        change(&mut c, 1, m.with_learner(n(4)).unwrap()),
+        Proposal::Busy
+    );
+    assert_eq!(c.raft(1).stats().proposals_busy, 2);
+    // A refused change is not a busy one.
+    assert_eq!(
+        change(&mut c, 1, m),
+        Proposal::Refused(MembershipRefusal::Unchanged)
+    );
+    assert_eq!(c.raft(1).stats().proposals_busy, 2);
+}
+
+/// While the leader hands over to another voter (Raft thesis 3.10) it starts no change: the
+/// target may be taking over.
+#[test]
+fn a_change_waits_while_leadership_is_being_transferred() {
+    let mut c = three_with_a_write(4);
+    c.transfer(1, 2);
+    c.drain();
+    assert_eq!(c.role(1), Role::Leader);
+    let last = c.raft(1).last_index();
+    let add = members(&c, 1).with_learner(n(4)).unwrap();
+    assert_eq!(change(&mut c, 1, add), Proposal::Busy);
+    assert_eq!(c.raft(1).last_index(), last);
+}
+
+/// A node tracks at most `PEERS` members: a configuration of exactly that many is taken, one
+/// of more (which the membership type itself can still hold) is refused.
+#[test]
+fn a_configuration_of_as_many_members_as_a_node_tracks_is_taken_and_one_more_is_refused() {
+    let mut c = three_with_a_write(PEERS as u32);
+    let full = (4..=PEERS as u32).fold(members(&c, 1), |m, k| m.with_learner(n(k)).unwrap());
+    assert_eq!(full.len(), PEERS);
+    let over = full.with_learner(n(PEERS as u32 + 1)).unwrap();
+    assert_eq!(
+        change(&mut c, 1, over),
+        Proposal::Refused(MembershipRefusal::TooMany)
+    );
+    assert!(accepted(change(&mut c, 1, full)));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(members(&c, PEERS as u32), full);
+}
+
+/// A member added in a position a former member held starts from nothing (Figure 2:
+/// matchIndex initialized to 0): the leader does not take the former member's progress for
+/// the new one's.
+#[test]
+fn a_new_member_in_a_former_members_position_starts_with_no_progress() {
+    let mut c = three_with_a_write(5);
+    let m = members(&c, 1);
+    assert!(accepted(change(&mut c, 1, m.with_learner(n(4)).unwrap())));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert!(c.raft(1).match_index(n(4)) >= Some(i(3)));
+    assert!(accepted(change(&mut c, 1, m)));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert_eq!(c.raft(1).match_index(n(4)), None);
+    // n5, cut off, takes n4's former position.
+    c.isolate(5);
+    assert!(accepted(change(&mut c, 1, m.with_learner(n(5)).unwrap())));
+    assert_eq!(c.raft(1).match_index(n(5)), Some(i(0)));
+}
+
+/// A node outside the configuration (one joining) holds a position for itself, so of a
+/// configuration of `PEERS` members it tracks all but one, and counts the one it cannot.
+#[test]
+fn a_node_outside_a_full_configuration_counts_the_member_it_cannot_track() {
+    let all: Vec<NodeId> = (1..=PEERS as u32).map(NodeId).collect();
+    let outside = Raft::new(Config::new(n(PEERS as u32 + 1), 1), &all).expect("valid config");
+    assert_eq!(outside.stats().members_untracked, 1);
+    let inside = Raft::new(Config::new(n(1), 1), &all).expect("valid config");
+    assert_eq!(inside.stats().members_untracked, 0);
+}
+
+/// A removed leader hands over to a voter of the new configuration, never to a learner,
+/// however caught up the learner is (a learner ignores TimeoutNow: the cluster would wait an
+/// election timeout).
+#[test]
+fn a_removed_leader_hands_over_to_a_voter_never_to_a_learner() {
+    let mut c = three_with_a_write(4);
+    let with4 = members(&c, 1).with_learner(n(4)).unwrap();
+    assert!(accepted(change(&mut c, 1, with4)));
+    c.deliver_all();
+    c.heartbeat(1);
+    assert!(accepted(change(&mut c, 1, with4.without(n(1)))));
+    c.deliver_all();
+    let last = c.raft(1).last_index();
+    for id in 2..=4 {
+        assert_eq!(c.raft(1).match_index(n(id)), Some(last), "n{id}");
+    }
+    let out = c.tick(1);
+    let handed: Vec<u32> = timeouts_now(&out).into_iter().map(|(to, _)| to.0).collect();
+    assert_eq!(handed.len(), 1);
+    assert!(handed[0] == 2 || handed[0] == 3, "{handed:?}");
+    assert_eq!(c.role(1), Role::Follower);
 }

@@ -89,6 +89,9 @@ fn candidate_becomes_leader_on_votes_from_a_majority() {
         }
         assert_eq!(c.role(1), *want, "size {size} votes {votes:?}");
         assert_eq!(c.term(1), 1);
+        // Counted once, however many grants come after the majority.
+        let became = c.raft(1).stats().became_leader;
+        assert_eq!(became, u64::from(*want == Role::Leader), "size {size}");
     }
 }
 

@@ -218,6 +218,79 @@ fn leader_answers_busy_when_the_log_store_budget_is_full_until_compaction_frees_
     assert!(accepted(c.propose(1, &[3; 100])));
 }
 
+/// A new leader appends its empty entry only within its log store's byte budget: with no
+/// room, it leads without it (and so commits nothing) until compaction makes some.
+#[test]
+fn a_new_leader_appends_its_empty_entry_only_within_its_log_store_budget() {
+    let mut c = Cluster::with_config(3, |cfg| {
+        cfg.max_frame_bytes = 200;
+        cfg.log_bytes = 300;
+    });
+    // n2 holds 111 + 111 + 71 = 293 bytes from a leader n1 of term 1: 7 left, an empty
+    // entry takes 11.
+    let ents = Ents::new(&[(1, &[1; 100]), (1, &[2; 100]), (1, &[3; 60])]);
+    c.recv(2, 1, append(1, 0, 0, 0, &ents));
+    assert_eq!(c.raft(2).last_index(), i(3));
+    // n3 got the same entries and heard that they are committed; n2 did not.
+    c.recv(3, 1, append(1, 0, 0, 3, &ents));
+    assert_eq!(c.commit(3), 3);
+    c.crash(1);
+    c.elect(2);
+    assert_eq!((c.role(2), c.term(2)), (Role::Leader, 2));
+    assert_eq!(c.raft(2).last_index(), i(3));
+    assert_eq!(c.raft(2).last_term(), raftcore::Term(1));
+    // Without an entry of its term it cannot count a commit, but it adopts the commit index
+    // n3 reports (those entries are committed, and it holds them: Leader Completeness).
+    c.heartbeat(2);
+    assert_eq!(c.commit(2), 3);
+}
+
+/// The state machine is asked for a capture (`CaptureWanted`) only once the log is filling
+/// (here: a quarter of the 64-entry window left free), not on every apply before that, and
+/// once per applied index, not again on every step until it answers.
+#[test]
+fn the_state_machine_is_asked_for_a_capture_only_once_the_log_is_filling() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    let wanted = |out: &[raftcore::Output]| {
+        out.iter().find_map(|o| match o {
+            raftcore::Output::CaptureWanted { upto } => Some(*upto),
+            _ => None,
+        })
+    };
+    // The leader's window usage and the index named, at each of its steps that asked.
+    let mut asked = Vec::new();
+    for k in 0..100u8 {
+        let out = c.step(1, Input::Propose { data: &[k] });
+        if let Some(upto) = wanted(&out) {
+            asked.push((c.raft(1).window_usage().0, upto));
+        }
+        if !out
+            .iter()
+            .any(|o| matches!(o, raftcore::Output::Proposal(p) if accepted(*p)))
+        {
+            break;
+        }
+        while let Some(env) = c.wire.pop_front() {
+            if let (Some(upto), true) = (wanted(&c.deliver(&env)), env.to == n(1)) {
+                asked.push((c.raft(1).window_usage().0, upto));
+            }
+        }
+    }
+    assert!(!asked.is_empty(), "never asked");
+    assert!(
+        asked.iter().all(|&(used, _)| used >= LOG - LOG / 4),
+        "{asked:?}"
+    );
+    assert!(asked.windows(2).all(|w| w[0].1 < w[1].1), "{asked:?}");
+    // Nothing new applied: not asked again.
+    for _ in 0..5 {
+        let out = c.step(1, Input::Tick);
+        assert_eq!(wanted(&out), None, "{out:?}");
+    }
+}
+
 /// A leader takes proposals while more than a quarter of its log window (16 of the harness's
 /// 64 entries) is free and answers Busy from there, with bytes to spare: those slots stay for
 /// the empty entries of later leaders, which append one each although the window holds no
@@ -410,4 +483,28 @@ fn apply_is_split_into_chunks_of_max_apply_entries_across_steps() {
     assert_eq!(applies(&c.tick(2)), vec![(5, 5)]);
     assert!(applies(&c.tick(2)).is_empty());
     assert_eq!(c.role(2), Role::Follower);
+}
+
+/// Proposals arriving while an append to a follower is in flight wait for its
+/// acknowledgement (Nagle-style batching) until they fill a frame; then they go at once.
+#[test]
+fn proposals_behind_an_append_in_flight_go_out_once_they_fill_a_frame() {
+    // Room for exactly three 40-byte entries (51-byte records) after the worst-case header.
+    let frame = raftcore::codec::MAX_HEADER_BYTES + 3 * 51;
+    let mut c = Cluster::with_config(3, |cfg| cfg.max_frame_bytes = frame);
+    c.elect(1);
+    c.heartbeat(1);
+    // The entries each proposal's step sends to n2.
+    let mut sent = Vec::new();
+    for k in 0..4u8 {
+        let out = c.step(1, Input::Propose { data: &[k; 40] });
+        let to_n2: Vec<u32> = appends(&out)
+            .iter()
+            .filter(|(to, _)| *to == n(2))
+            .map(|(_, a)| a.entries.0)
+            .collect();
+        sent.push(to_n2);
+    }
+    // The first at once (nothing in flight); the next three wait until they fill a frame.
+    assert_eq!(sent, vec![vec![1], vec![], vec![], vec![3]]);
 }

@@ -374,3 +374,27 @@ fn cluster_commits_and_applies_the_same_commands_under_both_durability_modes() {
         c.assert_same_logs(&c.ids());
     }
 }
+
+/// A `Persisted` report older than one already taken changes nothing: what the newer one
+/// made durable stays durable (here: a heartbeat, with nothing new to persist, is
+/// acknowledged at once).
+#[test]
+fn a_stale_persisted_report_changes_nothing() {
+    let mut c = deferred(3);
+    c.recv(2, 1, append(1, 0, 0, 0, &Ents::terms(1, &[1, 1]))); // seq 1
+    c.recv(2, 1, append(1, 2, 1, 0, &Ents::terms(3, &[1]))); // seq 2
+    let acks = append_resps(&c.fsync(2));
+    assert_eq!(acks.len(), 1);
+    assert_eq!((acks[0].1.success, acks[0].1.index), (true, i(3)));
+    assert_eq!(c.raft(2).durable_seq(), 2);
+    let mut o: Outputs<OUT> = Outputs::new();
+    let r = c.node_mut(2).raft.as_mut().unwrap();
+    assert_eq!(r.step(Input::Persisted { seq: 1 }, &mut o), Ok(()));
+    assert!(o.is_empty(), "{o:?}");
+    assert_eq!(c.raft(2).durable_seq(), 2);
+    let out = c.recv(2, 1, append(1, 3, 1, 0, &Ents::none()));
+    assert!(persists(&out).is_empty(), "{out:?}");
+    let acks = append_resps(&out);
+    assert_eq!(acks.len(), 1, "{out:?}");
+    assert_eq!((acks[0].1.success, acks[0].1.index), (true, i(3)));
+}

@@ -172,7 +172,9 @@ fn leader_streams_a_snapshot_in_chunks_that_fit_one_frame_to_a_follower_behind_i
 
     // The first heartbeat finds n3's next entry compacted: a chunk at offset 0 instead of an
     // AppendEntries. (Round 3: the election's, the setup's heartbeat, this one.)
+    assert_eq!(c.raft(1).stats().needs_snapshot, 0);
     let out = c.ticks(1, 3);
+    assert_eq!(c.raft(1).stats().needs_snapshot, 1);
     assert_eq!(
         sends(&out),
         vec![
@@ -1206,4 +1208,59 @@ fn a_lost_chunk_is_sent_again_after_a_heartbeat_without_progress() {
     assert_eq!(chunk_writes(n3), in_48_byte_chunks(meta));
     assert_eq!(installs(n3), vec![meta]);
     assert_eq!(c.node(3).applied, c.node(1).applied);
+}
+
+/// A follower that acknowledged every chunk is installing (its driver may take a while): the
+/// leader sends it nothing of the snapshot again, only heartbeats, until an election timeout
+/// passes without an answer; then it streams the snapshot again from the start.
+#[test]
+fn a_follower_installing_a_whole_snapshot_gets_no_chunk_again_within_an_election_timeout() {
+    let (mut c, meta) = n3_holds_the_whole_snapshot();
+    let (hb, et) = (c.node(1).cfg.heartbeat_ticks, c.node(1).cfg.election_ticks);
+    let mut first = None;
+    for t in 1..=2 * et {
+        let out = c.tick(1);
+        let chunks = chunks_sent(&out);
+        if !chunks.is_empty() {
+            first = Some((t, chunks));
+            break;
+        }
+        c.drain();
+    }
+    let (t, sent) = first.expect("streamed again");
+    assert!(t > et - hb, "a chunk after {t} ticks");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].0, sent[0].1.meta, sent[0].1.offset),
+        (n(3), meta, 0)
+    );
+}
+
+/// A follower acknowledging the chunks slowly (one a heartbeat) is not sent the snapshot
+/// again while it makes progress: the leader's wait of an election timeout for the install
+/// starts only once every chunk is acknowledged.
+#[test]
+fn a_follower_acknowledging_one_chunk_a_heartbeat_is_not_sent_the_snapshot_again() {
+    let (mut c, meta) = leader_compacted_past_n3(6, |_| {});
+    c.hold_installs = true;
+    let hb = c.node(1).cfg.heartbeat_ticks;
+    // The offsets of every chunk the leader sends.
+    let mut sent: Vec<u64> = Vec::new();
+    let offsets =
+        |out: &[Output]| -> Vec<u64> { chunks_sent(out).iter().map(|(_, ch)| ch.offset).collect() };
+    sent.extend(offsets(&c.ticks(1, hb)));
+    let mut beats = 0;
+    while c.node(3).install_wanted.is_none() {
+        deliver_first(&mut c, |e| is_chunk_to(e, 3));
+        let (_, out) = deliver_first(&mut c, |e| e.from == n(3) && e.to == n(1));
+        sent.extend(offsets(&out));
+        sent.extend(offsets(&c.ticks(1, hb)));
+        beats += 1;
+        assert!(beats < 10, "never complete: {sent:?}");
+    }
+    assert_eq!(c.node(3).install_wanted, Some(meta));
+    assert!(beats >= 4, "{beats} heartbeats");
+    // One more heartbeat after the last acknowledgement: still nothing sent again.
+    sent.extend(offsets(&c.ticks(1, hb)));
+    assert_eq!(sent, vec![0, 48, 96, 144]);
 }

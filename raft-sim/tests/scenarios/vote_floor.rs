@@ -39,6 +39,7 @@ fn tick_long(c: &mut Cluster, id: u32) {
 #[test]
 fn a_node_that_lost_a_committed_suffix_cannot_elect_a_candidate_missing_it() {
     let mut c = lost_committed_suffix(5);
+    assert_eq!(c.raft(2).vote_floor(), i(5));
     assert!(c.raft(2).below_vote_floor());
     c.tick_until_campaign(3);
     c.deliver_all();
