@@ -521,9 +521,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
 
 #[cfg(test)]
 mod tests {
-    use crate::message::{Message, VoteResponse};
+    use crate::message::{AppendResponse, Message, VoteResponse};
     use crate::output::{outputs_needed, Outputs};
-    use crate::types::{NodeId, Role};
+    use crate::types::{LogIndex, NodeId, Role, Term};
     use crate::{Config, Input, State};
 
     /// A response is taken only by a leader, from a peer: anything else is ignored and
@@ -564,6 +564,27 @@ mod tests {
         assert_eq!(acked(&s), 7);
         s.response_from(NodeId(2), 7u32.wrapping_add((1 << 31) - 1));
         assert_eq!(acked(&s), 7u32.wrapping_add((1 << 31) - 1));
+        // A success that acknowledges entries the leader never had is ignored and counted.
+        let beyond = Message::AppendResponse(AppendResponse {
+            term: s.term(),
+            success: true,
+            index: s.last_index().plus(5),
+            hint_index: LogIndex::ZERO,
+            hint_term: Term(0),
+            round: s.round,
+            commit: LogIndex::ZERO,
+        });
+        let matched = s.role.leading().unwrap().progress[k2].matched;
+        s.step(
+            Input::Message {
+                from: NodeId(2),
+                msg: beyond,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(s.stats.ignored_unexpected, 3);
+        assert_eq!(s.role.leading().unwrap().progress[k2].matched, matched);
     }
 
     /// CheckQuorum counts a voter active only if it answered a round of the current window:
