@@ -1,4 +1,5 @@
-//! Commit latency on a quiet network: no write may wait for a heartbeat.
+//! Commit latency on a quiet network: no write may wait for a heartbeat, on the leader nor
+//! for the followers to learn it is committed.
 //!
 //! With nothing lost, every write a leader accepts must commit (and apply on the leader, where
 //! the client is answered) through the messages and fsyncs its proposal set in motion, never
@@ -130,9 +131,10 @@ fn network_event(c: &mut Cluster, rng: &mut Draws, trace: bool) -> bool {
     true
 }
 
-/// Whether every write in `pending` would be applied on the leader if no tick came: on a
-/// copy of the cluster, every frame is delivered and every write made durable, in a random
-/// order, with no tick and no new proposal.
+/// Whether every write in `pending` would be applied on the leader if no tick came, and
+/// every follower would learn the leader's commit index: on a copy of the cluster, every
+/// frame is delivered and every write made durable, in a random order, with no tick and no
+/// new proposal.
 fn commits_without_a_tick(c: &Cluster, pending: &[LogIndex], rng: &mut Draws) -> bool {
     let mut copy = c.clone();
     let mut rng = Draws(Rng::new(rng.next()));
@@ -142,7 +144,12 @@ fn commits_without_a_tick(c: &Cluster, pending: &[LogIndex], rng: &mut Draws) ->
         assert!(guard < 100_000, "delivering does not converge");
     }
     let applied = copy.node(1).applied_index();
+    let commit = copy.raft(1).commit();
     pending.iter().all(|&i| i <= applied)
+        && copy
+            .ids()
+            .iter()
+            .all(|&id| copy.raft(id).commit() >= commit)
 }
 
 /// One random schedule: a 3-node cluster, node 1 leading, `shape.clients` closed-loop
