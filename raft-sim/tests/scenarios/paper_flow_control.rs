@@ -508,3 +508,40 @@ fn proposals_behind_an_append_in_flight_go_out_once_they_fill_a_frame() {
     // The first at once (nothing in flight); the next three wait until they fill a frame.
     assert_eq!(sent, vec![vec![1], vec![], vec![], vec![3]]);
 }
+
+/// A new commit index goes at once only to followers with nothing in flight; one whose
+/// append is still in flight learns it from the message its acknowledgement triggers, not
+/// from an extra heartbeat in the commit's step.
+#[test]
+fn a_commit_is_sent_at_once_only_to_followers_with_nothing_in_flight() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.heartbeat(1);
+    c.step(1, Input::Propose { data: b"x" });
+    // n2 acknowledges; n3's append stays in flight.
+    let to_n3 = c.take(|e| e.to == n(3));
+    assert_eq!(to_n3.len(), 1);
+    let to_n2 = c.take(|e| e.to == n(2));
+    for env in &to_n2 {
+        c.deliver(env);
+    }
+    let acks = c.take(|e| e.to == n(1));
+    let mut commit_step = Vec::new();
+    for env in &acks {
+        commit_step.extend(c.deliver(env));
+    }
+    let index = c.raft(1).last_index();
+    assert_eq!(
+        c.raft(1).commit(),
+        index,
+        "committed with n2's acknowledgement"
+    );
+    let sent: Vec<_> = appends(&commit_step).iter().map(|(to, _)| *to).collect();
+    assert_eq!(sent, vec![n(2)], "the commit goes to n2 only");
+    // n3 learns it through its acknowledgement.
+    for env in &to_n3 {
+        c.deliver(env);
+    }
+    c.deliver_all();
+    assert_eq!(c.raft(3).commit(), index);
+}
