@@ -526,19 +526,18 @@ mod tests {
     use crate::types::{LogIndex, NodeId, Role, Term};
     use crate::{Config, Input, State};
 
-    /// A response is taken only by a leader, from a peer: anything else is ignored and
-    /// counted; a round exactly 2^31 behind the one a peer answered last does not replace it.
-    #[test]
-    fn a_response_is_taken_only_by_a_leader_from_a_peer_and_its_round_only_forward() {
+    /// Node 1 of three, PreVote off.
+    fn node1() -> State<3, 16, 4> {
         let voters = [NodeId(1), NodeId(2), NodeId(3)];
         let mut cfg = Config::new(NodeId(1), 1);
         cfg.pre_vote = false;
-        let mut s: State<3, 16, 4> = State::new(cfg, &voters).unwrap();
-        assert_eq!(s.response_from(NodeId(2), 1), None);
-        assert_eq!(s.stats.ignored_unexpected, 1);
-        let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
+        State::new(cfg, &voters).unwrap()
+    }
+
+    /// Ticks `s` until it campaigns, then grants it node 2's vote: it leads.
+    fn elect(s: &mut State<3, 16, 4>, out: &mut Outputs<{ outputs_needed(3) }>) {
         while s.role() != Role::Candidate {
-            s.step(Input::Tick, &mut out).unwrap();
+            s.step(Input::Tick, out).unwrap();
         }
         let grant = Message::VoteResponse(VoteResponse {
             term: s.term(),
@@ -549,10 +548,21 @@ mod tests {
                 from: NodeId(2),
                 msg: grant,
             },
-            &mut out,
+            out,
         )
         .unwrap();
         assert_eq!(s.role(), Role::Leader);
+    }
+
+    /// A response is taken only by a leader, from a peer: anything else is ignored and
+    /// counted; a round exactly 2^31 behind the one a peer answered last does not replace it.
+    #[test]
+    fn a_response_is_taken_only_by_a_leader_from_a_peer_and_its_round_only_forward() {
+        let mut s = node1();
+        assert_eq!(s.response_from(NodeId(2), 1), None);
+        assert_eq!(s.stats.ignored_unexpected, 1);
+        let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
+        elect(&mut s, &mut out);
         // Itself is no peer.
         assert_eq!(s.response_from(NodeId(1), 1), None);
         assert_eq!(s.stats.ignored_unexpected, 2);
@@ -592,27 +602,9 @@ mod tests {
     /// exactly 2^31 rounds from the window's first is behind (as for reads, O1).
     #[test]
     fn check_quorum_counts_an_answer_half_the_round_space_away_as_behind() {
-        let voters = [NodeId(1), NodeId(2), NodeId(3)];
-        let mut cfg = Config::new(NodeId(1), 1);
-        cfg.pre_vote = false;
-        let mut s: State<3, 16, 4> = State::new(cfg, &voters).unwrap();
+        let mut s = node1();
         let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
-        while s.role() != Role::Candidate {
-            s.step(Input::Tick, &mut out).unwrap();
-        }
-        let grant = Message::VoteResponse(VoteResponse {
-            term: s.term(),
-            granted: true,
-        });
-        s.step(
-            Input::Message {
-                from: NodeId(2),
-                msg: grant,
-            },
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(s.role(), Role::Leader);
+        elect(&mut s, &mut out);
         let (k2, k3) = (
             s.position(NodeId(2)).unwrap(),
             s.position(NodeId(3)).unwrap(),
