@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+#[cfg(not(unix))]
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// An open file.
@@ -88,15 +90,32 @@ struct StdFile(File);
 
 impl FileHandle for StdFile {
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.0.seek(SeekFrom::Start(offset))?;
-        self.0.write_all(buf)
+        // One `pwrite` (no `lseek` before it) on Unix: a system call less per WAL batch.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::write_all_at(&self.0, buf, offset)
+        }
+        #[cfg(not(unix))]
+        {
+            self.0.seek(SeekFrom::Start(offset))?;
+            self.0.write_all(buf)
+        }
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(not(unix))]
         self.0.seek(SeekFrom::Start(offset))?;
         let mut filled = 0;
         while filled < buf.len() {
-            match self.0.read(&mut buf[filled..]) {
+            #[cfg(unix)]
+            let got = std::os::unix::fs::FileExt::read_at(
+                &self.0,
+                &mut buf[filled..],
+                offset + filled as u64,
+            );
+            #[cfg(not(unix))]
+            let got = self.0.read(&mut buf[filled..]);
+            match got {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
