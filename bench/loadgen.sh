@@ -18,7 +18,8 @@
 # missing. Environment: JOBS (cargo -j, default 2), RAFT_PORT (first of three UDP ports,
 # default 27101), ETCD_PORT (first of three client ports, default 27201; peer ports are +10),
 # KEEP=1 keeps the data directories and logs, RAFT_NODE=<path> runs that raft-node binary
-# instead of the one built here (an A/B of two builds in one session).
+# instead of the one built here (an A/B of two builds in one session), LOADGEN=<path> runs that
+# generator binary (an A/B of two builds of the client library).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -139,7 +140,7 @@ table="$CARGO_TARGET_DIR/loadgen-table.md"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 # 3 workloads x 5 client counts x 2 systems, each its seconds plus warm-up, strace window and
 # setup; bounded so a wedged point cannot hang the script.
-timeout $((30 * (secs + 25) + 300)) "$bin/loadgen" "${lg_flags[@]}" run --secs "$secs" \
+timeout $((30 * (secs + 25) + 300)) "${LOADGEN:-$bin/loadgen}" "${lg_flags[@]}" run --secs "$secs" \
     --strace-dir "$CARGO_TARGET_DIR/loadgen-strace" --out "$table" "${extra[@]}"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 if ((partial)); then

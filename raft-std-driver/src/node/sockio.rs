@@ -15,9 +15,9 @@
 //! [`size_buffers`] asks for [`buffer_bytes`] of receive and send buffer (a privileged process
 //! past `net.core.rmem_max`/`wmem_max` with `SO_RCVBUFFORCE`, others up to those limits),
 //! and returns what the kernel granted, which the node logs. [`kernel_drops`] reads the
-//! socket's count of datagrams dropped because its receive buffer was full (the `drops`
-//! column of its line in `/proc/net/udp`, found by the socket's inode), when the counters are
-//! read (not per datagram). (`SO_RXQ_OVFL` would carry the count on each datagram, but nix's
+//! socket's count of datagrams dropped because its receive buffer was full (`SO_MEMINFO` on
+//! Linux; elsewhere the `drops` column of its line in `/proc/net/udp`, found by the socket's
+//! inode), when the counters are read (not per datagram). (`SO_RXQ_OVFL` would carry the count on each datagram, but nix's
 //! `recvmmsg` does not restore the control-buffer lengths the kernel shrinks, so the count
 //! would stop arriving after the first datagram without one.)
 
@@ -79,10 +79,43 @@ pub(super) fn socket_inode(sock: &UdpSocket) -> Option<u64> {
         .map(|m| m.ino())
 }
 
+/// Datagrams the kernel dropped on `sock` because its receive buffer was full: on Linux the
+/// socket's own counter (`SO_MEMINFO`'s `SK_MEMINFO_DROPS`, one `getsockopt`), else (or on a
+/// kernel without it) [`proc_drops`] for `inode`.
+///
+/// The counter is the one `/proc/net/udp` prints, but that file lists every UDP socket of
+/// the network namespace: with a thousand client sockets on the machine, reading it took the
+/// loop several milliseconds, once a second (a tail of its own in the latencies).
+pub(super) fn kernel_drops(sock: &UdpSocket, inode: Option<u64>) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        const VARS: usize = libc::SK_MEMINFO_DROPS as usize + 1;
+        let mut info = [0u32; VARS];
+        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: `info` is a writable buffer of `len` bytes, which the kernel fills (and
+        // shrinks `len` to what it wrote) for this open socket's descriptor.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if r == 0 && len as usize >= std::mem::size_of_val(&info) {
+            return Some(u64::from(info[libc::SK_MEMINFO_DROPS as usize]));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = sock;
+    inode.and_then(proc_drops)
+}
+
 /// Datagrams the kernel dropped on the socket with inode `inode` because its receive buffer
 /// was full: the `drops` column of its `/proc/self/net/udp` (or `udp6`) line. `None` when
 /// there is no such line (no `/proc`, another system).
-pub(super) fn kernel_drops(inode: u64) -> Option<u64> {
+pub(super) fn proc_drops(inode: u64) -> Option<u64> {
     for table in ["/proc/self/net/udp", "/proc/self/net/udp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
@@ -332,7 +365,7 @@ mod test {
         // Nothing queued: no wait without `wait`, a timeout with it.
         assert_eq!(r.recv(&b, false).unwrap(), 0);
         assert_eq!(r.recv(&b, true).unwrap(), 0);
-        assert_eq!(kernel_drops(socket_inode(&b).unwrap()), Some(0));
+        assert_eq!(kernel_drops(&b, socket_inode(&b)), Some(0));
     }
 
     #[test]
@@ -356,14 +389,16 @@ mod test {
         for _ in 0..2_000 {
             let _ = a.send_to(&[1; 1000], to);
         }
-        let inode = socket_inode(&b).unwrap();
-        let dropped = kernel_drops(inode).unwrap();
+        let inode = socket_inode(&b);
+        let dropped = kernel_drops(&b, inode).unwrap();
         assert!(dropped > 0 && dropped < 2_000, "{dropped}");
+        // The socket's own counter is the one `/proc/net/udp` prints.
+        assert_eq!(inode.and_then(proc_drops), Some(dropped));
         // Receiving does not change the count.
         let mut r = RecvBatch::new(1000);
         assert!(r.recv(&b, true).unwrap() > 0);
         while r.recv(&b, false).unwrap() > 0 {}
-        assert_eq!(kernel_drops(inode), Some(dropped));
+        assert_eq!(kernel_drops(&b, inode), Some(dropped));
     }
 
     #[test]

@@ -210,7 +210,11 @@ impl<M: StateMachine> Node<M> {
             snapshots_installed: snaps.installs,
             became_leader: self.events.became_leader,
             foreign_contexts: self.engine.machine().foreign_contexts,
-            rx_buffer_drops: self.sock_inode.and_then(sockio::kernel_drops).unwrap_or(0),
+            rx_buffer_drops: sockio::kernel_drops(
+                self.engine.transport().socket(),
+                self.sock_inode,
+            )
+            .unwrap_or(0),
             removed: self.counters.removed || self.retirement.is_quiet(),
             quiet: self.retirement.is_quiet(),
             removal_notices_sent: self.retirement.sent,
