@@ -485,3 +485,31 @@ impl NodeConfig {
         self.max_frame_bytes as usize + 1 + crate::transport::OVERHEAD
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RawConfig;
+
+    fn with_clients(clients: Option<usize>) -> super::NodeConfig {
+        RawConfig {
+            id: Some(1),
+            peers: vec!["1=127.0.0.1:9".into()],
+            data_dir: Some("/nonexistent".into()),
+            key_file: Some("/nonexistent/key".into()),
+            clients,
+            ..RawConfig::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_leader_takes_on_as_many_uncommitted_writes_as_its_clients_may_have_waiting() {
+        // The default (1,024 clients): 4,096 uncommitted, as the driver lets 4,096 wait.
+        assert_eq!(with_clients(None).core(1).max_uncommitted, 4_096);
+        assert_eq!(with_clients(Some(5_000)).core(1).max_uncommitted, 20_000);
+        // Never below raft-core's own default.
+        let floor = raftcore::Config::new(raftcore::NodeId(1), 1).max_uncommitted;
+        assert_eq!(with_clients(Some(1)).core(1).max_uncommitted, floor);
+    }
+}
