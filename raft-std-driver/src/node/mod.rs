@@ -55,6 +55,7 @@ mod fault;
 mod handle;
 mod metrics;
 mod noio;
+mod read_room;
 mod retire;
 mod serve;
 mod snapshots;
@@ -165,6 +166,8 @@ pub struct Node<M: StateMachine = KvStore> {
     fault: Option<fault::DropHook>,
     /// Removal notices sent and received; quiet once told (see `retire.rs`).
     retirement: retire::Retirement,
+    /// Reads the leader's raft-core had no room for, oldest first (`read_room.rs`).
+    held_reads: std::collections::VecDeque<serve::PendingRead>,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -362,6 +365,7 @@ impl<M: StateMachine> Node<M> {
             waker_addr,
             fault: fault::DropHook::from_env(&data_dir_path),
             retirement: retire::Retirement::default(),
+            held_reads: std::collections::VecDeque::new(),
             _data_dir: data_dir,
         };
         node.sync_peers();
@@ -445,6 +449,7 @@ impl<M: StateMachine> Node<M> {
             }
         }
         self.retry_reads(now)?;
+        self.reissue_held_reads(now)?;
         self.flush()?;
         self.snapshot_turn(now)?;
         if now >= self.next_stats {

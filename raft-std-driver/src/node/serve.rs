@@ -8,7 +8,8 @@
 //!   it, or says `Retry` when another term's entry took the index.
 //! - A read (under [`ReadPolicy::ReadIndex`]) gets a new read id and steps `Input::Read`;
 //!   `ReadResult::Ready { upto, index }` serves every pending read up to `upto` once the state
-//!   machine applied `index`, `Failed` redirects the client. A read whose answer did not come
+//!   machine applied `index`, `Failed` redirects the client (or, at a leader with no room for
+//!   another batch of reads, holds the read until there is: `read_room.rs`). A read whose answer did not come
 //!   within two election timeouts is issued again, and after [`READ_ATTEMPTS`] the client is
 //!   told to retry.
 //! - A snapshot installed from a leader replaces the entries proposals were waiting for: their
@@ -66,10 +67,14 @@ pub(super) struct Waiter {
 
 /// A read issued to raft-core (`Input::Read`) and not answered yet.
 pub(super) struct PendingRead {
-    cmd: Vec<u8>,
-    reply: ReplyTo,
-    deadline: Instant,
-    attempts: u32,
+    pub(super) cmd: Vec<u8>,
+    pub(super) reply: ReplyTo,
+    /// When the read is issued again (`retry_reads`).
+    pub(super) deadline: Instant,
+    pub(super) attempts: u32,
+    /// Once held for room at the leader (`read_room.rs`): when it is answered `Busy` if it
+    /// found none by then.
+    pub(super) held_until: Option<Instant>,
 }
 
 impl<M: StateMachine> Node<M> {
@@ -118,7 +123,7 @@ impl<M: StateMachine> Node<M> {
     /// Client requests waiting for an answer: proposals not yet applied, reads not yet served.
     fn pending_requests(&self) -> usize {
         let ready: usize = self.ready_reads.values().map(Vec::len).sum();
-        self.waiters.len() + self.reads.len() + ready
+        self.waiters.len() + self.reads.len() + self.held_reads.len() + ready
     }
 
     /// Where every command enters; reads are routed here by the [`ReadPolicy`].
@@ -132,6 +137,7 @@ impl<M: StateMachine> Node<M> {
                         reply,
                         deadline: Instant::now(),
                         attempts: 0,
+                        held_until: None,
                     };
                     return self.issue_read(read);
                 }
@@ -170,7 +176,7 @@ impl<M: StateMachine> Node<M> {
 
     /// Registers `read` under a new id and steps `Input::Read` (the answer may come in the
     /// same step: a single-node leader, or a refusal).
-    fn issue_read(&mut self, mut read: PendingRead) -> Result<(), NodeError> {
+    pub(super) fn issue_read(&mut self, mut read: PendingRead) -> Result<(), NodeError> {
         let id = self.next_read_id;
         self.next_read_id += 1;
         read.attempts += 1;
@@ -251,14 +257,13 @@ impl<M: StateMachine> Node<M> {
                 // Failed while this node still leads: raft-core had no room for this one read
                 // (`reads_failed_busy`: its batches of earlier reads are full, one per
                 // heartbeat round still unanswered). The reads before it are still in those
-                // batches and will be answered; only this one is refused. Its client stays and
-                // pauses, as after any `Busy`. Told "not leader", clients went to a follower,
-                // whose forwarded reads took more of the same room, and under a write load
-                // the reads collapsed (BENCHMARKS.md).
+                // batches and will be answered; only this one is refused. It is held and
+                // issued again once room frees (`read_room.rs`). Told "not leader", clients
+                // went to a follower, whose forwarded reads took more of the same room, and
+                // under a write load the reads collapsed; told `Busy`, they paused 1 to
+                // 100 ms, the tail of a 50/50 mix at 1,024 clients (BENCHMARKS.md).
                 if let Some(read) = self.reads.remove(&upto) {
-                    self.counters.reads_failed += 1;
-                    self.counters.reads_busy += 1;
-                    self.reply(read.reply, ReplyBody::Busy);
+                    self.hold_read(read);
                 }
                 return;
             }
@@ -324,6 +329,7 @@ impl<M: StateMachine> Node<M> {
     pub(super) fn fail_waiters(&mut self, e: ProposeError) {
         let reads = std::mem::take(&mut self.reads)
             .into_values()
+            .chain(std::mem::take(&mut self.held_reads))
             .map(|r| r.reply);
         let ready = std::mem::take(&mut self.ready_reads)
             .into_values()

@@ -55,8 +55,12 @@ pub struct DriverCounters {
     /// Reads raft-core failed (not the leader, leadership lost, or no room): the client was
     /// redirected, or told `Busy` (`reads_busy`).
     pub reads_failed: u64,
-    /// Of `reads_failed`, those failed while this node led (raft-core's read queue had no room
-    /// for another batch): answered `Busy`, so the client stays with the leader.
+    /// Reads raft-core had no room for while this node led (its read queue held a batch for
+    /// every heartbeat round still unanswered): held and issued again once a batch was
+    /// answered.
+    pub reads_held: u64,
+    /// Of those, the ones still without room after a read timeout: answered `Busy`, so the
+    /// client pauses and stays with the leader.
     pub reads_busy: u64,
     /// Reads issued again because no answer came in time (forwarded reads can be lost).
     pub read_timeouts: u64,
@@ -152,6 +156,7 @@ fn to_json(
             "reads_through_log": d.reads_through_log,
             "reads_index": d.reads_index,
             "reads_failed": d.reads_failed,
+            "reads_held": d.reads_held,
             "reads_busy": d.reads_busy,
             "read_timeouts": d.read_timeouts,
             "snapshots_installed": d.snapshots_installed,
