@@ -193,3 +193,30 @@ impl std::error::Error for StorageError {
         }
     }
 }
+
+/// A store's fail-stop switch: once an I/O error left its files in doubt, every later call
+/// fails with [`StorageError::Poisoned`] (the WAL and the snapshot store each keep one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Poison(bool);
+
+impl Poison {
+    /// `Poisoned` once [`Poison::set`] was called.
+    pub(crate) fn check(self) -> Result<(), StorageError> {
+        if self.0 {
+            Err(StorageError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Poisons the store because of `e`, and gives `e` back to be returned.
+    pub(crate) fn set(&mut self, e: StorageError) -> StorageError {
+        self.0 = true;
+        e
+    }
+
+    /// Whether the store is poisoned.
+    pub(crate) fn is_set(self) -> bool {
+        self.0
+    }
+}

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use raftcore::{LogIndex, Membership, SnapshotMeta, SnapshotPoint, Term, MEMBERSHIP_BYTES};
 
 use super::capture::SPARE;
+use super::error::Poison;
 use super::{CaptureTarget, FileHandle, FileIo, StdIo, StorageError};
 
 /// Bytes read per call while checksumming a snapshot file.
@@ -100,7 +101,7 @@ pub struct SnapshotStore {
     latest: Option<SnapshotMeta>,
     reader: Option<(SnapshotMeta, Box<dyn FileHandle>)>,
     incoming: Option<Incoming>,
-    poisoned: bool,
+    poisoned: Poison,
     /// The most bytes a second a capture writes (0: no limit).
     write_rate: u64,
 }
@@ -111,7 +112,7 @@ impl std::fmt::Debug for SnapshotStore {
             .field("dir", &self.dir)
             .field("latest", &self.latest)
             .field("incoming", &self.incoming.as_ref().map(|i| i.meta))
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.poisoned.is_set())
             .finish()
     }
 }
@@ -175,7 +176,7 @@ impl SnapshotStore {
             latest,
             reader: None,
             incoming: None,
-            poisoned: false,
+            poisoned: Poison::default(),
             write_rate: 0,
         })
     }
@@ -427,7 +428,7 @@ impl SnapshotStore {
 
     /// True once an I/O error has stopped this store.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.poisoned.is_set()
     }
 
     fn sync_dir(&mut self) -> Result<(), StorageError> {
@@ -439,16 +440,11 @@ impl SnapshotStore {
     }
 
     fn check(&self) -> Result<(), StorageError> {
-        if self.poisoned {
-            Err(StorageError::Poisoned)
-        } else {
-            Ok(())
-        }
+        self.poisoned.check()
     }
 
     fn poison(&mut self, e: StorageError) -> StorageError {
-        self.poisoned = true;
-        e
+        self.poisoned.set(e)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::error::Poison;
 use super::hardstate::{self, HardStateFiles, Loaded, Superblock, SyncMark};
 use super::log::{EntryLog, EntryRef};
 use super::record::{
@@ -115,7 +116,7 @@ pub struct Wal {
     /// The two hard-state copies, which also carry the synced mark.
     copies: HardStateFiles,
     log: EntryLog,
-    poisoned: bool,
+    poisoned: Poison,
 }
 
 impl std::fmt::Debug for Wal {
@@ -125,7 +126,7 @@ impl std::fmt::Debug for Wal {
             .field("segments", &self.segments.len())
             .field("first_index", &self.log.first_index())
             .field("last_index", &self.log.last_index())
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.poisoned.is_set())
             .finish()
     }
 }
@@ -411,7 +412,7 @@ impl Wal {
             hard_state,
             copies,
             log,
-            poisoned: false,
+            poisoned: Poison::default(),
         };
         if !last_header_ok || last_capacity == 0 {
             // A crash while a segment was being started left it without its full header (which
@@ -677,20 +678,15 @@ impl Wal {
 
     /// True once an I/O error has stopped this WAL.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.poisoned.is_set()
     }
 
     fn check(&self) -> Result<(), StorageError> {
-        if self.poisoned {
-            Err(StorageError::Poisoned)
-        } else {
-            Ok(())
-        }
+        self.poisoned.check()
     }
 
     fn poison(&mut self, e: StorageError) -> StorageError {
-        self.poisoned = true;
-        e
+        self.poisoned.set(e)
     }
 
     /// Records the hard state and that the current segment is durable up to `written` (call
