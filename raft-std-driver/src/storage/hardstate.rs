@@ -312,6 +312,18 @@ mod test {
         }
     }
 
+    /// What `load` found, which must be a copy.
+    fn found(io: &dyn FileIo, dir: &Path) -> (Superblock, usize, Option<PathBuf>) {
+        match load(io, dir) {
+            Ok(Loaded::Found {
+                newest,
+                slot,
+                damaged,
+            }) => (newest, slot, damaged),
+            other => panic!("no copy found: {other:?}"),
+        }
+    }
+
     #[test]
     fn writes_alternate_and_a_damaged_newest_copy_falls_back_to_the_other() {
         let dir = tempfile::tempdir().unwrap();
@@ -321,14 +333,7 @@ mod test {
         let mut hs = sb(0).hard_state;
         hs.term = 5;
         files.write(hs, sb(0).mark).unwrap(); // generation 1, copy 1
-        let Ok(Loaded::Found {
-            newest,
-            slot,
-            damaged,
-        }) = load(io.as_ref(), dir.path())
-        else {
-            panic!("not found");
-        };
+        let (newest, slot, damaged) = found(io.as_ref(), dir.path());
         assert_eq!((newest.generation, newest.hard_state.term), (1, 5));
         assert_eq!((slot, damaged), (1, None));
         // Damage copy 1: copy 0 (generation 0) is the newest intact one.
@@ -336,14 +341,7 @@ mod test {
         let mut bytes = std::fs::read(&one).unwrap();
         bytes[20] ^= 0x80;
         std::fs::write(&one, &bytes).unwrap();
-        let Ok(Loaded::Found {
-            newest,
-            slot,
-            damaged,
-        }) = load(io.as_ref(), dir.path())
-        else {
-            panic!("not found");
-        };
+        let (newest, slot, damaged) = found(io.as_ref(), dir.path());
         assert_eq!((newest.generation, slot), (0, 0));
         assert_eq!(damaged, Some(one.clone()));
         // Both damaged: refused, naming a file.
