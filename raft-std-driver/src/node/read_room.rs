@@ -2,9 +2,9 @@
 //! (one per heartbeat round still unanswered, and the batch waiting for the next round); a
 //! read that finds them all taken is refused (`reads_failed_busy` in its stats), and the
 //! batches free up as their rounds are answered. The driver holds such a read and issues it
-//! again in a later turn, once raft-core answered a batch (or at the latest a read timeout
-//! later, when its client is told `Busy`). A client then waits for its read as it waits for a
-//! write, instead of pausing and sending it again.
+//! again at each later turn until raft-core takes it (or, a read timeout after it was first
+//! held, tells its client `Busy`). A client then waits for its read as it waits for a write,
+//! instead of pausing and sending it again.
 //!
 //! Held reads are client requests waiting like any other: they count against the `4 x
 //! clients` limit past which new requests are answered `Busy` at once. A node that stops

@@ -9,9 +9,9 @@
 //! - A read (under [`ReadPolicy::ReadIndex`]) gets a new read id and steps `Input::Read`;
 //!   `ReadResult::Ready { upto, index }` serves every pending read up to `upto` once the state
 //!   machine applied `index`, `Failed` redirects the client (or, at a leader with no room for
-//!   another batch of reads, holds the read until there is: `read_room.rs`). A read whose answer did not come
-//!   within two election timeouts is issued again, and after [`READ_ATTEMPTS`] the client is
-//!   told to retry.
+//!   another batch of reads, holds the read until there is: `read_room.rs`). A read whose
+//!   answer did not come within two election timeouts is issued again, and after
+//!   [`READ_ATTEMPTS`] the client is told to retry.
 //! - A snapshot installed from a leader replaces the entries proposals were waiting for: their
 //!   clients are told to retry (the key-value sessions keep the retry exactly-once).
 
@@ -67,10 +67,10 @@ pub(super) struct Waiter {
 
 /// A read issued to raft-core (`Input::Read`) and not answered yet.
 pub(super) struct PendingRead {
-    pub(super) cmd: Vec<u8>,
+    cmd: Vec<u8>,
     pub(super) reply: ReplyTo,
     /// When the read is issued again (`retry_reads`).
-    pub(super) deadline: Instant,
+    deadline: Instant,
     pub(super) attempts: u32,
     /// Once held for room at the leader (`read_room.rs`): when it is answered `Busy` if it
     /// found none by then.
