@@ -12,6 +12,11 @@ pub struct Board {
     /// Its node id.
     pub id: u32,
     child: Option<Child>,
+    /// A QEMU killed but not yet waited for: [`Board::kill`] does not block (a process in the
+    /// middle of a write to its flash file dies only when the write completes, which on a busy
+    /// disk took seconds, while the bus, polled on the caller's thread, stood still);
+    /// [`Board::reap`] waits, before the flash file is opened again.
+    dying: Option<Child>,
 }
 
 /// How to start boards.
@@ -80,16 +85,26 @@ impl BoardSetup {
         Ok(Board {
             id,
             child: Some(child),
+            dying: None,
         })
     }
 }
 
 impl Board {
-    /// Cuts the power: SIGKILL, no chance to flush anything.
+    /// Cuts the power: SIGKILL, no chance to flush anything. Returns once the signal is sent;
+    /// the process may take a moment to exit ([`Board::reap`] waits for it).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             // `Child::kill` sends SIGKILL on Unix.
             let _ = c.kill();
+            self.dying = Some(c);
+        }
+    }
+
+    /// Waits until a killed QEMU has exited, so that nothing of it still writes the flash file
+    /// a restarted board reads.
+    pub fn reap(&mut self) {
+        if let Some(mut c) = self.dying.take() {
             let _ = c.wait();
         }
     }
@@ -105,6 +120,7 @@ impl Board {
 impl Drop for Board {
     fn drop(&mut self) {
         self.kill();
+        self.reap();
     }
 }
 

@@ -619,6 +619,8 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
     // The power cut.
     let before = m.reports();
     let killed = cur;
+    // Timed from the signal (the kill returns before the process has exited).
+    let at = Instant::now();
     match kind(killed.0) {
         Kind::Host => m.host.kill(),
         Kind::Board => {
@@ -627,7 +629,6 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
             m.bus().forget(k);
         }
     }
-    let at = Instant::now();
     let new_leader = m.wait("new leader", Duration::from_secs(60), |m| {
         m.leader().filter(|&(id, t)| id != killed.0 && t > killed.1)
     })?;
@@ -655,6 +656,7 @@ pub fn run(cfg: &MixedConfig) -> Result<MixedSummary, String> {
         }
         Kind::Board => {
             let k = killed.0 as usize - 1;
+            m.boards[k].reap();
             let addr = m.bus().addr(k).map_err(|e| e.to_string())?;
             m.boards[k] = setup
                 .start(killed.0, addr)

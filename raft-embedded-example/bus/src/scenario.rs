@@ -396,9 +396,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
         .bus
         .recent_frame(old)
         .ok_or("no datagram from the leader before the kill")?;
+    // Timed from the signal: the bus goes on routing while the killed QEMU exits.
+    let killed = Instant::now();
     c.boards[old].kill();
     c.bus.forget(old);
-    let killed = Instant::now();
     let bound = 2 * election_timeout();
     let new_leader = c.wait("new leader", Duration::from_secs(60), |bus| {
         leader(bus, Duration::from_millis(300)).filter(|&(k, t)| k != old && t > old_term)
@@ -410,6 +411,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, String> {
             .saturating_sub(before_kill[new_leader.0].uptime_ms),
     );
     c.bus.set_faults(true);
+    c.boards[old].reap();
     let addr = c.bus.addr(old).map_err(|e| e.to_string())?;
     c.boards[old] = setup
         .start(old as u32 + 1, addr)
