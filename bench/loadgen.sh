@@ -19,7 +19,8 @@
 # default 27101), ETCD_PORT (first of three client ports, default 27201; peer ports are +10),
 # KEEP=1 keeps the data directories and logs, RAFT_NODE=<path> runs that raft-node binary
 # instead of the one built here (an A/B of two builds in one session), LOADGEN=<path> runs that
-# generator binary (an A/B of two builds of the client library).
+# generator binary (an A/B of two builds of the client library), ONLY=raft-core leaves etcd
+# out (a partial run comparing two builds of ours).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -38,6 +39,11 @@ while (($#)); do
     esac
     shift
 done
+only="${ONLY:-}"
+if [[ -n "$only" && ( "$only" != raft-core || $partial == 0 || $smoke == 1 ) ]]; then
+    echo "ONLY=raft-core is for partial runs (--clients or --workloads), not the full run or the smoke" >&2
+    exit 2
+fi
 
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
@@ -108,7 +114,8 @@ lg_flags=(--raft-key-file "$run/cluster.key")
 cluster=""
 for i in 1 2 3; do
     peer_flags+=(--peer "$i=127.0.0.1:$((rp + i - 1))")
-    lg_flags+=(--raft-peer "$i=127.0.0.1:$((rp + i - 1))" --etcd-endpoint "127.0.0.1:$((ep + i - 1))")
+    lg_flags+=(--raft-peer "$i=127.0.0.1:$((rp + i - 1))")
+    [[ "$only" == raft-core ]] || lg_flags+=(--etcd-endpoint "127.0.0.1:$((ep + i - 1))")
     cluster+="${cluster:+,}e$i=http://127.0.0.1:$((ep + 10 + i - 1))"
 done
 raft_pids=()
@@ -120,6 +127,7 @@ for i in 1 2 3; do
     raft_pids+=($!)
 done
 for i in 1 2 3; do
+    [[ "$only" == raft-core ]] && break
     c="http://127.0.0.1:$((ep + i - 1))"
     p="http://127.0.0.1:$((ep + 10 + i - 1))"
     etcd --name "e$i" --data-dir "$run/etcd$i" --listen-client-urls "$c" --advertise-client-urls "$c" \
@@ -129,7 +137,8 @@ for i in 1 2 3; do
     pids+=($!)
     etcd_pids+=($!)
 done
-lg_flags+=(--raft-pids "$(IFS=,; echo "${raft_pids[*]}")" --etcd-pids "$(IFS=,; echo "${etcd_pids[*]}")")
+lg_flags+=(--raft-pids "$(IFS=,; echo "${raft_pids[*]}")")
+[[ "$only" == raft-core ]] || lg_flags+=(--etcd-pids "$(IFS=,; echo "${etcd_pids[*]}")")
 
 if ((smoke)); then
     timeout 120 "$bin/loadgen" "${lg_flags[@]}" check --secs 3 --clients 4

@@ -36,6 +36,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::node::{INFLIGHT, MAX_VOTERS};
+
 /// The optional settings' defaults (`raft-node --help` shows them).
 pub mod defaults {
     /// `cluster_id`.
@@ -301,11 +303,11 @@ impl RawConfig {
                 peers.push(peer);
             }
         }
-        if peers.len() + 1 > crate::node::MAX_VOTERS {
+        if peers.len() + 1 > MAX_VOTERS {
             return Err(format!(
                 "{} nodes in the peer table; at most {} are supported",
                 peers.len() + 1,
-                crate::node::MAX_VOTERS
+                MAX_VOTERS
             ));
         }
         let join = match &self.join {
@@ -412,7 +414,7 @@ impl RawConfig {
             join,
         };
         // raft-core's own rules (timeouts, frame size), reported in its words.
-        raftcore::State::<{ crate::node::MAX_VOTERS }, 64, 8>::new(cfg.core(0), &cfg.voters())
+        raftcore::State::<{ MAX_VOTERS }, 64, { INFLIGHT }>::new(cfg.core(0), &cfg.voters())
             .map_err(|e| format!("invalid raft settings: {e}"))?;
         Ok(cfg)
     }
@@ -465,8 +467,9 @@ impl NodeConfig {
         c.election_ticks = self.election_ticks;
         c.heartbeat_ticks = self.heartbeat_ticks;
         c.max_frame_bytes = self.max_frame_bytes;
-        c.max_inflight_msgs = 8;
-        c.max_inflight_bytes = 8 * self.max_frame_bytes;
+        // The pipelining window: `INFLIGHT` full frames.
+        c.max_inflight_msgs = INFLIGHT as u32;
+        c.max_inflight_bytes = (INFLIGHT as u32).saturating_mul(self.max_frame_bytes);
         c.max_apply = 256;
         // As many writes as the clients the node is sized for can have waiting, so that a
         // burst from all of them (or their retries) is not refused `Busy` by the core while
