@@ -2,7 +2,7 @@
 //! few batches of ReadIndex reads at the leader (one per requester waiting for a round, one
 //! per requester in the round in flight), so bursts of reads at all three nodes at once (the
 //! followers forward theirs) overflow it. A read the leader's raft-core refuses while it
-//! still leads is held by the driver and issued again once a batch is answered
+//! still leads is held by the driver and issued again every turn until raft-core takes it
 //! (`node/read_room.rs`), so its client neither pauses on `Busy` nor is sent away. Answered
 //! "not leader" (as at first), clients went to followers, whose forwarded reads took more of
 //! the same room, and under a write load the reads collapsed; answered `Busy` (as next), the
