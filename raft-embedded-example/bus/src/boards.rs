@@ -12,10 +12,11 @@ pub struct Board {
     /// Its node id.
     pub id: u32,
     child: Option<Child>,
-    /// A QEMU killed but not yet waited for: [`Board::kill`] does not block (a process in the
-    /// middle of a write to its flash file dies only when the write completes, which on a busy
-    /// disk took seconds, while the bus, polled on the caller's thread, stood still);
-    /// [`Board::reap`] waits, before the flash file is opened again.
+    /// A QEMU killed but not yet waited for: [`Board::kill`] does not block. (Waiting there
+    /// once took about 2.8 s in CI, while the bus, polled on the caller's thread, stood still;
+    /// a process in the middle of a write to its flash file exits only once the write
+    /// completes, the likely reason on a busy disk.) [`Board::reap`] waits, before the flash
+    /// file is opened again.
     dying: Option<Child>,
 }
 
