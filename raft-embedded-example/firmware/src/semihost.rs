@@ -9,8 +9,11 @@
 use cortex_m_semihosting::nr;
 use raft_embedded_example::journal::{Flash, FlashError, ERASE_UNIT};
 
-/// The longest command line read.
-const CMDLINE_BYTES: usize = 160;
+/// The longest command line read. QEMU puts the kernel's path first, so the line grows with
+/// the checkout's path: 160 bytes failed (`NoCommandLine`) for a clone under `mktemp -d`,
+/// whose ELF path is 98 bytes before the 70 or so of the arguments. 256 leaves room for an ELF
+/// path of about 180 bytes; the buffer lives only while the line is parsed at boot.
+const CMDLINE_BYTES: usize = 256;
 
 /// A board's identity and storage, from its command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +40,7 @@ impl BoardArgs {
 /// Why the command line was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
 pub enum ArgsError {
-    /// The host gave no command line.
+    /// The host gave no command line, or one longer than the buffer (`CMDLINE_BYTES`).
     NoCommandLine,
     /// `id=` missing or not a number.
     Id,
