@@ -111,7 +111,8 @@ pub trait SerialRx {
     fn readable(&mut self) -> impl core::future::Future<Output = ()>;
     /// Takes up to `buf.len()` received bytes; returns how many.
     fn read(&mut self, buf: &mut [u8]) -> usize;
-    /// Bytes lost so far because the receive buffer was full.
+    /// Received bytes lost so far: a byte that arrived before the one ahead of it was taken
+    /// (a UART's overrun), or that found no room in the driver's buffer.
     fn overruns(&self) -> u32;
 }
 

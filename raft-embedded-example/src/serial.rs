@@ -131,7 +131,10 @@ pub struct Drops {
     /// Sealed datagrams from a sender that is not one of the board's peers. (A datagram too
     /// short, too long or of another version counts as `malformed`.)
     pub unknown_peer: u32,
-    /// Received bytes lost because the board's receive buffer was full.
+    /// Received bytes lost before they were framed ([`SerialRx::overruns`]); each may merge
+    /// two frames or cut one, so the frame counters above are exact only while this is 0.
+    ///
+    /// [`SerialRx::overruns`]: crate::board_node::SerialRx::overruns
     pub overrun: u32,
     /// Frames not sent because the transmit buffer was full.
     pub tx_full: u32,

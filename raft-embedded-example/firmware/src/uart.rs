@@ -3,10 +3,13 @@
 //!
 //! The UART holds one byte each way. Its receive interrupt (IRQ 0) moves each byte into a
 //! software ring and wakes the task waiting in [`UartRx`]'s `readable`; its transmit interrupt
-//! (IRQ 1) feeds the next queued byte. A full receive ring drops the byte and counts it (QEMU
-//! does not send the next byte until the data register is read, so this only happens when the
-//! node falls behind by a whole ring); a full transmit ring refuses a whole frame
-//! ([`SerialTx::send`] is all or nothing), so a frame is never cut in the middle by the driver.
+//! (IRQ 1) feeds the next queued byte. A full receive ring leaves the byte in the UART's data
+//! register, and the task's next read takes it once it has made room. The line is held back
+//! meanwhile: QEMU sends no byte until the data register is read, as RTS/CTS flow control
+//! would. On a board without flow control the next byte overwrites the held one; the UART's
+//! overrun flag says so, and the driver counts it ([`SerialRx::overruns`]). A full transmit
+//! ring refuses a whole frame ([`SerialTx::send`] is all or nothing), so the driver never cuts
+//! a frame in the middle.
 //!
 //! The application calls [`on_interrupt`] from the `DefaultHandler` exception (no PAC names
 //! this board's interrupts), after [`init`] unmasked the two IRQs.
@@ -32,6 +35,9 @@ const INTSTATUS: usize = BASE + 0x0C;
 const BAUDDIV: usize = BASE + 0x10;
 
 const STATE_RX_FULL: u32 = 1 << 1;
+/// Set by the UART when a byte arrived while the data register still held one (write 1 to
+/// clear).
+const STATE_RX_OVERRUN: u32 = 1 << 3;
 const CTRL_TX_EN: u32 = 1 << 0;
 const CTRL_RX_EN: u32 = 1 << 1;
 const CTRL_TX_INTEN: u32 = 1 << 2;
@@ -108,21 +114,28 @@ pub fn init() {
     }
 }
 
+/// Moves the byte the UART holds, if any, into the receive ring while the ring has room, and
+/// counts an overrun the UART flagged. A byte left in the UART for want of room holds the line
+/// back until [`UartRx`]'s `read` makes room and calls this again.
+fn drain_uart(rings: &mut Rings) {
+    if read(STATE) & STATE_RX_OVERRUN != 0 {
+        write(STATE, STATE_RX_OVERRUN);
+        OVERRUNS.fetch_add(1, Ordering::Relaxed);
+    }
+    // Bounded: the UART holds one byte, and QEMU delivers the next only after this read
+    // returns, by raising the interrupt again.
+    while !rings.rx.is_full() && read(STATE) & STATE_RX_FULL != 0 {
+        // Room checked above.
+        let _ = rings.rx.push_back(read(DATA) as u8);
+    }
+}
+
 /// The body of the UART0 interrupts, called from `DefaultHandler` with its IRQ number (others
 /// are ignored).
 pub fn on_interrupt(irqn: i16) {
     if irqn == Irq::Rx as i16 {
         write(INTSTATUS, INT_RX);
-        critical_section::with(|cs| {
-            let mut rings = RINGS.borrow_ref_mut(cs);
-            // Bounded: one byte per pass, and the UART holds one byte.
-            while read(STATE) & STATE_RX_FULL != 0 {
-                let b = read(DATA) as u8;
-                if rings.rx.push_back(b).is_err() {
-                    OVERRUNS.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
+        critical_section::with(|cs| drain_uart(&mut RINGS.borrow_ref_mut(cs)));
         RX_WAKER.wake();
     } else if irqn == Irq::Tx as i16 {
         write(INTSTATUS, INT_TX);
@@ -197,6 +210,9 @@ impl SerialRx for UartRx {
                     None => break,
                 }
             }
+            // A byte held in the UART while the ring was full comes in now; reading it lets
+            // the line go on (its interrupt brings the rest).
+            drain_uart(&mut rings);
             n
         })
     }
