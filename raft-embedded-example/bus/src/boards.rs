@@ -62,8 +62,16 @@ impl BoardSetup {
                 .append(true)
                 .open(self.dir.join(format!("board-{id}.{ext}")))
         };
-        // QEMU runs in `dir`: a relative ELF path would no longer name the file.
-        let elf = self.elf.canonicalize()?;
+        // QEMU puts the kernel's path first on the semihosting command line, which the
+        // firmware reads into a fixed buffer at boot: a link in `dir` (where QEMU runs) keeps
+        // that path a few bytes long wherever the checkout lies. One link per board: boards
+        // may start at once.
+        let link = format!("board-{id}.elf");
+        match std::fs::remove_file(self.dir.join(&link)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::os::unix::fs::symlink(self.elf.canonicalize()?, self.dir.join(&link))?;
         let child = Command::new("qemu-system-arm")
             .args(["-machine", "mps2-an386", "-cpu", "cortex-m4"])
             .args(["-display", "none", "-monitor", "none"])
@@ -71,7 +79,7 @@ impl BoardSetup {
             .arg("-serial")
             .arg(format!("tcp:{bus}"))
             .arg("-kernel")
-            .arg(&elf)
+            .arg(&link)
             .arg("-append")
             .arg(format!(
                 "id={id} seed={} flash=board-{id}.flash key=cluster.key flash_kib={}",

@@ -10,9 +10,9 @@ use cortex_m_semihosting::nr;
 use raft_embedded_example::journal::{Flash, FlashError, ERASE_UNIT};
 
 /// The longest command line read. QEMU puts the kernel's path first, so the line grows with
-/// the checkout's path: 160 bytes failed (`NoCommandLine`) for a clone under `mktemp -d`,
-/// whose ELF path is 98 bytes before the 70 or so of the arguments. 256 leaves room for an ELF
-/// path of about 180 bytes; the buffer lives only while the line is parsed at boot.
+/// that path: the host bus passes the ELF by a short link in the run directory
+/// (`board-N.elf`), and 256 bytes leave room for a path of about 180 bytes run by hand. The
+/// buffer lives only while the line is parsed at boot.
 const CMDLINE_BYTES: usize = 256;
 
 /// A board's identity and storage, from its command line.
