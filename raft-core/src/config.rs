@@ -197,4 +197,16 @@ mod tests {
         }
         assert_eq!(ok().validate(4, 2), Err(ConfigError::LogWindowTooSmall));
     }
+
+    /// The largest election timeout is accepted and builds a node: drawing its randomized
+    /// timeout (`[election_ticks, 2 * election_ticks)`) once overflowed `u32` and panicked
+    /// wherever overflow checks are on.
+    #[test]
+    fn the_largest_election_timeout_builds_a_node() {
+        let mut c = ok();
+        c.election_ticks = u32::MAX;
+        assert_eq!(c.validate(4, 32), Ok(()));
+        let voters = [NodeId(1), NodeId(2), NodeId(3)];
+        assert!(crate::State::<3, 32, 4>::new(c, &voters).is_ok());
+    }
 }

@@ -153,6 +153,7 @@ struct Ids<'a>(&'a Membership);
 impl Serialize for Ids<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.0;
+        // Invariant: `count() <= MAX_MEMBERS`, the length of `ids` (see `count`).
         let ids = &m.ids[..m.count()];
         if !m.is_joint() {
             return s.collect_seq(ids);
@@ -202,6 +203,9 @@ impl<'de> Visitor<'de> for IdsVisitor {
                 }
                 break;
             }
+            // Invariant: `m.ids[n - 1]` is read only when `n != MAX_MEMBERS` and `n > 0` (`||` and
+            // `&&` short-circuit), so `n - 1 < MAX_MEMBERS`; `m.ids[n]` below runs only when this
+            // test failed, so `n < MAX_MEMBERS`, the length of `ids`.
             if n == MAX_MEMBERS || (n > 0 && m.ids[n - 1] >= id) {
                 return Err(de::Error::custom("membership not canonical"));
             }
@@ -327,6 +331,9 @@ impl Membership {
         if n == MAX_MEMBERS {
             return Err(MembershipRefusal::TooMany);
         }
+        // Invariant: `n = count() < MAX_MEMBERS` (`n == MAX_MEMBERS` returned above) and `at <= n`,
+        // so `ids[..n]`, the move of `at..n` to `at + 1..n + 1` and `ids[at]` stay within the
+        // `MAX_MEMBERS` ids.
         let at = self.ids[..n].iter().position(|&i| i > id).unwrap_or(n);
         self.ids.copy_within(at..n, at + 1);
         self.ids[at] = id;
@@ -355,6 +362,8 @@ impl Membership {
         let Some(at) = self.position(id) else {
             return self;
         };
+        // Invariant: `at = position(id) < n = count() <= MAX_MEMBERS`, so `at + 1..n` and its
+        // destination `at..n - 1` are in bounds, and `n >= 1` for `ids[n - 1]`.
         self.ids.copy_within(at + 1..n, at);
         self.ids[n - 1] = NodeId(0);
         self.learners = bit_removed(self.learners, at);
@@ -420,7 +429,9 @@ impl Membership {
         self.len & AUTO_LEAVE != 0
     }
 
-    /// How many members (the `len` byte without its flag).
+    /// How many members (the `len` byte without its flag). At most `MAX_MEMBERS`, the length
+    /// of `ids`: only `insert` and the decoder (`IdsVisitor`) add a member, both refusing one
+    /// past `MAX_MEMBERS`, and only `without` removes one (of a member it found).
     #[inline]
     fn count(&self) -> usize {
         (self.len & !AUTO_LEAVE) as usize
@@ -432,6 +443,8 @@ impl Membership {
         let mut m = *self;
         while m.leaving != 0 {
             let k = m.leaving.trailing_zeros() as usize;
+            // Invariant: `k` is the index of a set bit of a nonzero `u8` (`leaving`), so `k <= 7`,
+            // below `MAX_MEMBERS` (8), the length of `ids`.
             m = m.without(m.ids[k]);
         }
         m.outgoing = 0;
@@ -467,6 +480,7 @@ impl Membership {
     }
 
     fn position(&self, id: NodeId) -> Option<usize> {
+        // Invariant: `count() <= MAX_MEMBERS`, the length of `ids` (see `count`).
         self.ids[..self.count()].iter().position(|&i| i == id)
     }
 
@@ -488,6 +502,7 @@ impl Membership {
 
     /// Every member (of both configurations while joint), ascending.
     pub fn members(&self) -> impl Iterator<Item = NodeId> + '_ {
+        // Invariant: `count() <= MAX_MEMBERS`, the length of `ids` (see `count`).
         self.ids[..self.count()].iter().copied()
     }
 

@@ -201,6 +201,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Starts the leader's next heartbeat round.
     pub(crate) fn next_round(&mut self) {
         self.round = self.round.wrapping_add(1);
+        // Invariant: `round_sent` is a `[u64; 4]`: an index taken `% round_sent.len()` is below 4.
         self.round_sent[self.round as usize % self.round_sent.len()] = self.now;
     }
 

@@ -25,6 +25,8 @@ pub(crate) struct Voters {
 }
 
 // A position set is a byte.
+// Invariant: a const item, evaluated at compile time: a `MAX_MEMBERS` above 8 fails the build;
+// nothing is checked, and nothing can panic, at run time.
 const _: () = assert!(crate::membership::MAX_MEMBERS <= 8);
 
 /// The outcome of an election so far.
@@ -106,6 +108,8 @@ fn majority_value<const P: usize>(set: u8, values: &[u64; P]) -> u64 {
         let k = rest.trailing_zeros() as usize;
         rest &= rest - 1;
         if let (Some(&v), true) = (values.get(k), n < P) {
+            // Invariant: `n < P` is part of the `if let` pattern above, and `picked` holds `P`
+            // values.
             picked[n] = v;
             n += 1;
         }
@@ -113,6 +117,8 @@ fn majority_value<const P: usize>(set: u8, values: &[u64; P]) -> u64 {
     if n == 0 {
         return 0;
     }
+    // Invariant: `n <= P` (it grows only while below `P`) and `n >= 1` (0 returned above);
+    // `majority(n) = n / 2 + 1` is in `1..=n`, so `picked[majority(n) - 1]` is below `n <= P`.
     sort_descending(&mut picked[..n]);
     picked[majority(n) - 1] // 1 <= majority(n) <= n <= P
 }
@@ -122,6 +128,8 @@ fn majority_value<const P: usize>(set: u8, values: &[u64; P]) -> u64 {
 pub(crate) fn sort_descending(values: &mut [u64]) {
     for k in 1..values.len() {
         let mut j = k;
+        // Invariant: `j > 0` is tested first (`&&` short-circuits), and `j <= k < values.len()`, so
+        // `j - 1` and `j` (read here, swapped below) are in bounds.
         while j > 0 && values[j - 1] < values[j] {
             values.swap(j - 1, j);
             j -= 1;

@@ -30,7 +30,10 @@ pub fn write_record(buf: &mut [u8], e: &EntryRef<'_>) -> Result<usize, CodecErro
     if len > u16::MAX as usize {
         return Err(CodecError::BadEntry);
     }
-    // `out` is `ENTRY_OVERHEAD` (11) + `len` bytes: the header fields and the data fit.
+    // Invariant: `out` is exactly `need` = `ENTRY_OVERHEAD` (11) + `len` bytes (`get_mut` refuses a
+    // shorter `buf`), so `..8`, `8` and `9..11` (term, kind, length: 8 + 1 + 2 bytes) and `11..`
+    // (`len` bytes) are in bounds, and each copy's two sides have the same length (8, 2 and `len` =
+    // `e.data.len()`).
     let out = buf.get_mut(..need).ok_or(CodecError::BufferTooSmall)?;
     out[..8].copy_from_slice(&e.term.0.to_le_bytes());
     out[8] = e.kind.to_byte();
@@ -44,7 +47,9 @@ pub fn read_record(buf: &[u8]) -> Result<(EntryRef<'_>, &[u8]), CodecError> {
     let (head, rest) = buf
         .split_at_checked(ENTRY_OVERHEAD as usize)
         .ok_or(CodecError::BadEntry)?;
-    // `head` is exactly `ENTRY_OVERHEAD` (11) bytes.
+    // Invariant: `head` is exactly `ENTRY_OVERHEAD` (11) bytes (`split_at_checked` refused a
+    // shorter `buf`), so `head[..8]` (8 bytes, the length of `term`), `head[8]`, `head[9]` and
+    // `head[10]` are in bounds.
     let mut term = [0u8; 8];
     term.copy_from_slice(&head[..8]);
     let kind = EntryKind::from_byte(head[8]).ok_or(CodecError::BadEntry)?;

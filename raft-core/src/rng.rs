@@ -25,14 +25,17 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// A number in `[lo, lo + span)`; `lo` when `span` is zero.
+    /// A number in `[lo, lo + span)`; `lo` when `span` is zero. Saturates at `u32::MAX` when
+    /// the range reaches past it.
     pub fn in_range(&mut self, lo: u32, span: u32) -> u32 {
         if span == 0 {
             return lo;
         }
         // Multiply-shift keeps the result unbiased enough for jitter without a division.
         let r = ((self.next_u64() >> 32) * u64::from(span)) >> 32;
-        lo + r as u32
+        // Saturating: `lo + span` may exceed `u32::MAX` (an election timeout above 2^31
+        // ticks is a valid configuration), and an overflow here was a panic in debug builds.
+        lo.saturating_add(r as u32)
     }
 }
 
@@ -60,5 +63,17 @@ mod tests {
             assert!((10..20).contains(&x));
         }
         assert_eq!(Rng::new(3).in_range(5, 0), 5);
+    }
+
+    /// A range reaching past `u32::MAX` saturates there instead of overflowing (a panic
+    /// wherever overflow checks are on): `State::new` draws its election timeout from
+    /// `[election_ticks, 2 * election_ticks)`, and `election_ticks` has no upper bound.
+    #[test]
+    fn a_range_past_u32_max_saturates() {
+        let mut r = Rng::new(1);
+        for _ in 0..100 {
+            assert_eq!(r.in_range(u32::MAX, u32::MAX), u32::MAX);
+            assert!(r.in_range(u32::MAX - 10, 5) >= u32::MAX - 10);
+        }
     }
 }

@@ -97,8 +97,10 @@ impl<const P: usize, const F: usize> RoleState<P, F> {
 #[derive(Clone, Debug)]
 pub(crate) struct Leading<const P: usize, const F: usize> {
     /// Per tracked position (this node's own unused), the tracker's length: built one per
-    /// slot at election and pushed with every slot tracked since (`State::track`), so
-    /// `progress[k]` for a position `k < tracker.len()` is in bounds.
+    /// slot at election and pushed with every slot tracked since (`State::track`; the push
+    /// cannot fail, since the tracker's `slots`, of the same capacity `P`, just took one more
+    /// and neither ever shrinks), so `progress[k]` for a position `k < tracker.len()` is in
+    /// bounds.
     pub(crate) progress: Vec<Progress<F>, P>,
     /// The heartbeat round at which the current CheckQuorum window began.
     pub(crate) cq_round: u32,

@@ -243,6 +243,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         r: &Restored,
         window: W,
     ) -> Result<(Membership, Window<L, W>), ConfigError> {
+        // Invariant: an inline const block, evaluated at compile time for each `PEERS`: a `State`
+        // type with `PEERS` above `MAX_MEMBERS` fails to build; nothing can panic at run time.
         const { assert!(P <= MAX_MEMBERS, "PEERS above MAX_MEMBERS") };
         cfg.validate(F, L)?;
         let conf = match r.members {
@@ -331,6 +333,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         input: Input<'_>,
         out: &mut Outputs<N>,
     ) -> Result<(), StepError> {
+        // Invariant: an inline const block, evaluated at compile time for each `N` and `PEERS`:
+        // an output list below `outputs_needed(PEERS)` fails to build; nothing can panic at run
+        // time.
         const {
             assert!(
                 N >= outputs_needed(P),
@@ -662,6 +667,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if pos == self.tracker.me {
             return Some(self.durable);
         }
+        // Invariant: `pos` is a `position()` result, below `tracker.len()`, and `progress` has
+        // `tracker.len()` entries while leading (see `Leading::progress`), so `progress[pos]`
+        // below is in bounds too.
         self.tracker.slots[pos].kind?;
         Some(leading.progress[pos].matched)
     }

@@ -30,6 +30,8 @@ const TAG_APPEND_RESPONSE: u8 = 5;
 /// Scratch size of the writer: a power of two above the longest hot head (77 bytes), so an
 /// index masked with `SCRATCH - 1` needs no bounds check.
 const SCRATCH: usize = 128;
+// Invariant: a const item, evaluated at compile time: if the scratch could not hold the longest
+// header the build fails; nothing is checked, and nothing can panic, at run time.
 const _: () = assert!(SCRATCH >= MAX_HEADER_BYTES as usize);
 
 struct Writer<'b> {
@@ -41,6 +43,8 @@ impl Writer<'_> {
     #[inline(always)]
     fn byte(&mut self, b: u8) {
         // `at` never exceeds 77 (the longest head); the mask only spares the bounds check.
+        // Invariant: `buf` is a `[u8; SCRATCH]`, and an index masked with `SCRATCH - 1` is at most
+        // `SCRATCH - 1`, whatever `at` is.
         self.buf[self.at & (SCRATCH - 1)] = b;
         self.at += 1;
     }
@@ -80,6 +84,10 @@ pub(crate) fn encode_head(
     let n = write_hot(&mut scratch, version, hdr, msg);
     Some(match buf.get_mut(..n) {
         Some(out) => {
+            // Invariant: `n` is what `write_hot` wrote, at most 77 bytes (the longest head: version
+            // 1, three u32 varints of at most 5, tag 1, five u64 varints of at most 10, two u32
+            // varints of at most 5), below `SCRATCH` (128); `out` is `buf.get_mut(..n)`, also `n`
+            // bytes, so the copy's two sides have the same length.
             out.copy_from_slice(&scratch[..n]);
             Ok(n)
         }
@@ -143,6 +151,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     #[inline(always)]
     fn byte(&mut self) -> u8 {
+        // Invariant: `b` is a `[u8; PADDED]` (144 bytes) and the index is masked below 128.
         let b = self.b[self.at & 127];
         self.at += 1;
         b
@@ -152,6 +161,8 @@ impl Reader<'_> {
     fn word(&self) -> u64 {
         let at = self.at & 127;
         let mut w = [0u8; 8];
+        // Invariant: `at` is masked below 128, so `at + 8 <= 135` is within `b`'s `PADDED` (144)
+        // bytes, and the range is 8 bytes, the length of `w`.
         w.copy_from_slice(&self.b[at..at + 8]);
         u64::from_le_bytes(w)
     }
@@ -228,6 +239,7 @@ impl Reader<'_> {
 fn var_long(b: &[u8; PADDED], mut at: usize, max: u32, last_max: u8) -> Option<(u64, usize)> {
     let mut out = 0u64;
     for i in 0..max {
+        // Invariant: `b` is a `[u8; PADDED]` (144 bytes) and the index is masked below 128.
         let v = b[at & 127];
         at += 1;
         out |= u64::from(v & 0x7F) << (7 * i);
@@ -250,6 +262,9 @@ fn var_long(b: &[u8; PADDED], mut at: usize, max: u32, last_max: u8) -> Option<(
 pub(crate) fn decode_head(frame: &[u8]) -> Option<(Header, Message<EntryCount>, &[u8])> {
     let mut pad = [0u8; PADDED];
     let len = frame.len().min(HEAD_COPY);
+    // Invariant: `pad` is `PADDED` (144) bytes. `Some`: `head` is exactly `HEAD_COPY` (96) bytes,
+    // the length of `pad[..HEAD_COPY]`. `None`: `frame` is shorter than `HEAD_COPY`, so `len` =
+    // `frame.len()` (< 96) and `pad[..len]` has the length of `frame`.
     match frame.get(..HEAD_COPY) {
         // A fixed-size copy (no call) for the frames long enough, usually those with entries.
         Some(head) => pad[..HEAD_COPY].copy_from_slice(head),

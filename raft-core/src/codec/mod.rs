@@ -129,6 +129,8 @@ fn encode_records<S: EntrySource + ?Sized>(
     let first = a.prev_index.next();
     let count = a.entries.0;
     if let Some(raw) = src.records(first, count) {
+        // Invariant: `out` is `buf.get_mut(..raw.len())`: exactly `raw.len()` bytes, so
+        // `copy_from_slice` gets two slices of the same length.
         let out = buf.get_mut(..raw.len()).ok_or(CodecError::BufferTooSmall)?;
         out.copy_from_slice(raw);
         return Ok(raw.len());
@@ -158,6 +160,8 @@ fn encode_chunk<S: EntrySource + ?Sized>(
     let out = buf
         .get_mut(..data.len())
         .ok_or(CodecError::BufferTooSmall)?;
+    // Invariant: `out` is `buf.get_mut(..data.len())`: exactly `data.len()` bytes, the length of
+    // the source.
     out.copy_from_slice(data);
     Ok(data.len())
 }
@@ -177,6 +181,8 @@ pub fn encode_wire(
     | Message::Snapshot(SnapshotChunk { data: raw, .. }) = msg
     {
         let raw = raw.records();
+        // Invariant: `out` is `buf.get_mut(n..n + raw.len())`: exactly `raw.len()` bytes, the
+        // length of the source of `copy_from_slice`.
         let out = buf
             .get_mut(n..n + raw.len())
             .ok_or(CodecError::BufferTooSmall)?;

@@ -55,6 +55,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> Core for 
         input: &Input<'_>,
         out: &mut heapless::Vec<Output, N>,
     ) -> Result<(), StepError> {
+        // Invariant: an inline const block, evaluated at compile time for each `N` and `PEERS`:
+        // an engine whose output list is below `outputs_needed(PEERS)` fails to build; nothing
+        // can panic at run time.
         const {
             assert!(
                 N >= crate::output::outputs_needed(P),

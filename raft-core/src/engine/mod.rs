@@ -204,6 +204,8 @@ where
     fn follow_up(&mut self, events: &mut impl Events) -> Result<(), EngineError<S::Error>> {
         let mut k = 0;
         while k < self.follow.len() && k < 8 {
+            // Invariant: `k < self.follow.len()` is the loop condition just above; `follow` only
+            // grows inside the loop (`step_once` may queue more) and is cleared only after it.
             let input = match self.follow[k] {
                 FollowUp::Persisted(seq) => Input::Persisted { seq },
                 FollowUp::Installed(meta, ok) => Input::SnapshotInstalled { meta, ok },
@@ -476,6 +478,9 @@ where
         // Without an observer the bookkeeping below folds away at compile time.
         let mut observed = !E::OBSERVES;
         for k in 0..self.out.len() {
+            // Invariant: `k` ranges over `0..self.out.len()` taken before the loop, and nothing in
+            // the loop shortens `out`: `perform` and `perform_rare` only read it and `observe`
+            // borrows it shared; `halt` (which clears it) is followed by a return.
             if !observed && !matches!(self.out[k], Output::Persist(_)) {
                 events.observe(&self.state, &self.out);
                 observed = true;
@@ -514,6 +519,8 @@ where
             applied_members,
             ..
         } = self;
+        // Invariant: the only caller, `step_once`, passes `k` from its loop over
+        // `0..self.out.len()`, which does not shorten `out` (see there).
         match &out[k] {
             Output::Persist(p) => Self::persist(state, storage, unsynced, saved_commit, p, input)
                 .map_err(EngineError::Driver)?,
@@ -546,8 +553,8 @@ where
         input: &Input<'_>,
         events: &mut impl Events,
     ) -> Result<(), EngineError<S::Error>> {
-        // `k < self.out.len()`: as in `perform`, the index of the step loop over the output
-        // list, which performing outputs does not change.
+        // Invariant: `k < self.out.len()`: the only caller, `perform`, passes its own `k`, the
+        // index of the step loop over the output list, which performing outputs does not change.
         if let Output::InstallSnapshot { meta } = self.out[k] {
             if self.snapshots.hold_install(&meta) {
                 return Ok(());
@@ -561,6 +568,7 @@ where
             capture_wanted,
             ..
         } = self;
+        // Invariant: the same `k` as the `self.out[k]` above, still below `self.out.len()`.
         match &out[k] {
             Output::Persist(_)
             | Output::Send { .. }

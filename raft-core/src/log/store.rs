@@ -196,10 +196,18 @@ impl<'a, const E: usize> RingStore<'a, E> {
             return None;
         }
         let k = (index.0 - self.first.0) as usize;
+        // Invariant: `k < self.count` (checked above) and `count <= E` (`append` refuses at `E`),
+        // so `E >= 1` and the index, taken `% E`, is below `E`, the length of `offs`.
         Some(self.offs[(self.slot0 + k) % E] as usize)
     }
 
     fn record_end(&self, off: usize) -> usize {
+        // Invariant: `off` is the offset of a record held (from `off()`): `append` wrote its
+        // `ENTRY_OVERHEAD` (11) + `len` bytes at `buf[off..]` (`write_record` refuses a shorter
+        // tail), so `off + 10 < buf.len()`; and a held record is never overwritten (`place` hands
+        // out only free space: `[tail, buf.len())`, or `[0, head)` when it wraps, while not
+        // wrapped; `[tail, head)` once wrapped), so the length read here is the one written and
+        // the end returned is at most `buf.len()`.
         let len = u16::from_le_bytes([self.buf[off + 9], self.buf[off + 10]]) as usize;
         off + ENTRY_OVERHEAD as usize + len
     }
@@ -228,6 +236,8 @@ impl<'a, const E: usize> RingStore<'a, E> {
 impl<const E: usize> EntrySource for RingStore<'_, E> {
     fn entry(&self, index: LogIndex) -> Option<EntryRef<'_>> {
         let off = self.off(index)?;
+        // Invariant: `off` is the offset of a record held, which lies inside `buf` (see
+        // `record_end`), so `off <= buf.len()`.
         read_record(&self.buf[off..]).ok().map(|(e, _)| e)
     }
 
@@ -238,6 +248,8 @@ impl<const E: usize> EntrySource for RingStore<'_, E> {
         let start = self.off(first)?;
         let last = self.off(first.plus(u64::from(count) - 1))?;
         // Records are laid out in index order; the run is contiguous unless it wraps.
+        // Invariant: `start <= last` (the `then` condition) `< record_end(last) <= buf.len()`
+        // (`last` is a held record, see `record_end`).
         (last >= start).then(|| &self.buf[start..self.record_end(last)])
     }
 }
@@ -257,11 +269,16 @@ impl<const E: usize> LogStore for RingStore<'_, E> {
         }
         let need = ENTRY_OVERHEAD as usize + entry.data.len();
         let (at, wraps) = self.place(need).ok_or(StoreError::Full)?;
+        // Invariant: `at` is `tail` or 0 (`place`), and `tail <= buf.len()` always: it is 0, the
+        // end of a record written inside `buf`, the offset of a held record, or the end of the
+        // upper segment.
         write_record(&mut self.buf[at..], &entry).map_err(|_| StoreError::Full)?;
         if wraps {
             self.wrap = Some(self.tail);
         }
         self.tail = at + need;
+        // Invariant: `count < E` was checked above, so `E >= 1` and the index, taken `% E`, is
+        // below `E`, the length of `offs`.
         self.offs[(self.slot0 + self.count) % E] = at as u32;
         self.count += 1;
         Ok(())
@@ -310,6 +327,7 @@ impl<const E: usize> LogStore for RingStore<'_, E> {
             self.wrap = None;
         }
         self.head = off;
+        // Invariant: `off(next)` found an entry, so `E >= count >= 1`: the modulus is not zero.
         self.slot0 = (self.slot0 + k) % E;
         self.count -= k;
         self.first = next;

@@ -108,11 +108,17 @@ impl<const L: usize, W: WindowStorage> Window<L, W> {
             return None;
         }
         let off = (index.0 - self.base.0 - 1) as usize;
+        // Invariant: `base < index <= last_index() = base + len` (checked above), so `off < len`
+        // and `L >= len >= 1`: the modulus is not zero.
         Some((self.head + off) % L)
     }
 
     /// Metadata of an entry inside the window.
     pub(crate) fn meta(&self, index: LogIndex) -> Option<&LogSlot> {
+        // Invariant: `slot` returns an index taken `% L`, below `L`; `metas` holds exactly `L`
+        // slots: `Window::new` refuses any other length, and the field is private and never
+        // replaced (this assumes the storage's `as_ref`/`as_mut` keep returning that same slice, as
+        // arrays, boxed slices and `&mut` arrays do).
         self.slot(index).map(|s| &self.metas.as_ref()[s])
     }
 
@@ -133,6 +139,8 @@ impl<const L: usize, W: WindowStorage> Window<L, W> {
         if self.len == L {
             return false;
         }
+        // Invariant: `len <= L` always (only this function grows it) and `len != L` was checked
+        // above, so `L >= 1` and `s < L`; `metas` holds exactly `L` slots (see `meta`).
         let s = (self.head + self.len) % L;
         self.metas.as_mut()[s] = meta;
         self.len += 1;
@@ -143,6 +151,8 @@ impl<const L: usize, W: WindowStorage> Window<L, W> {
     /// Drops every entry at or after `index` (which must be above the base).
     pub(crate) fn truncate_from(&mut self, index: LogIndex) {
         while self.len > 0 && self.last_index() >= index && index > self.base {
+            // Invariant: `len > 0` (the loop condition), so `head + len - 1` does not underflow and
+            // `L >= len >= 1`; `s < L`, and `metas` holds exactly `L` slots (see `meta`).
             let s = (self.head + self.len - 1) % L;
             self.bytes -= u64::from(self.metas.as_ref()[s].record_bytes());
             self.len -= 1;
@@ -166,6 +176,9 @@ impl<const L: usize, W: WindowStorage> Window<L, W> {
     pub(crate) fn compact_to(&mut self, upto: LogIndex) {
         let upto = upto.min(self.last_index());
         while self.base < upto {
+            // Invariant: `head < L` always (0, or set to `(head + 1) % L`); the loop runs only
+            // while `base < upto <= last_index() = base + len`, so `len >= 1` and `L >= 1` for the
+            // `% L` below; `metas` holds exactly `L` slots (see `meta`).
             let m = self.metas.as_ref()[self.head];
             self.bytes -= u64::from(m.record_bytes());
             self.base_term = m.term;

@@ -13,12 +13,16 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
     /// Follower `k`'s progress; `None` unless leading.
     #[inline]
     pub(crate) fn progress(&self, k: usize) -> Option<&Progress<F>> {
+        // Invariant: every caller passes a tracker position, below `tracker.len()` (from a
+        // `0..tracker.len()` loop, or from `response_from`, a `position()` result), and `progress`
+        // has `tracker.len()` entries while leading (see `Leading::progress`).
         self.role.leading().map(|l| &l.progress[k])
     }
 
     /// Follower `k`'s progress; `None` unless leading.
     #[inline]
     pub(crate) fn progress_mut(&mut self, k: usize) -> Option<&mut Progress<F>> {
+        // Invariant: as in `progress`: `k < tracker.len()`, the length of `progress` while leading.
         self.role.leading_mut().map(|l| &mut l.progress[k])
     }
 
@@ -225,6 +229,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let since = l.cq_round;
         let mut active = 0u8;
         for k in 0..self.tracker.len() {
+            // Invariant: `k < tracker.len()` (the loop), and `progress` has `tracker.len()` entries
+            // while leading (see `Leading::progress`).
             if k == self.tracker.me || l.progress[k].acked_round.wrapping_sub(since) < (1 << 31) {
                 active |= 1 << k;
             }
@@ -393,6 +399,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             self.stats.ignored_unexpected += 1;
             return None;
         }
+        // Invariant: `k` is a `tracker.position()` result, below `tracker.len()`, and `progress`
+        // has `tracker.len()` entries while leading (see `Leading::progress`).
         let p = &mut l.progress[k];
         if round.wrapping_sub(p.acked_round) < (1 << 31) {
             p.acked_round = round;
@@ -469,6 +477,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let mut above = 0u8;
         #[allow(clippy::needless_range_loop)] // `k` indexes the tracker and the progress too.
         for k in 0..self.tracker.len() {
+            // Invariant: `k < tracker.len() <= P` (the loop; `slots` holds at most `P`), so
+            // `matched[k]` below (`P` values) is in bounds, and so is `l.progress[k]`: `progress`
+            // has `tracker.len()` entries while leading (see `Leading::progress`).
             let m = if k == self.tracker.me {
                 durable
             } else if self.is_peer(k) {
@@ -616,5 +627,71 @@ mod tests {
             l.progress[k3].acked_round = round;
             assert_eq!(s.quorum_active(), active, "{ahead} rounds ahead");
         }
+    }
+
+    /// A SnapshotResponse acknowledging bytes past the end of the snapshot streaming to its
+    /// sender is forged or corrupt: it is ignored and counted. Taken, two of them (the second
+    /// behind the first) rewound the stream past its end, and the next chunk's length
+    /// (`meta.len - snap_next`) underflowed: a panic wherever overflow checks are on.
+    #[cfg(feature = "snapshots")]
+    #[test]
+    fn a_snapshot_ack_past_the_snapshot_end_is_ignored() {
+        use crate::message::{SnapshotMeta, SnapshotResponse};
+        use crate::tracker::progress::ProgressState;
+        let mut s = node1();
+        let mut out: Outputs<{ outputs_needed(3) }> = Outputs::new();
+        elect(&mut s, &mut out);
+        // Node 2 acknowledges the leader's empty entry: it commits and is applied.
+        let ack = Message::AppendResponse(AppendResponse {
+            term: s.term(),
+            success: true,
+            index: LogIndex(1),
+            hint_index: LogIndex::ZERO,
+            hint_term: Term(0),
+            round: s.round,
+            commit: LogIndex::ZERO,
+        });
+        let from2 = Input::Message {
+            from: NodeId(2),
+            msg: ack,
+        };
+        s.step(from2, &mut out).unwrap();
+        assert_eq!(s.applied(), LogIndex(1));
+        // A snapshot of it: the log compacts past node 3, which never answered.
+        let meta = SnapshotMeta {
+            index: LogIndex(1),
+            term: s.term(),
+            len: 1000,
+            checksum: 0,
+            members: *s.membership(),
+        };
+        s.step(Input::SnapshotSaved { meta }, &mut out).unwrap();
+        assert_eq!(s.first_index(), LogIndex(2));
+        // The next heartbeat streams the snapshot to node 3 (one chunk: the whole of it).
+        let k3 = s.position(NodeId(3)).unwrap();
+        let streaming = |s: &State<3, 16, 4>| {
+            s.role.leading().unwrap().progress[k3].state == ProgressState::Snapshot
+        };
+        while !streaming(&s) {
+            s.step(Input::Tick, &mut out).unwrap();
+        }
+        let ignored = s.stats.ignored_unexpected;
+        for next_offset in [5000, 3000] {
+            let forged = Message::SnapshotResponse(SnapshotResponse {
+                term: s.term(),
+                index: LogIndex(1),
+                next_offset,
+                installed: false,
+                round: s.round,
+            });
+            let from3 = Input::Message {
+                from: NodeId(3),
+                msg: forged,
+            };
+            s.step(from3, &mut out).unwrap();
+        }
+        assert_eq!(s.stats.ignored_unexpected, ignored + 2);
+        let p = &s.role.leading().unwrap().progress[k3];
+        assert!(p.snap_next <= meta.len && p.snap_acked <= meta.len);
     }
 }

@@ -101,6 +101,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                 continue;
             }
             // A new voter must be a learner that holds everything committed.
+            // Invariant: `k` is a `position()` result, below `tracker.len()`, and `progress` has
+            // `tracker.len()` entries while leading (see `Leading::progress`), so `progress[k]`
+            // below is in bounds.
             let caught_up = self.conf.kind_of(v) == Some(MemberKind::Learner)
                 && self.position(v).is_some_and(|k| {
                     self.role
@@ -212,6 +215,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         match &mut self.role {
             RoleState::Follower => {}
             RoleState::PreCandidate(votes) | RoleState::Candidate(votes) => votes.set(k, None),
+            // Invariant: the only caller, `sync_slots`, passes `k < tracker.len()` (its loop, a
+            // free position it found in `0..len()`, or `len() - 1` right after a successful
+            // `track`), and `progress` has `tracker.len()` entries while leading (see
+            // `Leading::progress`).
             RoleState::Leader(l) => l.progress[k] = Progress::new(next),
         }
     }
@@ -224,6 +231,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let next = self.log.last_index().next();
         for k in 0..self.tracker.len() {
             let kind = slot_kind(&self.conf, self.tracker.id(k));
+            // Invariant: `k < tracker.len()`, the loop's range, here and below.
             if self.tracker.slots[k].kind.is_none() && kind.is_some() {
                 self.reset_position(k, next);
             }
@@ -234,6 +242,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             if self.position(id).is_some() {
                 continue;
             }
+            // Invariant: the `find` below reads `slots[k]` only for `k` in `0..tracker.len()`.
             let free = (0..self.tracker.len())
                 .find(|&k| k != self.tracker.me && self.tracker.slots[k].kind.is_none());
             let k = match free {
@@ -245,6 +254,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
                     continue;
                 }
             };
+            // Invariant: `k` is a free position found in `0..tracker.len()`, or `len() - 1` after
+            // `track` pushed a slot (so `len() >= 1`).
             self.tracker.slots[k] = Slot {
                 id,
                 kind: slot_kind(&conf, id),
@@ -275,6 +286,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         }
         // (Not a voter of either side: the configuration in force is plain, its joint
         // predecessor is left.)
+        // Invariant: `k < tracker.len()` (the range filtered), in `max_by_key` and for `best`
+        // below, and `progress` has `tracker.len()` entries while leading (see
+        // `Leading::progress`).
         let best = (0..self.tracker.len())
             .filter(|&k| k != self.tracker.me && self.is_voter(k))
             .max_by_key(|&k| leading.progress[k].matched);

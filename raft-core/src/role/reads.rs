@@ -66,6 +66,8 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
             let r = if k == self.tracker.me {
                 self.round
             } else {
+                // Invariant: `k < tracker.len()` (`take`), and `progress` has `tracker.len()`
+                // entries while leading (see `Leading::progress`).
                 l.progress[k].acked_round
             };
             *slot = NEAR - u64::from(self.round.wrapping_sub(r));
@@ -85,6 +87,7 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if self.round.wrapping_sub(q) as usize >= self.round_sent.len() {
             return false;
         }
+        // Invariant: `round_sent` is a `[u64; 4]`: an index taken `% round_sent.len()` is below 4.
         let sent = self.round_sent[q as usize % self.round_sent.len()];
         self.now.saturating_sub(sent) + 2 < u64::from(self.cfg.election_ticks)
     }

@@ -54,6 +54,9 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         let Some(l) = self.role.leading_mut() else {
             return;
         };
+        // Invariant: the only caller, `send_append`, passes its `k`, a tracker position below
+        // `tracker.len()` (see `progress`), and `progress` has `tracker.len()` entries while
+        // leading (see `Leading::progress`).
         let p = &mut l.progress[k];
         let Some(current) = self.snapshot else {
             p.become_probe();
@@ -67,6 +70,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if p.can_send(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes) {
             let budget = codec::max_chunk_bytes(self.cfg.max_frame_bytes, &current.members)
                 .min(p.bytes_left(self.cfg.max_inflight_bytes).max(1));
+            // Invariant: `p.snap_next <= current.len`: `p` streams `current` (a stream of another
+            // snapshot was restarted on it above, at offset 0); its offset grows only by chunks cut
+            // to end at most at `current.len`, and rewinds only to 0 or to an offset its follower
+            // acknowledged, which `handle_snapshot_response` caps at the snapshot's length.
             let left = current.len - p.snap_next;
             let len = left.min(u64::from(budget)) as u32;
             let offset = p.snap_next;
@@ -101,6 +108,12 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if p.state != ProgressState::Snapshot || p.snap.map(|m| m.0) != Some(r.index) {
             // An answer about a stream that is over or was replaced.
             self.check_reads(cx);
+            return;
+        }
+        if p.snap.is_some_and(|m| r.next_offset > m.2) {
+            // Bytes past the snapshot's end (its length, `m.2`): no follower holds those, so
+            // the answer is forged or corrupt. Taken, it could rewind the stream past the end.
+            self.stats.ignored_unexpected += 1;
             return;
         }
         if r.installed {

@@ -42,6 +42,10 @@ impl<const P: usize, const L: usize, const F: usize, W: WindowStorage> State<P, 
         if leading.transfer.map(|t| t.0) != Some(to) {
             return;
         }
+        // Invariant: `k` is a tracker position, below `tracker.len()`: `maybe_send_timeout_now`
+        // gets it from `transfer_leadership` (`position()`) or `handle_append_response`
+        // (`response_from`); and `progress` has `tracker.len()` entries while leading (see
+        // `Leading::progress`).
         if leading.progress[k].matched == self.log.last_index() {
             let term = self.hs.term;
             // The target's TransferVote bypasses the followers' lease, so this leader's lease

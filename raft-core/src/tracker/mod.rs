@@ -61,6 +61,9 @@ impl<const P: usize> Tracker<P> {
     /// The node at position `k`.
     #[inline]
     pub(crate) fn id(&self, k: usize) -> NodeId {
+        // Invariant: every caller passes a position below `len()`: a `0..len()` loop, a
+        // `position()` result, or a position the leader's helpers got from one; `slots` never
+        // shrinks.
         self.slots[k].id
     }
 
@@ -79,6 +82,8 @@ impl<const P: usize> Tracker<P> {
     /// Position `k` is another member (voter or learner): the leader replicates to it.
     #[inline]
     pub(crate) fn is_peer(&self, k: usize) -> bool {
+        // Invariant: as in `id`: every caller passes a position below `len()` (a `0..len()` loop,
+        // or a `position()` result); `slots` never shrinks.
         k != self.me && self.slots[k].kind.is_some()
     }
 
