@@ -6,9 +6,10 @@
 //! [`Storage::persist`] (the engine's way in) returns that error itself, naming the file, so
 //! the node stops with it (fail-stop).
 //!
-//! Under `Durability::Deferred` a `Persist` appends to the WAL (readable at once) and
-//! [`Storage::sync`] makes a whole turn's appends durable with one write and one fsync
-//! (group commit, from [`Engine::flush`](raftcore::Engine::flush)).
+//! Under `Durability::Deferred` a `Persist` appends to the WAL (readable at once) and a group
+//! commit makes every append not yet durable durable with one write and one fsync: on the
+//! node's sync thread ([`WalLog::begin_sync`], [`WalLog::finish_sync`]), or on the caller's
+//! ([`Storage::sync`], from [`Engine::flush`](raftcore::Engine::flush)).
 
 use std::time::Instant;
 
@@ -18,15 +19,17 @@ use raftcore::{persist_entries, EntryKind, Input, LogIndex, LogStore, Persist, S
 
 use crate::metrics::Latency;
 use crate::node::NodeError;
-use crate::storage::{HardState, SnapshotPoint, StorageError, Wal};
+use crate::storage::{HardState, SnapshotPoint, StorageError, SyncJob, SyncStart, Wal};
 
 /// What the WAL did for the engine, for the node's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogCounters {
     /// `Persist` outputs performed.
     pub persists: u64,
-    /// Syncs (group commits: one per turn with at least one `Persist`).
+    /// Syncs (group commits), wherever they ran.
     pub syncs: u64,
+    /// Of those, the ones run on the node's sync thread ([`WalLog::finish_sync`]).
+    pub syncs_background: u64,
     /// Compactions (`Compact` outputs).
     pub compactions: u64,
     /// How long each sync took.
@@ -83,6 +86,27 @@ impl WalLog {
             return Ok(());
         }
         self.wal.compact(upto.0).map(|_| ())
+    }
+
+    /// [`Wal::begin_sync`]: the turn's appends written and sealed, their fdatasync returned as
+    /// a job for the node's sync thread (or done here, counted, where the WAL needs to).
+    pub fn begin_sync(&mut self) -> Result<SyncStart, NodeError> {
+        let start = Instant::now();
+        let begun = self.wal.begin_sync()?;
+        if let SyncStart::Synced = begun {
+            self.counters.sync_latency.observe(start.elapsed());
+            self.counters.syncs += 1;
+        }
+        Ok(begun)
+    }
+
+    /// [`Wal::finish_sync`], counting the job's fdatasync.
+    pub fn finish_sync(&mut self, job: SyncJob) -> Result<(), NodeError> {
+        self.counters.sync_latency.observe(job.took());
+        self.counters.syncs += 1;
+        self.counters.syncs_background += 1;
+        self.wal.finish_sync(job)?;
+        Ok(())
     }
 
     fn keep(&mut self, e: StorageError) {

@@ -67,7 +67,7 @@ impl Collector for Published {
                 .encode_gauge(&entries)?;
         }
         let l = &f.driver.fsync;
-        let help = "One WAL sync: the buffered write, fsync and hard-state mark";
+        let help = "One WAL sync: the fdatasync (on the sync thread), or the buffered write, fsync and hard-state mark (on the loop thread)";
         e.encode_descriptor(
             "fsync_duration",
             help,

@@ -30,11 +30,15 @@
 //!    not yet durable), its sends go out, its applies reach the state machine.
 //! 3. Reads that waited too long for raft-core's answer (a forwarded read or its answer was
 //!    lost) are issued again under a new id, and after a few attempts answered `Retry`.
-//! 4. Group commit: [`Engine::flush`] makes every write of the turn durable with one WAL
-//!    write and one fsync, then steps `Input::Persisted` (raft-core runs with
-//!    `Durability::Deferred`: it holds back the acknowledgements that need durable state and
-//!    never applies past it, so the sends of the turn leave, queued, before the fsync; what
-//!    `Persisted` sends leaves after it).
+//! 4. Group commit (`syncer.rs`), with the fsync on a thread of its own: the sync job that is
+//!    done, if any, is finished and `Input::Persisted` stepped for what it covered; then,
+//!    unless a job is still in flight, every write not yet durable goes to the WAL in one
+//!    write and its fdatasync to the sync thread, whose wake-up brings the loop back. A batch
+//!    of at most one new entry (one request at a time) is synced on the loop's thread
+//!    instead ([`Engine::flush`]), where the hand-off would only add wake-ups. raft-core
+//!    runs with `Durability::Deferred`: it holds back the acknowledgements that need durable
+//!    state and never applies past it, so the sends of the turn leave, queued, before the
+//!    fsync; what `Persisted` sends leaves after it.
 //! 5. Snapshots (`snapshots.rs`): a capture whose file became durable is reported to the core
 //!    (`Input::SnapshotSaved`), which can then stream it to followers that lag and compact
 //!    the WAL; then another flush. A due capture (raft-core's `CaptureWanted`, seen as
@@ -61,6 +65,7 @@ mod serve;
 mod snapshots;
 mod sockio;
 mod stats;
+mod syncer;
 mod udp;
 
 use std::collections::BTreeMap;
@@ -78,7 +83,7 @@ use crate::config::NodeConfig;
 use crate::kv::KvStore;
 use crate::logstore::WalLog;
 use crate::machine::StateMachine;
-use crate::storage::{FileIo, SnapshotStore, StdIo, Wal, WalOptions};
+use crate::storage::{FileIo, SnapshotStore, StdIo, SyncStart, Wal, WalOptions};
 use crate::transport::epoch::advance_epoch_file;
 use crate::transport::{ClusterKey, DropLog, Opener, Sealer};
 
@@ -168,6 +173,8 @@ pub struct Node<M: StateMachine = KvStore> {
     retirement: retire::Retirement,
     /// Reads the leader's raft-core had no room for, oldest first (`read_room.rs`).
     held_reads: std::collections::VecDeque<serve::PendingRead>,
+    /// The thread that runs the WAL's fsyncs (`syncer.rs`).
+    syncer: syncer::Syncer,
 }
 
 impl<M: StateMachine> fmt::Debug for Node<M> {
@@ -338,6 +345,8 @@ impl<M: StateMachine> Node<M> {
         let mut engine = Engine::with_snapshots(core, log, snapshots, transport, applier);
         engine.set_applied_membership(applied_members);
         let shared = Arc::new(Shared::new());
+        let syncer = syncer::Syncer::start(cfg.id.into(), waker.clone())
+            .map_err(|e| NodeError::Io("sync thread", e))?;
         let mut node = Node {
             next_tick: now + cfg.tick,
             next_stats: now,
@@ -366,6 +375,7 @@ impl<M: StateMachine> Node<M> {
             fault: fault::DropHook::from_env(&data_dir_path),
             retirement: retire::Retirement::default(),
             held_reads: std::collections::VecDeque::new(),
+            syncer,
             _data_dir: data_dir,
         };
         node.sync_peers();
@@ -450,7 +460,7 @@ impl<M: StateMachine> Node<M> {
         }
         self.retry_reads(now)?;
         self.reissue_held_reads(now)?;
-        self.flush()?;
+        self.group_commit()?;
         self.snapshot_turn(now)?;
         if now >= self.next_stats {
             self.next_stats = now + self.cfg.stats_interval;
@@ -498,9 +508,50 @@ impl<M: StateMachine> Node<M> {
         Ok(self.events.proposal.take())
     }
 
-    /// Group commit: one sync for the turn's writes, then `Persisted` ([`Engine::flush`]).
-    /// The queued sends leave before the sync (appends reach the followers while the
-    /// leader's fsync runs) and what the sync released (acknowledgements, replies) after it.
+    /// Group commit off the loop (see `syncer.rs`): finishes the sync job that is done, if
+    /// any, stepping `Persisted` for what it covered; then, unless a job is still in flight,
+    /// writes the appends not yet durable and hands their fsync to the sync thread. The
+    /// queued sends leave first (appends reach the followers while the fsync runs), and what
+    /// `Persisted` released (acknowledgements, replies) right after it is stepped.
+    fn group_commit(&mut self) -> Result<(), NodeError> {
+        self.engine.transport_mut().send_queued();
+        if let Some((seq, job)) = self
+            .syncer
+            .try_done()
+            .map_err(|e| NodeError::Io("sync thread", e))?
+        {
+            self.engine.storage_mut().finish_sync(job)?;
+            self.persisted(seq)?;
+        }
+        if self.syncer.busy() {
+            return Ok(());
+        }
+        let Some(seq) = self.engine.unsynced() else {
+            return Ok(());
+        };
+        if self.syncer.inline(self.engine.storage().wal().last_index()) {
+            return self.flush();
+        }
+        match self.engine.storage_mut().begin_sync()? {
+            SyncStart::Begun(job) => self
+                .syncer
+                .submit(seq, job)
+                .map_err(|e| NodeError::Io("sync thread", e)),
+            SyncStart::Clean | SyncStart::Synced => self.persisted(seq),
+        }
+    }
+
+    /// Steps `Persisted` for every persist up to `seq`, and sends what it released.
+    fn persisted(&mut self, seq: u64) -> Result<(), NodeError> {
+        let r = self.engine.persisted(seq, &mut self.events);
+        self.settle();
+        self.engine.transport_mut().send_queued();
+        Ok(r?)
+    }
+
+    /// Group commit on the loop's thread: one sync for every write not yet durable (a job in
+    /// flight included), then `Persisted` ([`Engine::flush`]); for shutdown and snapshots.
+    /// The queued sends leave before the sync and what it released after it.
     fn flush(&mut self) -> Result<(), NodeError> {
         self.engine.transport_mut().send_queued();
         let r = self.engine.flush(&mut self.events);

@@ -34,8 +34,10 @@ pub struct DriverCounters {
     pub encode_errors: u64,
     /// `Persist` outputs performed.
     pub persists: u64,
-    /// WAL syncs (group commits: one per turn with at least one `Persist`).
+    /// WAL syncs (group commits), wherever they ran.
     pub syncs: u64,
+    /// Of those, the ones run on the node's sync thread (batches of more than one entry).
+    pub syncs_background: u64,
     /// Proposals stepped (clients and handles): the sum of the five outcomes below.
     pub proposals: u64,
     /// Proposals raft-core accepted into its log.
@@ -147,6 +149,7 @@ fn to_json(
             "encode_errors": d.encode_errors,
             "persists": d.persists,
             "syncs": d.syncs,
+            "syncs_background": d.syncs_background,
             "proposals": d.proposals,
             "proposals_accepted": d.proposals_accepted,
             "proposals_not_leader": d.proposals_not_leader,
@@ -203,6 +206,7 @@ impl<M: StateMachine> Node<M> {
             snapshot_chunks_sent: sent.snapshot_chunks_sent,
             persists: log.persists,
             syncs: log.syncs,
+            syncs_background: log.syncs_background,
             compactions: log.compactions,
             fsync: log.sync_latency,
             proposals: self.counters.proposals_accepted

@@ -138,6 +138,8 @@ mod snapshot;
 mod wal;
 
 #[cfg(test)]
+mod background_tests;
+#[cfg(test)]
 mod capture_tests;
 #[cfg(test)]
 mod enospc_tests;
@@ -164,4 +166,4 @@ pub use raftcore::SnapshotMeta;
 pub use record::{HardState, Record, SnapshotPoint};
 pub use repair::VOTE_FLOOR_FILE;
 pub use snapshot::{file_name as snapshot_file_name, meta_of_bytes, SnapshotStore};
-pub use wal::{Recovered, Repaired, TornTail, Wal, WalOptions};
+pub use wal::{Recovered, Repaired, SyncJob, SyncStart, TornTail, Wal, WalOptions};

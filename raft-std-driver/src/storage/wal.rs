@@ -14,6 +14,9 @@ use super::scan::{self, After};
 use super::segment::{list_segments, SegmentId};
 use super::{FileHandle, FileIo, StdIo, StorageError};
 
+mod background;
+pub use background::{SyncJob, SyncStart};
+
 /// Bytes of an entry record's payload besides the entry's own payload (tag, index, term, kind).
 const ENTRY_OVERHEAD: usize = 1 + 8 + 8 + 1;
 
@@ -689,12 +692,12 @@ impl Wal {
         self.poisoned.set(e)
     }
 
-    /// Records the hard state and that the current segment is durable up to `written` (call
+    /// Records the hard state and that the current segment is durable up to `sealed` (call
     /// only right after an fsync of it).
     fn write_mark(&mut self) -> Result<(), StorageError> {
         let mark = SyncMark {
             segment: self.segments[self.segments.len() - 1].seq,
-            offset: self.written,
+            offset: self.sealed,
         };
         if let Err(e) = self.copies.write(self.hard_state, mark) {
             return Err(self.poison(e));

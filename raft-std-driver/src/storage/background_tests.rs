@@ -1,0 +1,232 @@
+//! Group commit with the fsync on another thread (`Wal::begin_sync`, `Wal::finish_sync`): a job
+//! makes exactly its batch durable while appends go on, a failed job stops the WAL, and the
+//! batches that need the synchronous path take it.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::fault::FaultIo;
+use super::{FileHandle, FileIo, HardState, StdIo, StorageError, SyncStart, Wal, WalOptions};
+
+fn open_with(dir: &Path, segment_bytes: u64, io: Arc<dyn FileIo>) -> Wal {
+    Wal::open_with(dir, WalOptions { segment_bytes }, io)
+        .unwrap()
+        .0
+}
+
+fn append(wal: &mut Wal, range: std::ops::RangeInclusive<u64>) {
+    for i in range {
+        wal.append_entry(i, 1, 0, format!("entry-{i}").as_bytes())
+            .unwrap();
+    }
+}
+
+fn begun(start: SyncStart) -> super::SyncJob {
+    match start {
+        SyncStart::Begun(job) => job,
+        other => panic!("expected a job, got {other:?}"),
+    }
+}
+
+fn only_segment(dir: &Path) -> std::path::PathBuf {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    assert_eq!(v.len(), 1, "{v:?}");
+    v.pop().unwrap()
+}
+
+/// The job covers the batch written when it began, and nothing after it: with every byte past
+/// the job's end lost (a power cut before a later sync), the WAL reopens with that batch
+/// exactly, the later appends cut as an unsynced tail.
+#[test]
+fn a_job_makes_its_batch_durable_and_appends_go_on_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
+    append(&mut wal, 1..=10);
+    let mut job = begun(wal.begin_sync().unwrap());
+    // The loop goes on while the thread syncs: more appends, readable at once.
+    append(&mut wal, 11..=15);
+    assert_eq!(wal.entry(15).map(|e| e.payload), Some(&b"entry-15"[..]));
+    let handle = std::thread::spawn(move || {
+        job.run();
+        job
+    });
+    let job = handle.join().unwrap();
+    let end = job.end();
+    wal.finish_sync(job).unwrap();
+    // The later appends reach the file (written out, not synced) before the "power cut".
+    let mut later = begun(wal.begin_sync().unwrap());
+    assert!(later.end() > end);
+    later.run();
+    drop(later);
+    drop(wal);
+    let seg = only_segment(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[end as usize..].fill(0);
+    fs::write(&seg, &bytes).unwrap();
+    let (wal, rec) = Wal::open_with(
+        dir.path(),
+        WalOptions {
+            segment_bytes: 1 << 20,
+        },
+        Arc::new(StdIo),
+    )
+    .unwrap();
+    assert_eq!(rec.last_index, 10);
+    assert_eq!(wal.entry(10).map(|e| e.payload), Some(&b"entry-10"[..]));
+}
+
+/// A failed fsync on the sync thread stops the WAL as a failed synchronous one does.
+#[test]
+fn a_failed_job_poisons_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let io = FaultIo::default();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(io.clone()));
+    append(&mut wal, 1..=3);
+    let mut job = begun(wal.begin_sync().unwrap());
+    io.faults.fail_fsync.store(true, Ordering::SeqCst);
+    job.run();
+    io.faults.fail_fsync.store(false, Ordering::SeqCst);
+    assert!(matches!(
+        wal.finish_sync(job),
+        Err(StorageError::Io { op: "fsync", .. })
+    ));
+    assert!(wal.is_poisoned());
+    assert!(matches!(wal.begin_sync(), Err(StorageError::Poisoned)));
+    assert!(matches!(
+        wal.append_entry(4, 1, 0, b"x"),
+        Err(StorageError::Poisoned)
+    ));
+}
+
+/// A job handed back without having run claims nothing: the WAL stops.
+#[test]
+fn a_job_never_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
+    append(&mut wal, 1..=2);
+    let job = begun(wal.begin_sync().unwrap());
+    assert!(matches!(
+        wal.finish_sync(job),
+        Err(StorageError::Io { op: "fsync", .. })
+    ));
+}
+
+/// A synchronous sync while a job is in flight (the engine syncs before a snapshot install)
+/// covers everything, and the job finishing afterwards changes nothing; a vote recorded in
+/// between reaches the hard-state copies and survives a restart.
+#[test]
+fn a_synchronous_sync_and_a_vote_while_a_job_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
+    append(&mut wal, 1..=4);
+    let mut job = begun(wal.begin_sync().unwrap());
+    append(&mut wal, 5..=6);
+    let hs = HardState {
+        term: 3,
+        voted_for: Some(2),
+        commit: 4,
+    };
+    wal.set_hard_state(hs).unwrap();
+    wal.sync().unwrap();
+    job.run();
+    wal.finish_sync(job).unwrap();
+    assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Clean));
+    append(&mut wal, 7..=7);
+    let mut job = begun(wal.begin_sync().unwrap());
+    job.run();
+    wal.finish_sync(job).unwrap();
+    drop(wal);
+    let (wal, rec) = Wal::open_with(
+        dir.path(),
+        WalOptions {
+            segment_bytes: 1 << 20,
+        },
+        Arc::new(StdIo),
+    )
+    .unwrap();
+    assert_eq!((rec.last_index, rec.hard_state), (7, hs));
+    assert_eq!(wal.entry(6).map(|e| e.payload), Some(&b"entry-6"[..]));
+}
+
+/// A vote in a job's batch goes to the hard-state copies when the job is finished, with the
+/// synced mark at the job's end.
+#[test]
+fn a_vote_in_a_job_is_marked_at_the_jobs_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
+    append(&mut wal, 1..=2);
+    wal.set_hard_state(HardState {
+        term: 5,
+        voted_for: Some(1),
+        commit: 0,
+    })
+    .unwrap();
+    let mut job = begun(wal.begin_sync().unwrap());
+    let end = job.end();
+    append(&mut wal, 3..=3);
+    job.run();
+    wal.finish_sync(job).unwrap();
+    assert_eq!(wal.synced_mark().offset, end);
+}
+
+/// A batch that reaches the segment's end is synced on the caller's thread, and the segment
+/// rolled, so that only the last segment ever holds unsynced records.
+#[test]
+fn a_batch_that_fills_the_segment_is_synced_inline_and_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 4096, Arc::new(StdIo));
+    append(&mut wal, 1..=2);
+    let mut job = begun(wal.begin_sync().unwrap());
+    job.run();
+    wal.finish_sync(job).unwrap();
+    for i in 3..=200 {
+        wal.append_entry(i, 1, 0, &[7u8; 64]).unwrap();
+    }
+    assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Synced));
+    assert_eq!(wal.segment_count(), 2);
+    assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Clean));
+}
+
+/// A file system whose files cannot be opened twice.
+#[derive(Debug)]
+struct NoClone;
+
+struct NoCloneFile(Box<dyn FileHandle>);
+
+impl FileHandle for NoCloneFile {
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.0.write_at(offset, buf)
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_at(offset, buf)
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync()
+    }
+}
+
+impl FileIo for NoClone {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
+        Ok(Box::new(NoCloneFile(StdIo.open(path, create)?)))
+    }
+}
+
+/// Where the file cannot be opened twice, the sync runs on the caller's thread.
+#[test]
+fn a_file_that_cannot_be_cloned_is_synced_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(NoClone));
+    append(&mut wal, 1..=3);
+    assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Synced));
+    assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Clean));
+}

@@ -1,0 +1,137 @@
+//! Group commit with the fsync off the caller's thread: [`Wal::begin_sync`] writes the
+//! buffered records and their seal, and hands back a [`SyncJob`] holding a second handle to the
+//! segment; another thread runs the job's fdatasync ([`SyncJob::run`]) while the caller goes on
+//! appending (later batches land past the seal, and are not claimed durable); then
+//! [`Wal::finish_sync`] takes the job back and records what it made durable.
+//!
+//! Everything that is not a plain batch keeps the synchronous path ([`Wal::sync`]): a batch
+//! that fills the segment (the roll to a new segment must follow the sync of everything in
+//! the old one, so that only the last segment can hold unsynced records), a file that cannot
+//! be opened twice, and the hard-state copies after a vote (written when the job is finished,
+//! with the offset the job made durable).
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Wal, SEAL};
+use crate::storage::record::Record;
+use crate::storage::{FileHandle, StorageError};
+
+/// An fdatasync of one sealed batch of the current segment, to run on another thread.
+pub struct SyncJob {
+    file: Box<dyn FileHandle>,
+    path: PathBuf,
+    /// The segment's sequence number.
+    segment: u64,
+    /// The end of the batch's seal: the job makes the segment durable up to here.
+    end: u64,
+    outcome: Option<io::Result<()>>,
+    took: Duration,
+}
+
+impl std::fmt::Debug for SyncJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncJob")
+            .field("path", &self.path)
+            .field("end", &self.end)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+impl SyncJob {
+    /// Runs the fdatasync (blocking), timing it. Run it once, then hand the job to
+    /// [`Wal::finish_sync`].
+    pub fn run(&mut self) {
+        let start = Instant::now();
+        self.outcome = Some(self.file.sync());
+        self.took = start.elapsed();
+    }
+
+    /// How long [`SyncJob::run`] took.
+    pub fn took(&self) -> Duration {
+        self.took
+    }
+
+    /// The byte of the segment up to which the job makes it durable.
+    #[cfg(test)]
+    pub(crate) fn end(&self) -> u64 {
+        self.end
+    }
+}
+
+/// What [`Wal::begin_sync`] did.
+#[derive(Debug)]
+pub enum SyncStart {
+    /// Everything appended was durable already: nothing written, nothing synced.
+    Clean,
+    /// Everything appended was made durable on the caller's thread (the synchronous path,
+    /// see the module docs).
+    Synced,
+    /// The batch is written and sealed; run the job, then [`Wal::finish_sync`] it.
+    Begun(SyncJob),
+}
+
+impl Wal {
+    /// Writes the buffered records and a seal after them, and returns the fdatasync that makes
+    /// them durable as a job for another thread; or makes them durable here where a batch
+    /// needs the synchronous path (see the module docs). Appends may go on while the job
+    /// runs; one job at a time: until it is finished, call [`Wal::sync`] (which syncs
+    /// everything) rather than this.
+    pub fn begin_sync(&mut self) -> Result<SyncStart, StorageError> {
+        self.check()?;
+        if self.pending.is_empty() && self.written == self.sealed {
+            return Ok(SyncStart::Clean);
+        }
+        let end = self.written + self.pending.len() as u64 + SEAL;
+        let file = match self.file.try_clone() {
+            Ok(file) if end < self.opts.segment_bytes => file,
+            _ => {
+                self.sync()?;
+                return Ok(SyncStart::Synced);
+            }
+        };
+        self.make_room(self.pending.len() as u64)?;
+        Record::Seal {
+            capacity: self.capacity,
+        }
+        .encode_framed(&mut self.pending);
+        self.flush()?;
+        Ok(SyncStart::Begun(SyncJob {
+            file,
+            path: self.current_path(),
+            segment: self.segments[self.segments.len() - 1].seq,
+            end: self.written,
+            outcome: None,
+            took: Duration::ZERO,
+        }))
+    }
+
+    /// Takes back a job [`Wal::begin_sync`] returned, after it ran: a failed fdatasync stops
+    /// the WAL (fail-stop, as [`Wal::sync`]); otherwise the batch counts as durable, and the
+    /// hard-state copies are rewritten if the vote changed. A segment that grew full meanwhile
+    /// is synced and rolled here.
+    pub fn finish_sync(&mut self, job: SyncJob) -> Result<(), StorageError> {
+        match job.outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(self.poison(StorageError::io("fsync", job.path, e))),
+            None => {
+                let e = io::Error::other("the sync job was never run");
+                return Err(self.poison(StorageError::io("fsync", job.path, e)));
+            }
+        }
+        self.check()?;
+        // A synchronous sync since may have sealed further, or rolled to another segment.
+        if job.segment == self.segments[self.segments.len() - 1].seq && job.end > self.sealed {
+            self.sealed = job.end;
+        }
+        if self.written >= self.opts.segment_bytes {
+            self.sync()
+        } else if self.vote_changed() {
+            self.write_mark()
+        } else {
+            Ok(())
+        }
+    }
+}
