@@ -100,12 +100,13 @@ impl WalLog {
         Ok(begun)
     }
 
-    /// [`Wal::finish_sync`], counting the job's fdatasync.
+    /// [`Wal::finish_sync`], counting the job's fdatasync if it succeeded.
     pub fn finish_sync(&mut self, job: SyncJob) -> Result<(), NodeError> {
-        self.counters.sync_latency.observe(job.took());
+        let took = job.took();
+        self.wal.finish_sync(job)?;
+        self.counters.sync_latency.observe(took);
         self.counters.syncs += 1;
         self.counters.syncs_background += 1;
-        self.wal.finish_sync(job)?;
         Ok(())
     }
 

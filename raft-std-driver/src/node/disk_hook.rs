@@ -68,12 +68,6 @@ impl FileHandle for HookFile {
     fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
         self.inner.write_back(offset, len)
     }
-    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(HookFile {
-            inner: self.inner.try_clone()?,
-            flag: self.flag.clone(),
-        }))
-    }
 }
 
 impl FileIo for DiskHookIo {

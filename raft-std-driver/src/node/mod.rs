@@ -515,14 +515,8 @@ impl<M: StateMachine> Node<M> {
     /// `Persisted` released (acknowledgements, replies) right after it is stepped.
     fn group_commit(&mut self) -> Result<(), NodeError> {
         self.engine.transport_mut().send_queued();
-        if let Some((seq, job)) = self
-            .syncer
-            .try_done()
-            .map_err(|e| NodeError::Io("sync thread", e))?
-        {
-            self.engine.storage_mut().finish_sync(job)?;
-            self.persisted(seq)?;
-        }
+        let done = self.syncer.try_done();
+        self.finish_job(done)?;
         if self.syncer.busy() {
             return Ok(());
         }
@@ -541,6 +535,18 @@ impl<M: StateMachine> Node<M> {
         }
     }
 
+    /// Finishes a sync job the thread is done with, if any, and steps `Persisted` for it.
+    fn finish_job(
+        &mut self,
+        done: std::io::Result<Option<(u64, crate::storage::SyncJob)>>,
+    ) -> Result<(), NodeError> {
+        if let Some((seq, job)) = done.map_err(|e| NodeError::Io("sync thread", e))? {
+            self.engine.storage_mut().finish_sync(job)?;
+            self.persisted(seq)?;
+        }
+        Ok(())
+    }
+
     /// Steps `Persisted` for every persist up to `seq`, and sends what it released.
     fn persisted(&mut self, seq: u64) -> Result<(), NodeError> {
         let r = self.engine.persisted(seq, &mut self.events);
@@ -549,11 +555,14 @@ impl<M: StateMachine> Node<M> {
         Ok(r?)
     }
 
-    /// Group commit on the loop's thread: one sync for every write not yet durable (a job in
-    /// flight included), then `Persisted` ([`Engine::flush`]); for shutdown and snapshots.
-    /// The queued sends leave before the sync and what it released after it.
+    /// Group commit on the loop's thread: waits for a sync job in flight and finishes it (so
+    /// that its outcome is never lost, at shutdown included), then one sync for every write
+    /// not yet durable, then `Persisted` ([`Engine::flush`]); for small batches, shutdown and
+    /// snapshots. The queued sends leave before the sync and what it released after it.
     fn flush(&mut self) -> Result<(), NodeError> {
         self.engine.transport_mut().send_queued();
+        let done = self.syncer.wait();
+        self.finish_job(done)?;
         let r = self.engine.flush(&mut self.events);
         self.settle();
         self.engine.transport_mut().send_queued();

@@ -28,9 +28,6 @@ impl FileHandle for NoSyncFile {
     fn write_back(&mut self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
     }
-    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(NoSyncFile(self.0.try_clone()?)))
-    }
 }
 
 impl FileIo for NoSyncIo {

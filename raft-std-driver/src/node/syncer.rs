@@ -2,7 +2,7 @@
 //! receiving, stepping, appending and sending, and wakes the loop when one is done.
 //!
 //! One job is in flight at a time. The turns that end while it runs leave their appends in the
-//! WAL (written, readable, not durable); the first turn after the job is back finishes it
+//! WAL (buffered or written, readable, not durable); the first turn after the job is back finishes it
 //! (`Input::Persisted` for what it covered) and hands the next batch, all those turns' appends
 //! at once, to the thread. So the loop never waits on the disk, and the disk never idles while
 //! appends wait: a leader takes new requests and sends them to the followers during its own
@@ -101,6 +101,24 @@ impl Syncer {
             }
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(io::Error::other(
+                "the sync thread exited with a job in flight",
+            )),
+        }
+    }
+}
+
+impl Syncer {
+    /// The job in flight once it is done, waiting for it; `None` if there is none.
+    pub(super) fn wait(&mut self) -> io::Result<Option<Job>> {
+        if !self.in_flight {
+            return Ok(None);
+        }
+        match self.done.recv() {
+            Ok(job) => {
+                self.in_flight = false;
+                Ok(Some(job))
+            }
+            Err(_) => Err(io::Error::other(
                 "the sync thread exited with a job in flight",
             )),
         }

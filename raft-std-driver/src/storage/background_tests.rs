@@ -176,6 +176,51 @@ fn a_vote_in_a_job_is_marked_at_the_jobs_end() {
     assert_eq!(wal.synced_mark().offset, end);
 }
 
+/// A term raised while a job runs is not durable when the job is finished: the hard-state
+/// copies get the job's hard state, not the newer one, so that after a power cut that loses
+/// everything past the job the copies are not ahead of the WAL and the node starts.
+#[test]
+fn a_term_raised_during_a_job_stays_out_of_the_copies_until_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
+    let old = HardState {
+        term: 5,
+        voted_for: Some(1),
+        commit: 0,
+    };
+    wal.set_hard_state(old).unwrap();
+    append(&mut wal, 1..=2);
+    let mut job = begun(wal.begin_sync().unwrap());
+    let end = job.end();
+    wal.set_hard_state(HardState {
+        term: 6,
+        voted_for: Some(3),
+        commit: 0,
+    })
+    .unwrap();
+    job.run();
+    wal.finish_sync(job).unwrap();
+    assert_eq!(wal.synced_mark().offset, end);
+    // The term-6 record is written out, never synced; the power cut loses it.
+    let mut later = begun(wal.begin_sync().unwrap());
+    later.run();
+    drop(later);
+    drop(wal);
+    let seg = only_segment(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[end as usize..].fill(0);
+    fs::write(&seg, &bytes).unwrap();
+    let (_, rec) = Wal::open_with(
+        dir.path(),
+        WalOptions {
+            segment_bytes: 1 << 20,
+        },
+        Arc::new(StdIo),
+    )
+    .unwrap();
+    assert_eq!((rec.last_index, rec.hard_state), (2, old));
+}
+
 /// A batch that reaches the segment's end is synced on the caller's thread, and the segment
 /// rolled, so that only the last segment ever holds unsynced records.
 #[test]
@@ -194,13 +239,15 @@ fn a_batch_that_fills_the_segment_is_synced_inline_and_rolls() {
     assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Clean));
 }
 
-/// A file system whose files cannot be opened twice.
-#[derive(Debug)]
-struct NoClone;
+/// A file system that opens no file once `refuse` is set.
+#[derive(Debug, Default)]
+struct NoReopen {
+    refuse: std::sync::atomic::AtomicBool,
+}
 
-struct NoCloneFile(Box<dyn FileHandle>);
+struct NoReopenFile(Box<dyn FileHandle>);
 
-impl FileHandle for NoCloneFile {
+impl FileHandle for NoReopenFile {
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
         self.0.write_at(offset, buf)
     }
@@ -215,17 +262,22 @@ impl FileHandle for NoCloneFile {
     }
 }
 
-impl FileIo for NoClone {
+impl FileIo for NoReopen {
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(NoCloneFile(StdIo.open(path, create)?)))
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(Box::new(NoReopenFile(StdIo.open(path, create)?)))
     }
 }
 
-/// Where the file cannot be opened twice, the sync runs on the caller's thread.
+/// Where the segment cannot be opened again, the sync runs on the caller's thread.
 #[test]
-fn a_file_that_cannot_be_cloned_is_synced_inline() {
+fn a_segment_that_cannot_be_opened_again_is_synced_inline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(NoClone));
+    let io = Arc::new(NoReopen::default());
+    let mut wal = open_with(dir.path(), 1 << 20, io.clone());
+    io.refuse.store(true, Ordering::SeqCst);
     append(&mut wal, 1..=3);
     assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Synced));
     assert!(matches!(wal.begin_sync().unwrap(), SyncStart::Clean));

@@ -104,12 +104,6 @@ impl FileHandle for FaultFile {
     fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {
         self.inner.write_back(offset, len)
     }
-    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(FaultFile {
-            inner: self.inner.try_clone()?,
-            faults: self.faults.clone(),
-        }))
-    }
 }
 
 impl FileIo for FaultIo {

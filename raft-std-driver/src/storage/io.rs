@@ -27,12 +27,6 @@ pub trait FileHandle: Send {
         let _ = (offset, len);
         Ok(())
     }
-    /// A second handle to the same open file (its own descriptor), for an fsync on another
-    /// thread while this one writes (see `Wal::begin_sync`). The default refuses
-    /// (`Unsupported`), and the WAL then syncs on the caller's thread.
-    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 /// File-system operations on paths.
@@ -137,10 +131,6 @@ impl FileHandle for StdFile {
 
     fn sync(&mut self) -> io::Result<()> {
         self.0.sync_data()
-    }
-
-    fn try_clone(&self) -> io::Result<Box<dyn FileHandle>> {
-        Ok(Box::new(StdFile(self.0.try_clone()?)))
     }
 
     fn write_back(&mut self, offset: u64, len: u64) -> io::Result<()> {

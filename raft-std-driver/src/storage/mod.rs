@@ -33,7 +33,11 @@
 //! [`Wal::set_hard_state`]) and then call [`Wal::sync`] once: that is group commit. Records are
 //! readable (e.g. [`Wal::entry`]) as soon as they are appended, durable only once `sync` returns
 //! `Ok`. `sync` writes the batch followed by a `Seal { capacity }` record in one write and
-//! fdatasyncs the segment: one write and one fdatasync per commit.
+//! fdatasyncs the segment: one write and one fdatasync per commit. Or, to run the fdatasync on
+//! another thread while appends go on: [`Wal::begin_sync`] writes the batch and its seal and
+//! returns a [`SyncJob`] (a second open file description of the segment) to run there, and
+//! [`Wal::finish_sync`] takes it back; the batch is durable once that returns `Ok`. One job at
+//! a time; `sync` meanwhile syncs everything, the job's batch included.
 //!
 //! Segment files are preallocated: created (and later extended, a chunk of up to 8 MiB at a
 //! time) by writing zeros and fsyncing, so a batch's fdatasync changes no metadata. The
@@ -112,7 +116,7 @@
 //! segment. `open` fsyncs the last segment and records the recovered mark before returning.
 //!
 //! The "nothing valid after it" test errs on the safe side: a crash that persisted a later
-//! block of the last unsynced batch (say its seal) but not an earlier one is reported as
+//! block of the unsynced batches (say a seal) but not an earlier one is reported as
 //! `Corrupt` rather than cut, so the node stops instead of guessing. Zeroed blocks at the end of
 //! the last segment (a whole synced batch read back as zeros) are not told from unused space:
 //! the checks above assume a damaged byte, not a block silently zeroed.

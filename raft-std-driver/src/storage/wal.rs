@@ -98,7 +98,8 @@ pub struct Repaired {
 
 /// A write-ahead log of Raft entries, hard state and snapshot points.
 ///
-/// Appends are buffered and become durable together at the next [`Wal::sync`] (group commit).
+/// Appends are buffered and become durable together at the next [`Wal::sync`], or at the
+/// [`Wal::finish_sync`] of the job [`Wal::begin_sync`] returned (group commit).
 /// See the [module docs](super) for the recovery rules and the fail-stop policy.
 pub struct Wal {
     io: Arc<dyn FileIo>,
@@ -109,8 +110,12 @@ pub struct Wal {
     file: Box<dyn FileHandle>,
     /// Bytes of the current segment written to the file (not necessarily durable).
     written: u64,
-    /// End of the last seal written to the current segment: everything before it is durable.
+    /// End of the last seal of the current segment known durable (a seal written for a sync
+    /// job still running lies past it): everything before it is durable.
     sealed: u64,
+    /// A second open file description of the current segment (its sequence number, the
+    /// handle), kept for the next sync job (see `background.rs`).
+    sync_file: Option<(u64, Box<dyn FileHandle>)>,
     /// Length the current segment file is preallocated (zero-filled) to.
     capacity: u64,
     /// Framed records not yet written to the file.
@@ -410,6 +415,7 @@ impl Wal {
             file,
             written: tail_len,
             sealed: tail_len,
+            sync_file: None,
             capacity: last_capacity,
             pending: Vec::new(),
             hard_state,
@@ -570,8 +576,13 @@ impl Wal {
 
     /// Whether the term or vote differs from what the hard-state copies hold.
     fn vote_changed(&self) -> bool {
+        self.differs_from_copies(self.hard_state)
+    }
+
+    /// Whether `hs`'s term or vote differs from what the hard-state copies hold.
+    fn differs_from_copies(&self, hs: HardState) -> bool {
         let copy = self.copies.current().hard_state;
-        (copy.term, copy.voted_for) != (self.hard_state.term, self.hard_state.voted_for)
+        (copy.term, copy.voted_for) != (hs.term, hs.voted_for)
     }
 
     /// Makes sure `bytes` more, and the seal that will close their batch, fit in the current
@@ -695,11 +706,16 @@ impl Wal {
     /// Records the hard state and that the current segment is durable up to `sealed` (call
     /// only right after an fsync of it).
     fn write_mark(&mut self) -> Result<(), StorageError> {
+        self.write_mark_of(self.hard_state)
+    }
+
+    /// [`Wal::write_mark`] with `hs`, a hard state no newer than the durable WAL's.
+    fn write_mark_of(&mut self, hs: HardState) -> Result<(), StorageError> {
         let mark = SyncMark {
             segment: self.segments[self.segments.len() - 1].seq,
             offset: self.sealed,
         };
-        if let Err(e) = self.copies.write(self.hard_state, mark) {
+        if let Err(e) = self.copies.write(hs, mark) {
             return Err(self.poison(e));
         }
         Ok(())

@@ -1,14 +1,20 @@
 //! Group commit with the fsync off the caller's thread: [`Wal::begin_sync`] writes the
 //! buffered records and their seal, and hands back a [`SyncJob`] holding a second handle to the
 //! segment; another thread runs the job's fdatasync ([`SyncJob::run`]) while the caller goes on
-//! appending (later batches land past the seal, and are not claimed durable); then
+//! appending (later records land past the seal, and are not claimed durable); then
 //! [`Wal::finish_sync`] takes the job back and records what it made durable.
+//!
+//! The second handle is the segment opened again, a file description of its own, not a
+//! duplicate of the first: Linux reports a failed writeback once per open file description,
+//! so with a shared one a synchronous sync on the caller's thread could take the job's error
+//! and return success. Each description sees the error.
 //!
 //! Everything that is not a plain batch keeps the synchronous path ([`Wal::sync`]): a batch
 //! that fills the segment (the roll to a new segment must follow the sync of everything in
-//! the old one, so that only the last segment can hold unsynced records), a file that cannot
-//! be opened twice, and the hard-state copies after a vote (written when the job is finished,
-//! with the offset the job made durable).
+//! the old one, so that only the last segment can hold unsynced records), and a segment that
+//! cannot be opened again. When the job's batch changed the term or vote, the hard-state
+//! copies get the hard state of that batch (not a newer one appended since, which is not
+//! durable yet) with the offset the job made durable, once the job is finished.
 
 use std::io;
 use std::path::PathBuf;
@@ -16,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{Wal, SEAL};
 use crate::storage::record::Record;
-use crate::storage::{FileHandle, StorageError};
+use crate::storage::{FileHandle, HardState, StorageError};
 
 /// An fdatasync of one sealed batch of the current segment, to run on another thread.
 pub struct SyncJob {
@@ -26,6 +32,8 @@ pub struct SyncJob {
     segment: u64,
     /// The end of the batch's seal: the job makes the segment durable up to here.
     end: u64,
+    /// The hard state as of the batch (the newest the job makes durable).
+    hard_state: HardState,
     outcome: Option<io::Result<()>>,
     took: Duration,
 }
@@ -85,7 +93,12 @@ impl Wal {
             return Ok(SyncStart::Clean);
         }
         let end = self.written + self.pending.len() as u64 + SEAL;
-        let file = match self.file.try_clone() {
+        let segment = self.segments[self.segments.len() - 1].seq;
+        let reopened = match self.sync_file.take() {
+            Some((seq, file)) if seq == segment => Ok(file),
+            _ => self.io.open(&self.current_path(), false),
+        };
+        let file = match reopened {
             Ok(file) if end < self.opts.segment_bytes => file,
             _ => {
                 self.sync()?;
@@ -101,8 +114,9 @@ impl Wal {
         Ok(SyncStart::Begun(SyncJob {
             file,
             path: self.current_path(),
-            segment: self.segments[self.segments.len() - 1].seq,
+            segment,
             end: self.written,
+            hard_state: self.hard_state,
             outcome: None,
             took: Duration::ZERO,
         }))
@@ -110,9 +124,10 @@ impl Wal {
 
     /// Takes back a job [`Wal::begin_sync`] returned, after it ran: a failed fdatasync stops
     /// the WAL (fail-stop, as [`Wal::sync`]); otherwise the batch counts as durable, and the
-    /// hard-state copies are rewritten if the vote changed. A segment that grew full meanwhile
-    /// is synced and rolled here.
+    /// hard-state copies get the batch's hard state if its term or vote changed. A segment
+    /// that grew full meanwhile is synced and rolled here.
     pub fn finish_sync(&mut self, job: SyncJob) -> Result<(), StorageError> {
+        let current = self.segments[self.segments.len() - 1].seq;
         match job.outcome {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(self.poison(StorageError::io("fsync", job.path, e))),
@@ -122,16 +137,20 @@ impl Wal {
             }
         }
         self.check()?;
-        // A synchronous sync since may have sealed further, or rolled to another segment.
-        if job.segment == self.segments[self.segments.len() - 1].seq && job.end > self.sealed {
-            self.sealed = job.end;
-        }
         if self.written >= self.opts.segment_bytes {
-            self.sync()
-        } else if self.vote_changed() {
-            self.write_mark()
-        } else {
-            Ok(())
+            // Full: sync everything and roll (the copies get the newest hard state there).
+            return self.sync();
         }
+        // A synchronous sync since may have rolled to another segment, or sealed further
+        // (and then written the copies with a newer hard state already).
+        if job.segment != current || job.end < self.sealed {
+            return Ok(());
+        }
+        self.sealed = job.end;
+        self.sync_file = Some((current, job.file));
+        if self.differs_from_copies(job.hard_state) {
+            self.write_mark_of(job.hard_state)?;
+        }
+        Ok(())
     }
 }
