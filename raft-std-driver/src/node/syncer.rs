@@ -91,34 +91,31 @@ impl Syncer {
 
     /// The job in flight, if it is done (never blocks).
     pub(super) fn try_done(&mut self) -> io::Result<Option<Job>> {
+        self.take(false)
+    }
+
+    /// The job in flight once it is done, waiting for it; `None` if there is none.
+    pub(super) fn wait(&mut self) -> io::Result<Option<Job>> {
+        self.take(true)
+    }
+
+    /// The job in flight if it is done, waiting for it if `block`.
+    fn take(&mut self, block: bool) -> io::Result<Option<Job>> {
         if !self.in_flight {
             return Ok(None);
         }
-        match self.done.try_recv() {
+        let got = if block {
+            self.done.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            self.done.try_recv()
+        };
+        match got {
             Ok(job) => {
                 self.in_flight = false;
                 Ok(Some(job))
             }
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(io::Error::other(
-                "the sync thread exited with a job in flight",
-            )),
-        }
-    }
-}
-
-impl Syncer {
-    /// The job in flight once it is done, waiting for it; `None` if there is none.
-    pub(super) fn wait(&mut self) -> io::Result<Option<Job>> {
-        if !self.in_flight {
-            return Ok(None);
-        }
-        match self.done.recv() {
-            Ok(job) => {
-                self.in_flight = false;
-                Ok(Some(job))
-            }
-            Err(_) => Err(io::Error::other(
                 "the sync thread exited with a job in flight",
             )),
         }

@@ -41,6 +41,28 @@ fn only_segment(dir: &Path) -> std::path::PathBuf {
     v.pop().unwrap()
 }
 
+/// Writes out what `wal` holds beyond `end` (a job begun, never finished), then cuts the
+/// power: every byte of the segment past `end` is lost (zeros, as preallocated). Reopens.
+fn power_cut_past(mut wal: Wal, dir: &Path, end: u64) -> (Wal, super::Recovered) {
+    let mut later = begun(wal.begin_sync().unwrap());
+    assert!(later.end() > end);
+    later.run();
+    drop(later);
+    drop(wal);
+    let seg = only_segment(dir);
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[end as usize..].fill(0);
+    fs::write(&seg, &bytes).unwrap();
+    Wal::open_with(
+        dir,
+        WalOptions {
+            segment_bytes: 1 << 20,
+        },
+        Arc::new(StdIo),
+    )
+    .unwrap()
+}
+
 /// The job covers the batch written when it began, and nothing after it: with every byte past
 /// the job's end lost (a power cut before a later sync), the WAL reopens with that batch
 /// exactly, the later appends cut as an unsynced tail.
@@ -61,23 +83,7 @@ fn a_job_makes_its_batch_durable_and_appends_go_on_meanwhile() {
     let end = job.end();
     wal.finish_sync(job).unwrap();
     // The later appends reach the file (written out, not synced) before the "power cut".
-    let mut later = begun(wal.begin_sync().unwrap());
-    assert!(later.end() > end);
-    later.run();
-    drop(later);
-    drop(wal);
-    let seg = only_segment(dir.path());
-    let mut bytes = fs::read(&seg).unwrap();
-    bytes[end as usize..].fill(0);
-    fs::write(&seg, &bytes).unwrap();
-    let (wal, rec) = Wal::open_with(
-        dir.path(),
-        WalOptions {
-            segment_bytes: 1 << 20,
-        },
-        Arc::new(StdIo),
-    )
-    .unwrap();
+    let (wal, rec) = power_cut_past(wal, dir.path(), end);
     assert_eq!(rec.last_index, 10);
     assert_eq!(wal.entry(10).map(|e| e.payload), Some(&b"entry-10"[..]));
 }
@@ -202,22 +208,7 @@ fn a_term_raised_during_a_job_stays_out_of_the_copies_until_durable() {
     wal.finish_sync(job).unwrap();
     assert_eq!(wal.synced_mark().offset, end);
     // The term-6 record is written out, never synced; the power cut loses it.
-    let mut later = begun(wal.begin_sync().unwrap());
-    later.run();
-    drop(later);
-    drop(wal);
-    let seg = only_segment(dir.path());
-    let mut bytes = fs::read(&seg).unwrap();
-    bytes[end as usize..].fill(0);
-    fs::write(&seg, &bytes).unwrap();
-    let (_, rec) = Wal::open_with(
-        dir.path(),
-        WalOptions {
-            segment_bytes: 1 << 20,
-        },
-        Arc::new(StdIo),
-    )
-    .unwrap();
+    let (_, rec) = power_cut_past(wal, dir.path(), end);
     assert_eq!((rec.last_index, rec.hard_state), (2, old));
 }
 
@@ -245,29 +236,12 @@ struct NoReopen {
     refuse: std::sync::atomic::AtomicBool,
 }
 
-struct NoReopenFile(Box<dyn FileHandle>);
-
-impl FileHandle for NoReopenFile {
-    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        self.0.write_at(offset, buf)
-    }
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read_at(offset, buf)
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        self.0.sync()
-    }
-}
-
 impl FileIo for NoReopen {
     fn open(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileHandle>> {
         if self.refuse.load(Ordering::SeqCst) {
             return Err(io::ErrorKind::PermissionDenied.into());
         }
-        Ok(Box::new(NoReopenFile(StdIo.open(path, create)?)))
+        StdIo.open(path, create)
     }
 }
 
