@@ -93,18 +93,8 @@ fn a_single_node_whose_disk_fills_stops_and_keeps_every_acknowledged_write() {
     let (h, t) = Node::spawn_kv(cfg).unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
     for seq in 1..=5 {
-        let get = request(
-            100 + seq,
-            Command::Get {
-                key: format!("k{seq}").into_bytes(),
-            },
-        );
-        let r = h.propose(get, Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            Response::decode(&r).unwrap(),
-            Response::Value(Some(b"v".to_vec())),
-            "k{seq}"
-        );
+        let key = format!("k{seq}");
+        common::assert_holds_v(&h, 42, 100 + seq, &key, &key);
     }
     let r = h.propose(put(7), Duration::from_secs(5)).unwrap();
     assert_eq!(Response::decode(&r).unwrap(), Response::Written);

@@ -66,19 +66,9 @@ fn assert_all_present(cfg: NodeConfig, acked: &[(u64, u64)]) {
     let (h, t) = Node::spawn_kv(cfg).unwrap();
     assert!(h.wait_until_leader(Duration::from_secs(10)).is_some());
     for (n, &(w, seq)) in acked.iter().enumerate() {
-        let get = common::request(
-            1000,
-            n as u64 + 1,
-            Command::Get {
-                key: format!("w{w}-{seq}").into_bytes(),
-            },
-        );
-        let r = h.propose(get, Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            Response::decode(&r).unwrap(),
-            Response::Value(Some(b"v".to_vec())),
-            "acknowledged write w{w}-{seq} lost"
-        );
+        let key = format!("w{w}-{seq}");
+        let what = format!("acknowledged write {key} lost");
+        common::assert_holds_v(&h, 1000, n as u64 + 1, &key, &what);
     }
     h.shutdown();
     t.join().unwrap().unwrap();

@@ -41,6 +41,15 @@ fn only_segment(dir: &Path) -> std::path::PathBuf {
     v.pop().unwrap()
 }
 
+/// A new WAL in `dir` (1 MiB segments) with entries `1..=n` appended and a sync job begun
+/// for them.
+fn wal_with_job(dir: &Path, n: u64) -> (Wal, super::SyncJob) {
+    let mut wal = open_with(dir, 1 << 20, Arc::new(StdIo));
+    append(&mut wal, 1..=n);
+    let job = begun(wal.begin_sync().unwrap());
+    (wal, job)
+}
+
 /// Writes out what `wal` holds beyond `end` (a job begun, never finished), then cuts the
 /// power: every byte of the segment past `end` is lost (zeros, as preallocated). Reopens.
 fn power_cut_past(mut wal: Wal, dir: &Path, end: u64) -> (Wal, super::Recovered) {
@@ -69,9 +78,7 @@ fn power_cut_past(mut wal: Wal, dir: &Path, end: u64) -> (Wal, super::Recovered)
 #[test]
 fn a_job_makes_its_batch_durable_and_appends_go_on_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
-    append(&mut wal, 1..=10);
-    let mut job = begun(wal.begin_sync().unwrap());
+    let (mut wal, mut job) = wal_with_job(dir.path(), 10);
     // The loop goes on while the thread syncs: more appends, readable at once.
     append(&mut wal, 11..=15);
     assert_eq!(wal.entry(15).map(|e| e.payload), Some(&b"entry-15"[..]));
@@ -115,9 +122,7 @@ fn a_failed_job_poisons_the_wal() {
 #[test]
 fn a_job_never_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
-    append(&mut wal, 1..=2);
-    let job = begun(wal.begin_sync().unwrap());
+    let (mut wal, job) = wal_with_job(dir.path(), 2);
     assert!(matches!(
         wal.finish_sync(job),
         Err(StorageError::Io { op: "fsync", .. })
@@ -130,9 +135,7 @@ fn a_job_never_run_is_refused() {
 #[test]
 fn a_synchronous_sync_and_a_vote_while_a_job_is_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wal = open_with(dir.path(), 1 << 20, Arc::new(StdIo));
-    append(&mut wal, 1..=4);
-    let mut job = begun(wal.begin_sync().unwrap());
+    let (mut wal, mut job) = wal_with_job(dir.path(), 4);
     append(&mut wal, 5..=6);
     let hs = HardState {
         term: 3,

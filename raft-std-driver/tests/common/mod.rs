@@ -209,3 +209,27 @@ pub fn request(client: u64, seq: u64, command: Kv) -> Vec<u8> {
     }
     .encode()
 }
+
+/// Reads `key` through `h` (a linearizable get, request `seq` of session `client`) and asserts
+/// that it holds `v`, the value the disk tests write; `what` names the write in the failure.
+pub fn assert_holds_v(
+    h: &raft_std_driver::node::NodeHandle,
+    client: u64,
+    seq: u64,
+    key: &str,
+    what: &str,
+) {
+    let get = request(
+        client,
+        seq,
+        Kv::Get {
+            key: key.as_bytes().to_vec(),
+        },
+    );
+    let r = h.propose(get, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        Response::decode(&r).unwrap(),
+        Response::Value(Some(b"v".to_vec())),
+        "{what}"
+    );
+}
