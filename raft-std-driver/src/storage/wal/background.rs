@@ -93,17 +93,20 @@ impl Wal {
             return Ok(SyncStart::Clean);
         }
         let end = self.written + self.pending.len() as u64 + SEAL;
+        if end >= self.opts.segment_bytes {
+            self.sync()?;
+            return Ok(SyncStart::Synced);
+        }
         let segment = self.segments[self.segments.len() - 1].seq;
-        let reopened = match self.sync_file.take() {
-            Some((seq, file)) if seq == segment => Ok(file),
-            _ => self.io.open(&self.current_path(), false),
-        };
-        let file = match reopened {
-            Ok(file) if end < self.opts.segment_bytes => file,
-            _ => {
-                self.sync()?;
-                return Ok(SyncStart::Synced);
-            }
+        let file = match self.sync_file.take() {
+            Some((seq, file)) if seq == segment => file,
+            _ => match self.io.open(&self.current_path(), false) {
+                Ok(file) => file,
+                Err(_) => {
+                    self.sync()?;
+                    return Ok(SyncStart::Synced);
+                }
+            },
         };
         self.make_room(self.pending.len() as u64)?;
         Record::Seal {
